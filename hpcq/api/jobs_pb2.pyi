@@ -1,0 +1,386 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Dialect(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DIALECT_UNSPECIFIED: _ClassVar[Dialect]
+    DIALECT_PBS: _ClassVar[Dialect]
+    DIALECT_SLURM: _ClassVar[Dialect]
+
+class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    JOB_STATE_UNSPECIFIED: _ClassVar[JobState]
+    PENDING: _ClassVar[JobState]
+    HELD: _ClassVar[JobState]
+    WAITING: _ClassVar[JobState]
+    RUNNING: _ClassVar[JobState]
+    COMPLETING: _ClassVar[JobState]
+    COMPLETED: _ClassVar[JobState]
+    FAILED: _ClassVar[JobState]
+    CANCELLED: _ClassVar[JobState]
+    TIMEOUT: _ClassVar[JobState]
+    NODE_FAIL: _ClassVar[JobState]
+    OUT_OF_MEMORY: _ClassVar[JobState]
+DIALECT_UNSPECIFIED: Dialect
+DIALECT_PBS: Dialect
+DIALECT_SLURM: Dialect
+JOB_STATE_UNSPECIFIED: JobState
+PENDING: JobState
+HELD: JobState
+WAITING: JobState
+RUNNING: JobState
+COMPLETING: JobState
+COMPLETED: JobState
+FAILED: JobState
+CANCELLED: JobState
+TIMEOUT: JobState
+NODE_FAIL: JobState
+OUT_OF_MEMORY: JobState
+
+class Resources(_message.Message):
+    __slots__ = ("nodes", "tasks", "tasks_per_node", "cpus_per_task", "mem_per_node_mb", "mem_per_cpu_mb", "gpus_per_node", "features", "licenses", "exclusive", "exclude_nodes")
+    class LicensesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    TASKS_PER_NODE_FIELD_NUMBER: _ClassVar[int]
+    CPUS_PER_TASK_FIELD_NUMBER: _ClassVar[int]
+    MEM_PER_NODE_MB_FIELD_NUMBER: _ClassVar[int]
+    MEM_PER_CPU_MB_FIELD_NUMBER: _ClassVar[int]
+    GPUS_PER_NODE_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    LICENSES_FIELD_NUMBER: _ClassVar[int]
+    EXCLUSIVE_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_NODES_FIELD_NUMBER: _ClassVar[int]
+    nodes: int
+    tasks: int
+    tasks_per_node: int
+    cpus_per_task: int
+    mem_per_node_mb: int
+    mem_per_cpu_mb: int
+    gpus_per_node: int
+    features: _containers.RepeatedScalarFieldContainer[str]
+    licenses: _containers.ScalarMap[str, int]
+    exclusive: bool
+    exclude_nodes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, nodes: _Optional[int] = ..., tasks: _Optional[int] = ..., tasks_per_node: _Optional[int] = ..., cpus_per_task: _Optional[int] = ..., mem_per_node_mb: _Optional[int] = ..., mem_per_cpu_mb: _Optional[int] = ..., gpus_per_node: _Optional[int] = ..., features: _Optional[_Iterable[str]] = ..., licenses: _Optional[_Mapping[str, int]] = ..., exclusive: _Optional[bool] = ..., exclude_nodes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Dependency(_message.Message):
+    __slots__ = ("kind", "job_ids")
+    class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        KIND_UNSPECIFIED: _ClassVar[Dependency.Kind]
+        AFTER: _ClassVar[Dependency.Kind]
+        AFTER_OK: _ClassVar[Dependency.Kind]
+        AFTER_NOT_OK: _ClassVar[Dependency.Kind]
+        AFTER_ANY: _ClassVar[Dependency.Kind]
+        SINGLETON: _ClassVar[Dependency.Kind]
+    KIND_UNSPECIFIED: Dependency.Kind
+    AFTER: Dependency.Kind
+    AFTER_OK: Dependency.Kind
+    AFTER_NOT_OK: Dependency.Kind
+    AFTER_ANY: Dependency.Kind
+    SINGLETON: Dependency.Kind
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    JOB_IDS_FIELD_NUMBER: _ClassVar[int]
+    kind: Dependency.Kind
+    job_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, kind: _Optional[_Union[Dependency.Kind, str]] = ..., job_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class ArraySpec(_message.Message):
+    __slots__ = ("indices", "max_running")
+    INDICES_FIELD_NUMBER: _ClassVar[int]
+    MAX_RUNNING_FIELD_NUMBER: _ClassVar[int]
+    indices: _containers.RepeatedScalarFieldContainer[int]
+    max_running: int
+    def __init__(self, indices: _Optional[_Iterable[int]] = ..., max_running: _Optional[int] = ...) -> None: ...
+
+class JobSpec(_message.Message):
+    __slots__ = ("dialect", "name", "queue", "account", "script", "argv", "interpreter", "submit_dir", "submit_host", "workdir", "stdout_path", "stderr_path", "join_output", "append_output", "environment", "resources", "walltime_seconds", "nice", "hold", "begin_time", "dependencies", "dependency_any", "array", "requeue", "comment", "mail_events", "mail_users", "umask", "kill_signal", "kill_signal_seconds", "attributes")
+    class EnvironmentEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class AttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    DIALECT_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    SCRIPT_FIELD_NUMBER: _ClassVar[int]
+    ARGV_FIELD_NUMBER: _ClassVar[int]
+    INTERPRETER_FIELD_NUMBER: _ClassVar[int]
+    SUBMIT_DIR_FIELD_NUMBER: _ClassVar[int]
+    SUBMIT_HOST_FIELD_NUMBER: _ClassVar[int]
+    WORKDIR_FIELD_NUMBER: _ClassVar[int]
+    STDOUT_PATH_FIELD_NUMBER: _ClassVar[int]
+    STDERR_PATH_FIELD_NUMBER: _ClassVar[int]
+    JOIN_OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    APPEND_OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    WALLTIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    NICE_FIELD_NUMBER: _ClassVar[int]
+    HOLD_FIELD_NUMBER: _ClassVar[int]
+    BEGIN_TIME_FIELD_NUMBER: _ClassVar[int]
+    DEPENDENCIES_FIELD_NUMBER: _ClassVar[int]
+    DEPENDENCY_ANY_FIELD_NUMBER: _ClassVar[int]
+    ARRAY_FIELD_NUMBER: _ClassVar[int]
+    REQUEUE_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    MAIL_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    MAIL_USERS_FIELD_NUMBER: _ClassVar[int]
+    UMASK_FIELD_NUMBER: _ClassVar[int]
+    KILL_SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    KILL_SIGNAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    dialect: Dialect
+    name: str
+    queue: str
+    account: str
+    script: str
+    argv: _containers.RepeatedScalarFieldContainer[str]
+    interpreter: str
+    submit_dir: str
+    submit_host: str
+    workdir: str
+    stdout_path: str
+    stderr_path: str
+    join_output: bool
+    append_output: bool
+    environment: _containers.ScalarMap[str, str]
+    resources: Resources
+    walltime_seconds: int
+    nice: int
+    hold: bool
+    begin_time: float
+    dependencies: _containers.RepeatedCompositeFieldContainer[Dependency]
+    dependency_any: bool
+    array: ArraySpec
+    requeue: bool
+    comment: str
+    mail_events: str
+    mail_users: str
+    umask: int
+    kill_signal: int
+    kill_signal_seconds: int
+    attributes: _containers.ScalarMap[str, str]
+    def __init__(self, dialect: _Optional[_Union[Dialect, str]] = ..., name: _Optional[str] = ..., queue: _Optional[str] = ..., account: _Optional[str] = ..., script: _Optional[str] = ..., argv: _Optional[_Iterable[str]] = ..., interpreter: _Optional[str] = ..., submit_dir: _Optional[str] = ..., submit_host: _Optional[str] = ..., workdir: _Optional[str] = ..., stdout_path: _Optional[str] = ..., stderr_path: _Optional[str] = ..., join_output: _Optional[bool] = ..., append_output: _Optional[bool] = ..., environment: _Optional[_Mapping[str, str]] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., walltime_seconds: _Optional[int] = ..., nice: _Optional[int] = ..., hold: _Optional[bool] = ..., begin_time: _Optional[float] = ..., dependencies: _Optional[_Iterable[_Union[Dependency, _Mapping]]] = ..., dependency_any: _Optional[bool] = ..., array: _Optional[_Union[ArraySpec, _Mapping]] = ..., requeue: _Optional[bool] = ..., comment: _Optional[str] = ..., mail_events: _Optional[str] = ..., mail_users: _Optional[str] = ..., umask: _Optional[int] = ..., kill_signal: _Optional[int] = ..., kill_signal_seconds: _Optional[int] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class Allocation(_message.Message):
+    __slots__ = ("slices",)
+    class Slice(_message.Message):
+        __slots__ = ("node", "cpus", "mem_mb", "gpus", "cpu_ids", "gpu_ids")
+        NODE_FIELD_NUMBER: _ClassVar[int]
+        CPUS_FIELD_NUMBER: _ClassVar[int]
+        MEM_MB_FIELD_NUMBER: _ClassVar[int]
+        GPUS_FIELD_NUMBER: _ClassVar[int]
+        CPU_IDS_FIELD_NUMBER: _ClassVar[int]
+        GPU_IDS_FIELD_NUMBER: _ClassVar[int]
+        node: str
+        cpus: int
+        mem_mb: int
+        gpus: int
+        cpu_ids: _containers.RepeatedScalarFieldContainer[int]
+        gpu_ids: _containers.RepeatedScalarFieldContainer[int]
+        def __init__(self, node: _Optional[str] = ..., cpus: _Optional[int] = ..., mem_mb: _Optional[int] = ..., gpus: _Optional[int] = ..., cpu_ids: _Optional[_Iterable[int]] = ..., gpu_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+    SLICES_FIELD_NUMBER: _ClassVar[int]
+    slices: _containers.RepeatedCompositeFieldContainer[Allocation.Slice]
+    def __init__(self, slices: _Optional[_Iterable[_Union[Allocation.Slice, _Mapping]]] = ...) -> None: ...
+
+class Job(_message.Message):
+    __slots__ = ("id", "spec", "user", "state", "reason", "submit_time", "eligible_time", "start_time", "end_time", "allocation", "exit_code", "signal", "attempt", "priority", "walltime_seconds", "queue", "array_job_id", "array_task_id", "cancelled_by", "session_id", "cpu_seconds", "max_rss_kb")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    SUBMIT_TIME_FIELD_NUMBER: _ClassVar[int]
+    ELIGIBLE_TIME_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    ALLOCATION_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    WALLTIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    ARRAY_JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    ARRAY_TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_BY_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    CPU_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_RSS_KB_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    spec: JobSpec
+    user: str
+    state: JobState
+    reason: str
+    submit_time: float
+    eligible_time: float
+    start_time: float
+    end_time: float
+    allocation: Allocation
+    exit_code: int
+    signal: int
+    attempt: int
+    priority: int
+    walltime_seconds: int
+    queue: str
+    array_job_id: int
+    array_task_id: int
+    cancelled_by: str
+    session_id: int
+    cpu_seconds: float
+    max_rss_kb: int
+    def __init__(self, id: _Optional[int] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., user: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[str] = ..., submit_time: _Optional[float] = ..., eligible_time: _Optional[float] = ..., start_time: _Optional[float] = ..., end_time: _Optional[float] = ..., allocation: _Optional[_Union[Allocation, _Mapping]] = ..., exit_code: _Optional[int] = ..., signal: _Optional[int] = ..., attempt: _Optional[int] = ..., priority: _Optional[int] = ..., walltime_seconds: _Optional[int] = ..., queue: _Optional[str] = ..., array_job_id: _Optional[int] = ..., array_task_id: _Optional[int] = ..., cancelled_by: _Optional[str] = ..., session_id: _Optional[int] = ..., cpu_seconds: _Optional[float] = ..., max_rss_kb: _Optional[int] = ...) -> None: ...
+
+class SubmitRequest(_message.Message):
+    __slots__ = ("specs", "test_only")
+    SPECS_FIELD_NUMBER: _ClassVar[int]
+    TEST_ONLY_FIELD_NUMBER: _ClassVar[int]
+    specs: _containers.RepeatedCompositeFieldContainer[JobSpec]
+    test_only: bool
+    def __init__(self, specs: _Optional[_Iterable[_Union[JobSpec, _Mapping]]] = ..., test_only: _Optional[bool] = ...) -> None: ...
+
+class SubmitResponse(_message.Message):
+    __slots__ = ("job_ids", "cluster")
+    JOB_IDS_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    job_ids: _containers.RepeatedScalarFieldContainer[int]
+    cluster: str
+    def __init__(self, job_ids: _Optional[_Iterable[int]] = ..., cluster: _Optional[str] = ...) -> None: ...
+
+class GetJobsRequest(_message.Message):
+    __slots__ = ("job_ids",)
+    JOB_IDS_FIELD_NUMBER: _ClassVar[int]
+    job_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, job_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class GetJobsResponse(_message.Message):
+    __slots__ = ("jobs", "unknown_ids", "cluster")
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    UNKNOWN_IDS_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[Job]
+    unknown_ids: _containers.RepeatedScalarFieldContainer[int]
+    cluster: str
+    def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ..., unknown_ids: _Optional[_Iterable[int]] = ..., cluster: _Optional[str] = ...) -> None: ...
+
+class ListJobsRequest(_message.Message):
+    __slots__ = ("states", "users", "queues", "names", "include_finished", "ended_after", "page_size", "page_token")
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    USERS_FIELD_NUMBER: _ClassVar[int]
+    QUEUES_FIELD_NUMBER: _ClassVar[int]
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_FINISHED_FIELD_NUMBER: _ClassVar[int]
+    ENDED_AFTER_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    states: _containers.RepeatedScalarFieldContainer[JobState]
+    users: _containers.RepeatedScalarFieldContainer[str]
+    queues: _containers.RepeatedScalarFieldContainer[str]
+    names: _containers.RepeatedScalarFieldContainer[str]
+    include_finished: bool
+    ended_after: float
+    page_size: int
+    page_token: str
+    def __init__(self, states: _Optional[_Iterable[_Union[JobState, str]]] = ..., users: _Optional[_Iterable[str]] = ..., queues: _Optional[_Iterable[str]] = ..., names: _Optional[_Iterable[str]] = ..., include_finished: _Optional[bool] = ..., ended_after: _Optional[float] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListJobsResponse(_message.Message):
+    __slots__ = ("jobs", "next_page_token", "cluster")
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[Job]
+    next_page_token: str
+    cluster: str
+    def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., cluster: _Optional[str] = ...) -> None: ...
+
+class WatchRequest(_message.Message):
+    __slots__ = ("job_ids", "send_initial")
+    JOB_IDS_FIELD_NUMBER: _ClassVar[int]
+    SEND_INITIAL_FIELD_NUMBER: _ClassVar[int]
+    job_ids: _containers.RepeatedScalarFieldContainer[int]
+    send_initial: bool
+    def __init__(self, job_ids: _Optional[_Iterable[int]] = ..., send_initial: _Optional[bool] = ...) -> None: ...
+
+class JobEvent(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: Job
+    def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
+
+class JobActionRequest(_message.Message):
+    __slots__ = ("job_ids", "signal", "admin")
+    JOB_IDS_FIELD_NUMBER: _ClassVar[int]
+    SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    ADMIN_FIELD_NUMBER: _ClassVar[int]
+    job_ids: _containers.RepeatedScalarFieldContainer[int]
+    signal: int
+    admin: bool
+    def __init__(self, job_ids: _Optional[_Iterable[int]] = ..., signal: _Optional[int] = ..., admin: _Optional[bool] = ...) -> None: ...
+
+class JobActionResult(_message.Message):
+    __slots__ = ("job_id", "code", "message")
+    class Code(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        OK: _ClassVar[JobActionResult.Code]
+        UNKNOWN_JOB: _ClassVar[JobActionResult.Code]
+        FINISHED: _ClassVar[JobActionResult.Code]
+        NOT_PERMITTED: _ClassVar[JobActionResult.Code]
+        INVALID_STATE: _ClassVar[JobActionResult.Code]
+    OK: JobActionResult.Code
+    UNKNOWN_JOB: JobActionResult.Code
+    FINISHED: JobActionResult.Code
+    NOT_PERMITTED: JobActionResult.Code
+    INVALID_STATE: JobActionResult.Code
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    code: JobActionResult.Code
+    message: str
+    def __init__(self, job_id: _Optional[int] = ..., code: _Optional[_Union[JobActionResult.Code, str]] = ..., message: _Optional[str] = ...) -> None: ...
+
+class JobActionResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[JobActionResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[JobActionResult, _Mapping]]] = ...) -> None: ...
+
+class UpdateJobRequest(_message.Message):
+    __slots__ = ("job_id", "spec", "fields")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    spec: JobSpec
+    fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, job_id: _Optional[int] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., fields: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class UpdateJobResponse(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: Job
+    def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...

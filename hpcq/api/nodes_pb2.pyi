@@ -1,0 +1,162 @@
+from hpcq.api import jobs_pb2 as _jobs_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Gpu(_message.Message):
+    __slots__ = ("index", "model", "memory_mb", "uuid")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_MB_FIELD_NUMBER: _ClassVar[int]
+    UUID_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    model: str
+    memory_mb: int
+    uuid: str
+    def __init__(self, index: _Optional[int] = ..., model: _Optional[str] = ..., memory_mb: _Optional[int] = ..., uuid: _Optional[str] = ...) -> None: ...
+
+class Hardware(_message.Message):
+    __slots__ = ("hostname", "cpus", "physical_cores", "memory_mb", "gpus", "os", "features")
+    HOSTNAME_FIELD_NUMBER: _ClassVar[int]
+    CPUS_FIELD_NUMBER: _ClassVar[int]
+    PHYSICAL_CORES_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_MB_FIELD_NUMBER: _ClassVar[int]
+    GPUS_FIELD_NUMBER: _ClassVar[int]
+    OS_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    hostname: str
+    cpus: int
+    physical_cores: int
+    memory_mb: int
+    gpus: _containers.RepeatedCompositeFieldContainer[Gpu]
+    os: str
+    features: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, hostname: _Optional[str] = ..., cpus: _Optional[int] = ..., physical_cores: _Optional[int] = ..., memory_mb: _Optional[int] = ..., gpus: _Optional[_Iterable[_Union[Gpu, _Mapping]]] = ..., os: _Optional[str] = ..., features: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Load(_message.Message):
+    __slots__ = ("load_1m", "free_memory_mb")
+    LOAD_1M_FIELD_NUMBER: _ClassVar[int]
+    FREE_MEMORY_MB_FIELD_NUMBER: _ClassVar[int]
+    load_1m: float
+    free_memory_mb: int
+    def __init__(self, load_1m: _Optional[float] = ..., free_memory_mb: _Optional[int] = ...) -> None: ...
+
+class JobOutcome(_message.Message):
+    __slots__ = ("job_id", "attempt", "running", "state", "exit_code", "signal", "start_time", "end_time", "session_id", "cpu_seconds", "max_rss_kb", "reason")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    CPU_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_RSS_KB_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    attempt: int
+    running: bool
+    state: _jobs_pb2.JobState
+    exit_code: int
+    signal: int
+    start_time: float
+    end_time: float
+    session_id: int
+    cpu_seconds: float
+    max_rss_kb: int
+    reason: str
+    def __init__(self, job_id: _Optional[int] = ..., attempt: _Optional[int] = ..., running: _Optional[bool] = ..., state: _Optional[_Union[_jobs_pb2.JobState, str]] = ..., exit_code: _Optional[int] = ..., signal: _Optional[int] = ..., start_time: _Optional[float] = ..., end_time: _Optional[float] = ..., session_id: _Optional[int] = ..., cpu_seconds: _Optional[float] = ..., max_rss_kb: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class Register(_message.Message):
+    __slots__ = ("name", "hardware", "jobs", "version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    HARDWARE_FIELD_NUMBER: _ClassVar[int]
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    hardware: Hardware
+    jobs: _containers.RepeatedCompositeFieldContainer[JobOutcome]
+    version: str
+    def __init__(self, name: _Optional[str] = ..., hardware: _Optional[_Union[Hardware, _Mapping]] = ..., jobs: _Optional[_Iterable[_Union[JobOutcome, _Mapping]]] = ..., version: _Optional[str] = ...) -> None: ...
+
+class Heartbeat(_message.Message):
+    __slots__ = ("load",)
+    LOAD_FIELD_NUMBER: _ClassVar[int]
+    load: Load
+    def __init__(self, load: _Optional[_Union[Load, _Mapping]] = ...) -> None: ...
+
+class NodeMessage(_message.Message):
+    __slots__ = ("register", "heartbeat", "job_started", "job_finished")
+    REGISTER_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    JOB_STARTED_FIELD_NUMBER: _ClassVar[int]
+    JOB_FINISHED_FIELD_NUMBER: _ClassVar[int]
+    register: Register
+    heartbeat: Heartbeat
+    job_started: JobOutcome
+    job_finished: JobOutcome
+    def __init__(self, register: _Optional[_Union[Register, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., job_started: _Optional[_Union[JobOutcome, _Mapping]] = ..., job_finished: _Optional[_Union[JobOutcome, _Mapping]] = ...) -> None: ...
+
+class Launch(_message.Message):
+    __slots__ = ("job", "cluster", "kill_grace_seconds")
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    KILL_GRACE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    job: _jobs_pb2.Job
+    cluster: str
+    kill_grace_seconds: int
+    def __init__(self, job: _Optional[_Union[_jobs_pb2.Job, _Mapping]] = ..., cluster: _Optional[str] = ..., kill_grace_seconds: _Optional[int] = ...) -> None: ...
+
+class SignalJob(_message.Message):
+    __slots__ = ("job_id", "attempt", "signal")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    attempt: int
+    signal: int
+    def __init__(self, job_id: _Optional[int] = ..., attempt: _Optional[int] = ..., signal: _Optional[int] = ...) -> None: ...
+
+class KillJob(_message.Message):
+    __slots__ = ("job_id", "attempt", "grace_seconds")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    GRACE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    attempt: int
+    grace_seconds: int
+    def __init__(self, job_id: _Optional[int] = ..., attempt: _Optional[int] = ..., grace_seconds: _Optional[int] = ...) -> None: ...
+
+class Registered(_message.Message):
+    __slots__ = ("heartbeat_seconds",)
+    HEARTBEAT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    heartbeat_seconds: float
+    def __init__(self, heartbeat_seconds: _Optional[float] = ...) -> None: ...
+
+class Forget(_message.Message):
+    __slots__ = ("job_id", "attempt")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    attempt: int
+    def __init__(self, job_id: _Optional[int] = ..., attempt: _Optional[int] = ...) -> None: ...
+
+class CtldMessage(_message.Message):
+    __slots__ = ("registered", "launch", "signal", "kill", "forget")
+    REGISTERED_FIELD_NUMBER: _ClassVar[int]
+    LAUNCH_FIELD_NUMBER: _ClassVar[int]
+    SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    KILL_FIELD_NUMBER: _ClassVar[int]
+    FORGET_FIELD_NUMBER: _ClassVar[int]
+    registered: Registered
+    launch: Launch
+    signal: SignalJob
+    kill: KillJob
+    forget: Forget
+    def __init__(self, registered: _Optional[_Union[Registered, _Mapping]] = ..., launch: _Optional[_Union[Launch, _Mapping]] = ..., signal: _Optional[_Union[SignalJob, _Mapping]] = ..., kill: _Optional[_Union[KillJob, _Mapping]] = ..., forget: _Optional[_Union[Forget, _Mapping]] = ...) -> None: ...

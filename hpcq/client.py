@@ -1,0 +1,207 @@
+"""hpcq.Client: the Python SDK over the Jobs and Admin services."""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import grpc
+
+from hpcq import config as configuration
+from hpcq import states
+from hpcq.api import admin_pb2, jobs_pb2
+from hpcq.errors import HpcqError
+
+JobSpec = jobs_pb2.JobSpec
+Job = jobs_pb2.Job
+
+_MESSAGE_LIMIT = 64 * 1024 * 1024
+
+
+class Client:
+    """A connection to hpcq-ctld.
+
+    >>> with Client.from_config() as c:
+    ...     job_id = c.submit_one(JobSpec(name="hello", script="#!/bin/sh\\necho hi\\n"))
+    ...     c.wait([job_id])
+    """
+
+    def __init__(self, server: str, *, ca: str | Path, cert: str | Path, key: str | Path,
+                 server_name: str = "", timeout: float = 60.0) -> None:
+        from hpcq import pki
+
+        options = [("grpc.max_send_message_length", _MESSAGE_LIMIT),
+                   ("grpc.max_receive_message_length", _MESSAGE_LIMIT)]
+        if server_name:
+            options.append(("grpc.ssl_target_name_override", server_name))
+        credentials = pki.channel_credentials(Path(ca), Path(cert), Path(key))
+        self._channel = grpc.secure_channel(server, credentials, options=options)
+        self._timeout = timeout
+        self.cluster = ""
+
+    @classmethod
+    def from_config(cls, config: configuration.Config | None = None, **kwargs) -> "Client":
+        """A client for the cluster the configuration names (see hpcq.config for discovery)."""
+        config = config or configuration.load()
+        c = config.client
+        missing = [k for k in ("ca", "cert", "key") if not getattr(c, k)]
+        if missing:
+            where = config.path or "no config file found (" + ", ".join(map(str, configuration.candidate_paths())) + ")"
+            raise HpcqError("UNAUTHENTICATED", f"{where}: [client] {', '.join(missing)} not set; "
+                            "run `hpcqctl up` for a local cluster, or ask your administrator for a certificate "
+                            "(`hpcqctl certs issue user $USER`)")
+        client = cls(c.server, ca=c.ca, cert=c.cert, key=c.key, server_name=c.server_name, **kwargs)
+        client.cluster = config.cluster.name
+        return client
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- jobs -------------------------------------------------------------------------
+
+    def submit(self, specs: Sequence[JobSpec], *, test_only: bool = False) -> list[int]:
+        """Submit jobs in one call; returns their ids, in order. Durable when it returns."""
+        reply = self._call("/hpcq.v1.Jobs/Submit", jobs_pb2.SubmitRequest(specs=specs, test_only=test_only),
+                           jobs_pb2.SubmitResponse)
+        self.cluster = reply.cluster or self.cluster
+        return list(reply.job_ids)
+
+    def submit_one(self, spec: JobSpec) -> int:
+        return self.submit([spec])[0]
+
+    def get(self, job_ids: Iterable[int]) -> tuple[list[Job], list[int]]:
+        """The records of these jobs, and the ids ctld does not know."""
+        reply = self._call("/hpcq.v1.Jobs/Get", jobs_pb2.GetJobsRequest(job_ids=list(job_ids)),
+                           jobs_pb2.GetJobsResponse)
+        self.cluster = reply.cluster or self.cluster
+        return list(reply.jobs), list(reply.unknown_ids)
+
+    def list(self, *, states: Sequence[int] = (), users: Sequence[str] = (), queues: Sequence[str] = (),
+             names: Sequence[str] = (), include_finished: bool = False, ended_after: float = 0.0,
+             page_size: int = 0) -> list[Job]:
+        """Jobs matching every given filter (all pages)."""
+        request = jobs_pb2.ListJobsRequest(states=states, users=users, queues=queues, names=names,
+                                           include_finished=include_finished, ended_after=ended_after,
+                                           page_size=page_size)
+        jobs: list[Job] = []
+        while True:
+            reply = self._call("/hpcq.v1.Jobs/List", request, jobs_pb2.ListJobsResponse)
+            self.cluster = reply.cluster or self.cluster
+            jobs.extend(reply.jobs)
+            if not reply.next_page_token:
+                return jobs
+            request.page_token = reply.next_page_token
+
+    def watch(self, job_ids: Iterable[int] = (), *, send_initial: bool = True) -> Iterator[Job]:
+        """Every change of these jobs (of every visible job if none given), as it happens."""
+        call = self._channel.unary_stream(
+            "/hpcq.v1.Jobs/Watch", request_serializer=jobs_pb2.WatchRequest.SerializeToString,
+            response_deserializer=jobs_pb2.JobEvent.FromString)
+        stream = call(jobs_pb2.WatchRequest(job_ids=list(job_ids), send_initial=send_initial))
+        try:
+            for event in stream:
+                yield event.job
+        except grpc.RpcError as e:
+            raise _error(e) from None
+        finally:
+            stream.cancel()
+
+    def wait(self, job_ids: Iterable[int], timeout: float | None = None) -> list[Job]:
+        """Block until every job has finished; returns their final records."""
+        pending = set(job_ids)
+        done: dict[int, Job] = {}
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not pending:
+            return []
+        for job in self.watch(pending):
+            if job.id in pending and states.is_finished(job.state):
+                done[job.id] = job
+                pending.discard(job.id)
+                if not pending:
+                    break
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"jobs {sorted(pending)} still not finished")
+        return [done[i] for i in sorted(done)]
+
+    def cancel(self, job_ids: Iterable[int]) -> list[jobs_pb2.JobActionResult]:
+        return self._action("Cancel", job_ids)
+
+    def hold(self, job_ids: Iterable[int], *, admin: bool = False) -> list[jobs_pb2.JobActionResult]:
+        return self._action("Hold", job_ids, admin=admin)
+
+    def release(self, job_ids: Iterable[int]) -> list[jobs_pb2.JobActionResult]:
+        return self._action("Release", job_ids)
+
+    def signal(self, job_ids: Iterable[int], signal: int) -> list[jobs_pb2.JobActionResult]:
+        return self._action("Signal", job_ids, signal=signal)
+
+    def update(self, job_id: int, spec: JobSpec, fields: Sequence[str]) -> Job:
+        """Change the named JobSpec fields of a queued job."""
+        reply = self._call("/hpcq.v1.Jobs/Update", jobs_pb2.UpdateJobRequest(job_id=job_id, spec=spec, fields=fields),
+                           jobs_pb2.UpdateJobResponse)
+        return reply.job
+
+    def _action(self, method: str, job_ids: Iterable[int], **kwargs) -> list[jobs_pb2.JobActionResult]:
+        request = jobs_pb2.JobActionRequest(job_ids=list(job_ids), **kwargs)
+        return list(self._call(f"/hpcq.v1.Jobs/{method}", request, jobs_pb2.JobActionResponse).results)
+
+    # -- admin ------------------------------------------------------------------------
+
+    def server_info(self) -> admin_pb2.ServerInfoResponse:
+        reply = self._call("/hpcq.v1.Admin/ServerInfo", admin_pb2.ServerInfoRequest(), admin_pb2.ServerInfoResponse)
+        self.cluster = reply.cluster or self.cluster
+        return reply
+
+    def nodes(self, names: Sequence[str] = ()) -> list[admin_pb2.Node]:
+        return list(self._call("/hpcq.v1.Admin/ListNodes", admin_pb2.ListNodesRequest(names=names),
+                               admin_pb2.ListNodesResponse).nodes)
+
+    def drain_node(self, name: str, reason: str = "") -> admin_pb2.Node:
+        return self._node_action("DrainNode", name, reason)
+
+    def resume_node(self, name: str) -> admin_pb2.Node:
+        return self._node_action("ResumeNode", name, "")
+
+    def remove_node(self, name: str) -> admin_pb2.Node:
+        return self._node_action("RemoveNode", name, "")
+
+    def _node_action(self, method: str, name: str, reason: str) -> admin_pb2.Node:
+        return self._call(f"/hpcq.v1.Admin/{method}", admin_pb2.NodeActionRequest(name=name, reason=reason),
+                          admin_pb2.NodeActionResponse).node
+
+    def queues(self, names: Sequence[str] = ()) -> list[admin_pb2.Queue]:
+        return list(self._call("/hpcq.v1.Admin/ListQueues", admin_pb2.ListQueuesRequest(names=names),
+                               admin_pb2.ListQueuesResponse).queues)
+
+    def create_queue(self, queue: admin_pb2.Queue) -> admin_pb2.Queue:
+        return self._call("/hpcq.v1.Admin/CreateQueue", admin_pb2.QueueRequest(queue=queue),
+                          admin_pb2.QueueResponse).queue
+
+    def update_queue(self, queue: admin_pb2.Queue, fields: Sequence[str]) -> admin_pb2.Queue:
+        return self._call("/hpcq.v1.Admin/UpdateQueue", admin_pb2.QueueRequest(queue=queue, fields=fields),
+                          admin_pb2.QueueResponse).queue
+
+    def delete_queue(self, name: str) -> None:
+        self._call("/hpcq.v1.Admin/DeleteQueue", admin_pb2.DeleteQueueRequest(name=name),
+                   admin_pb2.DeleteQueueResponse)
+
+    # -- transport --------------------------------------------------------------------
+
+    def _call(self, method: str, request, response_type):
+        call = self._channel.unary_unary(method, request_serializer=type(request).SerializeToString,
+                                         response_deserializer=response_type.FromString)
+        try:
+            return call(request, timeout=self._timeout)
+        except grpc.RpcError as e:
+            raise _error(e) from None
+
+
+def _error(e: grpc.RpcError) -> HpcqError:
+    code = e.code() if hasattr(e, "code") else grpc.StatusCode.UNKNOWN
+    return HpcqError(code.name, e.details() if hasattr(e, "details") else str(e))

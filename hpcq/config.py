@@ -1,0 +1,192 @@
+"""One TOML configuration for every hpcq program.
+
+Every key is declared once below, with its type, default and a line of documentation;
+loading checks the file against these declarations and names the file, the key and
+the reason of any error. Discovery order: $HPCQ_CONF, $HPCQ_HOME/hpcq.toml (local
+mode, HPCQ_HOME defaulting to ~/.local/state/hpcq), ~/.config/hpcq/hpcq.toml,
+/etc/hpcq/hpcq.toml.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(Exception):
+    """A config file is missing, unreadable, or holds a wrong key or value."""
+
+
+def _key(default: Any, doc: str) -> Any:
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"doc": doc, "type": list})
+    return field(default=default, metadata={"doc": doc, "type": type(default)})
+
+
+@dataclass
+class ClusterSection:
+    name: str = _key("hpcq", "Cluster name: the server part of PBS job ids (`12.NAME`) and SLURM_CLUSTER_NAME.")
+
+
+@dataclass
+class ClientSection:
+    server: str = _key("127.0.0.1:6817", "host:port of hpcq-ctld.")
+    ca: str = _key("", "CA certificate that signed ctld's certificate.")
+    cert: str = _key("", "Personal client certificate (role user or admin).")
+    key: str = _key("", "Private key of `cert` (mode 0600).")
+    server_name: str = _key("", "TLS name to expect in ctld's certificate when it differs from the host dialled.")
+
+
+@dataclass
+class CtldSection:
+    listen: str = _key("127.0.0.1:6817", "Address the gRPC API listens on (mutual TLS only).")
+    state_dir: str = _key("/var/lib/hpcq", "Directory for the database and ctld's own files.")
+    database: str = _key("", "SQLAlchemy URL of the store; empty: SQLite at <state_dir>/hpcq.db.")
+    ca: str = _key("", "CA certificate that client certificates must be signed by.")
+    cert: str = _key("", "ctld's server certificate.")
+    key: str = _key("", "Private key of `cert` (mode 0600).")
+    default_queue: str = _key("batch", "Queue created at first start and used when a job names none.")
+    default_walltime: int = _key(3600, "Walltime in seconds of the default queue's jobs that ask for none.")
+    sched_interval: float = _key(5.0, "Seconds between scheduling passes when nothing happens.")
+    sched_min_interval: float = _key(0.002, "Minimum seconds between two scheduling passes triggered by events.")
+    heartbeat_interval: float = _key(10.0, "Seconds between a node's heartbeats.")
+    node_timeout: float = _key(60.0, "Seconds of silence after which a node is DOWN and its jobs NODE_FAIL.")
+    kill_grace: int = _key(5, "Seconds between TERM and KILL when a job is cancelled or times out.")
+    max_pending_jobs: int = _key(200_000, "Submits beyond this many queued jobs are refused (as Slurm's MaxJobCount).")
+    commit_batch: int = _key(2000, "Most store operations written in one transaction.")
+
+
+@dataclass
+class NodedSection:
+    server: str = _key("127.0.0.1:6817", "host:port of hpcq-ctld.")
+    server_name: str = _key("", "TLS name to expect in ctld's certificate when it differs from the host dialled.")
+    name: str = _key("", "Node name; empty: the short host name. Must match the node certificate's CN.")
+    cpus: int = _key(0, "CPUs offered to jobs; 0: every logical CPU.")
+    memory_mb: int = _key(0, "Memory offered to jobs in MiB; 0: all physical memory.")
+    spool_dir: str = _key("/var/spool/hpcq", "Per-job state (status files, scripts, node files).")
+    tmp_dir: str = _key("/tmp", "Where per-job TMPDIRs are made.")
+    ca: str = _key("", "CA certificate that signed ctld's certificate.")
+    cert: str = _key("", "The node's certificate (role node, CN = node name).")
+    key: str = _key("", "Private key of `cert` (mode 0600).")
+    features: list[str] = _key([], "Node features offered to `-C` / `:feature=true` requests.")
+
+
+@dataclass
+class Config:
+    cluster: ClusterSection = field(default_factory=ClusterSection)
+    client: ClientSection = field(default_factory=ClientSection)
+    ctld: CtldSection = field(default_factory=CtldSection)
+    noded: NodedSection = field(default_factory=NodedSection)
+    path: Path | None = None  # the file it was read from
+
+
+SECTIONS = {f.name: f.type for f in dataclasses.fields(Config) if f.name != "path"}
+
+
+def hpcq_home() -> Path:
+    return Path(os.environ.get("HPCQ_HOME") or Path.home() / ".local" / "state" / "hpcq")
+
+
+def candidate_paths() -> list[Path]:
+    if os.environ.get("HPCQ_CONF"):
+        return [Path(os.environ["HPCQ_CONF"])]
+    return [hpcq_home() / "hpcq.toml", Path.home() / ".config" / "hpcq" / "hpcq.toml", Path("/etc/hpcq/hpcq.toml")]
+
+
+def find_config() -> Path | None:
+    for path in candidate_paths():
+        if path.is_file():
+            return path
+    return None
+
+
+def load(path: Path | str | None = None) -> Config:
+    """Read and validate a config; with no path, the first one found (or the defaults)."""
+    if path is None:
+        path = find_config()
+        if path is None:
+            if os.environ.get("HPCQ_CONF"):
+                raise ConfigError(f"{os.environ['HPCQ_CONF']}: no such file (named by HPCQ_CONF)")
+            return Config()
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    config = from_dict(data, str(path))
+    config.path = path
+    return config
+
+
+def from_dict(data: dict[str, Any], origin: str = "<config>") -> Config:
+    config = Config()
+    for section_name, values in data.items():
+        if section_name not in SECTIONS:
+            raise ConfigError(f"{origin}: unknown section [{section_name}]{_nearest(section_name, SECTIONS)}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{origin}: {section_name} must be a table ([{section_name}])")
+        section = getattr(config, section_name)
+        fields = {f.name: f for f in dataclasses.fields(section)}
+        for key, value in values.items():
+            where = f"{origin}: [{section_name}] {key}"
+            if key not in fields:
+                raise ConfigError(f"{origin}: unknown key [{section_name}] {key}{_nearest(key, fields)}")
+            setattr(section, key, _coerce(value, fields[key].metadata["type"], where))
+    _check_values(config, origin)
+    return config
+
+
+def _coerce(value: Any, kind: type, where: str) -> Any:
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}: expected {kind.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _check_values(config: Config, origin: str) -> None:
+    positive = [("ctld", "sched_interval"), ("ctld", "heartbeat_interval"), ("ctld", "node_timeout"),
+                ("ctld", "max_pending_jobs"), ("ctld", "commit_batch"), ("ctld", "default_walltime")]
+    for section, key in positive:
+        if getattr(getattr(config, section), key) <= 0:
+            raise ConfigError(f"{origin}: [{section}] {key}: must be greater than 0")
+    for section, key in [("ctld", "sched_min_interval"), ("ctld", "kill_grace"), ("noded", "cpus"), ("noded", "memory_mb")]:
+        if getattr(getattr(config, section), key) < 0:
+            raise ConfigError(f"{origin}: [{section}] {key}: must not be negative")
+    if config.ctld.node_timeout <= config.ctld.heartbeat_interval:
+        raise ConfigError(f"{origin}: [ctld] node_timeout: must be longer than heartbeat_interval")
+
+
+def _nearest(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def dump(config: Config) -> str:
+    """TOML text of a config (only str, int, float, bool and list-of-str values occur)."""
+    lines: list[str] = []
+    for section_name in SECTIONS:
+        section = getattr(config, section_name)
+        lines.append(f"[{section_name}]")
+        for f in dataclasses.fields(section):
+            lines.append(f"{f.name} = {_toml_value(getattr(section, f.name))}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,451 @@
+"""hpcq's own certificate authority, and the TLS credentials built from it.
+
+A certificate names one principal: CN is the name (login, node or host name), OU is
+its role. The servicer authorizes from that `Identity` alone, so the CA is the root of
+all trust: its key never leaves the machine that runs `hpcqctl certs`.
+
+Keys are EC P-256: generated in microseconds and cheap in the handshake, which
+matters for short-lived tools that open one channel and exit.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import ipaddress
+import os
+import socket
+import stat
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+if TYPE_CHECKING:
+    import grpc
+
+__all__ = [
+    "ROLES",
+    "CertInfo",
+    "Identity",
+    "PkiError",
+    "channel_credentials",
+    "identity_from_auth_context",
+    "init_ca",
+    "issue",
+    "list_certs",
+    "load_key_file",
+    "server_credentials",
+]
+
+ROLES = ("user", "node", "host", "admin", "operator", "server")
+
+CA_CERT = "ca.crt"
+CA_KEY = "ca.key"
+
+# Certificates are valid from a little before "now" so that a machine whose clock is
+# slightly behind the CA's does not reject a certificate issued a second ago.
+_BACKDATE = dt.timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is calling, as proven by a certificate signed by the cluster CA."""
+
+    name: str
+    """The certificate's CN: a login, node or host name."""
+    role: str
+    """The certificate's OU, one of `ROLES`."""
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    """One certificate file, summarized for `hpcqctl certs list`."""
+
+    path: Path
+    name: str
+    """CN of the subject."""
+    role: str
+    """OU of the subject; "ca" for the CA certificate itself."""
+    not_after: dt.datetime
+    """End of validity, timezone-aware UTC."""
+    days_left: int
+    """Whole days until `not_after`; negative once expired."""
+    serial: int
+
+
+class PkiError(Exception):
+    """A certificate or key problem; the message names the file and what is wrong."""
+
+
+# --- creating -------------------------------------------------------------------------
+
+
+def init_ca(directory: Path, cluster: str, *, days: int = 3650) -> tuple[Path, Path]:
+    """Create `ca.crt` and `ca.key` (mode 0600) in `directory`.
+
+    Refuses if `ca.key` exists: silently replacing a CA would invalidate every
+    certificate already handed out.
+    """
+    directory = Path(directory)
+    _check_days(days)
+    if not cluster:
+        raise PkiError("cluster name must not be empty")
+    crt_path, key_path = directory / CA_CERT, directory / CA_KEY
+    if key_path.exists():
+        raise PkiError(f"{key_path}: a CA key already exists; refusing to replace it")
+    _make_dir(directory)
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, cluster),
+        x509.NameAttribute(NameOID.COMMON_NAME, f"hpcq CA {cluster}"),
+    ])
+    now = _now()
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - _BACKDATE)
+        .not_valid_after(now + dt.timedelta(days=days))
+        # path_length=0: the CA signs leaf certificates only, never another CA.
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(cert_sign=True), critical=True)
+        .add_extension(ski, critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    _write_private(key_path, _key_pem(key))
+    _write_public(crt_path, cert.public_bytes(serialization.Encoding.PEM))
+    return crt_path, key_path
+
+
+def issue(
+    ca_dir: Path,
+    role: str,
+    name: str,
+    out_dir: Path,
+    *,
+    sans: Sequence[str] = (),
+    days: int = 365,
+    basename: str | None = None,
+) -> tuple[Path, Path]:
+    """Sign a certificate with CN=`name`, OU=`role`; write `<basename or name>.crt/.key`.
+
+    A "server" certificate is what clients check the dialled address against, so it
+    also names this host (hostname, FQDN, localhost, 127.0.0.1, ::1) and gets the
+    serverAuth usage; every other role is a client and gets clientAuth. Validity is cut
+    at the CA's own expiry, since a certificate cannot outlive its issuer's.
+    An existing certificate of the same name is replaced (that is how one renews).
+    """
+    ca_dir, out_dir = Path(ca_dir), Path(out_dir)
+    if role not in ROLES:
+        raise PkiError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    if not name:
+        raise PkiError("certificate name must not be empty")
+    _check_days(days)
+    stem = basename or name
+    if "/" in stem or stem.startswith(".") or stem in (Path(CA_CERT).stem,):
+        raise PkiError(f"{stem!r} cannot be used as a file name for a certificate")
+
+    ca_cert, ca_key = _load_ca(ca_dir)
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject_attrs = [
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, o.value)
+        for o in ca_cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    ]
+    subject = x509.Name([
+        *subject_attrs,
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, role),
+        x509.NameAttribute(NameOID.COMMON_NAME, name),
+    ])
+    if role == "server":
+        all_sans = [*sans, *_host_names(), "localhost", "127.0.0.1", "::1"]
+        usage = ExtendedKeyUsageOID.SERVER_AUTH
+    else:
+        all_sans = list(sans)
+        usage = ExtendedKeyUsageOID.CLIENT_AUTH
+
+    now = _now()
+    not_after = min(now + dt.timedelta(days=days), ca_cert.not_valid_after_utc)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - _BACKDATE)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(cert_sign=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+    )
+    if all_sans:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName(_general_names(all_sans)), critical=False
+        )
+    cert = builder.sign(ca_key, hashes.SHA256())
+
+    _make_dir(out_dir)
+    crt_path, key_path = out_dir / f"{stem}.crt", out_dir / f"{stem}.key"
+    # Key first: a crash in between leaves an unused key, never a certificate
+    # whose key is missing.
+    _write_private(key_path, _key_pem(key))
+    _write_public(crt_path, cert.public_bytes(serialization.Encoding.PEM))
+    return crt_path, key_path
+
+
+# --- reading --------------------------------------------------------------------------
+
+
+def list_certs(directory: Path, *, now: dt.datetime | None = None) -> list[CertInfo]:
+    """Summarize every `*.crt` in `directory`, sorted by file name."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise PkiError(f"{directory}: no such directory")
+    now = now or _now()
+    infos = []
+    for path in sorted(directory.glob("*.crt")):
+        cert = _load_cert(path)
+        not_after = cert.not_valid_after_utc
+        infos.append(CertInfo(
+            path=path,
+            name=_single(cert.subject, NameOID.COMMON_NAME) or "",
+            role="ca" if _is_ca(cert) else _single(cert.subject, NameOID.ORGANIZATIONAL_UNIT_NAME) or "",
+            not_after=not_after,
+            days_left=(not_after - now).days,
+            serial=cert.serial_number,
+        ))
+    return infos
+
+
+def load_key_file(path: str | os.PathLike[str]) -> bytes:
+    """Read a PEM private key, refusing one that group or others can read.
+
+    As ssh does: a key that others could have copied no longer proves anything, and
+    saying so now beats a confusing authorization failure later.
+    """
+    path = Path(path)
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError as e:
+        raise PkiError(f"{path}: {e.strerror}") from None
+    if mode & 0o077:
+        raise PkiError(
+            f"{path}: permissions {mode:04o} are too open; "
+            f"a private key must not be accessible by others (chmod 600 {path})"
+        )
+    data = _read(path)
+    try:
+        serialization.load_pem_private_key(data, password=None)
+    except TypeError:
+        raise PkiError(f"{path}: private key is encrypted; hpcq needs an unencrypted key") from None
+    except (ValueError, TypeError, Exception) as e:  # cryptography raises several types
+        raise PkiError(f"{path}: not a PEM private key ({e})") from None
+    return data
+
+
+def server_credentials(ca: Path, cert: Path, key: Path) -> grpc.ServerCredentials:
+    """TLS for a listener that admits only clients holding a certificate from `ca`."""
+    import grpc
+
+    key_pem, cert_pem = _load_pair(cert, key)
+    return grpc.ssl_server_credentials(
+        [(key_pem, cert_pem)], root_certificates=_read_cert_pem(ca), require_client_auth=True
+    )
+
+
+def channel_credentials(ca: Path, cert: Path, key: Path) -> grpc.ChannelCredentials:
+    """TLS for a client that trusts only servers certified by `ca` and proves itself."""
+    import grpc
+
+    key_pem, cert_pem = _load_pair(cert, key)
+    return grpc.ssl_channel_credentials(
+        root_certificates=_read_cert_pem(ca), private_key=key_pem, certificate_chain=cert_pem
+    )
+
+
+def identity_from_auth_context(auth_context: dict[str, list[bytes]]) -> Identity | None:
+    """The caller's identity from `context.auth_context()`, or None without a certificate.
+
+    grpc has already verified the chain against the CA (require_client_auth); this only
+    reads CN and OU. Called on every RPC, so parsing is cached by the PEM bytes.
+    """
+    pems = auth_context.get("x509_pem_cert")
+    if not pems:
+        return None
+    return _identity_from_pem(pems[0])
+
+
+@functools.lru_cache(maxsize=1024)
+def _identity_from_pem(pem: bytes) -> Identity | None:
+    try:
+        cert = x509.load_pem_x509_certificate(pem)
+    except ValueError:
+        return None
+    name = _single(cert.subject, NameOID.COMMON_NAME)
+    role = _single(cert.subject, NameOID.ORGANIZATIONAL_UNIT_NAME)
+    # A certificate that is not exactly one name in one known role proves nothing:
+    # treat it as anonymous rather than guess.
+    if not name or role not in ROLES:
+        return None
+    return Identity(name=name, role=role)
+
+
+# --- helpers --------------------------------------------------------------------------
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _check_days(days: int) -> None:
+    if days < 1:
+        raise PkiError(f"validity must be at least 1 day, not {days}")
+
+
+def _host_names() -> list[str]:
+    """Names this host is dialled by; a separate function so tests can pin them."""
+    return [n for n in (socket.gethostname(), socket.getfqdn()) if n]
+
+
+def _general_names(names: Sequence[str]) -> list[x509.GeneralName]:
+    """IP-looking names become IPAddress SANs (TLS matches IPs only there), others DNS."""
+    out: list[x509.GeneralName] = []
+    for n in dict.fromkeys(names):  # de-duplicate, keep order
+        try:
+            out.append(x509.IPAddress(ipaddress.ip_address(n)))
+        except ValueError:
+            try:
+                out.append(x509.DNSName(n))
+            except ValueError as e:
+                raise PkiError(f"subject alternative name {n!r}: {e}") from None
+    return out
+
+
+def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=cert_sign,
+        crl_sign=cert_sign,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _single(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
+    attrs = name.get_attributes_for_oid(oid)
+    if len(attrs) != 1 or not isinstance(attrs[0].value, str):
+        return None
+    return attrs[0].value
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as e:
+        raise PkiError(f"{path}: {e.strerror}") from None
+
+
+def _load_cert(path: Path) -> x509.Certificate:
+    try:
+        return x509.load_pem_x509_certificate(_read(path))
+    except ValueError:
+        raise PkiError(f"{path}: not a PEM certificate") from None
+
+
+def _read_cert_pem(path: Path) -> bytes:
+    """Read a certificate, checking it parses: grpc's own error would not name the file."""
+    path = Path(path)
+    cert = _load_cert(path)
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _load_pair(cert_path: Path, key_path: Path) -> tuple[bytes, bytes]:
+    """Key and certificate PEM, checked to belong together (a common mix-up)."""
+    cert_path, key_path = Path(cert_path), Path(key_path)
+    key_pem = load_key_file(key_path)
+    cert = _load_cert(cert_path)
+    key = serialization.load_pem_private_key(key_pem, password=None)
+    if key.public_key() != cert.public_key():
+        raise PkiError(f"{cert_path}: certificate does not match the key in {key_path}")
+    return key_pem, cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _load_ca(ca_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    crt_path, key_path = ca_dir / CA_CERT, ca_dir / CA_KEY
+    if not key_path.exists():
+        raise PkiError(f"{key_path}: no CA key here; create one with `hpcqctl certs init`")
+    key_pem, _ = _load_pair(crt_path, key_path)
+    key = serialization.load_pem_private_key(key_pem, password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise PkiError(f"{key_path}: expected an EC private key")
+    cert = _load_cert(crt_path)
+    if not _is_ca(cert):
+        raise PkiError(f"{crt_path}: not a CA certificate")
+    return cert, key
+
+
+def _make_dir(directory: Path) -> None:
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as e:
+        raise PkiError(f"{directory}: {e.strerror}") from None
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    _write_atomic(path, data, 0o600)
+
+
+def _write_public(path: Path, data: bytes) -> None:
+    _write_atomic(path, data, 0o644)
+
+
+def _write_atomic(path: Path, data: bytes, mode: int) -> None:
+    """Write via a temporary file so a reader never sees half a key, and so a key
+    is never, even briefly, on disk with a wider mode than `mode`."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # 0600
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                os.fchmod(f.fileno(), mode)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as e:
+        raise PkiError(f"{path}: {e.strerror}") from None
