@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 if TYPE_CHECKING:
@@ -123,7 +125,7 @@ def init_ca(directory: Path, cluster: str, *, days: int = 3650) -> tuple[Path, P
         .sign(key, hashes.SHA256())
     )
     _write_private(key_path, _key_pem(key))
-    _write_public(crt_path, cert.public_bytes(serialization.Encoding.PEM))
+    _write_public(crt_path, _pem(cert))
     return crt_path, key_path
 
 
@@ -152,7 +154,8 @@ def issue(
         raise PkiError("certificate name must not be empty")
     _check_days(days)
     stem = basename or name
-    if "/" in stem or stem.startswith(".") or stem in (Path(CA_CERT).stem,):
+    # "ca" would overwrite the CA's own files.
+    if "/" in stem or stem.startswith(".") or stem == "ca":
         raise PkiError(f"{stem!r} cannot be used as a file name for a certificate")
 
     ca_cert, ca_key = _load_ca(ca_dir)
@@ -205,7 +208,7 @@ def issue(
     # Key first: a crash in between leaves an unused key, never a certificate
     # whose key is missing.
     _write_private(key_path, _key_pem(key))
-    _write_public(crt_path, cert.public_bytes(serialization.Encoding.PEM))
+    _write_public(crt_path, _pem(cert))
     return crt_path, key_path
 
 
@@ -222,10 +225,11 @@ def list_certs(directory: Path, *, now: dt.datetime | None = None) -> list[CertI
     for path in sorted(directory.glob("*.crt")):
         cert = _load_cert(path)
         not_after = cert.not_valid_after_utc
+        role = _single(cert.subject, NameOID.ORGANIZATIONAL_UNIT_NAME)
         infos.append(CertInfo(
             path=path,
             name=_single(cert.subject, NameOID.COMMON_NAME) or "",
-            role="ca" if _is_ca(cert) else _single(cert.subject, NameOID.ORGANIZATIONAL_UNIT_NAME) or "",
+            role="ca" if _is_ca(cert) else role or "",
             not_after=not_after,
             days_left=(not_after - now).days,
             serial=cert.serial_number,
@@ -239,33 +243,16 @@ def load_key_file(path: str | os.PathLike[str]) -> bytes:
     As ssh does: a key that others could have copied no longer proves anything, and
     saying so now beats a confusing authorization failure later.
     """
-    path = Path(path)
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except OSError as e:
-        raise PkiError(f"{path}: {e.strerror}") from None
-    if mode & 0o077:
-        raise PkiError(
-            f"{path}: permissions {mode:04o} are too open; "
-            f"a private key must not be accessible by others (chmod 600 {path})"
-        )
-    data = _read(path)
-    try:
-        serialization.load_pem_private_key(data, password=None)
-    except TypeError:
-        raise PkiError(f"{path}: private key is encrypted; hpcq needs an unencrypted key") from None
-    except (ValueError, TypeError, Exception) as e:  # cryptography raises several types
-        raise PkiError(f"{path}: not a PEM private key ({e})") from None
-    return data
+    return _load_key(Path(path))[0]
 
 
 def server_credentials(ca: Path, cert: Path, key: Path) -> grpc.ServerCredentials:
     """TLS for a listener that admits only clients holding a certificate from `ca`."""
     import grpc
 
-    key_pem, cert_pem = _load_pair(cert, key)
+    cert_x509, _, key_pem = _load_pair(cert, key)
     return grpc.ssl_server_credentials(
-        [(key_pem, cert_pem)], root_certificates=_read_cert_pem(ca), require_client_auth=True
+        [(key_pem, _pem(cert_x509))], root_certificates=_read_cert_pem(ca), require_client_auth=True
     )
 
 
@@ -273,9 +260,9 @@ def channel_credentials(ca: Path, cert: Path, key: Path) -> grpc.ChannelCredenti
     """TLS for a client that trusts only servers certified by `ca` and proves itself."""
     import grpc
 
-    key_pem, cert_pem = _load_pair(cert, key)
+    cert_x509, _, key_pem = _load_pair(cert, key)
     return grpc.ssl_channel_credentials(
-        root_certificates=_read_cert_pem(ca), private_key=key_pem, certificate_chain=cert_pem
+        root_certificates=_read_cert_pem(ca), private_key=key_pem, certificate_chain=_pem(cert_x509)
     )
 
 
@@ -380,6 +367,27 @@ def _read(path: Path) -> bytes:
         raise PkiError(f"{path}: {e.strerror}") from None
 
 
+def _load_key(path: Path) -> tuple[bytes, PrivateKeyTypes]:
+    """PEM bytes and parsed key, after the permission check of `load_key_file`.
+    Parsing here gives an error that names the file; grpc's would not."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError as e:
+        raise PkiError(f"{path}: {e.strerror}") from None
+    if mode & 0o077:
+        raise PkiError(
+            f"{path}: permissions {mode:04o} are too open; "
+            f"a private key must not be accessible by others (chmod 600 {path})"
+        )
+    data = _read(path)
+    try:
+        return data, serialization.load_pem_private_key(data, password=None)
+    except TypeError:
+        raise PkiError(f"{path}: private key is encrypted; hpcq needs an unencrypted key") from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise PkiError(f"{path}: not a PEM private key") from None
+
+
 def _load_cert(path: Path) -> x509.Certificate:
     try:
         return x509.load_pem_x509_certificate(_read(path))
@@ -389,31 +397,33 @@ def _load_cert(path: Path) -> x509.Certificate:
 
 def _read_cert_pem(path: Path) -> bytes:
     """Read a certificate, checking it parses: grpc's own error would not name the file."""
-    path = Path(path)
-    cert = _load_cert(path)
+    return _pem(_load_cert(Path(path)))
+
+
+def _pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-def _load_pair(cert_path: Path, key_path: Path) -> tuple[bytes, bytes]:
-    """Key and certificate PEM, checked to belong together (a common mix-up)."""
+def _load_pair(
+    cert_path: Path, key_path: Path
+) -> tuple[x509.Certificate, PrivateKeyTypes, bytes]:
+    """Certificate, key and key PEM, checked to belong together (a common mix-up that
+    grpc would only report as a failed handshake)."""
     cert_path, key_path = Path(cert_path), Path(key_path)
-    key_pem = load_key_file(key_path)
+    key_pem, key = _load_key(key_path)
     cert = _load_cert(cert_path)
-    key = serialization.load_pem_private_key(key_pem, password=None)
     if key.public_key() != cert.public_key():
         raise PkiError(f"{cert_path}: certificate does not match the key in {key_path}")
-    return key_pem, cert.public_bytes(serialization.Encoding.PEM)
+    return cert, key, key_pem
 
 
 def _load_ca(ca_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     crt_path, key_path = ca_dir / CA_CERT, ca_dir / CA_KEY
     if not key_path.exists():
         raise PkiError(f"{key_path}: no CA key here; create one with `hpcqctl certs init`")
-    key_pem, _ = _load_pair(crt_path, key_path)
-    key = serialization.load_pem_private_key(key_pem, password=None)
+    cert, key, _ = _load_pair(crt_path, key_path)
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise PkiError(f"{key_path}: expected an EC private key")
-    cert = _load_cert(crt_path)
     if not _is_ca(cert):
         raise PkiError(f"{crt_path}: not a CA certificate")
     return cert, key

@@ -1,0 +1,40 @@
+"""The store's tables.
+
+A job row keeps its whole record as serialized protobuf (the record's shape evolves
+with the API, not with migrations) beside the columns that queries filter on.
+"""
+from __future__ import annotations
+
+from sqlmodel import Field, LargeBinary, SQLModel, Column
+
+SCHEMA_VERSION = 1
+
+
+class JobRow(SQLModel, table=True):
+    __tablename__ = "jobs"
+    id: int = Field(primary_key=True)
+    user: str = Field(index=True)
+    state: int = Field(index=True)
+    queue: str
+    name: str
+    submit_time: float
+    end_time: float = Field(default=0.0, index=True)
+    record: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class NodeRow(SQLModel, table=True):
+    __tablename__ = "nodes"
+    name: str = Field(primary_key=True)
+    record: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class QueueRow(SQLModel, table=True):
+    __tablename__ = "queues"
+    name: str = Field(primary_key=True)
+    record: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class MetaRow(SQLModel, table=True):
+    __tablename__ = "meta"
+    key: str = Field(primary_key=True)
+    value: str

@@ -1,0 +1,202 @@
+"""The store: one writer thread that owns the database connection and groups commits.
+
+Every change ctld makes is a `Put` or `Delete` of a row. Callers on the event loop
+`await store.write(changes)`; the writer drains whatever has queued up meanwhile,
+writes it all with executemany in one transaction, commits once and then wakes every
+waiter. Under load that turns hundreds of submits into one commit; idle, a write
+costs one commit. A later Put of the same row in one batch replaces the earlier one.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, delete, event, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel
+
+from hpcq.ctld.store.models import SCHEMA_VERSION, JobRow, MetaRow, NodeRow, QueueRow
+
+log = logging.getLogger("hpcq.ctld.store")
+
+TABLES = {"jobs": JobRow, "nodes": NodeRow, "queues": QueueRow, "meta": MetaRow}
+
+
+@dataclass(frozen=True)
+class Put:
+    table: str
+    row: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Delete:
+    table: str
+    key: Any
+
+
+@dataclass
+class _Batch:
+    changes: list[Put | Delete]
+    done: asyncio.Future
+    loop: asyncio.AbstractEventLoop
+
+
+@dataclass
+class Loaded:
+    jobs: list[bytes] = field(default_factory=list)
+    nodes: list[bytes] = field(default_factory=list)
+    queues: list[bytes] = field(default_factory=list)
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+class StoreError(Exception):
+    pass
+
+
+def database_url(url: str, state_dir: Path) -> str:
+    return url or f"sqlite:///{state_dir / 'hpcq.db'}"
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):  # noqa: ANN001
+            cursor = dbapi_connection.cursor()
+            # WAL + NORMAL: a commit survives a process crash (what kill -9 tests); only
+            # an OS crash can lose the last transactions, as with Slurm's state files.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.close()
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Store:
+    def __init__(self, url: str, *, max_batch: int = 2000) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._queue: queue.SimpleQueue[_Batch | None] = queue.SimpleQueue()
+        self._max_batch = max_batch
+        self._thread: threading.Thread | None = None
+        self.commits = 0
+        self.last_commit_seconds = 0.0
+        self.last_batch_size = 0
+
+    def open(self) -> Loaded:
+        """Create or migrate the schema and read everything back (called before serving)."""
+        SQLModel.metadata.create_all(self.engine, tables=[m.__table__ for m in TABLES.values()])
+        loaded = Loaded()
+        with self.engine.connect() as conn:
+            loaded.meta = {k: v for k, v in conn.execute(select(MetaRow.key, MetaRow.value))}
+            version = int(loaded.meta.get("schema_version", SCHEMA_VERSION))
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"{self.url}: schema version {version} is newer than this hpcq ({SCHEMA_VERSION})")
+            loaded.jobs = [r for (r,) in conn.execute(select(JobRow.record).order_by(JobRow.id))]
+            loaded.nodes = [r for (r,) in conn.execute(select(NodeRow.record))]
+            loaded.queues = [r for (r,) in conn.execute(select(QueueRow.record))]
+        if loaded.meta.get("schema_version") != str(SCHEMA_VERSION):
+            self._apply([Put("meta", {"key": "schema_version", "value": str(SCHEMA_VERSION)})])
+        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+        self._thread.start()
+        return loaded
+
+    async def write(self, changes: list[Put | Delete]) -> None:
+        """Return once these changes are committed."""
+        if not changes:
+            return
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        self._queue.put(_Batch(changes, done, loop))
+        await done
+
+    def close(self) -> None:
+        """Flush what is queued and stop the writer."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        self.engine.dispose()
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                return
+            batches = [first]
+            size = len(first.changes)
+            while size < self._max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stopping = True
+                    break
+                batches.append(more)
+                size += len(more.changes)
+            error: BaseException | None = None
+            started = time.perf_counter()
+            try:
+                self._apply([c for b in batches for c in b.changes])
+            except Exception as e:  # the waiters get the error; the writer keeps serving
+                log.exception("store commit failed")
+                error = StoreError(f"store commit failed: {e}")
+            self.commits += 1
+            self.last_commit_seconds = time.perf_counter() - started
+            self.last_batch_size = size
+            for b in batches:
+                b.loop.call_soon_threadsafe(_settle, b.done, error)
+
+    def _apply(self, changes: list[Put | Delete]) -> None:
+        # The last change of a row in a batch wins: None marks a delete.
+        latest: dict[str, dict[Any, dict[str, Any] | None]] = {}
+        for change in changes:
+            rows = latest.setdefault(change.table, {})
+            if isinstance(change, Put):
+                rows[change.row[_key_column(change.table)]] = change.row
+            else:
+                rows[change.key] = None
+        with self.engine.begin() as conn:
+            for table_name, rows in latest.items():
+                table, key = TABLES[table_name].__table__, _key_column(table_name)
+                puts = [row for row in rows.values() if row is not None]
+                if puts:
+                    _upsert(conn, table, key, puts)
+                gone = [k for k, row in rows.items() if row is None]
+                if gone:
+                    conn.execute(delete(table).where(table.c[key].in_(gone)))
+
+
+def _key_column(table: str) -> str:
+    return {"jobs": "id", "nodes": "name", "queues": "name", "meta": "key"}[table]
+
+
+def _upsert(conn, table, key: str, rows: list[dict[str, Any]]) -> None:  # noqa: ANN001
+    dialect = conn.dialect.name
+    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
+    if insert is None:
+        raise StoreError(f"unsupported database dialect {dialect!r} (use sqlite or postgresql)")
+    statement = insert(table)
+    columns = [c for c in rows[0] if c != key]
+    statement = statement.on_conflict_do_update(index_elements=[key], set_={c: statement.excluded[c] for c in columns})
+    conn.execute(statement, rows)
+
+
+def _settle(done: asyncio.Future, error: BaseException | None) -> None:
+    if done.done():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
