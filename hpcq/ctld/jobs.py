@@ -1,0 +1,88 @@
+"""From a submitted JobSpec to a job record: defaults, validation, the scheduler's view."""
+from __future__ import annotations
+
+import re
+
+from hpcq.api import admin_pb2, jobs_pb2
+from hpcq.ctld.errors import InvalidArgument
+from hpcq.ctld.scheduler import JobRequest
+
+S = jobs_pb2.JobState
+
+MAX_SCRIPT_BYTES = 4 * 1024 * 1024
+MAX_NAME = 256
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def shape(spec: jobs_pb2.JobSpec) -> tuple[int, int, int, int]:
+    """(nodes, cpus per node, memory per node in MiB, gpus per node) a spec asks for."""
+    r = spec.resources
+    nodes = max(1, r.nodes)
+    tasks = r.tasks or (r.tasks_per_node * nodes if r.tasks_per_node else nodes)
+    tasks_per_node = r.tasks_per_node or -(-tasks // nodes)
+    cpus = tasks_per_node * max(1, r.cpus_per_task)
+    mem = r.mem_per_node_mb or r.mem_per_cpu_mb * cpus
+    return nodes, cpus, mem, r.gpus_per_node
+
+
+def validate(spec: jobs_pb2.JobSpec) -> None:
+    """Checks that need no cluster state; each error names the field."""
+    if not spec.script.strip():
+        raise InvalidArgument("BAD_SPEC", "script: empty")
+    if len(spec.script.encode()) > MAX_SCRIPT_BYTES:
+        raise InvalidArgument("BAD_SPEC", f"script: larger than {MAX_SCRIPT_BYTES} bytes")
+    if len(spec.name) > MAX_NAME:
+        raise InvalidArgument("BAD_SPEC", f"name: longer than {MAX_NAME} characters")
+    for field in ("name", "queue", "account"):
+        if any(c in getattr(spec, field) for c in "\n\r\0"):
+            raise InvalidArgument("BAD_SPEC", f"{field}: control characters")
+    for path_field in ("submit_dir", "workdir", "stdout_path", "stderr_path"):
+        value = getattr(spec, path_field)
+        if "\0" in value:
+            raise InvalidArgument("BAD_SPEC", f"{path_field}: NUL byte")
+    if spec.submit_dir and not spec.submit_dir.startswith("/"):
+        raise InvalidArgument("BAD_SPEC", "submit_dir: must be an absolute path")
+    for name in spec.environment:
+        if not _ENV_NAME.match(name):
+            raise InvalidArgument("BAD_SPEC", f"environment: invalid variable name {name!r}")
+    r = spec.resources
+    if r.nodes > 100_000 or r.tasks > 10_000_000 or r.cpus_per_task > 100_000:
+        raise InvalidArgument("BAD_SPEC", "resources: out of range")
+    if spec.begin_time < 0:
+        raise InvalidArgument("BAD_SPEC", "begin_time: negative")
+
+
+def walltime(spec: jobs_pb2.JobSpec, queue: admin_pb2.Queue) -> int:
+    limit = spec.walltime_seconds or queue.default_walltime_seconds
+    if queue.max_walltime_seconds and limit > queue.max_walltime_seconds:
+        raise InvalidArgument("TIME_LIMIT", f"walltime {limit}s exceeds queue {queue.name}'s maximum "
+                              f"{queue.max_walltime_seconds}s")
+    return limit
+
+
+def initial_state(spec: jobs_pb2.JobSpec, now: float) -> tuple[int, str]:
+    if spec.hold:
+        return S.HELD, "JobHeldUser"
+    if spec.begin_time > now:
+        return S.WAITING, "BeginTime"
+    return S.PENDING, "None"
+
+
+def priority(spec: jobs_pb2.JobSpec, queue: admin_pb2.Queue) -> int:
+    # Queue priority dominates; nice orders jobs within a queue (the scheduler issue
+    # replaces this with Slurm's multifactor priority).
+    return queue.priority * 1_000_000 + 100_000 - spec.nice
+
+
+def request(job: jobs_pb2.Job) -> JobRequest:
+    nodes, cpus, mem, gpus = shape(job.spec)
+    r = job.spec.resources
+    return JobRequest(id=job.id, user=job.user, queue=job.queue, priority=job.priority,
+                      submit_time=job.submit_time, nodes=nodes, cpus_per_node=cpus, mem_per_node_mb=mem,
+                      gpus_per_node=gpus, walltime=job.walltime_seconds, exclusive=r.exclusive,
+                      features=frozenset(r.features), exclude=frozenset(r.exclude_nodes))
+
+
+def outcome_state(requested_cancel: bool, state: int) -> int:
+    """A job killed because somebody cancelled it is CANCELLED whatever the node saw."""
+    return S.CANCELLED if requested_cancel and state in (S.FAILED, S.CANCELLED) else state

@@ -1,0 +1,106 @@
+"""hpcq-ctld: the controller daemon."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from hpcq import config as configuration
+from hpcq import logs, pki
+from hpcq.api import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc, nodes_pb2, nodes_pb2_grpc
+from hpcq.ctld.server import AdminServicer, JobsServicer, NodeSessionServicer
+from hpcq.ctld.state import Controller
+from hpcq.ctld.store.writer import Store, database_url
+
+log = logging.getLogger("hpcq.ctld")
+
+MESSAGE_LIMIT = 64 * 1024 * 1024
+SERVICES = ("hpcq.v1.Jobs", "hpcq.v1.Admin", "hpcq.v1.NodeSession")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="hpcq-ctld", description="hpcq controller daemon")
+    p.add_argument("--config", "-c", help="config file (default: discovered, see hpcq.config)")
+    p.add_argument("--listen", help="override [ctld] listen")
+    p.add_argument("--log-format", choices=("text", "json"), default="text")
+    p.add_argument("--log-level", default="info")
+    return p.parse_args(argv)
+
+
+async def serve(config: configuration.Config) -> None:
+    ctld = config.ctld
+    state_dir = Path(ctld.state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(database_url(ctld.database, state_dir), max_batch=ctld.commit_batch)
+    controller = Controller(config, store)
+    created = controller.load(store.open())
+    await store.write(created)
+
+    server = grpc.aio.server(options=[("grpc.max_send_message_length", MESSAGE_LIMIT),
+                                      ("grpc.max_receive_message_length", MESSAGE_LIMIT),
+                                      ("grpc.so_reuseport", 0)])
+    jobs_pb2_grpc.add_JobsServicer_to_server(JobsServicer(controller), server)
+    admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(controller), server)
+    nodes_pb2_grpc.add_NodeSessionServicer_to_server(NodeSessionServicer(controller), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = [jobs_pb2.DESCRIPTOR.services_by_name["Jobs"].full_name,
+             admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name,
+             nodes_pb2.DESCRIPTOR.services_by_name["NodeSession"].full_name,
+             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME]
+    reflection.enable_server_reflection(names, server)
+    credentials = pki.server_credentials(Path(ctld.ca), Path(ctld.cert), Path(ctld.key))
+    port = server.add_secure_port(ctld.listen, credentials)
+    if port == 0:
+        raise SystemExit(f"hpcq-ctld: cannot listen on {ctld.listen}")
+    await server.start()
+    for name in SERVICES:
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("hpcq-ctld serving cluster %s on %s (store %s)", config.cluster.name, ctld.listen, store.url)
+
+    tasks = [asyncio.create_task(controller.run_scheduler()), asyncio.create_task(controller.watch_node_health())]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("stopping: finishing in-flight calls")
+    await health_servicer.enter_graceful_shutdown()
+    await server.stop(grace=5)
+    for task in tasks:
+        task.cancel()
+    store.close()
+    log.info("stopped")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logs.setup(args.log_level, args.log_format)
+    try:
+        config = configuration.load(args.config)
+    except configuration.ConfigError as e:
+        print(f"hpcq-ctld: {e}", file=sys.stderr)
+        return 1
+    if args.listen:
+        config.ctld.listen = args.listen
+    missing = [k for k in ("ca", "cert", "key") if not getattr(config.ctld, k)]
+    if missing:
+        print(f"hpcq-ctld: {config.path or 'config'}: [ctld] {', '.join(missing)} not set", file=sys.stderr)
+        return 1
+    try:
+        asyncio.run(serve(config))
+    except pki.PkiError as e:
+        print(f"hpcq-ctld: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

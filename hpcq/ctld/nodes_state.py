@@ -1,0 +1,82 @@
+"""What ctld knows of each node: facts it reported, its link, what is allocated on it."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from hpcq.api import admin_pb2, nodes_pb2
+
+N = admin_pb2.NodeState
+
+
+class NodeLink:
+    """The outbound half of a node's session stream: messages queue here in order."""
+
+    def __init__(self) -> None:
+        self.outbox: asyncio.Queue[nodes_pb2.CtldMessage | None] = asyncio.Queue()
+        self.closed = False
+
+    def send(self, message: nodes_pb2.CtldMessage) -> None:
+        if not self.closed:
+            self.outbox.put_nowait(message)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.outbox.put_nowait(None)
+
+
+@dataclass
+class NodeRecord:
+    name: str
+    hardware: nodes_pb2.Hardware = field(default_factory=nodes_pb2.Hardware)
+    load: nodes_pb2.Load = field(default_factory=nodes_pb2.Load)
+    drained: bool = False
+    down: bool = True              # until it registers
+    reason: str = ""
+    link: NodeLink | None = None
+    last_seen: float = 0.0
+    boot_time: float = 0.0
+    cpus_allocated: int = 0
+    mem_allocated_mb: int = 0
+    gpus_allocated: int = 0
+    jobs: set[int] = field(default_factory=set)
+
+    @property
+    def available(self) -> bool:
+        """May take new work now."""
+        return self.link is not None and not self.down and not self.drained
+
+    def state(self) -> int:
+        if self.down:
+            return N.NODE_DOWN
+        if self.drained:
+            return N.NODE_DRAINING if self.jobs else N.NODE_DRAINED
+        if not self.jobs:
+            return N.NODE_IDLE
+        return N.NODE_ALLOCATED if self.cpus_allocated >= self.hardware.cpus else N.NODE_MIXED
+
+    def allocate(self, cpus: int, mem_mb: int, gpus: int, job_id: int) -> None:
+        self.cpus_allocated += cpus
+        self.mem_allocated_mb += mem_mb
+        self.gpus_allocated += gpus
+        self.jobs.add(job_id)
+
+    def release(self, cpus: int, mem_mb: int, gpus: int, job_id: int) -> None:
+        if job_id in self.jobs:
+            self.jobs.discard(job_id)
+            self.cpus_allocated -= cpus
+            self.mem_allocated_mb -= mem_mb
+            self.gpus_allocated -= gpus
+
+    def to_proto(self) -> admin_pb2.Node:
+        return admin_pb2.Node(
+            name=self.name, state=self.state(), reason=self.reason, hardware=self.hardware, load=self.load,
+            cpus_allocated=self.cpus_allocated, memory_allocated_mb=self.mem_allocated_mb,
+            gpus_allocated=self.gpus_allocated, job_ids=sorted(self.jobs), last_seen=self.last_seen,
+            boot_time=self.boot_time, connected=self.link is not None)
+
+    def persistent(self) -> bytes:
+        """What survives a restart: facts and the admin's drain; liveness is re-learnt."""
+        return admin_pb2.Node(name=self.name, hardware=self.hardware, reason=self.reason,
+                              state=N.NODE_DRAINED if self.drained else N.NODE_IDLE).SerializeToString()

@@ -1,0 +1,253 @@
+"""gRPC servicers: thin. Authorize, validate, call the Controller, map errors."""
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import grpc
+
+from hpcq import __version__, pki
+from hpcq.api import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc, nodes_pb2, nodes_pb2_grpc
+from hpcq.ctld import auth
+from hpcq.ctld.errors import DomainError, InvalidArgument, NotFound
+from hpcq.ctld.nodes_state import NodeLink
+from hpcq.ctld.state import Controller
+
+log = logging.getLogger("hpcq.ctld.server")
+R = jobs_pb2.JobActionResult
+
+
+def identify(context: grpc.aio.ServicerContext, method: str) -> auth.Caller:
+    metadata = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
+    who = auth.caller(pki.identity_from_auth_context(context.auth_context()), metadata)
+    auth.authorize(method, who)
+    return who
+
+
+def rpc(method: str) -> Callable:
+    """Wrap a unary handler: identify and authorize the caller, map domain errors to statuses."""
+    def decorate(handler: Callable[..., Awaitable]) -> Callable:
+        @functools.wraps(handler)
+        async def wrapper(self, request, context: grpc.aio.ServicerContext):  # noqa: ANN001
+            try:
+                who = identify(context, method)
+                return await handler(self, who, request, context)
+            except auth.Refused as e:
+                log.info("refused %s: %s", method, e)
+                await context.abort(grpc.StatusCode[e.status], str(e))
+            except DomainError as e:
+                await context.abort(grpc.StatusCode[e.status], str(e))
+        return wrapper
+    return decorate
+
+
+class JobsServicer(jobs_pb2_grpc.JobsServicer):
+    def __init__(self, controller: Controller) -> None:
+        self.c = controller
+
+    @rpc("/hpcq.v1.Jobs/Submit")
+    async def Submit(self, who, request, context):
+        ids = await self.c.submit(who.name, request.specs, test_only=request.test_only)
+        return jobs_pb2.SubmitResponse(job_ids=ids, cluster=self.c.cluster)
+
+    @rpc("/hpcq.v1.Jobs/Get")
+    async def Get(self, who, request, context):
+        reply = jobs_pb2.GetJobsResponse(cluster=self.c.cluster)
+        for job_id in request.job_ids:
+            job = self.c.get(job_id)
+            if job is None or not who.may_see(job.user, private_data=False):
+                reply.unknown_ids.append(job_id)
+            else:
+                reply.jobs.append(job)
+        return reply
+
+    @rpc("/hpcq.v1.Jobs/List")
+    async def List(self, who, request, context):
+        jobs = [j for j in self.c.list(request) if who.may_see(j.user, private_data=False)]
+        start = int(request.page_token or 0)
+        end = start + request.page_size if request.page_size else len(jobs)
+        return jobs_pb2.ListJobsResponse(jobs=jobs[start:end], cluster=self.c.cluster,
+                                         next_page_token=str(end) if end < len(jobs) else "")
+
+    async def Watch(self, request, context) -> AsyncIterator[jobs_pb2.JobEvent]:
+        try:
+            who = identify(context, "/hpcq.v1.Jobs/Watch")
+        except auth.Refused as e:
+            await context.abort(grpc.StatusCode[e.status], str(e))
+        ids = set(request.job_ids)
+        sub = self.c.watchers.subscribe(
+            lambda job: (not ids or job.id in ids) and who.may_see(job.user, private_data=False))
+        try:
+            if request.send_initial:
+                for job_id in sorted(ids):
+                    job = self.c.get(job_id)
+                    if job is not None and who.may_see(job.user, private_data=False):
+                        yield jobs_pb2.JobEvent(job=job)
+            while True:
+                job = await sub.queue.get()
+                yield jobs_pb2.JobEvent(job=job)
+                if sub.overflowed and sub.queue.empty():
+                    await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                        "WATCH_OVERFLOW: this watcher fell too far behind; watch again")
+        finally:
+            self.c.watchers.unsubscribe(sub)
+
+    async def _each(self, who: auth.Caller, ids, act) -> jobs_pb2.JobActionResponse:  # noqa: ANN001
+        reply = jobs_pb2.JobActionResponse()
+        for job_id in ids:
+            job = self.c.get(job_id)
+            if job is None or not who.may_see(job.user, private_data=False):
+                code, message = R.UNKNOWN_JOB, "unknown job id"
+            elif not who.may_act_on(job.user):
+                code, message = R.NOT_PERMITTED, f"job {job_id} belongs to {job.user}"
+            else:
+                code, message = await act(job)
+            reply.results.add(job_id=job_id, code=code, message=message)
+        return reply
+
+    @rpc("/hpcq.v1.Jobs/Cancel")
+    async def Cancel(self, who, request, context):
+        return await self._each(who, request.job_ids, lambda job: self.c.cancel(job, who.name))
+
+    @rpc("/hpcq.v1.Jobs/Signal")
+    async def Signal(self, who, request, context):
+        if not 0 < request.signal < 65:
+            raise InvalidArgument("BAD_REQUEST", f"signal: {request.signal} is not a signal number")
+
+        async def act(job):  # noqa: ANN001, ANN202
+            return self.c.signal(job, request.signal)
+        return await self._each(who, request.job_ids, act)
+
+    @rpc("/hpcq.v1.Jobs/Hold")
+    async def Hold(self, who, request, context):
+        admin = request.admin and who.is_staff
+        return await self._each(who, request.job_ids, lambda job: self.c.hold(job, admin))
+
+    @rpc("/hpcq.v1.Jobs/Release")
+    async def Release(self, who, request, context):
+        async def act(job):  # noqa: ANN001, ANN202
+            if job.reason == "JobHeldAdmin" and not who.is_staff:
+                return R.NOT_PERMITTED, "held by an administrator"
+            return await self.c.release(job)
+        return await self._each(who, request.job_ids, act)
+
+    @rpc("/hpcq.v1.Jobs/Update")
+    async def Update(self, who, request, context):
+        job = self.c.get(request.job_id)
+        if job is None or not who.may_see(job.user, private_data=False):
+            raise NotFound("UNKNOWN_JOB", f"job {request.job_id} does not exist")
+        if not who.may_act_on(job.user):
+            raise auth.Refused("PERMISSION_DENIED", f"job {job.id} belongs to {job.user}")
+        return jobs_pb2.UpdateJobResponse(job=await self.c.update(job, request.spec, request.fields))
+
+
+class AdminServicer(admin_pb2_grpc.AdminServicer):
+    def __init__(self, controller: Controller) -> None:
+        self.c = controller
+
+    @rpc("/hpcq.v1.Admin/ListNodes")
+    async def ListNodes(self, who, request, context):
+        names = set(request.names)
+        return admin_pb2.ListNodesResponse(nodes=[n.to_proto() for name, n in sorted(self.c.nodes.items())
+                                                  if not names or name in names])
+
+    @rpc("/hpcq.v1.Admin/DrainNode")
+    async def DrainNode(self, who, request, context):
+        return admin_pb2.NodeActionResponse(node=(await self.c.set_drain(request.name, True, request.reason)).to_proto())
+
+    @rpc("/hpcq.v1.Admin/ResumeNode")
+    async def ResumeNode(self, who, request, context):
+        return admin_pb2.NodeActionResponse(node=(await self.c.set_drain(request.name, False, "")).to_proto())
+
+    @rpc("/hpcq.v1.Admin/RemoveNode")
+    async def RemoveNode(self, who, request, context):
+        return admin_pb2.NodeActionResponse(node=(await self.c.remove_node(request.name)).to_proto())
+
+    @rpc("/hpcq.v1.Admin/ListQueues")
+    async def ListQueues(self, who, request, context):
+        names = set(request.names)
+        return admin_pb2.ListQueuesResponse(queues=[q for name, q in sorted(self.c.queues.items())
+                                                    if not names or name in names])
+
+    @rpc("/hpcq.v1.Admin/CreateQueue")
+    async def CreateQueue(self, who, request, context):
+        return admin_pb2.QueueResponse(queue=await self.c.put_queue(request.queue, create=True))
+
+    @rpc("/hpcq.v1.Admin/UpdateQueue")
+    async def UpdateQueue(self, who, request, context):
+        return admin_pb2.QueueResponse(queue=await self.c.put_queue(request.queue, create=False,
+                                                                    fields=request.fields))
+
+    @rpc("/hpcq.v1.Admin/DeleteQueue")
+    async def DeleteQueue(self, who, request, context):
+        await self.c.delete_queue(request.name)
+        return admin_pb2.DeleteQueueResponse()
+
+    @rpc("/hpcq.v1.Admin/ServerInfo")
+    async def ServerInfo(self, who, request, context):
+        by_state: dict[str, int] = {}
+        for job in self.c.jobs.values():
+            name = jobs_pb2.JobState.Name(job.state)
+            by_state[name] = by_state.get(name, 0) + 1
+        return admin_pb2.ServerInfoResponse(
+            cluster=self.c.cluster, version=__version__, start_time=self.c.started_at,
+            next_job_id=self.c.next_job_id, jobs_by_state=by_state, nodes=len(self.c.nodes), caller=who.name,
+            caller_role=who.role, default_queue=next((q.name for q in self.c.queues.values() if q.is_default), ""))
+
+
+class NodeSessionServicer(nodes_pb2_grpc.NodeSessionServicer):
+    """One bidirectional stream per noded; the node's certificate CN is its name."""
+
+    def __init__(self, controller: Controller) -> None:
+        self.c = controller
+
+    async def Connect(self, request_iterator, context) -> AsyncIterator[nodes_pb2.CtldMessage]:
+        try:
+            who = identify(context, "/hpcq.v1.NodeSession/Connect")
+        except auth.Refused as e:
+            await context.abort(grpc.StatusCode[e.status], str(e))
+        first = await anext(aiter(request_iterator), None)
+        if first is None or first.WhichOneof("kind") != "register":
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "BAD_SESSION: the first message must be register")
+        if first.register.name != who.name:
+            log.warning("node certificate %r tried to register as %r", who.name, first.register.name)
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                                f"node {who.name!r} may not open a session as {first.register.name!r}")
+        name = who.name
+        link = NodeLink()
+        link.send(nodes_pb2.CtldMessage(registered=nodes_pb2.Registered(
+            heartbeat_seconds=self.c.config.ctld.heartbeat_interval)))
+        self.c.on_register(first.register, link)
+        reader = asyncio.get_running_loop().create_task(self._read(name, request_iterator, link))
+        try:
+            while True:
+                message = await link.outbox.get()
+                if message is None:
+                    return
+                yield message
+        finally:
+            reader.cancel()
+            self.c.on_disconnect(name, link)
+
+    async def _read(self, name: str, request_iterator, link: NodeLink) -> None:  # noqa: ANN001
+        try:
+            async for message in request_iterator:
+                kind = message.WhichOneof("kind")
+                if kind == "heartbeat":
+                    self.c.on_heartbeat(name, message.heartbeat)
+                elif kind == "job_started":
+                    self.c.on_heartbeat(name, nodes_pb2.Heartbeat(load=self.c.nodes[name].load))
+                    self.c.on_job_started(message.job_started)
+                elif kind == "job_finished":
+                    self.c.on_job_finished(name, message.job_finished)
+                else:
+                    log.warning("node %s sent an unexpected %s; ignored", name, kind)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # a broken stream ends the session; the node reconnects
+            log.info("node %s stream ended: %s", name, e)
+        finally:
+            link.close()
+

@@ -1,0 +1,555 @@
+"""ctld's working set and every change to it.
+
+One Controller, owned by the event loop: jobs, nodes and queues live here in memory,
+every change is written through the store before anyone is told of it, and the
+scheduling loop runs the pure scheduler over a snapshot of this state. Servicers and
+node sessions call these methods; nothing else mutates jobs or nodes.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+
+from hpcq import states
+from hpcq.api import admin_pb2, jobs_pb2, nodes_pb2
+from hpcq.config import Config
+from hpcq.ctld import jobs as jobrules
+from hpcq.ctld import scheduler
+from hpcq.ctld.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+from hpcq.ctld.nodes_state import NodeLink, NodeRecord
+from hpcq.ctld.store.writer import Delete, Loaded, Put, Store
+from hpcq.ctld.watch import Watchers
+
+log = logging.getLogger("hpcq.ctld")
+
+S = jobs_pb2.JobState
+R = jobs_pb2.JobActionResult
+
+
+def job_row(job: jobs_pb2.Job) -> Put:
+    return Put("jobs", {"id": job.id, "user": job.user, "state": job.state, "queue": job.queue,
+                        "name": job.spec.name, "submit_time": job.submit_time, "end_time": job.end_time,
+                        "record": job.SerializeToString()})
+
+
+class Controller:
+    def __init__(self, config: Config, store: Store) -> None:
+        self.config = config
+        self.cluster = config.cluster.name
+        self.store = store
+        self.jobs: dict[int, jobs_pb2.Job] = {}
+        self.queued: dict[int, scheduler.JobRequest] = {}    # PENDING jobs, as the scheduler sees them
+        self.waiting: set[int] = set()                       # WAITING jobs (begin time ahead)
+        self.nodes: dict[str, NodeRecord] = {}
+        self.queues: dict[str, admin_pb2.Queue] = {}
+        self.next_job_id = 1
+        self.watchers = Watchers()
+        self.started_at = time.time()
+        self._wake = asyncio.Event()
+        self._cancel_requested: set[int] = set()
+        self.passes = 0
+        self.last_pass_seconds = 0.0
+
+    # -- start-up ---------------------------------------------------------------------
+
+    def load(self, loaded: Loaded) -> list[Put]:
+        """Rebuild memory from the store; returns the rows a first start must create."""
+        for raw in loaded.queues:
+            q = admin_pb2.Queue.FromString(raw)
+            self.queues[q.name] = q
+        for raw in loaded.nodes:
+            n = admin_pb2.Node.FromString(raw)
+            self.nodes[n.name] = NodeRecord(n.name, hardware=n.hardware, reason=n.reason,
+                                            drained=n.state == admin_pb2.NODE_DRAINED)
+        for raw in loaded.jobs:
+            job = jobs_pb2.Job.FromString(raw)
+            self.jobs[job.id] = job
+            if job.state in states.QUEUED:
+                self._enqueue(job)
+            elif job.state in states.ACTIVE:
+                for s in job.allocation.slices:
+                    self._node(s.node).allocate(s.cpus, s.mem_mb, s.gpus, job.id)
+        self.next_job_id = max(int(loaded.meta.get("next_job_id", "1")), max(self.jobs, default=0) + 1)
+        created: list[Put] = []
+        if not self.queues:
+            default = admin_pb2.Queue(name=self.config.ctld.default_queue, is_default=True, state=admin_pb2.Queue.UP,
+                                      default_walltime_seconds=self.config.ctld.default_walltime)
+            self.queues[default.name] = default
+            created.append(Put("queues", {"name": default.name, "record": default.SerializeToString()}))
+        log.info("loaded %d jobs (%d queued), %d nodes, %d queues; next job id %d", len(self.jobs),
+                 len(self.queued), len(self.nodes), len(self.queues), self.next_job_id)
+        return created
+
+    def _node(self, name: str) -> NodeRecord:
+        if name not in self.nodes:
+            self.nodes[name] = NodeRecord(name)
+        return self.nodes[name]
+
+    # -- jobs: submit and queries -----------------------------------------------------
+
+    def default_queue(self) -> admin_pb2.Queue:
+        for q in self.queues.values():
+            if q.is_default:
+                return q
+        raise InvalidArgument("UNKNOWN_QUEUE", "no queue given and no default queue is set")
+
+    def _queue_for(self, spec: jobs_pb2.JobSpec) -> admin_pb2.Queue:
+        if not spec.queue:
+            return self.default_queue()
+        q = self.queues.get(spec.queue)
+        if q is None:
+            raise InvalidArgument("UNKNOWN_QUEUE", f"queue {spec.queue!r} does not exist")
+        return q
+
+    def _check_fits(self, spec: jobs_pb2.JobSpec, queue: admin_pb2.Queue) -> None:
+        """Refuse at submit what no node of the queue could ever run (when nodes are known)."""
+        nodes, cpus, mem, gpus = jobrules.shape(spec)
+        members = [n for n in self.nodes.values() if n.hardware.cpus and (not queue.nodes or n.name in queue.nodes)]
+        if not members:
+            return
+        fitting = [n for n in members if n.hardware.cpus >= cpus and n.hardware.memory_mb >= mem
+                   and len(n.hardware.gpus) >= gpus and set(spec.resources.features) <= set(n.hardware.features)]
+        if len(fitting) < nodes:
+            biggest = max(members, key=lambda n: n.hardware.cpus)
+            raise InvalidArgument("TOO_BIG", f"{nodes} node(s) with {cpus} CPUs, {mem} MiB, {gpus} GPUs each "
+                                  f"exceed queue {queue.name}'s nodes (largest: {biggest.hardware.cpus} CPUs, "
+                                  f"{biggest.hardware.memory_mb} MiB)")
+
+    def _new_job(self, user: str, spec: jobs_pb2.JobSpec, now: float) -> jobs_pb2.Job:
+        jobrules.validate(spec)
+        queue = self._queue_for(spec)
+        if queue.state in (admin_pb2.Queue.DRAIN, admin_pb2.Queue.INACTIVE):
+            raise InvalidArgument("QUEUE_CLOSED", f"queue {queue.name} is not accepting jobs")
+        if queue.allowed_users and user not in queue.allowed_users:
+            raise InvalidArgument("QUEUE_ACCESS", f"user {user} may not submit to queue {queue.name}")
+        self._check_fits(spec, queue)
+        state, reason = jobrules.initial_state(spec, now)
+        return jobs_pb2.Job(spec=spec, user=user, state=state, reason=reason, submit_time=now,
+                            eligible_time=max(now, spec.begin_time), walltime_seconds=jobrules.walltime(spec, queue),
+                            queue=queue.name, priority=jobrules.priority(spec, queue))
+
+    async def submit(self, user: str, specs: Iterable[jobs_pb2.JobSpec], *, test_only: bool = False) -> list[int]:
+        now = time.time()
+        new = [self._new_job(user, spec, now) for spec in specs]
+        if not new:
+            raise InvalidArgument("BAD_SPEC", "specs: no job given")
+        if len(self.queued) + len(new) > self.config.ctld.max_pending_jobs:
+            raise ResourceExhausted("MAX_JOB_COUNT", f"{len(self.queued)} jobs are queued; the limit is "
+                                    f"{self.config.ctld.max_pending_jobs} (max_pending_jobs)")
+        if test_only:
+            return []
+        for job in new:
+            job.id = self.next_job_id
+            self.next_job_id += 1
+        await self.store.write([*map(job_row, new), Put("meta", {"key": "next_job_id", "value": str(self.next_job_id)})])
+        for job in new:
+            self.jobs[job.id] = job
+            self._enqueue(job)
+            self.watchers.publish(job)
+            log.info("job %d submitted by %s to %s", job.id, user, job.queue)
+        self.kick()
+        return [job.id for job in new]
+
+    def _enqueue(self, job: jobs_pb2.Job, reason: str = "None") -> None:
+        """Put a queued job where the scheduler looks: PENDING, or WAITING for its begin time."""
+        if job.state == S.HELD:
+            return
+        if job.spec.begin_time > time.time():
+            job.state, job.reason = S.WAITING, "BeginTime"
+            self.waiting.add(job.id)
+        else:
+            job.state, job.reason = S.PENDING, reason
+            self.waiting.discard(job.id)
+            self.queued[job.id] = jobrules.request(job)
+
+    def _dequeue(self, job: jobs_pb2.Job) -> None:
+        self.queued.pop(job.id, None)
+        self.waiting.discard(job.id)
+
+    def get(self, job_id: int) -> jobs_pb2.Job | None:
+        return self.jobs.get(job_id)
+
+    def list(self, request: jobs_pb2.ListJobsRequest) -> list[jobs_pb2.Job]:
+        wanted = set(request.states)
+        users, queues, names = set(request.users), set(request.queues), set(request.names)
+        out = []
+        for job in self.jobs.values():
+            if wanted:
+                if job.state not in wanted:
+                    continue
+            elif not request.include_finished and states.is_finished(job.state):
+                continue
+            if request.ended_after and states.is_finished(job.state) and job.end_time < request.ended_after:
+                continue
+            if (users and job.user not in users) or (queues and job.queue not in queues) \
+                    or (names and job.spec.name not in names):
+                continue
+            out.append(job)
+        return out
+
+    # -- jobs: actions by users -------------------------------------------------------
+
+    async def cancel(self, job: jobs_pb2.Job, by: str) -> tuple[int, str]:
+        if states.is_finished(job.state):
+            return R.FINISHED, "job has finished"
+        if job.state in states.QUEUED:
+            self._dequeue(job)
+            self._finish(job, S.CANCELLED, reason="None", end=time.time())
+            job.cancelled_by = by
+            await self.store.write([job_row(job)])
+            self.watchers.publish(job)
+            self.kick()
+            return R.OK, ""
+        job.cancelled_by = by
+        self._cancel_requested.add(job.id)
+        self._send_to_nodes(job, nodes_pb2.CtldMessage(kill=nodes_pb2.KillJob(
+            job_id=job.id, attempt=job.attempt, grace_seconds=self.config.ctld.kill_grace)))
+        return R.OK, ""
+
+    def signal(self, job: jobs_pb2.Job, sig: int) -> tuple[int, str]:
+        if job.state not in states.ACTIVE:
+            return (R.FINISHED, "job has finished") if states.is_finished(job.state) \
+                else (R.INVALID_STATE, "job is not running")
+        self._send_to_nodes(job, nodes_pb2.CtldMessage(signal=nodes_pb2.SignalJob(
+            job_id=job.id, attempt=job.attempt, signal=sig)))
+        return R.OK, ""
+
+    async def hold(self, job: jobs_pb2.Job, admin: bool) -> tuple[int, str]:
+        if states.is_finished(job.state):
+            return R.FINISHED, "job has finished"
+        if job.state not in states.QUEUED:
+            return R.INVALID_STATE, "job is not queued"
+        self._dequeue(job)
+        job.state, job.reason = S.HELD, "JobHeldAdmin" if admin else "JobHeldUser"
+        await self._persist_and_publish(job)
+        return R.OK, ""
+
+    async def release(self, job: jobs_pb2.Job) -> tuple[int, str]:
+        if states.is_finished(job.state):
+            return R.FINISHED, "job has finished"
+        if job.state != S.HELD:
+            return R.INVALID_STATE, "job is not held"
+        job.state = S.PENDING
+        self._enqueue(job)
+        await self._persist_and_publish(job)
+        self.kick()
+        return R.OK, ""
+
+    async def update(self, job: jobs_pb2.Job, spec: jobs_pb2.JobSpec, fields: Iterable[str]) -> jobs_pb2.Job:
+        if job.state not in states.QUEUED:
+            raise FailedPrecondition("NOT_QUEUED", f"job {job.id} is no longer queued")
+        changed = jobs_pb2.JobSpec()
+        changed.CopyFrom(job.spec)
+        for path in fields:
+            _copy_path(spec, changed, path)
+        queue = self._queue_for(changed)
+        self._check_fits(changed, queue)
+        jobrules.validate(changed)
+        updated = jobs_pb2.Job()
+        updated.CopyFrom(job)
+        updated.spec.CopyFrom(changed)
+        updated.queue, updated.walltime_seconds = queue.name, jobrules.walltime(changed, queue)
+        updated.priority = jobrules.priority(changed, queue)
+        await self.store.write([job_row(updated)])
+        job.CopyFrom(updated)
+        if job.id in self.queued:
+            self.queued[job.id] = jobrules.request(job)
+        self.watchers.publish(job)
+        self.kick()
+        return job
+
+    async def _persist_and_publish(self, job: jobs_pb2.Job) -> None:
+        await self.store.write([job_row(job)])
+        self.watchers.publish(job)
+
+    # -- scheduling -------------------------------------------------------------------
+
+    def kick(self) -> None:
+        """Something changed that may let a job start: run a pass soon."""
+        self._wake.set()
+
+    async def run_scheduler(self) -> None:
+        ctld = self.config.ctld
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=ctld.sched_interval)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.schedule_once()
+            except Exception:
+                log.exception("scheduling pass failed")
+            await asyncio.sleep(ctld.sched_min_interval)
+
+    def snapshot(self, now: float) -> scheduler.Snapshot:
+        for job_id in [i for i in self.waiting if self.jobs[i].spec.begin_time <= now]:
+            self._enqueue(self.jobs[job_id])
+        nodes = tuple(scheduler.NodeCapacity(
+            name=n.name, cpus_total=n.hardware.cpus, cpus_free=n.hardware.cpus - n.cpus_allocated,
+            mem_total_mb=n.hardware.memory_mb, mem_free_mb=n.hardware.memory_mb - n.mem_allocated_mb,
+            gpus_total=len(n.hardware.gpus), gpus_free=len(n.hardware.gpus) - n.gpus_allocated,
+            features=frozenset(n.hardware.features), idle=not n.jobs) for n in self.nodes.values() if n.available)
+        queues = {q.name: scheduler.QueuePolicy(q.name, frozenset(q.nodes) if q.nodes else None,
+                                                starts_jobs=q.state in (admin_pb2.Queue.UP, admin_pb2.Queue.DRAIN),
+                                                priority=q.priority) for q in self.queues.values()}
+        return scheduler.Snapshot(tuple(self.queued.values()), nodes, queues)
+
+    async def schedule_once(self) -> int:
+        started_at = time.perf_counter()
+        now = time.time()
+        decisions = scheduler.schedule(self.snapshot(now), now)
+        starting: list[jobs_pb2.Job] = []
+        for d in decisions:
+            job = self.jobs[d.job_id]
+            if isinstance(d, scheduler.SetReason):
+                job.reason = d.reason
+                continue
+            self.queued.pop(job.id, None)
+            job.state, job.reason, job.start_time = S.RUNNING, "None", now
+            job.attempt += 1
+            job.session_id = 0
+            del job.allocation.slices[:]
+            for s in d.slices:
+                job.allocation.slices.add(node=s.node, cpus=s.cpus, mem_mb=s.mem_mb, gpus=s.gpus)
+                self.nodes[s.node].allocate(s.cpus, s.mem_mb, s.gpus, job.id)
+            starting.append(job)
+        self.passes += 1
+        self.last_pass_seconds = time.perf_counter() - started_at
+        if not starting:
+            return 0
+        # The allocation is durable before any node hears of it, so a restart never
+        # launches a job twice: a node that already runs this attempt ignores a repeat.
+        await self.store.write([job_row(job) for job in starting])
+        for job in starting:
+            self._launch(job)
+            self.watchers.publish(job)
+            if job.id in self._cancel_requested:
+                self._send_to_nodes(job, nodes_pb2.CtldMessage(kill=nodes_pb2.KillJob(
+                    job_id=job.id, attempt=job.attempt, grace_seconds=self.config.ctld.kill_grace)))
+        return len(starting)
+
+    def _launch(self, job: jobs_pb2.Job) -> None:
+        head = self.nodes.get(job.allocation.slices[0].node)
+        if head is not None and head.link is not None:
+            head.link.send(nodes_pb2.CtldMessage(launch=nodes_pb2.Launch(
+                job=job, cluster=self.cluster, kill_grace_seconds=self.config.ctld.kill_grace)))
+        # else: the node registers again and gets the launch then (see on_register)
+
+    def _send_to_nodes(self, job: jobs_pb2.Job, message: nodes_pb2.CtldMessage) -> None:
+        if not job.allocation.slices:
+            return
+        head = self.nodes.get(job.allocation.slices[0].node)
+        if head is not None and head.link is not None:
+            head.link.send(message)
+
+    # -- node events ------------------------------------------------------------------
+
+    def on_register(self, register: nodes_pb2.Register, link: NodeLink) -> None:
+        now = time.time()
+        node = self._node(register.name)
+        if node.link is not None:
+            node.link.close()
+        node.link, node.hardware, node.last_seen, node.boot_time = link, register.hardware, now, now
+        node.down = False
+        if node.reason.startswith("Not responding"):
+            node.reason = ""
+        asyncio.get_running_loop().create_task(self._persist_node(node))
+        reported = {o.job_id: o for o in register.jobs}
+        for outcome in register.jobs:
+            job = self.jobs.get(outcome.job_id)
+            ours = (job is not None and job.state in states.ACTIVE and job.attempt == outcome.attempt
+                    and job.allocation.slices and job.allocation.slices[0].node == node.name)
+            if not ours:
+                # Given up on, or ended and stored: the node must not keep it.
+                kind = "kill" if outcome.running else "forget"
+                message = nodes_pb2.KillJob(job_id=outcome.job_id, attempt=outcome.attempt, grace_seconds=0) \
+                    if outcome.running else nodes_pb2.Forget(job_id=outcome.job_id, attempt=outcome.attempt)
+                link.send(nodes_pb2.CtldMessage(**{kind: message}))
+            elif outcome.running:
+                self.on_job_started(outcome)
+            else:
+                self.on_job_finished(node.name, outcome)
+        for job_id in sorted(node.jobs):
+            job = self.jobs[job_id]
+            if job_id not in reported and job.allocation.slices[0].node == node.name:
+                if job.session_id:
+                    # It had started there and the node no longer knows it: lost with the node.
+                    self._lose(job, now, "job lost: node restarted without it")
+                else:
+                    self._launch(job)
+        log.info("node %s registered: %d CPUs, %d MiB, %d jobs reported", node.name, node.hardware.cpus,
+                 node.hardware.memory_mb, len(register.jobs))
+        self.kick()
+
+    async def _persist_node(self, node: NodeRecord) -> None:
+        await self.store.write([Put("nodes", {"name": node.name, "record": node.persistent()})])
+
+    def on_heartbeat(self, name: str, heartbeat: nodes_pb2.Heartbeat) -> None:
+        node = self.nodes.get(name)
+        if node is not None:
+            node.last_seen = time.time()
+            node.load = heartbeat.load
+
+    def on_disconnect(self, name: str, link: NodeLink) -> None:
+        node = self.nodes.get(name)
+        if node is not None and node.link is link:
+            node.link = None
+            log.info("node %s disconnected", name)
+
+    def on_job_started(self, outcome: nodes_pb2.JobOutcome) -> None:
+        job = self.jobs.get(outcome.job_id)
+        if job is None or job.attempt != outcome.attempt or job.state not in states.ACTIVE:
+            return
+        if job.session_id == outcome.session_id and outcome.session_id:
+            return
+        job.session_id = outcome.session_id or 1
+        job.start_time = outcome.start_time or job.start_time
+        asyncio.get_running_loop().create_task(self._persist_and_publish(job))
+
+    def on_job_finished(self, node_name: str, outcome: nodes_pb2.JobOutcome) -> None:
+        job = self.jobs.get(outcome.job_id)
+        node = self.nodes.get(node_name)
+        if job is None or job.attempt != outcome.attempt or job.state not in states.ACTIVE:
+            if node is not None and node.link is not None:
+                node.link.send(nodes_pb2.CtldMessage(forget=nodes_pb2.Forget(job_id=outcome.job_id,
+                                                                             attempt=outcome.attempt)))
+            return
+        state = jobrules.outcome_state(job.id in self._cancel_requested, outcome.state)
+        self._cancel_requested.discard(job.id)
+        job.exit_code, job.signal = outcome.exit_code, outcome.signal
+        job.cpu_seconds, job.max_rss_kb = outcome.cpu_seconds, outcome.max_rss_kb
+        if outcome.start_time:
+            job.start_time = outcome.start_time
+        self._finish(job, state, reason=outcome.reason or "None", end=outcome.end_time or time.time())
+        log.info("job %d of %s ended %s (exit %d, signal %d) on %s", job.id, job.user, jobs_pb2.JobState.Name(state),
+                 outcome.exit_code, outcome.signal, node_name)
+        asyncio.get_running_loop().create_task(self._store_outcome(job, node, outcome.attempt))
+
+    async def _store_outcome(self, job: jobs_pb2.Job, node: NodeRecord | None, attempt: int) -> None:
+        await self.store.write([job_row(job)])
+        self.watchers.publish(job)
+        if node is not None and node.link is not None:
+            node.link.send(nodes_pb2.CtldMessage(forget=nodes_pb2.Forget(job_id=job.id, attempt=attempt)))
+
+    def _finish(self, job: jobs_pb2.Job, state: int, *, reason: str, end: float) -> None:
+        job.state, job.reason, job.end_time = state, reason, end
+        for s in job.allocation.slices:
+            node = self.nodes.get(s.node)
+            if node is not None:
+                node.release(s.cpus, s.mem_mb, s.gpus, job.id)
+        self.kick()
+
+    def _lose(self, job: jobs_pb2.Job, now: float, reason: str) -> None:
+        """The job's node failed under it: NODE_FAIL, and queued again when it may be."""
+        requeue = job.spec.requeue if job.spec.HasField("requeue") else True
+        self._finish(job, S.NODE_FAIL, reason=reason, end=now)
+        if requeue and job.id not in self._cancel_requested:
+            job.end_time = 0.0
+            job.state = S.PENDING
+            self._enqueue(job, reason="NodeFail")
+        self._cancel_requested.discard(job.id)
+        log.warning("job %d: %s%s", job.id, reason, "; requeued" if job.state == S.PENDING else "")
+        asyncio.get_running_loop().create_task(self._persist_and_publish(job))
+
+    async def watch_node_health(self) -> None:
+        """Nodes silent for node_timeout go DOWN and their jobs NODE_FAIL."""
+        ctld = self.config.ctld
+        while True:
+            await asyncio.sleep(min(ctld.heartbeat_interval, ctld.node_timeout / 4))
+            now = time.time()
+            for node in self.nodes.values():
+                if node.down or now - node.last_seen < ctld.node_timeout:
+                    continue
+                node.down, node.reason = True, "Not responding"
+                log.warning("node %s is DOWN: silent for %.0f s", node.name, now - node.last_seen)
+                if node.link is not None:
+                    node.link.close()
+                    node.link = None
+                for job_id in sorted(node.jobs):
+                    self._lose(self.jobs[job_id], now, f"node {node.name} not responding")
+
+    # -- admin ------------------------------------------------------------------------
+
+    async def set_drain(self, name: str, drained: bool, reason: str) -> NodeRecord:
+        node = self.nodes.get(name)
+        if node is None:
+            raise NotFound("UNKNOWN_NODE", f"node {name!r} does not exist")
+        node.drained, node.reason = drained, (reason or "drained by admin") if drained else ""
+        await self._persist_node(node)
+        self.kick()
+        return node
+
+    async def remove_node(self, name: str) -> NodeRecord:
+        node = self.nodes.get(name)
+        if node is None:
+            raise NotFound("UNKNOWN_NODE", f"node {name!r} does not exist")
+        if node.jobs:
+            raise FailedPrecondition("NODE_BUSY", f"node {name} still runs jobs {sorted(node.jobs)}")
+        if node.link is not None:
+            node.link.close()
+        del self.nodes[name]
+        await self.store.write([Delete("nodes", name)])
+        return node
+
+    async def put_queue(self, queue: admin_pb2.Queue, *, create: bool, fields: Iterable[str] = ()) -> admin_pb2.Queue:
+        if not queue.name:
+            raise InvalidArgument("BAD_QUEUE", "queue.name: empty")
+        existing = self.queues.get(queue.name)
+        if create and existing is not None:
+            raise AlreadyExists("QUEUE_EXISTS", f"queue {queue.name} already exists")
+        if not create:
+            if existing is None:
+                raise NotFound("UNKNOWN_QUEUE", f"queue {queue.name!r} does not exist")
+            merged = admin_pb2.Queue()
+            merged.CopyFrom(existing)
+            for path in fields:
+                _copy_path(queue, merged, path)
+            queue = merged
+        if queue.state == admin_pb2.Queue.STATE_UNSPECIFIED:
+            queue.state = admin_pb2.Queue.UP
+        changes = [Put("queues", {"name": queue.name, "record": queue.SerializeToString()})]
+        if queue.is_default:
+            for other in self.queues.values():
+                if other.is_default and other.name != queue.name:
+                    other.is_default = False
+                    changes.append(Put("queues", {"name": other.name, "record": other.SerializeToString()}))
+        await self.store.write(changes)
+        self.queues[queue.name] = queue
+        self.kick()
+        return queue
+
+    async def delete_queue(self, name: str) -> None:
+        if name not in self.queues:
+            raise NotFound("UNKNOWN_QUEUE", f"queue {name!r} does not exist")
+        if any(j.queue == name and not states.is_finished(j.state) for j in self.jobs.values()):
+            raise FailedPrecondition("QUEUE_BUSY", f"queue {name} still has jobs")
+        await self.store.write([Delete("queues", name)])
+        del self.queues[name]
+
+
+def _copy_path(source, target, path: str) -> None:  # noqa: ANN001 - any protobuf message
+    """Copy one dotted field path from one message to another (a FieldMask, by hand)."""
+    head, _, rest = path.partition(".")
+    if head not in source.DESCRIPTOR.fields_by_name:
+        raise InvalidArgument("BAD_FIELD", f"fields: unknown field {path!r}")
+    field = source.DESCRIPTOR.fields_by_name[head]
+    if rest:
+        _copy_path(getattr(source, head), getattr(target, head), rest)
+    elif field.message_type is not None and not field.message_type.GetOptions().map_entry and \
+            field.label != field.LABEL_REPEATED:
+        getattr(target, head).CopyFrom(getattr(source, head))
+    elif field.label == field.LABEL_REPEATED:
+        target.ClearField(head)
+        container = getattr(target, head)
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            container.update(getattr(source, head))
+        elif field.message_type is not None:
+            for item in getattr(source, head):
+                container.add().CopyFrom(item)
+        else:
+            container.extend(getattr(source, head))
+    else:
+        setattr(target, head, getattr(source, head))
