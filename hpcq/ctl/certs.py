@@ -3,20 +3,19 @@ see what will expire (list)."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from hpcq import pki
+from hpcq.config import hpcq_home
 
 __all__ = ["add_parser", "cmd_init", "cmd_issue", "cmd_list", "default_pki_dir"]
 
 
 def default_pki_dir() -> Path:
     """`$HPCQ_HOME/pki`, HPCQ_HOME defaulting to ~/.local/state/hpcq (XDG state)."""
-    home = os.environ.get("HPCQ_HOME") or Path.home() / ".local" / "state" / "hpcq"
-    return Path(home) / "pki"
+    return hpcq_home() / "pki"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -1,0 +1,174 @@
+"""`hpcqctl up | down | status`: a personal cluster on this machine.
+
+Everything lives in $HPCQ_HOME (default ~/.local/state/hpcq): the CA and certificates,
+hpcq.toml (which every shim then finds), the SQLite database, spools, logs and pid
+files. `up` is idempotent: it starts whatever part is not running.
+"""
+from __future__ import annotations
+
+import getpass
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hpcq import config as configuration
+from hpcq import pki
+
+START_TIMEOUT = 30.0
+
+
+class LocalCluster:
+    def __init__(self, home: Path | None = None) -> None:
+        self.home = home or configuration.hpcq_home()
+        self.pki = self.home / "pki"
+        self.conf_path = self.home / "hpcq.toml"
+        self.logs = self.home / "log"
+        self.run = self.home / "run"
+
+    # -- files ------------------------------------------------------------------------
+
+    def ensure_files(self, nodes: int) -> configuration.Config:
+        for d in (self.home, self.logs, self.run, self.home / "spool"):
+            d.mkdir(parents=True, exist_ok=True, mode=0o700)
+        config = configuration.load(self.conf_path) if self.conf_path.exists() else self._new_config()
+        if not (self.pki / "ca.key").exists():
+            pki.init_ca(self.pki, config.cluster.name)
+        if not (self.pki / "ctld.crt").exists():
+            pki.issue(self.pki, "server", "ctld", self.pki, basename="ctld")
+        if not (self.pki / "client.crt").exists():
+            # The owner of a personal cluster administers it too.
+            pki.issue(self.pki, "admin", getpass.getuser(), self.pki, basename="client")
+        for name in self.node_names(nodes):
+            if not (self.pki / f"{name}.crt").exists():
+                pki.issue(self.pki, "node", name, self.pki)
+        if not self.conf_path.exists():
+            self.conf_path.write_text(configuration.dump(config))
+        return configuration.load(self.conf_path)
+
+    def _new_config(self) -> configuration.Config:
+        config = configuration.Config()
+        config.cluster.name = socket.gethostname().split(".")[0]
+        address = f"127.0.0.1:{_free_port()}"
+        ca = str(self.pki / "ca.crt")
+        config.client.server, config.client.ca = address, ca
+        config.client.cert, config.client.key = str(self.pki / "client.crt"), str(self.pki / "client.key")
+        config.ctld.listen, config.ctld.state_dir, config.ctld.ca = address, str(self.home), ca
+        config.ctld.cert, config.ctld.key = str(self.pki / "ctld.crt"), str(self.pki / "ctld.key")
+        config.noded.server, config.noded.ca = address, ca
+        config.noded.spool_dir = str(self.home / "spool")
+        config.noded.tmp_dir = "/tmp"
+        return config
+
+    @staticmethod
+    def node_names(count: int) -> list[str]:
+        return [f"node{i}" for i in range(1, count + 1)]
+
+    def pid_file(self, daemon: str) -> Path:
+        return self.run / f"{daemon}.pid"
+
+    def running_pid(self, daemon: str) -> int | None:
+        """The pid in daemon's pid file if that process is alive and is hpcq's."""
+        try:
+            pid = int(self.pid_file(daemon).read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return None
+        return pid if b"hpcq" in cmdline else None
+
+    def daemons(self) -> list[str]:
+        return sorted(p.stem for p in self.run.glob("*.pid"))
+
+    # -- processes --------------------------------------------------------------------
+
+    def _spawn(self, daemon: str, argv: list[str]) -> int:
+        log = open(self.logs / f"{daemon}.log", "ab")
+        # -P: the current directory must not shadow the installed package.
+        process = subprocess.Popen([sys.executable, "-P", "-m", *argv], stdin=subprocess.DEVNULL, stdout=log, cwd=self.home,
+                                   stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+        self.pid_file(daemon).write_text(f"{process.pid}\n")
+        return process.pid
+
+    def up(self, nodes: int, cpus: int = 0, memory_mb: int = 0) -> list[str]:
+        """Start what is not running; return what was started."""
+        config = self.ensure_files(nodes)
+        started = []
+        if self.running_pid("ctld") is None:
+            self._spawn("ctld", ["hpcq.ctld.main", "-c", str(self.conf_path)])
+            started.append("ctld")
+        for name in self.node_names(nodes):
+            if self.running_pid(name) is None:
+                argv = ["hpcq.noded.main", "-c", str(self.conf_path), "--name", name,
+                        "--cert", str(self.pki / f"{name}.crt"), "--key", str(self.pki / f"{name}.key"),
+                        "--spool", str(self.home / "spool" / name)]
+                if cpus:
+                    argv += ["--cpus", str(cpus)]
+                if memory_mb:
+                    argv += ["--memory", str(memory_mb)]
+                self._spawn(name, argv)
+                started.append(name)
+        self.wait_ready(config, self.node_names(nodes))
+        return started
+
+    def wait_ready(self, config: configuration.Config, nodes: list[str]) -> None:
+        """Return once ctld answers and every node is connected, or raise TimeoutError."""
+        from hpcq.client import Client
+        from hpcq.errors import HpcqError
+
+        deadline = time.monotonic() + START_TIMEOUT
+        last = "ctld did not answer"
+        with Client.from_config(config, timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                for daemon in ["ctld", *nodes]:
+                    if self.running_pid(daemon) is None:
+                        raise RuntimeError(f"{daemon} exited; see {self.logs / (daemon + '.log')}")
+                try:
+                    connected = {n.name for n in client.nodes() if n.connected}
+                    missing = [n for n in nodes if n not in connected]
+                    if not missing:
+                        return
+                    last = f"nodes not connected yet: {', '.join(missing)}"
+                except HpcqError as e:
+                    last = f"ctld: {e.message}"
+                time.sleep(0.05)
+        raise TimeoutError(f"local cluster not ready after {START_TIMEOUT:.0f} s: {last}")
+
+    def down(self, timeout: float = 10.0) -> list[str]:
+        """Stop every daemon (noded first); jobs' supervisors are left to finish."""
+        daemons = sorted(self.daemons(), key=lambda d: d == "ctld")
+        stopped = []
+        for daemon in daemons:
+            pid = self.running_pid(daemon)
+            if pid is not None:
+                os.kill(pid, signal.SIGTERM)
+                stopped.append((daemon, pid))
+        deadline = time.monotonic() + timeout
+        for daemon, pid in stopped:
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        for daemon in daemons:
+            self.pid_file(daemon).unlink(missing_ok=True)
+        return [d for d, _ in stopped]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie child of ours counts as gone.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

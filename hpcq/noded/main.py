@@ -1,0 +1,90 @@
+"""hpcq-noded: the node daemon."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+from hpcq import config as configuration
+from hpcq import logs, pki
+from hpcq.noded import hardware
+from hpcq.noded.runner import JobRunner
+from hpcq.noded.session import Session
+
+log = logging.getLogger("hpcq.noded")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="hpcq-noded", description="hpcq node daemon")
+    p.add_argument("--config", "-c", help="config file (default: discovered, see hpcq.config)")
+    p.add_argument("--name", help="node name (overrides [noded] name)")
+    p.add_argument("--cpus", type=int, help="CPUs offered to jobs (overrides [noded] cpus)")
+    p.add_argument("--memory", type=int, help="memory offered to jobs, MiB (overrides [noded] memory_mb)")
+    p.add_argument("--spool", help="spool directory (overrides [noded] spool_dir)")
+    p.add_argument("--cert", help="node certificate (overrides [noded] cert)")
+    p.add_argument("--key", help="node key (overrides [noded] key)")
+    p.add_argument("--log-format", choices=("text", "json"), default="text")
+    p.add_argument("--log-level", default="info")
+    return p.parse_args(argv)
+
+
+async def run(config: configuration.Config) -> None:
+    n = config.noded
+    name = n.name or socket.gethostname().split(".")[0]
+    facts = hardware.detect(n.cpus, n.memory_mb, n.features)
+    spool = Path(n.spool_dir)
+    spool.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if os.geteuid() != 0:
+        log.info("running as %s, not root: user-level mode, only %s's jobs run here", getpass.getuser(),
+                 getpass.getuser())
+    credentials = pki.channel_credentials(Path(n.ca), Path(n.cert), Path(n.key))
+    session: Session | None = None
+    runner = JobRunner(spool, Path(n.tmp_dir), name, lambda outcome: session.on_finished(outcome))
+    session = Session(name, n.server, credentials, facts, runner, server_name=n.server_name)
+    await runner.start()
+    log.info("hpcq-noded %s: %d CPUs, %d MiB, %d GPUs; ctld at %s", name, facts.cpus, facts.memory_mb,
+             len(facts.gpus), n.server)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    task = asyncio.create_task(session.run_forever())
+    await stop.wait()
+    task.cancel()
+    await runner.close()
+    log.info("stopped; running jobs continue under their supervisors")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logs.setup(args.log_level, args.log_format)
+    try:
+        config = configuration.load(args.config)
+    except configuration.ConfigError as e:
+        print(f"hpcq-noded: {e}", file=sys.stderr)
+        return 1
+    n = config.noded
+    for attr, value in (("name", args.name), ("cpus", args.cpus), ("memory_mb", args.memory),
+                        ("spool_dir", args.spool), ("cert", args.cert), ("key", args.key)):
+        if value is not None:
+            setattr(n, attr, value)
+    missing = [k for k in ("ca", "cert", "key") if not getattr(n, k)]
+    if missing:
+        print(f"hpcq-noded: {config.path or 'config'}: [noded] {', '.join(missing)} not set", file=sys.stderr)
+        return 1
+    try:
+        asyncio.run(run(config))
+    except pki.PkiError as e:
+        print(f"hpcq-noded: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

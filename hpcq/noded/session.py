@@ -1,0 +1,120 @@
+"""The node's one stream to ctld: register, heartbeat, report; obey launch/signal/kill/forget.
+
+Delivery to ctld is at-least-once: an ended job stays in the spool, and so in every
+Register, until ctld answers Forget after storing its outcome.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator
+
+import grpc
+
+from hpcq import __version__
+from hpcq.api import nodes_pb2, nodes_pb2_grpc
+from hpcq.noded import hardware
+from hpcq.noded.runner import JobRunner
+
+log = logging.getLogger("hpcq.noded")
+
+MESSAGE_LIMIT = 64 * 1024 * 1024
+
+
+class Session:
+    def __init__(self, name: str, server: str, credentials: grpc.ChannelCredentials, facts: nodes_pb2.Hardware,
+                 runner: JobRunner, *, server_name: str = "") -> None:
+        self.name = name
+        self.server = server
+        self.credentials = credentials
+        self.facts = facts
+        self.runner = runner
+        self.server_name = server_name
+        self.heartbeat_seconds = 10.0
+        self._outbox: asyncio.Queue[nodes_pb2.NodeMessage | None] | None = None
+        self.connected = asyncio.Event()
+
+    def report(self, message: nodes_pb2.NodeMessage) -> None:
+        """Send now if connected; otherwise the next Register carries it from the spool."""
+        if self._outbox is not None:
+            self._outbox.put_nowait(message)
+
+    def on_finished(self, outcome: nodes_pb2.JobOutcome) -> None:
+        log.info("job %d attempt %d ended: %s exit %d signal %d", outcome.job_id, outcome.attempt,
+                 outcome.state, outcome.exit_code, outcome.signal)
+        self.report(nodes_pb2.NodeMessage(job_finished=outcome))
+
+    async def run_forever(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                await self._run_once()
+                backoff = 0.1
+            except grpc.aio.AioRpcError as e:
+                log.warning("session to %s ended: %s %s", self.server, e.code().name, e.details())
+                if e.code() == grpc.StatusCode.PERMISSION_DENIED:
+                    backoff = 30.0
+            except OSError as e:
+                log.warning("session to %s failed: %s", self.server, e)
+            self.connected.clear()
+            self._outbox = None
+            delay = backoff * (0.5 + random.random())
+            await asyncio.sleep(delay)
+            backoff = min(backoff * 2, 5.0)
+
+    async def _run_once(self) -> None:
+        options = [("grpc.max_send_message_length", MESSAGE_LIMIT), ("grpc.max_receive_message_length", MESSAGE_LIMIT),
+                   ("grpc.keepalive_time_ms", 20_000), ("grpc.keepalive_timeout_ms", 10_000),
+                   ("grpc.keepalive_permit_without_calls", 1)]
+        if self.server_name:
+            options.append(("grpc.ssl_target_name_override", self.server_name))
+        async with grpc.aio.secure_channel(self.server, self.credentials, options=options) as channel:
+            outbox: asyncio.Queue[nodes_pb2.NodeMessage | None] = asyncio.Queue()
+            outbox.put_nowait(nodes_pb2.NodeMessage(register=nodes_pb2.Register(
+                name=self.name, hardware=self.facts, jobs=self.runner.outcomes(), version=__version__)))
+            self._outbox = outbox
+            call = nodes_pb2_grpc.NodeSessionStub(channel).Connect(_drain(outbox))
+            heartbeat = asyncio.create_task(self._heartbeat(outbox))
+            try:
+                async for message in call:
+                    self._dispatch(message)
+            finally:
+                heartbeat.cancel()
+                outbox.put_nowait(None)
+                self._outbox = None
+
+    async def _heartbeat(self, outbox: asyncio.Queue) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds)
+            outbox.put_nowait(nodes_pb2.NodeMessage(heartbeat=nodes_pb2.Heartbeat(load=hardware.load())))
+
+    def _dispatch(self, message: nodes_pb2.CtldMessage) -> None:
+        kind = message.WhichOneof("kind")
+        if kind == "registered":
+            self.heartbeat_seconds = message.registered.heartbeat_seconds or self.heartbeat_seconds
+            self.connected.set()
+            log.info("registered with %s as %s", self.server, self.name)
+        elif kind == "launch":
+            asyncio.get_running_loop().create_task(self._launch(message.launch))
+        elif kind == "signal":
+            self.runner.signal(message.signal.job_id, message.signal.attempt, message.signal.signal)
+        elif kind == "kill":
+            self.runner.kill(message.kill.job_id, message.kill.attempt, message.kill.grace_seconds)
+        elif kind == "forget":
+            self.runner.forget(message.forget.job_id, message.forget.attempt)
+
+    async def _launch(self, launch: nodes_pb2.Launch) -> None:
+        outcome = await self.runner.launch(launch.job, launch.cluster, launch.kill_grace_seconds)
+        if outcome.running:
+            self.report(nodes_pb2.NodeMessage(job_started=outcome))
+        elif outcome.end_time:
+            self.report(nodes_pb2.NodeMessage(job_finished=outcome))
+
+
+async def _drain(outbox: asyncio.Queue) -> AsyncIterator[nodes_pb2.NodeMessage]:
+    while True:
+        message = await outbox.get()
+        if message is None:
+            return
+        yield message
