@@ -156,7 +156,10 @@ class Store:
             self.last_commit_seconds = time.perf_counter() - started
             self.last_batch_size = size
             for b in batches:
-                b.loop.call_soon_threadsafe(_settle, b.done, error)
+                try:
+                    b.loop.call_soon_threadsafe(_settle, b.done, error)
+                except RuntimeError:  # that waiter's event loop is gone (shutting down)
+                    pass
 
     def _apply(self, changes: list[Put | Delete]) -> None:
         # The last change of a row in a batch wins: None marks a delete.

@@ -1,0 +1,86 @@
+"""The controller's submit rules, on a real store, without a network."""
+import asyncio
+
+import pytest
+
+from hpcq.api import jobs_pb2, nodes_pb2
+from hpcq.config import Config
+from hpcq.ctld.errors import InvalidArgument
+from hpcq.ctld.nodes_state import NodeLink
+from hpcq.ctld.state import Controller
+from hpcq.ctld.store.writer import Store
+
+S = jobs_pb2.JobState
+SCRIPT = "#!/bin/sh\ntrue\n"
+
+
+def make(tmp_path) -> tuple[Controller, Store]:
+    config = Config()
+    config.ctld.state_dir = str(tmp_path)
+    store = Store(f"sqlite:///{tmp_path / 'hpcq.db'}")
+    controller = Controller(config, store)
+    created = controller.load(store.open())
+    asyncio.run(store.write(created))
+    return controller, store
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_ids_are_monotonic_across_restarts(tmp_path):
+    c, store = make(tmp_path)
+    first = run(c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT)] * 3))
+    store.close()
+    c2, store2 = make(tmp_path)
+    assert sorted(c2.jobs) == first
+    assert run(c2.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT)])) == [first[-1] + 1]
+    store2.close()
+
+
+def test_unknown_queue_is_refused_and_nothing_stored(tmp_path):
+    c, store = make(tmp_path)
+    with pytest.raises(InvalidArgument, match="UNKNOWN_QUEUE"):
+        run(c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT), jobs_pb2.JobSpec(script=SCRIPT, queue="nope")]))
+    assert c.jobs == {}
+    store.close()
+
+
+def test_a_job_larger_than_every_node_is_refused(tmp_path):
+    c, store = make(tmp_path)
+
+    async def register_and_submit():
+        c.on_register(nodes_pb2.Register(name="n1", hardware=nodes_pb2.Hardware(cpus=2, memory_mb=1000)), NodeLink())
+        spec = jobs_pb2.JobSpec(script=SCRIPT, resources=jobs_pb2.Resources(cpus_per_task=8))
+        await c.submit("alice", [spec])
+    with pytest.raises(InvalidArgument, match="TOO_BIG"):
+        run(register_and_submit())
+    store.close()
+
+
+def test_hold_and_begin_time_set_the_initial_state(tmp_path):
+    c, store = make(tmp_path)
+    held, later = run(c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT, hold=True),
+                                         jobs_pb2.JobSpec(script=SCRIPT, begin_time=4e9)]))
+    assert (c.jobs[held].state, c.jobs[held].reason) == (S.HELD, "JobHeldUser")
+    assert (c.jobs[later].state, c.jobs[later].reason) == (S.WAITING, "BeginTime")
+    assert not c.queued
+    store.close()
+
+
+def test_a_pass_starts_a_job_on_a_registered_node_and_sends_launch(tmp_path):
+    c, store = make(tmp_path)
+    link = NodeLink()
+
+    async def scenario():
+        c.on_register(nodes_pb2.Register(name="n1", hardware=nodes_pb2.Hardware(cpus=2, memory_mb=1000)), link)
+        [job_id] = await c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT)])
+        assert await c.schedule_once() == 1
+        return job_id
+    job_id = run(scenario())
+    job = c.jobs[job_id]
+    assert job.state == S.RUNNING and job.attempt == 1
+    assert [s.node for s in job.allocation.slices] == ["n1"]
+    sent = [link.outbox.get_nowait() for _ in range(link.outbox.qsize())]
+    assert [m.launch.job.id for m in sent if m.WhichOneof("kind") == "launch"] == [job_id]
+    store.close()
