@@ -1,62 +1,59 @@
 """hpcq.Client: the Python SDK over the Jobs and Admin services."""
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-
-import grpc
 
 from hpcq import config as configuration
 from hpcq import states
 from hpcq.api import admin_pb2, jobs_pb2
 from hpcq.errors import HpcqError
+from hpcq.transport import AgentTransport, GrpcTransport, Transport
 
 JobSpec = jobs_pb2.JobSpec
 Job = jobs_pb2.Job
 
-_MESSAGE_LIMIT = 64 * 1024 * 1024
-
 
 class Client:
-    """A connection to hpcq-ctld.
+    """A connection to hpcq-ctld, through the host agent or with a personal certificate.
 
     >>> with Client.from_config() as c:
     ...     job_id = c.submit_one(JobSpec(name="hello", script="#!/bin/sh\\necho hi\\n"))
     ...     c.wait([job_id])
     """
 
-    def __init__(self, server: str, *, ca: str | Path, cert: str | Path, key: str | Path,
-                 server_name: str = "", timeout: float = 60.0) -> None:
-        from hpcq import pki
-
-        options = [("grpc.max_send_message_length", _MESSAGE_LIMIT),
-                   ("grpc.max_receive_message_length", _MESSAGE_LIMIT)]
-        if server_name:
-            options.append(("grpc.ssl_target_name_override", server_name))
-        credentials = pki.channel_credentials(Path(ca), Path(cert), Path(key))
-        self._channel = grpc.secure_channel(server, credentials, options=options)
+    def __init__(self, transport: Transport, *, cluster: str = "", timeout: float = 60.0) -> None:
+        self._transport = transport
         self._timeout = timeout
-        self.cluster = ""
+        self.cluster = cluster
 
     @classmethod
-    def from_config(cls, config: configuration.Config | None = None, **kwargs) -> "Client":
-        """A client for the cluster the configuration names (see hpcq.config for discovery)."""
+    def from_config(cls, config: configuration.Config | None = None, *, timeout: float = 60.0,
+                    use_agent: bool = True) -> "Client":
+        """A client for the cluster the configuration names (see hpcq.config for discovery).
+
+        The host agent's socket is used when it exists (unless use_agent is False: admin
+        tools act with their own certificate); else the personal certificate of
+        [client]; else HpcqError says what is missing and how to get it.
+        """
         config = config or configuration.load()
         c = config.client
+        socket_path = os.environ.get("HPCQ_AGENT_SOCKET") or c.agent_socket
+        if use_agent and socket_path and os.path.exists(socket_path):
+            return cls(AgentTransport(socket_path), cluster=config.cluster.name, timeout=timeout)
         missing = [k for k in ("ca", "cert", "key") if not getattr(c, k)]
         if missing:
             where = config.path or "no config file found (" + ", ".join(map(str, configuration.candidate_paths())) + ")"
-            raise HpcqError("UNAUTHENTICATED", f"{where}: [client] {', '.join(missing)} not set; "
-                            "run `hpcqctl up` for a local cluster, or ask your administrator for a certificate "
-                            "(`hpcqctl certs issue user $USER`)")
-        client = cls(c.server, ca=c.ca, cert=c.cert, key=c.key, server_name=c.server_name, **kwargs)
-        client.cluster = config.cluster.name
-        return client
+            raise HpcqError("UNAUTHENTICATED", f"no hpcq-agent socket at {socket_path or '(none configured)'} and "
+                            f"{where}: [client] {', '.join(missing)} not set; run `hpcqctl up` for a local cluster, "
+                            "or ask your administrator for a certificate (`hpcqctl certs issue user $USER`)")
+        transport = GrpcTransport(c.server, ca=c.ca, cert=c.cert, key=c.key, server_name=c.server_name)
+        return cls(transport, cluster=config.cluster.name, timeout=timeout)
 
     def close(self) -> None:
-        self._channel.close()
-
+        self._transport.close()
     def __enter__(self) -> "Client":
         return self
 
@@ -100,17 +97,9 @@ class Client:
 
     def watch(self, job_ids: Iterable[int] = (), *, send_initial: bool = True) -> Iterator[Job]:
         """Every change of these jobs (of every visible job if none given), as it happens."""
-        call = self._channel.unary_stream(
-            "/hpcq.v1.Jobs/Watch", request_serializer=jobs_pb2.WatchRequest.SerializeToString,
-            response_deserializer=jobs_pb2.JobEvent.FromString)
-        stream = call(jobs_pb2.WatchRequest(job_ids=list(job_ids), send_initial=send_initial))
-        try:
-            for event in stream:
-                yield event.job
-        except grpc.RpcError as e:
-            raise _error(e) from None
-        finally:
-            stream.cancel()
+        request = jobs_pb2.WatchRequest(job_ids=list(job_ids), send_initial=send_initial)
+        for raw in self._transport.stream("/hpcq.v1.Jobs/Watch", request.SerializeToString()):
+            yield jobs_pb2.JobEvent.FromString(raw).job
 
     def wait(self, job_ids: Iterable[int], timeout: float | None = None) -> list[Job]:
         """Block until every job has finished; returns their final records."""
@@ -193,15 +182,5 @@ class Client:
 
     # -- transport --------------------------------------------------------------------
 
-    def _call(self, method: str, request, response_type):
-        call = self._channel.unary_unary(method, request_serializer=type(request).SerializeToString,
-                                         response_deserializer=response_type.FromString)
-        try:
-            return call(request, timeout=self._timeout)
-        except grpc.RpcError as e:
-            raise _error(e) from None
-
-
-def _error(e: grpc.RpcError) -> HpcqError:
-    code = e.code() if hasattr(e, "code") else grpc.StatusCode.UNKNOWN
-    return HpcqError(code.name, e.details() if hasattr(e, "details") else str(e))
+    def _call(self, method: str, request, response_type):  # noqa: ANN001 - protobuf messages
+        return response_type.FromString(self._transport.unary(method, request.SerializeToString(), self._timeout))

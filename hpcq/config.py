@@ -39,6 +39,7 @@ class ClientSection:
     cert: str = _key("", "Personal client certificate (role user or admin).")
     key: str = _key("", "Private key of `cert` (mode 0600).")
     server_name: str = _key("", "TLS name to expect in ctld's certificate when it differs from the host dialled.")
+    agent_socket: str = _key("/run/hpcq/agent.sock", "hpcq-agent's socket; used instead of a certificate when it exists.")
 
 
 @dataclass
@@ -58,6 +59,8 @@ class CtldSection:
     kill_grace: int = _key(5, "Seconds between TERM and KILL when a job is cancelled or times out.")
     max_pending_jobs: int = _key(200_000, "Submits beyond this many queued jobs are refused (as Slurm's MaxJobCount).")
     commit_batch: int = _key(2000, "Most store operations written in one transaction.")
+    agent_hosts: list[str] = _key([], "Host certificates (CN) allowed to assert users; empty: every host certificate.")
+    agents_may_assert_root: bool = _key(False, "Whether an agent may act for root (local clusters run by root need it).")
 
 
 @dataclass
@@ -76,11 +79,26 @@ class NodedSection:
 
 
 @dataclass
+class AgentSection:
+    socket: str = _key("/run/hpcq/agent.sock", "Unix socket the agent listens on (mode 0666: every local user).")
+    server: str = _key("127.0.0.1:6817", "host:port of hpcq-ctld.")
+    server_name: str = _key("", "TLS name to expect in ctld's certificate when it differs from the host dialled.")
+    ca: str = _key("", "CA certificate that signed ctld's certificate.")
+    cert: str = _key("", "The host's certificate (role host).")
+    key: str = _key("", "Private key of `cert` (mode 0600).")
+    allow_root: bool = _key(False, "Vouch for uid 0 too (refused by default).")
+    min_uid: int = _key(0, "Refuse callers with a smaller uid (root aside, which allow_root decides).")
+    rate: float = _key(50.0, "Requests per second each user may make through the agent (token bucket refill).")
+    burst: int = _key(200, "Requests a user may make at once before the rate applies (token bucket size).")
+
+
+@dataclass
 class Config:
     cluster: ClusterSection = field(default_factory=ClusterSection)
     client: ClientSection = field(default_factory=ClientSection)
     ctld: CtldSection = field(default_factory=CtldSection)
     noded: NodedSection = field(default_factory=NodedSection)
+    agent: AgentSection = field(default_factory=AgentSection)
     path: Path | None = None  # the file it was read from
 
 
@@ -158,7 +176,8 @@ def _check_values(config: Config, origin: str) -> None:
     for section, key in positive:
         if getattr(getattr(config, section), key) <= 0:
             raise ConfigError(f"{origin}: [{section}] {key}: must be greater than 0")
-    for section, key in [("ctld", "sched_min_interval"), ("ctld", "kill_grace"), ("noded", "cpus"), ("noded", "memory_mb")]:
+    for section, key in [("ctld", "sched_min_interval"), ("ctld", "kill_grace"), ("noded", "cpus"), ("noded", "memory_mb"),
+                         ("agent", "rate"), ("agent", "burst"), ("agent", "min_uid")]:
         if getattr(getattr(config, section), key) < 0:
             raise ConfigError(f"{origin}: [{section}] {key}: must not be negative")
     if config.ctld.node_timeout <= config.ctld.heartbeat_interval:

@@ -42,6 +42,8 @@ class LocalCluster:
         if not (self.pki / "client.crt").exists():
             # The owner of a personal cluster administers it too.
             pki.issue(self.pki, "admin", getpass.getuser(), self.pki, basename="client")
+        if not (self.pki / "agent.crt").exists():
+            pki.issue(self.pki, "host", socket.gethostname().split(".")[0], self.pki, basename="agent")
         for name in self.node_names(nodes):
             if not (self.pki / f"{name}.crt").exists():
                 pki.issue(self.pki, "node", name, self.pki)
@@ -61,6 +63,12 @@ class LocalCluster:
         config.noded.server, config.noded.ca = address, ca
         config.noded.spool_dir = str(self.home / "spool")
         config.noded.tmp_dir = "/tmp"
+        agent = config.agent
+        agent.socket = config.client.agent_socket = str(self.run / "agent.sock")
+        agent.server, agent.ca = address, ca
+        agent.cert, agent.key = str(self.pki / "agent.crt"), str(self.pki / "agent.key")
+        # The cluster's owner uses it through the agent, whoever the owner is.
+        agent.allow_root = config.ctld.agents_may_assert_root = os.geteuid() == 0
         return config
 
     @staticmethod
@@ -99,6 +107,9 @@ class LocalCluster:
         if self.running_pid("ctld") is None:
             self._spawn("ctld", ["hpcq.ctld.main", "-c", str(self.conf_path)])
             started.append("ctld")
+        if self.running_pid("agent") is None:
+            self._spawn("agent", ["hpcq.noded.hostagent", "-c", str(self.conf_path)])
+            started.append("agent")
         for name in self.node_names(nodes):
             if self.running_pid(name) is None:
                 argv = ["hpcq.noded.main", "-c", str(self.conf_path), "--name", name,
@@ -120,15 +131,15 @@ class LocalCluster:
 
         deadline = time.monotonic() + START_TIMEOUT
         last = "ctld did not answer"
-        with Client.from_config(config, timeout=2.0) as client:
+        with Client.from_config(config, timeout=2.0, use_agent=False) as client:
             while time.monotonic() < deadline:
-                for daemon in ["ctld", *nodes]:
+                for daemon in ["ctld", "agent", *nodes]:
                     if self.running_pid(daemon) is None:
                         raise RuntimeError(f"{daemon} exited; see {self.logs / (daemon + '.log')}")
                 try:
                     connected = {n.name for n in client.nodes() if n.connected}
                     missing = [n for n in nodes if n not in connected]
-                    if not missing:
+                    if not missing and Path(config.agent.socket).exists():
                         return
                     last = f"nodes not connected yet: {', '.join(missing)}"
                 except HpcqError as e:

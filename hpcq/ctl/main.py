@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _client():
     from hpcq.client import Client
-    return Client.from_config()
+    return Client.from_config(use_agent=False)
 
 
 def cmd_up(args: argparse.Namespace) -> int:

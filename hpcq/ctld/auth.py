@@ -73,7 +73,14 @@ class Refused(Exception):
         self.status = status
 
 
-def caller(identity: pki.Identity | None, metadata: dict[str, str]) -> Caller:
+@dataclass(frozen=True)
+class AgentPolicy:
+    """Which host certificates may vouch for users, and whether for root."""
+    hosts: frozenset[str] = frozenset()   # empty: any host certificate
+    allow_root: bool = False
+
+
+def caller(identity: pki.Identity | None, metadata: dict[str, str], policy: AgentPolicy = AgentPolicy()) -> Caller:
     """The principal on whose behalf a call is made."""
     if identity is None:
         raise Refused("UNAUTHENTICATED", "no valid client certificate")
@@ -81,7 +88,9 @@ def caller(identity: pki.Identity | None, metadata: dict[str, str]) -> Caller:
     if asserted is not None:
         if identity.role != "host":
             raise Refused("PERMISSION_DENIED", f"{identity.role} certificate {identity.name!r} may not assert users")
-        if not asserted or asserted == "root":
+        if policy.hosts and identity.name not in policy.hosts:
+            raise Refused("PERMISSION_DENIED", f"host {identity.name} is not in [ctld] agent_hosts")
+        if not asserted or (asserted == "root" and not policy.allow_root):
             raise Refused("PERMISSION_DENIED", f"host {identity.name} may not assert user {asserted!r}")
         return Caller(asserted, "user", via_host=identity.name)
     return Caller(identity.name, identity.role)

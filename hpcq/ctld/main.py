@@ -45,7 +45,11 @@ async def serve(config: configuration.Config) -> None:
 
     server = grpc.aio.server(options=[("grpc.max_send_message_length", MESSAGE_LIMIT),
                                       ("grpc.max_receive_message_length", MESSAGE_LIMIT),
-                                      ("grpc.so_reuseport", 0)])
+                                      ("grpc.so_reuseport", 0),
+                                      # noded and the agent keep long-lived channels alive with pings.
+                                      ("grpc.keepalive_permit_without_calls", 1),
+                                      ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
+                                      ("grpc.http2.max_ping_strikes", 0)])
     jobs_pb2_grpc.add_JobsServicer_to_server(JobsServicer(controller), server)
     admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(controller), server)
     nodes_pb2_grpc.add_NodeSessionServicer_to_server(NodeSessionServicer(controller), server)

@@ -19,9 +19,9 @@ log = logging.getLogger("hpcq.ctld.server")
 R = jobs_pb2.JobActionResult
 
 
-def identify(context: grpc.aio.ServicerContext, method: str) -> auth.Caller:
+def identify(context: grpc.aio.ServicerContext, method: str, policy: auth.AgentPolicy) -> auth.Caller:
     metadata = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
-    who = auth.caller(pki.identity_from_auth_context(context.auth_context()), metadata)
+    who = auth.caller(pki.identity_from_auth_context(context.auth_context()), metadata, policy)
     auth.authorize(method, who)
     return who
 
@@ -32,7 +32,7 @@ def rpc(method: str) -> Callable:
         @functools.wraps(handler)
         async def wrapper(self, request, context: grpc.aio.ServicerContext):  # noqa: ANN001
             try:
-                who = identify(context, method)
+                who = identify(context, method, self.c.agent_policy)
                 return await handler(self, who, request, context)
             except auth.Refused as e:
                 log.info("refused %s: %s", method, e)
@@ -73,7 +73,7 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
 
     async def Watch(self, request, context) -> AsyncIterator[jobs_pb2.JobEvent]:
         try:
-            who = identify(context, "/hpcq.v1.Jobs/Watch")
+            who = identify(context, "/hpcq.v1.Jobs/Watch", self.c.agent_policy)
         except auth.Refused as e:
             await context.abort(grpc.StatusCode[e.status], str(e))
         ids = set(request.job_ids)
@@ -205,7 +205,7 @@ class NodeSessionServicer(nodes_pb2_grpc.NodeSessionServicer):
 
     async def Connect(self, request_iterator, context) -> AsyncIterator[nodes_pb2.CtldMessage]:
         try:
-            who = identify(context, "/hpcq.v1.NodeSession/Connect")
+            who = identify(context, "/hpcq.v1.NodeSession/Connect", self.c.agent_policy)
         except auth.Refused as e:
             await context.abort(grpc.StatusCode[e.status], str(e))
         first = await anext(aiter(request_iterator), None)

@@ -17,6 +17,7 @@ from hpcq.api import admin_pb2, jobs_pb2, nodes_pb2
 from hpcq.config import Config
 from hpcq.ctld import jobs as jobrules
 from hpcq.ctld import scheduler
+from hpcq.ctld.auth import AgentPolicy
 from hpcq.ctld.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from hpcq.ctld.nodes_state import NodeLink, NodeRecord
 from hpcq.ctld.store.writer import Delete, Loaded, Put, Store
@@ -49,6 +50,7 @@ class Controller:
         self.started_at = time.time()
         self._wake = asyncio.Event()
         self._cancel_requested: set[int] = set()
+        self.agent_policy = AgentPolicy(frozenset(config.ctld.agent_hosts), config.ctld.agents_may_assert_root)
         self.passes = 0
         self.last_pass_seconds = 0.0
 

@@ -1,0 +1,206 @@
+"""hpcq-agent: vouches for local users, as munge does for Slurm.
+
+It listens on a Unix socket that every local user may open, asks the kernel who the
+caller is (SO_PEERCRED), and forwards the caller's request to ctld over one long-lived
+mutual-TLS channel with the host's certificate, naming the user in the call's
+metadata. ctld believes that only from certificates with the `host` role. Requests are
+passed through as bytes; the agent never parses them, so it is cheap and version-blind.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import pwd
+import signal
+import socket
+import struct
+import sys
+import time
+from pathlib import Path
+
+import grpc
+
+from hpcq import config as configuration
+from hpcq import logs, pki, wire
+from hpcq.api import admin_pb2, jobs_pb2
+from hpcq.ctld.auth import ASSERTED_USER_KEY
+
+log = logging.getLogger("hpcq.agent")
+
+_UCRED = struct.Struct("3i")
+FORWARD_TIMEOUT = 60.0
+
+
+def forwardable_methods() -> dict[str, bool]:
+    """Every Jobs and Admin RPC (never NodeSession), and whether it streams replies."""
+    methods = {}
+    for module, service in ((jobs_pb2, "Jobs"), (admin_pb2, "Admin")):
+        descriptor = module.DESCRIPTOR.services_by_name[service]
+        for m in descriptor.methods:
+            methods[f"/{descriptor.full_name}/{m.name}"] = m.server_streaming
+    return methods
+
+
+class TokenBucket:
+    """Per-user request budget: `burst` at once, refilled at `rate` per second (Slurm's rl_*)."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, burst
+        self._tokens: dict[int, tuple[float, float]] = {}
+
+    def take(self, uid: int, now: float) -> bool:
+        tokens, last = self._tokens.get(uid, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+        if tokens < 1.0:
+            self._tokens[uid] = (tokens, now)
+            return False
+        self._tokens[uid] = (tokens - 1.0, now)
+        return True
+
+
+class Refusal(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Agent:
+    def __init__(self, settings: configuration.AgentSection) -> None:
+        self.settings = settings
+        self.methods = forwardable_methods()
+        self.bucket = TokenBucket(settings.rate, settings.burst)
+        options = [("grpc.max_send_message_length", wire.MAX_FRAME * 4),
+                   ("grpc.max_receive_message_length", wire.MAX_FRAME * 4),
+                   ("grpc.keepalive_time_ms", 30_000), ("grpc.keepalive_permit_without_calls", 1)]
+        if settings.server_name:
+            options.append(("grpc.ssl_target_name_override", settings.server_name))
+        credentials = pki.channel_credentials(Path(settings.ca), Path(settings.cert), Path(settings.key))
+        self.channel = grpc.aio.secure_channel(settings.server, credentials, options=options)
+
+    def user_for(self, uid: int) -> str:
+        if uid == 0 and not self.settings.allow_root:
+            raise Refusal("PERMISSION_DENIED", "hpcq-agent does not act for root (set [agent] allow_root)")
+        if 0 < uid < self.settings.min_uid:
+            raise Refusal("PERMISSION_DENIED", f"hpcq-agent does not act for uids below {self.settings.min_uid}")
+        try:
+            return pwd.getpwuid(uid).pw_name
+        except KeyError:
+            raise Refusal("PERMISSION_DENIED", f"uid {uid} has no passwd entry on this host") from None
+
+    async def serve_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        _pid, uid, _gid = _UCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size))
+        try:
+            user = self.user_for(uid)
+            while True:
+                try:
+                    length = wire.frame_length(await reader.readexactly(wire.HEADER_SIZE))
+                    method, body = wire.split_request(await reader.readexactly(length))
+                except asyncio.IncompleteReadError:
+                    return  # the client is done (or gave up mid-frame)
+                except wire.WireError as e:
+                    raise Refusal("INVALID_ARGUMENT", str(e)) from None
+                await self.forward(uid, user, method, body, reader, writer)
+        except Refusal as e:
+            log.info("refused uid %d: %s", uid, e)
+            writer.write(wire.frame(wire.error_payload(e.code, str(e))))
+        except (ConnectionError, BrokenPipeError):
+            pass
+        finally:
+            try:
+                await writer.drain()
+            except ConnectionError:
+                pass
+            writer.close()
+
+    async def forward(self, uid: int, user: str, method: str, body: bytes, reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter) -> None:
+        streaming = self.methods.get(method)
+        if streaming is None:
+            writer.write(wire.frame(wire.error_payload("UNIMPLEMENTED", f"{method} is not available through the agent")))
+            return
+        if not self.bucket.take(uid, time.monotonic()):
+            writer.write(wire.frame(wire.error_payload(
+                "RESOURCE_EXHAUSTED", f"rate limit: {user} may make {self.settings.rate:g} requests/s "
+                f"(bursts of {self.settings.burst}) through this host's agent; slow down")))
+            return
+        metadata = ((ASSERTED_USER_KEY, user),)
+        try:
+            if not streaming:
+                reply = await self.channel.unary_unary(method)(body, metadata=metadata, timeout=FORWARD_TIMEOUT)
+                writer.write(wire.frame(wire.MESSAGE + reply))
+                await writer.drain()
+                return
+            await self._stream(method, body, metadata, reader, writer)
+        except grpc.aio.AioRpcError as e:
+            writer.write(wire.frame(wire.error_payload(e.code().name, e.details() or "")))
+
+    async def _stream(self, method: str, body: bytes, metadata, reader: asyncio.StreamReader,  # noqa: ANN001
+                      writer: asyncio.StreamWriter) -> None:
+        call = self.channel.unary_stream(method)(body, metadata=metadata)
+        # A stream ends when the client hangs up, even if no event comes to fail a write.
+        hangup = asyncio.ensure_future(reader.read(1))
+        hangup.add_done_callback(lambda _: call.cancel())
+        try:
+            async for reply in call:
+                writer.write(wire.frame(wire.MESSAGE + reply))
+                await writer.drain()
+            writer.write(wire.frame(wire.END))
+        except asyncio.CancelledError:
+            if not hangup.done():
+                raise
+        finally:
+            hangup.cancel()
+
+
+async def run(settings: configuration.AgentSection) -> None:
+    agent = Agent(settings)
+    path = Path(settings.socket)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    server = await asyncio.start_unix_server(agent.serve_client, path=str(path), limit=wire.MAX_FRAME + 64)
+    os.chmod(path, 0o666)
+    log.info("hpcq-agent on %s for ctld %s (rate %g/s, burst %d per user)", path, settings.server, settings.rate,
+             settings.burst)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    server.close()
+    path.unlink(missing_ok=True)
+    await agent.channel.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="hpcq-agent", description="vouch for local users to hpcq-ctld")
+    p.add_argument("--config", "-c")
+    p.add_argument("--socket", help="override [agent] socket")
+    p.add_argument("--log-format", choices=("text", "json"), default="text")
+    p.add_argument("--log-level", default="info")
+    args = p.parse_args(argv)
+    logs.setup(args.log_level, args.log_format)
+    try:
+        config = configuration.load(args.config)
+    except configuration.ConfigError as e:
+        print(f"hpcq-agent: {e}", file=sys.stderr)
+        return 1
+    settings = config.agent
+    if args.socket:
+        settings.socket = args.socket
+    missing = [k for k in ("ca", "cert", "key") if not getattr(settings, k)]
+    if missing:
+        print(f"hpcq-agent: {config.path or 'config'}: [agent] {', '.join(missing)} not set", file=sys.stderr)
+        return 1
+    try:
+        asyncio.run(run(settings))
+    except pki.PkiError as e:
+        print(f"hpcq-agent: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""How the SDK reaches ctld: through the host agent's Unix socket, or directly over
+mutual TLS with a personal certificate. Both carry serialized messages by method
+name, so the Client does not care which one it has.
+
+The agent path imports no grpc: that is what keeps a shim's start-up short.
+"""
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+from hpcq import wire
+from hpcq.errors import HpcqError
+
+MESSAGE_LIMIT = 64 * 1024 * 1024
+
+
+class Transport(Protocol):
+    def unary(self, method: str, request: bytes, timeout: float) -> bytes: ...
+    def stream(self, method: str, request: bytes) -> Iterator[bytes]: ...
+    def close(self) -> None: ...
+
+
+class AgentTransport:
+    """One connection to hpcq-agent, reused for every call of this client."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._sock: socket.socket | None = None
+
+    def _connect(self) -> socket.socket:
+        if self._sock is None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.connect(self.path)
+            except OSError as e:
+                sock.close()
+                raise HpcqError("UNAVAILABLE", f"cannot reach hpcq-agent at {self.path}: {e.strerror}") from None
+            self._sock = sock
+        return self._sock
+
+    def _read_exact(self, n: int) -> bytes:
+        sock = self._connect()
+        chunks, remaining = [], n
+        while remaining:
+            chunk = sock.recv(min(remaining, 1 << 20))
+            if not chunk:
+                self.close()
+                raise HpcqError("UNAVAILABLE", "hpcq-agent closed the connection")
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+
+    def _reply(self) -> bytes:
+        return self._read_exact(wire.frame_length(self._read_exact(wire.HEADER_SIZE)))
+
+    def _send(self, method: str, request: bytes, timeout: float | None) -> None:
+        sock = self._connect()
+        sock.settimeout(timeout)
+        try:
+            sock.sendall(wire.request_frame(method, request))
+        except OSError as e:
+            self.close()
+            raise HpcqError("UNAVAILABLE", f"hpcq-agent at {self.path}: {e.strerror or e}") from None
+
+    def unary(self, method: str, request: bytes, timeout: float) -> bytes:
+        self._send(method, request, timeout)
+        try:
+            payload = self._reply()
+        except TimeoutError:
+            self.close()
+            raise HpcqError("DEADLINE_EXCEEDED", f"no answer from hpcq-agent within {timeout:g} s") from None
+        return _message_or_raise(payload)
+
+    def stream(self, method: str, request: bytes) -> Iterator[bytes]:
+        self._send(method, request, None)
+        try:
+            while True:
+                payload = self._reply()
+                if payload[:1] == wire.END:
+                    return
+                yield _message_or_raise(payload)
+        finally:
+            self.close()  # an abandoned stream leaves frames in flight: never reuse it
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+
+def _message_or_raise(payload: bytes) -> bytes:
+    kind = payload[:1]
+    if kind == wire.MESSAGE:
+        return payload[1:]
+    if kind == wire.ERROR:
+        raise HpcqError(*wire.parse_error(payload))
+    raise HpcqError("INTERNAL", f"hpcq-agent sent an unknown frame kind {kind!r}")
+
+
+class GrpcTransport:
+    """Mutual TLS straight to ctld with a personal certificate."""
+
+    def __init__(self, server: str, *, ca: str | Path, cert: str | Path, key: str | Path, server_name: str = "",
+                 metadata: tuple[tuple[str, str], ...] = ()) -> None:
+        import grpc
+
+        from hpcq import pki
+
+        options = [("grpc.max_send_message_length", MESSAGE_LIMIT),
+                   ("grpc.max_receive_message_length", MESSAGE_LIMIT)]
+        if server_name:
+            options.append(("grpc.ssl_target_name_override", server_name))
+        credentials = pki.channel_credentials(Path(ca), Path(cert), Path(key))
+        self._grpc = grpc
+        self._channel = grpc.secure_channel(server, credentials, options=options)
+        self._metadata = metadata
+
+    def unary(self, method: str, request: bytes, timeout: float) -> bytes:
+        call = self._channel.unary_unary(method)
+        try:
+            return call(request, timeout=timeout, metadata=self._metadata)
+        except self._grpc.RpcError as e:
+            raise grpc_error(e) from None
+
+    def stream(self, method: str, request: bytes) -> Iterator[bytes]:
+        responses = self._channel.unary_stream(method)(request, metadata=self._metadata)
+        try:
+            yield from responses
+        except self._grpc.RpcError as e:
+            raise grpc_error(e) from None
+        finally:
+            responses.cancel()
+
+    def close(self) -> None:
+        self._channel.close()
+
+
+def grpc_error(e) -> HpcqError:  # noqa: ANN001 - a grpc.RpcError
+    code = e.code().name if hasattr(e, "code") and e.code() is not None else "UNKNOWN"
+    return HpcqError(code, e.details() if hasattr(e, "details") else str(e))
