@@ -88,8 +88,8 @@ class AgentSection:
     key: str = _key("", "Private key of `cert` (mode 0600).")
     allow_root: bool = _key(False, "Vouch for uid 0 too (refused by default).")
     min_uid: int = _key(0, "Refuse callers with a smaller uid (root aside, which allow_root decides).")
-    rate: float = _key(50.0, "Requests per second each user may make through the agent (token bucket refill).")
-    burst: int = _key(200, "Requests a user may make at once before the rate applies (token bucket size).")
+    rate: float = _key(100.0, "Requests per second each user may make through the agent (token bucket refill).")
+    burst: int = _key(1000, "Requests a user may make at once before the rate applies (token bucket size).")
 
 
 @dataclass

@@ -91,6 +91,7 @@ class Store:
         self.commits = 0
         self.last_commit_seconds = 0.0
         self.last_batch_size = 0
+        self._upserts: dict[str, Any] = {}
 
     def open(self) -> Loaded:
         """Create or migrate the schema and read everything back (called before serving)."""
@@ -175,25 +176,29 @@ class Store:
                 table, key = TABLES[table_name].__table__, _key_column(table_name)
                 puts = [row for row in rows.values() if row is not None]
                 if puts:
-                    _upsert(conn, table, key, puts)
+                    conn.execute(self._upsert_statement(conn.dialect.name, table_name), puts)
                 gone = [k for k, row in rows.items() if row is None]
                 if gone:
                     conn.execute(delete(table).where(table.c[key].in_(gone)))
 
 
+    def _upsert_statement(self, dialect: str, table_name: str):  # noqa: ANN202
+        """INSERT ... ON CONFLICT DO UPDATE of every column, built once per table."""
+        statement = self._upserts.get(table_name)
+        if statement is None:
+            insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
+            if insert is None:
+                raise StoreError(f"unsupported database dialect {dialect!r} (use sqlite or postgresql)")
+            table, key = TABLES[table_name].__table__, _key_column(table_name)
+            statement = insert(table)
+            statement = statement.on_conflict_do_update(
+                index_elements=[key], set_={c.name: statement.excluded[c.name] for c in table.columns if c.name != key})
+            self._upserts[table_name] = statement
+        return statement
+
+
 def _key_column(table: str) -> str:
     return {"jobs": "id", "nodes": "name", "queues": "name", "meta": "key"}[table]
-
-
-def _upsert(conn, table, key: str, rows: list[dict[str, Any]]) -> None:  # noqa: ANN001
-    dialect = conn.dialect.name
-    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
-    if insert is None:
-        raise StoreError(f"unsupported database dialect {dialect!r} (use sqlite or postgresql)")
-    statement = insert(table)
-    columns = [c for c in rows[0] if c != key]
-    statement = statement.on_conflict_do_update(index_elements=[key], set_={c: statement.excluded[c] for c in columns})
-    conn.execute(statement, rows)
 
 
 def _settle(done: asyncio.Future, error: BaseException | None) -> None:
