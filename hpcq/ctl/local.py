@@ -31,10 +31,10 @@ class LocalCluster:
 
     # -- files ------------------------------------------------------------------------
 
-    def ensure_files(self, nodes: int) -> configuration.Config:
+    def ensure_files(self, nodes: int, database: str = "") -> configuration.Config:
         for d in (self.home, self.logs, self.run, self.home / "spool"):
             d.mkdir(parents=True, exist_ok=True, mode=0o700)
-        config = configuration.load(self.conf_path) if self.conf_path.exists() else self._new_config()
+        config = configuration.load(self.conf_path) if self.conf_path.exists() else self._new_config(database)
         if not (self.pki / "ca.key").exists():
             pki.init_ca(self.pki, config.cluster.name)
         if not (self.pki / "ctld.crt").exists():
@@ -51,8 +51,9 @@ class LocalCluster:
             self.conf_path.write_text(configuration.dump(config))
         return configuration.load(self.conf_path)
 
-    def _new_config(self) -> configuration.Config:
+    def _new_config(self, database: str) -> configuration.Config:
         config = configuration.Config()
+        config.ctld.database = database
         config.cluster.name = socket.gethostname().split(".")[0]
         address = f"127.0.0.1:{_free_port()}"
         ca = str(self.pki / "ca.crt")
@@ -102,9 +103,9 @@ class LocalCluster:
         self.pid_file(daemon).write_text(f"{process.pid}\n")
         return process.pid
 
-    def up(self, nodes: int, cpus: int = 0, memory_mb: int = 0) -> list[str]:
-        """Start what is not running; return what was started."""
-        config = self.ensure_files(nodes)
+    def up(self, nodes: int, cpus: int = 0, memory_mb: int = 0, database: str = "") -> list[str]:
+        """Start what is not running; return what was started. `database` applies to a new cluster."""
+        config = self.ensure_files(nodes, database)
         started = []
         if self.running_pid("ctld") is None:
             self._spawn("ctld", ["hpcq.ctld.main", "-c", str(self.conf_path)])

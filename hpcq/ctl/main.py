@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--nodes", type=int, default=2, help="number of node daemons (default: 2)")
     up.add_argument("--cpus", type=int, default=0, help="CPUs each node offers (default: all)")
     up.add_argument("--memory", type=int, default=0, help="MiB each node offers (default: all)")
+    up.add_argument("--database", default="", help="store URL for a new cluster (default: SQLite in $HPCQ_HOME)")
     up.set_defaults(func=cmd_up)
     down = sub.add_parser("down", help="stop the local cluster's daemons")
     down.set_defaults(func=cmd_down)
@@ -80,7 +81,7 @@ def _client():
 def cmd_up(args: argparse.Namespace) -> int:
     from hpcq.ctl.local import LocalCluster
     cluster = LocalCluster()
-    started = cluster.up(args.nodes, args.cpus, args.memory)
+    started = cluster.up(args.nodes, args.cpus, args.memory, args.database)
     print(f"hpcq local cluster in {cluster.home}: " + (f"started {', '.join(started)}" if started else "already running"))
     print(f"config: {cluster.conf_path} (HPCQ_HOME={cluster.home})")
     return 0

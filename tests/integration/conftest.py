@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import pgserver
+
 BIN = str(Path(sys.executable).parent)
 
 
@@ -37,18 +39,35 @@ class Cluster:
         return (self.home / "log" / f"{daemon}.log").read_text()
 
 
-def start_cluster(home: Path, nodes: int = 2, cpus: int = 2) -> Cluster:
+def start_cluster(home: Path, nodes: int = 2, cpus: int = 2, database: str = "") -> Cluster:
     env = {**os.environ, "HPCQ_HOME": str(home), "PATH": f"{BIN}:{os.environ['PATH']}"}
     env.pop("HPCQ_CONF", None)
+    env.pop("HPCQ_AGENT_SOCKET", None)
     cluster = Cluster(home, env)
-    cluster.run("hpcqctl", "up", "--nodes", str(nodes), "--cpus", str(cpus))
+    cluster.run("hpcqctl", "up", "--nodes", str(nodes), "--cpus", str(cpus), "--database", database)
     return cluster
 
 
-@pytest.fixture
-def cluster(tmp_path_factory):
+@pytest.fixture(scope="session")
+def postgres():
+    """One PostgreSQL server for the session; each cluster gets its own database."""
+    if not pgserver.available():
+        if os.environ.get("HPCQ_REQUIRE_POSTGRES"):
+            pytest.fail("PostgreSQL (initdb, pg_ctl) is required here but not installed")
+        pytest.skip("PostgreSQL server binaries not installed")
+    server = pgserver.PgServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def cluster(request, tmp_path_factory):
+    """A running 2-node cluster on each store backend."""
     home = tmp_path_factory.mktemp("hpcq-home")
-    c = start_cluster(home)
+    database = ""
+    if request.param == "postgresql":
+        database = request.getfixturevalue("postgres").create_database(home.name.replace("-", "_"))
+    c = start_cluster(home, database=database)
     yield c
     c.run("hpcqctl", "down", check=False)
 
