@@ -1,0 +1,181 @@
+"""hpcq-agent with real processes: local users submit without certificates, the kernel
+says who they are, and ctld's one authorization table judges them."""
+from __future__ import annotations
+
+import os
+import pickle
+import pwd
+import socket
+import struct
+import subprocess
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+
+from hpcq import config, wire
+from hpcq.api import jobs_pb2
+from hpcq.ctld.auth import ASSERTED_USER_KEY
+from hpcq.errors import HpcqError
+from hpcq.transport import AgentTransport, GrpcTransport
+from tests.conftest import wait_until
+from tests.integration.conftest import start_cluster
+
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(os.geteuid() != 0, reason="creates local users and changes uid")]
+
+USERS = ("hpcqalice", "hpcqbob")
+R = jobs_pb2.JobActionResult
+
+
+@pytest.fixture(scope="module")
+def users():
+    for name in USERS:
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            subprocess.run(["useradd", "--create-home", name], check=True)
+    return {name: pwd.getpwnam(name) for name in USERS}
+
+
+@pytest.fixture(scope="module")
+def shared_agent(tmp_path_factory, users):
+    """A cluster, plus an agent with default settings (root refused) on a socket every user can reach."""
+    home = tmp_path_factory.mktemp("hpcq-home")
+    cluster = start_cluster(home)
+    public = Path(tempfile.mkdtemp(prefix="hpcq-agent."))  # pytest's own tmp is private to root
+    os.chmod(public, 0o755)
+    cfg = config.load(home / "hpcq.toml")
+    agent_conf = public / "agent.toml"
+    agent_conf.write_text(
+        f"[cluster]\nname = {cfg.cluster.name!r}\n[agent]\nsocket = '{public / 'agent.sock'}'\n"
+        f"server = {cfg.agent.server!r}\nca = {cfg.agent.ca!r}\ncert = {cfg.agent.cert!r}\nkey = {cfg.agent.key!r}\n")
+    process = subprocess.Popen(["hpcq-agent", "-c", str(agent_conf)], env=cluster.env, stderr=subprocess.PIPE)
+    wait_until(lambda: (public / "agent.sock").exists(), what="the agent's socket")
+    yield cluster, public / "agent.sock"
+    process.terminate()
+    process.wait(timeout=10)
+    cluster.run("hpcqctl", "down", check=False)
+    shutil.rmtree(public, ignore_errors=True)
+
+
+def as_user(uid: int, gid: int, action):
+    """Run action(transport-less) in a child that has become uid; return its result or raise its HpcqError."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: only sockets and protobuf from here on
+        try:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            try:
+                result = ("ok", action())
+            except HpcqError as e:
+                result = ("error", (e.code, e.message))
+            os.write(write_end, pickle.dumps(result))
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    kind, value = pickle.loads(data)
+    if kind == "error":
+        raise HpcqError(*value)
+    return value
+
+
+def submit(sock_path) -> tuple[int, str]:
+    transport = AgentTransport(sock_path)
+    request = jobs_pb2.SubmitRequest(specs=[jobs_pb2.JobSpec(script="#!/bin/sh\ntrue\n", hold=True, submit_dir="/tmp")])
+    job_id = jobs_pb2.SubmitResponse.FromString(
+        transport.unary("/hpcq.v1.Jobs/Submit", request.SerializeToString(), 10)).job_ids[0]
+    job = jobs_pb2.GetJobsResponse.FromString(transport.unary(
+        "/hpcq.v1.Jobs/Get", jobs_pb2.GetJobsRequest(job_ids=[job_id]).SerializeToString(), 10)).jobs[0]
+    return job_id, job.user
+
+
+def cancel(sock_path, job_id: int) -> int:
+    reply = AgentTransport(sock_path).unary(
+        "/hpcq.v1.Jobs/Cancel", jobs_pb2.JobActionRequest(job_ids=[job_id]).SerializeToString(), 10)
+    return jobs_pb2.JobActionResponse.FromString(reply).results[0].code
+
+
+def test_two_users_submit_without_certificates_and_own_their_jobs(shared_agent, users):
+    _, sock = shared_agent
+    alice, bob = users["hpcqalice"], users["hpcqbob"]
+    alice_job, alice_owner = as_user(alice.pw_uid, alice.pw_gid, lambda: submit(sock))
+    bob_job, bob_owner = as_user(bob.pw_uid, bob.pw_gid, lambda: submit(sock))
+    assert (alice_owner, bob_owner) == ("hpcqalice", "hpcqbob")
+    assert as_user(bob.pw_uid, bob.pw_gid, lambda: cancel(sock, alice_job)) == R.NOT_PERMITTED
+    assert as_user(alice.pw_uid, alice.pw_gid, lambda: cancel(sock, alice_job)) == R.OK
+
+
+def test_root_is_refused_by_default(shared_agent):
+    _, sock = shared_agent
+    with pytest.raises(HpcqError) as e:
+        submit(sock)
+    assert e.value.code == "PERMISSION_DENIED"
+    assert "root" in e.value.message
+
+
+def test_only_a_host_certificate_may_assert_a_user(shared_agent):
+    cluster, _ = shared_agent
+    cfg = config.load(cluster.home / "hpcq.toml")
+    for cert in ("client", "node1"):
+        transport = GrpcTransport(cfg.client.server, ca=cfg.client.ca, cert=cluster.home / "pki" / f"{cert}.crt",
+                                  key=cluster.home / "pki" / f"{cert}.key", metadata=((ASSERTED_USER_KEY, "hpcqbob"),))
+        with pytest.raises(HpcqError) as e:
+            transport.unary("/hpcq.v1.Jobs/List", b"", timeout=5)
+        assert e.value.code == "PERMISSION_DENIED"
+        transport.close()
+
+
+@pytest.mark.parametrize("garbage", [
+    struct.pack(">I", wire.MAX_FRAME + 1),              # a frame over the size limit
+    struct.pack(">I", 100) + b"only part of it",        # closes mid-frame
+    struct.pack(">I", 3) + b"\xff\xff\xff",             # a method name longer than the frame
+])
+def test_a_malformed_client_does_not_disturb_another_user(shared_agent, users, garbage):
+    _, sock = shared_agent
+    alice, bob = users["hpcqalice"], users["hpcqbob"]
+
+    def misbehave() -> bytes:
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(str(sock))
+        try:
+            s.sendall(garbage)
+            s.shutdown(socket.SHUT_WR)
+            return s.recv(65536)  # an error frame or a closed socket, never a hang
+        except OSError:
+            return b""
+        finally:
+            s.close()
+    answers = []
+    bad = threading.Thread(target=lambda: answers.append(as_user(alice.pw_uid, alice.pw_gid, misbehave)))
+    bad.start()
+    job_id, owner = as_user(bob.pw_uid, bob.pw_gid, lambda: submit(sock))
+    bad.join(timeout=10)
+    assert not bad.is_alive()
+    assert owner == "hpcqbob" and job_id > 0
+    assert answers[0] == b"" or answers[0][4:5] == wire.ERROR
+    # and the agent still serves the misbehaving user afterwards
+    assert as_user(alice.pw_uid, alice.pw_gid, lambda: submit(sock))[1] == "hpcqalice"
+
+
+def test_watch_streams_through_the_agent(cluster):
+    with cluster.client() as client:
+        assert type(client._transport).__name__ == "AgentTransport"
+        [job_id] = client.submit([jobs_pb2.JobSpec(script="#!/bin/sh\ntrue\n", submit_dir="/tmp")])
+        states = [job.state for job in _until_finished(client.watch([job_id]))]
+    assert states[-1] == jobs_pb2.COMPLETED
+    assert jobs_pb2.RUNNING in states or len(states) >= 2
+
+
+def _until_finished(events):
+    for job in events:
+        yield job
+        if job.state == jobs_pb2.COMPLETED:
+            return
