@@ -1,0 +1,450 @@
+"""What every PBS and Slurm shim shares: option scanning as GNU getopt does it,
+directive lines, reading the script, the submit context, the client, and turning a
+failed call into the dialect's message and exit code.
+
+Nothing here imports grpc: the client is opened lazily, when a command makes its call.
+"""
+from __future__ import annotations
+
+import getpass
+import os
+import shlex
+import signal as _signal
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any
+
+from hpcq.errors import HpcqError
+
+if TYPE_CHECKING:
+    from hpcq.client import Client
+
+
+class ShimError(Exception):
+    """A command fails: `text` goes to stderr as it stands (one or more lines), and the
+    command exits with `exit_code`."""
+
+    def __init__(self, text: str, exit_code: int) -> None:
+        super().__init__(text)
+        self.text = text
+        self.exit_code = exit_code
+
+    def with_line(self, line: str) -> "ShimError":
+        return ShimError(f"{self.text}\n{line}", self.exit_code)
+
+
+# -- option scanning -----------------------------------------------------------------
+
+class GetoptError(ValueError):
+    """An argument list GNU getopt would refuse; the message is glibc's, prog included."""
+
+
+@dataclass(frozen=True)
+class OptionTable:
+    """Which options a command knows, in getopt's terms.
+
+    `short` is a getopt string (``"N:q:hV"``); `long` maps a long name to "" (no
+    argument), ":" (required) or "::" (optional, only as ``--name=value``), and to the
+    key the command handles it under. Short options are handled under their letter
+    unless `aliases` names a key for them.
+    """
+    short: str
+    long: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    aliases: Mapping[str, str] = field(default_factory=dict)
+
+    def short_arg(self, letter: str) -> str | None:
+        """"" for a flag, ":" for one that takes an argument, None if unknown."""
+        i = self.short.find(letter)
+        if i < 0 or letter == ":":
+            return None
+        return ":" if self.short[i + 1:i + 2] == ":" else ""
+
+    def short_key(self, letter: str) -> str:
+        return self.aliases.get(letter, letter)
+
+
+def getopt(prog: str, argv: Sequence[str], table: OptionTable, *, permute: bool = True,
+           command: list[str] | None = None) -> tuple[list[tuple[str, str | None]], list[str]]:
+    """(key, value) pairs in order and the operands, as glibc's getopt_long scans them.
+
+    With `permute` (glibc's default) options may follow operands; without it (a leading
+    ``+``, as sbatch) the first operand ends the options. ``--`` always ends them; the
+    words after it go to `command` when given (qsub's ``-- command args``), else to
+    the operands.
+    """
+    options: list[tuple[str, str | None]] = []
+    operands: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if arg == "--":
+            (operands if command is None else command).extend(argv[i:])
+            break
+        if arg.startswith("--"):
+            name, eq, value = arg[2:].partition("=")
+            long_name = _match_long(prog, arg, name, table)
+            kind, key = table.long[long_name]
+            if kind == "" and eq:
+                raise GetoptError(f"{prog}: option '--{long_name}' doesn't allow an argument")
+            if kind == ":" and not eq:
+                if i >= len(argv):
+                    raise GetoptError(f"{prog}: option '--{long_name}' requires an argument")
+                value, i = argv[i], i + 1
+            options.append((key, value if (eq or kind == ":") else None))
+            continue
+        if arg.startswith("-") and arg != "-":
+            j = 1
+            while j < len(arg):
+                letter = arg[j]
+                kind = table.short_arg(letter)
+                if kind is None:
+                    raise GetoptError(f"{prog}: invalid option -- '{letter}'")
+                if kind == "":
+                    options.append((table.short_key(letter), None))
+                    j += 1
+                    continue
+                if j + 1 < len(arg):
+                    value = arg[j + 1:]
+                elif i < len(argv):
+                    value, i = argv[i], i + 1
+                else:
+                    raise GetoptError(f"{prog}: option requires an argument -- '{letter}'")
+                options.append((table.short_key(letter), value))
+                break
+            continue
+        operands.append(arg)
+        if not permute:
+            operands.extend(argv[i:])
+            break
+    return options, operands
+
+
+def _match_long(prog: str, arg: str, name: str, table: OptionTable) -> str:
+    if name in table.long:
+        return name
+    candidates = [n for n in table.long if n.startswith(name)] if name else []
+    # Abbreviations of one option under several names (--mem, --mem-per-cpu) are
+    # ambiguous only when they lead to different keys, as in glibc.
+    if len({table.long[c][1] for c in candidates}) == 1:
+        return candidates[0]
+    if candidates:
+        listed = " ".join(f"'--{c}'" for c in candidates)
+        raise GetoptError(f"{prog}: option '{arg.partition('=')[0]}' is ambiguous; possibilities: {listed}")
+    raise GetoptError(f"{prog}: unrecognized option '{arg}'")
+
+
+# -- directives ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Directive:
+    """One ``#PBS`` / ``#SBATCH`` line: where it is, what it says, and its words."""
+    line: int
+    text: str
+    args: tuple[str, ...]
+
+
+class DirectiveError(ValueError):
+    """A directive line that cannot be split into words."""
+
+    def __init__(self, line: int, text: str, reason: str) -> None:
+        super().__init__(f"line {line}: {text}: {reason}")
+        self.line = line
+        self.text = text
+        self.reason = reason
+
+
+def directives(script: str, prefix: str, *, comments: bool) -> list[Directive]:
+    """The directive lines before the first command line of a script.
+
+    Blank lines and comments (the shebang too) do not end the directives; the first
+    other line does. Words split as a shell would, so values may be quoted. With
+    `comments` (Slurm) an unquoted ``#`` starts a comment; PBS has none.
+    """
+    found: list[Directive] = []
+    if not prefix:
+        return found
+    for number, raw in enumerate(script.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        if not line.startswith("#"):
+            break
+        if not line.startswith(prefix):
+            continue
+        rest = line[len(prefix):]
+        if rest and not rest[0].isspace():
+            continue   # "#SBATCHfoo" is a comment, not a directive
+        try:
+            words = shlex.split(rest, comments=comments)
+        except ValueError as e:
+            raise DirectiveError(number, line, str(e).lower()) from None
+        if words:
+            found.append(Directive(number, line, tuple(words)))
+    return found
+
+
+def directive_options(prog: str, script: str, prefix: str, table: OptionTable, *, comments: bool,
+                      permute: bool) -> list[tuple[Directive, list[tuple[str, str | None]], list[str]]]:
+    """Each directive line scanned as options: (directive, options, operands).
+
+    Raises DirectiveError for a line that is not words, or for options getopt refuses
+    (the reason then is getopt's message)."""
+    scanned = []
+    for directive in directives(script, prefix, comments=comments):
+        try:
+            options, operands = getopt(prog, directive.args, table, permute=permute)
+        except GetoptError as e:
+            raise DirectiveError(directive.line, directive.text, str(e)) from None
+        scanned.append((directive, options, operands))
+    return scanned
+
+
+class OptionBuilder:
+    """Applies (key, value) options through one handler per key, in order, so that a
+    later source overrides an earlier one (directives, then the command line).
+
+    Handlers raise ShimError in the dialect's words; an error from a directive gets
+    `directive_error` to say which line it came from."""
+
+    handlers: Mapping[str, Callable[[Any, str], None]] = {}
+
+    def apply(self, options: Iterable[tuple[str, str | None]], directive: Directive | None = None) -> None:
+        for key, value in options:
+            try:
+                self.handlers[key](self, value or "")
+            except ShimError as e:
+                if directive is None:
+                    raise
+                raise self.directive_error(e, directive) from None
+
+    def directive_error(self, error: ShimError, directive: Directive) -> ShimError:
+        return error.with_line(f"line {directive.line}: {directive.text}")
+
+
+# -- the script ---------------------------------------------------------------------
+
+def read_script(path: str | None, stdin: IO[bytes] | None = None) -> str:
+    """The text of the script at `path`, or of standard input when `path` is None.
+
+    Raises OSError as open() does, and ValueError for text that is not UTF-8 (the
+    script travels as a protobuf string)."""
+    if path is None:
+        data = (stdin or sys.stdin.buffer).read()
+        where = "standard input"
+    else:
+        with open(path, "rb") as f:
+            data = f.read()
+        where = path
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{where}: not UTF-8 text (byte {e.start})") from None
+
+
+# -- where and by whom a job is submitted ---------------------------------------------
+
+@dataclass(frozen=True)
+class SubmitContext:
+    """The facts about the submitting process a JobSpec records; a parameter so that
+    parsing is a pure function in tests."""
+    cwd: str
+    host: str
+    user: str
+    environ: Mapping[str, str]
+    now: float
+
+    @classmethod
+    def current(cls) -> "SubmitContext":
+        return cls(cwd=os.getcwd(), host=short_hostname(), user=login_name(),
+                   environ=submit_environment(), now=time.time())
+
+    def path(self, value: str) -> str:
+        """An absolute path, relative ones taken from the submit directory."""
+        return os.path.normpath(os.path.join(self.cwd, os.path.expanduser(value)))
+
+
+def short_hostname() -> str:
+    return socket.gethostname().split(".")[0]
+
+
+def login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+def submit_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment to send with a job: every variable whose name and value are
+    text (protobuf strings cannot carry the undecodable bytes os.environ keeps)."""
+    source = os.environ if environ is None else environ
+    out = {}
+    for name, value in source.items():
+        try:
+            name.encode("utf-8")
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            continue
+        out[name] = value
+    return out
+
+
+# -- small shared parsers and formatters -----------------------------------------------
+
+def parse_signal(value: str) -> int:
+    """A signal by number or name, with or without SIG: ``9``, ``KILL``, ``SIGUSR1``."""
+    text = value.strip().upper()
+    if text.isdigit():
+        number = int(text)
+        if 0 < number < _signal.NSIG:
+            return number
+        raise ValueError(f"invalid signal {value!r}")
+    name = text if text.startswith("SIG") else "SIG" + text
+    try:
+        return int(_signal.Signals[name])
+    except KeyError:
+        raise ValueError(f"invalid signal {value!r}") from None
+
+
+def split_list(value: str | None) -> list[str]:
+    """The items of a comma-separated option value, empty ones dropped."""
+    return [item for item in (value or "").split(",") if item]
+
+
+def compress_indices(indices: Iterable[int]) -> str:
+    """``1-3,7,9-10`` for array indices."""
+    numbers = sorted(set(indices))
+    parts: list[str] = []
+    i = 0
+    while i < len(numbers):
+        j = i
+        while j + 1 < len(numbers) and numbers[j + 1] == numbers[j] + 1:
+            j += 1
+        parts.append(str(numbers[i]) if i == j else f"{numbers[i]}-{numbers[j]}")
+        i = j + 1
+    return ",".join(parts)
+
+
+# -- the client and its errors ----------------------------------------------------------
+
+def open_client() -> "Client":
+    """A client for the configured cluster. grpc is imported here, not before."""
+    from hpcq import config as configuration
+    from hpcq.client import Client
+    try:
+        return Client.from_config()
+    except configuration.ConfigError as e:
+        raise HpcqError("FAILED_PRECONDITION", str(e)) from None
+
+
+class Connection:
+    """The client of one command, opened at its first use; remembers the cluster name
+    for messages that need it even when opening failed."""
+
+    def __init__(self) -> None:
+        self._client: Client | None = None
+
+    @property
+    def client(self) -> "Client":
+        if self._client is None:
+            self._client = open_client()
+        return self._client
+
+    @property
+    def cluster(self) -> str:
+        return (self._client.cluster if self._client else "") or short_hostname()
+
+
+# How Slurm words the failures hpcq reports as gRPC codes; other codes show ctld's message.
+_SLURM_TEXT = {
+    "UNAVAILABLE": "Unable to contact slurm controller (connect failure)",
+    "DEADLINE_EXCEEDED": "Socket timed out on send/recv operation",
+    "PERMISSION_DENIED": "Access/permission denied",
+}
+
+
+def slurm_failure(prog: str, error: HpcqError, lead: str) -> ShimError:
+    """A failed call as Slurm prints it: `lead` + Slurm's words, then ctld's own detail
+    on a line of its own (what a user acts on), exit 1."""
+    words = _SLURM_TEXT.get(error.code)
+    if words is None:
+        return ShimError(f"{lead}{error.message}", 1)
+    lines = [f"{lead}{words}"]
+    if error.message:
+        lines.append(f"{prog}: error: {error.message}")
+    return ShimError("\n".join(lines), 1)
+
+
+# PBS error numbers (pbs_error.h); a command exits with the number modulo 256.
+PBSE_UNKJOBID = 15001
+PBSE_PERM = 15007
+PBSE_BADATVAL = 15014
+PBSE_BADSTATE = 15016
+PBSE_UNKQUE = 15018
+PBSE_BADCRED = 15019
+PBSE_UNKRESC = 15035
+PBSE_EXCQRESC = 15036
+PBSE_HISTJOBID = 15139
+
+_PBS_ERRNO = {
+    "NOT_FOUND": PBSE_UNKJOBID,
+    "PERMISSION_DENIED": PBSE_PERM,
+    "INVALID_ARGUMENT": PBSE_BADATVAL,
+    "FAILED_PRECONDITION": PBSE_BADSTATE,
+    "UNAUTHENTICATED": PBSE_BADCRED,
+    "RESOURCE_EXHAUSTED": PBSE_EXCQRESC,
+}
+
+
+def pbs_exit(errno: int) -> int:
+    return errno % 256
+
+
+def pbs_failure(prog: str, error: HpcqError, *, server: str) -> ShimError:
+    """A failed call as PBS prints it. An unreachable server is ``cannot connect to
+    server`` (exit 255, as qstat @nosuchserver); other failures show ctld's message
+    with the exit code of the nearest PBS error."""
+    if error.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
+        lines = [f"{prog}: cannot connect to server {server} (errno=15010)"]
+        if error.message:
+            lines.append(f"{prog}: {error.message}")
+        return ShimError("\n".join(lines), 255)
+    if error.code == "PERMISSION_DENIED" and not error.message:
+        return ShimError(f"{prog}: Unauthorized Request ", pbs_exit(PBSE_PERM))
+    return ShimError(f"{prog}: {error.message}", pbs_exit(_PBS_ERRNO.get(error.code, 15010)) or 1)
+
+
+def run(body: Callable[[], int], on_rpc_error: Callable[[HpcqError], ShimError]) -> int:
+    """Run a command's body: print a ShimError or a failed call in the dialect's words
+    and return the exit code."""
+    try:
+        return body()
+    except HpcqError as e:
+        failure = on_rpc_error(e)
+        _print_stderr(failure.text)
+        return failure.exit_code
+    except ShimError as e:
+        _print_stderr(e.text)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (squeue | head): not an error worth a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+
+
+def _print_stderr(text: str) -> None:
+    if text:
+        print(text, file=sys.stderr)
+
+
+def write(text: str) -> None:
+    """Write command output; lines end with a newline, nothing is added to empty output."""
+    if text:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")

@@ -1,0 +1,396 @@
+"""qstat's output as pure functions of (jobs, now, cluster): the default table, the
+alternate (``-a``, ``-u``...) table, and the full (``-f``) listing.
+
+Widths, truncation marks and wrapping follow OpenPBS 23.06's qstat.c
+(shared/compat/openpbs/qstat_*.txt).
+"""
+from __future__ import annotations
+
+import re
+import shlex
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hpcq import states, units
+from hpcq.api import jobs_pb2
+
+S = jobs_pb2.JobState
+Job = jobs_pb2.Job
+
+_TRUNC = "*"
+_LINE_LIMIT = 78          # qstat -f cuts a long value after this column
+_FIT_LIMIT = 81           # ... and starts a new line for a piece that would not end before this one
+_CONTINUED = 9            # the column after a continuation line's tab
+_BLANK = " -- "
+
+
+# -- what qstat shows of a job ---------------------------------------------------------
+
+def job_id(job: Job, cluster: str) -> str:
+    """``21.pbshost``, an array ``10[].pbshost``, a subjob ``10[1].pbshost``."""
+    if job.HasField("array_task_id"):
+        return f"{job.array_job_id or job.id}[{job.array_task_id}].{cluster}"
+    if job.spec.array.indices:
+        return f"{job.id}[].{cluster}"
+    return f"{job.id}.{cluster}"
+
+
+_JOB_ID = re.compile(r"(\d+)(\[\d*\])?(\.\S*)?")
+
+
+def parse_job_id(text: str) -> int | None:
+    """The sequence number of ``21``, ``21.pbshost``, ``10[]`` or ``10[].pbshost``;
+    None for text that is not a job id (qstat takes it for a destination)."""
+    m = _JOB_ID.fullmatch(text)
+    if not m or (m[2] and m[2] != "[]"):
+        return None
+    return int(m[1])
+
+
+def started(job: Job) -> bool:
+    return job.start_time > 0 and job.state not in states.QUEUED
+
+
+def elapsed(job: Job, now: float) -> float:
+    if not started(job):
+        return 0.0
+    end = job.end_time if job.end_time and states.is_finished(job.state) else now
+    return max(0.0, end - job.start_time)
+
+
+def total_cpus(job: Job) -> int:
+    allocated = sum(piece.cpus for piece in job.allocation.slices)
+    if allocated:
+        return allocated
+    r = job.spec.resources
+    tasks = r.tasks or (r.nodes or 1) * (r.tasks_per_node or 1)
+    return tasks * (r.cpus_per_task or 1)
+
+
+def node_count(job: Job) -> int:
+    return len({piece.node for piece in job.allocation.slices}) or job.spec.resources.nodes or 1
+
+
+def total_mem_mb(job: Job) -> int:
+    r = job.spec.resources
+    if r.mem_per_node_mb:
+        return r.mem_per_node_mb * (r.nodes or 1)
+    return r.mem_per_cpu_mb * total_cpus(job)
+
+
+def walltime(job: Job) -> int:
+    return job.walltime_seconds or job.spec.walltime_seconds
+
+
+def exit_status(job: Job) -> int | None:
+    """PBS's Exit_status: the script's code, 256+signal when killed, -29 past the walltime."""
+    if not (states.is_finished(job.state) and job.start_time):
+        return None
+    if job.state == S.TIMEOUT:
+        return -29
+    if job.signal:
+        return 256 + job.signal
+    return job.exit_code
+
+
+def _trunc(text: str, width: int) -> str:
+    """Cut to `width` with qstat's mark in the last column when it does not fit."""
+    return text if len(text) <= width else text[:width - 1] + _TRUNC
+
+
+def _short_id(job: Job, cluster: str) -> str:
+    # The default table keeps the sequence number and the first part of the server name.
+    number, _, server = job_id(job, cluster).partition(".")
+    return f"{number}.{server.split('.')[0]}" if server else number
+
+
+# -- the default table ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Widths:
+    job_id: int
+    name: int
+    user: int
+    queue: int
+    header: str
+
+
+_DEFAULT = _Widths(17, 16, 16, 16,
+                   "Job id            Name             User              Time Use S Queue\n"
+                   "----------------  ---------------- ----------------  -------- - -----\n")
+_WIDE = _Widths(30, 15, 15, 15,
+                "Job id                         Name            User             Time Use S Queue\n"
+                "-----------------------------  --------------- ---------------  -------- - ---------------\n")
+
+
+def render_default(jobs: Sequence[Job], cluster: str, *, wide: bool = False) -> str:
+    """``qstat`` / ``qstat -x`` / ``qstat -w``: nothing at all when there are no jobs."""
+    if not jobs:
+        return ""
+    w = _WIDE if wide else _DEFAULT
+    out = [w.header]
+    for job in jobs:
+        name = job.spec.name
+        # A name as long as the column is cut too (qstat.c: l >= NAMEL).
+        name = name if len(name) < w.name else name[:w.name - 1] + _TRUNC
+        cput = units.format_pbs_hms(job.cpu_seconds) if started(job) else "0"
+        out.append(f"{_trunc(_short_id(job, cluster), w.job_id):<{w.job_id}} {name:<{w.name}} "
+                   f"{_trunc(job.user, w.user):<{w.user}}  {_trunc(cput, 8):>8} {states.pbs_code(job.state)} "
+                   f"{_trunc(job.queue or job.spec.queue, w.queue):<{w.queue}}\n")
+    return "".join(out)
+
+
+# -- the alternate table ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AltOptions:
+    nodes: bool = False        # -n: the execution hosts under (or after, with -1) each job
+    one_line: bool = False     # -1
+    comments: bool = False     # -s: the comment under each job
+    wide: bool = False         # -w
+
+
+def render_alt(jobs: Sequence[Job], now: float, cluster: str, options: AltOptions = AltOptions()) -> str:
+    """``qstat -a`` (and -u, -i, -r, -H, -n, -s): nothing at all when there are no jobs."""
+    if not jobs:
+        return ""
+    wide = options.wide
+    if wide:
+        # job id 30, user 15, queue 15, name 15, session 8, nodes 4, tasks 5
+        out = [f"\n{cluster}: \n{'':<99}Req'd  Req'd   Elap\n"
+               f"{'Job ID':<30} {'Username':<15} {'Queue':<15} {'Jobname':<15} {'SessID':<8} {'NDS':<4} "
+               f"{'TSK':<5} Memory Time  S Time\n"
+               f"{'-' * 30} {'-' * 15} {'-' * 15} {'-' * 15} {'-' * 8} {'-' * 4} {'-' * 5} ------ ----- - -----\n"]
+    else:
+        out = [f"\n{cluster}: \n{'':<60}Req'd  Req'd   Elap\n"
+               "Job ID          Username Queue    Jobname    SessID NDS TSK Memory Time  S Time\n"
+               "--------------- -------- -------- ---------- ------ --- --- ------ ----- - -----\n"]
+    for job in jobs:
+        session = str(job.session_id) if job.session_id and started(job) else _BLANK
+        mem = units.format_pbs_size(total_mem_mb(job)) if total_mem_mb(job) else _BLANK
+        req_time = units.format_pbs_hm(walltime(job)) if walltime(job) else _BLANK
+        elap = units.format_pbs_hm(elapsed(job, now)) if started(job) else _BLANK
+        queue = job.queue or job.spec.queue
+        if wide:
+            row = (f"{_trunc(job_id(job, cluster), 30):<30} {_trunc(job.user, 15):<15} {_trunc(queue, 15):<15} "
+                   f"{_trunc(job.spec.name, 15):<15} {_trunc(session, 8):>8} {_trunc(str(node_count(job)), 4):>4} "
+                   f"{_trunc(str(total_cpus(job)), 5):>5} ")
+        else:
+            row = (f"{_trunc(job_id(job, cluster), 15):<15} {_trunc(job.user, 8):<8} {_trunc(queue, 8):<8} "
+                   f"{_trunc(job.spec.name, 10):<10} {_trunc(session, 6):>6} {_trunc(str(node_count(job)), 3):>3} "
+                   f"{_trunc(str(total_cpus(job)), 3):>3} ")
+        row += f"{mem[:6]:>6} {req_time[:5]:>5} {states.pbs_code(job.state)} {elap[:5]:>5}"
+        out.append(row + (" " if options.one_line else "\n"))
+        if options.nodes:
+            hosts = exec_host(job) or _BLANK
+            out.append(hosts + "\n" if options.one_line else f"   {hosts}\n")
+        elif options.one_line:
+            out.append("\n")
+        if options.comments:
+            text = comment(job, now) or _BLANK
+            limit = 114 if wide else 74
+            out.append(f"   {text if len(text) <= limit else text[:limit - 3] + '...'}\n")
+    return "".join(out)
+
+
+# -- the full listing ---------------------------------------------------------------------
+
+def exec_host(job: Job) -> str:
+    """``pbshost/0`` or ``n1/0*2+n2/0*2``: node, first CPU, CPUs when more than one."""
+    parts = []
+    for piece in job.allocation.slices:
+        first = piece.cpu_ids[0] if piece.cpu_ids else 0
+        parts.append(f"{piece.node}/{first}" + (f"*{piece.cpus}" if piece.cpus > 1 else ""))
+    return "+".join(parts)
+
+
+def exec_vnode(job: Job) -> str:
+    """``(pbshost:mem=204800kb:ncpus=1)`` for each slice, joined by +."""
+    parts = []
+    for piece in job.allocation.slices:
+        resources = []
+        if piece.mem_mb:
+            resources.append(f"mem={piece.mem_mb * 1024}kb")
+        resources.append(f"ncpus={piece.cpus}")
+        if piece.gpus:
+            resources.append(f"ngpus={piece.gpus}")
+        parts.append(f"({piece.node}:{':'.join(resources)})")
+    return "+".join(parts)
+
+
+def comment(job: Job, now: float) -> str:
+    """What PBS's scheduler and server write in a job's comment."""
+    if started(job):
+        text = f"Job run at {time.strftime('%a %b %d at %H:%M', time.localtime(job.start_time))} on {exec_vnode(job)}"
+        ending = {S.COMPLETED: " and finished", S.FAILED: " and failed", S.NODE_FAIL: " and failed",
+                  S.OUT_OF_MEMORY: " and failed", S.CANCELLED: " and terminated",
+                  S.TIMEOUT: " and exceeded resource walltime"}
+        return text + ending.get(job.state, "")
+    why = job.reason
+    if job.state == S.HELD or why in ("", "None"):
+        return ""
+    text = "Not Running: " + ("Not enough free nodes available" if why == "Resources" else why)
+    return text + (" and terminated" if job.state == S.CANCELLED else "")
+
+
+# Where PBS's qstat puts the variables qsub sets; the others follow, sorted.
+_PBS_O_ORDER = ("PBS_O_HOME", "PBS_O_LOGNAME", "PBS_O_PATH", "PBS_O_MAIL", "PBS_O_SHELL",
+                "PBS_O_INTERACTIVE_AUTH_METHOD", "PBS_O_INTERACTIVE_ENCRYPT_METHOD", "PBS_O_WORKDIR",
+                "PBS_O_SYSTEM", "PBS_O_QUEUE", "PBS_O_HOST")
+_SUBSTATE = {S.PENDING: 10, S.HELD: 20, S.WAITING: 30, S.RUNNING: 42, S.COMPLETING: 50,
+             S.COMPLETED: 92, S.CANCELLED: 91}
+
+
+def _variable_list(job: Job) -> str:
+    env = dict(job.spec.environment)
+    env.setdefault("PBS_O_QUEUE", job.queue or job.spec.queue)
+    names = [n for n in _PBS_O_ORDER if n in env] + sorted(n for n in env if n not in _PBS_O_ORDER)
+    return ",".join(f"{n}={env[n]}".replace(",", "\\,") for n in names)
+
+
+def _output_path(job: Job, letter: str) -> str:
+    spec = job.spec
+    path = spec.stdout_path if letter == "o" else spec.stderr_path
+    if not path:
+        directory = spec.submit_dir or spec.workdir
+        if spec.dialect == jobs_pb2.DIALECT_SLURM:
+            path = f"{directory}/slurm-{job.id}.out"
+        else:
+            path = f"{directory}/{spec.name}.{letter}{job.id}"
+    return f"{spec.submit_host}:{path}" if spec.submit_host else path
+
+
+def _resource_list(job: Job) -> list[tuple[str, str]]:
+    r, attrs = job.spec.resources, job.spec.attributes
+    nodes = r.nodes or 1
+    chunk = [f"ncpus={total_cpus(job) // nodes or 1}"]
+    if r.mem_per_node_mb:
+        chunk.insert(0, f"mem={units.format_pbs_size(r.mem_per_node_mb)}")
+    if r.gpus_per_node:
+        chunk.append(f"ngpus={r.gpus_per_node}")
+    if r.tasks_per_node > 1:
+        chunk.append(f"mpiprocs={r.tasks_per_node}")
+    found = {
+        "ncpus": str(total_cpus(job)),
+        "nodect": str(nodes),
+        "place": attrs.get("place", "pack" if nodes == 1 else "scatter"),
+        "select": attrs.get("select") or f"{nodes}:" + ":".join(chunk),
+    }
+    if total_mem_mb(job):
+        found["mem"] = units.format_pbs_size(total_mem_mb(job))
+    if r.gpus_per_node:
+        found["ngpus"] = str(r.gpus_per_node * nodes)
+    if walltime(job):
+        found["walltime"] = units.format_pbs_hms(walltime(job))
+    for key, value in attrs.items():
+        if key.startswith("Resource_List."):
+            found[key.removeprefix("Resource_List.")] = value
+    return [(f"Resource_List.{name}", found[name]) for name in sorted(found)]
+
+
+def full_attributes(job: Job, now: float, cluster: str) -> list[tuple[str, str]]:
+    """Every (attribute, value) ``qstat -f`` shows of a job, in qstat's order."""
+    spec, attrs = job.spec, job.spec.attributes
+    ran = started(job)
+    finished = states.is_finished(job.state)
+    owner = f"{job.user}@{spec.submit_host}" if spec.submit_host else job.user
+    a: list[tuple[str, str]] = [("Job_Name", spec.name), ("Job_Owner", owner)]
+    if ran:
+        used = elapsed(job, now)
+        a += [("resources_used.cpupercent", str(int(100 * job.cpu_seconds / used) if used else 0)),
+              ("resources_used.cput", units.format_pbs_hms(job.cpu_seconds)),
+              ("resources_used.mem", f"{job.max_rss_kb}kb"),
+              ("resources_used.ncpus", str(total_cpus(job))),
+              ("resources_used.walltime", units.format_pbs_hms(used))]
+    a += [("job_state", states.pbs_code(job.state)), ("queue", job.queue or spec.queue), ("server", cluster)]
+    if spec.account:
+        a.append(("Account_Name", spec.account))
+    a += [("Checkpoint", attrs.get("checkpoint", "u")), ("ctime", units.format_ctime(job.submit_time))]
+    if "depend" in attrs or "dependency" in attrs:
+        a.append(("depend", attrs.get("depend") or attrs["dependency"]))
+    a.append(("Error_Path", _output_path(job, "e")))
+    if job.allocation.slices:
+        a += [("exec_host", exec_host(job)), ("exec_vnode", exec_vnode(job))]
+    if spec.begin_time:
+        a.append(("Execution_Time", units.format_ctime(spec.begin_time)))
+    join = attrs.get("join", "oe") if spec.join_output else "n"
+    a += [("Hold_Types", "u" if job.state == S.HELD else "n"), ("Join_Path", join),
+          ("Keep_Files", attrs.get("keep", "n")), ("Mail_Points", spec.mail_events or "a")]
+    if spec.mail_users:
+        a.append(("Mail_Users", spec.mail_users))
+    a += [("mtime", units.format_ctime(max(job.submit_time, job.start_time, job.end_time))),
+          ("Output_Path", _output_path(job, "o")), ("Priority", str(-spec.nice)),
+          ("qtime", units.format_ctime(job.submit_time)),
+          ("Rerunable", "False" if spec.HasField("requeue") and not spec.requeue else "True")]
+    a += _resource_list(job)
+    if ran:
+        a.append(("stime", units.format_ctime(job.start_time)))
+        if finished and job.end_time:
+            a.append(("obittime", units.format_ctime(job.end_time)))
+        if job.session_id:
+            a.append(("session_id", str(job.session_id)))
+    if spec.interpreter:
+        a.append(("Shell_Path_List", spec.interpreter))
+    if ran and "PBS_O_HOME" in spec.environment:
+        a.append(("jobdir", spec.environment["PBS_O_HOME"]))
+    substate = _SUBSTATE.get(job.state, 93)
+    a += [("substate", str(substate)), ("Variable_List", _variable_list(job))]
+    text = comment(job, now)
+    if text:
+        a.append(("comment", text))
+    if job.eligible_time or job.state != S.HELD:     # a held job is not eligible yet
+        a.append(("etime", units.format_ctime(job.eligible_time or job.submit_time)))
+    if ran:
+        a.append(("run_count", str(job.attempt or 1)))
+    status = exit_status(job)
+    if status is not None:
+        a.append(("Exit_status", str(status)))
+    if "submit_arguments" in attrs:
+        a.append(("Submit_arguments", attrs["submit_arguments"]))
+    if "executable" in attrs:
+        a.append(("executable", f"<jsdl-hpcpa:Executable>{attrs['executable']}</jsdl-hpcpa:Executable>"))
+        if "argument_list" in attrs:
+            a.append(("argument_list", "".join(f"<jsdl-hpcpa:Argument>{word}</jsdl-hpcpa:Argument>"
+                                               for word in shlex.split(attrs["argument_list"]))))
+    a += [("project", attrs.get("project", "_pbs_project_default")), ("Submit_Host", spec.submit_host)]
+    return a
+
+
+def wrap_attribute(name: str, value: str) -> str:
+    """One ``    name = value`` entry, broken as qstat breaks it: at commas when a piece
+    would not fit, and inside a piece that runs past column 78.
+
+    The limits are those that reproduce OpenPBS 23.06's output in qstat_f_running.txt
+    (a piece fits while it ends before column 81; a line continues after a tab)."""
+    out = [f"    {name} = "]
+    column = len(name) + 7
+    pieces = [p for p in value.split(",") if p]    # strtok: empty pieces vanish
+    for i, piece in enumerate(pieces):
+        if len(piece) + column < _FIT_LIMIT:
+            out.append(piece)
+            column += len(piece)
+        else:
+            if i:
+                out.append("\n\t")
+                column = _CONTINUED
+            for ch in piece:
+                out.append(ch)
+                column += 1
+                if column > _LINE_LIMIT:
+                    column = _CONTINUED
+                    out.append("\n\t")
+        if i + 1 < len(pieces):
+            out.append(",")
+    return "".join(out)
+
+
+def render_full(jobs: Sequence[Job], now: float, cluster: str) -> str:
+    """``qstat -f``: each job's attributes, a blank line after each job."""
+    out = []
+    for job in jobs:
+        out.append(f"Job Id: {job_id(job, cluster)}\n")
+        for name, value in full_attributes(job, now, cluster):
+            out.append(wrap_attribute(name, value) + "\n")
+        out.append("\n")
+    return "".join(out)
