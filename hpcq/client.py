@@ -5,12 +5,15 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from hpcq import config as configuration
 from hpcq import states
 from hpcq.api import admin_pb2, jobs_pb2
 from hpcq.errors import HpcqError
 from hpcq.transport import AgentTransport, GrpcTransport, Transport
+
+if TYPE_CHECKING:
+    from hpcq import config as configuration
 
 JobSpec = jobs_pb2.JobSpec
 Job = jobs_pb2.Job
@@ -30,7 +33,16 @@ class Client:
         self.cluster = cluster
 
     @classmethod
-    def from_config(cls, config: configuration.Config | None = None, *, timeout: float = 60.0,
+    def connect(cls, *, timeout: float = 60.0) -> "Client":
+        """The quickest way in for a command: the local agent's socket when one is found
+        without reading any config file, else `from_config()`."""
+        socket_path = _agent_socket_without_config()
+        if socket_path:
+            return cls(AgentTransport(socket_path), timeout=timeout)
+        return cls.from_config(timeout=timeout)
+
+    @classmethod
+    def from_config(cls, config: "configuration.Config | None" = None, *, timeout: float = 60.0,
                     use_agent: bool = True) -> "Client":
         """A client for the cluster the configuration names (see hpcq.config for discovery).
 
@@ -38,6 +50,8 @@ class Client:
         tools act with their own certificate); else the personal certificate of
         [client]; else HpcqError says what is missing and how to get it.
         """
+        from hpcq import config as configuration
+
         config = config or configuration.load()
         c = config.client
         socket_path = os.environ.get("HPCQ_AGENT_SOCKET") or c.agent_socket
@@ -184,3 +198,22 @@ class Client:
 
     def _call(self, method: str, request, response_type):  # noqa: ANN001 - protobuf messages
         return response_type.FromString(self._transport.unary(method, request.SerializeToString(), self._timeout))
+
+
+def _agent_socket_without_config() -> str | None:
+    """HPCQ_AGENT_SOCKET; else the local cluster's socket in $HPCQ_HOME; else, when no
+    config file exists that could name another, the standard /run/hpcq/agent.sock."""
+    named = os.environ.get("HPCQ_AGENT_SOCKET")
+    if named:
+        return named
+    if os.environ.get("HPCQ_CONF"):
+        return None
+    home = os.environ.get("HPCQ_HOME") or os.path.expanduser("~/.local/state/hpcq")
+    local = os.path.join(home, "run", "agent.sock")
+    if os.path.exists(local) and os.path.exists(os.path.join(home, "hpcq.toml")):
+        return local
+    standard = "/run/hpcq/agent.sock"
+    configs = (os.path.join(home, "hpcq.toml"), os.path.expanduser("~/.config/hpcq/hpcq.toml"), "/etc/hpcq/hpcq.toml")
+    if os.path.exists(standard) and not any(os.path.exists(p) for p in configs):
+        return standard
+    return None

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 
-class ConfigError(Exception):
-    """A config file is missing, unreadable, or holds a wrong key or value."""
+from hpcq.errors import ConfigError  # noqa: E402 - re-exported: callers catch config.ConfigError
 
 
 def _key(default: Any, doc: str) -> Any:

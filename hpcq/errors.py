@@ -13,3 +13,7 @@ class HpcqError(Exception):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+
+class ConfigError(Exception):
+    """A config file is missing, unreadable, or holds a wrong key or value."""

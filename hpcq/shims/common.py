@@ -333,11 +333,11 @@ def compress_indices(indices: Iterable[int]) -> str:
 
 def open_client() -> "Client":
     """A client for the configured cluster. grpc is imported here, not before."""
-    from hpcq import config as configuration
     from hpcq.client import Client
+    from hpcq.errors import ConfigError
     try:
-        return Client.from_config()
-    except configuration.ConfigError as e:
+        return Client.connect()
+    except ConfigError as e:
         raise HpcqError("FAILED_PRECONDITION", str(e)) from None
 
 
