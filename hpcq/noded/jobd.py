@@ -1,0 +1,390 @@
+"""The per-job supervisor: runs in a process the launcher forked for one job attempt.
+
+It detaches (own session, no inherited descriptors), records itself in the spool,
+prepares what the job needs (script, node file, TMPDIR, output files), starts the
+job, tells the launcher whether it started, then waits for it: walltime (TERM, grace, KILL),
+cancellation (SIGTERM from noded; grace in cancel.json), and at the end it kills
+whatever the job left behind, collects the usage and writes status.json. It never
+returns: the process ends with os._exit, so nothing of the launcher it was forked
+from (buffers, atexit handlers) runs twice.
+
+The supervisor is a child subreaper: processes the job orphans are re-parented to it
+instead of to init. So every process the job started, in its process group or not,
+stays in the supervisor's reach (killed at the end, usage counted), as a cgroup
+would give, without needing one.
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import pwd
+import resource
+import select
+import signal
+import stat
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+from hpcq import jobenv
+from hpcq.api import jobs_pb2, nodes_pb2
+from hpcq.noded import spool
+
+_PR_SET_CHILD_SUBREAPER = 36
+_PR_SET_NAME = 15
+_REPORT_FD = 3
+# The job is started through `sh -c` so that SLURM_TASK_PID can be its own pid, which
+# is known only in the process itself; exec keeps the pid, so the script has it too.
+_TRAMPOLINE = 'SLURM_TASK_PID=$$; export SLURM_TASK_PID; exec "$@"'
+
+S = jobs_pb2.JobState
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    """One launch, as the launcher hands it over."""
+
+    seq: int
+    attempt: spool.AttemptDir
+    job: bytes  # the serialized Job
+    cluster: str
+    kill_grace_seconds: int
+    node_name: str
+    tmp_dir: Path
+
+
+class LaunchError(Exception):
+    """The job could not be started; the message is the reason the user will read."""
+
+
+def supervise(request: LaunchRequest, report_fd: int) -> NoReturn:
+    """Supervise one job attempt to its end. Called in the freshly forked grandchild."""
+    try:
+        _Supervisor(request, report_fd).run()
+    finally:
+        os._exit(0)
+
+
+@contextlib.contextmanager
+def _as_user(user: jobenv.JobUser, groups: list[int], umask: int) -> Iterator[None]:
+    """Act as `user` for file access: effective ids only, so that root can come back;
+    the real and saved uid stay root's, so the user cannot signal us meanwhile."""
+    old_umask = os.umask(umask)
+    switch = os.geteuid() != user.uid
+    if switch:
+        old_groups, egid = os.getgroups(), os.getegid()
+        os.setgroups(groups)
+        os.setegid(user.gid)
+        os.seteuid(user.uid)
+    try:
+        yield
+    finally:
+        if switch:
+            os.seteuid(0)
+            os.setegid(egid)
+            os.setgroups(old_groups)
+        os.umask(old_umask)
+
+
+@contextlib.contextmanager
+def _failing(what: str) -> Iterator[None]:
+    """Turn an OSError into the reason a launch failed: "<what>: <strerror>"."""
+    try:
+        yield
+    except OSError as e:
+        raise LaunchError(f"{what}: {e.strerror or e}") from None
+
+
+class _Supervisor:
+    def __init__(self, request: LaunchRequest, report_fd: int) -> None:
+        self.request = request
+        self.dir = request.attempt
+        self.report_fd = report_fd
+        self.grace = request.kill_grace_seconds
+        self.job = jobs_pb2.Job()
+        self.tmpdir: Path | None = None
+        self.groups: list[int] = []  # the user's groups, when we must switch to the user
+        self.popen: subprocess.Popen[bytes] | None = None
+        self.leader = 0
+
+    # --- the whole life --------------------------------------------------------------
+
+    def run(self) -> None:
+        os.setsid()
+        self._detach()
+        self.wake_r = self._catch_signals()
+        _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+        _prctl(_PR_SET_NAME, ctypes.c_char_p(b"hpcq-jobd"))  # what ps and top show
+        pid = os.getpid()
+        record: dict[str, Any] = {"pid": pid, "start_time_ticks": spool.process_start_ticks(pid)}
+        if not spool.publish_json(self.dir.supervisor, record):
+            return  # a restarted noded gave this launch up already: the job must not start
+        try:
+            self.job.ParseFromString(self.request.job)
+            started = self._start()
+        except Exception as e:  # noqa: BLE001 - whatever stopped the launch is the reason
+            reason = str(e) if isinstance(e, LaunchError) else f"supervisor error: {e!r}"
+            now = time.time()
+            outcome = self._outcome(running=False, state=S.FAILED, exit_code=1, start_time=now, end_time=now,
+                                    reason=reason)
+            spool.write_json(self.dir.status, spool.outcome_to_json(outcome), durable=True)
+            self._report(record, outcome)
+            self._remove_tmpdir()
+            return
+        record.update(session_id=started.session_id, start_time=started.start_time)
+        spool.write_json(self.dir.supervisor, record)
+        self._report(record, started)
+        try:
+            outcome = self._wait(started)
+        except Exception as e:  # noqa: BLE001 - a job nobody watches must not run on
+            self._signal_job(signal.SIGKILL)
+            outcome = self._outcome(running=False, state=S.FAILED, exit_code=1, start_time=started.start_time,
+                                    end_time=time.time(), session_id=started.session_id,
+                                    reason=f"supervisor error: {e!r}")
+        spool.write_json(self.dir.status, spool.outcome_to_json(outcome), durable=True)
+        self._remove_tmpdir()
+
+    def _detach(self) -> None:
+        """Keep nothing of the launcher's: its pipes to noded would otherwise stay open
+        for as long as the job runs. Only the report pipe survives, as fd 3."""
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.dup2(self.report_fd, _REPORT_FD, inheritable=False)
+        os.closerange(_REPORT_FD + 1, os.sysconf("SC_OPEN_MAX"))
+        self.report_fd = _REPORT_FD
+
+    @staticmethod
+    def _catch_signals() -> int:
+        """SIGTERM (cancel) and SIGCHLD (an orphan to reap) arrive as bytes on a pipe
+        that poll() watches with the job's pidfd: no race, no polling."""
+        r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(w)
+        for sig in (signal.SIGTERM, signal.SIGCHLD):
+            signal.signal(sig, lambda *_: None)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # ignored by the launcher; the job inherits ours
+        return r
+
+    def _report(self, record: dict[str, Any], outcome: nodes_pb2.JobOutcome) -> None:
+        line = spool.json_line({"seq": self.request.seq, "supervisor": record,
+                                "outcome": spool.outcome_to_json(outcome)})
+        with contextlib.suppress(OSError):  # the launcher is gone: the spool tells noded instead
+            os.write(self.report_fd, line)
+        os.close(self.report_fd)
+
+    def _outcome(self, **fields: Any) -> nodes_pb2.JobOutcome:
+        return nodes_pb2.JobOutcome(job_id=self.dir.job_id, attempt=self.dir.attempt, **fields)
+
+    # --- launch ----------------------------------------------------------------------
+
+    def _start(self) -> nodes_pb2.JobOutcome:
+        user = self._user()
+        self._write_files(user)
+        self.tmpdir = self._make_tmpdir(user)
+        stdout, stderr = self._open_output_and_chdir(user)
+        spec = self.job.spec
+        env = jobenv.job_environment(self.job, self.request.node_name, self.request.cluster,
+                                     tmpdir=str(self.tmpdir), nodefile=str(self.dir.nodefile), user=user)
+        script = str(self.dir.script)
+        if spec.interpreter:
+            argv = [spec.interpreter, script, *spec.argv]
+        elif spec.script.startswith("#!"):
+            argv = [script, *spec.argv]
+        else:
+            argv = ["/bin/sh", script, *spec.argv]
+        switch = os.geteuid() != user.uid
+        start_time = time.time()
+        # Popen forks and switches user in C, with no Python between fork and exec: a
+        # Python child would copy-on-write much of this process first (~4 ms a job).
+        with _failing("cannot start the job"):
+            # Kept for the whole life of the supervisor: a Popen that is garbage-collected
+            # reaps its child if it has ended, and the leader's status is ours to collect.
+            self.popen = subprocess.Popen(
+                ["/bin/sh", "-c", _TRAMPOLINE, "hpcq-job", *argv], stdin=subprocess.DEVNULL, stdout=stdout,
+                stderr=stderr, env=env, process_group=0, umask=self._umask(), user=user.uid if switch else None,
+                group=user.gid if switch else None, extra_groups=self.groups if switch else None)
+        os.close(stdout)
+        if stderr != stdout:
+            os.close(stderr)
+        os.chdir("/")  # the job has the start directory; do not hold it ourselves
+        self.leader = self.popen.pid
+        return self._outcome(running=True, state=S.RUNNING, start_time=start_time, session_id=self.leader)
+
+    def _umask(self) -> int:
+        """The submitter's umask when the shim sent one; else PBS's 077, Slurm's usual 022."""
+        return self.job.spec.umask or (0o077 if jobenv.is_pbs(self.job) else 0o022)
+
+    def _user(self) -> jobenv.JobUser:
+        name = self.job.user
+        if os.geteuid() != 0:
+            me = pwd.getpwuid(os.getuid())
+            if name != me.pw_name:
+                raise LaunchError(f"node runs in user mode for {me.pw_name}; job belongs to {name}")
+            entry = me
+        else:
+            try:
+                entry = pwd.getpwnam(name)
+            except KeyError:
+                raise LaunchError(f"user {name} unknown on node {self.request.node_name}") from None
+        if os.geteuid() != entry.pw_uid:
+            self.groups = os.getgrouplist(entry.pw_name, entry.pw_gid)
+        return jobenv.JobUser(entry.pw_name, entry.pw_uid, entry.pw_gid, entry.pw_dir, entry.pw_shell or "/bin/sh")
+
+    def _write_files(self, user: jobenv.JobUser) -> None:
+        """job.pb for the record (root's alone: it holds the job's environment); the
+        script and the node file, for the job to read."""
+        owner = (user.uid, user.gid) if os.geteuid() == 0 else None
+        nodefile = "".join(f"{n}\n" for n in jobenv.nodefile_lines(self.job, self.request.node_name))
+        with _failing(f"cannot write the job's files in {self.dir.path}"):
+            _write_file(self.dir.job, self.request.job, 0o600)
+            _write_file(self.dir.script, self.job.spec.script.encode(), 0o500, owner)
+            _write_file(self.dir.nodefile, nodefile.encode(), 0o644)
+
+    def _make_tmpdir(self, user: jobenv.JobUser) -> Path:
+        """<tmp_dir>/hpcq.<job id>, the user's. A leftover of an earlier attempt is reused
+        only when it is a real directory of that user or ours: /tmp is everybody's, and
+        a planted symlink must not make root chown something else."""
+        path = self.request.tmp_dir / f"hpcq.{self.job.id}"
+        with _failing(f"cannot create TMPDIR {path}"):
+            try:
+                os.mkdir(path, 0o700)
+            except FileExistsError:
+                st = os.lstat(path)
+                if not stat.S_ISDIR(st.st_mode) or st.st_uid not in (user.uid, os.geteuid()):
+                    raise LaunchError(f"cannot create TMPDIR {path}: it exists and is not the user's") from None
+            if os.geteuid() == 0:
+                os.chown(path, user.uid, user.gid, follow_symlinks=False)
+        return path
+
+    def _remove_tmpdir(self) -> None:
+        if self.tmpdir is not None:
+            spool.remove(self.tmpdir)  # rmtree works on descriptors: no symlink games
+
+    def _open_output_and_chdir(self, user: jobenv.JobUser) -> tuple[int, int]:
+        """Open the job's stdout and stderr and enter its start directory, all as the
+        job's user: root must not create files, or follow paths, the user could not."""
+        spec = self.job.spec
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if spec.append_output else os.O_TRUNC)
+        mode = 0o600 if jobenv.is_pbs(self.job) else 0o666
+        with _as_user(user, self.groups, self._umask()):
+            stdout_path, stderr_path = jobenv.output_paths(self.job, self.request.node_name)
+            with _failing(f"cannot open output file {stdout_path}"):
+                stdout = os.open(stdout_path, flags, mode)
+            stderr = stdout
+            if stderr_path is not None:
+                with _failing(f"cannot open error file {stderr_path}"):
+                    stderr = os.open(stderr_path, flags, mode)
+            workdir = jobenv.start_directory(self.job, user.home)
+            try:
+                with _failing(f"cannot change to directory {workdir}"):
+                    os.chdir(workdir)
+            except LaunchError as e:
+                os.write(stderr, f"hpcq: error: {e}\n".encode())  # where the user will look
+                raise
+        return stdout, stderr
+
+    # --- waiting ---------------------------------------------------------------------
+
+    def _wait(self, started: nodes_pb2.JobOutcome) -> nodes_pb2.JobOutcome:
+        """Wait for the job; at the walltime or on cancel TERM it, KILL after the grace;
+        when it has ended, give leftovers the rest of that grace (none after a normal
+        end), then kill them and collect everything."""
+        leader = self.leader
+        pidfd = os.pidfd_open(leader)
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        poller.register(self.wake_r, select.POLLIN)
+        walltime = self.job.walltime_seconds
+        deadline = time.monotonic() + walltime if walltime else None
+        ending: int | None = None  # TIMEOUT or CANCELLED once we have started ending it
+        kill_at: float | None = None
+        killing = leader_done = False
+        while True:
+            timers = [t for t in (None if ending or leader_done else deadline, kill_at) if t is not None]
+            timeout = max(0.0, min(timers) - time.monotonic()) * 1000 if timers else None
+            ready = {fd for fd, _ in poller.poll(timeout)}
+            now = time.monotonic()
+            if self.wake_r in ready:
+                if signal.SIGTERM in os.read(self.wake_r, 4096) and not leader_done:
+                    grace = self._cancel_grace()
+                    if ending is None:
+                        ending = S.CANCELLED
+                        self._signal_job(signal.SIGTERM)
+                    kill_at = min(kill_at or now + grace, now + grace)
+                self._reap_orphans()
+            if ending is None and not leader_done and deadline is not None and now >= deadline:
+                ending = S.TIMEOUT
+                self._signal_job(signal.SIGTERM)
+                kill_at = now + self.grace
+            if pidfd in ready and not leader_done:
+                # The leader is a zombie now: its pid still holds the process group's id,
+                # so signalling the group cannot hit a stranger until we reap it.
+                leader_done = True
+                poller.unregister(pidfd)
+                if ending is None:
+                    kill_at = now  # a job that ended by itself: leftovers go at once
+            if kill_at is not None and now >= kill_at:
+                killing, kill_at = True, None
+            if killing:  # again on every wake-up: a killed process may have orphaned more
+                self._signal_job(signal.SIGKILL)
+            if leader_done and not self._orphans():
+                break
+        os.close(pidfd)
+        _, status = os.waitpid(leader, 0)
+        end_time = time.time()
+        # Every process of the job was reaped by its parent or by us (subreaper), so the
+        # children's usage is the job's, not only the leader's as wait4 would give.
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
+        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
+        state = ending or (S.COMPLETED if code == 0 and sig == 0 else S.FAILED)
+        return self._outcome(
+            running=False, state=state, exit_code=code, signal=sig, start_time=started.start_time,
+            end_time=end_time, session_id=started.session_id,
+            cpu_seconds=usage.ru_utime + usage.ru_stime, max_rss_kb=usage.ru_maxrss)
+
+    def _cancel_grace(self) -> int:
+        record = spool.read_json(self.dir.cancel) or {}
+        return int(record.get("grace_seconds", self.grace))
+
+    def _orphans(self) -> list[int]:
+        """Our children other than the job's leader: processes the job left behind."""
+        try:
+            with open(f"/proc/self/task/{os.getpid()}/children") as f:
+                return [p for p in map(int, f.read().split()) if p != self.leader]
+        except FileNotFoundError:  # kernel without CONFIG_PROC_CHILDREN: the group is all we see
+            return []
+
+    def _reap_orphans(self) -> None:
+        for pid in self._orphans():
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+
+    def _signal_job(self, sig: int) -> None:
+        """The job's process group, and processes of the job that left it (they are our children now)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.leader, sig)
+        for pid in self._orphans():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+
+
+def _write_file(path: Path, data: bytes, mode: int, owner: tuple[int, int] | None = None) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with open(fd, "wb") as f:
+        os.fchmod(fd, mode)  # whatever the umask
+        if owner is not None:
+            os.fchown(fd, *owner)
+        f.write(data)
+
+
+_libc = ctypes.CDLL(None, use_errno=True)  # loaded once, in the launcher
+
+
+def _prctl(option: int, value: int | ctypes.c_char_p) -> None:
+    if _libc.prctl(option, value, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), f"prctl({option})")

@@ -1,0 +1,319 @@
+"""JobRunner: noded's side of running jobs.
+
+It owns the spool and speaks to the launcher process (hpcq.noded.launcher), which
+forks one supervisor (hpcq.noded.jobd) per job attempt. The runner hears of a
+supervisor's end by push, a pidfd on the event loop, and then reads its status.json.
+Supervisors do not depend on noded: after a restart, start() finds them in the spool
+and attaches again.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hpcq.api import jobs_pb2, nodes_pb2
+from hpcq.noded import spool
+
+log = logging.getLogger(__name__)
+
+S = jobs_pb2.JobState
+
+
+@dataclass
+class _Attempt:
+    """What noded knows of one job attempt in the spool."""
+
+    dir: spool.AttemptDir
+    outcome: nodes_pb2.JobOutcome
+    launching: asyncio.Task[nodes_pb2.JobOutcome] | None = None
+    pidfd: int | None = None
+    kill_grace: int | None = None  # kill() came while the launch was under way
+    # on_finished waits until launch() has handed out the start, so that noded never
+    # reports an end before the start it belongs to.
+    start_handed_out: bool = True
+    end_held: bool = False
+
+
+class JobRunner:
+    def __init__(self, spool_dir: Path, tmp_dir: Path, node_name: str,
+                 on_finished: Callable[[nodes_pb2.JobOutcome], None]) -> None:
+        # Absolute: supervisors and jobs work in other directories.
+        self.spool_dir = spool_dir.absolute()
+        self.tmp_dir = tmp_dir.absolute()
+        self.node_name = node_name
+        self.on_finished = on_finished
+        self._attempts: dict[tuple[int, int], _Attempt] = {}
+        self._launcher: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._replies: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._seq = 0
+
+    # --- life ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Spawn the launcher, then take stock of the spool: attach to every supervisor
+        that still runs, keep every outcome that ctld has not yet told us to forget."""
+        jobs = spool.jobs_dir(self.spool_dir)
+        jobs.mkdir(parents=True, exist_ok=True)
+        jobs.chmod(spool.DIR_MODE)
+        await self._spawn_launcher()
+        for directory in spool.scan(self.spool_dir):
+            self._adopt(directory)
+
+    async def close(self) -> None:
+        """Stop the launcher and stop listening; supervisors (and their jobs) keep running."""
+        for attempt in self._attempts.values():
+            self._unwatch(attempt)
+        launcher, self._launcher = self._launcher, None
+        if launcher is None:
+            return
+        assert launcher.stdin is not None
+        launcher.stdin.close()  # end of input is the launcher's signal to go
+        try:
+            await asyncio.wait_for(launcher.wait(), 5)
+        except asyncio.TimeoutError:
+            launcher.kill()
+            await launcher.wait()
+        if self._reader is not None:
+            await self._reader
+
+    def outcomes(self) -> list[nodes_pb2.JobOutcome]:
+        """Every attempt in the spool: running ones and finished ones ctld has not forgotten.
+        An attempt whose launch is under way is left out: its launch() answers for it."""
+        return [_copy(a.outcome) for a in self._attempts.values() if a.launching is None]
+
+    # --- commands from ctld --------------------------------------------------------------
+
+    async def launch(self, job: jobs_pb2.Job, cluster: str, kill_grace_seconds: int) -> nodes_pb2.JobOutcome:
+        """Start one job attempt, once: a repeated Launch (ctld resends after a reconnect)
+        answers with what the spool already says. Returns a running outcome, or a finished
+        FAILED one with the reason when the job could not be started."""
+        key = (job.id, job.attempt)
+        attempt = self._attempts.get(key)
+        if attempt is None:
+            directory = spool.attempt_dir(self.spool_dir, job.id, job.attempt)
+            try:
+                directory.path.mkdir()
+            except FileExistsError:  # unknown to us, yet there: the spool is the truth
+                return _copy(self._adopt(directory).outcome)
+            directory.path.chmod(spool.DIR_MODE)
+            attempt = _Attempt(directory, nodes_pb2.JobOutcome(job_id=job.id, attempt=job.attempt),
+                               start_handed_out=False)
+            self._attempts[key] = attempt
+            # A task of its own: a caller that stops waiting must not stop a launch half-way.
+            attempt.launching = asyncio.create_task(self._launch(attempt, job, cluster, kill_grace_seconds))
+        if attempt.launching is None:
+            return _copy(attempt.outcome)
+        try:
+            return _copy(await asyncio.shield(attempt.launching))
+        finally:
+            self._hand_out_start(attempt)
+
+    def signal(self, job_id: int, attempt: int, sig: int) -> bool:
+        """Send `sig` to the job's whole process group."""
+        a = self._attempts.get((job_id, attempt))
+        # session_id 0 (a job still starting when noded restarted) would be our own group
+        if a is None or not a.outcome.running or a.outcome.session_id <= 0:
+            return False
+        try:
+            os.killpg(a.outcome.session_id, sig)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def kill(self, job_id: int, attempt: int, grace_seconds: int) -> bool:
+        """Cancel: the supervisor TERMs the job's group and KILLs it after the grace; the
+        outcome will say CANCELLED. A job whose launch is under way is killed once started."""
+        a = self._attempts.get((job_id, attempt))
+        if a is None:
+            return False
+        if a.launching is not None:
+            a.kill_grace = grace_seconds
+            return True
+        if not a.outcome.running or a.pidfd is None:
+            return False
+        spool.write_json(a.dir.cancel, {"grace_seconds": grace_seconds})
+        try:
+            signal.pidfd_send_signal(a.pidfd, signal.SIGTERM)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def forget(self, job_id: int, attempt: int) -> None:
+        """ctld has stored the outcome: the spool directory can go."""
+        a = self._attempts.get((job_id, attempt))
+        if a is None:
+            return
+        if a.outcome.running or a.launching is not None:
+            log.warning("ctld asked to forget job %s attempt %s, which still runs; kept", job_id, attempt)
+            return
+        del self._attempts[(job_id, attempt)]
+        spool.remove(a.dir.path)
+
+    # --- launching -----------------------------------------------------------------------
+
+    async def _launch(self, attempt: _Attempt, job: jobs_pb2.Job, cluster: str, grace: int) -> nodes_pb2.JobOutcome:
+        request = {"dir": str(attempt.dir.path), "job": base64.b64encode(job.SerializeToString()).decode(),
+                   "cluster": cluster, "grace": grace}
+        try:
+            reply = await self._request(request)
+        except OSError as e:  # the launcher's pipe broke under us
+            reply = {"error": f"the launcher is unavailable: {e}"}
+        if "error" in reply:
+            # No word from a supervisor; the spool says whether one got going.
+            log.warning("launch of job %s attempt %s: %s", job.id, job.attempt, reply["error"])
+            self._take_stock(attempt)
+            started = attempt.outcome
+        else:
+            started = attempt.outcome = spool.outcome_from_json(reply["outcome"])
+            if started.running and not self._watch(attempt, reply["supervisor"]):
+                self._on_supervisor_exit(attempt)  # a quick job, over before we looked: its end waits
+        attempt.launching = None
+        if attempt.kill_grace is not None:
+            self.kill(job.id, job.attempt, attempt.kill_grace)
+        return started
+
+    def _hand_out_start(self, attempt: _Attempt) -> None:
+        """launch() is about to return the start (or its caller gave up): an end heard
+        meanwhile may now be told, after the caller has reported the start."""
+        attempt.start_handed_out = True
+        if attempt.end_held:
+            attempt.end_held = False
+            asyncio.get_running_loop().call_soon(self.on_finished, _copy(attempt.outcome))
+
+    async def _spawn_launcher(self) -> None:
+        self._launcher = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "hpcq.noded.launcher", "--node", self.node_name, "--tmp-dir", str(self.tmp_dir),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        self._reader = asyncio.create_task(self._read_replies(self._launcher))
+
+    async def _request(self, message: dict[str, Any]) -> dict[str, Any]:
+        if self._launcher is None or self._launcher.returncode is not None:
+            log.warning("the launcher is gone; starting another")
+            await self._spawn_launcher()
+        assert self._launcher is not None and self._launcher.stdin is not None
+        self._seq += 1
+        seq = self._seq
+        reply = self._replies[seq] = asyncio.get_running_loop().create_future()
+        try:
+            self._launcher.stdin.write(spool.json_line({"seq": seq, **message}))
+            await self._launcher.stdin.drain()
+        except OSError:
+            del self._replies[seq]
+            raise
+        return await reply
+
+    async def _read_replies(self, launcher: asyncio.subprocess.Process) -> None:
+        assert launcher.stdout is not None
+        while line := await launcher.stdout.readline():
+            message = json.loads(line)
+            reply = self._replies.pop(message["seq"], None)
+            if reply is not None:
+                reply.set_result(message)
+        # The launcher ended: what it had not answered will not be answered.
+        for seq, reply in self._replies.items():
+            reply.set_result({"seq": seq, "error": "the launcher exited before the job started"})
+        self._replies.clear()
+
+    # --- supervisors -------------------------------------------------------------------
+
+    def _adopt(self, directory: spool.AttemptDir) -> _Attempt:
+        """Know an attempt from its spool directory alone (at start, or a stray one)."""
+        attempt = _Attempt(directory, nodes_pb2.JobOutcome(job_id=directory.job_id, attempt=directory.attempt))
+        self._attempts[directory.key] = attempt
+        status = spool.read_json(directory.status)
+        if status is None:
+            self._take_stock(attempt)
+        else:
+            attempt.outcome = spool.outcome_from_json(status)
+        return attempt
+
+    def _take_stock(self, attempt: _Attempt) -> None:
+        """The outcome of an attempt with no status yet: running if its supervisor lives
+        (then watched), else whatever it left, else FAILED."""
+        directory = attempt.dir
+        record = spool.read_json(directory.supervisor)
+        if record is None:
+            # No supervisor got going (noded or the launcher died first). Claim the record:
+            # a supervisor still on its way will find it taken and not start the job.
+            if spool.publish_json(directory.supervisor, {"pid": 0, "start_time_ticks": 0}):
+                attempt.outcome = self._failed(directory, "launch interrupted before the job started")
+                return
+            record = spool.read_json(directory.supervisor) or {}
+        if self._watch(attempt, record):
+            # session_id is 0 if the job was still starting: its end will tell the rest
+            attempt.outcome = nodes_pb2.JobOutcome(
+                job_id=directory.job_id, attempt=directory.attempt, running=True, state=S.RUNNING,
+                start_time=record.get("start_time", 0), session_id=record.get("session_id", 0))
+            return
+        status = spool.read_json(directory.status)  # read after it is gone: it may have just ended
+        attempt.outcome = spool.outcome_from_json(status) if status else self._failed(
+            directory, "supervisor lost", start_time=record.get("start_time", 0),
+            session_id=record.get("session_id", 0))
+
+    def _watch(self, attempt: _Attempt, supervisor: dict[str, Any]) -> bool:
+        """Listen for the supervisor's end on a pidfd; False if it has already ended.
+        The pidfd is opened before the start time is compared, so a pid recycled by
+        then is caught and not watched."""
+        pid = supervisor.get("pid", 0)
+        if pid <= 0:  # a launch an earlier noded gave up
+            return False
+        try:
+            pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return False
+        if spool.process_start_ticks(pid) != supervisor.get("start_time_ticks"):
+            os.close(pidfd)
+            return False
+        attempt.pidfd = pidfd
+        asyncio.get_running_loop().add_reader(pidfd, self._on_supervisor_exit, attempt)
+        return True
+
+    def _unwatch(self, attempt: _Attempt) -> None:
+        if attempt.pidfd is not None:
+            asyncio.get_running_loop().remove_reader(attempt.pidfd)
+            os.close(attempt.pidfd)
+            attempt.pidfd = None
+
+    def _on_supervisor_exit(self, attempt: _Attempt) -> None:
+        self._unwatch(attempt)
+        if self._attempts.get(attempt.dir.key) is not attempt:
+            return
+        status = spool.read_json(attempt.dir.status)
+        if status is None:
+            attempt.outcome = self._failed(attempt.dir, "supervisor lost", start_time=attempt.outcome.start_time,
+                                           session_id=attempt.outcome.session_id)
+        else:
+            attempt.outcome = spool.outcome_from_json(status)
+        if attempt.start_handed_out:
+            self.on_finished(_copy(attempt.outcome))
+        else:
+            attempt.end_held = True
+
+    @staticmethod
+    def _failed(directory: spool.AttemptDir, reason: str, **fields: Any) -> nodes_pb2.JobOutcome:
+        """A FAILED outcome that noded decides itself, recorded as a supervisor would."""
+        now = time.time()
+        outcome = nodes_pb2.JobOutcome(job_id=directory.job_id, attempt=directory.attempt, state=S.FAILED,
+                                       exit_code=1, end_time=now, reason=reason, **fields)
+        if not outcome.start_time:
+            outcome.start_time = now
+        spool.write_json(directory.status, spool.outcome_to_json(outcome), durable=True)
+        return outcome
+
+
+def _copy(outcome: nodes_pb2.JobOutcome) -> nodes_pb2.JobOutcome:
+    """Callers get their own message: they may change it."""
+    copy = nodes_pb2.JobOutcome()
+    copy.CopyFrom(outcome)
+    return copy
