@@ -58,6 +58,17 @@ class CtldSection:
     kill_grace: int = _key(5, "Seconds between TERM and KILL when a job is cancelled or times out.")
     max_pending_jobs: int = _key(200_000, "Submits beyond this many queued jobs are refused (as Slurm's MaxJobCount).")
     commit_batch: int = _key(2000, "Most store operations written in one transaction.")
+    priority_weight_age: int = _key(1000, "Weight of the age factor (Slurm PriorityWeightAge).")
+    priority_weight_fairshare: int = _key(10000, "Weight of the fair-share factor (PriorityWeightFairshare).")
+    priority_weight_job_size: int = _key(1000, "Weight of the job-size factor (PriorityWeightJobSize).")
+    priority_weight_queue: int = _key(1000, "Weight of the queue-priority factor (PriorityWeightPartition).")
+    priority_max_age: float = _key(7 * 86400.0, "Seconds after which a job's age factor stops growing.")
+    priority_favor_small: bool = _key(False, "Job-size factor favours small jobs instead of large ones.")
+    fairshare_half_life: float = _key(7 * 86400.0, "Half-life in seconds of recorded usage (PriorityDecayHalfLife).")
+    fairshare_gpu_weight: float = _key(1.0, "CPU-seconds charged per GPU-second.")
+    sched_reservations: int = _key(1, "How many blocked jobs get a reserved start that backfill may not delay.")
+    licenses: list[str] = _key([], "Cluster-wide licenses as NAME:COUNT (Slurm Licenses=).")
+    kill_invalid_depend: bool = _key(False, "Cancel Slurm jobs whose dependency can never be met (PBS jobs always are).")
     agent_hosts: list[str] = _key([], "Host certificates (CN) allowed to assert users; empty: every host certificate.")
     agents_may_assert_root: bool = _key(False, "Whether an agent may act for root (local clusters run by root need it).")
 
@@ -161,6 +172,25 @@ def from_dict(data: dict[str, Any], origin: str = "<config>") -> Config:
     return config
 
 
+def apply_overrides(config: Config, assignments: list[str], origin: str = "--set") -> Config:
+    """Set `section.key=value` pairs (value in TOML syntax, or a bare string), checked
+    like a config file; returns a new Config."""
+    data: dict[str, dict[str, Any]] = {name: dataclasses.asdict(getattr(config, name)) for name in SECTIONS}
+    for assignment in assignments:
+        target, sep, raw = assignment.partition("=")
+        section, dot, key = target.strip().partition(".")
+        if not sep or not dot:
+            raise ConfigError(f"{origin}: {assignment!r}: expected section.key=value")
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        data.setdefault(section, {})[key] = value
+    updated = from_dict(data, origin)
+    updated.path = config.path
+    return updated
+
+
 def _coerce(value: Any, kind: type, where: str) -> Any:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
@@ -175,10 +205,17 @@ def _check_values(config: Config, origin: str) -> None:
     for section, key in positive:
         if getattr(getattr(config, section), key) <= 0:
             raise ConfigError(f"{origin}: [{section}] {key}: must be greater than 0")
-    for section, key in [("ctld", "sched_min_interval"), ("ctld", "kill_grace"), ("noded", "cpus"), ("noded", "memory_mb"),
+    for section, key in [("ctld", "sched_min_interval"), ("ctld", "kill_grace"), ("ctld", "sched_reservations"),
+                         ("ctld", "fairshare_gpu_weight"), ("ctld", "priority_max_age"), ("noded", "cpus"), ("noded", "memory_mb"),
                          ("agent", "rate"), ("agent", "burst"), ("agent", "min_uid")]:
         if getattr(getattr(config, section), key) < 0:
             raise ConfigError(f"{origin}: [{section}] {key}: must not be negative")
+    if config.ctld.fairshare_half_life <= 0:
+        raise ConfigError(f"{origin}: [ctld] fairshare_half_life: must be greater than 0")
+    for item in config.ctld.licenses:
+        name, sep, count = item.partition(":")
+        if not name or not sep or not count.isdigit():
+            raise ConfigError(f"{origin}: [ctld] licenses: {item!r} is not NAME:COUNT")
     if config.ctld.node_timeout <= config.ctld.heartbeat_interval:
         raise ConfigError(f"{origin}: [ctld] node_timeout: must be longer than heartbeat_interval")
 

@@ -77,7 +77,7 @@ class Resources(_message.Message):
     def __init__(self, nodes: _Optional[int] = ..., tasks: _Optional[int] = ..., tasks_per_node: _Optional[int] = ..., cpus_per_task: _Optional[int] = ..., mem_per_node_mb: _Optional[int] = ..., mem_per_cpu_mb: _Optional[int] = ..., gpus_per_node: _Optional[int] = ..., features: _Optional[_Iterable[str]] = ..., licenses: _Optional[_Mapping[str, int]] = ..., exclusive: _Optional[bool] = ..., exclude_nodes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Dependency(_message.Message):
-    __slots__ = ("kind", "job_ids")
+    __slots__ = ("kind", "job_ids", "tasks")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[Dependency.Kind]
@@ -92,11 +92,20 @@ class Dependency(_message.Message):
     AFTER_NOT_OK: Dependency.Kind
     AFTER_ANY: Dependency.Kind
     SINGLETON: Dependency.Kind
+    class Task(_message.Message):
+        __slots__ = ("array_job_id", "task")
+        ARRAY_JOB_ID_FIELD_NUMBER: _ClassVar[int]
+        TASK_FIELD_NUMBER: _ClassVar[int]
+        array_job_id: int
+        task: int
+        def __init__(self, array_job_id: _Optional[int] = ..., task: _Optional[int] = ...) -> None: ...
     KIND_FIELD_NUMBER: _ClassVar[int]
     JOB_IDS_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
     kind: Dependency.Kind
     job_ids: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, kind: _Optional[_Union[Dependency.Kind, str]] = ..., job_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+    tasks: _containers.RepeatedCompositeFieldContainer[Dependency.Task]
+    def __init__(self, kind: _Optional[_Union[Dependency.Kind, str]] = ..., job_ids: _Optional[_Iterable[int]] = ..., tasks: _Optional[_Iterable[_Union[Dependency.Task, _Mapping]]] = ...) -> None: ...
 
 class ArraySpec(_message.Message):
     __slots__ = ("indices", "max_running")
@@ -208,7 +217,7 @@ class Allocation(_message.Message):
     def __init__(self, slices: _Optional[_Iterable[_Union[Allocation.Slice, _Mapping]]] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "spec", "user", "state", "reason", "submit_time", "eligible_time", "start_time", "end_time", "allocation", "exit_code", "signal", "attempt", "priority", "walltime_seconds", "queue", "array_job_id", "array_task_id", "cancelled_by", "session_id", "cpu_seconds", "max_rss_kb")
+    __slots__ = ("id", "spec", "user", "state", "reason", "submit_time", "eligible_time", "start_time", "end_time", "allocation", "exit_code", "signal", "attempt", "priority", "walltime_seconds", "queue", "array_job_id", "array_task_id", "cancelled_by", "session_id", "cpu_seconds", "max_rss_kb", "planned_start_time", "admin_priority_set")
     ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
@@ -231,6 +240,8 @@ class Job(_message.Message):
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     CPU_SECONDS_FIELD_NUMBER: _ClassVar[int]
     MAX_RSS_KB_FIELD_NUMBER: _ClassVar[int]
+    PLANNED_START_TIME_FIELD_NUMBER: _ClassVar[int]
+    ADMIN_PRIORITY_SET_FIELD_NUMBER: _ClassVar[int]
     id: int
     spec: JobSpec
     user: str
@@ -253,7 +264,9 @@ class Job(_message.Message):
     session_id: int
     cpu_seconds: float
     max_rss_kb: int
-    def __init__(self, id: _Optional[int] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., user: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[str] = ..., submit_time: _Optional[float] = ..., eligible_time: _Optional[float] = ..., start_time: _Optional[float] = ..., end_time: _Optional[float] = ..., allocation: _Optional[_Union[Allocation, _Mapping]] = ..., exit_code: _Optional[int] = ..., signal: _Optional[int] = ..., attempt: _Optional[int] = ..., priority: _Optional[int] = ..., walltime_seconds: _Optional[int] = ..., queue: _Optional[str] = ..., array_job_id: _Optional[int] = ..., array_task_id: _Optional[int] = ..., cancelled_by: _Optional[str] = ..., session_id: _Optional[int] = ..., cpu_seconds: _Optional[float] = ..., max_rss_kb: _Optional[int] = ...) -> None: ...
+    planned_start_time: float
+    admin_priority_set: bool
+    def __init__(self, id: _Optional[int] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., user: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[str] = ..., submit_time: _Optional[float] = ..., eligible_time: _Optional[float] = ..., start_time: _Optional[float] = ..., end_time: _Optional[float] = ..., allocation: _Optional[_Union[Allocation, _Mapping]] = ..., exit_code: _Optional[int] = ..., signal: _Optional[int] = ..., attempt: _Optional[int] = ..., priority: _Optional[int] = ..., walltime_seconds: _Optional[int] = ..., queue: _Optional[str] = ..., array_job_id: _Optional[int] = ..., array_task_id: _Optional[int] = ..., cancelled_by: _Optional[str] = ..., session_id: _Optional[int] = ..., cpu_seconds: _Optional[float] = ..., max_rss_kb: _Optional[int] = ..., planned_start_time: _Optional[float] = ..., admin_priority_set: _Optional[bool] = ...) -> None: ...
 
 class SubmitRequest(_message.Message):
     __slots__ = ("specs", "test_only")

@@ -31,7 +31,7 @@ class LocalCluster:
 
     # -- files ------------------------------------------------------------------------
 
-    def ensure_files(self, nodes: int, database: str = "") -> configuration.Config:
+    def ensure_files(self, nodes: int, database: str = "", overrides: list[str] = ()) -> configuration.Config:
         for d in (self.home, self.logs, self.run, self.home / "spool"):
             d.mkdir(parents=True, exist_ok=True, mode=0o700)
         config = configuration.load(self.conf_path) if self.conf_path.exists() else self._new_config(database)
@@ -47,7 +47,9 @@ class LocalCluster:
         for name in self.node_names(nodes):
             if not (self.pki / f"{name}.crt").exists():
                 pki.issue(self.pki, "node", name, self.pki)
-        if not self.conf_path.exists():
+        if overrides:
+            config = configuration.apply_overrides(config, list(overrides))
+        if overrides or not self.conf_path.exists():
             self.conf_path.write_text(configuration.dump(config))
         return configuration.load(self.conf_path)
 
@@ -103,9 +105,11 @@ class LocalCluster:
         self.pid_file(daemon).write_text(f"{process.pid}\n")
         return process.pid
 
-    def up(self, nodes: int, cpus: int = 0, memory_mb: int = 0, database: str = "") -> list[str]:
-        """Start what is not running; return what was started. `database` applies to a new cluster."""
-        config = self.ensure_files(nodes, database)
+    def up(self, nodes: int, cpus: int = 0, memory_mb: int = 0, database: str = "",
+           overrides: list[str] = ()) -> list[str]:
+        """Start what is not running; return what was started. `database` applies to a new
+        cluster; `overrides` (section.key=value) are written into its config first."""
+        config = self.ensure_files(nodes, database, overrides)
         started = []
         if self.running_pid("ctld") is None:
             self._spawn("ctld", ["hpcq.ctld.main", "-c", str(self.conf_path)])

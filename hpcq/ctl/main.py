@@ -6,7 +6,7 @@ import json
 import sys
 
 from hpcq.ctl import certs
-from hpcq.errors import HpcqError
+from hpcq.errors import ConfigError, HpcqError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--cpus", type=int, default=0, help="CPUs each node offers (default: all)")
     up.add_argument("--memory", type=int, default=0, help="MiB each node offers (default: all)")
     up.add_argument("--database", default="", help="store URL for a new cluster (default: SQLite in $HPCQ_HOME)")
+    up.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="change a config key of the local cluster (repeatable), e.g. ctld.node_timeout=30")
     up.set_defaults(func=cmd_up)
     down = sub.add_parser("down", help="stop the local cluster's daemons")
     down.set_defaults(func=cmd_down)
@@ -68,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     except HpcqError as e:
         print(f"hpcqctl: {e.message}", file=sys.stderr)
         return 1
-    except (RuntimeError, TimeoutError) as e:
+    except (RuntimeError, TimeoutError, ConfigError) as e:
         print(f"hpcqctl: {e}", file=sys.stderr)
         return 1
 
@@ -81,7 +83,7 @@ def _client():
 def cmd_up(args: argparse.Namespace) -> int:
     from hpcq.ctl.local import LocalCluster
     cluster = LocalCluster()
-    started = cluster.up(args.nodes, args.cpus, args.memory, args.database)
+    started = cluster.up(args.nodes, args.cpus, args.memory, args.database, args.set)
     print(f"hpcq local cluster in {cluster.home}: " + (f"started {', '.join(started)}" if started else "already running"))
     print(f"config: {cluster.conf_path} (HPCQ_HOME={cluster.home})")
     return 0

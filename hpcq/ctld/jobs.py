@@ -5,7 +5,8 @@ import re
 
 from hpcq.api import admin_pb2, jobs_pb2
 from hpcq.ctld.errors import InvalidArgument
-from hpcq.ctld.scheduler import JobRequest
+from hpcq.ctld import scheduler
+from hpcq.ctld.scheduler import dependencies as deps
 
 S = jobs_pb2.JobState
 
@@ -68,19 +69,43 @@ def initial_state(spec: jobs_pb2.JobSpec, now: float) -> tuple[int, str]:
     return S.PENDING, "None"
 
 
-def priority(spec: jobs_pb2.JobSpec, queue: admin_pb2.Queue) -> int:
-    # Queue priority dominates; nice orders jobs within a queue (the scheduler issue
-    # replaces this with Slurm's multifactor priority).
-    return queue.priority * 1_000_000 + 100_000 - spec.nice
+def resolve_dependencies(spec: jobs_pb2.JobSpec) -> None:
+    """Turn a shim's dependency text (Slurm --dependency, PBS -W depend) into the API's
+    structured form, refusing bad syntax as Slurm does ("Job dependency problem")."""
+    text = spec.attributes.get("dependency") or spec.attributes.get("depend")
+    if not text or spec.dependencies:
+        return
+    try:
+        parsed = deps.parse_slurm(text) if spec.dialect == jobs_pb2.DIALECT_SLURM else deps.parse_pbs(text)
+        messages, any_of = deps.to_proto(parsed)
+    except deps.DependencyError as e:
+        raise InvalidArgument("BAD_DEPENDENCY", f"dependency: {e}") from None
+    spec.dependencies.extend(messages)
+    spec.dependency_any = any_of
 
 
-def request(job: jobs_pb2.Job) -> JobRequest:
+def dependencies(spec: jobs_pb2.JobSpec) -> scheduler.Dependencies | None:
+    return deps.from_proto(spec.dependencies, spec.dependency_any) if spec.dependencies else None
+
+
+def request(job: jobs_pb2.Job) -> scheduler.JobRequest:
     nodes, cpus, mem, gpus = shape(job.spec)
     r = job.spec.resources
-    return JobRequest(id=job.id, user=job.user, queue=job.queue, priority=job.priority,
-                      submit_time=job.submit_time, nodes=nodes, cpus_per_node=cpus, mem_per_node_mb=mem,
-                      gpus_per_node=gpus, walltime=job.walltime_seconds, exclusive=r.exclusive,
-                      features=frozenset(r.features), exclude=frozenset(r.exclude_nodes))
+    return scheduler.JobRequest(
+        id=job.id, user=job.user, queue=job.queue, submit_time=job.submit_time, account=job.spec.account,
+        name=job.spec.name, nodes=nodes, cpus_per_node=cpus, mem_per_node_mb=mem, gpus_per_node=gpus,
+        walltime=job.walltime_seconds, exclusive=r.exclusive, features=frozenset(r.features),
+        exclude=frozenset(r.exclude_nodes), licenses=dict(r.licenses), nice=job.spec.nice,
+        admin_priority=job.priority if job.admin_priority_set else None, eligible_time=job.eligible_time,
+        dependency=dependencies(job.spec))
+
+
+def running(job: jobs_pb2.Job) -> scheduler.RunningJob:
+    return scheduler.RunningJob(
+        id=job.id, user=job.user, queue=job.queue, start_time=job.start_time, walltime=job.walltime_seconds,
+        slices=tuple(scheduler.Slice(s.node, s.cpus, s.mem_mb, s.gpus) for s in job.allocation.slices),
+        account=job.spec.account, name=job.spec.name, licenses=dict(job.spec.resources.licenses),
+        array_job_id=job.array_job_id or None)
 
 
 def outcome_state(requested_cancel: bool, state: int) -> int:

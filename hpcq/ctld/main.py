@@ -69,7 +69,8 @@ async def serve(config: configuration.Config) -> None:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("hpcq-ctld serving cluster %s on %s (store %s)", config.cluster.name, ctld.listen, store.url)
 
-    tasks = [asyncio.create_task(controller.run_scheduler()), asyncio.create_task(controller.watch_node_health())]
+    tasks = [asyncio.create_task(controller.run_scheduler()), asyncio.create_task(controller.watch_node_health()),
+             asyncio.create_task(controller.persist_usage())]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -80,6 +81,7 @@ async def serve(config: configuration.Config) -> None:
     await server.stop(grace=5)
     for task in tasks:
         task.cancel()
+    await controller.flush_usage()
     store.close()
     log.info("stopped")
 

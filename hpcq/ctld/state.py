@@ -8,6 +8,7 @@ node sessions call these methods; nothing else mutates jobs or nodes.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Iterable
@@ -43,6 +44,11 @@ class Controller:
         self.jobs: dict[int, jobs_pb2.Job] = {}
         self.queued: dict[int, scheduler.JobRequest] = {}    # PENDING jobs, as the scheduler sees them
         self.waiting: set[int] = set()                       # WAITING jobs (begin time ahead)
+        self.active: set[int] = set()                        # RUNNING and COMPLETING jobs
+        self.usage = scheduler.Usage(half_life=config.ctld.fairshare_half_life,
+                                     gpu_weight=config.ctld.fairshare_gpu_weight)
+        self.licenses = {name: int(count) for name, _, count in (i.partition(":") for i in config.ctld.licenses)}
+        self._usage_dirty = False
         self.nodes: dict[str, NodeRecord] = {}
         self.queues: dict[str, admin_pb2.Queue] = {}
         self.next_job_id = 1
@@ -71,9 +77,14 @@ class Controller:
             if job.state in states.QUEUED:
                 self._enqueue(job)
             elif job.state in states.ACTIVE:
+                self.active.add(job.id)
                 for s in job.allocation.slices:
                     self._node(s.node).allocate(s.cpus, s.mem_mb, s.gpus, job.id)
         self.next_job_id = max(int(loaded.meta.get("next_job_id", "1")), max(self.jobs, default=0) + 1)
+        if "usage" in loaded.meta:
+            self.usage = scheduler.Usage.from_dict(json.loads(loaded.meta["usage"]),
+                                                   half_life=self.config.ctld.fairshare_half_life,
+                                                   gpu_weight=self.config.ctld.fairshare_gpu_weight)
         created: list[Put] = []
         if not self.queues:
             default = admin_pb2.Queue(name=self.config.ctld.default_queue, is_default=True, state=admin_pb2.Queue.UP,
@@ -127,10 +138,11 @@ class Controller:
         if queue.allowed_users and user not in queue.allowed_users:
             raise InvalidArgument("QUEUE_ACCESS", f"user {user} may not submit to queue {queue.name}")
         self._check_fits(spec, queue)
+        jobrules.resolve_dependencies(spec)
         state, reason = jobrules.initial_state(spec, now)
         return jobs_pb2.Job(spec=spec, user=user, state=state, reason=reason, submit_time=now,
                             eligible_time=max(now, spec.begin_time), walltime_seconds=jobrules.walltime(spec, queue),
-                            queue=queue.name, priority=jobrules.priority(spec, queue))
+                            queue=queue.name)
 
     async def submit(self, user: str, specs: Iterable[jobs_pb2.JobSpec], *, test_only: bool = False) -> list[int]:
         now = time.time()
@@ -249,11 +261,12 @@ class Controller:
         queue = self._queue_for(changed)
         self._check_fits(changed, queue)
         jobrules.validate(changed)
+        if "dependencies" in fields:
+            self._refuse_dependency_cycle(job.id, changed)
         updated = jobs_pb2.Job()
         updated.CopyFrom(job)
         updated.spec.CopyFrom(changed)
         updated.queue, updated.walltime_seconds = queue.name, jobrules.walltime(changed, queue)
-        updated.priority = jobrules.priority(changed, queue)
         await self.store.write([job_row(updated)])
         job.CopyFrom(updated)
         if job.id in self.queued:
@@ -289,42 +302,90 @@ class Controller:
     def snapshot(self, now: float) -> scheduler.Snapshot:
         for job_id in [i for i in self.waiting if self.jobs[i].spec.begin_time <= now]:
             self._enqueue(self.jobs[job_id])
+        ctld = self.config.ctld
         nodes = tuple(scheduler.NodeCapacity(
             name=n.name, cpus_total=n.hardware.cpus, cpus_free=n.hardware.cpus - n.cpus_allocated,
             mem_total_mb=n.hardware.memory_mb, mem_free_mb=n.hardware.memory_mb - n.mem_allocated_mb,
             gpus_total=len(n.hardware.gpus), gpus_free=len(n.hardware.gpus) - n.gpus_allocated,
             features=frozenset(n.hardware.features), idle=not n.jobs) for n in self.nodes.values() if n.available)
-        queues = {q.name: scheduler.QueuePolicy(q.name, frozenset(q.nodes) if q.nodes else None,
-                                                starts_jobs=q.state in (admin_pb2.Queue.UP, admin_pb2.Queue.DRAIN),
-                                                priority=q.priority) for q in self.queues.values()}
-        return scheduler.Snapshot(tuple(self.queued.values()), nodes, queues)
+        queues = {q.name: scheduler.QueuePolicy(
+            q.name, frozenset(q.nodes) if q.nodes else None,
+            starts_jobs=q.state in (admin_pb2.Queue.UP, admin_pb2.Queue.DRAIN), priority=q.priority,
+            allowed_users=frozenset(q.allowed_users) if q.allowed_users else None,
+            max_running_per_user=q.max_running_per_user, max_cpus_per_user=q.max_cpus_per_user)
+            for q in self.queues.values()}
+        weights = scheduler.PriorityWeights(
+            age=ctld.priority_weight_age, fairshare=ctld.priority_weight_fairshare,
+            job_size=ctld.priority_weight_job_size, queue=ctld.priority_weight_queue,
+            max_age=ctld.priority_max_age, favor_small=ctld.priority_favor_small)
+        return scheduler.Snapshot(
+            pending=tuple(self.queued.values()), nodes=nodes, queues=queues,
+            running=tuple(jobrules.running(self.jobs[i]) for i in self.active), licenses=self.licenses,
+            phases=self._dependency_phases(), weights=weights, usage=self.usage,
+            reservations=ctld.sched_reservations)
+
+    def _dependency_phases(self) -> dict[scheduler.Target, scheduler.Phase]:
+        """Where each job that a queued job depends on stands; purged ones are left out."""
+        phases = {}
+        for request in self.queued.values():
+            if request.dependency is None:
+                continue
+            for target in request.dependency.targets:
+                job = self.jobs.get(target.job_id)
+                if job is not None:
+                    phases[target] = scheduler.Phase.of_state(jobs_pb2.JobState.Name(job.state))
+        return phases
+
+    def _refuse_dependency_cycle(self, job_id: int, spec: jobs_pb2.JobSpec) -> None:
+        wanted = jobrules.dependencies(spec)
+        if wanted is None:
+            return
+
+        def lookup(other: int) -> scheduler.Dependencies | None:
+            job = self.jobs.get(other)
+            return jobrules.dependencies(job.spec) if job is not None else None
+        if scheduler.find_cycle(job_id, wanted, lookup):
+            raise InvalidArgument("BAD_DEPENDENCY", f"dependency: job {job_id} would depend on itself")
 
     async def schedule_once(self) -> int:
         started_at = time.perf_counter()
         now = time.time()
         decisions = scheduler.schedule(self.snapshot(now), now)
         starting: list[jobs_pb2.Job] = []
+        abandoned: list[jobs_pb2.Job] = []
         for d in decisions:
             job = self.jobs[d.job_id]
             if isinstance(d, scheduler.SetReason):
-                job.reason = d.reason
-                continue
-            self.queued.pop(job.id, None)
-            job.state, job.reason, job.start_time = S.RUNNING, "None", now
-            job.attempt += 1
-            job.session_id = 0
-            del job.allocation.slices[:]
-            for s in d.slices:
-                job.allocation.slices.add(node=s.node, cpus=s.cpus, mem_mb=s.mem_mb, gpus=s.gpus)
-                self.nodes[s.node].allocate(s.cpus, s.mem_mb, s.gpus, job.id)
-            starting.append(job)
+                job.reason, job.priority = d.reason, d.priority
+                if d.reason != "DependencyNeverSatisfied" or not self._gives_up_on_dependency(job):
+                    continue
+                self._dequeue(job)
+                self._finish(job, S.CANCELLED, reason="DependencyNeverSatisfied", end=now)
+                abandoned.append(job)
+            elif isinstance(d, scheduler.Reserve):
+                job.planned_start_time = d.start_at
+            else:
+                self._dequeue(job)
+                job.state, job.reason, job.start_time, job.priority = S.RUNNING, "None", now, d.priority
+                job.attempt += 1
+                job.session_id = 0
+                job.planned_start_time = 0.0
+                del job.allocation.slices[:]
+                for s in d.slices:
+                    job.allocation.slices.add(node=s.node, cpus=s.cpus, mem_mb=s.mem_mb, gpus=s.gpus)
+                    self.nodes[s.node].allocate(s.cpus, s.mem_mb, s.gpus, job.id)
+                self.active.add(job.id)
+                starting.append(job)
         self.passes += 1
         self.last_pass_seconds = time.perf_counter() - started_at
-        if not starting:
+        if not starting and not abandoned:
             return 0
         # The allocation is durable before any node hears of it, so a restart never
         # launches a job twice: a node that already runs this attempt ignores a repeat.
-        await self.store.write([job_row(job) for job in starting])
+        await self.store.write([job_row(job) for job in starting + abandoned])
+        for job in abandoned:
+            self.watchers.publish(job)
+            log.info("job %d cancelled: its dependency can never be satisfied", job.id)
         for job in starting:
             self._launch(job)
             self.watchers.publish(job)
@@ -332,6 +393,10 @@ class Controller:
                 self._send_to_nodes(job, nodes_pb2.CtldMessage(kill=nodes_pb2.KillJob(
                     job_id=job.id, attempt=job.attempt, grace_seconds=self.config.ctld.kill_grace)))
         return len(starting)
+
+    def _gives_up_on_dependency(self, job: jobs_pb2.Job) -> bool:
+        """PBS deletes such a job; Slurm keeps it pending unless kill_invalid_depend."""
+        return job.spec.dialect == jobs_pb2.DIALECT_PBS or self.config.ctld.kill_invalid_depend
 
     def _launch(self, job: jobs_pb2.Job) -> None:
         head = self.nodes.get(job.allocation.slices[0].node)
@@ -437,6 +502,13 @@ class Controller:
             node.link.send(nodes_pb2.CtldMessage(forget=nodes_pb2.Forget(job_id=job.id, attempt=attempt)))
 
     def _finish(self, job: jobs_pb2.Job, state: int, *, reason: str, end: float) -> None:
+        if job.id in self.active and job.start_time:
+            elapsed = max(0.0, end - job.start_time)
+            cpus = sum(s.cpus for s in job.allocation.slices)
+            gpus = sum(s.gpus for s in job.allocation.slices)
+            self.usage = self.usage.charge(job.user, job.spec.account, cpus * elapsed, gpus * elapsed, now=end)
+            self._usage_dirty = True
+        self.active.discard(job.id)
         job.state, job.reason, job.end_time = state, reason, end
         for s in job.allocation.slices:
             node = self.nodes.get(s.node)
@@ -455,6 +527,17 @@ class Controller:
         self._cancel_requested.discard(job.id)
         log.warning("job %d: %s%s", job.id, reason, "; requeued" if job.state == S.PENDING else "")
         asyncio.get_running_loop().create_task(self._persist_and_publish(job))
+
+    async def persist_usage(self, every: float = 10.0) -> None:
+        """Fair-share usage survives restarts; written at most every `every` seconds."""
+        while True:
+            await asyncio.sleep(every)
+            await self.flush_usage()
+
+    async def flush_usage(self) -> None:
+        if self._usage_dirty:
+            self._usage_dirty = False
+            await self.store.write([Put("meta", {"key": "usage", "value": json.dumps(self.usage.to_dict())})])
 
     async def watch_node_health(self) -> None:
         """Nodes silent for node_timeout go DOWN and their jobs NODE_FAIL."""

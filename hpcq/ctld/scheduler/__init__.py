@@ -1,7 +1,16 @@
 """The pure scheduler: (snapshot, now) -> decisions. No I/O, no gRPC, no database."""
-from hpcq.ctld.scheduler.model import (Decision, JobRequest, NodeCapacity, QueuePolicy, SetReason, Slice,
-                                       Snapshot, Start)
+from hpcq.ctld.scheduler.arrays import ArrayTasks, IndexSet
+from hpcq.ctld.scheduler.dependencies import (Dependencies, DependencyError, Kind, Phase, Target, Term, Verdict,
+                                              evaluate, find_cycle, parse_hold_jid, parse_pbs, parse_slurm)
+from hpcq.ctld.scheduler.explain import Explanation, explain
+from hpcq.ctld.scheduler.fairshare import Shares, Usage, fairshare_factors
+from hpcq.ctld.scheduler.model import (Decision, JobRequest, NodeCapacity, QueuePolicy, Reserve, RunningJob,
+                                       SetReason, Slice, Snapshot, Start)
 from hpcq.ctld.scheduler.passes import schedule
+from hpcq.ctld.scheduler.priority import PriorityBreakdown, PriorityWeights, priorities
 
-__all__ = ["Decision", "JobRequest", "NodeCapacity", "QueuePolicy", "SetReason", "Slice", "Snapshot", "Start",
-           "schedule"]
+__all__ = ["ArrayTasks", "Decision", "Dependencies", "DependencyError", "Explanation", "IndexSet", "JobRequest",
+           "Kind", "NodeCapacity", "Phase", "PriorityBreakdown", "PriorityWeights", "QueuePolicy", "Reserve",
+           "RunningJob", "SetReason", "Shares", "Slice", "Snapshot", "Start", "Target", "Term", "Usage", "Verdict",
+           "evaluate", "explain", "fairshare_factors", "find_cycle", "parse_hold_jid", "parse_pbs", "parse_slurm",
+           "priorities", "schedule"]
