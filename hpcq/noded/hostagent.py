@@ -93,7 +93,10 @@ class Agent:
         sock = writer.get_extra_info("socket")
         _pid, uid, _gid = _UCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size))
         try:
-            user = self.user_for(uid)
+            try:
+                user, refusal = self.user_for(uid), None
+            except Refusal as e:  # answered after the request is read, so the client sees why
+                user, refusal = "", e
             while True:
                 try:
                     length = wire.frame_length(await reader.readexactly(wire.HEADER_SIZE))
@@ -102,6 +105,8 @@ class Agent:
                     return  # the client is done (or gave up mid-frame)
                 except wire.WireError as e:
                     raise Refusal("INVALID_ARGUMENT", str(e)) from None
+                if refusal is not None:
+                    raise refusal
                 await self.forward(uid, user, method, body, reader, writer)
         except Refusal as e:
             log.info("refused uid %d: %s", uid, e)
