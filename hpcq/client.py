@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -109,27 +108,32 @@ class Client:
                 return jobs
             request.page_token = reply.next_page_token
 
-    def watch(self, job_ids: Iterable[int] = (), *, send_initial: bool = True) -> Iterator[Job]:
-        """Every change of these jobs (of every visible job if none given), as it happens."""
+    def watch(self, job_ids: Iterable[int] = (), *, send_initial: bool = True,
+              timeout: float | None = None) -> Iterator[Job]:
+        """Every change of these jobs (of every visible job if none given), as it happens;
+        with a timeout, HpcqError DEADLINE_EXCEEDED once that has passed."""
         request = jobs_pb2.WatchRequest(job_ids=list(job_ids), send_initial=send_initial)
-        for raw in self._transport.stream("/hpcq.v1.Jobs/Watch", request.SerializeToString()):
+        for raw in self._transport.stream("/hpcq.v1.Jobs/Watch", request.SerializeToString(), timeout):
             yield jobs_pb2.JobEvent.FromString(raw).job
 
     def wait(self, job_ids: Iterable[int], timeout: float | None = None) -> list[Job]:
-        """Block until every job has finished; returns their final records."""
+        """Block until every job has finished; returns their final records, by id.
+        Raises TimeoutError when they have not all finished within `timeout` seconds."""
         pending = set(job_ids)
         done: dict[int, Job] = {}
-        deadline = None if timeout is None else time.monotonic() + timeout
         if not pending:
             return []
-        for job in self.watch(pending):
-            if job.id in pending and states.is_finished(job.state):
-                done[job.id] = job
-                pending.discard(job.id)
-                if not pending:
-                    break
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"jobs {sorted(pending)} still not finished")
+        try:
+            for job in self.watch(pending, timeout=timeout):
+                if job.id in pending and states.is_finished(job.state):
+                    done[job.id] = job
+                    pending.discard(job.id)
+                    if not pending:
+                        break
+        except HpcqError as e:
+            if e.code != "DEADLINE_EXCEEDED":
+                raise
+            raise TimeoutError(f"jobs {sorted(pending)} still not finished after {timeout} s") from None
         return [done[i] for i in sorted(done)]
 
     def cancel(self, job_ids: Iterable[int]) -> list[jobs_pb2.JobActionResult]:

@@ -7,6 +7,7 @@ The agent path imports no grpc: that is what keeps a shim's start-up short.
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -19,7 +20,7 @@ MESSAGE_LIMIT = 64 * 1024 * 1024
 
 class Transport(Protocol):
     def unary(self, method: str, request: bytes, timeout: float) -> bytes: ...
-    def stream(self, method: str, request: bytes) -> Iterator[bytes]: ...
+    def stream(self, method: str, request: bytes, timeout: float | None = None) -> Iterator[bytes]: ...
     def close(self) -> None: ...
 
 
@@ -74,11 +75,18 @@ class AgentTransport:
             raise HpcqError("DEADLINE_EXCEEDED", f"no answer from hpcq-agent within {timeout:g} s") from None
         return _message_or_raise(payload)
 
-    def stream(self, method: str, request: bytes) -> Iterator[bytes]:
+    def stream(self, method: str, request: bytes, timeout: float | None = None) -> Iterator[bytes]:
+        """Replies until the stream ends; with a timeout, DEADLINE_EXCEEDED once it has passed."""
         self._send(method, request, None)
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
             while True:
-                payload = self._reply()
+                if deadline is not None:
+                    self._connect().settimeout(max(0.001, deadline - time.monotonic()))
+                try:
+                    payload = self._reply()
+                except TimeoutError:
+                    raise HpcqError("DEADLINE_EXCEEDED", f"stream still open after {timeout:g} s") from None
                 if payload[:1] == wire.END:
                     return
                 yield _message_or_raise(payload)
@@ -125,8 +133,8 @@ class GrpcTransport:
         except self._grpc.RpcError as e:
             raise grpc_error(e) from None
 
-    def stream(self, method: str, request: bytes) -> Iterator[bytes]:
-        responses = self._channel.unary_stream(method)(request, metadata=self._metadata)
+    def stream(self, method: str, request: bytes, timeout: float | None = None) -> Iterator[bytes]:
+        responses = self._channel.unary_stream(method)(request, timeout=timeout, metadata=self._metadata)
         try:
             yield from responses
         except self._grpc.RpcError as e:

@@ -26,10 +26,11 @@ class Cluster:
                                  f"stderr: {result.stderr}")
         return result
 
-    def client(self):
+    def client(self, admin: bool = False):
+        """The SDK as the cluster's owner: through the agent (a user), or with the admin certificate."""
         from hpcq import config
         from hpcq.client import Client
-        return Client.from_config(config.load(self.home / "hpcq.toml"))
+        return Client.from_config(config.load(self.home / "hpcq.toml"), use_agent=not admin)
 
     def log(self, daemon: str) -> str:
         return (self.home / "log" / f"{daemon}.log").read_text()

@@ -32,7 +32,7 @@ R = jobs_pb2.JobActionResult
 
 def job_row(job: jobs_pb2.Job) -> Put:
     return Put("jobs", {"id": job.id, "user": job.user, "state": job.state, "queue": job.queue,
-                        "name": job.spec.name, "submit_time": job.submit_time, "end_time": job.end_time,
+                        "name": job.spec.name, "account": job.spec.account, "submit_time": job.submit_time, "end_time": job.end_time,
                         "record": job.SerializeToString()})
 
 
@@ -624,9 +624,9 @@ def _copy_path(source, target, path: str) -> None:  # noqa: ANN001 - any protobu
     if rest:
         _copy_path(getattr(source, head), getattr(target, head), rest)
     elif field.message_type is not None and not field.message_type.GetOptions().map_entry and \
-            field.label != field.LABEL_REPEATED:
+            not field.is_repeated:
         getattr(target, head).CopyFrom(getattr(source, head))
-    elif field.label == field.LABEL_REPEATED:
+    elif field.is_repeated:
         target.ClearField(head)
         container = getattr(target, head)
         if field.message_type is not None and field.message_type.GetOptions().map_entry:

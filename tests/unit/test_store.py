@@ -1,11 +1,12 @@
 """The store on a real SQLite file: group commit, last write wins, reload."""
 import asyncio
 
+from hpcq.ctld.store.models import SCHEMA_VERSION
 from hpcq.ctld.store.writer import Delete, Put, Store
 
 
 def job(i: int, state: int = 1) -> Put:
-    return Put("jobs", {"id": i, "user": "alice", "state": state, "queue": "batch", "name": f"j{i}",
+    return Put("jobs", {"id": i, "user": "alice", "state": state, "queue": "batch", "name": f"j{i}", "account": "",
                         "submit_time": 1.0, "end_time": 0.0, "record": b"r%d/%d" % (i, state)})
 
 
@@ -23,7 +24,7 @@ def test_concurrent_writes_share_commits_and_survive_reopen(tmp_path):
     reopened = Store(url)
     loaded = reopened.open()
     assert len(loaded.jobs) == 2000
-    assert loaded.meta["schema_version"] == "1"
+    assert loaded.meta["schema_version"] == str(SCHEMA_VERSION)
     reopened.close()
 
 

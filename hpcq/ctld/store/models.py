@@ -5,9 +5,9 @@ with the API, not with migrations) beside the columns that queries filter on.
 """
 from __future__ import annotations
 
-from sqlmodel import Field, LargeBinary, SQLModel, Column
+from sqlmodel import Column, Field, LargeBinary, SQLModel
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # bump with a function in migrations.py
 
 
 class JobRow(SQLModel, table=True):
@@ -17,6 +17,7 @@ class JobRow(SQLModel, table=True):
     state: int = Field(index=True)
     queue: str
     name: str
+    account: str = Field(default="", index=True)
     submit_time: float
     end_time: float = Field(default=0.0, index=True)
     record: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
+from hpcq.ctld.store import migrations
 from hpcq.ctld.store.models import SCHEMA_VERSION, JobRow, MetaRow, NodeRow, QueueRow
 
 log = logging.getLogger("hpcq.ctld.store")
@@ -95,13 +96,18 @@ class Store:
 
     def open(self) -> Loaded:
         """Create or migrate the schema and read everything back (called before serving)."""
+        with self.engine.begin() as conn:
+            version = migrations.stored_version(conn)
+            if version is not None and version > SCHEMA_VERSION:
+                raise StoreError(f"{self.url}: schema version {version} is newer than this hpcq ({SCHEMA_VERSION})")
+            if version is not None and version < SCHEMA_VERSION:
+                applied = migrations.migrate(conn, version, SCHEMA_VERSION)
+                migrations.record_version(conn, SCHEMA_VERSION)  # in the same transaction
+                log.info("store migrated from schema %d through %s", version, applied)
         SQLModel.metadata.create_all(self.engine, tables=[m.__table__ for m in TABLES.values()])
         loaded = Loaded()
         with self.engine.connect() as conn:
             loaded.meta = {k: v for k, v in conn.execute(select(MetaRow.key, MetaRow.value))}
-            version = int(loaded.meta.get("schema_version", SCHEMA_VERSION))
-            if version > SCHEMA_VERSION:
-                raise StoreError(f"{self.url}: schema version {version} is newer than this hpcq ({SCHEMA_VERSION})")
             loaded.jobs = [r for (r,) in conn.execute(select(JobRow.record).order_by(JobRow.id))]
             loaded.nodes = [r for (r,) in conn.execute(select(NodeRow.record))]
             loaded.queues = [r for (r,) in conn.execute(select(QueueRow.record))]
