@@ -49,6 +49,8 @@ class CtldSection:
     ca: str = _key("", "CA certificate that client certificates must be signed by.")
     cert: str = _key("", "ctld's server certificate.")
     key: str = _key("", "Private key of `cert` (mode 0600).")
+    audit_log: str = _key("", "Append-only JSON-lines audit log; empty: <state_dir>/audit.log.")
+    crl: str = _key("", "Certificate revocation list checked on every call; empty: crl.pem beside the CA.")
     default_queue: str = _key("batch", "Queue created at first start and used when a job names none.")
     default_walltime: int = _key(3600, "Walltime in seconds of the default queue's jobs that ask for none.")
     sched_interval: float = _key(5.0, "Seconds between scheduling passes when nothing happens.")

@@ -9,20 +9,24 @@ matters for short-lived tools that open one channel and exit.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import functools
 import ipaddress
+import logging
 import os
 import socket
 import stat
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
@@ -32,23 +36,40 @@ if TYPE_CHECKING:
     import grpc
 
 __all__ = [
+    "CRL_FILE",
+    "REVOCATION_REASONS",
     "ROLES",
     "CertInfo",
     "Identity",
     "PkiError",
+    "RevocationList",
     "channel_credentials",
     "identity_from_auth_context",
     "init_ca",
     "issue",
     "list_certs",
     "load_key_file",
+    "reloading_server_credentials",
+    "revoke",
     "server_credentials",
 ]
+
+log = logging.getLogger("hpcq.pki")
 
 ROLES = ("user", "node", "host", "admin", "operator", "server")
 
 CA_CERT = "ca.crt"
 CA_KEY = "ca.key"
+CRL_FILE = "crl.pem"
+"""The certificate revocation list, next to `ca.crt` and signed by the CA."""
+
+# RFC 5280 reason codes an administrator may give, by name ("key_compromise" or
+# "key-compromise"). certificateHold and removeFromCRL are left out: hpcq has no
+# un-revoking, so a revocation is final.
+REVOCATION_REASONS: dict[str, x509.ReasonFlags] = {
+    r.name: r for r in x509.ReasonFlags
+    if r not in (x509.ReasonFlags.certificate_hold, x509.ReasonFlags.remove_from_crl)
+}
 
 # Certificates are valid from a little before "now" so that a machine whose clock is
 # slightly behind the CA's does not reject a certificate issued a second ago.
@@ -63,6 +84,9 @@ class Identity:
     """The certificate's CN: a login, node or host name."""
     role: str
     """The certificate's OU, one of `ROLES`."""
+    serial: int = field(default=0, compare=False)
+    """The certificate's serial number, for the revocation check. Not part of equality:
+    a renewed certificate proves the same principal."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +103,8 @@ class CertInfo:
     days_left: int
     """Whole days until `not_after`; negative once expired."""
     serial: int
+    revoked: bool = False
+    """The serial is on the CA's revocation list."""
 
 
 class PkiError(Exception):
@@ -215,12 +241,18 @@ def issue(
 # --- reading --------------------------------------------------------------------------
 
 
-def list_certs(directory: Path, *, now: dt.datetime | None = None) -> list[CertInfo]:
-    """Summarize every `*.crt` in `directory`, sorted by file name."""
+def list_certs(
+    directory: Path, *, now: dt.datetime | None = None, crl: Path | None = None
+) -> list[CertInfo]:
+    """Summarize every `*.crt` in `directory`, sorted by file name.
+
+    `revoked` is read from `crl` (default: the `crl.pem` in `directory`, if any).
+    """
     directory = Path(directory)
     if not directory.is_dir():
         raise PkiError(f"{directory}: no such directory")
     now = now or _now()
+    revoked = RevocationList.load(crl or directory / CRL_FILE).serials
     infos = []
     for path in sorted(directory.glob("*.crt")):
         cert = _load_cert(path)
@@ -233,6 +265,7 @@ def list_certs(directory: Path, *, now: dt.datetime | None = None) -> list[CertI
             not_after=not_after,
             days_left=(not_after - now).days,
             serial=cert.serial_number,
+            revoked=cert.serial_number in revoked,
         ))
     return infos
 
@@ -266,6 +299,45 @@ def channel_credentials(ca: Path, cert: Path, key: Path) -> grpc.ChannelCredenti
     )
 
 
+def reloading_server_credentials(
+    ca: Path, cert: Path, key: Path
+) -> tuple[grpc.ServerCredentials, Callable[[], None]]:
+    """Like `server_credentials`, plus a `reload()` that re-reads the three files.
+
+    After `reload()` returns, every new handshake uses the new certificate, key and CA
+    (connections already open keep theirs): rotating the server certificate or adding
+    a CA needs no restart. `reload()` reads and checks the files first and raises
+    PkiError if they are broken, in which case the server keeps what it had.
+    """
+    import grpc
+
+    def configuration() -> grpc.ServerCertificateConfiguration:
+        cert_x509, _, key_pem = _load_pair(Path(cert), Path(key))
+        return grpc.ssl_server_certificate_configuration(
+            [(key_pem, _pem(cert_x509))], root_certificates=_read_cert_pem(Path(ca))
+        )
+
+    lock = threading.Lock()
+    pending: list[grpc.ServerCertificateConfiguration] = []
+
+    # grpc calls this before every handshake, from its own threads; None keeps the
+    # configuration it has, so the common case costs one lock and no file access.
+    def fetch() -> grpc.ServerCertificateConfiguration | None:
+        with lock:
+            return pending.pop() if pending else None
+
+    def reload() -> None:
+        fresh = configuration()
+        with lock:
+            pending[:] = [fresh]
+        log.info("server certificate reloaded from %s", cert)
+
+    credentials = grpc.dynamic_ssl_server_credentials(
+        configuration(), fetch, require_client_authentication=True
+    )
+    return credentials, reload
+
+
 def identity_from_auth_context(auth_context: dict[str, list[bytes]]) -> Identity | None:
     """The caller's identity from `context.auth_context()`, or None without a certificate.
 
@@ -290,7 +362,142 @@ def _identity_from_pem(pem: bytes) -> Identity | None:
     # treat it as anonymous rather than guess.
     if not name or role not in ROLES:
         return None
-    return Identity(name=name, role=role)
+    return Identity(name=name, role=role, serial=cert.serial_number)
+
+
+# --- revocation -----------------------------------------------------------------------
+
+
+def revoke(
+    ca_dir: Path, cert_path_or_serial: str | os.PathLike[str] | int, reason: str = "unspecified"
+) -> int:
+    """Put a certificate on the CA's revocation list (`crl.pem`, re-signed); return its serial.
+
+    Give the certificate file (checked to be one this CA issued) or, when the file is
+    gone, the serial number. Revoking a serial that is already listed changes nothing.
+    `reason` is one of `REVOCATION_REASONS`.
+    """
+    ca_dir = Path(ca_dir)
+    flag = REVOCATION_REASONS.get(reason.replace("-", "_"))
+    if flag is None:
+        raise PkiError(f"unknown revocation reason {reason!r}; expected one of "
+                       f"{', '.join(REVOCATION_REASONS)}")
+    ca_cert, ca_key = _load_ca(ca_dir)
+    if isinstance(cert_path_or_serial, int):
+        serial = cert_path_or_serial
+        if serial < 1:
+            raise PkiError(f"serial number must be positive, not {serial}")
+    else:
+        path = Path(cert_path_or_serial)
+        cert = _load_cert(path)
+        if cert.issuer != ca_cert.subject or not _signed_by(cert, ca_cert):
+            raise PkiError(f"{path}: not issued by the CA in {ca_dir}")
+        if _is_ca(cert):
+            raise PkiError(f"{path}: the CA certificate cannot be revoked; create a new CA instead")
+        serial = cert.serial_number
+    if serial == ca_cert.serial_number:
+        raise PkiError(f"serial {serial:#x} is the CA's own; create a new CA instead")
+
+    crl_path = ca_dir / CRL_FILE
+    # Two administrators revoking at once must not lose one of the entries.
+    with _locked(ca_dir / ".crl.lock"):
+        old = _load_crl(crl_path, ca_cert) if crl_path.exists() else None
+        if old is not None and old.get_revoked_certificate_by_serial_number(serial) is not None:
+            return serial
+        now = _now()
+        number = 1
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(ca_cert.subject)
+            .last_update(now)
+            # Nothing in hpcq treats a CRL as stale; a next update at the CA's own end
+            # keeps tools that do (openssl crl -verify) from calling it expired.
+            .next_update(max(ca_cert.not_valid_after_utc, now + dt.timedelta(days=1)))
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                critical=False,
+            )
+        )
+        if old is not None:
+            for entry in old:
+                builder = builder.add_revoked_certificate(entry)
+            try:
+                number = old.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number + 1
+            except x509.ExtensionNotFound:
+                pass
+        entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now)
+        if flag is not x509.ReasonFlags.unspecified:   # RFC 5280 5.3.1: omit rather than say unspecified
+            entry = entry.add_extension(x509.CRLReason(flag), critical=False)
+        builder = builder.add_revoked_certificate(entry.build())
+        builder = builder.add_extension(x509.CRLNumber(number), critical=False)
+        crl = builder.sign(ca_key, hashes.SHA256())
+        _write_public(crl_path, crl.public_bytes(serialization.Encoding.PEM))
+    return serial
+
+
+class RevocationList:
+    """The revoked serials of one CRL file, re-read whenever the file changes.
+
+    `is_revoked` costs one stat() when nothing changed, so it can be asked on every
+    RPC. A missing file means nothing is revoked yet, and is picked up once it
+    appears. A file that stops parsing (or, given `ca`, is not signed by it) after a
+    good load is logged and the last good list kept: a broken CRL must neither take
+    the cluster down nor silently un-revoke everything.
+    """
+
+    def __init__(self, path: Path, ca: x509.Certificate | None = None) -> None:
+        self.path = Path(path)
+        self._ca = ca
+        self._stamp: tuple[int, int, int] | None = None
+        self._serials: frozenset[int] = frozenset()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], *, ca: str | os.PathLike[str] | None = None) -> RevocationList:
+        """Read `path` now; raise PkiError if it exists but is not a CRL (or, given the
+        CA certificate file `ca`, is not signed by it)."""
+        ca_cert = _load_cert(Path(ca)) if ca is not None else None
+        crl = cls(Path(path), ca_cert)
+        crl._refresh(strict=True)
+        return crl
+
+    @property
+    def serials(self) -> frozenset[int]:
+        """Every revoked serial, as of the file's current content."""
+        self._refresh(strict=False)
+        return self._serials
+
+    def is_revoked(self, serial: int) -> bool:
+        return serial in self.serials
+
+    def _refresh(self, *, strict: bool) -> None:
+        try:
+            st = os.stat(self.path)
+            stamp = (st.st_mtime_ns, st.st_ino, st.st_size)
+        except FileNotFoundError:
+            stamp = None
+        except OSError as e:
+            if strict:
+                raise PkiError(f"{self.path}: {e.strerror}") from None
+            return
+        if stamp == self._stamp:
+            return
+        with self._lock:
+            if stamp == self._stamp:
+                return
+            try:
+                serials = frozenset() if stamp is None else frozenset(
+                    r.serial_number for r in _load_crl(self.path, self._ca)
+                )
+            except PkiError as e:
+                if strict:
+                    raise
+                log.error("%s; keeping the %d revocations read before", e, len(self._serials))
+                self._stamp = stamp   # do not re-read (and re-log) until the file changes again
+                return
+            if stamp is None and self._serials:
+                log.warning("%s was removed: no certificate is revoked any more", self.path)
+            self._serials, self._stamp = serials, stamp
 
 
 # --- helpers --------------------------------------------------------------------------
@@ -427,6 +634,40 @@ def _load_ca(ca_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey
     if not _is_ca(cert):
         raise PkiError(f"{crt_path}: not a CA certificate")
     return cert, key
+
+
+def _signed_by(cert: x509.Certificate, ca_cert: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(ca_cert)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def _load_crl(path: Path, ca_cert: x509.Certificate | None) -> x509.CertificateRevocationList:
+    try:
+        crl = x509.load_pem_x509_crl(_read(path))
+    except ValueError:
+        raise PkiError(f"{path}: not a PEM certificate revocation list") from None
+    if ca_cert is not None and (
+        crl.issuer != ca_cert.subject or not crl.is_signature_valid(ca_cert.public_key())  # type: ignore[arg-type]
+    ):
+        raise PkiError(f"{path}: revocation list not signed by the CA {ca_cert.subject.rfc4514_string()}")
+    return crl
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive flock on `path` (created 0600) for the duration of a with-block."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as e:
+        raise PkiError(f"{path}: {e.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)   # releases the lock
 
 
 def _make_dir(directory: Path) -> None:

@@ -1,5 +1,5 @@
-"""`hpcqctl certs …`: run the cluster CA (init), hand out certificates (issue), and
-see what will expire (list)."""
+"""`hpcqctl certs …`: run the cluster CA (init), hand out certificates (issue), see
+what will expire (list), and withdraw one (revoke)."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +10,7 @@ from pathlib import Path
 from hpcq import pki
 from hpcq.config import hpcq_home
 
-__all__ = ["add_parser", "cmd_init", "cmd_issue", "cmd_list", "default_pki_dir"]
+__all__ = ["add_parser", "cmd_init", "cmd_issue", "cmd_list", "cmd_revoke", "default_pki_dir", "resolve_revocation_target"]
 
 
 def default_pki_dir() -> Path:
@@ -19,7 +19,7 @@ def default_pki_dir() -> Path:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register `certs init|issue|list`; each sets `func` to its `cmd_*`."""
+    """Register `certs init|issue|list|revoke`; each sets `func` to its `cmd_*`."""
     certs = subparsers.add_parser("certs", help="manage the cluster CA and certificates")
     sub = certs.add_subparsers(dest="certs_command", metavar="COMMAND", required=True)
     dir_help = "PKI directory (default: $HPCQ_HOME/pki)"
@@ -39,9 +39,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--days", type=int, default=365, help="validity in days (default: 365)")
     p.set_defaults(func=cmd_issue)
 
-    p = sub.add_parser("list", help="show certificates and when they expire")
+    p = sub.add_parser("list", help="show certificates and when they expire (revoked ones say so)")
     p.add_argument("--dir", type=Path, default=None, help=dir_help)
     p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("revoke", help="put a certificate on the revocation list (crl.pem)")
+    p.add_argument("target", metavar="NAME_OR_FILE_OR_SERIAL",
+                   help="a certificate file, a name (NAME.crt or the CN of one certificate in the "
+                        "CA directory), or a serial number (decimal, 0x hex, or openssl's aa:bb:... form)")
+    p.add_argument("--dir", type=Path, default=None, help="CA directory (default: $HPCQ_HOME/pki)")
+    p.add_argument("--reason", default="unspecified", choices=sorted(pki.REVOCATION_REASONS),
+                   type=lambda text: text.replace("-", "_"),
+                   metavar="REASON", help="RFC 5280 reason: " + ", ".join(pki.REVOCATION_REASONS))
+    p.set_defaults(func=cmd_revoke)
     return certs
 
 
@@ -63,8 +73,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     def show() -> None:
         rows = [("NAME", "ROLE", "EXPIRES", "DAYS_LEFT", "FILE")]
+        # A revoked certificate has no days left whatever its dates say; saying so in
+        # that column keeps the columns those who parse this output rely on.
         rows += [
-            (c.name, c.role, c.not_after.strftime("%Y-%m-%dT%H:%M:%SZ"), str(c.days_left), str(c.path))
+            (c.name, c.role, c.not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
+             "revoked" if c.revoked else str(c.days_left), str(c.path))
             for c in pki.list_certs(directory)
         ]
         # Names may contain spaces in principle; FILE is last so a parser splitting on
@@ -74,6 +87,56 @@ def cmd_list(args: argparse.Namespace) -> int:
             print("  ".join([*(v.ljust(w) for v, w in zip(r, widths)), r[4]]))
 
     return _run(show)
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    ca_dir = args.dir or default_pki_dir()
+
+    def revoke() -> None:
+        target, what = resolve_revocation_target(ca_dir, args.target)
+        serial = pki.revoke(ca_dir, target, reason=args.reason)
+        print(f"revoked {what} (serial {serial:#x}); wrote {ca_dir / pki.CRL_FILE}")
+
+    return _run(revoke)
+
+
+def resolve_revocation_target(ca_dir: Path, text: str) -> tuple[Path | int, str]:
+    """What `certs revoke` was given, and how to name it in the report.
+
+    A file wins over a name, and a name over a serial: a login may well be all digits,
+    and one can always say 0x… to mean a serial.
+    """
+    path = Path(text)
+    if path.is_file():
+        return path, str(path)
+    if "/" not in text and (ca_dir / f"{text}.crt").is_file():
+        return ca_dir / f"{text}.crt", str(ca_dir / f"{text}.crt")
+    if ca_dir.is_dir():
+        named = [c for c in pki.list_certs(ca_dir) if c.name == text and c.role != "ca"]
+        if len(named) > 1:
+            files = ", ".join(str(c.path) for c in named)
+            raise pki.PkiError(f"{text!r} names several certificates ({files}); give the file")
+        if named:
+            return named[0].path, f"{named[0].path} ({text})"
+    serial = _parse_serial(text)
+    if serial is None:
+        raise pki.PkiError(f"{text}: no such certificate file, no {text}.crt or certificate named "
+                           f"{text!r} in {ca_dir}, and not a serial number")
+    return serial, f"serial {serial:#x}"
+
+
+def _parse_serial(text: str) -> int | None:
+    """Decimal, ``0x``-prefixed hex, or openssl's colon-separated hex bytes (``4a:3b:…``)."""
+    try:
+        if text.isdecimal() and text.isascii():
+            return int(text)
+        if text[:2].lower() == "0x":
+            return int(text[2:], 16)
+        if ":" in text and all(len(b) == 2 for b in text.split(":")):
+            return int(text.replace(":", ""), 16)
+    except ValueError:
+        pass
+    return None
 
 
 def _report(paths: tuple[Path, Path]) -> None:

@@ -15,7 +15,8 @@ from grpc_reflection.v1alpha import reflection
 from hpcq import config as configuration
 from hpcq import logs, pki
 from hpcq.api import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc, nodes_pb2, nodes_pb2_grpc
-from hpcq.ctld.server import AdminServicer, JobsServicer, NodeSessionServicer
+from hpcq.ctld.audit import AuditLog
+from hpcq.ctld.server import AdminServicer, Gate, JobsServicer, NodeSessionServicer
 from hpcq.ctld.state import Controller
 from hpcq.ctld.store.writer import Store, database_url
 
@@ -50,9 +51,13 @@ async def serve(config: configuration.Config) -> None:
                                       ("grpc.keepalive_permit_without_calls", 1),
                                       ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
                                       ("grpc.http2.max_ping_strikes", 0)])
-    jobs_pb2_grpc.add_JobsServicer_to_server(JobsServicer(controller), server)
-    admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(controller), server)
-    nodes_pb2_grpc.add_NodeSessionServicer_to_server(NodeSessionServicer(controller), server)
+    revoked = pki.RevocationList.load(Path(ctld.crl) if ctld.crl else Path(ctld.ca).with_name(pki.CRL_FILE),
+                                      ca=Path(ctld.ca))
+    audit = AuditLog(ctld.audit_log or state_dir / "audit.log")
+    gate = Gate(controller.agent_policy, revoked, audit)
+    jobs_pb2_grpc.add_JobsServicer_to_server(JobsServicer(controller, gate), server)
+    admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(controller, gate), server)
+    nodes_pb2_grpc.add_NodeSessionServicer_to_server(NodeSessionServicer(controller, gate), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [jobs_pb2.DESCRIPTOR.services_by_name["Jobs"].full_name,
@@ -60,7 +65,7 @@ async def serve(config: configuration.Config) -> None:
              nodes_pb2.DESCRIPTOR.services_by_name["NodeSession"].full_name,
              health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME]
     reflection.enable_server_reflection(names, server)
-    credentials = pki.server_credentials(Path(ctld.ca), Path(ctld.cert), Path(ctld.key))
+    credentials, reload_credentials = pki.reloading_server_credentials(Path(ctld.ca), Path(ctld.cert), Path(ctld.key))
     port = server.add_secure_port(ctld.listen, credentials)
     if port == 0:
         raise SystemExit(f"hpcq-ctld: cannot listen on {ctld.listen}")
@@ -75,6 +80,7 @@ async def serve(config: configuration.Config) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: on_hangup(reload_credentials, audit))
     await stop.wait()
     log.info("stopping: finishing in-flight calls")
     await health_servicer.enter_graceful_shutdown()
@@ -83,7 +89,19 @@ async def serve(config: configuration.Config) -> None:
         task.cancel()
     await controller.flush_usage()
     store.close()
+    audit.close()
     log.info("stopped")
+
+
+def on_hangup(reload_credentials, audit: AuditLog) -> None:  # noqa: ANN001
+    """SIGHUP: new handshakes use the re-read certificate files (rotation without
+    downtime); the audit log is reopened (after logrotate moved it)."""
+    try:
+        reload_credentials()
+        log.info("SIGHUP: certificates reloaded")
+    except pki.PkiError as e:
+        log.error("SIGHUP: keeping the current certificates: %s", e)
+    audit.reopen()
 
 
 def main(argv: list[str] | None = None) -> int:

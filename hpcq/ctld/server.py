@@ -11,6 +11,7 @@ import grpc
 from hpcq import __version__, pki
 from hpcq.api import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc, nodes_pb2, nodes_pb2_grpc
 from hpcq.ctld import auth
+from hpcq.ctld.audit import AuditLog
 from hpcq.ctld.errors import DomainError, InvalidArgument, NotFound
 from hpcq.ctld.nodes_state import NodeLink
 from hpcq.ctld.state import Controller
@@ -19,35 +20,80 @@ log = logging.getLogger("hpcq.ctld.server")
 R = jobs_pb2.JobActionResult
 
 
-def identify(context: grpc.aio.ServicerContext, method: str, policy: auth.AgentPolicy) -> auth.Caller:
-    metadata = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
-    who = auth.caller(pki.identity_from_auth_context(context.auth_context()), metadata, policy)
-    auth.authorize(method, who)
-    return who
+class Gate:
+    """Who is calling, and may they: certificate, revocation, agent assertion, the table.
+    Every refusal is audited."""
+
+    def __init__(self, policy: auth.AgentPolicy, revoked: pki.RevocationList, audit: AuditLog) -> None:
+        self.policy = policy
+        self.revoked = revoked
+        self.audit = audit
+
+    def identify(self, context: grpc.aio.ServicerContext, method: str) -> auth.Caller:
+        identity = pki.identity_from_auth_context(context.auth_context())
+        metadata = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
+        try:
+            if identity is not None and self.revoked.is_revoked(identity.serial):
+                raise auth.Refused("UNAUTHENTICATED", f"certificate {identity.serial:#x} of {identity.name!r} is revoked")
+            who = auth.caller(identity, metadata, self.policy)
+            auth.authorize(method, who)
+        except auth.Refused as e:
+            log.info("refused %s: %s", method, e)
+            self.audit.record("refused", identity.name if identity else "", identity.role if identity else "",
+                              method=method, status=e.status, reason=str(e))
+            raise
+        return who
+
+    async def admit(self, context: grpc.aio.ServicerContext, method: str) -> auth.Caller:
+        """identify(), aborting the call with the refusal's status."""
+        try:
+            return self.identify(context, method)
+        except auth.Refused as e:
+            await context.abort(grpc.StatusCode[e.status], str(e))
+            raise  # abort raises; this line only tells type checkers so
 
 
-def rpc(method: str) -> Callable:
-    """Wrap a unary handler: identify and authorize the caller, map domain errors to statuses."""
+def rpc(method: str, audited: str = "") -> Callable:
+    """Wrap a unary handler: admit the caller, map domain errors to statuses, and audit
+    the call as event `audited` (when given) with the job ids it named."""
     def decorate(handler: Callable[..., Awaitable]) -> Callable:
         @functools.wraps(handler)
         async def wrapper(self, request, context: grpc.aio.ServicerContext):  # noqa: ANN001
+            who = await self.gate.admit(context, method)
             try:
-                who = identify(context, method, self.c.agent_policy)
-                return await handler(self, who, request, context)
-            except auth.Refused as e:
-                log.info("refused %s: %s", method, e)
+                reply = await handler(self, who, request, context)
+            except (auth.Refused, DomainError) as e:
+                if audited:
+                    self.gate.audit.record(audited, who.name, who.role, who.via_host, outcome="refused", reason=str(e))
                 await context.abort(grpc.StatusCode[e.status], str(e))
-            except DomainError as e:
-                await context.abort(grpc.StatusCode[e.status], str(e))
+            if audited:
+                self.gate.audit.record(audited, who.name, who.role, who.via_host, **_audit_fields(request, reply))
+            return reply
         return wrapper
     return decorate
 
 
-class JobsServicer(jobs_pb2_grpc.JobsServicer):
-    def __init__(self, controller: Controller) -> None:
-        self.c = controller
+def _audit_fields(request, reply) -> dict:  # noqa: ANN001 - protobuf messages
+    """What an audit line says of a call: the jobs or objects it named and what came of it."""
+    fields: dict = {}
+    if isinstance(reply, jobs_pb2.SubmitResponse):
+        fields["job_ids"] = list(reply.job_ids)
+    elif isinstance(reply, jobs_pb2.JobActionResponse):
+        fields["results"] = {r.job_id: R.Code.Name(r.code) for r in reply.results}
+    for name in ("job_id", "name"):
+        if name in request.DESCRIPTOR.fields_by_name:
+            fields[name] = getattr(request, name)
+    if "queue" in request.DESCRIPTOR.fields_by_name:
+        fields["queue"] = request.queue.name
+    return fields
 
-    @rpc("/hpcq.v1.Jobs/Submit")
+
+class JobsServicer(jobs_pb2_grpc.JobsServicer):
+    def __init__(self, controller: Controller, gate: Gate) -> None:
+        self.c = controller
+        self.gate = gate
+
+    @rpc("/hpcq.v1.Jobs/Submit", audited="submit")
     async def Submit(self, who, request, context):
         ids = await self.c.submit(who.name, request.specs, test_only=request.test_only)
         return jobs_pb2.SubmitResponse(job_ids=ids, cluster=self.c.cluster)
@@ -72,10 +118,7 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
                                          next_page_token=str(end) if end < len(jobs) else "")
 
     async def Watch(self, request, context) -> AsyncIterator[jobs_pb2.JobEvent]:
-        try:
-            who = identify(context, "/hpcq.v1.Jobs/Watch", self.c.agent_policy)
-        except auth.Refused as e:
-            await context.abort(grpc.StatusCode[e.status], str(e))
+        who = await self.gate.admit(context, "/hpcq.v1.Jobs/Watch")
         ids = set(request.job_ids)
         sub = self.c.watchers.subscribe(
             lambda job: (not ids or job.id in ids) and who.may_see(job.user, private_data=False))
@@ -107,11 +150,11 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
             reply.results.add(job_id=job_id, code=code, message=message)
         return reply
 
-    @rpc("/hpcq.v1.Jobs/Cancel")
+    @rpc("/hpcq.v1.Jobs/Cancel", audited="cancel")
     async def Cancel(self, who, request, context):
         return await self._each(who, request.job_ids, lambda job: self.c.cancel(job, who.name))
 
-    @rpc("/hpcq.v1.Jobs/Signal")
+    @rpc("/hpcq.v1.Jobs/Signal", audited="signal")
     async def Signal(self, who, request, context):
         if not 0 < request.signal < 65:
             raise InvalidArgument("BAD_REQUEST", f"signal: {request.signal} is not a signal number")
@@ -120,12 +163,12 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
             return self.c.signal(job, request.signal)
         return await self._each(who, request.job_ids, act)
 
-    @rpc("/hpcq.v1.Jobs/Hold")
+    @rpc("/hpcq.v1.Jobs/Hold", audited="hold")
     async def Hold(self, who, request, context):
         admin = request.admin and who.is_staff
         return await self._each(who, request.job_ids, lambda job: self.c.hold(job, admin))
 
-    @rpc("/hpcq.v1.Jobs/Release")
+    @rpc("/hpcq.v1.Jobs/Release", audited="release")
     async def Release(self, who, request, context):
         async def act(job):  # noqa: ANN001, ANN202
             if job.reason == "JobHeldAdmin" and not who.is_staff:
@@ -133,7 +176,7 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
             return await self.c.release(job)
         return await self._each(who, request.job_ids, act)
 
-    @rpc("/hpcq.v1.Jobs/Update")
+    @rpc("/hpcq.v1.Jobs/Update", audited="update")
     async def Update(self, who, request, context):
         job = self.c.get(request.job_id)
         if job is None or not who.may_see(job.user, private_data=False):
@@ -144,8 +187,9 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
 
 
 class AdminServicer(admin_pb2_grpc.AdminServicer):
-    def __init__(self, controller: Controller) -> None:
+    def __init__(self, controller: Controller, gate: Gate) -> None:
         self.c = controller
+        self.gate = gate
 
     @rpc("/hpcq.v1.Admin/ListNodes")
     async def ListNodes(self, who, request, context):
@@ -153,15 +197,15 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         return admin_pb2.ListNodesResponse(nodes=[n.to_proto() for name, n in sorted(self.c.nodes.items())
                                                   if not names or name in names])
 
-    @rpc("/hpcq.v1.Admin/DrainNode")
+    @rpc("/hpcq.v1.Admin/DrainNode", audited="node_drain")
     async def DrainNode(self, who, request, context):
         return admin_pb2.NodeActionResponse(node=(await self.c.set_drain(request.name, True, request.reason)).to_proto())
 
-    @rpc("/hpcq.v1.Admin/ResumeNode")
+    @rpc("/hpcq.v1.Admin/ResumeNode", audited="node_resume")
     async def ResumeNode(self, who, request, context):
         return admin_pb2.NodeActionResponse(node=(await self.c.set_drain(request.name, False, "")).to_proto())
 
-    @rpc("/hpcq.v1.Admin/RemoveNode")
+    @rpc("/hpcq.v1.Admin/RemoveNode", audited="node_remove")
     async def RemoveNode(self, who, request, context):
         return admin_pb2.NodeActionResponse(node=(await self.c.remove_node(request.name)).to_proto())
 
@@ -171,16 +215,16 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         return admin_pb2.ListQueuesResponse(queues=[q for name, q in sorted(self.c.queues.items())
                                                     if not names or name in names])
 
-    @rpc("/hpcq.v1.Admin/CreateQueue")
+    @rpc("/hpcq.v1.Admin/CreateQueue", audited="queue_create")
     async def CreateQueue(self, who, request, context):
         return admin_pb2.QueueResponse(queue=await self.c.put_queue(request.queue, create=True))
 
-    @rpc("/hpcq.v1.Admin/UpdateQueue")
+    @rpc("/hpcq.v1.Admin/UpdateQueue", audited="queue_update")
     async def UpdateQueue(self, who, request, context):
         return admin_pb2.QueueResponse(queue=await self.c.put_queue(request.queue, create=False,
                                                                     fields=request.fields))
 
-    @rpc("/hpcq.v1.Admin/DeleteQueue")
+    @rpc("/hpcq.v1.Admin/DeleteQueue", audited="queue_delete")
     async def DeleteQueue(self, who, request, context):
         await self.c.delete_queue(request.name)
         return admin_pb2.DeleteQueueResponse()
@@ -200,19 +244,19 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
 class NodeSessionServicer(nodes_pb2_grpc.NodeSessionServicer):
     """One bidirectional stream per noded; the node's certificate CN is its name."""
 
-    def __init__(self, controller: Controller) -> None:
+    def __init__(self, controller: Controller, gate: Gate) -> None:
         self.c = controller
+        self.gate = gate
 
     async def Connect(self, request_iterator, context) -> AsyncIterator[nodes_pb2.CtldMessage]:
-        try:
-            who = identify(context, "/hpcq.v1.NodeSession/Connect", self.c.agent_policy)
-        except auth.Refused as e:
-            await context.abort(grpc.StatusCode[e.status], str(e))
+        who = await self.gate.admit(context, "/hpcq.v1.NodeSession/Connect")
         first = await anext(aiter(request_iterator), None)
         if first is None or first.WhichOneof("kind") != "register":
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "BAD_SESSION: the first message must be register")
         if first.register.name != who.name:
             log.warning("node certificate %r tried to register as %r", who.name, first.register.name)
+            self.gate.audit.record("refused", who.name, who.role, method="/hpcq.v1.NodeSession/Connect",
+                                   status="PERMISSION_DENIED", reason=f"registered as {first.register.name!r}")
             await context.abort(grpc.StatusCode.PERMISSION_DENIED,
                                 f"node {who.name!r} may not open a session as {first.register.name!r}")
         name = who.name
