@@ -88,6 +88,7 @@ class NodedSection:
     cert: str = _key("", "The node's certificate (role node, CN = node name).")
     key: str = _key("", "Private key of `cert` (mode 0600).")
     features: list[str] = _key([], "Node features offered to `-C` / `:feature=true` requests.")
+    allow_root_jobs: bool = _key(False, "Run jobs that belong to root (refused by default).")
 
 
 @dataclass

@@ -32,8 +32,10 @@ class LocalCluster:
     # -- files ------------------------------------------------------------------------
 
     def ensure_files(self, nodes: int, database: str = "", overrides: list[str] = ()) -> configuration.Config:
-        for d in (self.home, self.logs, self.run, self.home / "spool"):
-            d.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Private: logs (and pki, made by init_ca). Traversable (0711): the way to the
+        # agent's socket and to each job's spool files, which jobs of other users reach.
+        for d, mode in ((self.home, 0o711), (self.logs, 0o700), (self.run, 0o711), (self.home / "spool", 0o711)):
+            d.mkdir(parents=True, exist_ok=True, mode=mode)
         config = configuration.load(self.conf_path) if self.conf_path.exists() else self._new_config(database)
         if not (self.pki / "ca.key").exists():
             pki.init_ca(self.pki, config.cluster.name)
@@ -71,7 +73,7 @@ class LocalCluster:
         agent.server, agent.ca = address, ca
         agent.cert, agent.key = str(self.pki / "agent.crt"), str(self.pki / "agent.key")
         # The cluster's owner uses it through the agent, whoever the owner is.
-        agent.allow_root = config.ctld.agents_may_assert_root = os.geteuid() == 0
+        agent.allow_root = config.ctld.agents_may_assert_root = config.noded.allow_root_jobs = os.geteuid() == 0
         # One user owns a personal cluster: no neighbour to protect from its polling.
         agent.rate, agent.burst = 10_000.0, 10_000
         return config

@@ -55,6 +55,7 @@ class LaunchRequest:
     kill_grace_seconds: int
     node_name: str
     tmp_dir: Path
+    allow_root: bool = False
 
 
 class LaunchError(Exception):
@@ -230,6 +231,9 @@ class _Supervisor:
                 entry = pwd.getpwnam(name)
             except KeyError:
                 raise LaunchError(f"user {name} unknown on node {self.request.node_name}") from None
+            if entry.pw_uid == 0 and not self.request.allow_root:
+                raise LaunchError(f"node {self.request.node_name} does not run jobs of root "
+                                  "([noded] allow_root_jobs is false)")
         if os.geteuid() != entry.pw_uid:
             self.groups = os.getgrouplist(entry.pw_name, entry.pw_gid)
         return jobenv.JobUser(entry.pw_name, entry.pw_uid, entry.pw_gid, entry.pw_dir, entry.pw_shell or "/bin/sh")

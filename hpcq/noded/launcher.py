@@ -33,9 +33,10 @@ from hpcq.noded import jobd, spool
 
 
 class Launcher:
-    def __init__(self, node_name: str, tmp_dir: Path) -> None:
+    def __init__(self, node_name: str, tmp_dir: Path, allow_root: bool = False) -> None:
         self.node_name = node_name
         self.tmp_dir = tmp_dir
+        self.allow_root = allow_root
         self.selector = selectors.DefaultSelector()
         self.inbox = b""
         # report pipe -> (seq, bytes so far) for supervisors that have not reported yet
@@ -73,7 +74,8 @@ class Launcher:
         launch = jobd.LaunchRequest(
             seq=request["seq"], attempt=spool.AttemptDir(attempt, int(job_id), int(number)),
             job=base64.b64decode(request["job"]), cluster=request["cluster"],
-            kill_grace_seconds=request["grace"], node_name=self.node_name, tmp_dir=self.tmp_dir)
+            kill_grace_seconds=request["grace"], node_name=self.node_name, tmp_dir=self.tmp_dir,
+            allow_root=self.allow_root)
         r, w = os.pipe2(os.O_CLOEXEC)
         if os.fork() == 0:
             # The middle process exists only so that the supervisor is nobody's child
@@ -112,6 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--node", required=True, help="this node's name")
     parser.add_argument("--tmp-dir", required=True, type=Path, help="where per-job TMPDIRs are made")
+    parser.add_argument("--allow-root", action="store_true", help="run jobs of root too")
     args = parser.parse_args(argv)
     # Ctrl-C at noded's terminal reaches this process too; noded decides when we stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -119,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     # Everything imported so far is shared with every supervisor: keep the collector
     # from touching (and so copying) those pages in each child.
     gc.freeze()
-    Launcher(args.node, args.tmp_dir).run()
+    Launcher(args.node, args.tmp_dir, args.allow_root).run()
     sys.exit(0)
 
 

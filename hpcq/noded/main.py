@@ -39,13 +39,15 @@ async def run(config: configuration.Config) -> None:
     name = n.name or socket.gethostname().split(".")[0]
     facts = hardware.detect(n.cpus, n.memory_mb, n.features)
     spool = Path(n.spool_dir)
-    spool.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # 0711: a job running as its owner must reach its own script and node file below.
+    spool.mkdir(parents=True, exist_ok=True, mode=0o711)
     if os.geteuid() != 0:
         log.info("running as %s, not root: user-level mode, only %s's jobs run here", getpass.getuser(),
                  getpass.getuser())
     credentials = pki.channel_credentials(Path(n.ca), Path(n.cert), Path(n.key))
     session: Session | None = None
-    runner = JobRunner(spool, Path(n.tmp_dir), name, lambda outcome: session.on_finished(outcome))
+    runner = JobRunner(spool, Path(n.tmp_dir), name, lambda outcome: session.on_finished(outcome),
+                       allow_root=n.allow_root_jobs)
     session = Session(name, n.server, credentials, facts, runner, server_name=n.server_name)
     await runner.start()
     log.info("hpcq-noded %s: %d CPUs, %d MiB, %d GPUs; ctld at %s", name, facts.cpus, facts.memory_mb,

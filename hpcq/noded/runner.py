@@ -46,11 +46,12 @@ class _Attempt:
 
 class JobRunner:
     def __init__(self, spool_dir: Path, tmp_dir: Path, node_name: str,
-                 on_finished: Callable[[nodes_pb2.JobOutcome], None]) -> None:
+                 on_finished: Callable[[nodes_pb2.JobOutcome], None], *, allow_root: bool = False) -> None:
         # Absolute: supervisors and jobs work in other directories.
         self.spool_dir = spool_dir.absolute()
         self.tmp_dir = tmp_dir.absolute()
         self.node_name = node_name
+        self.allow_root = allow_root
         self.on_finished = on_finished
         self._attempts: dict[tuple[int, int], _Attempt] = {}
         self._launcher: asyncio.subprocess.Process | None = None
@@ -194,7 +195,7 @@ class JobRunner:
     async def _spawn_launcher(self) -> None:
         self._launcher = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "hpcq.noded.launcher", "--node", self.node_name, "--tmp-dir", str(self.tmp_dir),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            *(["--allow-root"] if self.allow_root else []), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         self._reader = asyncio.create_task(self._read_replies(self._launcher))
 
     async def _request(self, message: dict[str, Any]) -> dict[str, Any]:

@@ -43,8 +43,11 @@ def users():
 @pytest.fixture(scope="module")
 def shared_agent(tmp_path_factory, users):
     """A cluster, plus an agent with default settings (root refused) on a socket every user can reach."""
-    home = tmp_path_factory.mktemp("hpcq-home")
-    cluster = start_cluster(home)
+    # Jobs of other users must reach their files in the spool: no private parent directory.
+    base = Path(tempfile.mkdtemp(prefix="hpcq-home."))
+    os.chmod(base, 0o711)
+    cluster = start_cluster(base / "home")
+    home = cluster.home
     public = Path(tempfile.mkdtemp(prefix="hpcq-agent."))  # pytest's own tmp is private to root
     os.chmod(public, 0o755)
     cfg = config.load(home / "hpcq.toml")
@@ -59,6 +62,7 @@ def shared_agent(tmp_path_factory, users):
     process.wait(timeout=10)
     cluster.run("hpcqctl", "down", check=False)
     shutil.rmtree(public, ignore_errors=True)
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def as_user(uid: int, gid: int, action):
@@ -179,3 +183,35 @@ def _until_finished(events):
         yield job
         if job.state == jobs_pb2.COMPLETED:
             return
+
+
+def test_a_job_runs_as_its_owner_and_cannot_write_where_they_cannot(shared_agent, users):
+    """noded runs as root here: alice's job gets alice's uid and groups, its output
+    belongs to alice, and bob's private directory stays closed to it."""
+    _, sock = shared_agent
+    alice, bob = users["hpcqalice"], users["hpcqbob"]
+    base = Path(tempfile.mkdtemp(prefix="hpcq-owners."))
+    os.chmod(base, 0o755)
+    alice_dir, bob_dir = base / "alice", base / "bob"
+    for d, u in ((alice_dir, alice), (bob_dir, bob)):
+        d.mkdir(mode=0o700)
+        os.chown(d, u.pw_uid, u.pw_gid)
+    script = f"#!/bin/sh\nid -u\nid -G\ntouch '{bob_dir}/intruder' && echo WROTE || echo DENIED\n"
+
+    def run_job() -> int:
+        transport = AgentTransport(sock)
+        spec = jobs_pb2.JobSpec(dialect=jobs_pb2.DIALECT_SLURM, script=script, submit_dir=str(alice_dir))
+        reply = transport.unary("/hpcq.v1.Jobs/Submit", jobs_pb2.SubmitRequest(specs=[spec]).SerializeToString(), 10)
+        return jobs_pb2.SubmitResponse.FromString(reply).job_ids[0]
+    try:
+        job_id = as_user(alice.pw_uid, alice.pw_gid, run_job)
+        out = alice_dir / f"slurm-{job_id}.out"
+        wait_until(lambda: out.exists() and out.read_text().endswith(("WROTE\n", "DENIED\n")), what="the job's output")
+        lines = out.read_text().splitlines()  # stderr (touch's complaint) goes to the same file
+        uid, groups, verdict = lines[0], lines[1], lines[-1]
+        assert int(uid) == alice.pw_uid
+        assert {int(g) for g in groups.split()} == set(os.getgrouplist("hpcqalice", alice.pw_gid))
+        assert verdict == "DENIED" and not (bob_dir / "intruder").exists()
+        assert out.stat().st_uid == alice.pw_uid
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

@@ -58,13 +58,14 @@ class Ends:
 class Node:
     """A runner over a spool and TMPDIR root in one directory, with its Ends."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, allow_root: bool = True) -> None:
         self.root = root
         self.spool = root / "spool"
         self.tmp = root / "tmp"
         self.tmp.mkdir(exist_ok=True)
         self.ends = Ends()
-        self.runner = JobRunner(self.spool, self.tmp, NODE, self.ends)
+        # Most tests run their jobs as whoever runs the tests, root included.
+        self.runner = JobRunner(self.spool, self.tmp, NODE, self.ends, allow_root=allow_root)
 
     async def __aenter__(self) -> Node:
         await self.runner.start()
@@ -236,6 +237,16 @@ async def test_launch_failures_come_back_as_failed_outcomes(tmp_path: Path, work
             assert (failed.running, failed.state, failed.exit_code) == (False, pb.FAILED, 1)
         assert sorted(o.job_id for o in node.runner.outcomes()) == [10, 11, 12]
         assert node.ends.calls == [], "a failed launch is answered by launch(), not on_finished"
+
+
+@run_async
+async def test_jobs_of_root_are_refused_unless_allowed(tmp_path: Path, workdir: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs a root node")
+    async with Node(tmp_path, allow_root=False) as node:
+        refused = await node.runner.launch(make_job(13, "true\n", workdir, user="root"), "c1", 1)
+    assert (refused.state, refused.reason) == (pb.FAILED, f"node {NODE} does not run jobs of root "
+                                                          "([noded] allow_root_jobs is false)")
 
 
 @run_async
