@@ -53,7 +53,7 @@ class Client:
 
         config = config or configuration.load()
         c = config.client
-        socket_path = os.environ.get("HPCQ_AGENT_SOCKET") or c.agent_socket
+        socket_path = os.environ.get("HPCQ_AGENT_SOCKET", c.agent_socket)  # set but empty: no agent
         if use_agent and socket_path and os.path.exists(socket_path):
             return cls(AgentTransport(socket_path), cluster=config.cluster.name, timeout=timeout)
         missing = [k for k in ("ca", "cert", "key") if not getattr(c, k)]
@@ -205,11 +205,12 @@ class Client:
 
 
 def _agent_socket_without_config() -> str | None:
-    """HPCQ_AGENT_SOCKET; else the local cluster's socket in $HPCQ_HOME; else, when no
-    config file exists that could name another, the standard /run/hpcq/agent.sock."""
-    named = os.environ.get("HPCQ_AGENT_SOCKET")
-    if named:
-        return named
+    """HPCQ_AGENT_SOCKET (set but empty: use no agent); else the local cluster's socket in
+    $HPCQ_HOME; else, when no config file exists that could name another, the standard
+    /run/hpcq/agent.sock."""
+    if "HPCQ_AGENT_SOCKET" in os.environ:
+        named = os.environ["HPCQ_AGENT_SOCKET"]
+        return named if named and os.path.exists(named) else None
     if os.environ.get("HPCQ_CONF"):
         return None
     home = os.environ.get("HPCQ_HOME") or os.path.expanduser("~/.local/state/hpcq")
