@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from hpcq import hostlist
 from hpcq.api import jobs_pb2
+from hpcq.ctld.scheduler.arrays import IndexSet
 
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 # Slurm's %a for a job that is not an array task (NO_VAL - 1).
@@ -102,7 +103,7 @@ def job_environment(job: jobs_pb2.Job, node_name: str, cluster: str, *, tmpdir: 
         env["SLURM_MEM_PER_CPU"] = str(r.mem_per_cpu_mb)
     if array:
         env.update(SLURM_ARRAY_JOB_ID=str(job.array_job_id), SLURM_ARRAY_TASK_ID=str(job.array_task_id))
-        env.update(_slurm_array_range(spec.array.indices))
+        env.update(_slurm_array_range(list(IndexSet.parse(spec.array.tasks)) if spec.array.tasks else []))
     if here.gpu_ids:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in here.gpu_ids)
         env["SLURM_GPUS_ON_NODE"] = str(len(here.gpu_ids))

@@ -69,6 +69,22 @@ def initial_state(spec: jobs_pb2.JobSpec, now: float) -> tuple[int, str]:
     return S.PENDING, "None"
 
 
+MAX_ARRAY_TASKS = 1_000_000
+
+
+def array_tasks(spec: jobs_pb2.JobSpec) -> scheduler.IndexSet | None:
+    """The task indices an array job asks for; None for an ordinary job."""
+    if not spec.array.tasks:
+        return None
+    try:
+        tasks = scheduler.IndexSet.parse(spec.array.tasks)
+    except ValueError as e:
+        raise InvalidArgument("BAD_ARRAY", f"array: {e}") from None
+    if len(tasks) > MAX_ARRAY_TASKS or tasks.runs[-1][1] >= 2**32:
+        raise InvalidArgument("BAD_ARRAY", f"array: more than {MAX_ARRAY_TASKS} tasks or an index beyond 2^32")
+    return tasks
+
+
 def resolve_dependencies(spec: jobs_pb2.JobSpec) -> None:
     """Turn a shim's dependency text (Slurm --dependency, PBS -W depend) into the API's
     structured form, refusing bad syntax as Slurm does ("Job dependency problem")."""
@@ -97,7 +113,9 @@ def request(job: jobs_pb2.Job) -> scheduler.JobRequest:
         walltime=job.walltime_seconds, exclusive=r.exclusive, features=frozenset(r.features),
         exclude=frozenset(r.exclude_nodes), licenses=dict(r.licenses), nice=job.spec.nice,
         admin_priority=job.priority if job.admin_priority_set else None, eligible_time=job.eligible_time,
-        dependency=dependencies(job.spec))
+        dependency=dependencies(job.spec),
+        array=scheduler.ArrayTasks(scheduler.IndexSet.parse(job.array_tasks_pending), job.spec.array.max_running)
+        if job.array_tasks_pending else None)
 
 
 def running(job: jobs_pb2.Job) -> scheduler.RunningJob:

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Iterable
 
-from hpcq import states
+from hpcq import metrics, states
 from hpcq.api import admin_pb2, jobs_pb2, nodes_pb2
 from hpcq.config import Config
 from hpcq.ctld import jobs as jobrules
@@ -45,6 +45,7 @@ class Controller:
         self.queued: dict[int, scheduler.JobRequest] = {}    # PENDING jobs, as the scheduler sees them
         self.waiting: set[int] = set()                       # WAITING jobs (begin time ahead)
         self.active: set[int] = set()                        # RUNNING and COMPLETING jobs
+        self.array_members: dict[int, set[int]] = {}         # array job id -> its records (tasks, and its own)
         self.usage = scheduler.Usage(half_life=config.ctld.fairshare_half_life,
                                      gpu_weight=config.ctld.fairshare_gpu_weight)
         self.licenses = {name: int(count) for name, _, count in (i.partition(":") for i in config.ctld.licenses)}
@@ -74,6 +75,8 @@ class Controller:
         for raw in loaded.jobs:
             job = jobs_pb2.Job.FromString(raw)
             self.jobs[job.id] = job
+            if job.array_job_id:
+                self.array_members.setdefault(job.array_job_id, set()).add(job.id)
             if job.state in states.QUEUED:
                 self._enqueue(job)
             elif job.state in states.ACTIVE:
@@ -139,10 +142,11 @@ class Controller:
             raise InvalidArgument("QUEUE_ACCESS", f"user {user} may not submit to queue {queue.name}")
         self._check_fits(spec, queue)
         jobrules.resolve_dependencies(spec)
+        tasks = jobrules.array_tasks(spec)
         state, reason = jobrules.initial_state(spec, now)
         return jobs_pb2.Job(spec=spec, user=user, state=state, reason=reason, submit_time=now,
                             eligible_time=max(now, spec.begin_time), walltime_seconds=jobrules.walltime(spec, queue),
-                            queue=queue.name)
+                            queue=queue.name, array_tasks_pending=str(tasks) if tasks else "")
 
     async def submit(self, user: str, specs: Iterable[jobs_pb2.JobSpec], *, test_only: bool = False) -> list[int]:
         now = time.time()
@@ -157,9 +161,13 @@ class Controller:
         for job in new:
             job.id = self.next_job_id
             self.next_job_id += 1
+            if job.array_tasks_pending:
+                job.array_job_id = job.id
         await self.store.write([*map(job_row, new), Put("meta", {"key": "next_job_id", "value": str(self.next_job_id)})])
         for job in new:
             self.jobs[job.id] = job
+            if job.array_job_id:
+                self.array_members[job.id] = {job.id}
             self._enqueue(job)
             self.watchers.publish(job)
             log.info("job %d submitted by %s to %s", job.id, user, job.queue)
@@ -206,6 +214,13 @@ class Controller:
     # -- jobs: actions by users -------------------------------------------------------
 
     async def cancel(self, job: jobs_pb2.Job, by: str) -> tuple[int, str]:
+        """Cancel a job; an array's own id cancels every task of it and its pending rest."""
+        if job.array_job_id == job.id and job.array_tasks_pending:
+            results = [await self._cancel_one(self.jobs[i], by) for i in sorted(self.array_members[job.id])]
+            return min(results)
+        return await self._cancel_one(job, by)
+
+    async def _cancel_one(self, job: jobs_pb2.Job, by: str) -> tuple[int, str]:
         if states.is_finished(job.state):
             return R.FINISHED, "job has finished"
         if job.state in states.QUEUED:
@@ -330,11 +345,31 @@ class Controller:
         for request in self.queued.values():
             if request.dependency is None:
                 continue
-            for target in request.dependency.targets:
-                job = self.jobs.get(target.job_id)
-                if job is not None:
-                    phases[target] = scheduler.Phase.of_state(jobs_pb2.JobState.Name(job.state))
+            for target in request.dependency.targets():
+                phase = self._phase(target)
+                if phase is not None:
+                    phases[target] = phase
         return phases
+
+    def _phase(self, target: scheduler.Target) -> scheduler.Phase | None:
+        """Where a job, a whole array or one array task stands; None when purged."""
+        def of(job: jobs_pb2.Job) -> scheduler.Phase:
+            return scheduler.Phase.of_state(jobs_pb2.JobState.Name(job.state))
+        members = [self.jobs[i] for i in self.array_members.get(target.job_id, ())]
+        if not members:
+            job = self.jobs.get(target.job_id)
+            return of(job) if job is not None and target.task is None else None
+        if target.task is None:
+            return scheduler.Phase.combine(
+                scheduler.Phase.WAITING if m.array_tasks_pending else of(m) for m in members)
+        for m in members:
+            if m.HasField("array_task_id") and m.array_task_id == target.task:
+                return of(m)
+        head = self.jobs.get(target.job_id)
+        if head is not None and head.array_tasks_pending and \
+                target.task in scheduler.IndexSet.parse(head.array_tasks_pending):
+            return scheduler.Phase.WAITING
+        return None
 
     def _refuse_dependency_cycle(self, job_id: int, spec: jobs_pb2.JobSpec) -> None:
         wanted = jobrules.dependencies(spec)
@@ -353,6 +388,7 @@ class Controller:
         decisions = scheduler.schedule(self.snapshot(now), now)
         starting: list[jobs_pb2.Job] = []
         abandoned: list[jobs_pb2.Job] = []
+        changed: dict[int, jobs_pb2.Job] = {}   # arrays whose pending rest shrank
         for d in decisions:
             job = self.jobs[d.job_id]
             if isinstance(d, scheduler.SetReason):
@@ -365,6 +401,8 @@ class Controller:
             elif isinstance(d, scheduler.Reserve):
                 job.planned_start_time = d.start_at
             else:
+                if d.array_index is not None:
+                    job = self._take_array_task(job, d.array_index, changed)
                 self._dequeue(job)
                 job.state, job.reason, job.start_time, job.priority = S.RUNNING, "None", now, d.priority
                 job.attempt += 1
@@ -376,13 +414,20 @@ class Controller:
                     self.nodes[s.node].allocate(s.cpus, s.mem_mb, s.gpus, job.id)
                 self.active.add(job.id)
                 starting.append(job)
+        for head in changed.values():
+            if head.id in self.queued:
+                self.queued[head.id] = jobrules.request(head)
         self.passes += 1
         self.last_pass_seconds = time.perf_counter() - started_at
+        metrics.on_pass(self.last_pass_seconds, starting)
         if not starting and not abandoned:
             return 0
         # The allocation is durable before any node hears of it, so a restart never
         # launches a job twice: a node that already runs this attempt ignores a repeat.
-        await self.store.write([job_row(job) for job in starting + abandoned])
+        rows = [job_row(job) for job in [*starting, *abandoned, *changed.values()]]
+        if changed:
+            rows.append(Put("meta", {"key": "next_job_id", "value": str(self.next_job_id)}))
+        await self.store.write(rows)
         for job in abandoned:
             self.watchers.publish(job)
             log.info("job %d cancelled: its dependency can never be satisfied", job.id)
@@ -393,6 +438,24 @@ class Controller:
                 self._send_to_nodes(job, nodes_pb2.CtldMessage(kill=nodes_pb2.KillJob(
                     job_id=job.id, attempt=job.attempt, grace_seconds=self.config.ctld.kill_grace)))
         return len(starting)
+
+    def _take_array_task(self, head: jobs_pb2.Job, index: int, changed: dict[int, jobs_pb2.Job]) -> jobs_pb2.Job:
+        """The record task `index` of an array runs as: a new one (with its own id), or,
+        for the last task to start, the array's own record (as Slurm does)."""
+        rest = scheduler.IndexSet.parse(head.array_tasks_pending).without([index])
+        head.array_tasks_pending = str(rest)
+        if not rest:
+            head.array_task_id = index
+            changed.pop(head.id, None)
+            return head
+        task = jobs_pb2.Job()
+        task.CopyFrom(head)
+        task.id, task.array_tasks_pending, task.array_task_id = self.next_job_id, "", index
+        self.next_job_id += 1
+        self.jobs[task.id] = task
+        self.array_members[head.id].add(task.id)
+        changed[head.id] = head
+        return task
 
     def _gives_up_on_dependency(self, job: jobs_pb2.Job) -> bool:
         """PBS deletes such a job; Slurm keeps it pending unless kill_invalid_depend."""

@@ -29,7 +29,7 @@ def job(job_id: int, *, dialect: pb.Dialect = pb.DIALECT_SLURM, name: str = "myn
     spec.setdefault("submit_host", "vm")
     record = pb.Job(id=job_id, attempt=1, user=user, queue=queue,
                     spec=pb.JobSpec(dialect=dialect, name=name, resources=resources, array=pb.ArraySpec(
-                        indices=indices), **spec),
+                        tasks=",".join(map(str, indices))), **spec),
                     allocation=pb.Allocation(slices=slices))
     if array:
         record.array_job_id, record.array_task_id = array

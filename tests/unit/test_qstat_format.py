@@ -342,7 +342,7 @@ def test_wrapping_breaks_long_pieces():
 def test_job_ids():
     job = JobBuilder(10, "arr").build()
     assert qf.job_id(job, CLUSTER) == "10.pbshost"
-    job.spec.array.indices.extend([1, 2, 3])
+    job.spec.array.tasks = "1-3"
     assert qf.job_id(job, CLUSTER) == "10[].pbshost"
     task = JobBuilder(11, "arr").build()
     task.array_job_id, task.array_task_id = 10, 2
