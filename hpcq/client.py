@@ -154,6 +154,10 @@ class Client:
                            jobs_pb2.UpdateJobResponse)
         return reply.job
 
+    def explain(self, job_id: int) -> jobs_pb2.ExplainResponse:
+        """Why a job is pending: its reason, priority factors and planned start."""
+        return self._call("/hpcq.v1.Jobs/Explain", jobs_pb2.ExplainRequest(job_id=job_id), jobs_pb2.ExplainResponse)
+
     def _action(self, method: str, job_ids: Iterable[int], **kwargs) -> list[jobs_pb2.JobActionResult]:
         request = jobs_pb2.JobActionRequest(job_ids=list(job_ids), **kwargs)
         return list(self._call(f"/hpcq.v1.Jobs/{method}", request, jobs_pb2.JobActionResponse).results)
@@ -181,6 +185,16 @@ class Client:
     def _node_action(self, method: str, name: str, reason: str) -> admin_pb2.Node:
         return self._call(f"/hpcq.v1.Admin/{method}", admin_pb2.NodeActionRequest(name=name, reason=reason),
                           admin_pb2.NodeActionResponse).node
+
+    def shares(self) -> list[admin_pb2.Share]:
+        """Fair-share: configured shares of accounts and users, with their decayed usage."""
+        return list(self._call("/hpcq.v1.Admin/ListShares", admin_pb2.ListSharesRequest(),
+                               admin_pb2.ListSharesResponse).shares)
+
+    def set_share(self, account: str, shares: int, user: str = "") -> admin_pb2.Share:
+        """Set the raw shares of an account, or of a user inside it (operators and admins)."""
+        request = admin_pb2.SetShareRequest(share=admin_pb2.Share(account=account, user=user, shares=shares))
+        return self._call("/hpcq.v1.Admin/SetShare", request, admin_pb2.SetShareResponse).share
 
     def queues(self, names: Sequence[str] = ()) -> list[admin_pb2.Queue]:
         return list(self._call("/hpcq.v1.Admin/ListQueues", admin_pb2.ListQueuesRequest(names=names),

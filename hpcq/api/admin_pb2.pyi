@@ -187,3 +187,37 @@ class ServerInfoResponse(_message.Message):
     caller_role: str
     default_queue: str
     def __init__(self, cluster: _Optional[str] = ..., version: _Optional[str] = ..., start_time: _Optional[float] = ..., next_job_id: _Optional[int] = ..., jobs_by_state: _Optional[_Mapping[str, int]] = ..., nodes: _Optional[int] = ..., caller: _Optional[str] = ..., caller_role: _Optional[str] = ..., default_queue: _Optional[str] = ...) -> None: ...
+
+class Share(_message.Message):
+    __slots__ = ("account", "user", "shares", "usage")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    SHARES_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    account: str
+    user: str
+    shares: int
+    usage: float
+    def __init__(self, account: _Optional[str] = ..., user: _Optional[str] = ..., shares: _Optional[int] = ..., usage: _Optional[float] = ...) -> None: ...
+
+class ListSharesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListSharesResponse(_message.Message):
+    __slots__ = ("shares",)
+    SHARES_FIELD_NUMBER: _ClassVar[int]
+    shares: _containers.RepeatedCompositeFieldContainer[Share]
+    def __init__(self, shares: _Optional[_Iterable[_Union[Share, _Mapping]]] = ...) -> None: ...
+
+class SetShareRequest(_message.Message):
+    __slots__ = ("share",)
+    SHARE_FIELD_NUMBER: _ClassVar[int]
+    share: Share
+    def __init__(self, share: _Optional[_Union[Share, _Mapping]] = ...) -> None: ...
+
+class SetShareResponse(_message.Message):
+    __slots__ = ("share",)
+    SHARE_FIELD_NUMBER: _ClassVar[int]
+    share: Share
+    def __init__(self, share: _Optional[_Union[Share, _Mapping]] = ...) -> None: ...

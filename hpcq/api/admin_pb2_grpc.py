@@ -79,6 +79,16 @@ class AdminStub:
                 request_serializer=hpcq_dot_v1_dot_admin__pb2.ServerInfoRequest.SerializeToString,
                 response_deserializer=hpcq_dot_v1_dot_admin__pb2.ServerInfoResponse.FromString,
                 _registered_method=True)
+        self.ListShares = channel.unary_unary(
+                '/hpcq.v1.Admin/ListShares',
+                request_serializer=hpcq_dot_v1_dot_admin__pb2.ListSharesRequest.SerializeToString,
+                response_deserializer=hpcq_dot_v1_dot_admin__pb2.ListSharesResponse.FromString,
+                _registered_method=True)
+        self.SetShare = channel.unary_unary(
+                '/hpcq.v1.Admin/SetShare',
+                request_serializer=hpcq_dot_v1_dot_admin__pb2.SetShareRequest.SerializeToString,
+                response_deserializer=hpcq_dot_v1_dot_admin__pb2.SetShareResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -138,6 +148,18 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListShares(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetShare(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -185,6 +207,16 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.ServerInfo,
                     request_deserializer=hpcq_dot_v1_dot_admin__pb2.ServerInfoRequest.FromString,
                     response_serializer=hpcq_dot_v1_dot_admin__pb2.ServerInfoResponse.SerializeToString,
+            ),
+            'ListShares': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListShares,
+                    request_deserializer=hpcq_dot_v1_dot_admin__pb2.ListSharesRequest.FromString,
+                    response_serializer=hpcq_dot_v1_dot_admin__pb2.ListSharesResponse.SerializeToString,
+            ),
+            'SetShare': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetShare,
+                    request_deserializer=hpcq_dot_v1_dot_admin__pb2.SetShareRequest.FromString,
+                    response_serializer=hpcq_dot_v1_dot_admin__pb2.SetShareResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -430,6 +462,60 @@ class Admin:
             '/hpcq.v1.Admin/ServerInfo',
             hpcq_dot_v1_dot_admin__pb2.ServerInfoRequest.SerializeToString,
             hpcq_dot_v1_dot_admin__pb2.ServerInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListShares(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hpcq.v1.Admin/ListShares',
+            hpcq_dot_v1_dot_admin__pb2.ListSharesRequest.SerializeToString,
+            hpcq_dot_v1_dot_admin__pb2.ListSharesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetShare(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hpcq.v1.Admin/SetShare',
+            hpcq_dot_v1_dot_admin__pb2.SetShareRequest.SerializeToString,
+            hpcq_dot_v1_dot_admin__pb2.SetShareResponse.FromString,
             options,
             channel_credentials,
             insecure,

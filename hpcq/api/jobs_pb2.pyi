@@ -399,3 +399,51 @@ class UpdateJobResponse(_message.Message):
     JOB_FIELD_NUMBER: _ClassVar[int]
     job: Job
     def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
+
+class ExplainRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    def __init__(self, job_id: _Optional[int] = ...) -> None: ...
+
+class ExplainResponse(_message.Message):
+    __slots__ = ("job_id", "state", "reason", "priority", "factors", "contributions", "nice", "would_start", "planned_start_time", "planned_nodes", "detail", "lines")
+    class FactorsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class ContributionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    FACTORS_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTIONS_FIELD_NUMBER: _ClassVar[int]
+    NICE_FIELD_NUMBER: _ClassVar[int]
+    WOULD_START_FIELD_NUMBER: _ClassVar[int]
+    PLANNED_START_TIME_FIELD_NUMBER: _ClassVar[int]
+    PLANNED_NODES_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    state: str
+    reason: str
+    priority: int
+    factors: _containers.ScalarMap[str, float]
+    contributions: _containers.ScalarMap[str, float]
+    nice: int
+    would_start: bool
+    planned_start_time: float
+    planned_nodes: _containers.RepeatedScalarFieldContainer[str]
+    detail: str
+    lines: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, job_id: _Optional[int] = ..., state: _Optional[str] = ..., reason: _Optional[str] = ..., priority: _Optional[int] = ..., factors: _Optional[_Mapping[str, float]] = ..., contributions: _Optional[_Mapping[str, float]] = ..., nice: _Optional[int] = ..., would_start: _Optional[bool] = ..., planned_start_time: _Optional[float] = ..., planned_nodes: _Optional[_Iterable[str]] = ..., detail: _Optional[str] = ..., lines: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -79,6 +79,11 @@ class JobsStub:
                 request_serializer=hpcq_dot_v1_dot_jobs__pb2.UpdateJobRequest.SerializeToString,
                 response_deserializer=hpcq_dot_v1_dot_jobs__pb2.UpdateJobResponse.FromString,
                 _registered_method=True)
+        self.Explain = channel.unary_unary(
+                '/hpcq.v1.Jobs/Explain',
+                request_serializer=hpcq_dot_v1_dot_jobs__pb2.ExplainRequest.SerializeToString,
+                response_deserializer=hpcq_dot_v1_dot_jobs__pb2.ExplainResponse.FromString,
+                _registered_method=True)
 
 
 class JobsServicer:
@@ -138,6 +143,12 @@ class JobsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Explain(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -185,6 +196,11 @@ def add_JobsServicer_to_server(servicer, server):
                     servicer.Update,
                     request_deserializer=hpcq_dot_v1_dot_jobs__pb2.UpdateJobRequest.FromString,
                     response_serializer=hpcq_dot_v1_dot_jobs__pb2.UpdateJobResponse.SerializeToString,
+            ),
+            'Explain': grpc.unary_unary_rpc_method_handler(
+                    servicer.Explain,
+                    request_deserializer=hpcq_dot_v1_dot_jobs__pb2.ExplainRequest.FromString,
+                    response_serializer=hpcq_dot_v1_dot_jobs__pb2.ExplainResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -430,6 +446,33 @@ class Jobs:
             '/hpcq.v1.Jobs/Update',
             hpcq_dot_v1_dot_jobs__pb2.UpdateJobRequest.SerializeToString,
             hpcq_dot_v1_dot_jobs__pb2.UpdateJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Explain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hpcq.v1.Jobs/Explain',
+            hpcq_dot_v1_dot_jobs__pb2.ExplainRequest.SerializeToString,
+            hpcq_dot_v1_dot_jobs__pb2.ExplainResponse.FromString,
             options,
             channel_credentials,
             insecure,

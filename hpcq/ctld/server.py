@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
 
-from hpcq import __version__, pki
+from hpcq import __version__, metrics, pki
 from hpcq.api import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc, nodes_pb2, nodes_pb2_grpc
 from hpcq.ctld import auth
 from hpcq.ctld.audit import AuditLog
@@ -69,7 +69,7 @@ def rpc(method: str, audited: str = "") -> Callable:
             if audited:
                 self.gate.audit.record(audited, who.name, who.role, who.via_host, **_audit_fields(request, reply))
             return reply
-        return wrapper
+        return metrics.timed_rpc(method, wrapper)
     return decorate
 
 
@@ -185,6 +185,27 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
             raise auth.Refused("PERMISSION_DENIED", f"job {job.id} belongs to {job.user}")
         return jobs_pb2.UpdateJobResponse(job=await self.c.update(job, request.spec, request.fields))
 
+    @rpc("/hpcq.v1.Jobs/Explain")
+    async def Explain(self, who, request, context):
+        job = self.c.get(request.job_id)
+        if job is None or not who.may_see(job.user, private_data=False):
+            raise NotFound("UNKNOWN_JOB", f"job {request.job_id} does not exist")
+        state = jobs_pb2.JobState.Name(job.state)
+        reply = jobs_pb2.ExplainResponse(job_id=job.id, state=state, reason=job.reason, priority=job.priority)
+        why = self.c.explain(job)
+        if why is None:
+            reply.lines.append(f"job {job.id}: {state}, reason {job.reason} (only pending jobs are planned)")
+            return reply
+        p = why.priority
+        reply.reason, reply.priority, reply.nice, reply.would_start = why.reason, p.priority, p.nice, why.would_start
+        reply.factors.update({k: getattr(p, k) for k in ("age", "fairshare", "job_size", "queue")})
+        reply.contributions.update(p.contributions())
+        reply.planned_start_time = why.planned_start or 0.0
+        reply.planned_nodes.extend(why.planned_nodes)
+        reply.detail = why.detail
+        reply.lines.extend(why.lines())
+        return reply
+
 
 class AdminServicer(admin_pb2_grpc.AdminServicer):
     def __init__(self, controller: Controller, gate: Gate) -> None:
@@ -228,6 +249,17 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
     async def DeleteQueue(self, who, request, context):
         await self.c.delete_queue(request.name)
         return admin_pb2.DeleteQueueResponse()
+
+    @rpc("/hpcq.v1.Admin/ListShares")
+    async def ListShares(self, who, request, context):
+        return admin_pb2.ListSharesResponse(shares=[admin_pb2.Share(account=a, user=u, shares=n, usage=usage)
+                                                    for a, u, n, usage in self.c.share_rows()])
+
+    @rpc("/hpcq.v1.Admin/SetShare", audited="share_set")
+    async def SetShare(self, who, request, context):
+        s = request.share
+        await self.c.set_share(s.account, s.user, s.shares)
+        return admin_pb2.SetShareResponse(share=s)
 
     @rpc("/hpcq.v1.Admin/ServerInfo")
     async def ServerInfo(self, who, request, context):

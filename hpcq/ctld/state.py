@@ -50,6 +50,7 @@ class Controller:
                                      gpu_weight=config.ctld.fairshare_gpu_weight)
         self.licenses = {name: int(count) for name, _, count in (i.partition(":") for i in config.ctld.licenses)}
         self._usage_dirty = False
+        self.shares = scheduler.Shares()
         self.nodes: dict[str, NodeRecord] = {}
         self.queues: dict[str, admin_pb2.Queue] = {}
         self.next_job_id = 1
@@ -84,6 +85,9 @@ class Controller:
                 for s in job.allocation.slices:
                     self._node(s.node).allocate(s.cpus, s.mem_mb, s.gpus, job.id)
         self.next_job_id = max(int(loaded.meta.get("next_job_id", "1")), max(self.jobs, default=0) + 1)
+        if "shares" in loaded.meta:
+            raw = json.loads(loaded.meta["shares"])
+            self.shares = scheduler.Shares(accounts=raw["accounts"], users=raw["users"])
         if "usage" in loaded.meta:
             self.usage = scheduler.Usage.from_dict(json.loads(loaded.meta["usage"]),
                                                    half_life=self.config.ctld.fairshare_half_life,
@@ -336,7 +340,7 @@ class Controller:
         return scheduler.Snapshot(
             pending=tuple(self.queued.values()), nodes=nodes, queues=queues,
             running=tuple(jobrules.running(self.jobs[i]) for i in self.active), licenses=self.licenses,
-            phases=self._dependency_phases(), weights=weights, usage=self.usage,
+            phases=self._dependency_phases(), weights=weights, usage=self.usage, shares=self.shares,
             reservations=ctld.sched_reservations)
 
     def _dependency_phases(self) -> dict[scheduler.Target, scheduler.Phase]:
@@ -590,6 +594,37 @@ class Controller:
         self._cancel_requested.discard(job.id)
         log.warning("job %d: %s%s", job.id, reason, "; requeued" if job.state == S.PENDING else "")
         asyncio.get_running_loop().create_task(self._persist_and_publish(job))
+
+    # -- fair-share and explanations ---------------------------------------------------
+
+    async def set_share(self, account: str, user: str, shares: int) -> None:
+        if not account:
+            raise InvalidArgument("BAD_SHARE", "share.account: empty")
+        accounts = dict(self.shares.accounts)
+        users = {a: dict(u) for a, u in self.shares.users.items()}
+        if user:
+            users.setdefault(account, {})[user] = shares
+        else:
+            accounts[account] = shares
+        await self.store.write([Put("meta", {"key": "shares", "value": json.dumps({"accounts": accounts,
+                                                                                   "users": users})})])
+        self.shares = scheduler.Shares(accounts=accounts, users=users)
+        self.kick()
+
+    def share_rows(self) -> list[tuple[str, str, int, float]]:
+        """(account, user, shares, decayed usage) of every configured share."""
+        now = time.time()
+        rows = [(a, "", n, self.usage.of_account(a, now)) for a, n in sorted(self.shares.accounts.items())]
+        rows += [(a, u, n, self.usage.of_user(u, now)) for a, us in sorted(self.shares.users.items())
+                 for u, n in sorted(us.items())]
+        return rows
+
+    def explain(self, job: jobs_pb2.Job) -> scheduler.Explanation | None:
+        """Why a queued job waits, from the data a pass would use now; None if it is not pending."""
+        if job.id not in self.queued:
+            return None
+        now = time.time()
+        return scheduler.explain(self.snapshot(now), now, job.id)
 
     async def persist_usage(self, every: float = 10.0) -> None:
         """Fair-share usage survives restarts; written at most every `every` seconds."""

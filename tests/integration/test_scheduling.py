@@ -71,3 +71,20 @@ def test_bad_dependency_syntax_is_refused(cluster, workdir):
         with pytest.raises(HpcqError) as e:
             client.submit([spec("true", workdir, attributes={"dependency": "foo:1"})])
     assert e.value.code == "INVALID_ARGUMENT" and e.value.message.startswith("BAD_DEPENDENCY")
+
+
+def test_explain_and_shares_through_hpcqctl(cluster, workdir):
+    with cluster.client() as client:
+        # fill both nodes (2 CPUs each), then one more job must wait for resources
+        blockers = client.submit([spec("sleep 30", workdir, resources=jobs_pb2.Resources(cpus_per_task=2))] * 2)
+        wait_until(lambda: all(j.state == S.RUNNING for j in client.get(blockers)[0]), what="the blockers to run")
+        [waiting] = client.submit([spec("true", workdir, walltime_seconds=60)])
+        wait_until(lambda: client.get([waiting])[0][0].reason == "Resources", what="reason Resources")
+        out = cluster.run("hpcqctl", "job", "explain", str(waiting)).stdout
+        assert f"job {waiting}: pending, reason Resources" in out
+        assert "priority" in out and "fairshare" in out
+        cluster.run("hpcqctl", "share", "set", "physics", "30")
+        cluster.run("hpcqctl", "share", "set", "physics", "10", "--user", "alice")
+        listed = cluster.run("hpcqctl", "share", "list").stdout.split("\n")
+        assert any(line.split()[:3] == ["physics", "alice", "10"] for line in listed)
+        client.cancel(blockers + [waiting])
