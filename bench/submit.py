@@ -7,7 +7,6 @@ better than the target). Every submit is durable (committed) before it is answer
 """
 from __future__ import annotations
 
-import statistics
 import sys
 import tempfile
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import local_cluster, median_ms, time_command  # noqa: E402
+from bench.harness import BIN, local_cluster, median_ms, time_command  # noqa: E402
 from hpcq import config  # noqa: E402
 from hpcq.api import jobs_pb2  # noqa: E402
 from hpcq.client import Client  # noqa: E402
@@ -48,13 +47,11 @@ def main() -> int:
                     ids.append(client.submit_one(spec(workdir)))
                 row(f"{N} single Submits ({label})", N / (time.perf_counter() - started), "jobs/s", 500)
 
-            qsub = time_command(["qsub", "-h", "-l", "walltime=00:01:00", "-N", "bench"], env, cwd=workdir, input="true\n") \
-                if _has_shim("qsub") else []
-            sbatch = time_command(["sbatch", "--hold", "--wrap", "true"], env, cwd=workdir) if _has_shim("sbatch") else []
-            if qsub:
-                row("qsub per call (median of 30, agent)", median_ms(qsub), "ms", 40, higher_is_better=False)
-            if sbatch:
-                row("sbatch per call (median of 30, agent)", median_ms(sbatch), "ms", 40, higher_is_better=False)
+            qsub = time_command([f"{BIN}/qsub", "-h", "-l", "walltime=00:01:00", "-N", "bench"], env, cwd=workdir,
+                                input="true\n")
+            sbatch = time_command([f"{BIN}/sbatch", "--hold", "--wrap", "true"], env, cwd=workdir)
+            row("qsub per call (median of 30, agent)", median_ms(qsub), "ms", 40, higher_is_better=False)
+            row("sbatch per call (median of 30, agent)", median_ms(sbatch), "ms", 40, higher_is_better=False)
 
             for chunk in range(0, len(ids), 5000):
                 direct.cancel(ids[chunk:chunk + 5000])
@@ -74,11 +71,6 @@ def main() -> int:
             print(f"{'  (client view: submit call to RUNNING event)':<52} {median_ms(observed):>10.1f} ms")
     print("reference: real Slurm on this machine: sbatch 7.3 ms/call; submit-to-start 0.65-2.7 s")
     return 0
-
-
-def _has_shim(name: str) -> bool:
-    import shutil
-    return shutil.which(name) is not None and Path(shutil.which(name)).read_text(errors="ignore").find("hpcq") >= 0
 
 
 if __name__ == "__main__":

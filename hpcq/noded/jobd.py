@@ -22,8 +22,8 @@ import pwd
 import resource
 import select
 import signal
-import stat
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -249,17 +249,11 @@ class _Supervisor:
             _write_file(self.dir.nodefile, nodefile.encode(), 0o644)
 
     def _make_tmpdir(self, user: jobenv.JobUser) -> Path:
-        """<tmp_dir>/hpcq.<job id>, the user's. A leftover of an earlier attempt is reused
-        only when it is a real directory of that user or ours: /tmp is everybody's, and
-        a planted symlink must not make root chown something else."""
-        path = self.request.tmp_dir / f"hpcq.{self.job.id}"
-        with _failing(f"cannot create TMPDIR {path}"):
-            try:
-                os.mkdir(path, 0o700)
-            except FileExistsError:
-                st = os.lstat(path)
-                if not stat.S_ISDIR(st.st_mode) or st.st_uid not in (user.uid, os.geteuid()):
-                    raise LaunchError(f"cannot create TMPDIR {path}: it exists and is not the user's") from None
+        """A fresh <tmp_dir>/hpcq.<job id>.<random>, the user's. Fresh because /tmp is
+        everybody's: several clusters (and their job ids) share it, and a planted name
+        must not make root chown something else; mkdtemp creates it exclusively, 0700."""
+        with _failing(f"cannot create a TMPDIR in {self.request.tmp_dir}"):
+            path = Path(tempfile.mkdtemp(prefix=f"hpcq.{self.job.id}.", dir=self.request.tmp_dir))
             if os.geteuid() == 0:
                 os.chown(path, user.uid, user.gid, follow_symlinks=False)
         return path

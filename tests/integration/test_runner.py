@@ -125,8 +125,11 @@ async def test_job_output_environment_and_exit(tmp_path: Path, workdir: Path) ->
         assert (ended.state, ended.exit_code, ended.signal, ended.running) == (pb.COMPLETED, 0, 0, False)
         assert ended.end_time >= ended.start_time and ended.max_rss_kb > 0
         pid = started.session_id
-        assert (workdir / "slurm-1.out").read_text() == f"out a1 1 1.c1\nerr\n{workdir}\n{node.tmp}/hpcq.1 {pid} {pid}\n"
-        assert not (node.tmp / "hpcq.1").exists(), "TMPDIR is removed after the job"
+        out, err, cwd, tmp = (workdir / "slurm-1.out").read_text().splitlines()
+        assert (out, err, cwd) == ("out a1 1 1.c1", "err", str(workdir))
+        tmpdir, task_pid, group = tmp.split()
+        assert tmpdir.startswith(f"{node.tmp}/hpcq.1.") and task_pid == group == str(pid)
+        assert not Path(tmpdir).exists(), "TMPDIR is removed after the job"
         [listed] = node.runner.outcomes()
         assert listed == ended
 
