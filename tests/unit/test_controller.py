@@ -84,3 +84,14 @@ def test_a_pass_starts_a_job_on_a_registered_node_and_sends_launch(tmp_path):
     sent = [link.outbox.get_nowait() for _ in range(link.outbox.qsize())]
     assert [m.launch.job.id for m in sent if m.WhichOneof("kind") == "launch"] == [job_id]
     store.close()
+
+
+def test_a_flood_meets_backpressure_not_unbounded_memory(tmp_path):
+    c, store = make(tmp_path)
+    c.config.ctld.max_pending_jobs = 10
+    run(c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT)] * 10))
+    from hpcq.ctld.errors import ResourceExhausted
+    with pytest.raises(ResourceExhausted, match="MAX_JOB_COUNT: 10 jobs are queued; the limit is 10"):
+        run(c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT)]))
+    assert len(c.jobs) == 10
+    store.close()
