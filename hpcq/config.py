@@ -59,6 +59,7 @@ class CtldSection:
     node_timeout: float = _key(60.0, "Seconds of silence after which a node is DOWN and its jobs NODE_FAIL.")
     kill_grace: int = _key(5, "Seconds between TERM and KILL when a job is cancelled or times out.")
     max_pending_jobs: int = _key(200_000, "Submits beyond this many queued jobs are refused (as Slurm's MaxJobCount).")
+    history_days: float = _key(30.0, "Finished jobs stay queryable (sacct, qstat -x) this many days, then are archived.")
     commit_batch: int = _key(2000, "Most store operations written in one transaction.")
     priority_weight_age: int = _key(1000, "Weight of the age factor (Slurm PriorityWeightAge).")
     priority_weight_fairshare: int = _key(10000, "Weight of the fair-share factor (PriorityWeightFairshare).")
@@ -73,6 +74,8 @@ class CtldSection:
     kill_invalid_depend: bool = _key(False, "Cancel Slurm jobs whose dependency can never be met (PBS jobs always are).")
     agent_hosts: list[str] = _key([], "Host certificates (CN) allowed to assert users; empty: every host certificate.")
     agents_may_assert_root: bool = _key(False, "Whether an agent may act for root (local clusters run by root need it).")
+    metrics_listen: str = _key("", "HOST:PORT of the Prometheus metrics endpoint (plain HTTP, /metrics); empty: none.")
+    metrics_required: bool = _key(False, "Refuse to start when metrics_listen cannot be bound; false: log it and serve without.")
 
 
 @dataclass
@@ -89,6 +92,9 @@ class NodedSection:
     key: str = _key("", "Private key of `cert` (mode 0600).")
     features: list[str] = _key([], "Node features offered to `-C` / `:feature=true` requests.")
     allow_root_jobs: bool = _key(False, "Run jobs that belong to root (refused by default).")
+    metrics_listen: str = _key("", "HOST:PORT of the Prometheus metrics endpoint (plain HTTP, /metrics); empty: none. "
+                               "In a local cluster (`hpcqctl up`) node k of N listens on PORT+k-1.")
+    metrics_required: bool = _key(False, "Refuse to start when metrics_listen cannot be bound; false: log it and serve without.")
 
 
 @dataclass
@@ -103,6 +109,8 @@ class AgentSection:
     min_uid: int = _key(0, "Refuse callers with a smaller uid (root aside, which allow_root decides).")
     rate: float = _key(100.0, "Requests per second each user may make through the agent (token bucket refill).")
     burst: int = _key(1000, "Requests a user may make at once before the rate applies (token bucket size).")
+    metrics_listen: str = _key("", "HOST:PORT of the Prometheus metrics endpoint (plain HTTP, /metrics); empty: none.")
+    metrics_required: bool = _key(False, "Refuse to start when metrics_listen cannot be bound; false: log it and serve without.")
 
 
 @dataclass
@@ -203,24 +211,47 @@ def _coerce(value: Any, kind: type, where: str) -> Any:
 
 
 def _check_values(config: Config, origin: str) -> None:
+    errors = value_errors(config, origin)
+    if errors:
+        raise ConfigError(errors[0])
+
+
+def value_errors(config: Config, origin: str) -> list[str]:
+    """Every impossible value of a well-typed config (`hpcqctl config check` lists them all)."""
+    errors: list[str] = []
     positive = [("ctld", "sched_interval"), ("ctld", "heartbeat_interval"), ("ctld", "node_timeout"),
                 ("ctld", "max_pending_jobs"), ("ctld", "commit_batch"), ("ctld", "default_walltime")]
     for section, key in positive:
         if getattr(getattr(config, section), key) <= 0:
-            raise ConfigError(f"{origin}: [{section}] {key}: must be greater than 0")
+            errors.append(f"{origin}: [{section}] {key}: must be greater than 0")
     for section, key in [("ctld", "sched_min_interval"), ("ctld", "kill_grace"), ("ctld", "sched_reservations"),
                          ("ctld", "fairshare_gpu_weight"), ("ctld", "priority_max_age"), ("noded", "cpus"), ("noded", "memory_mb"),
                          ("agent", "rate"), ("agent", "burst"), ("agent", "min_uid")]:
         if getattr(getattr(config, section), key) < 0:
-            raise ConfigError(f"{origin}: [{section}] {key}: must not be negative")
+            errors.append(f"{origin}: [{section}] {key}: must not be negative")
     if config.ctld.fairshare_half_life <= 0:
-        raise ConfigError(f"{origin}: [ctld] fairshare_half_life: must be greater than 0")
+        errors.append(f"{origin}: [ctld] fairshare_half_life: must be greater than 0")
     for item in config.ctld.licenses:
         name, sep, count = item.partition(":")
         if not name or not sep or not count.isdigit():
-            raise ConfigError(f"{origin}: [ctld] licenses: {item!r} is not NAME:COUNT")
+            errors.append(f"{origin}: [ctld] licenses: {item!r} is not NAME:COUNT")
     if config.ctld.node_timeout <= config.ctld.heartbeat_interval:
-        raise ConfigError(f"{origin}: [ctld] node_timeout: must be longer than heartbeat_interval")
+        errors.append(f"{origin}: [ctld] node_timeout: must be longer than heartbeat_interval")
+    for section in ("ctld", "noded", "agent"):
+        listen = getattr(config, section).metrics_listen
+        if listen and split_address(listen) is None:
+            errors.append(f"{origin}: [{section}] metrics_listen: {listen!r} is not HOST:PORT with a port 1-65535")
+    return errors
+
+
+def split_address(address: str) -> tuple[str, int] | None:
+    """("host", port) of `host:port` or `[v6]:port` with a port 1-65535; None if it is not one."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, int(port)
 
 
 def _nearest(word: str, choices: Any) -> str:

@@ -4,7 +4,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-_NUMBERED = re.compile(r"^(.*?)(\d+)$")
+_NUMBERED = re.compile(r"^(.*?)([0-9]+)$")
+_RANGE = re.compile(r"([0-9]{1,18})(?:-([0-9]{1,18}))?")
+
+# As Slurm's hostlist.c (MAX_RANGE): an expression names at most this many hosts, so
+# that a typo such as node[1-99999999] is an error rather than a minute of work.
+MAX_NAMES = 64 * 1024
 
 
 class HostlistError(ValueError):
@@ -12,29 +17,37 @@ class HostlistError(ValueError):
 
 
 def expand(expression: str) -> list[str]:
-    """Every host name an expression names, in order. Raises HostlistError naming the bad part."""
+    """Every host name an expression names, in order. Raises HostlistError naming the
+    expression and its bad part; ranges are ASCII digits; at most MAX_NAMES names."""
     names: list[str] = []
     for item in _split_top_level(expression):
         if not item:
             continue
+        where = "" if item == expression else f" in {item!r}"
+
+        def bad(reason: str) -> HostlistError:
+            return HostlistError(f"invalid host list {expression!r}: {reason}{where}")
+
         m = re.fullmatch(r"([^\[\]]*)\[([^\[\]]+)\]([^\[\]]*)", item)
         if not m:
             if "[" in item or "]" in item:
-                raise HostlistError(f"invalid host list {item!r}: unbalanced brackets")
+                raise bad("unbalanced brackets")
             names.append(item)
             continue
         prefix, ranges, suffix = m.groups()
         for part in ranges.split(","):
-            lo, sep, hi = part.partition("-")
-            if not lo.isdigit() or (sep and not hi.isdigit()):
-                raise HostlistError(f"invalid host list {item!r}: bad range {part!r}")
-            width = len(lo)
-            start, stop = int(lo), int(hi) if sep else int(lo)
+            r = _RANGE.fullmatch(part)
+            if not r:
+                raise bad(f"bad range {part!r}")
+            width = len(r[1])
+            start, stop = int(r[1]), int(r[2] or r[1])
             if stop < start:
-                raise HostlistError(f"invalid host list {item!r}: range {part!r} runs backwards")
-            if stop - start > 1_000_000:
-                raise HostlistError(f"invalid host list {item!r}: range {part!r} is too large")
+                raise bad(f"range {part!r} runs backwards")
+            if len(names) + stop - start + 1 > MAX_NAMES:
+                raise bad(f"more than {MAX_NAMES} names")
             names.extend(f"{prefix}{i:0{width}d}{suffix}" for i in range(start, stop + 1))
+    if len(names) > MAX_NAMES:
+        raise HostlistError(f"invalid host list {expression!r}: more than {MAX_NAMES} names")
     return names
 
 

@@ -1,8 +1,11 @@
 """Times and sizes as Slurm and PBS users write them, and as their tools print them.
 
 Parsers take the user's text and return plain numbers (seconds, MiB); they raise
-ValueError whose message names the value. Formatters are the inverse, in the
-spellings squeue, sacct and qstat print.
+ValueError whose message names the value. Numbers are ASCII digits only (``int()``
+would take ``'１'`` and ``\\d`` matches it), and no parser returns more than
+MAX_SECONDS seconds or MAX_MIB MiB: what a JobSpec can carry, and far below what
+would overflow a float. Formatters are the inverse, in the spellings squeue, sacct
+and qstat print.
 """
 from __future__ import annotations
 
@@ -11,13 +14,34 @@ import re
 import time
 from datetime import datetime, timedelta
 
+# The largest duration (a walltime is a uint32 of seconds, ~136 years) and size (a
+# uint64 of MiB) a parser returns; longer digit strings are refused before int() sees
+# them, so that 5,000 nines cost nothing and never meet int()'s own digit limit.
+MAX_SECONDS = 2**32 - 1
+MAX_MIB = 2**64 - 1
+_MAX_DIGITS = 30
+
+
+def _number(value: str, digits: str) -> int:
+    """int() of an ASCII digit string the caller's pattern matched."""
+    if len(digits) > _MAX_DIGITS:
+        raise ValueError(f"invalid number {value!r}: too large")
+    return int(digits)
+
+
+def _at_most(value: str, number: int, limit: int, what: str) -> int:
+    if number > limit:
+        raise ValueError(f"invalid {what} {value!r}: too large")
+    return number
+
+
 # -- Slurm durations ---------------------------------------------------------------
 
 _SLURM_UNLIMITED = frozenset({"UNLIMITED", "INFINITE", "-1"})
 _SLURM_TIME = re.compile(r"""
     (?:(?P<days>\d+)-(?P<dh>\d+)(?::(?P<dm>\d+)(?::(?P<ds>\d+))?)?)   # D-H, D-H:M, D-H:M:S
     | (?P<a>\d+)(?::(?P<b>\d+)(?::(?P<c>\d+))?)?                        # M, M:S, H:M:S
-    """, re.VERBOSE)
+    """, re.VERBOSE | re.ASCII)
 
 
 def parse_slurm_time(value: str) -> int | None:
@@ -32,17 +56,17 @@ def parse_slurm_time(value: str) -> int | None:
     m = _SLURM_TIME.fullmatch(text)
     if not m:
         raise ValueError(f"invalid time {value!r}: expected M, M:S, H:M:S, D-H, D-H:M, D-H:M:S or UNLIMITED")
+    n = {key: _number(value, digits or "0") for key, digits in m.groupdict().items()}
     if m["days"] is not None:
-        seconds = (int(m["days"]) * 86400 + int(m["dh"]) * 3600
-                   + int(m["dm"] or 0) * 60 + int(m["ds"] or 0))
+        seconds = n["days"] * 86400 + n["dh"] * 3600 + n["dm"] * 60 + n["ds"]
     elif m["c"] is not None:
-        seconds = int(m["a"]) * 3600 + int(m["b"]) * 60 + int(m["c"])
+        seconds = n["a"] * 3600 + n["b"] * 60 + n["c"]
     elif m["b"] is not None:
-        seconds = int(m["a"]) * 60 + int(m["b"])
+        seconds = n["a"] * 60 + n["b"]
     else:
-        seconds = int(m["a"]) * 60
+        seconds = n["a"] * 60
     # "A time limit of zero requests that no time limit be imposed" (sbatch(1)).
-    return seconds or None
+    return _at_most(value, seconds, MAX_SECONDS, "time") or None
 
 
 def format_slurm_elapsed(seconds: float) -> str:
@@ -80,13 +104,13 @@ def parse_slurm_timestamp(value: str, now: float) -> float:
     ``teatime``, ``today``, ``tomorrow``. Local time, as Slurm."""
     text = value.strip().lower()
     base = datetime.fromtimestamp(now)
-    m = re.fullmatch(r"now(?:\+(\d+)([a-z]*))?", text)
+    m = re.fullmatch(r"now(?:\+([0-9]+)([a-z]*))?", text)
     if m:
         if m[1] is None:
             return now
         if m[2] not in _UNIT_SECONDS:
             raise ValueError(f"invalid time {value!r}: unknown unit {m[2]!r}")
-        return now + int(m[1]) * _UNIT_SECONDS[m[2]]
+        return now + _at_most(value, _number(value, m[1]) * _UNIT_SECONDS[m[2]], MAX_SECONDS, "time")
     today = base.replace(hour=0, minute=0, second=0, microsecond=0)
     named = {"today": today, "midnight": today + timedelta(days=1), "tomorrow": today + timedelta(days=1),
              "noon": today.replace(hour=12), "teatime": today.replace(hour=16), "fika": today.replace(hour=15),
@@ -96,7 +120,7 @@ def parse_slurm_timestamp(value: str, now: float) -> float:
         if text in ("noon", "teatime", "fika", "elevenses") and moment < base:
             moment += timedelta(days=1)
         return moment.timestamp()
-    m = re.fullmatch(r"(\d{1,2}):(\d{2})(?::(\d{2}))?(am|pm)?", text)
+    m = re.fullmatch(r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?(am|pm)?", text)
     if m:
         hour = int(m[1])
         if m[4]:
@@ -105,10 +129,10 @@ def parse_slurm_timestamp(value: str, now: float) -> float:
         if moment < base:
             moment += timedelta(days=1)
         return moment.timestamp()
-    m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})(?:t(\d{1,2}):(\d{2})(?::(\d{2}))?)?", text)
+    m = re.fullmatch(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:t([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?)?", text)
     if m:
         return _date(value, int(m[1]), int(m[2]), int(m[3]), m[4], m[5], m[6]).timestamp()
-    m = re.fullmatch(r"(\d{1,2})/(\d{1,2})(?:/(\d{2}))?", text)
+    m = re.fullmatch(r"([0-9]{1,2})/([0-9]{1,2})(?:/([0-9]{2}))?", text)
     if m:
         year = 2000 + int(m[3]) if m[3] else base.year
         return _date(value, year, int(m[1]), int(m[2]), None, None, None).timestamp()
@@ -133,16 +157,21 @@ def _date(value: str, year: int, month: int, day: int, hour: str | None, minute:
 
 # -- PBS durations -----------------------------------------------------------------
 
-_PBS_TIME = re.compile(r"(?:(?:(\d+):)?(\d+):)?(\d+(?:\.\d*)?)")
+_PBS_TIME = re.compile(r"(?:(?:([0-9]+):)?([0-9]+):)?([0-9]+)(\.[0-9]*)?")
 
 
 def parse_pbs_time(value: str) -> int:
-    """Seconds of a PBS time resource (``walltime``, ``cput``): ``[[H:]M:]S`` or plain seconds."""
+    """Seconds of a PBS time resource (``walltime``, ``cput``): ``[[H:]M:]S`` or plain
+    seconds, the seconds possibly with a fraction (rounded to the nearest second)."""
     m = _PBS_TIME.fullmatch(value.strip())
     if not m:
         raise ValueError(f"invalid time {value!r}: expected [[hours:]minutes:]seconds")
-    hours, minutes, seconds = int(m[1] or 0), int(m[2] or 0), float(m[3])
-    return hours * 3600 + minutes * 60 + round(seconds)
+    hours, minutes, seconds = (_number(value, digits or "0") for digits in m.groups()[:3])
+    # Round half to even, as round(float) did, without a float that 400 digits overflow.
+    fraction = m[4][1:] if m[4] else ""
+    if fraction[:1] > "5" or (fraction[:1] == "5" and (fraction[1:].strip("0") or seconds % 2)):
+        seconds += 1
+    return _at_most(value, hours * 3600 + minutes * 60 + seconds, MAX_SECONDS, "time")
 
 
 def format_pbs_hms(seconds: float) -> str:
@@ -161,9 +190,9 @@ def format_pbs_hm(seconds: float) -> str:
 # -- sizes -------------------------------------------------------------------------
 
 _MIB = 1024 * 1024
-_SLURM_SIZE = re.compile(r"(\d+)([KMGT]?)B?", re.IGNORECASE)
+_SLURM_SIZE = re.compile(r"([0-9]+)([KMGT]?)B?", re.IGNORECASE)
 _SLURM_SHIFT = {"K": -1, "M": 0, "": 0, "G": 1, "T": 2}
-_PBS_SIZE = re.compile(r"(\d+)([kmgtp]?)([bw]?)", re.IGNORECASE)
+_PBS_SIZE = re.compile(r"([0-9]+)([kmgtp]?)([bw]?)", re.IGNORECASE)
 _PBS_SHIFT = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
 
 
@@ -173,8 +202,9 @@ def parse_slurm_size(value: str) -> int:
     m = _SLURM_SIZE.fullmatch(value.strip())
     if not m:
         raise ValueError(f"invalid size {value!r}: expected a whole number with an optional K, M, G or T")
-    number, shift = int(m[1]), _SLURM_SHIFT[m[2].upper()]
-    return math.ceil(number / 1024) if shift < 0 else number * 1024 ** shift
+    number, shift = _number(value, m[1]), _SLURM_SHIFT[m[2].upper()]
+    mib = -(-number // 1024) if shift < 0 else number * 1024 ** shift
+    return _at_most(value, mib, MAX_MIB, "size")
 
 
 def parse_pbs_size_bytes(value: str) -> int:
@@ -184,12 +214,13 @@ def parse_pbs_size_bytes(value: str) -> int:
     if not m:
         raise ValueError(f"invalid size {value!r}: expected a whole number with an optional kb, mb, gb or tb")
     word = 8 if m[3].lower() == "w" else 1
-    return int(m[1]) * word * 1024 ** _PBS_SHIFT[m[2].lower()]
+    size = _number(value, m[1]) * word * 1024 ** _PBS_SHIFT[m[2].lower()]
+    return _at_most(value, size, MAX_MIB * _MIB, "size")
 
 
 def parse_pbs_size(value: str) -> int:
     """MiB of a PBS size, rounded up."""
-    return math.ceil(parse_pbs_size_bytes(value) / _MIB)
+    return -(-parse_pbs_size_bytes(value) // _MIB)
 
 
 def format_pbs_size(mib: int) -> str:

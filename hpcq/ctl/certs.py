@@ -37,6 +37,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--san", action="append", default=[], metavar="X",
                    help="extra DNS name or IP address; repeatable")
     p.add_argument("--days", type=int, default=365, help="validity in days (default: 365)")
+    p.add_argument("--basename", default=None, metavar="FILE",
+                   help="write FILE.crt/.key instead of NAME.crt/.key (a node's host certificate for its "
+                        "agent shares the node's name: --basename agent)")
     p.set_defaults(func=cmd_issue)
 
     p = sub.add_parser("list", help="show certificates and when they expire (revoked ones say so)")
@@ -64,7 +67,7 @@ def cmd_issue(args: argparse.Namespace) -> int:
     ca_dir = args.dir or default_pki_dir()
     out = args.out or ca_dir
     return _run(lambda: _report(pki.issue(
-        ca_dir, args.role, args.name, out, sans=args.san, days=args.days
+        ca_dir, args.role, args.name, out, sans=args.san, days=args.days, basename=args.basename
     )))
 
 

@@ -119,11 +119,13 @@ class LocalCluster:
         if self.running_pid("agent") is None:
             self._spawn("agent", ["hpcq.noded.hostagent", "-c", str(self.conf_path)])
             started.append("agent")
-        for name in self.node_names(nodes):
+        for index, name in enumerate(self.node_names(nodes)):
             if self.running_pid(name) is None:
                 argv = ["hpcq.noded.main", "-c", str(self.conf_path), "--name", name,
                         "--cert", str(self.pki / f"{name}.crt"), "--key", str(self.pki / f"{name}.key"),
                         "--spool", str(self.home / "spool" / name)]
+                if config.noded.metrics_listen:
+                    argv += ["--metrics-listen", node_metrics_listen(config.noded.metrics_listen, index)]
                 if cpus:
                     argv += ["--cpus", str(cpus)]
                 if memory_mb:
@@ -174,6 +176,13 @@ class LocalCluster:
         for daemon in daemons:
             self.pid_file(daemon).unlink(missing_ok=True)
         return [d for d, _ in stopped]
+
+
+def node_metrics_listen(listen: str, index: int) -> str:
+    """The metrics address of the index-th (from 0) node daemon of a local cluster: they
+    share one config, so node k takes [noded] metrics_listen's port + k."""
+    host, _, port = listen.rpartition(":")
+    return f"{host}:{int(port) + index}"
 
 
 def _alive(pid: int) -> bool:

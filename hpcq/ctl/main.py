@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
+from pathlib import Path
 
 from hpcq.ctl import certs
+from hpcq.ctl import scheduling
 from hpcq.errors import ConfigError, HpcqError
 
 
@@ -23,43 +27,77 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_up)
     down = sub.add_parser("down", help="stop the local cluster's daemons")
     down.set_defaults(func=cmd_down)
-    status = sub.add_parser("status", help="what runs, and a summary of the cluster")
-    status.add_argument("--json", action="store_true")
+    status = sub.add_parser("status", help="the cluster at a glance, with scheduler and store figures (as sdiag)")
+    status.add_argument("--json", action="store_true", help="print JSON for scripts")
+    status.add_argument("--metrics", metavar="URL", help="ctld's metrics endpoint (default: from [ctld] metrics_listen)")
     status.set_defaults(func=cmd_status)
 
     certs.add_parser(sub)
+    scheduling.add_parser(sub)
 
-    node = sub.add_parser("node", help="list, drain, resume or remove nodes")
+    json_help = "print JSON for scripts"
+    node = sub.add_parser("node", help="list, show, drain, resume or remove nodes")
     nsub = node.add_subparsers(dest="node_command", metavar="ACTION", required=True)
     n = nsub.add_parser("list", help="every node and its state")
-    n.add_argument("--json", action="store_true")
+    n.add_argument("--json", action="store_true", help=json_help)
     n.set_defaults(func=cmd_node_list)
-    for action in ("drain", "resume", "remove"):
-        n = nsub.add_parser(action)
+    n = nsub.add_parser("show", help="everything ctld knows of one node (as scontrol show node)")
+    n.add_argument("name")
+    n.add_argument("--json", action="store_true", help=json_help)
+    n.set_defaults(func=cmd_node_show)
+    for action, help_ in (("drain", "start no new job on a node; running jobs finish"),
+                          ("resume", "take a drained node back into service"),
+                          ("remove", "forget a node that runs no job (it registers again if it reconnects)")):
+        n = nsub.add_parser(action, help=help_)
         n.add_argument("name")
         if action == "drain":
-            n.add_argument("--reason", default="")
+            n.add_argument("--reason", default="", help="shown by node list and sinfo -R")
+        n.add_argument("--json", action="store_true", help=json_help)
         n.set_defaults(func=cmd_node_action, action=action)
 
-    queue = sub.add_parser("queue", help="list, create, update or delete queues")
+    queue = sub.add_parser("queue", help="list, show, create, update or delete queues")
     qsub = queue.add_subparsers(dest="queue_command", metavar="ACTION", required=True)
-    q = qsub.add_parser("list")
-    q.add_argument("--json", action="store_true")
+    q = qsub.add_parser("list", help="every queue and its settings")
+    q.add_argument("--json", action="store_true", help=json_help)
     q.set_defaults(func=cmd_queue_list)
-    for action in ("create", "update"):
-        q = qsub.add_parser(action)
+    q = qsub.add_parser("show", help="every setting of one queue and its jobs by state")
+    q.add_argument("name")
+    q.add_argument("--json", action="store_true", help=json_help)
+    q.set_defaults(func=cmd_queue_show)
+    for action, help_ in (("create", "add a queue"), ("update", "change the settings given, keep the others")):
+        q = qsub.add_parser(action, help=help_)
         q.add_argument("name")
         q.add_argument("--default", action="store_true", dest="is_default", default=None,
                        help="make it the default queue")
         q.add_argument("--nodes", help="comma-separated node names (empty: every node)")
-        q.add_argument("--default-walltime", type=int, help="seconds")
-        q.add_argument("--max-walltime", type=int, help="seconds (0: unlimited)")
-        q.add_argument("--priority", type=int)
-        q.add_argument("--state", choices=("up", "down", "drain", "inactive"))
+        q.add_argument("--default-walltime", type=int, metavar="SECONDS", help="walltime of jobs that ask for none")
+        q.add_argument("--max-walltime", type=int, metavar="SECONDS", help="longest walltime accepted (0: unlimited)")
+        q.add_argument("--priority", type=int, help="queue priority factor (Slurm PriorityTier/PriorityJobFactor)")
+        q.add_argument("--state", choices=("up", "down", "drain", "inactive"),
+                       help="up; down: queue, start none; drain: start queued, accept none; inactive: neither")
+        q.add_argument("--max-running-per-user", type=int, metavar="N",
+                       help="running jobs per user (0: unlimited; as MaxJobsPerUser / max_run)")
+        q.add_argument("--max-cpus-per-user", type=int, metavar="N",
+                       help="CPUs in use per user (0: unlimited; as MaxTRESPerUser=cpu)")
+        q.add_argument("--allowed-users", metavar="USER,...", help="who may submit (empty: everyone; as AllowAccounts)")
+        q.add_argument("--json", action="store_true", help=json_help)
         q.set_defaults(func=cmd_queue_put, action=action)
-    q = qsub.add_parser("delete")
+    q = qsub.add_parser("delete", help="remove a queue that holds no unfinished job")
     q.add_argument("name")
     q.set_defaults(func=cmd_queue_delete)
+
+    conf = sub.add_parser("config", help="check or show a configuration file")
+    csub = conf.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    c = csub.add_parser("check", help="name every unknown key, wrong type and impossible value of FILE; exit 1 if any")
+    c.add_argument("file", metavar="FILE")
+    c.set_defaults(func=cmd_config_check)
+    c = csub.add_parser("show", help="the effective configuration, defaults filled in (discovered, or FILE)")
+    c.add_argument("file", metavar="FILE", nargs="?")
+    c.set_defaults(func=cmd_config_show)
+
+    comp = sub.add_parser("completion", help="print a shell completion script")
+    comp.add_argument("shell", choices=("bash", "zsh"))
+    comp.set_defaults(func=cmd_completion)
     return p
 
 
@@ -73,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     except (RuntimeError, TimeoutError, ConfigError) as e:
         print(f"hpcqctl: {e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `hpcqctl … | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _client():
@@ -97,22 +138,35 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from hpcq import config as configuration
+    from hpcq.ctl import status
     from hpcq.ctl.local import LocalCluster
+
     local = LocalCluster()
     daemons = {d: local.running_pid(d) for d in local.daemons()}
+    config = configuration.load()
     with _client() as client:
         info = client.server_info()
         nodes = client.nodes()
+    url = status.metrics_url(config, args.metrics)
+    figures, why_not = status.read_metrics(url)
     if args.json:
-        print(json.dumps({"cluster": info.cluster, "version": info.version, "jobs": dict(info.jobs_by_state),
-                          "nodes": {n.name: _node_state(n) for n in nodes}, "daemons": daemons}, indent=2))
+        print(json.dumps({"cluster": info.cluster, "version": info.version, "start_time": info.start_time,
+                          "next_job_id": info.next_job_id, "default_queue": info.default_queue,
+                          "jobs": dict(info.jobs_by_state), "nodes": {n.name: _node_state(n) for n in nodes},
+                          "daemons": daemons, "metrics": figures, "metrics_error": why_not or None}, indent=2))
         return 0
-    print(f"cluster {info.cluster} (hpcq {info.version}), next job id {info.next_job_id}, "
+    up = status.duration(max(0.0, time.time() - info.start_time)) if info.start_time else "?"
+    print(f"cluster {info.cluster} (hpcq {info.version}), up {up}, next job id {info.next_job_id}, "
           f"default queue {info.default_queue}; you are {info.caller} ({info.caller_role})")
     for daemon, pid in daemons.items():
         print(f"  {daemon:<10} {'pid ' + str(pid) if pid else 'not running'}")
     print("jobs: " + (", ".join(f"{k.lower()} {v}" for k, v in sorted(info.jobs_by_state.items())) or "none"))
     print("nodes: " + (", ".join(f"{n.name} {_node_state(n)}" for n in nodes) or "none"))
+    if figures is None:
+        print(f"metrics: {why_not}")
+    else:
+        print("\n".join(status.render(figures, url)))
     return 0
 
 
@@ -121,17 +175,53 @@ def _node_state(node) -> str:  # noqa: ANN001
     return admin_pb2.NodeState.Name(node.state).removeprefix("NODE_").lower()
 
 
+def _print_json(message_or_list) -> None:  # noqa: ANN001 - protobuf messages
+    from google.protobuf import json_format
+    if isinstance(message_or_list, list):
+        data = [json_format.MessageToDict(m, preserving_proto_field_name=True) for m in message_or_list]
+    else:
+        data = json_format.MessageToDict(message_or_list, preserving_proto_field_name=True)
+    print(json.dumps(data, indent=2))
+
+
 def cmd_node_list(args: argparse.Namespace) -> int:
     with _client() as client:
         nodes = client.nodes()
     if args.json:
-        from google.protobuf import json_format
-        print(json.dumps([json_format.MessageToDict(n) for n in nodes], indent=2))
+        _print_json(nodes)
         return 0
-    print(f"{'NODE':<12} {'STATE':<10} {'CPUS':>9} {'MEMORY_MB':>15} {'JOBS':>5}  REASON")
+    print(f"{'NODE':<12} {'STATE':<10} {'CPUS':>9} {'MEMORY_MB':>15} {'GPUS':>5} {'JOBS':>5}  REASON")
     for n in nodes:
         print(f"{n.name:<12} {_node_state(n):<10} {f'{n.cpus_allocated}/{n.hardware.cpus}':>9} "
-              f"{f'{n.memory_allocated_mb}/{n.hardware.memory_mb}':>15} {len(n.job_ids):>5}  {n.reason}")
+              f"{f'{n.memory_allocated_mb}/{n.hardware.memory_mb}':>15} "
+              f"{f'{n.gpus_allocated}/{len(n.hardware.gpus)}':>5} {len(n.job_ids):>5}  {n.reason}")
+    return 0
+
+
+def _when(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(seconds)) if seconds else "-"
+
+
+def cmd_node_show(args: argparse.Namespace) -> int:
+    with _client() as client:
+        nodes = client.nodes([args.name])
+    if not nodes:
+        raise HpcqError("UNKNOWN_NODE", f"node {args.name!r} does not exist")
+    n = nodes[0]
+    if args.json:
+        _print_json(n)
+        return 0
+    hw = n.hardware
+    rows = [("NodeName", n.name), ("State", _node_state(n).upper()), ("Reason", n.reason or "-"),
+            ("Connected", "yes" if n.connected else "no"),
+            ("CPUAlloc", n.cpus_allocated), ("CPUTot", hw.cpus), ("RealMemory", hw.memory_mb),
+            ("AllocMem", n.memory_allocated_mb), ("Gres", f"gpu:{len(hw.gpus)}" if hw.gpus else "(null)"),
+            ("GresUsed", f"gpu:{n.gpus_allocated}" if hw.gpus else "(null)"),
+            ("AvailableFeatures", ",".join(hw.features) or "(null)"), ("CPULoad", f"{n.load.load_1m:.2f}"),
+            ("Jobs", ",".join(map(str, n.job_ids)) or "(none)"),
+            ("BootTime", _when(n.boot_time)), ("LastSeen", _when(n.last_seen))]
+    for key, value in rows:
+        print(f"{key:<18} {value}")
     return 0
 
 
@@ -143,24 +233,67 @@ def cmd_node_action(args: argparse.Namespace) -> int:
             node = client.resume_node(args.name)
         else:
             node = client.remove_node(args.name)
+    if args.json:
+        _print_json(node)
+        return 0
     print(f"{node.name}: {'removed' if args.action == 'remove' else _node_state(node)}")
     return 0
+
+
+def _queue_state(queue) -> str:  # noqa: ANN001
+    from hpcq.api import admin_pb2
+    return admin_pb2.Queue.State.Name(queue.state).lower()
 
 
 def cmd_queue_list(args: argparse.Namespace) -> int:
     with _client() as client:
         queues = client.queues()
     if args.json:
-        from google.protobuf import json_format
-        print(json.dumps([json_format.MessageToDict(q) for q in queues], indent=2))
+        _print_json(queues)
         return 0
-    from hpcq.api import admin_pb2
-    print(f"{'QUEUE':<12} {'STATE':<9} {'DEFAULT':<7} {'PRIO':>5} {'WALLTIME':>9} {'MAX':>9}  NODES")
+    print(f"{'QUEUE':<12} {'STATE':<9} {'DEFAULT':<7} {'PRIO':>5} {'WALLTIME':>9} {'MAX':>9} {'RUN/USER':>8} "
+          f"{'CPU/USER':>8}  NODES")
     for q in queues:
-        print(f"{q.name:<12} {admin_pb2.Queue.State.Name(q.state).lower():<9} {'yes' if q.is_default else '':<7} "
-              f"{q.priority:>5} {q.default_walltime_seconds:>9} {q.max_walltime_seconds or '-':>9}  "
-              f"{','.join(q.nodes) or 'all'}")
+        print(f"{q.name:<12} {_queue_state(q):<9} {'yes' if q.is_default else '':<7} "
+              f"{q.priority:>5} {q.default_walltime_seconds:>9} {q.max_walltime_seconds or '-':>9} "
+              f"{q.max_running_per_user or '-':>8} {q.max_cpus_per_user or '-':>8}  {','.join(q.nodes) or 'all'}")
     return 0
+
+
+def cmd_queue_show(args: argparse.Namespace) -> int:
+    from hpcq.api import jobs_pb2
+    with _client() as client:
+        queues = client.queues([args.name])
+        if not queues:
+            raise HpcqError("UNKNOWN_QUEUE", f"queue {args.name!r} does not exist")
+        jobs = client.list(queues=[args.name])
+    q = queues[0]
+    by_state: dict[str, int] = {}
+    for job in jobs:
+        name = jobs_pb2.JobState.Name(job.state)
+        by_state[name] = by_state.get(name, 0) + 1
+    if args.json:
+        from google.protobuf import json_format
+        print(json.dumps({**json_format.MessageToDict(q, preserving_proto_field_name=True),
+                          "jobs_by_state": by_state}, indent=2))
+        return 0
+    rows = [("QueueName", q.name), ("State", _queue_state(q).upper()), ("Default", "YES" if q.is_default else "NO"),
+            ("Priority", q.priority), ("Nodes", ",".join(q.nodes) or "ALL"),
+            ("DefaultTime", _walltime(q.default_walltime_seconds)),
+            ("MaxTime", _walltime(q.max_walltime_seconds) if q.max_walltime_seconds else "UNLIMITED"),
+            ("MaxRunningPerUser", q.max_running_per_user or "UNLIMITED"),
+            ("MaxCPUsPerUser", q.max_cpus_per_user or "UNLIMITED"),
+            ("AllowedUsers", ",".join(q.allowed_users) or "ALL"),
+            ("Jobs", ", ".join(f"{k.lower()} {v}" for k, v in sorted(by_state.items())) or "none")]
+    for key, value in rows:
+        print(f"{key:<18} {value}")
+    return 0
+
+
+def _walltime(seconds: int) -> str:
+    days, rest = divmod(seconds, 86400)
+    text = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return f"{days}-{text}" if days else text
 
 
 def cmd_queue_put(args: argparse.Namespace) -> int:
@@ -168,14 +301,20 @@ def cmd_queue_put(args: argparse.Namespace) -> int:
     queue = admin_pb2.Queue(name=args.name)
     fields = []
     for attr, field, convert in (("is_default", "is_default", bool), ("default_walltime", "default_walltime_seconds", int),
-                                 ("max_walltime", "max_walltime_seconds", int), ("priority", "priority", int)):
+                                 ("max_walltime", "max_walltime_seconds", int), ("priority", "priority", int),
+                                 ("max_running_per_user", "max_running_per_user", int),
+                                 ("max_cpus_per_user", "max_cpus_per_user", int)):
         value = getattr(args, attr)
         if value is not None:
+            if convert is int and value < 0 and field != "priority":
+                raise HpcqError("BAD_QUEUE", f"--{attr.replace('_', '-')}: must not be negative")
             setattr(queue, field, convert(value))
             fields.append(field)
-    if args.nodes is not None:
-        queue.nodes.extend(n for n in args.nodes.split(",") if n)
-        fields.append("nodes")
+    for attr, field in (("nodes", "nodes"), ("allowed_users", "allowed_users")):
+        value = getattr(args, attr)
+        if value is not None:
+            getattr(queue, field).extend(n.strip() for n in value.split(",") if n.strip())
+            fields.append(field)
     if args.state is not None:
         queue.state = admin_pb2.Queue.State.Value(args.state.upper())
         fields.append("state")
@@ -183,9 +322,12 @@ def cmd_queue_put(args: argparse.Namespace) -> int:
         if args.action == "create":
             if args.default_walltime is None:
                 queue.default_walltime_seconds = 3600
-            client.create_queue(queue)
+            result = client.create_queue(queue)
         else:
-            client.update_queue(queue, fields)
+            result = client.update_queue(queue, fields)
+    if args.json:
+        _print_json(result)
+        return 0
     print(f"queue {args.name} {args.action}d")
     return 0
 
@@ -194,6 +336,32 @@ def cmd_queue_delete(args: argparse.Namespace) -> int:
     with _client() as client:
         client.delete_queue(args.name)
     print(f"queue {args.name} deleted")
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    from hpcq.ctl import configcheck
+    errors = configcheck.check(Path(args.file))
+    for error in errors:
+        print(f"hpcqctl: {error}", file=sys.stderr)
+    if errors:
+        print(f"{args.file}: {len(errors)} error{'s' if len(errors) > 1 else ''}", file=sys.stderr)
+        return 1
+    print(f"{args.file}: OK")
+    return 0
+
+
+def cmd_config_show(args: argparse.Namespace) -> int:
+    from hpcq import config as configuration
+    config = configuration.load(args.file)
+    print(f"# {config.path or 'no config file found: defaults'}")
+    print(configuration.dump(config), end="")
+    return 0
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    from hpcq.ctl import completion
+    print(completion.script(build_parser(), args.shell), end="")
     return 0
 
 

@@ -13,7 +13,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from hpcq import config as configuration
-from hpcq import logs, pki
+from hpcq import logs, metrics, pki
 from hpcq.api import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc, nodes_pb2, nodes_pb2_grpc
 from hpcq.ctld.audit import AuditLog
 from hpcq.ctld.server import AdminServicer, Gate, JobsServicer, NodeSessionServicer
@@ -39,8 +39,13 @@ async def serve(config: configuration.Config) -> None:
     ctld = config.ctld
     state_dir = Path(ctld.state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
+    # First: a required metrics port that is taken stops ctld before anything is opened.
+    endpoint = metrics.serve(ctld.metrics_listen, required=ctld.metrics_required, daemon="hpcq-ctld", section="ctld")
     store = Store(database_url(ctld.database, state_dir), max_batch=ctld.commit_batch)
+    store.on_commit = metrics.on_commit
     controller = Controller(config, store)
+    if endpoint is not None:
+        endpoint.add(metrics.CtldCollector(controller))
     created = controller.load(store.open())
     await store.write(created)
 
@@ -75,7 +80,7 @@ async def serve(config: configuration.Config) -> None:
     log.info("hpcq-ctld serving cluster %s on %s (store %s)", config.cluster.name, ctld.listen, store.url)
 
     tasks = [asyncio.create_task(controller.run_scheduler()), asyncio.create_task(controller.watch_node_health()),
-             asyncio.create_task(controller.persist_usage())]
+             asyncio.create_task(controller.persist_usage()), asyncio.create_task(controller.archive_history())]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -90,6 +95,8 @@ async def serve(config: configuration.Config) -> None:
     await controller.flush_usage()
     store.close()
     audit.close()
+    if endpoint is not None:
+        endpoint.close()
     log.info("stopped")
 
 

@@ -626,6 +626,37 @@ class Controller:
         now = time.time()
         return scheduler.explain(self.snapshot(now), now, job.id)
 
+    async def archive_history(self, every: float = 3600.0) -> None:
+        """Finished jobs older than history_days leave memory for the archive table, so
+        ctld's working set stays bounded however long it runs."""
+        while True:
+            await self.archive_once(time.time())
+            await asyncio.sleep(every)
+
+    async def archive_once(self, now: float) -> int:
+        cutoff = now - self.config.ctld.history_days * 86400
+        old = [job for job in self.jobs.values() if states.is_finished(job.state) and 0 < job.end_time < cutoff
+               and not (job.array_job_id and self._array_unfinished(job.array_job_id))]
+        if not old:
+            return 0
+        changes: list[Put | Delete] = []
+        for job in old:
+            row = job_row(job)
+            changes += [Put("jobs_archive", row.row), Delete("jobs", job.id)]
+        await self.store.write(changes)
+        for job in old:
+            del self.jobs[job.id]
+            members = self.array_members.get(job.array_job_id)
+            if members is not None:
+                members.discard(job.id)
+                if not members:
+                    del self.array_members[job.array_job_id]
+        log.info("archived %d jobs that ended before %s", len(old), time.strftime("%Y-%m-%d %H:%M", time.gmtime(cutoff)))
+        return len(old)
+
+    def _array_unfinished(self, array_id: int) -> bool:
+        return any(not states.is_finished(self.jobs[i].state) for i in self.array_members.get(array_id, ()))
+
     async def persist_usage(self, every: float = 10.0) -> None:
         """Fair-share usage survives restarts; written at most every `every` seconds."""
         while True:

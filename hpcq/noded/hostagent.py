@@ -23,7 +23,7 @@ from pathlib import Path
 import grpc
 
 from hpcq import config as configuration
-from hpcq import logs, pki, wire
+from hpcq import logs, metrics, pki, wire
 from hpcq.api import admin_pb2, jobs_pb2
 from hpcq.ctld.auth import ASSERTED_USER_KEY
 
@@ -92,6 +92,7 @@ class Agent:
     async def serve_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         sock = writer.get_extra_info("socket")
         _pid, uid, _gid = _UCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size))
+        metrics.AGENT_CONNECTIONS.inc()
         try:
             try:
                 user, refusal = self.user_for(uid), None
@@ -107,9 +108,12 @@ class Agent:
                     raise Refusal("INVALID_ARGUMENT", str(e)) from None
                 if refusal is not None:
                     raise refusal
-                await self.forward(uid, user, method, body, reader, writer)
+                started = time.perf_counter()
+                code = await self.forward(uid, user, method, body, reader, writer)
+                metrics.on_agent_request(method, code, time.perf_counter() - started)
         except Refusal as e:
             log.info("refused uid %d: %s", uid, e)
+            metrics.AGENT_REFUSED.labels(e.code).inc()
             writer.write(wire.frame(wire.error_payload(e.code, str(e))))
         except (ConnectionError, BrokenPipeError):
             pass
@@ -121,26 +125,29 @@ class Agent:
             writer.close()
 
     async def forward(self, uid: int, user: str, method: str, body: bytes, reader: asyncio.StreamReader,
-                      writer: asyncio.StreamWriter) -> None:
+                      writer: asyncio.StreamWriter) -> str:
+        """Forward one request and write its answer; returns the status code's name."""
         streaming = self.methods.get(method)
         if streaming is None:
             writer.write(wire.frame(wire.error_payload("UNIMPLEMENTED", f"{method} is not available through the agent")))
-            return
+            return "UNIMPLEMENTED"
         if not self.bucket.take(uid, time.monotonic()):
             writer.write(wire.frame(wire.error_payload(
                 "RESOURCE_EXHAUSTED", f"rate limit: {user} may make {self.settings.rate:g} requests/s "
                 f"(bursts of {self.settings.burst}) through this host's agent; slow down")))
-            return
+            return "RESOURCE_EXHAUSTED"
         metadata = ((ASSERTED_USER_KEY, user),)
         try:
             if not streaming:
                 reply = await self.channel.unary_unary(method)(body, metadata=metadata, timeout=FORWARD_TIMEOUT)
                 writer.write(wire.frame(wire.MESSAGE + reply))
                 await writer.drain()
-                return
+                return "OK"
             await self._stream(method, body, metadata, reader, writer)
+            return "OK"
         except grpc.aio.AioRpcError as e:
             writer.write(wire.frame(wire.error_payload(e.code().name, e.details() or "")))
+            return e.code().name
 
     async def _stream(self, method: str, body: bytes, metadata, reader: asyncio.StreamReader,  # noqa: ANN001
                       writer: asyncio.StreamWriter) -> None:
@@ -161,6 +168,8 @@ class Agent:
 
 
 async def run(settings: configuration.AgentSection) -> None:
+    endpoint = metrics.serve(settings.metrics_listen, required=settings.metrics_required, daemon="hpcq-agent",
+                             section="agent")
     agent = Agent(settings)
     path = Path(settings.socket)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -177,6 +186,8 @@ async def run(settings: configuration.AgentSection) -> None:
     server.close()
     path.unlink(missing_ok=True)
     await agent.channel.close()
+    if endpoint is not None:
+        endpoint.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from hpcq import config as configuration
-from hpcq import logs, pki
+from hpcq import logs, metrics, pki
 from hpcq.noded import hardware
 from hpcq.noded.runner import JobRunner
 from hpcq.noded.session import Session
@@ -29,6 +29,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--spool", help="spool directory (overrides [noded] spool_dir)")
     p.add_argument("--cert", help="node certificate (overrides [noded] cert)")
     p.add_argument("--key", help="node key (overrides [noded] key)")
+    p.add_argument("--metrics-listen", help="HOST:PORT of the metrics endpoint (overrides [noded] metrics_listen)")
     p.add_argument("--log-format", choices=("text", "json"), default="text")
     p.add_argument("--log-level", default="info")
     return p.parse_args(argv)
@@ -38,6 +39,7 @@ async def run(config: configuration.Config) -> None:
     n = config.noded
     name = n.name or socket.gethostname().split(".")[0]
     facts = hardware.detect(n.cpus, n.memory_mb, n.features)
+    endpoint = metrics.serve(n.metrics_listen, required=n.metrics_required, daemon="hpcq-noded", section="noded")
     spool = Path(n.spool_dir)
     # 0711: a job running as its owner must reach its own script and node file below.
     spool.mkdir(parents=True, exist_ok=True, mode=0o711)
@@ -50,6 +52,8 @@ async def run(config: configuration.Config) -> None:
                        allow_root=n.allow_root_jobs)
     session = Session(name, n.server, credentials, facts, runner, server_name=n.server_name)
     await runner.start()
+    if endpoint is not None:
+        endpoint.add(metrics.NodedCollector(name, facts, session, runner))
     log.info("hpcq-noded %s: %d CPUs, %d MiB, %d GPUs; ctld at %s", name, facts.cpus, facts.memory_mb,
              len(facts.gpus), n.server)
     stop = asyncio.Event()
@@ -73,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     n = config.noded
     for attr, value in (("name", args.name), ("cpus", args.cpus), ("memory_mb", args.memory),
-                        ("spool_dir", args.spool), ("cert", args.cert), ("key", args.key)):
+                        ("spool_dir", args.spool), ("cert", args.cert), ("key", args.key),
+                        ("metrics_listen", args.metrics_listen)):
         if value is not None:
             setattr(n, attr, value)
     missing = [k for k in ("ca", "cert", "key") if not getattr(n, k)]

@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import AsyncIterator
 
 import grpc
 
-from hpcq import __version__
-from hpcq.api import nodes_pb2, nodes_pb2_grpc
+from hpcq import __version__, metrics
+from hpcq.api import jobs_pb2, nodes_pb2, nodes_pb2_grpc
 from hpcq.noded import hardware
 from hpcq.noded.runner import JobRunner
 
@@ -34,6 +35,7 @@ class Session:
         self.heartbeat_seconds = 10.0
         self._outbox: asyncio.Queue[nodes_pb2.NodeMessage | None] | None = None
         self.connected = asyncio.Event()
+        self.owners: dict[int, str] = {}  # job id -> user, for the log lines of this run of noded
 
     def report(self, message: nodes_pb2.NodeMessage) -> None:
         """Send now if connected; otherwise the next Register carries it from the spool."""
@@ -41,8 +43,11 @@ class Session:
             self._outbox.put_nowait(message)
 
     def on_finished(self, outcome: nodes_pb2.JobOutcome) -> None:
-        log.info("job %d attempt %d ended: %s exit %d signal %d", outcome.job_id, outcome.attempt,
-                 outcome.state, outcome.exit_code, outcome.signal)
+        user = self.owners.pop(outcome.job_id, "?")
+        log.info("job %d attempt %d of %s ended: %s exit %d signal %d", outcome.job_id, outcome.attempt, user,
+                 jobs_pb2.JobState.Name(outcome.state), outcome.exit_code, outcome.signal,
+                 extra={"job_id": outcome.job_id, "user": user})
+        metrics.on_job_finished(outcome.state)
         self.report(nodes_pb2.NodeMessage(job_finished=outcome))
 
     async def run_forever(self) -> None:
@@ -88,12 +93,14 @@ class Session:
         while True:
             await asyncio.sleep(self.heartbeat_seconds)
             outbox.put_nowait(nodes_pb2.NodeMessage(heartbeat=nodes_pb2.Heartbeat(load=hardware.load())))
+            metrics.NODED_HEARTBEATS.inc()
 
     def _dispatch(self, message: nodes_pb2.CtldMessage) -> None:
         kind = message.WhichOneof("kind")
         if kind == "registered":
             self.heartbeat_seconds = message.registered.heartbeat_seconds or self.heartbeat_seconds
             self.connected.set()
+            metrics.NODED_SESSIONS.inc()
             log.info("registered with %s as %s", self.server, self.name)
         elif kind == "launch":
             asyncio.get_running_loop().create_task(self._launch(message.launch))
@@ -105,7 +112,15 @@ class Session:
             self.runner.forget(message.forget.job_id, message.forget.attempt)
 
     async def _launch(self, launch: nodes_pb2.Launch) -> None:
-        outcome = await self.runner.launch(launch.job, launch.cluster, launch.kill_grace_seconds)
+        job, started = launch.job, time.perf_counter()
+        self.owners[job.id] = job.user
+        outcome = await self.runner.launch(job, launch.cluster, launch.kill_grace_seconds)
+        metrics.on_launch(time.perf_counter() - started, outcome.running)
+        log.info("job %d attempt %d of %s %s", job.id, job.attempt, job.user,
+                 "started" if outcome.running else f"not started: {outcome.reason or 'ended'}",
+                 extra={"job_id": job.id, "user": job.user})
+        if not outcome.running:
+            self.owners.pop(job.id, None)
         if outcome.running:
             self.report(nodes_pb2.NodeMessage(job_started=outcome))
         elif outcome.end_time:

@@ -23,6 +23,12 @@ if TYPE_CHECKING:
     from hpcq.client import Client
 
 
+# The releases whose output the shims reproduce (shared/compat/); `--version` prints them
+# as those releases do, since tools compare the number to decide which flags to use.
+SLURM_VERSION_LINE = "slurm-wlm 22.05.8"
+PBS_VERSION = "23.06.06"
+
+
 class ShimError(Exception):
     """A command fails: `text` goes to stderr as it stands (one or more lines), and the
     command exits with `exit_code`."""
@@ -263,8 +269,27 @@ class SubmitContext:
                    environ=submit_environment(), now=time.time())
 
     def path(self, value: str) -> str:
-        """An absolute path, relative ones taken from the submit directory."""
+        """An absolute path, relative ones taken from the submit directory. Raises
+        ValueError for a path no system call would take (a NUL byte)."""
+        if "\0" in value:
+            raise ValueError(f"{value!r}: a path cannot hold a NUL byte")
         return os.path.normpath(os.path.join(self.cwd, os.path.expanduser(value)))
+
+
+def user_ids(user: str) -> tuple[int | None, str, int | None]:
+    """(uid, primary group name, gid) of a login name on this host, None where unknown
+    (the job's owner may have no account here)."""
+    import grp
+    import pwd
+    try:
+        entry = pwd.getpwnam(user)
+    except (KeyError, ValueError):
+        return None, "", None
+    try:
+        group = grp.getgrgid(entry.pw_gid).gr_name
+    except KeyError:
+        group = str(entry.pw_gid)
+    return entry.pw_uid, group, entry.pw_gid
 
 
 def short_hostname() -> str:
@@ -295,12 +320,38 @@ def submit_environment(environ: Mapping[str, str] | None = None) -> dict[str, st
 
 # -- small shared parsers and formatters -----------------------------------------------
 
+def now() -> float:
+    """The time commands print against (elapsed times, "now" headers); one place for
+    tests to set it."""
+    return time.time()
+
+
+UINT32_MAX = 2**32 - 1     # the largest count a JobSpec field holds
+UINT64_MAX = 2**64 - 1
+INT32_MAX = 2**31 - 1
+
+
+def is_digits(text: str) -> bool:
+    """ASCII decimal digits only: str.isdigit() takes '²' (which int() refuses) and
+    '１' (which int() takes), neither of which a scheduler option means."""
+    return text.isascii() and text.isdigit()
+
+
+def parse_uint(text: str, maximum: int = UINT32_MAX) -> int | None:
+    """The value of an unsigned decimal of ASCII digits, or None when the text is not
+    one or the value is beyond `maximum` (the field it goes to could not hold it)."""
+    if not is_digits(text) or len(text) > 30:
+        return None
+    number = int(text)
+    return number if number <= maximum else None
+
+
 def parse_signal(value: str) -> int:
     """A signal by number or name, with or without SIG: ``9``, ``KILL``, ``SIGUSR1``."""
     text = value.strip().upper()
-    if text.isdigit():
-        number = int(text)
-        if 0 < number < _signal.NSIG:
+    if text.isdigit():             # any digits: '²' is a bad number, not a bad name
+        number = parse_uint(text)
+        if number is not None and 0 < number < _signal.NSIG:
             return number
         raise ValueError(f"invalid signal {value!r}")
     name = text if text.startswith("SIG") else "SIG" + text
@@ -367,6 +418,15 @@ _SLURM_TEXT = {
 }
 
 
+def error_token(error: HpcqError) -> tuple[str, str]:
+    """ctld's stable token and the rest of its message: ("UNKNOWN_QUEUE", "queue 'x' does not exist");
+    ("", message) when the message carries no token."""
+    token, sep, rest = error.message.partition(": ")
+    if sep and token.isupper() and token.replace("_", "").isalpha():
+        return token, rest
+    return "", error.message
+
+
 def slurm_failure(prog: str, error: HpcqError, lead: str) -> ShimError:
     """A failed call as Slurm prints it: `lead` + Slurm's words, then ctld's own detail
     on a line of its own (what a user acts on), exit 1."""
@@ -389,6 +449,13 @@ PBSE_BADCRED = 15019
 PBSE_UNKRESC = 15035
 PBSE_EXCQRESC = 15036
 PBSE_HISTJOBID = 15139
+PBSE_UNKSIG = 15013
+PBSE_QUNOENB = 15021
+PBSE_QACESS = 15022
+PBSE_NOSUP = 15029
+PBSE_MAXQUED = 15046
+PBSE_BADDEPEND = 15054
+PBSE_UNKNODE = 15062
 
 _PBS_ERRNO = {
     "NOT_FOUND": PBSE_UNKJOBID,
@@ -404,10 +471,30 @@ def pbs_exit(errno: int) -> int:
     return errno % 256
 
 
+# ctld's refusals as PBS words them (pbse_to_txt) and their error numbers; True: ctld's
+# detail follows on a line of its own, where PBS's words alone would not say what to fix.
+_PBS_REFUSALS = {
+    "UNKNOWN_QUEUE": ("Unknown queue", PBSE_UNKQUE, False),
+    "TOO_BIG": ("Job exceeds queue and/or server resource limits", PBSE_EXCQRESC, True),
+    "TIME_LIMIT": ("Job exceeds queue and/or server resource limits", PBSE_EXCQRESC, True),
+    "QUEUE_CLOSED": ("Queue is not enabled", PBSE_QUNOENB, False),
+    "QUEUE_ACCESS": ("Access to queue is denied", PBSE_QACESS, False),
+    "MAX_JOB_COUNT": ("Maximum number of jobs already in queue", PBSE_MAXQUED, True),
+    "BAD_DEPENDENCY": ("Invalid dependency", PBSE_BADDEPEND, True),
+    "BAD_SPEC": ("Illegal attribute or resource value", PBSE_BADATVAL, True),
+}
+
+
 def pbs_failure(prog: str, error: HpcqError, *, server: str) -> ShimError:
     """A failed call as PBS prints it. An unreachable server is ``cannot connect to
-    server`` (exit 255, as qstat @nosuchserver); other failures show ctld's message
-    with the exit code of the nearest PBS error."""
+    server`` (exit 255, as qstat @nosuchserver); a refusal ctld names by its token is
+    PBS's words and number; other failures show ctld's message with the exit code of
+    the nearest PBS error."""
+    token, detail = error_token(error)
+    if token in _PBS_REFUSALS:
+        words, errno, with_detail = _PBS_REFUSALS[token]
+        text = f"{prog}: {words}" + (f"\n{prog}: {detail}" if with_detail and detail else "")
+        return ShimError(text, pbs_exit(errno))
     if error.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
         lines = [f"{prog}: cannot connect to server {server} (errno=15010)"]
         if error.message:

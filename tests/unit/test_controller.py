@@ -95,3 +95,22 @@ def test_a_flood_meets_backpressure_not_unbounded_memory(tmp_path):
         run(c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT)]))
     assert len(c.jobs) == 10
     store.close()
+
+
+def test_finished_jobs_older_than_history_days_are_archived(tmp_path):
+    c, store = make(tmp_path)
+    ids = run(c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT)] * 3))
+    old, recent, queued = (c.jobs[i] for i in ids)
+
+    async def finish_and_archive():
+        for job, ended in ((old, 1000.0), (recent, 40 * 86400.0)):
+            c._dequeue(job)
+            c._finish(job, S.COMPLETED, reason="None", end=ended)
+        return await c.archive_once(now=40 * 86400.0 + 1)  # history_days 30: only `old` goes
+    assert run(finish_and_archive()) == 1
+    assert sorted(c.jobs) == [recent.id, queued.id]
+    store.close()
+    loaded = Store(f"sqlite:///{tmp_path / 'hpcq.db'}").open()
+    assert sorted(jobs_pb2.Job.FromString(r).id for r in loaded.jobs) == [recent.id, queued.id]
+    with Store(f"sqlite:///{tmp_path / 'hpcq.db'}").engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT id FROM jobs_archive").fetchall() == [(old.id,)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import subprocess
+from datetime import datetime
 import sys
 
 import pytest
@@ -133,15 +134,31 @@ def test_paths_and_join():
 def test_scalar_options():
     s = spec("-q", "workq@pbshost", "-A", "acct", "-h", "-p", "10", "-r", "n", "-S", "/bin/bash",
              "-m", "abe", "-M", "me@x", "-P", "proj", "-k", "oe", "-c", "n", "-a", "202611231300",
-             "-J", "1-10:2", "-W", "depend=afterok:11.pbshost", "-W", "umask=027", "-W", "group_list=g")
+             "-W", "depend=afterok:11.pbshost", "-W", "umask=027", "-W", "group_list=g")
     assert (s.queue, s.account, s.hold, s.nice) == ("workq", "acct", True, -10)
     assert s.HasField("requeue") and not s.requeue
     assert (s.interpreter, s.mail_events, s.mail_users) == ("/bin/bash", "abe", "me@x")
     assert s.attributes["project"] == "proj" and s.attributes["keep"] == "oe"
     assert s.attributes["execution_time"] == "202611231300"
-    assert s.attributes["array"] == "1-10:2"
+    assert s.begin_time == datetime(2026, 11, 23, 13, 0).timestamp()
     assert s.attributes["depend"] == "afterok:11.pbshost"
     assert s.umask == 0o27 and s.attributes["group_list"] == "g"
+
+
+def test_arrays_are_refused_until_ctld_runs_them():
+    e = failure("-J", "1-10:2", "--", "/bin/true")
+    assert (e.text, e.exit_code) == ("qsub: job arrays are not supported yet (-J)", 2)
+
+
+def test_execution_time_forms():
+    now = datetime(2026, 11, 23, 12, 39).timestamp()
+    at = lambda value: options.parse_execution_time(value, now)  # noqa: E731
+    assert at("1300") == datetime(2026, 11, 23, 13, 0).timestamp()            # later today
+    assert at("1200") == datetime(2026, 11, 24, 12, 0).timestamp()            # past: tomorrow
+    assert at("221200.30") == datetime(2026, 12, 22, 12, 0, 30).timestamp()  # the 22nd: next month
+    assert at("2612011200") == datetime(2026, 12, 1, 12, 0).timestamp()
+    assert at("202701011200") == datetime(2027, 1, 1, 12, 0).timestamp()
+    assert at("2599") is None and at("123") is None and at("1300.5") is None
 
 
 def test_zero_suppresses_the_id():
@@ -285,3 +302,19 @@ def test_parser_imports_without_grpc():
     code = ("import sys; import hpcq.shims.pbs.options, hpcq.shims.pbs.qstat_format;"
             "assert 'grpc' not in sys.modules, 'grpc imported'; assert 'sqlmodel' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("argv, text, code", [
+    (["-l", "select=\u00b2"], "qsub: Illegal attribute or resource value Resource_List.select", 166),
+    (["-l", "select=4294967296"], "qsub: Illegal attribute or resource value Resource_List.select", 166),
+    (["-l", "select=1:ncpus=4294967296"], "qsub: Illegal attribute or resource value Resource_List.select", 166),
+    (["-l", "nodes=1:ppn=4294967296"], "qsub: Illegal attribute or resource value Resource_List.nodes", 166),
+    (["-l", "ngpus=4294967296"], "qsub: Illegal attribute or resource value Resource_List.ngpus", 166),
+    (["-l", "ncpus=\uff11"], "qsub: Illegal attribute or resource value Resource_List.ncpus", 166),
+    (["-l", "mem=" + "9" * 30], "qsub: Illegal attribute or resource value Resource_List.mem", 166),
+    (["-l", "walltime=" + "9" * 400], "qsub: Illegal attribute or resource value Resource_List.walltime", 166),
+    (["-o", "~\0"], "qsub: illegal -o value" + USAGE_TAIL, 2),
+])
+def test_values_a_jobspec_cannot_hold_are_refused_in_qsub_words(argv, text, code):
+    e = failure(*argv, "--", "/bin/true")
+    assert (e.text, e.exit_code) == (text, code)

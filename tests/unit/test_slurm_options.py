@@ -181,18 +181,29 @@ def test_paths_and_modes():
 
 def test_job_attributes():
     s = spec("-A", "proj", "--hold", "--comment=hello there", "--requeue", "-d", "afterok:12:13",
-             "--array=1-10%2", "--qos=high", "--nice=5", "--mail-type=END,fail", "--mail-user=me@x",
+             "--qos=high", "--nice=5", "--mail-type=END,fail", "--mail-user=me@x",
              "--signal=B:USR1@90", "--wrap=x")
     assert s.account == "proj" and s.hold and s.comment == "hello there"
     assert s.HasField("requeue") and s.requeue
     assert s.attributes["dependency"] == "afterok:12:13"
-    assert s.attributes["array"] == "1-10%2"
     assert s.attributes["qos"] == "high"
     assert s.nice == 5
     assert (s.mail_events, s.mail_users) == ("END,FAIL", "me@x")
     assert (s.kill_signal, s.kill_signal_seconds) == (10, 90)
     assert not spec("--no-requeue", "--wrap=x").requeue
     assert not spec("--wrap=x").HasField("requeue")
+
+
+@pytest.mark.parametrize("value", ["1-10%2", "0-15:4", "1,3,5-7", "7"])
+def test_arrays_are_refused_until_ctld_runs_them(value):
+    e = failure(f"--array={value}", "--wrap=x")
+    assert (e.text, e.exit_code) == ("sbatch: error: job arrays are not supported yet (--array)", 1)
+
+
+@pytest.mark.parametrize("value", ["5-1", "1-", "x", "1-10%0", "1-5:0", ""])
+def test_bad_array(value):                                # sbatch_bad_array.txt
+    e = failure(f"--array={value}", "--wrap=x")
+    assert (e.text, e.exit_code) == ("sbatch: error: Batch job submission failed: Invalid job array specification", 1)
 
 
 def test_begin():
@@ -351,3 +362,26 @@ def test_parser_imports_without_grpc():
     code = ("import sys; import hpcq.shims.slurm.options, hpcq.shims.slurm.squeue_format;"
             "assert 'grpc' not in sys.modules, 'grpc imported'; assert 'sqlmodel' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("argv, text", [
+    (["--cpus-per-task=4294967296"], 'sbatch: error: Invalid numeric value "4294967296" for --cpus-per-task.'),
+    (["-n", "\u00b2"], 'sbatch: error: Invalid numeric value "\u00b2" for --ntasks.'),
+    (["-N", "\u00b2"], "sbatch: error: invalid node count `\u00b2'"),
+    (["-N", "4294967296"], "sbatch: error: invalid node count `4294967296'"),
+    (["--gres=gpu:4294967296"], "sbatch: error: Invalid generic resource (gres) specification"),
+    (["-t", "9" * 12], "sbatch: error: Invalid --time specification"),
+    (["--mem=" + "9" * 30], "sbatch: error: invalid memory constraint " + "9" * 30),
+    (["--begin=now+" + "9" * 400], "sbatch: error: Invalid --begin specification"),
+    (["--nice=4294967296"], "sbatch: error: Invalid --nice value: 4294967296"),
+    (["--signal=USR1@4294967296"], "sbatch: error: Invalid --signal specification"),
+    (["-D", "~\0"], "sbatch: error: Invalid --chdir specification: '~\\x00': a path cannot hold a NUL byte"),
+])
+def test_values_a_jobspec_cannot_hold_are_refused_in_sbatch_words(argv, text):
+    e = failure(*argv, "--wrap=x")
+    assert e.text == text
+
+
+def test_time_limit_from_the_environment_is_checked_too():
+    e = failure("--wrap=x", SBATCH_TIMELIMIT="4294967295")
+    assert e.text == "sbatch: error: Invalid --time specification"

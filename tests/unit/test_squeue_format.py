@@ -3,6 +3,7 @@ same jobs (shared/compat/slurm/squeue_*.txt; cluster anchor, node vm, partition 
 from __future__ import annotations
 
 import calendar
+import string
 import time
 
 import pytest
@@ -65,8 +66,11 @@ class JobBuilder:
         return self
 
     def array_rest(self, indices: range, max_running: int) -> "JobBuilder":
-        self.job.spec.array.indices.extend(indices)
+        """The array's own record while these tasks have not started (of 1-10)."""
+        self.job.spec.array.tasks = "1-10"
         self.job.spec.array.max_running = max_running
+        self.job.array_job_id = self.job.id
+        self.job.array_tasks_pending = f"{indices.start}-{indices.stop - 1}"
         return self
 
     def array_task(self, parent: int, task: int) -> "JobBuilder":
@@ -215,9 +219,9 @@ def test_sort_is_partition_state_priority():
     assert order == [11239, 11251, 11268, 11270, 11269, 11267]
 
 
-def test_unknown_field_is_an_error():
-    with pytest.raises(sf.FormatError, match="Invalid job format specification: X"):
-        sf.parse_format("%i %X")
+def test_every_letter_is_a_field():
+    # Slurm 22.05 gives every letter a meaning, so no letter is unknown.
+    assert len(sf.parse_format("".join(f"%{c}" for c in string.ascii_letters))[1]) == 52
 
 
 def test_prefix_and_suffix_text():
@@ -281,7 +285,8 @@ def test_squeue_options():
     assert [j.id for j in squeue.select(squeue.parse(["-t", "R"], environ={}), FakeConnection(mixed()))] == [11267]
     for argv, text in ((["--bogus"], "squeue: unrecognized option '--bogus'"),
                        (["-t", "NOPE"], "squeue: error: Invalid job state specified: NOPE"),
-                       (["-o", "%i %X"], "squeue: error: Invalid job format specification: X"),
+                       (["-O", "JobID,Bogus"], "squeue: error: Invalid job format specification: Bogus"),
+                       (["-S", "i,%"], "squeue: error: Invalid sort specification: %"),
                        (["-j", "abc"], "squeue: error: Invalid job id: abc")):
         with pytest.raises(squeue.ShimError) as e:
             squeue.parse(argv, environ={})
@@ -305,3 +310,79 @@ def test_scancel_reports():                     # scancel_unknown.txt, scancel_u
     assert e.value.text == "scancel: error: No job identification provided"
     r = scancel.parse(["--signal=USR1", "-u", "root", "11267", "11268"])
     assert (r.signal, r.job_ids, r.filters.users) == (10, [11267, 11268], ["root"])
+
+
+# -- -O, --start, -S -----------------------------------------------------------------------
+
+def test_named_fields():                            # squeue_O_JobID_State_Reason.txt
+    fields = sf.parse_named_format("JobID,State,Reason")
+    assert sf.render_named(sf.sort_jobs(mixed())[:2], NOW, fields).splitlines() == [
+        "JOBID               STATE               REASON              ",
+        "11239               PENDING             PartitionNodeLimit  ",
+        "11251               PENDING             JobArrayTaskLimit   "]
+    fields = sf.parse_named_format("jobarrayid:.16,name:4,timeused")
+    assert sf.render_named(sf.sort_jobs(mixed())[1:2], NOW, fields, header=False) == \
+        "  11251_[7-10%2]arr20:00                \n"
+    with pytest.raises(sf.FormatError, match="Invalid job format specification: Bogus"):
+        sf.parse_named_format("JobID,Bogus")
+
+
+def test_start_order_and_reserved_start():           # squeue_start.txt
+    jobs = {j.id: j for j in mixed() if j.state != pb.RUNNING}
+    jobs[11268].planned_start_time = at("2026-11-23T14:00:00")    # reserved by the scheduler
+    jobs[11270].spec.begin_time = at("2026-11-23T13:08:35")       # --begin
+    jobs = list(jobs.values())
+    ordered = sf.sort_by_start(jobs, NOW)
+    assert [j.id for j in ordered] == [11270, 11268, 11239, 11251, 11269]
+    assert sf.render(ordered[:2], NOW, fmt="%i %S %e", header=False) == \
+        "11270 2026-11-23T13:08:35 NONE\n11268 2026-11-23T14:00:00 NONE\n"
+
+
+def test_sort_by_fields():
+    jobs = mixed()
+    assert [j.id for j in sf.sort_by(jobs, sf.parse_sort("i"), NOW)] == [11239, 11251, 11267, 11268, 11269, 11270]
+    assert [j.id for j in sf.sort_by(jobs, sf.parse_sort("-t,j"), NOW)][:3] == [11267, 11239, 11251]
+    with pytest.raises(sf.FormatError):
+        sf.parse_sort("i,%")
+
+
+def test_held_job_shows_priority_zero():               # squeue_after_hold.txt
+    held = JobBuilder(11268, "pend_res", pb.HELD).reason("JobHeldAdmin").priority(4294892870).build()
+    assert sf.render([held], NOW, fmt="%i %T %r %p %Q", header=False) == "11268 PENDING JobHeldAdmin 0.00000000000000 0\n"
+
+
+def test_finished_jobs_get_slurms_reason_words():
+    def ended(state, **fields):
+        return pb.Job(id=1, state=state, reason="None", **fields)
+    assert [sf.reason(j) for j in (ended(pb.FAILED, exit_code=3), ended(pb.FAILED, signal=9), ended(pb.TIMEOUT),
+                                   ended(pb.OUT_OF_MEMORY), ended(pb.NODE_FAIL), ended(pb.CANCELLED),
+                                   ended(pb.COMPLETED))] == \
+        ["NonZeroExitCode", "JobLaunchFailure", "TimeLimit", "OutOfMemory", "NodeDown", "None", "None"]
+
+
+def test_dependency_column():
+    job = JobBuilder(11255, "dep").reason("Dependency").build()
+    job.spec.attributes["dependency"] = "afterok:11254:11253"
+    job.spec.dependencies.add(kind=pb.Dependency.AFTER_OK, job_ids=[11254, 11253])
+    assert sf.dependency(job) == "afterok:11254(unfulfilled),afterok:11253(unfulfilled)"
+    job.reason = "DependencyNeverSatisfied"
+    job.spec.dependency_any = True
+    assert sf.dependency(job) == "afterok:11254(failed)?afterok:11253(failed)"
+    job.state = pb.RUNNING
+    assert sf.dependency(job) == "(null)"
+
+
+def test_output_paths():
+    job = JobBuilder(11245, "pat").build()
+    job.spec.stdout_path = "o_%x_%j_%u_%4a.out"
+    assert sf.output_path(job, "o") == "/scratch/anchor/work/deep/cwd dir/o_pat_11245_root_4294967294.out"
+    assert sf.output_path(job, "e") == sf.output_path(job, "o")          # stderr goes with stdout
+    job.spec.stderr_path = "/tmp/e_%%_%J.err"
+    assert sf.output_path(job, "e") == "/tmp/e_%_11245.err"
+
+
+def test_squeue_new_options():
+    from hpcq.shims.slurm import squeue
+    q = squeue.parse(["--start", "-O", "JobID,State", "-S", "-p"], environ={})
+    assert q.start and q.fmt == sf.START_FORMAT and [f.name for f in q.named] == ["jobid", "state"]
+    assert set(q.states) == {pb.PENDING, pb.HELD, pb.WAITING} and q.sort == [("p", True)]

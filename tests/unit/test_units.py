@@ -199,3 +199,64 @@ def test_units_import_nothing_heavy():
     import sys
     code = "import sys, hpcq.units; assert 'grpc' not in sys.modules and 'sqlmodel' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ})
+
+
+# -- what no parser takes: non-ASCII digits, numbers past what a JobSpec holds ------------
+
+@pytest.mark.parametrize("parse, text", [
+    (units.parse_slurm_time, "\uff15"), (units.parse_slurm_time, "1:\u0663"), (units.parse_slurm_time, "\u00b2"),
+    (units.parse_pbs_time, "\uff11:00"), (units.parse_slurm_size, "\uff11G"), (units.parse_pbs_size, "\u0661gb"),
+    (lambda text: units.parse_slurm_timestamp(text, NOW), "now+\uff11"),
+])
+def test_only_ascii_digits(parse, text):
+    with pytest.raises(ValueError):
+        parse(text)
+
+
+@pytest.mark.parametrize("parse, text", [
+    (units.parse_slurm_time, "9" * 12), (units.parse_slurm_time, "71582789"),       # minutes past 2**32-1 s
+    (units.parse_slurm_time, "9" * 400), (units.parse_pbs_time, "9" * 400), (units.parse_pbs_time, "4294967296"),
+    (units.parse_pbs_size, "9" * 400), (units.parse_pbs_size, "9" * 30 + "pb"), (units.parse_slurm_size, "9" * 400 + "K"),
+    (lambda text: units.parse_slurm_timestamp(text, NOW), "now+" + "9" * 400),
+    (lambda text: units.parse_slurm_timestamp(text, NOW), "now+99999weeks"),
+])
+def test_too_large_is_a_value_error_naming_the_value(parse, text):
+    with pytest.raises(ValueError, match="too large"):
+        parse(text)
+
+
+def test_limits_are_what_a_jobspec_holds():
+    assert units.parse_slurm_time("71582788") == 71582788 * 60          # the most minutes under 2**32 s
+    assert units.parse_pbs_time("4294967295") == units.MAX_SECONDS
+    assert units.parse_slurm_size(str(2**64 - 1)) == units.MAX_MIB
+    assert units.parse_pbs_size("1" + "0" * 20) == -(-10**20 // 2**20)
+
+
+@pytest.mark.parametrize("text, seconds", [("0.5", 0), ("1.5", 2), ("2.5", 2), ("2.51", 3), ("1:00.4", 60),
+                                           ("7.", 7), ("0.9999", 1)])
+def test_pbs_fractional_seconds_round_half_to_even(text, seconds):
+    assert units.parse_pbs_time(text) == seconds
+
+
+# -- host lists -------------------------------------------------------------------------------
+
+def test_hostlist_both_ways():
+    from hpcq import hostlist
+    assert hostlist.expand("node[01-03,07],login1") == ["node01", "node02", "node03", "node07", "login1"]
+    assert hostlist.compress(["node01", "node02", "node03", "node07", "login1"]) == "node[01-03,07],login1"
+
+
+@pytest.mark.parametrize("expression, reason", [
+    ("n[\u00b2]", "invalid host list 'n[\u00b2]': bad range '\u00b2'"),
+    ("n[\uff11-3]", "invalid host list 'n[\uff11-3]': bad range '\uff11-3'"),
+    ("a,n[3-1]", "invalid host list 'a,n[3-1]': range '3-1' runs backwards in 'n[3-1]'"),
+    ("n[1-", "invalid host list 'n[1-': unbalanced brackets"),
+    ("n[1-99999999]", "invalid host list 'n[1-99999999]': more than 65536 names"),
+    ("a[1-40000],b[1-40000]", "invalid host list 'a[1-40000],b[1-40000]': more than 65536 names in 'b[1-40000]'"),
+    ("n[" + "9" * 30 + "]", "bad range"),
+])
+def test_hostlist_errors_name_the_expression(expression, reason):
+    from hpcq import hostlist
+    with pytest.raises(hostlist.HostlistError) as e:
+        hostlist.expand(expression)
+    assert reason in str(e.value)

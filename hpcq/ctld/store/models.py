@@ -23,6 +23,20 @@ class JobRow(SQLModel, table=True):
     record: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
+class ArchivedJobRow(SQLModel, table=True):
+    """Finished jobs older than history_days: out of ctld's memory, kept for the record."""
+    __tablename__ = "jobs_archive"
+    id: int = Field(primary_key=True)
+    user: str = Field(index=True)
+    state: int
+    queue: str
+    name: str
+    account: str = ""
+    submit_time: float
+    end_time: float = Field(default=0.0, index=True)
+    record: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
 class NodeRow(SQLModel, table=True):
     __tablename__ = "nodes"
     name: str = Field(primary_key=True)

@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 from hpcq.ctld.store import migrations
-from hpcq.ctld.store.models import SCHEMA_VERSION, JobRow, MetaRow, NodeRow, QueueRow
+from hpcq.ctld.store.models import SCHEMA_VERSION, ArchivedJobRow, JobRow, MetaRow, NodeRow, QueueRow
 
 log = logging.getLogger("hpcq.ctld.store")
 
-TABLES = {"jobs": JobRow, "nodes": NodeRow, "queues": QueueRow, "meta": MetaRow}
+TABLES = {"jobs": JobRow, "jobs_archive": ArchivedJobRow, "nodes": NodeRow, "queues": QueueRow, "meta": MetaRow}
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class Store:
         self.commits = 0
         self.last_commit_seconds = 0.0
         self.last_batch_size = 0
+        self.on_commit: Callable[[float, int], None] | None = None  # (seconds, changes), on the writer thread
         self._upserts: dict[str, Any] = {}
 
     def open(self) -> Loaded:
@@ -162,6 +164,8 @@ class Store:
             self.commits += 1
             self.last_commit_seconds = time.perf_counter() - started
             self.last_batch_size = size
+            if self.on_commit is not None:
+                self.on_commit(self.last_commit_seconds, size)
             for b in batches:
                 try:
                     b.loop.call_soon_threadsafe(_settle, b.done, error)
@@ -204,7 +208,7 @@ class Store:
 
 
 def _key_column(table: str) -> str:
-    return {"jobs": "id", "nodes": "name", "queues": "name", "meta": "key"}[table]
+    return {"jobs": "id", "jobs_archive": "id", "nodes": "name", "queues": "name", "meta": "key"}[table]
 
 
 def _settle(done: asyncio.Future, error: BaseException | None) -> None:

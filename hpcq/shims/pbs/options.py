@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+from datetime import datetime, timedelta
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import IO
@@ -64,9 +65,9 @@ def parse(argv: Sequence[str], ctx: common.SubmitContext, stdin: IO[bytes] | Non
     job_options = [(key, value) for key, value in cmdline if key not in _COMMAND_KEYS]
     if len(operands) > 1 or (operands and command):
         raise ShimError(f"qsub: too many arguments: {' '.join(operands[1:] or command)}\n{USAGE}", 2)
-    _Builder(ctx).apply(job_options)          # command-line errors first
+    Builder(ctx).apply(job_options)          # command-line errors first
 
-    builder = _Builder(ctx)
+    builder = Builder(ctx)
     if command:
         builder.command = command
         script = f"#!/bin/sh\nexec {shlex.join(command)}\n"
@@ -85,6 +86,8 @@ def parse(argv: Sequence[str], ctx: common.SubmitContext, stdin: IO[bytes] | Non
 
 
 def _load(path: str | None, stdin: IO[bytes] | None) -> str:
+    if path is not None and "\0" in path:
+        raise ShimError("qsub: script file:: No such file or directory", 1)
     if path is not None and os.path.isdir(path):
         raise ShimError("qsub: script not a file", 1)
     try:
@@ -95,10 +98,54 @@ def _load(path: str | None, stdin: IO[bytes] | None) -> str:
         raise ShimError(f"qsub: {e}", 1) from None
 
 
+def parse_execution_time(value: str, now: float) -> float | None:
+    """Unix seconds of ``-a [[[[CC]YY]MM]DD]hhmm[.SS]`` (local time); None if malformed.
+    A part left out is the nearest one that puts the time in the future (qsub(1B))."""
+    m = re.fullmatch(r"((?:[0-9][0-9]){2,6})(?:\.([0-9][0-9]))?", value)
+    if not m:
+        return None
+    digits, second = m[1], int(m[2] or 0)
+    fields = [int(digits[i:i + 2]) for i in range(0, len(digits), 2)]
+    base = datetime.fromtimestamp(now)
+    hour, minute = fields[-2], fields[-1]
+    given = fields[:-2]                       # [CC, YY, MM, DD] from the right
+    day = given[-1] if len(given) >= 1 else None
+    month = given[-2] if len(given) >= 2 else None
+    year = None
+    if len(given) >= 3:
+        year = given[-3] + (given[-4] * 100 if len(given) >= 4 else 2000)
+    try:
+        moment = datetime(year or base.year, month or base.month, day or base.day, hour, minute, second)
+    except ValueError:
+        return None
+    if moment < base:        # roll the first part left out forward
+        if day is None:
+            moment += timedelta(days=1)
+        elif month is None:
+            moment = _next_month(moment)
+        elif year is None:
+            try:
+                moment = moment.replace(year=moment.year + 1)
+            except ValueError:
+                return None
+    return moment.timestamp()
+
+
+def _next_month(moment: datetime) -> datetime:
+    for step in range(1, 13):
+        month = (moment.month - 1 + step) % 12 + 1
+        year = moment.year + (moment.month - 1 + step) // 12
+        try:
+            return moment.replace(year=year, month=month)
+        except ValueError:           # no such day in that month
+            continue
+    return moment
+
+
 # -- resources ---------------------------------------------------------------------------
 
 @dataclass
-class _Chunks:
+class Chunks:
     """The nodes x tasks x cpus a job asks for, however it was spelled."""
     nodes: int = 1
     tasks_per_node: int = 1
@@ -117,44 +164,47 @@ def _unknown_resource(resource: str) -> ShimError:
     return ShimError(f"qsub: Unknown resource Resource_List.{resource}", common.pbs_exit(common.PBSE_UNKRESC))
 
 
-def _positive(resource: str, value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
+def positive(resource: str, value: str) -> int:
+    """A count of at least 1 that a JobSpec field (uint32) holds."""
+    number = common.parse_uint(value)
+    if not number:
         raise _illegal_value(resource)
-    return int(value)
+    return number
 
 
-def _size(resource: str, value: str) -> int:
+def size_mib(resource: str, value: str) -> int:
     try:
         return units.parse_pbs_size(value)
     except ValueError:
         raise _illegal_value(resource) from None
 
 
-def parse_select(value: str) -> _Chunks:
+def parse_select(value: str) -> Chunks:
     """``N:ncpus=C:mem=M[:mpiprocs=P][:ngpus=G][:feature=true]``, one kind of chunk, one per node."""
     if "+" in value:
         raise ShimError("qsub: Illegal attribute or resource value Resource_List.select\n"
                         "qsub: hpcq runs one kind of chunk per job; select with '+' is not supported",
                         common.pbs_exit(common.PBSE_BADATVAL))
     parts = value.split(":")
-    chunks = _Chunks()
-    if parts[0].isdigit():
-        chunks.nodes = _positive("select", parts.pop(0))
+    chunks = Chunks()
+    if common.is_digits(parts[0]):
+        chunks.nodes = positive("select", parts.pop(0))
     ncpus, mpiprocs = 1, 1
     for part in parts:
         name, eq, item = part.partition("=")
         if not eq or not item:
             raise _illegal_value("select")
         if name == "ncpus":
-            ncpus = _positive("select", item)
+            ncpus = positive("select", item)
         elif name == "mpiprocs":
-            mpiprocs = _positive("select", item)
+            mpiprocs = positive("select", item)
         elif name == "mem":
-            chunks.mem_mb = _size("select", item)
+            chunks.mem_mb = size_mib("select", item)
         elif name == "ngpus":
-            chunks.gpus = int(item) if item.isdigit() else -1
-            if chunks.gpus < 0:
+            gpus = common.parse_uint(item)
+            if gpus is None:
                 raise _illegal_value("select")
+            chunks.gpus = gpus
         elif item.lower() == "true":
             chunks.features.append(name)
         elif name not in _KEPT_RESOURCES:
@@ -166,16 +216,16 @@ def parse_select(value: str) -> _Chunks:
     return chunks
 
 
-def parse_nodes(value: str) -> _Chunks:
+def parse_nodes(value: str) -> Chunks:
     """Torque's ``nodes=N[:ppn=P][:gpus=G][:feature]``."""
     parts = value.split(":")
-    chunks = _Chunks(nodes=_positive("nodes", parts[0]))
+    chunks = Chunks(nodes=positive("nodes", parts[0]))
     for part in parts[1:]:
         name, eq, item = part.partition("=")
         if name == "ppn" and eq:
-            chunks.tasks_per_node = _positive("nodes", item)
+            chunks.tasks_per_node = positive("nodes", item)
         elif name == "gpus" and eq:
-            chunks.gpus = _positive("nodes", item)
+            chunks.gpus = positive("nodes", item)
         elif not eq and part:
             chunks.features.append(part)
         else:
@@ -185,8 +235,9 @@ def parse_nodes(value: str) -> _Chunks:
 
 # -- applying options -----------------------------------------------------------------------
 
-class _Builder(common.OptionBuilder):
-    """Accumulates qsub options; a later option overrides an earlier one."""
+class Builder(common.OptionBuilder):
+    """Accumulates qsub options; a later option overrides an earlier one. qalter uses
+    its handlers too, so that a value is checked and spelled the same way."""
 
     def __init__(self, ctx: common.SubmitContext) -> None:
         self.ctx = ctx
@@ -261,7 +312,7 @@ class _Builder(common.OptionBuilder):
             chunks = parse_nodes(value)
             self.spec.attributes["nodes"] = value
         else:
-            chunks = _Chunks(cpus_per_task=_positive("ncpus", value))
+            chunks = Chunks(cpus_per_task=positive("ncpus", value))
         r.nodes = chunks.nodes
         r.tasks_per_node = chunks.tasks_per_node
         r.cpus_per_task = chunks.cpus_per_task
@@ -269,10 +320,10 @@ class _Builder(common.OptionBuilder):
         r.mem_per_node_mb = chunks.mem_mb
         if not r.mem_per_node_mb and "mem" in self.resources:
             # A job-wide mem= is spread over the nodes, rounded up.
-            r.mem_per_node_mb = -(-_size("mem", self.resources["mem"]) // chunks.nodes)
+            r.mem_per_node_mb = -(-size_mib("mem", self.resources["mem"]) // chunks.nodes)
         r.gpus_per_node = chunks.gpus
         if not r.gpus_per_node and "ngpus" in self.resources:
-            r.gpus_per_node = _positive("ngpus", self.resources["ngpus"])
+            r.gpus_per_node = positive("ngpus", self.resources["ngpus"])
         place = self.resources.get("place", "")
         if place:
             self.spec.attributes["place"] = place
@@ -284,8 +335,10 @@ class _Builder(common.OptionBuilder):
     # One method per option letter; `value` is "" for flags.
 
     def a(self, value: str) -> None:
-        if not re.fullmatch(r"(\d\d){2,6}(\.\d\d)?", value):
+        when = parse_execution_time(value, self.ctx.now)
+        if when is None:
             raise usage_error("illegal -a value")
+        self.spec.begin_time = when
         self.spec.attributes["execution_time"] = value
 
     def A(self, value: str) -> None:
@@ -295,17 +348,21 @@ class _Builder(common.OptionBuilder):
         self.spec.attributes["checkpoint"] = value
 
     def e(self, value: str) -> None:
-        self.spec.stderr_path = self._path(value)
+        self.spec.stderr_path = self._path("e", value)
 
     def o(self, value: str) -> None:
-        self.spec.stdout_path = self._path(value)
+        self.spec.stdout_path = self._path("o", value)
 
-    def _path(self, value: str) -> str:
+    def _path(self, letter: str, value: str) -> str:
         host, colon, path = value.partition(":")
         if colon and "/" not in host:
             value = path          # host:path; the host is where PBS copies to, always the submit host here
+        try:
+            absolute = self.ctx.path(value)
+        except ValueError:
+            raise usage_error(f"illegal -{letter} value") from None
         # A trailing slash says "a directory: put the default name in it".
-        return self.ctx.path(value) + ("/" if value.endswith("/") else "")
+        return absolute + ("/" if value.endswith("/") else "")
 
     def h(self, value: str) -> None:
         self.spec.hold = True
@@ -322,10 +379,11 @@ class _Builder(common.OptionBuilder):
             self.spec.attributes.pop("join", None)
 
     def J(self, value: str) -> None:
-        m = re.fullmatch(r"(\d+)-(\d+)(?::(\d+))?(?:%(\d+))?", value)
+        m = re.fullmatch(r"([0-9]{1,9})-([0-9]{1,9})(?::([0-9]{1,9}))?(?:%([0-9]{1,9}))?", value)
         if not m or int(m[1]) >= int(m[2]) or (m[3] is not None and int(m[3]) < 1):
             raise usage_error("illegal -J value")
-        self.spec.attributes["array"] = value
+        # ctld cannot run arrays yet: refuse rather than run one job where many were meant.
+        raise ShimError("qsub: job arrays are not supported yet (-J)", 2)
 
     def k(self, value: str) -> None:
         self.spec.attributes["keep"] = value
@@ -344,9 +402,9 @@ class _Builder(common.OptionBuilder):
             elif name in _CHUNK_RESOURCES:
                 self.resources["chunk"] = f"{name}={setting}"
                 # Check now, so that the error names the option or line it came from.
-                {"select": parse_select, "nodes": parse_nodes}.get(name, lambda v: _positive("ncpus", v))(setting)
+                {"select": parse_select, "nodes": parse_nodes}.get(name, lambda v: positive("ncpus", v))(setting)
             elif name == "mem":
-                _size("mem", setting)
+                size_mib("mem", setting)
                 self.resources[name] = setting
             elif name in ("ngpus", "place") or name in _KEPT_RESOURCES:
                 self.resources[name] = setting
@@ -367,10 +425,7 @@ class _Builder(common.OptionBuilder):
         self.name = value
 
     def p(self, value: str) -> None:
-        try:
-            priority = int(value)
-        except ValueError:
-            priority = 9999
+        priority = int(value) if re.fullmatch(r"[-+]?[0-9]{1,5}", value) else 9999
         if not -1024 <= priority <= 1023:
             raise usage_error("illegal -p value")
         # PBS priority runs the other way from nice: higher runs sooner.
@@ -424,7 +479,7 @@ class _Builder(common.OptionBuilder):
             self.spec.attributes[name] = setting
 
 
-_Builder.handlers = {letter: getattr(_Builder, letter) for letter in TABLE.short.replace(":", "")
+Builder.handlers = {letter: getattr(Builder, letter) for letter in TABLE.short.replace(":", "")
                      if letter not in _COMMAND_KEYS and letter not in "IXG"}
 
 

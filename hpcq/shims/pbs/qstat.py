@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -11,7 +10,7 @@ from hpcq import states
 from hpcq.api import jobs_pb2
 from hpcq.shims import common
 from hpcq.shims.common import ShimError
-from hpcq.shims.pbs import qstat_format
+from hpcq.shims.pbs import qstat_format, qstat_output
 
 PROG = "qstat"
 USAGE = """\
@@ -24,9 +23,9 @@ qstat -q [-G|-M] [ destination... ]
 qstat -B [-f] [-F format] [-D delim] [ server_name... ]
 qstat --version"""
 # Every option OpenPBS's qstat knows, so that none is "invalid"; those hpcq does not
-# implement yet (queue and server status, -F, -T, -G/-M) are refused by name.
-TABLE = common.OptionTable(short="1aBD:EfF:GHiJMnpqQrsTtu:wx")
-_UNSUPPORTED = frozenset("BDFGMpqQT")
+# implement yet (-q, -T, -G/-M, -p) are refused by name.
+TABLE = common.OptionTable(short="1aBD:EfF:GHiJMnpqQrsTtu:wx", long={"version": ("", "version")})
+_UNSUPPORTED = frozenset("GMpqT")
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9][\w.-]*")
 
 
@@ -40,9 +39,14 @@ class Query:
     alt: bool = False
     users: list[str] = field(default_factory=list)
     queues: list[str] = field(default_factory=list)
+    servers: list[str] = field(default_factory=list)       # destinations' @server parts
     job_ids: list[int] = field(default_factory=list)
     alt_options: qstat_format.AltOptions = qstat_format.AltOptions()
     wide: bool = False
+    output: str = ""               # -F: "", "json" or "dsv"
+    delimiter: str = "|"           # -D
+    status: str = ""               # "queue" (-Q), "server" (-B), or "" for jobs
+    version: bool = False
 
 
 def parse(argv: Sequence[str]) -> Query:
@@ -51,14 +55,27 @@ def parse(argv: Sequence[str]) -> Query:
     except common.GetoptError as e:
         raise ShimError(f"{e}\n{USAGE}", 2) from None
     letters = {key for key, _ in options}
+    if "version" in letters:
+        return Query(version=True)
     refused = sorted(letters & _UNSUPPORTED)
     if refused:
         raise ShimError(f"qstat: option -{refused[0]} is not supported by hpcq yet\n{USAGE}", 2)
     q = Query(full="f" in letters, history="x" in letters or "H" in letters, only_finished="H" in letters,
-              only_queued="i" in letters, only_running="r" in letters, wide="w" in letters)
+              only_queued="i" in letters, only_running="r" in letters, wide="w" in letters,
+              status="queue" if "Q" in letters else "server" if "B" in letters else "")
     for key, value in options:
         if key == "u":
             q.users.extend(u.partition("@")[0] for u in (value or "").split(",") if u)
+        elif key == "F":
+            q.output = (value or "").lower()
+            if q.output not in ("json", "dsv"):
+                raise ShimError(f"qstat: invalid -F format: {value}\n{USAGE}", 2)
+            q.full = True
+        elif key == "D":
+            q.delimiter = value or "|"
+    if q.status:
+        q.queues = [operand.partition("@")[0] for operand in operands if operand.partition("@")[0]]
+        return q
     q.alt = not q.full and bool(letters & set("aiHrnsu1"))
     q.alt_options = qstat_format.AltOptions(nodes="n" in letters, one_line="1" in letters,
                                             comments="s" in letters, wide=q.wide)
@@ -67,7 +84,11 @@ def parse(argv: Sequence[str]) -> Query:
         if number is not None:
             q.job_ids.append(number)
             continue
-        queue = operand.partition("@")[0]
+        queue, at, server = operand.partition("@")
+        if at and server:
+            q.servers.append(server)
+        if not queue and at and server:
+            continue                    # @server: every job of that server
         if not _QUEUE_NAME.fullmatch(queue):
             raise ShimError(f"qstat: Unknown queue destination {operand}",
                             common.pbs_exit(common.PBSE_UNKQUE))
@@ -95,6 +116,15 @@ def select(q: Query, conn: common.Connection) -> tuple[list[jobs_pb2.Job], list[
     and the exit code those errors give (the last one's, as qstat)."""
     errors: list[str] = []
     code = 0
+    if q.servers:
+        cluster = conn.client.server_info().cluster or conn.cluster
+        if any(server.split(".")[0] not in (cluster, common.short_hostname()) for server in q.servers):
+            raise ShimError(f"Unknown Host.\nqstat: cannot connect to server {cluster} (errno=15008)", 255)
+    if q.queues:
+        known = {x.name for x in conn.client.queues(q.queues)}
+        for name in q.queues:
+            if name not in known:
+                raise ShimError(f"qstat: Unknown queue destination {name}", common.pbs_exit(common.PBSE_UNKQUE))
     if not q.job_ids:
         jobs = conn.client.list(users=q.users, queues=q.queues, include_finished=q.history)
         return sorted((j for j in jobs if _wanted(j, q)), key=lambda j: j.id), errors, code
@@ -121,13 +151,52 @@ def main(argv: list[str] | None = None) -> int:
     return common.run(lambda: _show(args, conn), lambda e: common.pbs_failure(PROG, e, server=conn.cluster))
 
 
+def show_status(q: Query, conn: common.Connection, now: float) -> str:
+    """-Q and -B, in the table, ``-f``, ``-F json`` and ``-F dsv`` layouts."""
+    client = conn.client
+    if q.status == "queue":
+        queues = client.queues(q.queues)
+        for name in q.queues:
+            if name not in {x.name for x in queues}:
+                raise ShimError(f"qstat: Unknown queue {name}", common.pbs_exit(common.PBSE_UNKQUE))
+        jobs = client.list()
+        if not q.full:
+            return qstat_output.queue_table(queues, jobs)
+        sections = [(x.name, qstat_output.queue_attributes(x, jobs)) for x in queues]
+        kind = "Queue"
+    else:
+        info = client.server_info()
+        jobs = client.list(include_finished=True)
+        server = conn.cluster
+        if not q.full:
+            return qstat_output.server_table(server, jobs)
+        sections = [(server, qstat_output.server_attributes(server, info, jobs, common.PBS_VERSION))]
+        kind = "Server"
+    if q.output == "json":
+        grouped = [(name, qstat_output.grouped(items)) for name, items in sections]
+        return qstat_output.render_json(grouped, now, conn.cluster, common.PBS_VERSION, kind)
+    if q.output == "dsv":
+        return qstat_output.dsv_text(kind, sections, q.delimiter)
+    return qstat_output.full_text(kind, sections)
+
+
 def _show(argv: list[str], conn: common.Connection) -> int:
     q = parse(argv)
+    if q.version:
+        common.write(f"pbs_version = {common.PBS_VERSION}")
+        return 0
+    now = common.now()
+    if q.status:
+        sys.stdout.write(show_status(q, conn, now))
+        return 0
     jobs, errors, code = select(q, conn)
     for line in errors:
         print(line, file=sys.stderr)
-    now = time.time()
-    if q.full:
+    if q.output == "json":
+        text = qstat_output.jobs_json(jobs, now, conn.cluster, common.PBS_VERSION)
+    elif q.output == "dsv":
+        text = qstat_output.jobs_dsv(jobs, now, conn.cluster, q.delimiter)
+    elif q.full:
         text = qstat_format.render_full(jobs, now, conn.cluster)
     elif q.alt:
         text = qstat_format.render_alt(jobs, now, conn.cluster, q.alt_options)

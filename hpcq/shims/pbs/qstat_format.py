@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from hpcq import states, units
 from hpcq.api import jobs_pb2
+from hpcq.shims.common import is_digits
 
 S = jobs_pb2.JobState
 Job = jobs_pb2.Job
@@ -31,7 +32,7 @@ def job_id(job: Job, cluster: str) -> str:
     """``21.pbshost``, an array ``10[].pbshost``, a subjob ``10[1].pbshost``."""
     if job.HasField("array_task_id"):
         return f"{job.array_job_id or job.id}[{job.array_task_id}].{cluster}"
-    if job.spec.array.indices:
+    if job.spec.array.tasks and not job.HasField("array_task_id"):
         return f"{job.id}[].{cluster}"
     return f"{job.id}.{cluster}"
 
@@ -50,6 +51,48 @@ def parse_job_id(text: str) -> int | None:
 
 def started(job: Job) -> bool:
     return job.start_time > 0 and job.state not in states.QUEUED
+
+
+_DEPENDENCY_REASONS = frozenset({"Dependency", "DependencyNeverSatisfied"})
+
+
+def waits_on_dependency(job: Job) -> bool:
+    """PBS puts a job whose dependency is not met on a system hold (state H, Hold_Types s)."""
+    return job.state == S.PENDING and job.reason in _DEPENDENCY_REASONS
+
+
+def never_satisfied(job: Job) -> bool:
+    """Deleted because its dependency can never be met (dependencies.txt: F, no Exit_status)."""
+    return job.state == S.CANCELLED and job.reason == "DependencyNeverSatisfied"
+
+
+def state_code(job: Job) -> str:
+    """qstat's one-letter state: ``H`` for a job held by its dependency too."""
+    return "H" if waits_on_dependency(job) else states.pbs_code(job.state)
+
+
+def hold_types(job: Job) -> str:
+    if job.state == S.HELD:
+        return "o" if job.reason == "JobHeldAdmin" else "u"
+    return "s" if waits_on_dependency(job) else "n"
+
+
+def depend(text: str, cluster: str) -> str:
+    """``afterok:11.pbshost@pbshost``: each job id of a ``-W depend=`` list in full, as
+    the server stores it."""
+    items = []
+    for item in text.split(","):
+        kind, _, ids = item.partition(":")
+        full = []
+        for ident in ids.split(":") if ids else []:
+            number, dot, server = ident.partition(".")
+            if not is_digits(number.rstrip("[]")) or "@" in ident:
+                full.append(ident)
+                continue
+            server = server or cluster
+            full.append(f"{number}.{server}@{server.split('.')[0]}")
+        items.append(":".join([kind, *full]))
+    return ",".join(items)
 
 
 def elapsed(job: Job, now: float) -> float:
@@ -136,7 +179,7 @@ def render_default(jobs: Sequence[Job], cluster: str, *, wide: bool = False) -> 
         name = name if len(name) < w.name else name[:w.name - 1] + _TRUNC
         cput = units.format_pbs_hms(job.cpu_seconds) if started(job) else "0"
         out.append(f"{_trunc(_short_id(job, cluster), w.job_id):<{w.job_id}} {name:<{w.name}} "
-                   f"{_trunc(job.user, w.user):<{w.user}}  {_trunc(cput, 8):>8} {states.pbs_code(job.state)} "
+                   f"{_trunc(job.user, w.user):<{w.user}}  {_trunc(cput, 8):>8} {state_code(job)} "
                    f"{_trunc(job.queue or job.spec.queue, w.queue):<{w.queue}}\n")
     return "".join(out)
 
@@ -180,7 +223,7 @@ def render_alt(jobs: Sequence[Job], now: float, cluster: str, options: AltOption
             row = (f"{_trunc(job_id(job, cluster), 15):<15} {_trunc(job.user, 8):<8} {_trunc(queue, 8):<8} "
                    f"{_trunc(job.spec.name, 10):<10} {_trunc(session, 6):>6} {_trunc(str(node_count(job)), 3):>3} "
                    f"{_trunc(str(total_cpus(job)), 3):>3} ")
-        row += f"{mem[:6]:>6} {req_time[:5]:>5} {states.pbs_code(job.state)} {elap[:5]:>5}"
+        row += f"{mem[:6]:>6} {req_time[:5]:>5} {state_code(job)} {elap[:5]:>5}"
         out.append(row + (" " if options.one_line else "\n"))
         if options.nodes:
             hosts = exec_host(job) or _BLANK
@@ -228,7 +271,7 @@ def comment(job: Job, now: float) -> str:
                   S.TIMEOUT: " and exceeded resource walltime"}
         return text + ending.get(job.state, "")
     why = job.reason
-    if job.state == S.HELD or why in ("", "None"):
+    if job.state == S.HELD or why in ("", "None") or why in _DEPENDENCY_REASONS:
         return ""
     text = "Not Running: " + ("Not enough free nodes available" if why == "Resources" else why)
     return text + (" and terminated" if job.state == S.CANCELLED else "")
@@ -242,11 +285,16 @@ _SUBSTATE = {S.PENDING: 10, S.HELD: 20, S.WAITING: 30, S.RUNNING: 42, S.COMPLETI
              S.COMPLETED: 92, S.CANCELLED: 91}
 
 
-def _variable_list(job: Job) -> str:
+def variables(job: Job) -> list[tuple[str, str]]:
+    """The job's Variable_List, in qstat's order: qsub's PBS_O_* first, then the rest sorted."""
     env = dict(job.spec.environment)
     env.setdefault("PBS_O_QUEUE", job.queue or job.spec.queue)
     names = [n for n in _PBS_O_ORDER if n in env] + sorted(n for n in env if n not in _PBS_O_ORDER)
-    return ",".join(f"{n}={env[n]}".replace(",", "\\,") for n in names)
+    return [(n, env[n]) for n in names]
+
+
+def _variable_list(job: Job) -> str:
+    return ",".join(f"{n}={v}".replace(",", "\\,") for n, v in variables(job))
 
 
 def _output_path(job: Job, letter: str) -> str:
@@ -303,19 +351,22 @@ def full_attributes(job: Job, now: float, cluster: str) -> list[tuple[str, str]]
               ("resources_used.mem", f"{job.max_rss_kb}kb"),
               ("resources_used.ncpus", str(total_cpus(job))),
               ("resources_used.walltime", units.format_pbs_hms(used))]
-    a += [("job_state", states.pbs_code(job.state)), ("queue", job.queue or spec.queue), ("server", cluster)]
+    a += [("job_state", state_code(job)), ("queue", job.queue or spec.queue), ("server", cluster)]
     if spec.account:
         a.append(("Account_Name", spec.account))
     a += [("Checkpoint", attrs.get("checkpoint", "u")), ("ctime", units.format_ctime(job.submit_time))]
-    if "depend" in attrs or "dependency" in attrs:
-        a.append(("depend", attrs.get("depend") or attrs["dependency"]))
+    if attrs.get("depend") and not ran:
+        # The server drops a dependency once it released the job (dependencies.txt).
+        a.append(("depend", depend(attrs["depend"], cluster)))
+    elif attrs.get("dependency"):
+        a.append(("depend", attrs["dependency"]))
     a.append(("Error_Path", _output_path(job, "e")))
     if job.allocation.slices:
         a += [("exec_host", exec_host(job)), ("exec_vnode", exec_vnode(job))]
     if spec.begin_time:
         a.append(("Execution_Time", units.format_ctime(spec.begin_time)))
     join = attrs.get("join", "oe") if spec.join_output else "n"
-    a += [("Hold_Types", "u" if job.state == S.HELD else "n"), ("Join_Path", join),
+    a += [("Hold_Types", hold_types(job)), ("Join_Path", join),
           ("Keep_Files", attrs.get("keep", "n")), ("Mail_Points", spec.mail_events or "a")]
     if spec.mail_users:
         a.append(("Mail_Users", spec.mail_users))
@@ -335,11 +386,15 @@ def full_attributes(job: Job, now: float, cluster: str) -> list[tuple[str, str]]
     if ran and "PBS_O_HOME" in spec.environment:
         a.append(("jobdir", spec.environment["PBS_O_HOME"]))
     substate = _SUBSTATE.get(job.state, 93)
+    if waits_on_dependency(job):
+        substate = 22           # JOB_SUBSTATE_DEPNHOLD
+    elif never_satisfied(job):
+        substate = 92
     a += [("substate", str(substate)), ("Variable_List", _variable_list(job))]
     text = comment(job, now)
     if text:
         a.append(("comment", text))
-    if job.eligible_time or job.state != S.HELD:     # a held job is not eligible yet
+    if job.state != S.HELD:     # a held job is not eligible yet
         a.append(("etime", units.format_ctime(job.eligible_time or job.submit_time)))
     if ran:
         a.append(("run_count", str(job.attempt or 1)))
@@ -361,24 +416,28 @@ def wrap_attribute(name: str, value: str) -> str:
     """One ``    name = value`` entry, broken as qstat breaks it: at commas when a piece
     would not fit, and inside a piece that runs past column 78.
 
-    The limits are those that reproduce OpenPBS 23.06's output in qstat_f_running.txt
-    (a piece fits while it ends before column 81; a line continues after a tab)."""
+    The limits are those that reproduce OpenPBS 23.06's output in the captures: a piece
+    fits while it ends before column 81 on a continued line, and before column 80 on
+    the attribute's first line (Submit_arguments and comment lines of dependencies.txt
+    and exit_status.txt, Variable_List of qstat_f_running.txt); a line continues after
+    a tab."""
     out = [f"    {name} = "]
     column = len(name) + 7
+    first_line = True
     pieces = [p for p in value.split(",") if p]    # strtok: empty pieces vanish
     for i, piece in enumerate(pieces):
-        if len(piece) + column < _FIT_LIMIT:
+        if len(piece) + column < _FIT_LIMIT - first_line:
             out.append(piece)
             column += len(piece)
         else:
             if i:
                 out.append("\n\t")
-                column = _CONTINUED
+                column, first_line = _CONTINUED, False
             for ch in piece:
                 out.append(ch)
                 column += 1
                 if column > _LINE_LIMIT:
-                    column = _CONTINUED
+                    column, first_line = _CONTINUED, False
                     out.append("\n\t")
         if i + 1 < len(pieces):
             out.append(",")

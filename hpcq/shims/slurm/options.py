@@ -7,6 +7,7 @@ shared/compat/slurm/sbatch_*.txt); an error in a directive adds the line it came
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
@@ -31,13 +32,14 @@ _LONG: dict[str, tuple[str, str]] = {name: (kind, key or name) for name, kind, k
     ("nodes", ":", ""), ("ntasks", ":", ""), ("ntasks-per-node", ":", ""), ("open-mode", ":", ""),
     ("output", ":", ""), ("parsable", "", ""), ("partition", ":", ""), ("qos", ":", ""),
     ("quiet", "", ""), ("requeue", "", ""), ("signal", ":", ""), ("test-only", "", ""),
-    ("time", ":", ""), ("usage", "", ""), ("verbose", "", ""), ("wckey", ":", ""), ("wrap", ":", ""),
+    ("time", ":", ""), ("usage", "", ""), ("verbose", "", ""), ("version", "", ""), ("wckey", ":", ""),
+    ("wrap", ":", ""),
 ]}
 _SHORT_KEYS = {"a": "array", "A": "account", "b": "begin", "c": "cpus-per-task", "C": "constraint",
                "d": "dependency", "D": "chdir", "e": "error", "G": "gpus", "H": "hold", "h": "help",
                "i": "input", "J": "job-name", "L": "licenses", "n": "ntasks", "N": "nodes",
                "o": "output", "p": "partition", "q": "qos", "Q": "quiet", "t": "time",
-               "v": "verbose", "w": "nodelist", "x": "exclude"}
+               "v": "verbose", "V": "version", "w": "nodelist", "x": "exclude"}
 TABLE = common.OptionTable(
     short="".join(letter + (":" if _LONG[key][0] == ":" else "") for letter, key in _SHORT_KEYS.items()),
     long=_LONG, aliases=_SHORT_KEYS)
@@ -51,8 +53,23 @@ _ENV_OPTIONS = {
     "SBATCH_PARTITION": "partition", "SBATCH_QOS": "qos", "SBATCH_REQUEUE": "requeue",
     "SBATCH_SIGNAL": "signal", "SBATCH_TIMELIMIT": "time", "SBATCH_WCKEY": "wckey",
 }
+# One item of --array: an index, or a range with an optional step.
+_ARRAY_ITEM = re.compile(r"([0-9]{1,9})(?:-([0-9]{1,9})(?::([0-9]{1,9}))?)?")
+
+
+def valid_array(value: str) -> bool:
+    """Whether --array's value is what Slurm takes: ``0-15``, ``1,3,5-7``, ``0-15:4``, ``1-10%2``."""
+    items, _, limit = value.partition("%")
+    if "%" in value and not common.parse_uint(limit):
+        return False
+    for item in items.split(","):
+        m = _ARRAY_ITEM.fullmatch(item)
+        if not m or (m[2] and int(m[2]) < int(m[1])) or (m[3] and int(m[3]) < 1):
+            return False
+    return True
+
 # Options that are about this run of sbatch, not the job.
-_COMMAND_KEYS = frozenset({"help", "usage", "parsable", "quiet", "verbose", "test-only", "wrap"})
+_COMMAND_KEYS = frozenset({"help", "usage", "parsable", "quiet", "verbose", "test-only", "wrap", "version"})
 
 USAGE = """\
 Usage: sbatch [-N nnodes] [-n ntasks] [-c ncpus] [-J jobname] [-p partition]
@@ -73,6 +90,7 @@ class SbatchRequest:
     test_only: bool = False
     quiet: bool = False
     help: bool = False
+    version: bool = False
 
 
 def parse(argv: Sequence[str], ctx: common.SubmitContext, stdin: IO[bytes] | None = None) -> SbatchRequest:
@@ -84,6 +102,8 @@ def parse(argv: Sequence[str], ctx: common.SubmitContext, stdin: IO[bytes] | Non
     flags = {key: value for key, value in cmdline if key in _COMMAND_KEYS}
     if "help" in flags or "usage" in flags:
         return SbatchRequest(jobs_pb2.JobSpec(), help=True)
+    if "version" in flags:
+        return SbatchRequest(jobs_pb2.JobSpec(), version=True)
     job_options = [(key, value) for key, value in cmdline if key not in _COMMAND_KEYS]
     _Builder(ctx).apply(job_options)   # command-line errors first, as sbatch
 
@@ -94,6 +114,8 @@ def parse(argv: Sequence[str], ctx: common.SubmitContext, stdin: IO[bytes] | Non
         default_name, command = "wrap", ""
     else:
         path = operands[0] if operands else None
+        if path is not None and "\0" in path:
+            raise ShimError(f"sbatch: error: Unable to open file {path}", 1)
         script = _load(path, stdin)
         args = operands[1:]
         script_name = path or "standard input"
@@ -146,11 +168,9 @@ def _bad(text: str, exit_code: int = _FATAL) -> ShimError:
 
 
 def _count(option: str, value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = -1
-    if number < 0:
+    """A count a JobSpec field (uint32) holds; sbatch's words for anything else."""
+    number = common.parse_uint(value.strip())
+    if number is None:
         raise _bad(f'Invalid numeric value "{value}" for {option}.')
     return number
 
@@ -224,10 +244,11 @@ class _Builder(common.OptionBuilder):
             self.spec.attributes.pop("time_limit", None)
 
     def nodes(self, value: str) -> None:
-        low, _, high = value.partition("-")
-        if not low.isdigit() or (high and not high.isdigit()) or int(low) < 1:
+        low, dash, high = value.partition("-")
+        least, most = common.parse_uint(low), common.parse_uint(high) if dash else 0
+        if not least or most is None:
             raise _bad(f"invalid node count `{value}'")
-        self.spec.resources.nodes = int(low)
+        self.spec.resources.nodes = least
         if high:
             self.spec.attributes["max_nodes"] = high
 
@@ -267,7 +288,10 @@ class _Builder(common.OptionBuilder):
         self.spec.attributes["input"] = value
 
     def chdir(self, value: str) -> None:
-        self.spec.workdir = self.ctx.path(value)
+        try:
+            self.spec.workdir = self.ctx.path(value)
+        except ValueError as e:
+            raise _bad(f"Invalid --chdir specification: {e}") from None
 
     def export(self, value: str) -> None:
         self.export_mode = value or "ALL"
@@ -303,12 +327,13 @@ class _Builder(common.OptionBuilder):
         others = []
         for item in filter(None, value.split(",")):
             parts = item.split(":")
+            count = common.parse_uint(parts[-1]) if len(parts) > 1 else None
             if parts[0] != "gpu":
                 others.append(item)
-            elif len(parts) == 1 or (len(parts) == 2 and not parts[1].isdigit()):
+            elif len(parts) == 1 or (len(parts) == 2 and not common.is_digits(parts[1])):
                 self.spec.resources.gpus_per_node = 1          # gpu, gpu:type
-            elif parts[-1].isdigit() and len(parts) <= 3:
-                self.spec.resources.gpus_per_node = int(parts[-1])   # gpu:N, gpu:type:N
+            elif count is not None and len(parts) <= 3:
+                self.spec.resources.gpus_per_node = count      # gpu:N, gpu:type:N
             else:
                 raise _bad("Invalid generic resource (gres) specification", 1)
         if others:
@@ -327,7 +352,10 @@ class _Builder(common.OptionBuilder):
         self.spec.attributes["dependency"] = value
 
     def array(self, value: str) -> None:
-        self.spec.attributes["array"] = value
+        if not valid_array(value):
+            raise _bad("Batch job submission failed: Invalid job array specification", 1)
+        # ctld cannot run arrays yet: refuse rather than run one job where many were meant.
+        raise _bad("job arrays are not supported yet (--array)", 1)
 
     def qos(self, value: str) -> None:
         self.spec.attributes["qos"] = value
@@ -336,10 +364,12 @@ class _Builder(common.OptionBuilder):
         self.spec.attributes["wckey"] = value
 
     def nice(self, value: str) -> None:
-        try:
-            self.spec.nice = int(value) if value else 100
-        except ValueError:
-            raise _bad(f"Invalid --nice value: {value}") from None
+        # Slurm's range is +/-2147483645 (NICE_OFFSET - 3).
+        m = re.fullmatch(r"[-+]?[0-9]{1,10}", value) if value else None
+        nice = int(value) if m else 100 if not value else None
+        if nice is None or abs(nice) > common.INT32_MAX - 2:
+            raise _bad(f"Invalid --nice value: {value}")
+        self.spec.nice = nice
 
     def mail_type(self, value: str) -> None:
         known = {"NONE", "BEGIN", "END", "FAIL", "REQUEUE", "ALL", "INVALID_DEPEND", "STAGE_OUT",
@@ -383,11 +413,14 @@ class _Builder(common.OptionBuilder):
     def signal(self, value: str) -> None:
         text = value.split(":", 1)[1] if value[:2].upper() in ("B:", "R:") else value
         name, _, seconds = text.partition("@")
+        due = common.parse_uint(seconds, 0xFFFF) if seconds else 60     # Slurm keeps it in 16 bits
         try:
             self.spec.kill_signal = common.parse_signal(name)
-            self.spec.kill_signal_seconds = int(seconds) if seconds else 60
         except ValueError:
-            raise _bad("Invalid --signal specification") from None
+            due = None
+        if due is None:
+            raise _bad("Invalid --signal specification")
+        self.spec.kill_signal_seconds = due
 
     def ignored(self, value: str) -> None:
         """Accepted for compatibility; nothing in hpcq depends on it."""

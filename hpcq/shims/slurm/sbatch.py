@@ -3,23 +3,57 @@ from __future__ import annotations
 
 import sys
 
+from hpcq.errors import HpcqError
 from hpcq.shims import common
+from hpcq.shims.common import ShimError
 from hpcq.shims.slurm import options
 
 PROG = "sbatch"
+FAILED = "sbatch: error: Batch job submission failed: "
+
+# ctld's refusals in slurm_strerror()'s words; True: ctld's detail goes on a line of its
+# own before them, as sbatch prints "Memory specification can not be satisfied" before
+# "Requested node configuration is not available" (sbatch_too_much_mem.txt).
+_REFUSALS = {
+    "TOO_BIG": ("Requested node configuration is not available", True),
+    "TIME_LIMIT": ("Requested time limit is invalid (missing or exceeds some limit)", True),
+    "QUEUE_CLOSED": ("Required partition not available (inactive or drain)", True),
+    "QUEUE_ACCESS": ("Access/permission denied", True),
+    "MAX_JOB_COUNT": ("Resource temporarily unavailable", True),
+    "BAD_DEPENDENCY": ("Job dependency problem", False),      # sbatch_dependency_bad_syntax.txt
+    "BAD_SPEC": ("Invalid job specification", True),
+}
+
+
+def submission_failure(error: HpcqError, partition: str) -> ShimError:
+    """A refused submit as sbatch prints it (sbatch_unknown_partition.txt, ..._too_much_mem.txt)."""
+    token, detail = common.error_token(error)
+    if token == "UNKNOWN_QUEUE":
+        first = f"invalid partition specified: {partition}" if partition else detail
+        return ShimError(f"sbatch: error: {first}\n{FAILED}Invalid partition name specified", 1)
+    if token in _REFUSALS:
+        words, with_detail = _REFUSALS[token]
+        lead = f"sbatch: error: {detail}\n" if with_detail and detail else ""
+        return ShimError(f"{lead}{FAILED}{words}", 1)
+    return common.slurm_failure(PROG, error, FAILED)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     conn = common.Connection()
-    return common.run(lambda: _submit(args, conn),
-                      lambda e: common.slurm_failure(PROG, e, "sbatch: error: Batch job submission failed: "))
+    request: list[options.SbatchRequest] = []
+    return common.run(lambda: _submit(args, conn, request),
+                      lambda e: submission_failure(e, request[0].spec.queue if request else ""))
 
 
-def _submit(argv: list[str], conn: common.Connection) -> int:
+def _submit(argv: list[str], conn: common.Connection, parsed: list[options.SbatchRequest]) -> int:
     request = options.parse(argv, common.SubmitContext.current())
+    parsed.append(request)
     if request.help:
         common.write(options.USAGE)
+        return 0
+    if request.version:
+        common.write(common.SLURM_VERSION_LINE)          # sbatch_version.txt
         return 0
     job_ids = conn.client.submit([request.spec], test_only=request.test_only)
     if request.test_only:

@@ -72,9 +72,10 @@ def parse(argv: Sequence[str], user: str = "") -> Request:
             filters.states, filters.all_states = squeue.parse_states(value or "")
             filtered = True
     for operand in operands:
-        if not operand.isdigit():
+        number = common.parse_uint(operand, common.UINT64_MAX)
+        if number is None:
             raise ShimError(f"scancel: error: Invalid job id {operand}", 1)
-        r.job_ids.append(int(operand))
+        r.job_ids.append(number)
     if filtered:
         r.filters = filters
     if not r.job_ids and not filtered and not r.help:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -24,10 +23,11 @@ Usage: squeue [-A account] [--clusters names] [-i seconds] [--job jobid]
               [--json=data_parser] [--yaml=data_parser]
               [-ahjlrsv]"""
 TABLE = common.OptionTable(
-    short="aho:j:ln:p:rt:u:v",
+    short="ahj:ln:o:O:p:rS:t:u:vV",
     long={"all": ("", "a"), "array": ("", "r"), "noheader": ("", "h"), "format": (":", "o"),
-          "jobs": ("::", "j"), "long": ("", "l"), "name": (":", "n"), "partition": (":", "p"),
-          "states": (":", "t"), "user": (":", "u"), "verbose": ("", "v"), "me": ("", "me"),
+          "Format": (":", "O"), "jobs": ("::", "j"), "long": ("", "l"), "name": (":", "n"),
+          "partition": (":", "p"), "sort": (":", "S"), "start": ("", "start"), "states": (":", "t"),
+          "user": (":", "u"), "verbose": ("", "v"), "version": ("", "V"), "me": ("", "me"),
           "help": ("", "help"), "usage": ("", "usage")})
 
 # Every state name squeue accepts with -t, hpcq's or not (a state hpcq never has matches nothing).
@@ -49,7 +49,11 @@ class Query:
     header: bool = True
     long: bool = False
     fmt: str = squeue_format.DEFAULT_FORMAT
+    named: list[squeue_format.NamedField] = field(default_factory=list)    # -O
+    sort: list[tuple[str, bool]] = field(default_factory=list)             # -S
+    start: bool = False
     help: bool = False
+    version: bool = False
 
 
 def parse_states(value: str) -> tuple[list[int], bool]:
@@ -76,6 +80,18 @@ def parse(argv: Sequence[str], environ: dict[str, str] | None = None, user: str 
     for key, value in options:
         if key in ("help", "usage"):
             q.help = True
+        elif key == "V":
+            q.version = True
+        elif key == "start":
+            q.start = True
+        elif key in ("O", "S"):
+            try:
+                if key == "O":
+                    q.named = squeue_format.parse_named_format(value or "")
+                else:
+                    q.sort = squeue_format.parse_sort(value or "")
+            except squeue_format.FormatError as e:
+                raise ShimError(f"squeue: error: {e}", 1) from None
         elif key == "h":
             q.header = False
         elif key == "l":
@@ -84,9 +100,10 @@ def parse(argv: Sequence[str], environ: dict[str, str] | None = None, user: str 
             q.fmt = value or ""
         elif key == "j":
             for item in common.split_list(value):
-                if not item.isdigit():
+                number = common.parse_uint(item, common.UINT64_MAX)
+                if number is None:
                     raise ShimError(f"squeue: error: Invalid job id: {item}", 1)
-                q.job_ids.append(int(item))
+                q.job_ids.append(number)
         elif key == "u":
             q.users.extend(common.split_list(value))
         elif key == "me":
@@ -98,11 +115,19 @@ def parse(argv: Sequence[str], environ: dict[str, str] | None = None, user: str 
         elif key == "t":
             q.states, q.all_states = parse_states(value or "")
     for operand in operands:   # squeue takes job ids as arguments too (squeue 42)
-        if not operand.isdigit():
+        number = common.parse_uint(operand, common.UINT64_MAX)
+        if number is None:
             raise ShimError(f"squeue: error: Unrecognized option: {operand}\n{USAGE}", 1)
-        q.job_ids.append(int(operand))
-    if q.long and "o" not in {key for key, _ in options}:
+        q.job_ids.append(number)
+    given = {key for key, _ in options}
+    if q.long and "o" not in given:
         q.fmt = squeue_format.LONG_FORMAT
+    if q.start:
+        # --start: pending jobs only, with their expected start.
+        if "o" not in given:
+            q.fmt = squeue_format.START_FORMAT
+        if not q.states and not q.all_states:
+            q.states = [s for s in states.QUEUED]
     try:
         squeue_format.parse_format(q.fmt)
     except squeue_format.FormatError as e:
@@ -133,7 +158,12 @@ def select(q: Query, conn: common.Connection) -> list[jobs_pb2.Job]:
     else:
         jobs = conn.client.list(states=q.states, users=q.users, queues=q.partitions, names=q.names,
                                 include_finished=q.all_states)
-    return squeue_format.sort_jobs(j for j in jobs if _wanted(j, q))
+    wanted = [j for j in jobs if _wanted(j, q)]
+    if q.sort:
+        return squeue_format.sort_by(squeue_format.sort_jobs(wanted), q.sort, common.now())
+    if q.start:
+        return squeue_format.sort_by_start(wanted, common.now())
+    return squeue_format.sort_jobs(wanted)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,8 +178,14 @@ def _show(argv: list[str], conn: common.Connection) -> int:
     if q.help:
         common.write(USAGE)
         return 0
+    if q.version:
+        common.write(common.SLURM_VERSION_LINE)
+        return 0
     jobs = select(q, conn)
-    sys.stdout.write(squeue_format.render(jobs, time.time(), fmt=q.fmt, header=q.header, long=q.long))
+    if q.named:
+        sys.stdout.write(squeue_format.render_named(jobs, common.now(), q.named, header=q.header))
+    else:
+        sys.stdout.write(squeue_format.render(jobs, common.now(), fmt=q.fmt, header=q.header, long=q.long))
     return 0
 
 

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 
 from hpcq import hostlist, states, units
 from hpcq.api import jobs_pb2
-from hpcq.shims.common import compress_indices
+from hpcq.shims.common import user_ids
 
 S = jobs_pb2.JobState
 Job = jobs_pb2.Job
 
 DEFAULT_FORMAT = "%.18i %.9P %.8j %.8u %.2t %.10M %.6D %R"
 LONG_FORMAT = "%.18i %.9P %.8j %.8u %.8T %.10M %.9l %.6D %R"
+START_FORMAT = "%.18i %.9P %.8j %.8u %.2t %.19S %.6D %20Y %R"
 
 _PRIORITY_SCALE = float(2 ** 32 - 1)
 
@@ -29,9 +30,9 @@ def job_id(job: Job) -> str:
     """``11243``, an array task ``11251_1``, the pending rest of an array ``11251_[7-10%2]``."""
     if job.HasField("array_task_id"):
         return f"{job.array_job_id or job.id}_{job.array_task_id}"
-    if job.spec.array.indices:
+    if job.array_tasks_pending:  # ctld keeps the pending rest of an array in Slurm's own form
         limit = f"%{job.spec.array.max_running}" if job.spec.array.max_running else ""
-        return f"{job.id}_[{compress_indices(job.spec.array.indices)}{limit}]"
+        return f"{job.id}_[{job.array_tasks_pending}{limit}]"
     return str(job.id)
 
 
@@ -40,10 +41,23 @@ def partition(job: Job) -> str:
 
 
 def reason(job: Job) -> str:
-    """The pending reason, or why it ended as it did; "None" when there is none."""
-    if job.reason:
+    """The pending reason, or why it ended as it did; "None" when there is none. ctld
+    records no reason for a job that ended by itself: Slurm's words are derived here
+    (squeue_t_all_exit3_killsig.txt, scontrol_show_job_timeout.txt)."""
+    if job.reason and job.reason != "None":
         return job.reason
-    return {S.HELD: "JobHeldUser", S.WAITING: "BeginTime"}.get(job.state, "None")
+    if job.state == S.FAILED:
+        # Slurm 22.05 calls a batch script killed by a signal a launch failure.
+        return "JobLaunchFailure" if job.signal else "NonZeroExitCode"
+    ended = {S.TIMEOUT: "TimeLimit", S.OUT_OF_MEMORY: "OutOfMemory", S.NODE_FAIL: "NodeDown"}
+    if job.state in ended:
+        return ended[job.state]
+    return job.reason or {S.HELD: "JobHeldUser", S.WAITING: "BeginTime"}.get(job.state, "None")
+
+
+def priority(job: Job) -> int:
+    """The priority Slurm shows: 0 for a held job (a hold is priority 0 in Slurm)."""
+    return 0 if job.state == S.HELD else max(0, job.priority)
 
 
 def started(job: Job) -> bool:
@@ -91,6 +105,67 @@ def time_limit(job: Job) -> int | None:
     return job.walltime_seconds or job.spec.walltime_seconds or None
 
 
+_DEPENDENCY_KINDS = {
+    jobs_pb2.Dependency.AFTER: "after", jobs_pb2.Dependency.AFTER_OK: "afterok",
+    jobs_pb2.Dependency.AFTER_NOT_OK: "afternotok", jobs_pb2.Dependency.AFTER_ANY: "afterany",
+    jobs_pb2.Dependency.SINGLETON: "singleton",
+}
+
+
+def dependency(job: Job) -> str:
+    """What squeue %E and scontrol's Dependency= show: the dependencies still waited on,
+    each with its state (``afterok:11254(unfulfilled)``, ``(failed)`` once it can never
+    be met); ``(null)`` when there are none left."""
+    spec = job.spec
+    if job.state not in states.QUEUED or not (spec.dependencies or spec.attributes.get("dependency")):
+        return "(null)"
+    status = "failed" if job.reason == "DependencyNeverSatisfied" else "unfulfilled"
+    parts = []
+    for dep in spec.dependencies:
+        kind = _DEPENDENCY_KINDS.get(dep.kind, "after")
+        if dep.kind == jobs_pb2.Dependency.SINGLETON:
+            parts.append("singleton(unfulfilled)")
+        parts += [f"{kind}:{i}({status})" for i in dep.job_ids]
+        parts += [f"{kind}:{t.array_job_id}_{t.task}({status})" for t in dep.tasks]
+    if not parts:      # not parsed by ctld (yet): the text as given
+        return spec.attributes.get("dependency", "(null)")
+    return ("?" if spec.dependency_any else ",").join(parts)
+
+
+def exit_code(job: Job) -> str:
+    """Slurm's ``ExitCode``: the script's status and the signal that ended it, ``3:0``, ``0:15``."""
+    return f"{job.exit_code}:{job.signal}"
+
+
+_OUTPUT_PATTERN = re.compile(r"%(\d*)([%jJxAaNntsu])")
+NO_ARRAY_INDEX = "4294967294"          # Slurm's %a of a job that is no array task (NO_VAL - 1)
+
+
+def output_path(job: Job, which: str) -> str:
+    """The stdout (``"o"``) or stderr (``"e"``) file of a Slurm job as scontrol shows it:
+    ``slurm-%j.out`` by default, stderr with stdout, %-patterns expanded, in the job's
+    working directory."""
+    spec = job.spec
+    pattern = spec.stdout_path if which == "o" or spec.join_output or not spec.stderr_path else spec.stderr_path
+    array = job.HasField("array_task_id")
+    pattern = pattern or ("slurm-%A_%a.out" if array else "slurm-%j.out")
+    nodes = node_names(job)
+    values = {"j": str(job.id), "J": str(job.id), "x": spec.name, "u": job.user, "N": nodes[0] if nodes else "",
+              "n": "0", "t": "0", "s": "4294967294", "A": str(job.array_job_id if array else job.id),
+              "a": str(job.array_task_id) if array else NO_ARRAY_INDEX}
+
+    def one(m: re.Match[str]) -> str:
+        width, letter = m.groups()
+        if letter == "%":
+            return "%"
+        value = values[letter]
+        return value.zfill(int(width)) if width and value.isdigit() else value
+
+    path = _OUTPUT_PATTERN.sub(one, pattern)
+    directory = spec.workdir or spec.submit_dir
+    return path if path.startswith("/") or not directory else f"{directory.rstrip('/')}/{path}"
+
+
 def _nodelist_or_reason(job: Job) -> str:
     # As squeue: the reason for queued jobs and jobs that ended badly, else the nodes.
     if job.state in states.QUEUED or job.state in (S.FAILED, S.TIMEOUT, S.OUT_OF_MEMORY):
@@ -98,20 +173,30 @@ def _nodelist_or_reason(job: Job) -> str:
     return hostlist.compress(node_names(job))
 
 
-def _start_time(job: Job, now: float) -> str:
+def expected_start(job: Job, now: float) -> float:
+    """When a job started, or when it is expected to: its begin time, or the start the
+    scheduler reserved for it (``squeue --start``); 0 when nobody knows."""
     if job.start_time and started(job):
-        return units.format_iso(job.start_time)
-    if job.spec.begin_time > now:
-        return units.format_iso(job.spec.begin_time)
-    return "N/A"
+        return job.start_time
+    if job.state in states.QUEUED:
+        if job.spec.begin_time > now or job.state == S.WAITING:
+            return max(job.spec.begin_time, job.planned_start_time)
+        return job.planned_start_time
+    return 0.0
+
+
+def _start_time(job: Job, now: float) -> str:
+    start = expected_start(job, now)
+    return units.format_iso(start) if start else "N/A"
 
 
 def _end_time(job: Job, now: float) -> str:
     if job.end_time and states.is_finished(job.state):
         return units.format_iso(job.end_time)
-    if started(job):
+    start = expected_start(job, now)
+    if start:
         limit = time_limit(job)
-        return units.format_iso(job.start_time + limit) if limit else "NONE"
+        return units.format_iso(start + math.ceil(limit / 60) * 60) if limit else "NONE"
     return "N/A"
 
 
@@ -129,8 +214,19 @@ def _min_memory(job: Job) -> str:
 
 
 def _min_cpus(job: Job) -> str:
+    """CPUs a node must have: tasks per node (when asked for) times CPUs per task."""
     r = job.spec.resources
     return str((r.tasks_per_node or 1) * (r.cpus_per_task or 1))
+
+
+def _array_tasks(job: Job) -> str:
+    """%K: a task's index, or the indices still pending with the throttle (``7-10%2``)."""
+    if job.HasField("array_task_id"):
+        return str(job.array_task_id)
+    if job.array_tasks_pending:
+        limit = f"%{job.spec.array.max_running}" if job.spec.array.max_running else ""
+        return job.array_tasks_pending + limit
+    return "N/A"
 
 
 def _or_null(text: str) -> str:
@@ -154,14 +250,13 @@ FIELDS: dict[str, FieldDef] = {
     "C": FieldDef("CPUS", lambda j, now: str(cpu_count(j))),
     "D": FieldDef("NODES", lambda j, now: str(node_count(j))),
     "e": FieldDef("END_TIME", _end_time),
-    "E": FieldDef("DEPENDENCY", lambda j, now: _or_null(j.spec.attributes.get("dependency", ""))),
+    "E": FieldDef("DEPENDENCY", lambda j, now: dependency(j)),
     "f": FieldDef("FEATURES", lambda j, now: _or_null("&".join(j.spec.resources.features))),
     "F": FieldDef("ARRAY_JOB_ID", lambda j, now: str(j.array_job_id or j.id)),
     "i": FieldDef("JOBID", lambda j, now: job_id(j)),
     "j": FieldDef("NAME", lambda j, now: j.spec.name),
     "k": FieldDef("COMMENT", lambda j, now: _or_null(j.spec.comment)),
-    "K": FieldDef("ARRAY_TASK_ID", lambda j, now: str(j.array_task_id) if j.HasField("array_task_id")
-                  else (compress_indices(j.spec.array.indices) or "N/A")),
+    "K": FieldDef("ARRAY_TASK_ID", lambda j, now: _array_tasks(j)),
     "l": FieldDef("TIME_LIMIT", lambda j, now: units.format_slurm_limit(time_limit(j))),
     "L": FieldDef("TIME_LEFT", _time_left),
     "m": FieldDef("MIN_MEMORY", lambda j, now: _min_memory(j)),
@@ -169,10 +264,10 @@ FIELDS: dict[str, FieldDef] = {
     "n": FieldDef("REQ_NODES", lambda j, now: j.spec.attributes.get("nodelist", "")),
     "N": FieldDef("NODELIST", lambda j, now: hostlist.compress(node_names(j))),
     "o": FieldDef("COMMAND", lambda j, now: _or_null(j.spec.attributes.get("command", ""))),
-    "p": FieldDef("PRIORITY", lambda j, now: f"{max(0, j.priority) / _PRIORITY_SCALE:.14f}"),
+    "p": FieldDef("PRIORITY", lambda j, now: f"{priority(j) / _PRIORITY_SCALE:.14f}"),
     "P": FieldDef("PARTITION", lambda j, now: partition(j)),
     "q": FieldDef("QOS", lambda j, now: j.spec.attributes.get("qos", "normal")),
-    "Q": FieldDef("PRIORITY", lambda j, now: str(j.priority)),
+    "Q": FieldDef("PRIORITY", lambda j, now: str(priority(j))),
     "r": FieldDef("REASON", lambda j, now: reason(j)),
     "R": FieldDef("NODELIST(REASON)", lambda j, now: _nodelist_or_reason(j)),
     "S": FieldDef("START_TIME", _start_time),
@@ -182,6 +277,24 @@ FIELDS: dict[str, FieldDef] = {
     "V": FieldDef("SUBMIT_TIME", lambda j, now: units.format_iso(j.submit_time) if j.submit_time else "N/A"),
     "x": FieldDef("EXC_NODES", lambda j, now: hostlist.compress(j.spec.resources.exclude_nodes)),
     "y": FieldDef("NICE", lambda j, now: str(j.spec.nice)),
+    "Y": FieldDef("SCHEDNODES", lambda j, now: "(null)"),
+    # The rest of %all's columns; hpcq has nothing to put in most.
+    "d": FieldDef("MIN_TMP_DISK", lambda j, now: "0"),
+    "g": FieldDef("GROUP", lambda j, now: _group(j)[0]),
+    "G": FieldDef("GROUP", lambda j, now: _group(j)[1]),
+    "h": FieldDef("OVER_SUBSCRIBE", lambda j, now: "NO" if j.spec.resources.exclusive else "OK"),
+    "H": FieldDef("SOCKETS_PER_NODE", lambda j, now: "*"),
+    "I": FieldDef("CORES_PER_SOCKET", lambda j, now: "*"),
+    "J": FieldDef("THREADS_PER_CORE", lambda j, now: "*"),
+    "O": FieldDef("CONTIGUOUS", lambda j, now: "0"),
+    "s": FieldDef("", lambda j, now: ""),
+    "U": FieldDef("UID", lambda j, now: _group(j)[2]),
+    "v": FieldDef("RESERVATION", lambda j, now: "(null)"),
+    "w": FieldDef("WCKEY", lambda j, now: _or_null(j.spec.attributes.get("wckey", ""))),
+    "W": FieldDef("LICENSES", lambda j, now: _or_null(",".join(f"{k}:{v}" for k, v in
+                                                               sorted(j.spec.resources.licenses.items())))),
+    "X": FieldDef("CORE_SPEC", lambda j, now: "N/A"),
+    "z": FieldDef("S:C:T", lambda j, now: "*:*:*"),
     "Z": FieldDef("WORK_DIR", lambda j, now: j.spec.workdir or j.spec.submit_dir),
 }
 
@@ -211,9 +324,21 @@ class FormatError(ValueError):
     pass
 
 
+# %all: every field, in Slurm's order (lower case a-z, then upper case), "|" between.
+ALL_FORMAT = "|".join(f"%{c}" for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" if c in FIELDS)
+
+
+def _group(job: Job) -> tuple[str, str, str]:
+    """(group name, gid, uid) of the job's owner on this host."""
+    uid, group, gid = user_ids(job.user)
+    return group or "(null)", "" if gid is None else str(gid), "" if uid is None else str(uid)
+
+
 def parse_format(text: str) -> tuple[str, list[Field]]:
     """The text before the first field, and the fields. Raises FormatError naming an
-    unknown field letter."""
+    unknown field letter. ``%all`` is every field."""
+    if text == "%all":
+        text = ALL_FORMAT
     matches = list(_SPEC.finditer(text))
     fields = []
     for i, m in enumerate(matches):
@@ -252,4 +377,136 @@ def render(jobs: Sequence[Job], now: float, *, fmt: str = DEFAULT_FORMAT, header
         lines.append(prefix + "".join(f.render(FIELDS[f.letter].header) for f in fields))
     for job in jobs:
         lines.append(prefix + "".join(f.render(FIELDS[f.letter].value(job, now)) for f in fields))
+    return "".join(line + "\n" for line in lines)
+
+
+def sort_by_start(jobs: Iterable[Job], now: float) -> list[Job]:
+    """``squeue --start``: pending jobs with a known start first, soonest first; then the
+    others in the default order."""
+    ordered = sort_jobs(jobs)
+    return sorted(ordered, key=lambda j: (expected_start(j, now) == 0, expected_start(j, now)))
+
+
+# -- -S: sorting by fields ------------------------------------------------------------------
+
+_NUMERIC_SORT = {"i": lambda j: (j.array_job_id or j.id, j.array_task_id, j.id), "A": lambda j: j.id,
+                 "F": lambda j: j.array_job_id or j.id, "p": lambda j: j.priority, "Q": lambda j: j.priority,
+                 "D": node_count, "C": cpu_count, "y": lambda j: j.spec.nice,
+                 "t": lambda j: _STATE_ORDER.get(j.state, 9), "T": lambda j: _STATE_ORDER.get(j.state, 9)}
+
+
+def parse_sort(text: str) -> list[tuple[str, bool]]:
+    """``-S``'s list: field letters, each with an optional ``+`` (ascending) or ``-``."""
+    keys = []
+    for item in (i.strip() for i in text.split(",")):
+        if not item:
+            continue
+        descending = item.startswith("-")
+        letter = item.lstrip("+-")
+        if len(letter) != 1 or letter not in FIELDS:
+            raise FormatError(f"Invalid sort specification: {item}")
+        keys.append((letter, descending))
+    return keys
+
+
+def sort_by(jobs: Iterable[Job], keys: Sequence[tuple[str, bool]], now: float) -> list[Job]:
+    """Jobs ordered by these fields, the first the most significant."""
+    out = list(jobs)
+    for letter, descending in reversed(keys):
+        value = _NUMERIC_SORT.get(letter)
+        key = (lambda j, v=value: v(j)) if value else (lambda j, f=FIELDS[letter]: f.value(j, now))
+        out.sort(key=key, reverse=descending)
+    return out
+
+
+# -- -O / --Format: fields by name ----------------------------------------------------------------
+
+def _named(letter: str) -> Callable[[Job, float], str]:
+    return FIELDS[letter].value
+
+
+# squeue(1) "-O <output_format>": name -> (header, value). Names are case-insensitive.
+NAMED_FIELDS: dict[str, tuple[str, Callable[[Job, float], str]]] = {
+    "account": ("ACCOUNT", _named("a")),
+    "arrayjobid": ("ARRAY_JOB_ID", _named("F")),
+    "arraytaskid": ("ARRAY_TASK_ID", _named("K")),
+    "batchhost": ("EXEC_HOST", _named("B")),
+    "command": ("COMMAND", _named("o")),
+    "comment": ("COMMENT", _named("k")),
+    "cpus-per-task": ("CPUS_PER_TASK", lambda j, now: str(j.spec.resources.cpus_per_task or 1)),
+    "dependency": ("DEPENDENCY", _named("E")),
+    "eligibletime": ("ELIGIBLE_TIME", lambda j, now: units.format_iso(j.eligible_time) if j.eligible_time
+                     else "N/A"),
+    "endtime": ("END_TIME", _named("e")),
+    "exit_code": ("EXIT_CODE", lambda j, now: exit_code(j)),
+    "feature": ("FEATURES", _named("f")),
+    "jobarrayid": ("JOBID", _named("i")),
+    "jobid": ("JOBID", lambda j, now: str(j.id)),
+    "mincpus": ("MIN_CPUS", _named("c")),
+    "minmemory": ("MIN_MEMORY", _named("m")),
+    "name": ("NAME", _named("j")),
+    "nice": ("NICE", _named("y")),
+    "nodelist": ("NODELIST", _named("N")),
+    "numcpus": ("CPUS", _named("C")),
+    "numnodes": ("NODES", _named("D")),
+    "numtasks": ("TASKS", lambda j, now: str(requested_tasks(j.spec.resources))),
+    "partition": ("PARTITION", _named("P")),
+    "priority": ("PRIORITY", _named("p")),
+    "prioritylong": ("PRIORITY", _named("Q")),
+    "qos": ("QOS", _named("q")),
+    "reason": ("REASON", _named("r")),
+    "reasonlist": ("NODELIST(REASON)", _named("R")),
+    "reqnodes": ("REQ_NODES", _named("n")),
+    "schednodes": ("SCHEDNODES", _named("Y")),
+    "starttime": ("START_TIME", _named("S")),
+    "state": ("STATE", _named("T")),
+    "statecompact": ("ST", _named("t")),
+    "stderr": ("STDERR", lambda j, now: output_path(j, "e")),
+    "stdout": ("STDOUT", lambda j, now: output_path(j, "o")),
+    "submittime": ("SUBMIT_TIME", _named("V")),
+    "timeleft": ("TIME_LEFT", _named("L")),
+    "timelimit": ("TIME_LIMIT", _named("l")),
+    "timeused": ("TIME", _named("M")),
+    "username": ("USER", _named("u")),
+    "userid": ("UID", lambda j, now: j.user),
+    "workdir": ("WORK_DIR", _named("Z")),
+}
+NAMED_DEFAULT_WIDTH = 20
+
+
+@dataclass(frozen=True)
+class NamedField:
+    name: str
+    width: int
+    right: bool
+
+    def render(self, text: str) -> str:
+        cut = text[:self.width]
+        return cut.rjust(self.width) if self.right else cut.ljust(self.width)
+
+
+def parse_named_format(text: str) -> list[NamedField]:
+    """``JobID,State:10,Reason:.30``: names (any case), each with an optional width,
+    ``.`` before it to right-justify; 20 wide, left-justified by default."""
+    fields = []
+    for item in (i.strip() for i in text.split(",")):
+        if not item:
+            continue
+        name, _, size = item.partition(":")
+        if name.lower() not in NAMED_FIELDS:
+            raise FormatError(f"Invalid job format specification: {name}")
+        right = size.startswith(".")
+        digits = size.lstrip(".")
+        width = int(digits) if digits.isascii() and digits.isdigit() and len(digits) < 5 else NAMED_DEFAULT_WIDTH
+        fields.append(NamedField(name.lower(), width or NAMED_DEFAULT_WIDTH, right))
+    return fields
+
+
+def render_named(jobs: Sequence[Job], now: float, fields: Sequence[NamedField], *, header: bool = True) -> str:
+    """``squeue -O``'s output (squeue_O_JobID_State_Reason.txt): every column padded, the last too."""
+    lines = []
+    if header:
+        lines.append("".join(f.render(NAMED_FIELDS[f.name][0]) for f in fields))
+    for job in jobs:
+        lines.append("".join(f.render(NAMED_FIELDS[f.name][1](job, now)) for f in fields))
     return "".join(line + "\n" for line in lines)

@@ -1,0 +1,202 @@
+"""qalter: change queued PBS jobs — ``-l`` resources, ``-N``, ``-A``, ``-p``, ``-r``, ``-m``,
+``-M``, ``-o``, ``-e``, ``-j``, ``-a``, ``-P``, ``-S``, ``-k``, ``-c``, ``-u``; through
+``Client.update`` with the JobSpec fields each option changes.
+
+A running job cannot be altered (hpcq has no operator override yet): PBS says
+``Unauthorized Request`` to a user who tries, and so does this (qhold_qrls_qalter.txt).
+"""
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from hpcq import units
+from hpcq.api import jobs_pb2
+from hpcq.errors import HpcqError
+from hpcq.shims import common
+from hpcq.shims.common import ShimError
+from hpcq.shims.pbs import actions
+from hpcq.shims.pbs import options as qsub
+
+PROG = "qalter"
+USAGE = """\
+usage: qalter [-a date_time] [-A account_string] [-c interval] [-e path]
+\t[-h hold_list] [-j y|n] [-k keep] [-l resource_list] [-m mail_options]
+\t[-M user_list] [-N jobname] [-o path] [-p priority] [-P project] [-r y|n] [-S path]
+\t[-u user_list] [-W dependency_list] [-t date_time] job_identifier...
+       qalter --version"""
+TABLE = common.OptionTable(short="a:A:c:e:h:j:k:l:m:M:N:o:p:P:r:R:S:t:u:W:", long={"version": ("", "version")})
+_NOT_YET = {"h": "-h (use qhold/qrls)", "W": "-W (dependencies cannot be changed yet)", "t": "-t"}
+# The JobSpec field each plain option sets (as qsub's handler for it does).
+_FIELDS = {"A": "account", "p": "nice", "r": "requeue", "m": "mail_events", "M": "mail_users", "o": "stdout_path",
+           "e": "stderr_path", "j": "join_output", "a": "begin_time", "S": "interpreter"}
+_RESOURCE_FIELDS = ("resources.nodes", "resources.tasks_per_node", "resources.cpus_per_task",
+                    "resources.mem_per_node_mb", "resources.gpus_per_node", "resources.features")
+
+
+@dataclass
+class Alteration:
+    """The options of one qalter, to apply to each job's current spec."""
+    options: list[tuple[str, str]] = field(default_factory=list)
+    job_ids: list[int] = field(default_factory=list)
+    version: bool = False
+
+
+def parse(argv: Sequence[str]) -> Alteration:
+    try:
+        options, operands = common.getopt(PROG, argv, TABLE)
+    except common.GetoptError as e:
+        raise ShimError(f"{e}\n{USAGE}", 2) from None
+    if any(key == "version" for key, _ in options):
+        return Alteration(version=True)
+    for key, _ in options:
+        if key in _NOT_YET:
+            raise ShimError(f"qalter: {_NOT_YET[key]} is not supported by hpcq yet", 2)
+    if not options:
+        raise ShimError(USAGE, 2)
+    return Alteration([(k, v or "") for k, v in options], actions.parse_ids(PROG, operands, USAGE))
+
+
+def _bad_value(name: str, ident: str) -> ShimError:
+    return ShimError(f"qalter: Illegal attribute or resource value {name} {ident}",
+                     common.pbs_exit(common.PBSE_BADATVAL))
+
+
+def alter(job: jobs_pb2.Job, options: Sequence[tuple[str, str]], ctx: common.SubmitContext,
+          cluster: str) -> tuple[jobs_pb2.JobSpec, list[str]]:
+    """The spec to send and the field paths it changes, for this job. Raises ShimError
+    as qalter words a bad value for this job."""
+    ident = f"{job.id}.{cluster}"
+    spec = jobs_pb2.JobSpec()
+    spec.CopyFrom(job.spec)
+    fields: list[str] = []
+    attrs = dict(spec.attributes)
+    for key, value in options:
+        try:
+            fields += _apply(key, value, spec, attrs, ctx)
+        except ShimError as e:
+            first = e.text.splitlines()[0].removeprefix("qsub: ")
+            if first.startswith("illegal -"):
+                raise ShimError(f"qalter: {first}\n{USAGE}", 2) from None
+            raise ShimError(f"qalter: {first} {ident}", e.exit_code) from None
+    if attrs != dict(spec.attributes):
+        spec.attributes.clear()
+        spec.attributes.update(attrs)
+        fields.append("attributes")
+    return spec, list(dict.fromkeys(fields))
+
+
+def _apply(key: str, value: str, spec: jobs_pb2.JobSpec, attrs: dict[str, str],
+           ctx: common.SubmitContext) -> list[str]:
+    """One option onto the spec (attributes kept apart); the field paths it changes."""
+    # qsub's builder checks and spells each value; its spec is a scratch copy.
+    builder = qsub.Builder(ctx)
+    if key == "l":
+        return _resources(value, spec, attrs, builder)
+    qsub.Builder.handlers[key](builder, value)
+    scratch = builder.spec
+    if key == "N":
+        spec.name = builder.name
+        return ["name"]
+    if key in _FIELDS:
+        field = _FIELDS[key]
+        setattr(spec, field, getattr(scratch, field))
+        if key == "j":
+            attrs.pop("join", None)          # only -j eo leaves a mark in the attributes
+        attrs.update(scratch.attributes)
+        return [field]
+    attrs.update(scratch.attributes)          # -P, -k, -c, -u, -R: kept for display
+    return []
+
+
+def _resources(value: str, spec: jobs_pb2.JobSpec, attrs: dict[str, str], builder: qsub.Builder) -> list[str]:
+    builder.l(value)               # checks every item as qsub does
+    changed: list[str] = []
+    r = spec.resources
+    for item in value.split(","):
+        name, _, setting = item.partition("=")
+        name = name.strip()
+        if name == "walltime":
+            spec.walltime_seconds = units.parse_pbs_time(setting)
+            changed.append("walltime_seconds")
+        elif name in ("select", "nodes", "ncpus"):
+            if name == "select":
+                chunks = qsub.parse_select(setting)
+            elif name == "nodes":
+                chunks = qsub.parse_nodes(setting)
+            else:
+                chunks = qsub.Chunks(cpus_per_task=qsub.positive("ncpus", setting))
+            r.nodes, r.tasks_per_node, r.cpus_per_task = chunks.nodes, chunks.tasks_per_node, chunks.cpus_per_task
+            if chunks.mem_mb:
+                r.mem_per_node_mb = chunks.mem_mb
+            r.gpus_per_node = chunks.gpus or r.gpus_per_node
+            del r.features[:]
+            r.features.extend(chunks.features)
+            for kind in ("select", "nodes"):
+                attrs.pop(kind, None)
+            if name != "ncpus":
+                attrs[name] = setting
+            changed += _RESOURCE_FIELDS
+        elif name == "mem":
+            r.mem_per_node_mb = -(-qsub.size_mib("mem", setting) // (r.nodes or 1))
+            r.mem_per_cpu_mb = 0
+            changed += ["resources.mem_per_node_mb", "resources.mem_per_cpu_mb"]
+        elif name == "ngpus":
+            r.gpus_per_node = qsub.positive("ngpus", setting)
+            changed.append("resources.gpus_per_node")
+        elif name == "place":
+            attrs["place"] = setting
+            r.exclusive = "excl" in setting.split(":")
+            changed.append("resources.exclusive")
+        else:
+            attrs[f"Resource_List.{name}"] = setting
+    return changed
+
+
+def failure(error: HpcqError, job_id: int, cluster: str) -> ShimError:
+    """ctld's refusal of one job's update, in qalter's words (with the job id, as qalter)."""
+    ident = f"{job_id}.{cluster}"
+    token, _ = common.error_token(error)
+    if error.code == "NOT_FOUND" or token == "UNKNOWN_JOB":
+        return ShimError(f"qalter: Unknown Job Id {ident}", common.pbs_exit(common.PBSE_UNKJOBID))
+    if token == "NOT_QUEUED" or error.code == "PERMISSION_DENIED":
+        return ShimError(f"qalter: Unauthorized Request  {ident}", common.pbs_exit(common.PBSE_PERM))
+    refused = common.pbs_failure(PROG, error, server=cluster)
+    first, _, rest = refused.text.partition("\n")
+    return ShimError(f"{first} {ident}" + (f"\n{rest}" if rest else ""), refused.exit_code)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return actions.run(PROG, argv, _alter)
+
+
+def _alter(argv: list[str], conn: common.Connection) -> int:
+    request = parse(argv)
+    if request.version:
+        common.write(f"pbs_version = {common.PBS_VERSION}")
+        return 0
+    ctx = common.SubmitContext.current()
+    jobs, _unknown = conn.client.get(request.job_ids)
+    by_id = {job.id: job for job in jobs}
+    code = 0
+    for job_id in request.job_ids:
+        try:
+            job = by_id.get(job_id)
+            if job is None:
+                raise ShimError(f"qalter: Unknown Job Id {job_id}.{conn.cluster}",
+                                common.pbs_exit(common.PBSE_UNKJOBID))
+            spec, fields = alter(job, request.options, ctx, conn.cluster)
+            if fields:
+                try:
+                    conn.client.update(job_id, spec, fields)
+                except HpcqError as e:
+                    raise failure(e, job_id, conn.cluster) from None
+        except ShimError as e:
+            print(e.text, file=sys.stderr)
+            code = e.exit_code
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

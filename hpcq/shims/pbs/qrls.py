@@ -1,0 +1,14 @@
+"""qrls: release held jobs (qhold's options; see qhold.py)."""
+from __future__ import annotations
+
+import sys
+
+from hpcq.shims.pbs import actions, qhold
+
+
+def main(argv: list[str] | None = None) -> int:
+    return actions.run("qrls", argv, lambda args, conn: qhold.act("qrls", args, conn))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

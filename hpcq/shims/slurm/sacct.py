@@ -1,0 +1,265 @@
+"""sacct: finished (and live) jobs from ctld's store — ``-j``, ``-X``, ``-n``, ``-p``/``-P``,
+``-o``/``--format`` with ``%width``, ``-b``, ``-l``, ``--name``, ``-S``/``-E`` (incl. ``now``),
+``-u``, ``-a``, ``-s``, ``-r``."""
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from hpcq import states
+from hpcq.api import jobs_pb2
+from hpcq.shims import common
+from hpcq.shims.common import ShimError
+from hpcq.shims.slurm import sacct_format as sf
+
+PROG = "sacct"
+USAGE = """\
+Usage: sacct [-a] [-b] [-E time] [-j job(.step)] [-l] [-n] [-o fields] [-p|-P] [-r partition]
+             [-s states] [-S time] [-u users] [-X] [--name=names] [--delimiter=c] [-e] [-V]"""
+TABLE = common.OptionTable(
+    short="aA:bcC:DeE:hi:j:k:K:lLM:nN:o:pPq:r:s:S:Tu:vVW:xX",
+    long={"allusers": ("", "a"), "accounts": (":", "A"), "brief": ("", "b"), "completion": ("", "c"),
+          "constraints": (":", "C"), "delimiter": (":", "delimiter"), "duplicates": ("", "D"),
+          "helpformat": ("", "e"), "endtime": (":", "E"), "help": ("", "h"), "nnodes": (":", "i"),
+          "jobs": (":", "j"), "long": ("", "l"), "allclusters": ("", "L"), "clusters": (":", "M"),
+          "noheader": ("", "n"), "nodelist": (":", "N"), "name": (":", "name"), "format": (":", "o"),
+          "parsable": ("", "p"), "parsable2": ("", "P"), "qos": (":", "q"), "partition": (":", "r"),
+          "state": (":", "s"), "starttime": (":", "S"), "truncate": ("", "T"), "user": (":", "u"),
+          "uid": (":", "u"), "verbose": ("", "v"), "version": ("", "V"), "wckeys": (":", "W"),
+          "associations": (":", "x"), "allocations": ("", "X"), "usage": ("", "h"),
+          "json": ("::", "json"), "yaml": ("::", "yaml")})
+_NOT_YET = {"c": "-c/--completion", "json": "--json", "yaml": "--yaml", "A": "-A/--accounts",
+            "C": "-C/--constraints", "q": "-q/--qos", "W": "-W/--wckeys", "x": "-x/--associations",
+            "i": "-i/--nnodes", "k": "-k/--timelimit-min", "K": "-K/--timelimit-max", "N": "-N/--nodelist"}
+
+
+@dataclass
+class Query:
+    job_ids: list[int] = field(default_factory=list)
+    unknown_ids: bool = False          # an id that is not a number of ours: it matches nothing
+    users: list[str] = field(default_factory=list)
+    all_users: bool = False
+    names: list[str] = field(default_factory=list)
+    partitions: list[str] = field(default_factory=list)
+    states: list[int] = field(default_factory=list)
+    start: float | None = None
+    end: float | None = None
+    fields: str = sf.DEFAULT_FIELDS
+    header: bool = True
+    parsable: str = ""
+    delimiter: str = "|"
+    allocations_only: bool = False
+    help: bool = False
+    help_format: bool = False
+    version: bool = False
+
+
+# -- times ------------------------------------------------------------------------------------
+
+_UNITS = {"": 1, "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "mins": 60,
+          "minute": 60, "minutes": 60, "h": 3600, "hour": 3600, "hours": 3600, "d": 86400, "day": 86400,
+          "days": 86400, "w": 604800, "week": 604800, "weeks": 604800}
+
+
+def parse_time(value: str, now: float) -> float:
+    """Unix seconds of sacct's -S/-E: ``now[{+|-}N[unit]]``, ``YYYY-MM-DD[THH:MM[:SS]]``,
+    ``MM/DD[/YY][-HH:MM[:SS]]``, ``MMDD[YY]``, ``HH:MM[:SS]`` (today), ``today``,
+    ``midnight``, ``noon``, ``teatime``, ``tomorrow``. Local time, as Slurm."""
+    text = value.strip().lower()
+    base = datetime.fromtimestamp(now)
+    today = base.replace(hour=0, minute=0, second=0, microsecond=0)
+    try:
+        m = re.fullmatch(r"now(?:([+-])([0-9]{1,9})([a-z]*))?", text)
+        if m:
+            if not m[1]:
+                return now
+            if m[3] not in _UNITS:
+                raise ValueError
+            offset = int(m[2]) * _UNITS[m[3]]
+            return now + offset if m[1] == "+" else now - offset
+        named = {"today": today, "midnight": today, "tomorrow": today + timedelta(days=1),
+                 "noon": today.replace(hour=12), "teatime": today.replace(hour=16)}
+        if text in named:
+            return named[text].timestamp()
+        m = re.fullmatch(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:t([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?)?", text)
+        if m:
+            return datetime(int(m[1]), int(m[2]), int(m[3]), int(m[4] or 0), int(m[5] or 0),
+                            int(m[6] or 0)).timestamp()
+        m = re.fullmatch(r"([0-9]{1,2})/([0-9]{1,2})(?:/([0-9]{2}))?(?:-([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?)?",
+                         text)
+        if m:
+            year = 2000 + int(m[3]) if m[3] else base.year
+            return datetime(year, int(m[1]), int(m[2]), int(m[4] or 0), int(m[5] or 0),
+                            int(m[6] or 0)).timestamp()
+        m = re.fullmatch(r"([0-9]{2})([0-9]{2})([0-9]{2})?", text)
+        if m:
+            year = 2000 + int(m[3]) if m[3] else base.year
+            return datetime(year, int(m[1]), int(m[2])).timestamp()
+        m = re.fullmatch(r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?", text)
+        if m:
+            return today.replace(hour=int(m[1]), minute=int(m[2]), second=int(m[3] or 0)).timestamp()
+    except (ValueError, OverflowError, OSError):
+        pass
+    raise ShimError(f"{PROG}: error: Invalid time specification (pos=0): {value}", 1)
+
+
+# -- options -----------------------------------------------------------------------------------
+
+def parse(argv: Sequence[str], now: float, *, user: str = "", root: bool | None = None) -> Query:
+    try:
+        options, operands = common.getopt(PROG, argv, TABLE)
+    except common.GetoptError as e:
+        raise ShimError(f"{e}\nTry \"sacct --help\" for more information", 1) from None
+    if operands:
+        raise ShimError(f"{PROG}: error: Unknown arguments: {' '.join(operands)}", 1)
+    q = Query()
+    fields_given = ""
+    for key, value in options:
+        value = value or ""
+        if key in _NOT_YET:
+            raise ShimError(f"{PROG}: error: {_NOT_YET[key]} is not supported by hpcq yet", 1)
+        if key == "h":
+            q.help = True
+        elif key == "e":
+            q.help_format = True
+        elif key == "V":
+            q.version = True
+        elif key == "a":
+            q.all_users = True
+        elif key == "b":
+            q.fields = sf.BRIEF_FIELDS
+        elif key == "l":
+            q.fields = sf.LONG_FIELDS
+        elif key == "o":
+            fields_given = f"{fields_given},{value}" if fields_given else value
+        elif key == "n":
+            q.header = False
+        elif key in ("p", "P"):
+            q.parsable = key
+        elif key == "delimiter":
+            q.delimiter = value
+        elif key == "X":
+            q.allocations_only = True
+        elif key == "j":
+            for item in common.split_list(value):
+                number = common.parse_uint(item.partition(".")[0], common.UINT64_MAX)
+                if number is None:
+                    # An array task (N_i) or a malformed id: sacct finds nothing for it.
+                    q.unknown_ids = True
+                else:
+                    q.job_ids.append(number)
+        elif key == "u":
+            q.users.extend(_user_name(u) for u in common.split_list(value))
+        elif key == "name":
+            q.names.extend(common.split_list(value))
+        elif key == "r":
+            q.partitions.extend(common.split_list(value))
+        elif key == "s":
+            for word in common.split_list(value):
+                found = states.from_slurm_name(word)
+                if not found:
+                    raise ShimError(f"{PROG}: error: Invalid state: {word}", 1)
+                q.states.extend(found)
+        elif key == "S":
+            q.start = parse_time(value, now)
+        elif key == "E":
+            q.end = parse_time(value, now)
+    if fields_given:
+        q.fields = fields_given
+    try:
+        sf.parse_fields(q.fields)
+    except sf.FieldError as e:
+        raise ShimError(f"{PROG}: error: {e}", 1) from None
+    is_root = os.geteuid() == 0 if root is None else root
+    if not q.users and not q.all_users and not is_root:
+        q.users = [user or common.login_name()]          # as sacct: your own jobs unless -a
+    if q.start is None and not q.job_ids and not q.states:
+        # "Default is 00:00:00 of the current day", unless -j or -s say which jobs.
+        q.start = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    return q
+
+
+def _user_name(text: str) -> str:
+    """-u takes names or uids."""
+    if common.is_digits(text):
+        import pwd
+        try:
+            return pwd.getpwuid(int(text)).pw_name
+        except (KeyError, OverflowError):
+            return text
+    return text
+
+
+# -- which jobs -----------------------------------------------------------------------------
+
+def wanted(job: jobs_pb2.Job, q: Query, now: float) -> bool:
+    if q.users and job.user not in q.users:
+        return False
+    if q.names and job.spec.name not in q.names:
+        return False
+    if q.partitions and (job.queue or job.spec.queue) not in q.partitions:
+        return False
+    if q.states and job.state not in q.states:
+        return False
+    start = q.start or 0.0
+    end = now if q.end is None else q.end
+    if states.is_finished(job.state) and job.end_time and job.end_time < start:
+        return False
+    return not job.submit_time or job.submit_time <= end
+
+
+def select(q: Query, client, now: float) -> list[jobs_pb2.Job]:  # noqa: ANN001 - hpcq.client.Client
+    if q.job_ids:
+        jobs, _unknown = client.get(q.job_ids)
+        if any(job.array_job_id in q.job_ids for job in jobs):
+            # An array's id names all its tasks, each a record of its own.
+            seen = {job.id for job in jobs}
+            jobs += [job for job in client.list(include_finished=True)
+                     if job.array_job_id in q.job_ids and job.id not in seen]
+    elif q.unknown_ids:
+        jobs = []
+    else:
+        jobs = client.list(include_finished=True, ended_after=q.start or 0.0, users=q.users, names=q.names,
+                           queues=q.partitions)
+    return sorted((j for j in jobs if wanted(j, q, now)), key=sf.sort_key)
+
+
+def render(q: Query, jobs: Sequence[jobs_pb2.Job], now: float) -> str:
+    return sf.render(jobs, now, sf.parse_fields(q.fields), header=q.header, parsable=q.parsable,
+                     delimiter=q.delimiter, allocations_only=q.allocations_only)
+
+
+def help_format() -> str:
+    """-e: every field name, as sacct lists them (four to a line)."""
+    names = [f.name for f in sf.FIELDS]
+    return "".join("".join(f"{n:<20}" for n in names[i:i + 4]).rstrip() + "\n" for i in range(0, len(names), 4))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    conn = common.Connection()
+    return common.run(lambda: _show(args, conn), lambda e: common.slurm_failure(PROG, e, f"{PROG}: error: "))
+
+
+def _show(argv: list[str], conn: common.Connection) -> int:
+    now = common.now()
+    q = parse(argv, now)
+    if q.help:
+        common.write(USAGE)
+        return 0
+    if q.version:
+        common.write(common.SLURM_VERSION_LINE)
+        return 0
+    if q.help_format:
+        sys.stdout.write(help_format())
+        return 0
+    sys.stdout.write(render(q, select(q, conn.client, now), now))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""sinfo: partitions and nodes — the default table, ``-s``, ``-l``, ``-N``, ``-R``, ``-o`` formats."""
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from hpcq import hostlist
+from hpcq.shims import common
+from hpcq.shims.common import ShimError
+from hpcq.shims.slurm import sinfo_format as sf
+from hpcq.shims.slurm.squeue_format import FormatError
+
+PROG = "sinfo"
+TRY_HELP = 'Try "sinfo --help" for more information'
+USAGE = """\
+Usage: sinfo [OPTIONS]
+  -a, --all                  show all partitions (including hidden and those
+                             not accessible)
+  -d, --dead                 show only non-responding nodes
+  -e, --exact                group nodes only on exact match of configuration
+  -h, --noheader             no headers on output
+  -l, --long                 long output - displays more information
+  -n, --nodes=NODES          report on specific node(s)
+  -N, --Node                 Node-centric format
+  -o, --format=format        format specification
+  -p, --partition=PARTITION  report on specific partition
+  -r, --responding           report only responding nodes
+  -R, --list-reasons         list reason nodes are down or drained
+  -s, --summarize            report state summary only
+  -t, --states=node_state    specify the what states of nodes to view
+  -V, --version              output version information and exit"""
+TABLE = common.OptionTable(
+    short="adehln:No:p:rRst:vV",
+    long={"all": ("", "a"), "dead": ("", "d"), "exact": ("", "e"), "noheader": ("", "h"), "long": ("", "l"),
+          "nodes": (":", "n"), "Node": ("", "N"), "format": (":", "o"), "partition": (":", "p"),
+          "responding": ("", "r"), "list-reasons": ("", "R"), "summarize": ("", "s"), "states": (":", "t"),
+          "verbose": ("", "v"), "version": ("", "V"), "help": ("", "help"), "usage": ("", "usage")})
+
+# -t words and the hpcq states they name (sinfo accepts long and short spellings).
+_STATE_WORDS = {
+    "IDLE": {"idle"}, "MIX": {"mixed"}, "MIXED": {"mixed"}, "ALLOC": {"allocated"}, "ALLOCATED": {"allocated"},
+    "DOWN": {"down"}, "DRAIN": {"drained", "draining"}, "DRAINED": {"drained"}, "DRAINING": {"draining"},
+    "DRNG": {"draining"}, "UNK": {"unknown"}, "UNKNOWN": {"unknown"},
+}
+
+
+@dataclass
+class Query:
+    header: bool = True
+    long: bool = False
+    node_oriented: bool = False
+    summarize: bool = False
+    reasons: bool = False
+    fmt: str = ""
+    partitions: list[str] = field(default_factory=list)
+    node_names: list[str] = field(default_factory=list)
+    states: set[str] = field(default_factory=set)      # sinfo %T words, without "*"
+    responding: bool | None = None
+    help: bool = False
+    version: bool = False
+
+    def format(self) -> str:
+        if self.fmt:
+            return self.fmt
+        if self.reasons:
+            return sf.REASONS_FORMAT
+        if self.summarize:
+            return sf.SUMMARIZE_FORMAT
+        if self.node_oriented:
+            return sf.NODE_LONG_FORMAT if self.long else sf.NODE_FORMAT
+        return sf.LONG_FORMAT if self.long else sf.DEFAULT_FORMAT
+
+
+def parse(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Query:
+    environ = os.environ if environ is None else environ
+    try:
+        options, operands = common.getopt(PROG, argv, TABLE)
+    except common.GetoptError as e:
+        raise ShimError(f"{e}\n{TRY_HELP}", 1) from None
+    if operands:
+        raise ShimError(f"sinfo: error: Unrecognized option: {operands[0]}\n{TRY_HELP}", 1)
+    q = Query(fmt=environ.get("SINFO_FORMAT", ""))
+    for key, value in options:
+        value = value or ""
+        if key in ("help", "usage"):
+            q.help = True
+        elif key == "V":
+            q.version = True
+        elif key == "h":
+            q.header = False
+        elif key == "l":
+            q.long = True
+        elif key == "N":
+            q.node_oriented = True
+        elif key == "s":
+            q.summarize = True
+        elif key == "R":
+            q.reasons = True
+        elif key == "o":
+            q.fmt = value
+        elif key == "p":
+            q.partitions.extend(common.split_list(value))
+        elif key == "n":
+            try:
+                q.node_names.extend(hostlist.expand(value))
+            except ValueError as e:
+                raise ShimError(f"sinfo: error: {e}", 1) from None
+        elif key == "t":
+            for word in common.split_list(value):
+                if word.upper() not in _STATE_WORDS:
+                    raise ShimError(f"sinfo: error: Invalid node state specified: {word}", 1)
+                q.states |= _STATE_WORDS[word.upper()]
+        elif key == "r":
+            q.responding = True
+        elif key == "d":
+            q.responding = False
+    try:
+        sf.parse_format(q.format())
+    except FormatError as e:
+        raise ShimError(f"sinfo: error: {e}", 1) from None
+    return q
+
+
+def select(q: Query, queues: Sequence[sf.Queue], nodes: Sequence[sf.Node]) -> tuple[list[sf.Queue], list[sf.Node]]:
+    """The partitions and nodes the query asks about, in sinfo's order (default partition first)."""
+    wanted_queues = [x for x in queues if not q.partitions or x.name in q.partitions]
+    wanted_queues.sort(key=lambda x: (not x.is_default, x.name))
+    kept = []
+    for node in sorted(nodes, key=lambda n: n.name):
+        if q.node_names and node.name not in q.node_names:
+            continue
+        if q.states and sf.state_long(node).rstrip("*") not in q.states:
+            continue
+        if q.responding is not None and node.connected != q.responding:
+            continue
+        if q.reasons and not (node.reason or sf.state_long(node).rstrip("*") in ("down", "drained", "draining")):
+            continue
+        kept.append(node)
+    if q.partitions or q.reasons:
+        # Only the nodes of the partitions asked for; -R lists nodes, not partitions.
+        kept = [n for n in kept if any(sf.member(x, n) for x in wanted_queues)]
+    return wanted_queues, kept
+
+
+def render(q: Query, queues: Sequence[sf.Queue], nodes: Sequence[sf.Node], now: float) -> str:
+    wanted_queues, kept = select(q, queues, nodes)
+    if q.reasons:
+        # One line per reason and state, whatever the partition.
+        groups: dict[tuple[str, str], list[sf.Node]] = {}
+        for node in kept:
+            groups.setdefault((node.reason or "none", sf.state_long(node)), []).append(node)
+        pseudo = [sf.Queue(name="", nodes=[n.name for n in group]) for group in groups.values()]
+        return sf.render(pseudo, kept, now, fmt=q.format(), header=q.header, long=q.long)
+    if not q.node_oriented and (q.states or q.node_names or q.responding is not None):
+        # A partition none of whose nodes are left is not shown.
+        wanted_queues = [x for x in wanted_queues if not x.nodes or set(x.nodes) & {n.name for n in kept}]
+    return sf.render(wanted_queues, kept, now, fmt=q.format(), header=q.header, long=q.long,
+                     node_oriented=q.node_oriented, summarize=q.summarize)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    conn = common.Connection()
+    return common.run(lambda: _show(args, conn),
+                      lambda e: common.slurm_failure(PROG, e, "slurm_load_partitions: "))
+
+
+def _show(argv: list[str], conn: common.Connection) -> int:
+    q = parse(argv)
+    if q.help:
+        common.write(USAGE)
+        return 0
+    if q.version:
+        common.write(common.SLURM_VERSION_LINE)
+        return 0
+    client = conn.client
+    sys.stdout.write(render(q, client.queues(), client.nodes(), common.now()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""scontrol: its command line, the update mapping onto JobSpec fields, hold/release
+reports, and the listings' layout (captured listings: tests/compat)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from hpcq.api import admin_pb2 as a
+from hpcq.api import jobs_pb2 as pb
+from hpcq.shims.common import ShimError
+from hpcq.shims.slurm import scontrol
+from hpcq.shims.slurm import scontrol_format as fmt
+
+R = pb.JobActionResult
+
+
+def test_commands_and_options_in_any_order():
+    c = scontrol.parse(["show", "job", "-d", "42"])
+    assert (c.verb, c.entity, c.name, c.details) == ("show", "job", "42", True)
+    c = scontrol.parse(["-o", "show", "partitions"])
+    assert (c.entity, c.one_line) == ("partition", True)
+    assert scontrol.parse(["hold", "1,2", "3"]).job_ids == [1, 2, 3]
+    assert scontrol.parse(["--version"]).verb == "version" and scontrol.parse(["help"]).verb == "help"
+    assert scontrol.parse(["oneliner", "show", "node"]).one_line
+
+
+@pytest.mark.parametrize("argv, text", [
+    (["show"], "scontrol: error: too few arguments for keyword:show"),
+    (["show", "jobz"], "scontrol: error: invalid entity:jobz for keyword:show"),
+    (["frobnicate"], "scontrol: error: Invalid keyword: frobnicate"),
+    (["hold", "abc"], "Invalid job id specified for job abc"),
+    (["hold"], "scontrol: error: No job identification provided"),
+])
+def test_command_errors(argv, text):
+    with pytest.raises(ShimError) as e:
+        scontrol.parse(argv)
+    assert e.value.text.splitlines()[0] == text and e.value.exit_code == 1
+
+
+def test_update_maps_slurm_keys_to_jobspec_fields():
+    ids, spec, fields = scontrol.build_update([
+        ("JobId", "7"), ("JobName", "renamed"), ("TimeLimit", "1-00:00:00"), ("NumNodes", "2"),
+        ("minmemorynode", "2G"), ("Nice", "-5"), ("Partition", "long"), ("Requeue", "0"),
+        ("Features", "a&b"), ("ExcNodeList", "n[1-2]"), ("Comment", "x")])
+    assert ids == [7]
+    assert (spec.name, spec.walltime_seconds, spec.resources.nodes, spec.resources.mem_per_node_mb) == \
+        ("renamed", 86400, 2, 2048)
+    assert (spec.nice, spec.queue, spec.requeue, list(spec.resources.features)) == (-5, "long", False, ["a", "b"])
+    assert list(spec.resources.exclude_nodes) == ["n1", "n2"] and spec.comment == "x"
+    assert fields == ["name", "walltime_seconds", "resources.nodes", "resources.mem_per_cpu_mb",
+                      "resources.mem_per_node_mb", "nice", "queue", "requeue", "resources.features",
+                      "resources.exclude_nodes", "comment"]
+
+
+def test_update_of_one_attribute_keeps_the_others():
+    current = pb.Job(id=7)
+    current.spec.attributes.update({"wckey": "w", "dependency": "afterok:3"})
+    _, spec, fields = scontrol.build_update([("JobId", "7"), ("QOS", "high")], current)
+    assert fields == ["attributes"] and dict(spec.attributes) == {"wckey": "w", "dependency": "afterok:3", "qos": "high"}
+
+
+@pytest.mark.parametrize("updates, text", [
+    ([("JobId", "7"), ("Bogus", "1")], "Update of this parameter is not supported: Bogus=1"),
+    ([("JobId", "7"), ("Dependency", "afterok:3")], "scontrol: error: update of Dependency is not supported by hpcq yet"),
+    ([("JobId", "7"), ("TimeLimit", "soon")], "Invalid TimeLimit value: soon"),
+    ([("JobId", "7"), ("NumNodes", "4294967296")], "Invalid NumNodes value: 4294967296"),
+    ([("JobId", "7"), ("Nice", "9999999999999")], "Invalid Nice value: 9999999999999"),
+    ([("JobId", "7"), ("Nice", "+-5")], "Invalid Nice value: +-5"),
+    ([("JobId", "7"), ("Nice", "\u00b2")], "Invalid Nice value: \u00b2"),
+    ([("Name", "x")], "scontrol: error: No job identification provided"),
+    ([("JobId", "7")], "scontrol: error: No changes specified"),
+])
+def test_update_errors(updates, text):
+    with pytest.raises(ShimError) as e:
+        scontrol.build_update(updates)
+    assert e.value.text.splitlines()[0] == text
+
+
+def test_update_failures_in_slurm_words():
+    from hpcq.errors import HpcqError
+    assert scontrol.update_failure(HpcqError("FAILED_PRECONDITION", "NOT_QUEUED: job 7 is no longer queued")).text \
+        == "slurm_update error: Job is no longer pending execution"
+    assert scontrol.update_failure(HpcqError("NOT_FOUND", "UNKNOWN_JOB: job 7 does not exist")).text \
+        == "slurm_update error: Invalid job id specified"
+    assert scontrol.update_failure(HpcqError("INVALID_ARGUMENT", "UNKNOWN_QUEUE: queue 'x' does not exist")).text \
+        == "slurm_update error: Invalid partition name specified"
+
+
+def test_hold_and_release_reports():
+    unknown = [R(job_id=999999, code=R.UNKNOWN_JOB)]
+    assert scontrol.action_report("hold", unknown) == \
+        (["Invalid job id specified for job 999999", "slurm_suspend error: Invalid job id specified"], 1)
+    assert scontrol.action_report("release", [R(job_id=5, code=R.INVALID_STATE)]) == ([], 0)
+    assert scontrol.action_report("hold", [R(job_id=5, code=R.INVALID_STATE), R(job_id=6, code=R.OK)]) == \
+        (["Job is no longer pending execution for job 5", "slurm_suspend error: Job is no longer pending execution"],
+         1)
+
+
+def test_record_layouts():
+    records = [["JobId=1 JobName=a", "UserId=x", ""], ["JobId=2 JobName=b", "UserId=y", ""]]
+    assert fmt.render(records) == "JobId=1 JobName=a\n   UserId=x\n   \n\nJobId=2 JobName=b\n   UserId=y\n   \n\n"
+    assert fmt.render(records, one_line=True) == "JobId=1 JobName=a UserId=x \nJobId=2 JobName=b UserId=y \n"
+
+
+def test_durations():
+    assert [fmt.duration(s) for s in (0, 2, 3600, 86399, 86400 + 61)] == \
+        ["00:00:00", "00:00:02", "01:00:00", "23:59:59", "1-00:01:01"]
+
+
+def test_node_states():
+    n = a.Node(name="n1", connected=True)
+    assert [fmt.node_state(a.Node(name="n", state=s, connected=True)) for s in
+            (a.NODE_IDLE, a.NODE_MIXED, a.NODE_ALLOCATED, a.NODE_DOWN, a.NODE_DRAINING, a.NODE_DRAINED)] == \
+        ["IDLE", "MIXED", "ALLOCATED", "DOWN", "MIXED+DRAIN", "IDLE+DRAIN"]
+    n.state, n.connected = a.NODE_DRAINED, False
+    assert fmt.node_state(n) == "IDLE*+DRAIN"
+
+
+def test_partition_of_some_nodes():
+    nodes = [a.Node(name=f"n{i}") for i in range(1, 4)]
+    for n in nodes:
+        n.hardware.cpus, n.hardware.memory_mb = 4, 1000
+    q = a.Queue(name="small", nodes=["n1", "n2"], max_walltime_seconds=3600, default_walltime_seconds=600,
+                allowed_groups=["lab"], state=a.Queue.DRAIN)
+    lines = fmt.partition_lines(q, nodes)
+    assert "AllowGroups=lab AllowAccounts=ALL AllowQos=ALL" in lines
+    assert "Nodes=n[1-2]" in lines and "TRES=cpu=8,mem=2000M,node=2,billing=8" in lines
+    assert any(line.startswith("DefaultTime=00:10:00 ") for line in lines)
+    assert any(line.startswith("MaxNodes=UNLIMITED MaxTime=01:00:00 ") for line in lines)
+    assert any(line.startswith("State=DRAIN TotalCPUs=8 TotalNodes=2 ") for line in lines)
+
+
+def test_config_layout():
+    info = a.ServerInfoResponse(cluster="lab", next_job_id=42, nodes=3, version="0.1.0", default_queue="batch")
+    text = fmt.config_text(info, [], 1795439409.0)
+    assert text.startswith("Configuration data as of ")
+    assert "ClusterName             = lab\n" in text and "NEXT_JOB_ID             = 42\n" in text
+
+
+def test_every_shim_starts_without_grpc_or_sqlalchemy():
+    modules = [f"hpcq.shims.slurm.{m}" for m in ("sbatch", "squeue", "scancel", "sinfo", "sacct", "scontrol")]
+    modules += [f"hpcq.shims.pbs.{m}" for m in ("qsub", "qstat", "qdel", "qhold", "qrls", "qalter", "qselect",
+                                                 "qsig", "pbsnodes")]
+    code = (f"import sys; import {', '.join(modules)}; "
+            "heavy = [m for m in sys.modules if m.split('.')[0] in ('grpc', 'sqlalchemy', 'sqlmodel', 'psutil')]; "
+            "assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], check=True)
