@@ -23,7 +23,8 @@ ENV = {"PBS_O_HOME": "/home/pbsuser", "PBS_O_LOGNAME": "pbsuser",
 
 def t(clock: str) -> float:
     whole, _, frac = clock.partition(".")
-    return calendar.timegm(time.strptime("2026-11-23 " + whole, "%Y-%m-%d %H:%M:%S")) + float("0." + frac if frac else 0)
+    seconds = calendar.timegm(time.strptime("2026-11-23 " + whole, "%Y-%m-%d %H:%M:%S"))
+    return seconds + float("0." + frac if frac else 0)
 
 
 def job(job_id: int, name: str, state: int = S.PENDING, *, submit: str = "12:37:00", start: str = "",

@@ -145,9 +145,9 @@ def test_scalar_options():
     assert s.umask == 0o27 and s.attributes["group_list"] == "g"
 
 
-def test_arrays_are_refused_until_ctld_runs_them():
-    e = failure("-J", "1-10:2", "--", "/bin/true")
-    assert (e.text, e.exit_code) == ("qsub: job arrays are not supported yet (-J)", 2)
+def test_arrays_become_task_sets_with_a_throttle():
+    s = spec("-J", "1-10:2%5", "--", "/bin/true")
+    assert (s.array.tasks, s.array.max_running) == ("1-10:2", 5)
 
 
 def test_execution_time_forms():

@@ -58,12 +58,14 @@ def test_update_of_one_attribute_keeps_the_others():
     current = pb.Job(id=7)
     current.spec.attributes.update({"wckey": "w", "dependency": "afterok:3"})
     _, spec, fields = scontrol.build_update([("JobId", "7"), ("QOS", "high")], current)
-    assert fields == ["attributes"] and dict(spec.attributes) == {"wckey": "w", "dependency": "afterok:3", "qos": "high"}
+    assert fields == ["attributes"]
+    assert dict(spec.attributes) == {"wckey": "w", "dependency": "afterok:3", "qos": "high"}
 
 
 @pytest.mark.parametrize("updates, text", [
     ([("JobId", "7"), ("Bogus", "1")], "Update of this parameter is not supported: Bogus=1"),
-    ([("JobId", "7"), ("Dependency", "afterok:3")], "scontrol: error: update of Dependency is not supported by hpcq yet"),
+    ([("JobId", "7"), ("Dependency", "afterok:3")],
+     "scontrol: error: update of Dependency is not supported by hpcq yet"),
     ([("JobId", "7"), ("TimeLimit", "soon")], "Invalid TimeLimit value: soon"),
     ([("JobId", "7"), ("NumNodes", "4294967296")], "Invalid NumNodes value: 4294967296"),
     ([("JobId", "7"), ("Nice", "9999999999999")], "Invalid Nice value: 9999999999999"),

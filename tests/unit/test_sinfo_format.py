@@ -92,7 +92,8 @@ def test_filters_by_state_and_responding():
 
 
 def test_list_reasons():
-    assert show("-R") == "REASON               USER      TIMESTAMP           NODELIST\ndisk                 (null)    Unknown             n04\n"
+    assert show("-R").splitlines() == ["REASON               USER      TIMESTAMP           NODELIST",
+                                       "disk                 (null)    Unknown             n04"]
 
 
 def test_option_errors():

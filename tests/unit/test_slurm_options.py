@@ -194,10 +194,11 @@ def test_job_attributes():
     assert not spec("--wrap=x").HasField("requeue")
 
 
-@pytest.mark.parametrize("value", ["1-10%2", "0-15:4", "1,3,5-7", "7"])
-def test_arrays_are_refused_until_ctld_runs_them(value):
-    e = failure(f"--array={value}", "--wrap=x")
-    assert (e.text, e.exit_code) == ("sbatch: error: job arrays are not supported yet (--array)", 1)
+@pytest.mark.parametrize("value,tasks,throttle", [("1-10%2", "1-10", 2), ("0-15:4", "0-15:4", 0),
+                                                  ("1,3,5-7", "1,3,5-7", 0), ("7", "7", 0)])
+def test_arrays_become_task_sets_with_a_throttle(value, tasks, throttle):
+    s = spec(f"--array={value}", "--wrap=x")
+    assert (s.array.tasks, s.array.max_running) == (tasks, throttle)
 
 
 @pytest.mark.parametrize("value", ["5-1", "1-", "x", "1-10%0", "1-5:0", ""])

@@ -348,7 +348,8 @@ def test_sort_by_fields():
 
 def test_held_job_shows_priority_zero():               # squeue_after_hold.txt
     held = JobBuilder(11268, "pend_res", pb.HELD).reason("JobHeldAdmin").priority(4294892870).build()
-    assert sf.render([held], NOW, fmt="%i %T %r %p %Q", header=False) == "11268 PENDING JobHeldAdmin 0.00000000000000 0\n"
+    assert sf.render([held], NOW, fmt="%i %T %r %p %Q", header=False) == \
+        "11268 PENDING JobHeldAdmin 0.00000000000000 0\n"
 
 
 def test_finished_jobs_get_slurms_reason_words():

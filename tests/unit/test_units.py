@@ -216,7 +216,8 @@ def test_only_ascii_digits(parse, text):
 @pytest.mark.parametrize("parse, text", [
     (units.parse_slurm_time, "9" * 12), (units.parse_slurm_time, "71582789"),       # minutes past 2**32-1 s
     (units.parse_slurm_time, "9" * 400), (units.parse_pbs_time, "9" * 400), (units.parse_pbs_time, "4294967296"),
-    (units.parse_pbs_size, "9" * 400), (units.parse_pbs_size, "9" * 30 + "pb"), (units.parse_slurm_size, "9" * 400 + "K"),
+    (units.parse_pbs_size, "9" * 400), (units.parse_pbs_size, "9" * 30 + "pb"),
+    (units.parse_slurm_size, "9" * 400 + "K"),
     (lambda text: units.parse_slurm_timestamp(text, NOW), "now+" + "9" * 400),
     (lambda text: units.parse_slurm_timestamp(text, NOW), "now+99999weeks"),
 ])

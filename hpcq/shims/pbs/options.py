@@ -382,8 +382,8 @@ class Builder(common.OptionBuilder):
         m = re.fullmatch(r"([0-9]{1,9})-([0-9]{1,9})(?::([0-9]{1,9}))?(?:%([0-9]{1,9}))?", value)
         if not m or int(m[1]) >= int(m[2]) or (m[3] is not None and int(m[3]) < 1):
             raise usage_error("illegal -J value")
-        # ctld cannot run arrays yet: refuse rather than run one job where many were meant.
-        raise ShimError("qsub: job arrays are not supported yet (-J)", 2)
+        self.spec.array.tasks = f"{m[1]}-{m[2]}" + (f":{m[3]}" if m[3] else "")
+        self.spec.array.max_running = int(m[4]) if m[4] else 0
 
     def k(self, value: str) -> None:
         self.spec.attributes["keep"] = value

@@ -20,7 +20,8 @@ def _submit(argv: list[str], conn: common.Connection) -> int:
     request = options.parse(argv, common.SubmitContext.current())
     job_ids = conn.client.submit([request.spec])
     if request.print_id:
-        common.write(f"{job_ids[0]}.{conn.cluster}")
+        brackets = "[]" if request.spec.array.tasks else ""  # an array: 12[].server, as PBS prints it
+        common.write(f"{job_ids[0]}{brackets}.{conn.cluster}")
     return 0
 
 

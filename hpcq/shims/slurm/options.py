@@ -354,8 +354,9 @@ class _Builder(common.OptionBuilder):
     def array(self, value: str) -> None:
         if not valid_array(value):
             raise _bad("Batch job submission failed: Invalid job array specification", 1)
-        # ctld cannot run arrays yet: refuse rather than run one job where many were meant.
-        raise _bad("job arrays are not supported yet (--array)", 1)
+        tasks, _, limit = value.partition("%")
+        self.spec.array.tasks = tasks
+        self.spec.array.max_running = int(limit) if limit else 0
 
     def qos(self, value: str) -> None:
         self.spec.attributes["qos"] = value

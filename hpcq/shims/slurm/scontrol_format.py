@@ -145,7 +145,8 @@ def job_lines(job: Job, now: float, *, details: bool = False) -> list[str]:
         array += f" ArrayTaskThrottle={spec.array.max_running}"
     limit = sq.time_limit(job)
     requeue = "0" if spec.HasField("requeue") and not spec.requeue else "1"
-    mem_line = f"MinMemoryCPU={_mem(r.mem_per_cpu_mb)}" if r.mem_per_cpu_mb else f"MinMemoryNode={_mem(r.mem_per_node_mb)}"
+    mem_line = f"MinMemoryCPU={_mem(r.mem_per_cpu_mb)}" if r.mem_per_cpu_mb \
+        else f"MinMemoryNode={_mem(r.mem_per_node_mb)}"
     licenses = ",".join(f"{name}:{count}" for name, count in sorted(r.licenses.items())) or "(null)"
     lines = [
         f"JobId={job.id}{array} JobName={spec.name}",
