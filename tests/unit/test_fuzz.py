@@ -18,7 +18,6 @@ waiting for a fix fails at once instead of searching and shrinking for a minute.
 from __future__ import annotations
 
 import io
-import string
 
 import pytest
 from hypothesis import HealthCheck, example, given, note, settings
