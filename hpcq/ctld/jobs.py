@@ -94,7 +94,7 @@ def resolve_dependencies(spec: jobs_pb2.JobSpec) -> None:
     try:
         parsed = deps.parse_slurm(text) if spec.dialect == jobs_pb2.DIALECT_SLURM else deps.parse_pbs(text)
         messages, any_of = deps.to_proto(parsed)
-    except deps.DependencyError as e:
+    except (deps.DependencyError, ValueError) as e:  # ValueError: an id no job could have (beyond uint64)
         raise InvalidArgument("BAD_DEPENDENCY", f"dependency: {e}") from None
     spec.dependencies.extend(messages)
     spec.dependency_any = any_of

@@ -332,10 +332,6 @@ DEPENDENCY_TOKENS = table(
     "afterok:", "afterany:", ":", ":", ",", "?", "+", "_", "[", "[]", "]", ".server", "@host", "\n", "AFTEROK")
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "hpcq/ctld/jobs.py resolve_dependencies lets ValueError out (INTERNAL, not INVALID_ARGUMENT): "
-    "a job id beyond uint64 ('afterok:' + '9'*25: protobuf 'Value out of range' in to_proto) or of more "
-    "than 4300 digits (int() limit) in either dialect"))
 @FUZZ
 @given(st.binary(max_size=20), st.booleans())
 @example(bytes(DEPENDENCY_TOKENS.index(t) for t in ("afterok:", "9" * 30)), True)
