@@ -1,6 +1,7 @@
 """From a submitted JobSpec to a job record: defaults, validation, the scheduler's view."""
 from __future__ import annotations
 
+import math
 import re
 
 from hpcq.api import admin_pb2, jobs_pb2
@@ -12,7 +13,8 @@ S = jobs_pb2.JobState
 
 MAX_SCRIPT_BYTES = 4 * 1024 * 1024
 MAX_NAME = 256
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_ENVIRONMENT_BYTES = 1024 * 1024
 
 
 def shape(spec: jobs_pb2.JobSpec) -> tuple[int, int, int, int]:
@@ -39,18 +41,22 @@ def validate(spec: jobs_pb2.JobSpec) -> None:
             raise InvalidArgument("BAD_SPEC", f"{field}: control characters")
     for path_field in ("submit_dir", "workdir", "stdout_path", "stderr_path"):
         value = getattr(spec, path_field)
-        if "\0" in value:
-            raise InvalidArgument("BAD_SPEC", f"{path_field}: NUL byte")
+        if any(c in value for c in "\0\n\r"):
+            raise InvalidArgument("BAD_SPEC", f"{path_field}: NUL or line break")
     if spec.submit_dir and not spec.submit_dir.startswith("/"):
         raise InvalidArgument("BAD_SPEC", "submit_dir: must be an absolute path")
-    for name in spec.environment:
-        if not _ENV_NAME.match(name):
+    for name, value in spec.environment.items():
+        if not _ENV_NAME.fullmatch(name):
             raise InvalidArgument("BAD_SPEC", f"environment: invalid variable name {name!r}")
+        if "\0" in value:
+            raise InvalidArgument("BAD_SPEC", f"environment: {name}: NUL byte in the value")
+    if sum(len(k) + len(v) for k, v in spec.environment.items()) > MAX_ENVIRONMENT_BYTES:
+        raise InvalidArgument("BAD_SPEC", f"environment: larger than {MAX_ENVIRONMENT_BYTES} bytes")
     r = spec.resources
     if r.nodes > 100_000 or r.tasks > 10_000_000 or r.cpus_per_task > 100_000:
         raise InvalidArgument("BAD_SPEC", "resources: out of range")
-    if spec.begin_time < 0:
-        raise InvalidArgument("BAD_SPEC", "begin_time: negative")
+    if not math.isfinite(spec.begin_time) or spec.begin_time < 0:
+        raise InvalidArgument("BAD_SPEC", "begin_time: must be a finite, non-negative time")
 
 
 def walltime(spec: jobs_pb2.JobSpec, queue: admin_pb2.Queue) -> int:

@@ -114,3 +114,21 @@ def test_finished_jobs_older_than_history_days_are_archived(tmp_path):
     assert sorted(jobs_pb2.Job.FromString(r).id for r in loaded.jobs) == [recent.id, queued.id]
     with Store(f"sqlite:///{tmp_path / 'hpcq.db'}").engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT id FROM jobs_archive").fetchall() == [(old.id,)]
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("environment", {"A\n": "x"}, "environment: invalid variable name"),
+    ("environment", {"A": "x\0y"}, "environment: A: NUL byte"),
+    ("environment", {"BIG": "x" * (1024 * 1024)}, "environment: larger than"),
+    ("begin_time", float("nan"), "begin_time: must be a finite"),
+    ("stdout_path", "/tmp/a\nb", "stdout_path: NUL or line break"),
+])
+def test_the_submit_validator_names_the_field(field, value, message):
+    from hpcq.ctld import jobs
+    spec = jobs_pb2.JobSpec(script=SCRIPT)
+    if isinstance(value, dict):
+        spec.environment.update(value)
+    else:
+        setattr(spec, field, value)
+    with pytest.raises(InvalidArgument, match=message):
+        jobs.validate(spec)
