@@ -60,11 +60,21 @@ async def run(config: configuration.Config) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: reload_certificate(session, n))
     task = asyncio.create_task(session.run_forever())
     await stop.wait()
     task.cancel()
     await runner.close()
     log.info("stopped; running jobs continue under their supervisors")
+
+
+def reload_certificate(session: Session, n: configuration.NodedSection) -> None:
+    """SIGHUP: re-read the node's certificate and key (rotation without downtime)."""
+    try:
+        session.use_credentials(pki.channel_credentials(Path(n.ca), Path(n.cert), Path(n.key)))
+        log.info("SIGHUP: certificate reloaded; reconnecting")
+    except pki.PkiError as e:
+        log.error("SIGHUP: keeping the current certificate: %s", e)
 
 
 def main(argv: list[str] | None = None) -> int:

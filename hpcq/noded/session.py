@@ -37,6 +37,13 @@ class Session:
         self.connected = asyncio.Event()
         self.owners: dict[int, str] = {}  # job id -> user, for the log lines of this run of noded
 
+    def use_credentials(self, credentials: grpc.ChannelCredentials) -> None:
+        """Certificate rotation: end the current stream cleanly (its request side closes,
+        so ctld ends it too) and reconnect at once with the new credentials."""
+        self.credentials = credentials
+        if self._outbox is not None:
+            self._outbox.put_nowait(None)
+
     def report(self, message: nodes_pb2.NodeMessage) -> None:
         """Send now if connected; otherwise the next Register carries it from the spool."""
         if self._outbox is not None:

@@ -50,3 +50,17 @@ def test_the_audit_log_names_who_did_what(secure, tmp_path):
     submit, cancel = mine[0], mine[1]
     assert (submit["event"], submit["role"], submit["via_host"]) == ("submit", "user", socket.gethostname().split(".")[0])
     assert cancel["event"] == "cancel" and cancel["results"] == {str(job_id): "OK"}
+
+
+def test_sighup_makes_noded_reconnect_with_its_new_certificate(secure):
+    old_serial = x509.load_pem_x509_certificate((secure.pki / "node1.crt").read_bytes()).serial_number
+    with secure.cluster.client(admin=True) as client:
+        def node1():
+            return [n for n in client.nodes() if n.name == "node1"][0]
+        before = node1().boot_time
+        pki.issue(secure.pki, "node", "node1", secure.pki)
+        pki.revoke(secure.pki, old_serial)  # the old certificate could no longer reconnect
+        noded = int((secure.cluster.home / "run" / "node1.pid").read_text())
+        os.kill(noded, signal.SIGHUP)
+        wait_until(lambda: (n := node1()).connected and n.boot_time > before, timeout=20,
+                   what="node1 to register again with its new certificate")
