@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import argparse
 import logging
+import logging.handlers
 import sys
 import time
 
@@ -22,8 +24,30 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
-def setup(level: str = "info", fmt: str = "text", stream=None) -> None:  # noqa: ANN001
-    handler = logging.StreamHandler(stream or sys.stderr)
+LOG_FILE_BYTES = 10 * 1024 * 1024
+LOG_FILE_BACKUPS = 5
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The logging options every daemon takes."""
+    parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    parser.add_argument("--log-level", default="info")
+    parser.add_argument("--log-file", help=f"write here, rotated at {LOG_FILE_BYTES // 2**20} MiB "
+                        f"({LOG_FILE_BACKUPS} kept), instead of stderr")
+
+
+def setup_from(args: argparse.Namespace) -> None:
+    setup(args.log_level, args.log_format, file=args.log_file)
+
+
+def setup(level: str = "info", fmt: str = "text", stream=None, file: str | None = None) -> None:  # noqa: ANN001
+    """Log to a stream (stderr), or to a size-rotated file so a long-lived daemon's log
+    stays bounded."""
+    if file:
+        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+            file, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS)
+    else:
+        handler = logging.StreamHandler(stream or sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

@@ -100,10 +100,13 @@ class LocalCluster:
     # -- processes --------------------------------------------------------------------
 
     def _spawn(self, daemon: str, argv: list[str]) -> int:
-        log = open(self.logs / f"{daemon}.log", "ab")
+        # The daemon rotates <daemon>.log itself; <daemon>.out keeps only what it prints
+        # before logging starts (a config error, a crash's traceback).
+        out = open(self.logs / f"{daemon}.out", "ab")
+        argv = [*argv, "--log-file", str(self.logs / f"{daemon}.log")]
         # -P: the current directory must not shadow the installed package.
-        process = subprocess.Popen([sys.executable, "-P", "-m", *argv], stdin=subprocess.DEVNULL, stdout=log, cwd=self.home,
-                                   stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+        process = subprocess.Popen([sys.executable, "-P", "-m", *argv], stdin=subprocess.DEVNULL, stdout=out,
+                                   cwd=self.home, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
         self.pid_file(daemon).write_text(f"{process.pid}\n")
         return process.pid
 
@@ -146,7 +149,7 @@ class LocalCluster:
             while time.monotonic() < deadline:
                 for daemon in ["ctld", "agent", *nodes]:
                     if self.running_pid(daemon) is None:
-                        raise RuntimeError(f"{daemon} exited; see {self.logs / (daemon + '.log')}")
+                        raise RuntimeError(f"{daemon} exited; see {self.logs / daemon}.log and .out")
                 try:
                     connected = {n.name for n in client.nodes() if n.connected}
                     missing = [n for n in nodes if n not in connected]

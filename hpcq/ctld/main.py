@@ -30,8 +30,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="hpcq-ctld", description="hpcq controller daemon")
     p.add_argument("--config", "-c", help="config file (default: discovered, see hpcq.config)")
     p.add_argument("--listen", help="override [ctld] listen")
-    p.add_argument("--log-format", choices=("text", "json"), default="text")
-    p.add_argument("--log-level", default="info")
+    logs.add_arguments(p)
     return p.parse_args(argv)
 
 
@@ -113,7 +112,7 @@ def on_hangup(reload_credentials, audit: AuditLog) -> None:  # noqa: ANN001
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logs.setup(args.log_level, args.log_format)
+    logs.setup_from(args)
     try:
         config = configuration.load(args.config)
     except configuration.ConfigError as e:

@@ -194,10 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="hpcq-agent", description="vouch for local users to hpcq-ctld")
     p.add_argument("--config", "-c")
     p.add_argument("--socket", help="override [agent] socket")
-    p.add_argument("--log-format", choices=("text", "json"), default="text")
-    p.add_argument("--log-level", default="info")
+    logs.add_arguments(p)
     args = p.parse_args(argv)
-    logs.setup(args.log_level, args.log_format)
+    logs.setup_from(args)
     try:
         config = configuration.load(args.config)
     except configuration.ConfigError as e:

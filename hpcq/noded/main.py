@@ -30,8 +30,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cert", help="node certificate (overrides [noded] cert)")
     p.add_argument("--key", help="node key (overrides [noded] key)")
     p.add_argument("--metrics-listen", help="HOST:PORT of the metrics endpoint (overrides [noded] metrics_listen)")
-    p.add_argument("--log-format", choices=("text", "json"), default="text")
-    p.add_argument("--log-level", default="info")
+    logs.add_arguments(p)
     return p.parse_args(argv)
 
 
@@ -79,7 +78,7 @@ def reload_certificate(session: Session, n: configuration.NodedSection) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logs.setup(args.log_level, args.log_format)
+    logs.setup_from(args)
     try:
         config = configuration.load(args.config)
     except configuration.ConfigError as e:

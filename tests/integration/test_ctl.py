@@ -58,13 +58,14 @@ def test_queue_create_show_update_limits_and_delete(cluster, tmp_path):
     assert (show["MaxTime"], show["MaxRunningPerUser"], show["AllowedUsers"]) == ("00:10:00", "1", "root,alice")
 
     # max_running_per_user = 1: the second job waits for the first, with Slurm's reason.
-    ids = [int(cluster.run("sbatch", "--parsable", "-p", "short", "-t", "1", "--wrap", "sleep 1",
+    ids = [int(cluster.run("sbatch", "--parsable", "-p", "short", "-t", "1", "--wrap", "sleep 30",
                            cwd=tmp_path).stdout.strip().split(";")[0]) for _ in range(2)]
     with cluster.client(admin=True) as client:
         def one_waits():  # noqa: ANN202
             jobs, _ = client.get(ids)
             return sorted(j.reason for j in jobs if j.state == 1) == ["QOSMaxJobsPerUserLimit"]
         wait_until(one_waits, timeout=20, what="the per-user limit to hold the second job")
+        client.cancel(ids)  # the first runs long, so the second is surely held while we look
         client.wait(ids, timeout=30)
     assert ctl_json(cluster, "queue", "show", "short")["jobs_by_state"] == {}  # finished jobs are not listed
 
