@@ -13,7 +13,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from hpcq import config as configuration
-from hpcq import logs, metrics, pki
+from hpcq import daemon, logs, metrics, pki
 from hpcq.api import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc, nodes_pb2, nodes_pb2_grpc
 from hpcq.ctld.audit import AuditLog
 from hpcq.ctld.server import AdminServicer, Gate, JobsServicer, NodeSessionServicer
@@ -112,24 +112,11 @@ def on_hangup(reload_credentials, audit: AuditLog) -> None:  # noqa: ANN001
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logs.setup_from(args)
-    try:
-        config = configuration.load(args.config)
-    except configuration.ConfigError as e:
-        print(f"hpcq-ctld: {e}", file=sys.stderr)
-        return 1
-    if args.listen:
-        config.ctld.listen = args.listen
-    missing = [k for k in ("ca", "cert", "key") if not getattr(config.ctld, k)]
-    if missing:
-        print(f"hpcq-ctld: {config.path or 'config'}: [ctld] {', '.join(missing)} not set", file=sys.stderr)
-        return 1
-    try:
-        asyncio.run(serve(config))
-    except pki.PkiError as e:
-        print(f"hpcq-ctld: {e}", file=sys.stderr)
-        return 1
-    return 0
+
+    def overrides(config: configuration.Config) -> None:
+        if args.listen:
+            config.ctld.listen = args.listen
+    return daemon.run("hpcq-ctld", args, "ctld", serve, overrides)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from pathlib import Path
 import grpc
 
 from hpcq import config as configuration
-from hpcq import logs, metrics, pki, wire
+from hpcq import daemon, logs, metrics, pki, wire
 from hpcq.api import admin_pb2, jobs_pb2
 from hpcq.ctld.auth import ASSERTED_USER_KEY
 
@@ -196,25 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--socket", help="override [agent] socket")
     logs.add_arguments(p)
     args = p.parse_args(argv)
-    logs.setup_from(args)
-    try:
-        config = configuration.load(args.config)
-    except configuration.ConfigError as e:
-        print(f"hpcq-agent: {e}", file=sys.stderr)
-        return 1
-    settings = config.agent
-    if args.socket:
-        settings.socket = args.socket
-    missing = [k for k in ("ca", "cert", "key") if not getattr(settings, k)]
-    if missing:
-        print(f"hpcq-agent: {config.path or 'config'}: [agent] {', '.join(missing)} not set", file=sys.stderr)
-        return 1
-    try:
-        asyncio.run(run(settings))
-    except pki.PkiError as e:
-        print(f"hpcq-agent: {e}", file=sys.stderr)
-        return 1
-    return 0
+
+    def overrides(config: configuration.Config) -> None:
+        if args.socket:
+            config.agent.socket = args.socket
+    return daemon.run("hpcq-agent", args, "agent", lambda config: run(config.agent), overrides)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from hpcq import config as configuration
-from hpcq import logs, metrics, pki
+from hpcq import daemon, logs, metrics, pki
 from hpcq.noded import hardware
 from hpcq.noded.runner import JobRunner
 from hpcq.noded.session import Session
@@ -78,28 +78,14 @@ def reload_certificate(session: Session, n: configuration.NodedSection) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logs.setup_from(args)
-    try:
-        config = configuration.load(args.config)
-    except configuration.ConfigError as e:
-        print(f"hpcq-noded: {e}", file=sys.stderr)
-        return 1
-    n = config.noded
-    for attr, value in (("name", args.name), ("cpus", args.cpus), ("memory_mb", args.memory),
-                        ("spool_dir", args.spool), ("cert", args.cert), ("key", args.key),
-                        ("metrics_listen", args.metrics_listen)):
-        if value is not None:
-            setattr(n, attr, value)
-    missing = [k for k in ("ca", "cert", "key") if not getattr(n, k)]
-    if missing:
-        print(f"hpcq-noded: {config.path or 'config'}: [noded] {', '.join(missing)} not set", file=sys.stderr)
-        return 1
-    try:
-        asyncio.run(run(config))
-    except pki.PkiError as e:
-        print(f"hpcq-noded: {e}", file=sys.stderr)
-        return 1
-    return 0
+
+    def overrides(config: configuration.Config) -> None:
+        for attr, value in (("name", args.name), ("cpus", args.cpus), ("memory_mb", args.memory),
+                            ("spool_dir", args.spool), ("cert", args.cert), ("key", args.key),
+                            ("metrics_listen", args.metrics_listen)):
+            if value is not None:
+                setattr(config.noded, attr, value)
+    return daemon.run("hpcq-noded", args, "noded", run, overrides)
 
 
 if __name__ == "__main__":

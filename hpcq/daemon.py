@@ -1,0 +1,38 @@
+"""What every hpcq daemon does between parsing its arguments and serving: set up logging,
+load the config, check that its section names a certificate, run until stopped. Every
+failure is one line on stderr naming the file and key, and exit status 1."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from hpcq import config as configuration
+from hpcq import logs, pki
+
+
+def run(prog: str, args: argparse.Namespace, section: str,
+        serve: Callable[[configuration.Config], Coroutine[Any, Any, None]],
+        overrides: Callable[[configuration.Config], None] = lambda config: None) -> int:
+    """Serve `section` ("ctld", "noded", "agent") of the config named by args.config;
+    `overrides` applies the command line to the loaded config first."""
+    logs.setup_from(args)
+    try:
+        config = configuration.load(args.config)
+    except configuration.ConfigError as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return 1
+    overrides(config)
+    settings = getattr(config, section)
+    missing = [k for k in ("ca", "cert", "key") if not getattr(settings, k)]
+    if missing:
+        print(f"{prog}: {config.path or 'config'}: [{section}] {', '.join(missing)} not set", file=sys.stderr)
+        return 1
+    try:
+        asyncio.run(serve(config))
+    except pki.PkiError as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return 1
+    return 0
