@@ -1,8 +1,9 @@
 """Command latency: qsub and sbatch through the host agent and with a certificate.
 
 Prints, side by side in one run: median wall time of 30 qsub and 30 sbatch calls via
-the agent and via a direct certificate, and the rate of 1,000 sequential sbatch calls;
-with Debian's Slurm installed and running (shared/anchors/slurm/up.sh), its sbatch too.
+the agent and via a direct certificate, of 30 squeue calls via the agent, of importing
+sbatch's modules alone, and the rate of 1,000 sequential sbatch calls; with Debian's
+Slurm installed and running (shared/anchors/slurm/up.sh), its sbatch too.
 Target: <= 40 ms per command via the agent, >= 40 sequential submits/s.
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import BIN, local_cluster, median_ms, time_command  # noqa: E402
+from bench.harness import BIN, compile_bytecode, local_cluster, median_ms, time_command  # noqa: E402
 
 RUNS = 30
 SEQUENTIAL = 1000
@@ -28,12 +29,15 @@ def main() -> int:
     workdir = tempfile.mkdtemp(prefix="hpcq-bench-cli.")
     qsub = [f"{BIN}/qsub", "-h", "-N", "bench"]
     sbatch = [f"{BIN}/sbatch", "--hold", "--wrap", "true"]
+    compile_bytecode()
     with local_cluster(nodes=1) as (home, env):
         direct = {**env, "HPCQ_AGENT_SOCKET": ""}  # no agent: the [client] certificate
         rows = []
         for label, environment in (("agent", env), ("certificate", direct)):
             rows.append((f"qsub   via {label}", median_ms(time_command(qsub, environment, RUNS, workdir, "true\n"))))
             rows.append((f"sbatch via {label}", median_ms(time_command(sbatch, environment, RUNS, workdir))))
+        rows.append(("squeue via agent", median_ms(time_command([f"{BIN}/squeue"], env, RUNS, workdir))))
+        imports = median_ms(time_command([sys.executable, "-c", "import hpcq.shims.slurm.sbatch"], env, RUNS))
         started = time.perf_counter()
         for _ in range(SEQUENTIAL):
             subprocess.run(sbatch, env=env, cwd=workdir, check=True, capture_output=True)
@@ -46,6 +50,7 @@ def main() -> int:
     for label, ms in rows:
         print(f"{label:<28} {ms:>8.1f}   ratio {40 / ms:5.2f}")
     print(f"{'python -c pass (floor)':<28} {python_alone:>8.1f}")
+    print(f"{'sbatch modules, import only':<28} {imports:>8.1f}")
     print(f"{SEQUENTIAL} sequential sbatch (agent): {rate:.1f} submits/s (target 40; ratio {rate / 40:.2f})")
     if slurm is not None:
         print(f"{'real Slurm sbatch':<28} {slurm:>8.1f}   (hpcq agent sbatch / Slurm = {rows[1][1] / slurm:.1f}x)")

@@ -5,12 +5,13 @@ import small pieces of this package, do not pay for grpc at start-up.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 __version__ = "0.1.0"
 __all__ = ["Client", "HpcqError", "__version__"]
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from hpcq.client import Client
     from hpcq.errors import HpcqError
 

@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING
 
 from hpcq import states
-from hpcq.api import admin_pb2, jobs_pb2
+from hpcq.api.lite import admin_pb2, jobs_pb2
 from hpcq.errors import HpcqError
-from hpcq.transport import AgentTransport, GrpcTransport, Transport
+from hpcq.transport import AgentTransport, GrpcTransport
 
+# Nothing for type checkers only is imported at run time: typing alone would cost every
+# command ~10 ms at start-up (see hpcq/protolite.py).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+
     from hpcq import config as configuration
+    from hpcq.transport import Transport
 
 JobSpec = jobs_pb2.JobSpec
 Job = jobs_pb2.Job
@@ -157,6 +161,22 @@ class Client:
         """Why a job is pending: its reason, priority factors and planned start."""
         return self._call("/hpcq.v1.Jobs/Explain", jobs_pb2.ExplainRequest(job_id=job_id), jobs_pb2.ExplainResponse)
 
+    def create_step(self, job_id: int, *, name: str, ntasks: int = 1, cpus_per_task: int = 1, nodes: int = 0,
+                    launch: jobs_pb2.StepLaunch | None = None) -> jobs_pb2.CreateStepResponse:
+        """A new step of your running job (srun); the reply holds the step and the job.
+        `nodes` 0: as many of the allocation's nodes as there are tasks. With `launch`,
+        ctld has the tasks on nodes other than `launch.launch_node` started there."""
+        request = jobs_pb2.CreateStepRequest(job_id=job_id, name=name, ntasks=ntasks, cpus_per_task=cpus_per_task,
+                                             nodes=nodes, launch=launch)
+        return self._call("/hpcq.v1.Jobs/CreateStep", request, jobs_pb2.CreateStepResponse)
+
+    def finish_step(self, job_id: int, step_id: int, *, exit_code: int, signal: int = 0, cancelled: bool = False,
+                    cpu_seconds: float = 0.0, max_rss_kb: int = 0) -> jobs_pb2.JobStep:
+        """Report how a step ended (its highest task exit code); repeats are harmless."""
+        request = jobs_pb2.FinishStepRequest(job_id=job_id, step_id=step_id, exit_code=exit_code, signal=signal,
+                                             cancelled=cancelled, cpu_seconds=cpu_seconds, max_rss_kb=max_rss_kb)
+        return self._call("/hpcq.v1.Jobs/FinishStep", request, jobs_pb2.FinishStepResponse).step
+
     def _action(self, method: str, job_ids: Iterable[int], **kwargs) -> list[jobs_pb2.JobActionResult]:
         request = jobs_pb2.JobActionRequest(job_ids=list(job_ids), **kwargs)
         return list(self._call(f"/hpcq.v1.Jobs/{method}", request, jobs_pb2.JobActionResponse).results)
@@ -189,6 +209,11 @@ class Client:
         """Fair-share: configured shares of accounts and users, with their decayed usage."""
         return list(self._call("/hpcq.v1.Admin/ListShares", admin_pb2.ListSharesRequest(),
                                admin_pb2.ListSharesResponse).shares)
+
+    def share_usage(self) -> admin_pb2.ListSharesResponse:
+        """Fair-share: the configured shares, and the decayed usage of every user and
+        account that has any (what sshare normalises)."""
+        return self._call("/hpcq.v1.Admin/ListShares", admin_pb2.ListSharesRequest(), admin_pb2.ListSharesResponse)
 
     def set_share(self, account: str, shares: int, user: str = "") -> admin_pb2.Share:
         """Set the raw shares of an account, or of a user inside it (operators and admins)."""

@@ -72,6 +72,13 @@ class CtldSection:
     sched_reservations: int = _key(1, "How many blocked jobs get a reserved start that backfill may not delay.")
     licenses: list[str] = _key([], "Cluster-wide licenses as NAME:COUNT (Slurm Licenses=).")
     kill_invalid_depend: bool = _key(False, "Cancel Slurm jobs whose dependency can never be met (PBS jobs always are).")
+    max_batch_requeue: int = _key(5, "Requeues after node failures before a job is held with reason JobHoldMaxRequeue "
+                                  "(Slurm MaxBatchRequeue).")
+    retry_backoff: float = _key(30.0, "Seconds a failed job that asked for retries (JobSpec.retry) waits before its "
+                                "first retry; doubled for each next one.")
+    retry_backoff_max: float = _key(3600.0, "The longest wait between two retries, in seconds; 0: no limit.")
+    retry_max_attempts: int = _key(20, "Most runs a job may ask for in JobSpec.retry.max_attempts; more is refused at "
+                                   "submit.")
     agent_hosts: list[str] = _key([], "Host certificates (CN) allowed to assert users; empty: every host certificate.")
     agents_may_assert_root: bool = _key(False, "Whether an agent may act for root (local clusters run by root need it).")
     metrics_listen: str = _key("", "HOST:PORT of the Prometheus metrics endpoint (plain HTTP, /metrics); empty: none.")
@@ -225,6 +232,8 @@ def value_errors(config: Config, origin: str) -> list[str]:
         if getattr(getattr(config, section), key) <= 0:
             errors.append(f"{origin}: [{section}] {key}: must be greater than 0")
     for section, key in [("ctld", "sched_min_interval"), ("ctld", "kill_grace"), ("ctld", "sched_reservations"),
+                         ("ctld", "max_batch_requeue"), ("ctld", "retry_backoff"), ("ctld", "retry_backoff_max"),
+                         ("ctld", "retry_max_attempts"),
                          ("ctld", "fairshare_gpu_weight"), ("ctld", "priority_max_age"), ("noded", "cpus"), ("noded", "memory_mb"),
                          ("agent", "rate"), ("agent", "burst"), ("agent", "min_uid")]:
         if getattr(getattr(config, section), key) < 0:

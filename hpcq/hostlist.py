@@ -1,11 +1,13 @@
 """Slurm host list expressions: ``node[01-03,07],login1`` <-> a list of names."""
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
-_NUMBERED = re.compile(r"^(.*?)([0-9]+)$")
-_RANGE = re.compile(r"([0-9]{1,18})(?:-([0-9]{1,18}))?")
+from hpcq.patterns import Pattern
+
+_NUMBERED = Pattern(r"^(.*?)([0-9]+)$")
+_RANGE = Pattern(r"([0-9]{1,18})(?:-([0-9]{1,18}))?")
+_BRACKETED = Pattern(r"([^\[\]]*)\[([^\[\]]+)\]([^\[\]]*)")
 
 # As Slurm's hostlist.c (MAX_RANGE): an expression names at most this many hosts, so
 # that a typo such as node[1-99999999] is an error rather than a minute of work.
@@ -28,7 +30,7 @@ def expand(expression: str) -> list[str]:
         def bad(reason: str) -> HostlistError:
             return HostlistError(f"invalid host list {expression!r}: {reason}{where}")
 
-        m = re.fullmatch(r"([^\[\]]*)\[([^\[\]]+)\]([^\[\]]*)", item)
+        m = _BRACKETED.fullmatch(item)
         if not m:
             if "[" in item or "]" in item:
                 raise bad("unbalanced brackets")

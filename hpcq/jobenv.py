@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from hpcq import hostlist
-from hpcq.api import jobs_pb2
+from hpcq.api.lite import jobs_pb2
 from hpcq.ctld.scheduler.arrays import IndexSet
 
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -171,7 +171,7 @@ def _slurm_array_range(indices: Sequence[int]) -> dict[str, str]:
 
 # --- output files ---------------------------------------------------------------------------
 
-_SLURM_PATTERN = re.compile(r"%(\d*)([%jJxAaNntu])")
+_SLURM_PATTERN = re.compile(r"%(\d*)([%jJsxAaNntu])")
 
 
 def output_paths(job: jobs_pb2.Job, node_name: str, *,
@@ -208,27 +208,39 @@ def _pbs_paths(job: jobs_pb2.Job, is_dir: Callable[[str], bool]) -> tuple[str, s
     return stdout, (None if stderr == stdout else stderr)
 
 
+def slurm_file_name(job: jobs_pb2.Job, pattern: str, node_name: str, *, step: str = "batch", task: int = 0,
+                    node_index: int = 0, directory: str | None = None) -> str:
+    """A Slurm --output/--error pattern expanded for one task of a job (sbatch's batch
+    step, or a task of an srun step): %j %J %s %t %n %N %u %x %A %a %%, each with an
+    optional zero-padding width (%3t); a relative name is taken from `directory`, by
+    default the job's start directory."""
+    array = job.HasField("array_task_id")
+    values = {
+        "j": str(job.id), "J": str(job.id) if step == "batch" else f"{job.id}.{step}", "s": step,
+        "x": job.spec.name, "u": job.user, "N": node_name, "n": str(node_index), "t": str(task),
+        "A": str(job.array_job_id if array else job.id),
+        "a": str(job.array_task_id) if array else _SLURM_NO_ARRAY_INDEX,
+    }
+
+    def one(m: re.Match[str]) -> str:
+        width, letter = m.groups()
+        if letter == "%":
+            return "%"
+        value = values[letter]
+        return value.zfill(int(width)) if width and value.isdigit() else value
+    base = start_directory(job, "") if directory is None else directory
+    return os.path.join(base, _SLURM_PATTERN.sub(one, pattern))
+
+
 def _slurm_paths(job: jobs_pb2.Job, node_name: str) -> tuple[str, str | None]:
     """Slurm: `slurm-%j.out` (arrays `slurm-%A_%a.out`) in the start directory; stderr
     joins stdout unless --error names another file; %-patterns expand everywhere."""
     spec = job.spec
     array = job.HasField("array_task_id")
     first_node = job.allocation.slices[0].node if job.allocation.slices else node_name
-    values = {
-        "j": str(job.id), "J": str(job.id), "x": spec.name, "u": job.user, "N": first_node,
-        "n": "0", "t": "0",
-        "A": str(job.array_job_id if array else job.id),
-        "a": str(job.array_task_id) if array else _SLURM_NO_ARRAY_INDEX,
-    }
 
     def expand(pattern: str) -> str:
-        def one(m: re.Match[str]) -> str:
-            width, letter = m.groups()
-            if letter == "%":
-                return "%"
-            value = values[letter]
-            return value.zfill(int(width)) if width and value.isdigit() else value
-        return os.path.join(start_directory(job, ""), _SLURM_PATTERN.sub(one, pattern))
+        return slurm_file_name(job, pattern, first_node)
 
     stdout = expand(spec.stdout_path or ("slurm-%A_%a.out" if array else "slurm-%j.out"))
     if spec.join_output or not spec.stderr_path:

@@ -1,7 +1,7 @@
 """Job states and how PBS and Slurm spell them."""
 from __future__ import annotations
 
-from hpcq.api import jobs_pb2 as pb
+from hpcq.api.lite import jobs_pb2 as pb
 
 S = pb.JobState
 

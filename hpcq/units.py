@@ -10,9 +10,13 @@ and qstat print.
 from __future__ import annotations
 
 import math
-import re
 import time
-from datetime import datetime, timedelta
+
+from hpcq.patterns import Pattern
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import datetime
 
 # The largest duration (a walltime is a uint32 of seconds, ~136 years) and size (a
 # uint64 of MiB) a parser returns; longer digit strings are refused before int() sees
@@ -38,10 +42,10 @@ def _at_most(value: str, number: int, limit: int, what: str) -> int:
 # -- Slurm durations ---------------------------------------------------------------
 
 _SLURM_UNLIMITED = frozenset({"UNLIMITED", "INFINITE", "-1"})
-_SLURM_TIME = re.compile(r"""
+_SLURM_TIME = Pattern(r"""(?ax)
     (?:(?P<days>\d+)-(?P<dh>\d+)(?::(?P<dm>\d+)(?::(?P<ds>\d+))?)?)   # D-H, D-H:M, D-H:M:S
     | (?P<a>\d+)(?::(?P<b>\d+)(?::(?P<c>\d+))?)?                        # M, M:S, H:M:S
-    """, re.VERBOSE | re.ASCII)
+    """)
 
 
 def parse_slurm_time(value: str) -> int | None:
@@ -102,6 +106,9 @@ def parse_slurm_timestamp(value: str, now: float) -> float:
     """Unix seconds of a Slurm ``--begin`` value: ``now+60``, ``now+1hour``, ``16:00``,
     ``2026-11-23T13:08``, ``2026-11-23``, ``11/23[/26]``, ``midnight``, ``noon``,
     ``teatime``, ``today``, ``tomorrow``. Local time, as Slurm."""
+    import re
+    from datetime import datetime, timedelta   # here: they cost every command ~6 ms at start-up
+
     text = value.strip().lower()
     base = datetime.fromtimestamp(now)
     m = re.fullmatch(r"now(?:\+([0-9]+)([a-z]*))?", text)
@@ -149,6 +156,8 @@ def _at(value: str, base: datetime, hour: int, minute: int, second: int) -> date
 
 def _date(value: str, year: int, month: int, day: int, hour: str | None, minute: str | None,
           second: str | None) -> datetime:
+    from datetime import datetime
+
     try:
         return datetime(year, month, day, int(hour or 0), int(minute or 0), int(second or 0))
     except ValueError:
@@ -157,7 +166,7 @@ def _date(value: str, year: int, month: int, day: int, hour: str | None, minute:
 
 # -- PBS durations -----------------------------------------------------------------
 
-_PBS_TIME = re.compile(r"(?:(?:([0-9]+):)?([0-9]+):)?([0-9]+)(\.[0-9]*)?")
+_PBS_TIME = Pattern(r"(?:(?:([0-9]+):)?([0-9]+):)?([0-9]+)(\.[0-9]*)?")
 
 
 def parse_pbs_time(value: str) -> int:
@@ -190,9 +199,9 @@ def format_pbs_hm(seconds: float) -> str:
 # -- sizes -------------------------------------------------------------------------
 
 _MIB = 1024 * 1024
-_SLURM_SIZE = re.compile(r"([0-9]+)([KMGT]?)B?", re.IGNORECASE)
+_SLURM_SIZE = Pattern(r"(?i)([0-9]+)([KMGT]?)B?")
 _SLURM_SHIFT = {"K": -1, "M": 0, "": 0, "G": 1, "T": 2}
-_PBS_SIZE = re.compile(r"([0-9]+)([kmgtp]?)([bw]?)", re.IGNORECASE)
+_PBS_SIZE = Pattern(r"(?i)([0-9]+)([kmgtp]?)([bw]?)")
 _PBS_SHIFT = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
 
 

@@ -205,10 +205,30 @@ class ListSharesRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ListSharesResponse(_message.Message):
-    __slots__ = ("shares",)
+    __slots__ = ("shares", "user_usage", "account_usage", "default_shares")
+    class UserUsageEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class AccountUsageEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     SHARES_FIELD_NUMBER: _ClassVar[int]
+    USER_USAGE_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_USAGE_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_SHARES_FIELD_NUMBER: _ClassVar[int]
     shares: _containers.RepeatedCompositeFieldContainer[Share]
-    def __init__(self, shares: _Optional[_Iterable[_Union[Share, _Mapping]]] = ...) -> None: ...
+    user_usage: _containers.ScalarMap[str, float]
+    account_usage: _containers.ScalarMap[str, float]
+    default_shares: int
+    def __init__(self, shares: _Optional[_Iterable[_Union[Share, _Mapping]]] = ..., user_usage: _Optional[_Mapping[str, float]] = ..., account_usage: _Optional[_Mapping[str, float]] = ..., default_shares: _Optional[int] = ...) -> None: ...
 
 class SetShareRequest(_message.Message):
     __slots__ = ("share",)

@@ -107,6 +107,16 @@ class Dependency(_message.Message):
     tasks: _containers.RepeatedCompositeFieldContainer[Dependency.Task]
     def __init__(self, kind: _Optional[_Union[Dependency.Kind, str]] = ..., job_ids: _Optional[_Iterable[int]] = ..., tasks: _Optional[_Iterable[_Union[Dependency.Task, _Mapping]]] = ...) -> None: ...
 
+class RetryPolicy(_message.Message):
+    __slots__ = ("max_attempts", "backoff_seconds", "max_backoff_seconds")
+    MAX_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    BACKOFF_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_BACKOFF_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    max_attempts: int
+    backoff_seconds: float
+    max_backoff_seconds: float
+    def __init__(self, max_attempts: _Optional[int] = ..., backoff_seconds: _Optional[float] = ..., max_backoff_seconds: _Optional[float] = ...) -> None: ...
+
 class ArraySpec(_message.Message):
     __slots__ = ("max_running", "tasks")
     MAX_RUNNING_FIELD_NUMBER: _ClassVar[int]
@@ -116,7 +126,7 @@ class ArraySpec(_message.Message):
     def __init__(self, max_running: _Optional[int] = ..., tasks: _Optional[str] = ...) -> None: ...
 
 class JobSpec(_message.Message):
-    __slots__ = ("dialect", "name", "queue", "account", "script", "argv", "interpreter", "submit_dir", "submit_host", "workdir", "stdout_path", "stderr_path", "join_output", "append_output", "environment", "resources", "walltime_seconds", "nice", "hold", "begin_time", "dependencies", "dependency_any", "array", "requeue", "comment", "mail_events", "mail_users", "umask", "kill_signal", "kill_signal_seconds", "attributes")
+    __slots__ = ("dialect", "name", "queue", "account", "script", "argv", "interpreter", "submit_dir", "submit_host", "workdir", "stdout_path", "stderr_path", "join_output", "append_output", "environment", "resources", "walltime_seconds", "nice", "hold", "begin_time", "dependencies", "dependency_any", "array", "requeue", "comment", "mail_events", "mail_users", "umask", "kill_signal", "kill_signal_seconds", "attributes", "retry")
     class EnvironmentEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -162,6 +172,7 @@ class JobSpec(_message.Message):
     KILL_SIGNAL_FIELD_NUMBER: _ClassVar[int]
     KILL_SIGNAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    RETRY_FIELD_NUMBER: _ClassVar[int]
     dialect: Dialect
     name: str
     queue: str
@@ -193,7 +204,8 @@ class JobSpec(_message.Message):
     kill_signal: int
     kill_signal_seconds: int
     attributes: _containers.ScalarMap[str, str]
-    def __init__(self, dialect: _Optional[_Union[Dialect, str]] = ..., name: _Optional[str] = ..., queue: _Optional[str] = ..., account: _Optional[str] = ..., script: _Optional[str] = ..., argv: _Optional[_Iterable[str]] = ..., interpreter: _Optional[str] = ..., submit_dir: _Optional[str] = ..., submit_host: _Optional[str] = ..., workdir: _Optional[str] = ..., stdout_path: _Optional[str] = ..., stderr_path: _Optional[str] = ..., join_output: _Optional[bool] = ..., append_output: _Optional[bool] = ..., environment: _Optional[_Mapping[str, str]] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., walltime_seconds: _Optional[int] = ..., nice: _Optional[int] = ..., hold: _Optional[bool] = ..., begin_time: _Optional[float] = ..., dependencies: _Optional[_Iterable[_Union[Dependency, _Mapping]]] = ..., dependency_any: _Optional[bool] = ..., array: _Optional[_Union[ArraySpec, _Mapping]] = ..., requeue: _Optional[bool] = ..., comment: _Optional[str] = ..., mail_events: _Optional[str] = ..., mail_users: _Optional[str] = ..., umask: _Optional[int] = ..., kill_signal: _Optional[int] = ..., kill_signal_seconds: _Optional[int] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    retry: RetryPolicy
+    def __init__(self, dialect: _Optional[_Union[Dialect, str]] = ..., name: _Optional[str] = ..., queue: _Optional[str] = ..., account: _Optional[str] = ..., script: _Optional[str] = ..., argv: _Optional[_Iterable[str]] = ..., interpreter: _Optional[str] = ..., submit_dir: _Optional[str] = ..., submit_host: _Optional[str] = ..., workdir: _Optional[str] = ..., stdout_path: _Optional[str] = ..., stderr_path: _Optional[str] = ..., join_output: _Optional[bool] = ..., append_output: _Optional[bool] = ..., environment: _Optional[_Mapping[str, str]] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., walltime_seconds: _Optional[int] = ..., nice: _Optional[int] = ..., hold: _Optional[bool] = ..., begin_time: _Optional[float] = ..., dependencies: _Optional[_Iterable[_Union[Dependency, _Mapping]]] = ..., dependency_any: _Optional[bool] = ..., array: _Optional[_Union[ArraySpec, _Mapping]] = ..., requeue: _Optional[bool] = ..., comment: _Optional[str] = ..., mail_events: _Optional[str] = ..., mail_users: _Optional[str] = ..., umask: _Optional[int] = ..., kill_signal: _Optional[int] = ..., kill_signal_seconds: _Optional[int] = ..., attributes: _Optional[_Mapping[str, str]] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ...) -> None: ...
 
 class Allocation(_message.Message):
     __slots__ = ("slices",)
@@ -217,7 +229,7 @@ class Allocation(_message.Message):
     def __init__(self, slices: _Optional[_Iterable[_Union[Allocation.Slice, _Mapping]]] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "spec", "user", "state", "reason", "submit_time", "eligible_time", "start_time", "end_time", "allocation", "exit_code", "signal", "attempt", "priority", "walltime_seconds", "queue", "array_job_id", "array_task_id", "cancelled_by", "session_id", "cpu_seconds", "max_rss_kb", "planned_start_time", "admin_priority_set", "array_tasks_pending")
+    __slots__ = ("id", "spec", "user", "state", "reason", "submit_time", "eligible_time", "start_time", "end_time", "allocation", "exit_code", "signal", "attempt", "priority", "walltime_seconds", "queue", "array_job_id", "array_task_id", "cancelled_by", "session_id", "cpu_seconds", "max_rss_kb", "planned_start_time", "admin_priority_set", "array_tasks_pending", "steps", "retry_time")
     ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
@@ -243,6 +255,8 @@ class Job(_message.Message):
     PLANNED_START_TIME_FIELD_NUMBER: _ClassVar[int]
     ADMIN_PRIORITY_SET_FIELD_NUMBER: _ClassVar[int]
     ARRAY_TASKS_PENDING_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    RETRY_TIME_FIELD_NUMBER: _ClassVar[int]
     id: int
     spec: JobSpec
     user: str
@@ -268,7 +282,86 @@ class Job(_message.Message):
     planned_start_time: float
     admin_priority_set: bool
     array_tasks_pending: str
-    def __init__(self, id: _Optional[int] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., user: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[str] = ..., submit_time: _Optional[float] = ..., eligible_time: _Optional[float] = ..., start_time: _Optional[float] = ..., end_time: _Optional[float] = ..., allocation: _Optional[_Union[Allocation, _Mapping]] = ..., exit_code: _Optional[int] = ..., signal: _Optional[int] = ..., attempt: _Optional[int] = ..., priority: _Optional[int] = ..., walltime_seconds: _Optional[int] = ..., queue: _Optional[str] = ..., array_job_id: _Optional[int] = ..., array_task_id: _Optional[int] = ..., cancelled_by: _Optional[str] = ..., session_id: _Optional[int] = ..., cpu_seconds: _Optional[float] = ..., max_rss_kb: _Optional[int] = ..., planned_start_time: _Optional[float] = ..., admin_priority_set: _Optional[bool] = ..., array_tasks_pending: _Optional[str] = ...) -> None: ...
+    steps: _containers.RepeatedCompositeFieldContainer[JobStep]
+    retry_time: float
+    def __init__(self, id: _Optional[int] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., user: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[str] = ..., submit_time: _Optional[float] = ..., eligible_time: _Optional[float] = ..., start_time: _Optional[float] = ..., end_time: _Optional[float] = ..., allocation: _Optional[_Union[Allocation, _Mapping]] = ..., exit_code: _Optional[int] = ..., signal: _Optional[int] = ..., attempt: _Optional[int] = ..., priority: _Optional[int] = ..., walltime_seconds: _Optional[int] = ..., queue: _Optional[str] = ..., array_job_id: _Optional[int] = ..., array_task_id: _Optional[int] = ..., cancelled_by: _Optional[str] = ..., session_id: _Optional[int] = ..., cpu_seconds: _Optional[float] = ..., max_rss_kb: _Optional[int] = ..., planned_start_time: _Optional[float] = ..., admin_priority_set: _Optional[bool] = ..., array_tasks_pending: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[JobStep, _Mapping]]] = ..., retry_time: _Optional[float] = ...) -> None: ...
+
+class JobStep(_message.Message):
+    __slots__ = ("step_id", "name", "ntasks", "cpus_per_task", "nodes", "tasks_per_node", "state", "start_time", "end_time", "exit_code", "signal", "attempt", "cpus", "cpu_seconds", "max_rss_kb", "launch_node", "remote_exits")
+    STEP_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    NTASKS_FIELD_NUMBER: _ClassVar[int]
+    CPUS_PER_TASK_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    TASKS_PER_NODE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    CPUS_FIELD_NUMBER: _ClassVar[int]
+    CPU_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_RSS_KB_FIELD_NUMBER: _ClassVar[int]
+    LAUNCH_NODE_FIELD_NUMBER: _ClassVar[int]
+    REMOTE_EXITS_FIELD_NUMBER: _ClassVar[int]
+    step_id: int
+    name: str
+    ntasks: int
+    cpus_per_task: int
+    nodes: _containers.RepeatedScalarFieldContainer[str]
+    tasks_per_node: _containers.RepeatedScalarFieldContainer[int]
+    state: JobState
+    start_time: float
+    end_time: float
+    exit_code: int
+    signal: int
+    attempt: int
+    cpus: int
+    cpu_seconds: float
+    max_rss_kb: int
+    launch_node: str
+    remote_exits: _containers.RepeatedCompositeFieldContainer[TaskExit]
+    def __init__(self, step_id: _Optional[int] = ..., name: _Optional[str] = ..., ntasks: _Optional[int] = ..., cpus_per_task: _Optional[int] = ..., nodes: _Optional[_Iterable[str]] = ..., tasks_per_node: _Optional[_Iterable[int]] = ..., state: _Optional[_Union[JobState, str]] = ..., start_time: _Optional[float] = ..., end_time: _Optional[float] = ..., exit_code: _Optional[int] = ..., signal: _Optional[int] = ..., attempt: _Optional[int] = ..., cpus: _Optional[int] = ..., cpu_seconds: _Optional[float] = ..., max_rss_kb: _Optional[int] = ..., launch_node: _Optional[str] = ..., remote_exits: _Optional[_Iterable[_Union[TaskExit, _Mapping]]] = ...) -> None: ...
+
+class TaskExit(_message.Message):
+    __slots__ = ("rank", "node", "wait_status")
+    RANK_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    WAIT_STATUS_FIELD_NUMBER: _ClassVar[int]
+    rank: int
+    node: str
+    wait_status: int
+    def __init__(self, rank: _Optional[int] = ..., node: _Optional[str] = ..., wait_status: _Optional[int] = ...) -> None: ...
+
+class StepLaunch(_message.Message):
+    __slots__ = ("launch_node", "argv", "environment", "cwd", "output", "error", "input", "open_mode", "cpu_bind")
+    class EnvironmentEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    LAUNCH_NODE_FIELD_NUMBER: _ClassVar[int]
+    ARGV_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    CWD_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    OPEN_MODE_FIELD_NUMBER: _ClassVar[int]
+    CPU_BIND_FIELD_NUMBER: _ClassVar[int]
+    launch_node: str
+    argv: _containers.RepeatedScalarFieldContainer[str]
+    environment: _containers.ScalarMap[str, str]
+    cwd: str
+    output: str
+    error: str
+    input: str
+    open_mode: str
+    cpu_bind: str
+    def __init__(self, launch_node: _Optional[str] = ..., argv: _Optional[_Iterable[str]] = ..., environment: _Optional[_Mapping[str, str]] = ..., cwd: _Optional[str] = ..., output: _Optional[str] = ..., error: _Optional[str] = ..., input: _Optional[str] = ..., open_mode: _Optional[str] = ..., cpu_bind: _Optional[str] = ...) -> None: ...
 
 class SubmitRequest(_message.Message):
     __slots__ = ("specs", "test_only")
@@ -399,6 +492,54 @@ class UpdateJobResponse(_message.Message):
     JOB_FIELD_NUMBER: _ClassVar[int]
     job: Job
     def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
+
+class CreateStepRequest(_message.Message):
+    __slots__ = ("job_id", "name", "ntasks", "cpus_per_task", "nodes", "launch")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    NTASKS_FIELD_NUMBER: _ClassVar[int]
+    CPUS_PER_TASK_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    LAUNCH_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    name: str
+    ntasks: int
+    cpus_per_task: int
+    nodes: int
+    launch: StepLaunch
+    def __init__(self, job_id: _Optional[int] = ..., name: _Optional[str] = ..., ntasks: _Optional[int] = ..., cpus_per_task: _Optional[int] = ..., nodes: _Optional[int] = ..., launch: _Optional[_Union[StepLaunch, _Mapping]] = ...) -> None: ...
+
+class CreateStepResponse(_message.Message):
+    __slots__ = ("step", "job")
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    step: JobStep
+    job: Job
+    def __init__(self, step: _Optional[_Union[JobStep, _Mapping]] = ..., job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
+
+class FinishStepRequest(_message.Message):
+    __slots__ = ("job_id", "step_id", "exit_code", "signal", "cancelled", "cpu_seconds", "max_rss_kb")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    STEP_ID_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_FIELD_NUMBER: _ClassVar[int]
+    CPU_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_RSS_KB_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    step_id: int
+    exit_code: int
+    signal: int
+    cancelled: bool
+    cpu_seconds: float
+    max_rss_kb: int
+    def __init__(self, job_id: _Optional[int] = ..., step_id: _Optional[int] = ..., exit_code: _Optional[int] = ..., signal: _Optional[int] = ..., cancelled: _Optional[bool] = ..., cpu_seconds: _Optional[float] = ..., max_rss_kb: _Optional[int] = ...) -> None: ...
+
+class FinishStepResponse(_message.Message):
+    __slots__ = ("step",)
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    step: JobStep
+    def __init__(self, step: _Optional[_Union[JobStep, _Mapping]] = ...) -> None: ...
 
 class ExplainRequest(_message.Message):
     __slots__ = ("job_id",)

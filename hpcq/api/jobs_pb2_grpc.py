@@ -84,6 +84,16 @@ class JobsStub:
                 request_serializer=hpcq_dot_v1_dot_jobs__pb2.ExplainRequest.SerializeToString,
                 response_deserializer=hpcq_dot_v1_dot_jobs__pb2.ExplainResponse.FromString,
                 _registered_method=True)
+        self.CreateStep = channel.unary_unary(
+                '/hpcq.v1.Jobs/CreateStep',
+                request_serializer=hpcq_dot_v1_dot_jobs__pb2.CreateStepRequest.SerializeToString,
+                response_deserializer=hpcq_dot_v1_dot_jobs__pb2.CreateStepResponse.FromString,
+                _registered_method=True)
+        self.FinishStep = channel.unary_unary(
+                '/hpcq.v1.Jobs/FinishStep',
+                request_serializer=hpcq_dot_v1_dot_jobs__pb2.FinishStepRequest.SerializeToString,
+                response_deserializer=hpcq_dot_v1_dot_jobs__pb2.FinishStepResponse.FromString,
+                _registered_method=True)
 
 
 class JobsServicer:
@@ -149,6 +159,18 @@ class JobsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateStep(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FinishStep(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -201,6 +223,16 @@ def add_JobsServicer_to_server(servicer, server):
                     servicer.Explain,
                     request_deserializer=hpcq_dot_v1_dot_jobs__pb2.ExplainRequest.FromString,
                     response_serializer=hpcq_dot_v1_dot_jobs__pb2.ExplainResponse.SerializeToString,
+            ),
+            'CreateStep': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateStep,
+                    request_deserializer=hpcq_dot_v1_dot_jobs__pb2.CreateStepRequest.FromString,
+                    response_serializer=hpcq_dot_v1_dot_jobs__pb2.CreateStepResponse.SerializeToString,
+            ),
+            'FinishStep': grpc.unary_unary_rpc_method_handler(
+                    servicer.FinishStep,
+                    request_deserializer=hpcq_dot_v1_dot_jobs__pb2.FinishStepRequest.FromString,
+                    response_serializer=hpcq_dot_v1_dot_jobs__pb2.FinishStepResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -473,6 +505,60 @@ class Jobs:
             '/hpcq.v1.Jobs/Explain',
             hpcq_dot_v1_dot_jobs__pb2.ExplainRequest.SerializeToString,
             hpcq_dot_v1_dot_jobs__pb2.ExplainResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateStep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hpcq.v1.Jobs/CreateStep',
+            hpcq_dot_v1_dot_jobs__pb2.CreateStepRequest.SerializeToString,
+            hpcq_dot_v1_dot_jobs__pb2.CreateStepResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FinishStep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hpcq.v1.Jobs/FinishStep',
+            hpcq_dot_v1_dot_jobs__pb2.FinishStepRequest.SerializeToString,
+            hpcq_dot_v1_dot_jobs__pb2.FinishStepResponse.FromString,
             options,
             channel_credentials,
             insecure,

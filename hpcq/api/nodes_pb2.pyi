@@ -92,26 +92,42 @@ class Heartbeat(_message.Message):
     def __init__(self, load: _Optional[_Union[Load, _Mapping]] = ...) -> None: ...
 
 class NodeMessage(_message.Message):
-    __slots__ = ("register", "heartbeat", "job_started", "job_finished")
+    __slots__ = ("register", "heartbeat", "job_started", "job_finished", "step_tasks_ended")
     REGISTER_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     JOB_STARTED_FIELD_NUMBER: _ClassVar[int]
     JOB_FINISHED_FIELD_NUMBER: _ClassVar[int]
+    STEP_TASKS_ENDED_FIELD_NUMBER: _ClassVar[int]
     register: Register
     heartbeat: Heartbeat
     job_started: JobOutcome
     job_finished: JobOutcome
-    def __init__(self, register: _Optional[_Union[Register, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., job_started: _Optional[_Union[JobOutcome, _Mapping]] = ..., job_finished: _Optional[_Union[JobOutcome, _Mapping]] = ...) -> None: ...
+    step_tasks_ended: StepTasksEnded
+    def __init__(self, register: _Optional[_Union[Register, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., job_started: _Optional[_Union[JobOutcome, _Mapping]] = ..., job_finished: _Optional[_Union[JobOutcome, _Mapping]] = ..., step_tasks_ended: _Optional[_Union[StepTasksEnded, _Mapping]] = ...) -> None: ...
+
+class StepTasksEnded(_message.Message):
+    __slots__ = ("job_id", "attempt", "step_id", "tasks")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    STEP_ID_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    attempt: int
+    step_id: int
+    tasks: _containers.RepeatedCompositeFieldContainer[_jobs_pb2.TaskExit]
+    def __init__(self, job_id: _Optional[int] = ..., attempt: _Optional[int] = ..., step_id: _Optional[int] = ..., tasks: _Optional[_Iterable[_Union[_jobs_pb2.TaskExit, _Mapping]]] = ...) -> None: ...
 
 class Launch(_message.Message):
-    __slots__ = ("job", "cluster", "kill_grace_seconds")
+    __slots__ = ("job", "cluster", "kill_grace_seconds", "forget")
     JOB_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
     KILL_GRACE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    FORGET_FIELD_NUMBER: _ClassVar[int]
     job: _jobs_pb2.Job
     cluster: str
     kill_grace_seconds: int
-    def __init__(self, job: _Optional[_Union[_jobs_pb2.Job, _Mapping]] = ..., cluster: _Optional[str] = ..., kill_grace_seconds: _Optional[int] = ...) -> None: ...
+    forget: _containers.RepeatedCompositeFieldContainer[Forget]
+    def __init__(self, job: _Optional[_Union[_jobs_pb2.Job, _Mapping]] = ..., cluster: _Optional[str] = ..., kill_grace_seconds: _Optional[int] = ..., forget: _Optional[_Iterable[_Union[Forget, _Mapping]]] = ...) -> None: ...
 
 class SignalJob(_message.Message):
     __slots__ = ("job_id", "attempt", "signal")
@@ -148,15 +164,41 @@ class Forget(_message.Message):
     def __init__(self, job_id: _Optional[int] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class CtldMessage(_message.Message):
-    __slots__ = ("registered", "launch", "signal", "kill", "forget")
+    __slots__ = ("registered", "launch", "signal", "kill", "forget", "launch_step", "signal_step")
     REGISTERED_FIELD_NUMBER: _ClassVar[int]
     LAUNCH_FIELD_NUMBER: _ClassVar[int]
     SIGNAL_FIELD_NUMBER: _ClassVar[int]
     KILL_FIELD_NUMBER: _ClassVar[int]
     FORGET_FIELD_NUMBER: _ClassVar[int]
+    LAUNCH_STEP_FIELD_NUMBER: _ClassVar[int]
+    SIGNAL_STEP_FIELD_NUMBER: _ClassVar[int]
     registered: Registered
     launch: Launch
     signal: SignalJob
     kill: KillJob
     forget: Forget
-    def __init__(self, registered: _Optional[_Union[Registered, _Mapping]] = ..., launch: _Optional[_Union[Launch, _Mapping]] = ..., signal: _Optional[_Union[SignalJob, _Mapping]] = ..., kill: _Optional[_Union[KillJob, _Mapping]] = ..., forget: _Optional[_Union[Forget, _Mapping]] = ...) -> None: ...
+    launch_step: LaunchStepTasks
+    signal_step: SignalStepTasks
+    def __init__(self, registered: _Optional[_Union[Registered, _Mapping]] = ..., launch: _Optional[_Union[Launch, _Mapping]] = ..., signal: _Optional[_Union[SignalJob, _Mapping]] = ..., kill: _Optional[_Union[KillJob, _Mapping]] = ..., forget: _Optional[_Union[Forget, _Mapping]] = ..., launch_step: _Optional[_Union[LaunchStepTasks, _Mapping]] = ..., signal_step: _Optional[_Union[SignalStepTasks, _Mapping]] = ...) -> None: ...
+
+class LaunchStepTasks(_message.Message):
+    __slots__ = ("job", "step", "launch")
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    LAUNCH_FIELD_NUMBER: _ClassVar[int]
+    job: _jobs_pb2.Job
+    step: _jobs_pb2.JobStep
+    launch: _jobs_pb2.StepLaunch
+    def __init__(self, job: _Optional[_Union[_jobs_pb2.Job, _Mapping]] = ..., step: _Optional[_Union[_jobs_pb2.JobStep, _Mapping]] = ..., launch: _Optional[_Union[_jobs_pb2.StepLaunch, _Mapping]] = ...) -> None: ...
+
+class SignalStepTasks(_message.Message):
+    __slots__ = ("job_id", "attempt", "step_id", "signal")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    STEP_ID_FIELD_NUMBER: _ClassVar[int]
+    SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    attempt: int
+    step_id: int
+    signal: int
+    def __init__(self, job_id: _Optional[int] = ..., attempt: _Optional[int] = ..., step_id: _Optional[int] = ..., signal: _Optional[int] = ...) -> None: ...

@@ -34,6 +34,8 @@ TABLE: dict[str, Scope] = {
     "/hpcq.v1.Jobs/Release": Scope.ANY_JOB,
     "/hpcq.v1.Jobs/Update": Scope.ANY_JOB,
     "/hpcq.v1.Jobs/Explain": Scope.ANY_JOB,
+    "/hpcq.v1.Jobs/CreateStep": Scope.ANY_JOB,   # the job's owner or staff: checked per job
+    "/hpcq.v1.Jobs/FinishStep": Scope.ANY_JOB,
     "/hpcq.v1.Admin/ListShares": Scope.PERSON,
     "/hpcq.v1.Admin/SetShare": Scope.STAFF,
     "/hpcq.v1.Admin/ListNodes": Scope.PERSON,

@@ -57,6 +57,17 @@ def validate(spec: jobs_pb2.JobSpec) -> None:
         raise InvalidArgument("BAD_SPEC", "resources: out of range")
     if not math.isfinite(spec.begin_time) or spec.begin_time < 0:
         raise InvalidArgument("BAD_SPEC", "begin_time: must be a finite, non-negative time")
+    for field in ("backoff_seconds", "max_backoff_seconds"):
+        value = getattr(spec.retry, field)
+        if not math.isfinite(value) or value < 0:
+            raise InvalidArgument("BAD_SPEC", f"retry.{field}: must be a finite, non-negative number of seconds")
+
+
+def check_retry(spec: jobs_pb2.JobSpec, most: int) -> None:
+    """Refuse more runs than the site allows (ctld's retry_max_attempts)."""
+    if spec.retry.max_attempts > most:
+        raise InvalidArgument("BAD_SPEC", f"retry.max_attempts: {spec.retry.max_attempts} is more than the "
+                              f"{most} runs this cluster allows (retry_max_attempts)")
 
 
 def walltime(spec: jobs_pb2.JobSpec, queue: admin_pb2.Queue) -> int:
@@ -130,6 +141,21 @@ def running(job: jobs_pb2.Job) -> scheduler.RunningJob:
         slices=tuple(scheduler.Slice(s.node, s.cpus, s.mem_mb, s.gpus) for s in job.allocation.slices),
         account=job.spec.account, name=job.spec.name, licenses=dict(job.spec.resources.licenses),
         array_job_id=job.array_job_id or None)
+
+
+def not_before(job: jobs_pb2.Job) -> float:
+    """The earliest start of a queued job: its begin time, or its retry's backoff."""
+    return max(job.spec.begin_time, job.retry_time)
+
+
+def run_end(job: jobs_pb2.Job, state: int, cancelled: bool) -> scheduler.RunEnd:
+    """How a job's run ended and what the job asked for, for scheduler.after_run."""
+    spec = job.spec
+    return scheduler.RunEnd(
+        state=S.Name(state), attempt=job.attempt, cancelled=cancelled,
+        requeue=spec.requeue if spec.HasField("requeue") else True,
+        max_attempts=spec.retry.max_attempts, backoff=spec.retry.backoff_seconds,
+        backoff_max=spec.retry.max_backoff_seconds)
 
 
 def outcome_state(requested_cancel: bool, state: int) -> int:

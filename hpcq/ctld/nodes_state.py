@@ -9,16 +9,36 @@ from hpcq.api import admin_pb2, nodes_pb2
 N = admin_pb2.NodeState
 
 
+# How long a Forget may wait for a Launch to the same node to ride along with.
+FORGET_DELAY = 0.1
+
+
 class NodeLink:
     """The outbound half of a node's session stream: messages queue here in order."""
 
     def __init__(self) -> None:
         self.outbox: asyncio.Queue[nodes_pb2.CtldMessage | None] = asyncio.Queue()
         self.closed = False
+        self._forgets: list[nodes_pb2.Forget] = []
 
     def send(self, message: nodes_pb2.CtldMessage) -> None:
         if not self.closed:
+            if self._forgets and message.HasField("launch"):
+                message.launch.forget.extend(self._forgets)
+                self._forgets.clear()
             self.outbox.put_nowait(message)
+
+    def forget(self, job_id: int, attempt: int) -> None:
+        """Tell the node it may drop this attempt's spool: with the next Launch, or alone
+        after FORGET_DELAY. A message costs each end more than the little it carries."""
+        if not self._forgets:
+            asyncio.get_running_loop().call_later(FORGET_DELAY, self._send_forgets)
+        self._forgets.append(nodes_pb2.Forget(job_id=job_id, attempt=attempt))
+
+    def _send_forgets(self) -> None:
+        forgets, self._forgets = self._forgets, []
+        for forget in forgets:
+            self.send(nodes_pb2.CtldMessage(forget=forget))
 
     def close(self) -> None:
         if not self.closed:

@@ -171,7 +171,7 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
     @rpc("/hpcq.v1.Jobs/Release", audited="release")
     async def Release(self, who, request, context):
         async def act(job):  # noqa: ANN001, ANN202
-            if job.reason == "JobHeldAdmin" and not who.is_staff:
+            if job.reason in ("JobHeldAdmin", "JobHoldMaxRequeue") and not who.is_staff:
                 return R.NOT_PERMITTED, "held by an administrator"
             return await self.c.release(job)
         return await self._each(who, request.job_ids, act)
@@ -205,6 +205,26 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
         reply.detail = why.detail
         reply.lines.extend(why.lines())
         return reply
+
+    def _own_job(self, who: auth.Caller, job_id: int):  # noqa: ANN202 - jobs_pb2.Job
+        """A job the caller may act on (its owner, or staff), else the refusal."""
+        job = self.c.get(job_id)
+        if job is None or not who.may_see(job.user, private_data=False):
+            raise NotFound("UNKNOWN_JOB", f"job {job_id} does not exist")
+        if not who.may_act_on(job.user):
+            raise auth.Refused("PERMISSION_DENIED", f"job {job.id} belongs to {job.user}")
+        return job
+
+    @rpc("/hpcq.v1.Jobs/CreateStep", audited="step_create")
+    async def CreateStep(self, who, request, context):
+        job = self._own_job(who, request.job_id)
+        step = await self.c.create_step(job, request)
+        return jobs_pb2.CreateStepResponse(step=step, job=job)
+
+    @rpc("/hpcq.v1.Jobs/FinishStep")
+    async def FinishStep(self, who, request, context):
+        job = self._own_job(who, request.job_id)
+        return jobs_pb2.FinishStepResponse(step=await self.c.finish_step(job, request))
 
 
 class AdminServicer(admin_pb2_grpc.AdminServicer):
@@ -252,8 +272,11 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
 
     @rpc("/hpcq.v1.Admin/ListShares")
     async def ListShares(self, who, request, context):
+        users, accounts = self.c.usage_now()
         return admin_pb2.ListSharesResponse(shares=[admin_pb2.Share(account=a, user=u, shares=n, usage=usage)
-                                                    for a, u, n, usage in self.c.share_rows()])
+                                                    for a, u, n, usage in self.c.share_rows()],
+                                            user_usage=users, account_usage=accounts,
+                                            default_shares=self.c.shares.default)
 
     @rpc("/hpcq.v1.Admin/SetShare", audited="share_set")
     async def SetShare(self, who, request, context):
@@ -318,6 +341,8 @@ class NodeSessionServicer(nodes_pb2_grpc.NodeSessionServicer):
                     self.c.on_job_started(message.job_started)
                 elif kind == "job_finished":
                     self.c.on_job_finished(name, message.job_finished)
+                elif kind == "step_tasks_ended":
+                    self.c.on_step_tasks_ended(name, message.step_tasks_ended)
                 else:
                     log.warning("node %s sent an unexpected %s; ignored", name, kind)
         except asyncio.CancelledError:

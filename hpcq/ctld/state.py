@@ -8,6 +8,7 @@ node sessions call these methods; nothing else mutates jobs or nodes.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import time
@@ -18,6 +19,7 @@ from hpcq.api import admin_pb2, jobs_pb2, nodes_pb2
 from hpcq.config import Config
 from hpcq.ctld import jobs as jobrules
 from hpcq.ctld import scheduler
+from hpcq.ctld import steps as steprules
 from hpcq.ctld.auth import AgentPolicy
 from hpcq.ctld.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from hpcq.ctld.nodes_state import NodeLink, NodeRecord
@@ -28,6 +30,10 @@ log = logging.getLogger("hpcq.ctld")
 
 S = jobs_pb2.JobState
 R = jobs_pb2.JobActionResult
+
+# A quick pass considers the best-ranked pending jobs: twice as many as there are free
+# CPUs (each job needs one at least), and this many at least, for jobs that cannot start.
+QUICK_PASS_DEPTH = 32
 
 
 def job_row(job: jobs_pb2.Job) -> Put:
@@ -61,6 +67,11 @@ class Controller:
         self.agent_policy = AgentPolicy(frozenset(config.ctld.agent_hosts), config.ctld.agents_may_assert_root)
         self.passes = 0
         self.last_pass_seconds = 0.0
+        self._next_due = float("inf")                        # the earliest start of a WAITING job
+        # Pending jobs in the order of the last full pass, and those queued since (see run_scheduler).
+        self._ranking: list[int] = []
+        self._ranking_start = 0                              # ranking[:start] have all left the queue
+        self._unranked: set[int] = set()
 
     # -- start-up ---------------------------------------------------------------------
 
@@ -139,6 +150,7 @@ class Controller:
 
     def _new_job(self, user: str, spec: jobs_pb2.JobSpec, now: float) -> jobs_pb2.Job:
         jobrules.validate(spec)
+        jobrules.check_retry(spec, self.config.ctld.retry_max_attempts)
         queue = self._queue_for(spec)
         if queue.state in (admin_pb2.Queue.DRAIN, admin_pb2.Queue.INACTIVE):
             raise InvalidArgument("QUEUE_CLOSED", f"queue {queue.name} is not accepting jobs")
@@ -174,7 +186,8 @@ class Controller:
                 self.array_members[job.id] = {job.id}
             self._enqueue(job)
             self.watchers.publish(job)
-            log.info("job %d submitted by %s to %s", job.id, user, job.queue)
+            # DEBUG: the audit log records every submit already; one INFO line a job (its end) is enough
+            log.debug("job %d submitted by %s to %s", job.id, user, job.queue)
         self.kick()
         return [job.id for job in new]
 
@@ -182,13 +195,15 @@ class Controller:
         """Put a queued job where the scheduler looks: PENDING, or WAITING for its begin time."""
         if job.state == S.HELD:
             return
-        if job.spec.begin_time > time.time():
+        if jobrules.not_before(job) > time.time():
             job.state, job.reason = S.WAITING, "BeginTime"
             self.waiting.add(job.id)
+            self._next_due = min(self._next_due, jobrules.not_before(job))
         else:
             job.state, job.reason = S.PENDING, reason
             self.waiting.discard(job.id)
             self.queued[job.id] = jobrules.request(job)
+            self._unranked.add(job.id)
 
     def _dequeue(self, job: jobs_pb2.Job) -> None:
         self.queued.pop(job.id, None)
@@ -280,6 +295,7 @@ class Controller:
         queue = self._queue_for(changed)
         self._check_fits(changed, queue)
         jobrules.validate(changed)
+        jobrules.check_retry(changed, self.config.ctld.retry_max_attempts)
         if "dependencies" in fields:
             self._refuse_dependency_cycle(job.id, changed)
         updated = jobs_pb2.Job()
@@ -298,6 +314,71 @@ class Controller:
         await self.store.write([job_row(job)])
         self.watchers.publish(job)
 
+    # -- job steps: srun inside a running job -------------------------------------------
+
+    async def create_step(self, job: jobs_pb2.Job, request: jobs_pb2.CreateStepRequest) -> jobs_pb2.JobStep:
+        """Record the next step of a running job; durable when it returns."""
+        if job.state != S.RUNNING:
+            raise FailedPrecondition("JOB_NOT_RUNNING", f"job {job.id} is {states.slurm_name(job.state)}, "
+                                     "not running")
+        step = steprules.plan(job, request, time.time())
+        others = steprules.remote_nodes(step)
+        down = [n for n in others if n not in self.nodes or self.nodes[n].link is None]
+        if down:
+            raise FailedPrecondition("STEP_NODE_DOWN", f"node(s) {','.join(down)} of job {job.id} are not connected")
+        # A requeued job starts its steps again from 0, as in Slurm.
+        kept = [s for s in job.steps if s.attempt == job.attempt]
+        if len(kept) != len(job.steps):
+            del job.steps[:]
+            job.steps.extend(kept)
+        job.steps.append(step)
+        await self._persist_and_publish(job)
+        step = next(s for s in job.steps if s.step_id == step.step_id and s.attempt == job.attempt)
+        if step.state == S.RUNNING:     # (the job may have ended while the record was written)
+            for name in others:
+                link = self.nodes[name].link
+                if link is not None:
+                    link.send(nodes_pb2.CtldMessage(launch_step=nodes_pb2.LaunchStepTasks(
+                        job=job, step=step, launch=request.launch)))
+        log.info("job %d step %d: %d task(s) on %s", job.id, step.step_id, step.ntasks, ",".join(step.nodes))
+        return step
+
+    async def finish_step(self, job: jobs_pb2.Job, request: jobs_pb2.FinishStepRequest) -> jobs_pb2.JobStep:
+        """srun's report of a step's end; a repeat, or a report after the job ended, changes nothing."""
+        step = next((s for s in job.steps if s.step_id == request.step_id and s.attempt == job.attempt), None)
+        if step is None:
+            raise NotFound("UNKNOWN_STEP", f"job {job.id} has no step {request.step_id}")
+        if step.state != S.RUNNING:
+            return step
+        steprules.finish(step, request, time.time())
+        if request.cancelled:
+            self._signal_step_tasks(job, step, steprules.KILL)
+        await self._persist_and_publish(job)
+        return step
+
+    def on_step_tasks_ended(self, node_name: str, ended: nodes_pb2.StepTasksEnded) -> None:
+        """A node's tasks of a step ended; srun, watching the job, takes their exit statuses."""
+        job = self.jobs.get(ended.job_id)
+        step = None if job is None else next(
+            (s for s in job.steps if s.step_id == ended.step_id and s.attempt == ended.attempt), None)
+        if job is None or step is None or not steprules.record_remote_exits(step, node_name, ended.tasks):
+            return
+        asyncio.get_running_loop().create_task(self._persist_and_publish(job))
+
+    def _end_steps(self, job: jobs_pb2.Job, end: float) -> None:
+        """The job ended: its steps end with it, their tasks on other nodes too."""
+        for step in job.steps:
+            if step.state == S.RUNNING:
+                self._signal_step_tasks(job, step, steprules.KILL)
+        steprules.close_running(job, end)
+
+    def _signal_step_tasks(self, job: jobs_pb2.Job, step: jobs_pb2.JobStep, sig: int) -> None:
+        for name in steprules.remote_nodes(step):
+            node = self.nodes.get(name)
+            if node is not None and node.link is not None:
+                node.link.send(nodes_pb2.CtldMessage(signal_step=nodes_pb2.SignalStepTasks(
+                    job_id=job.id, attempt=step.attempt, step_id=step.step_id, signal=sig)))
+
     # -- scheduling -------------------------------------------------------------------
 
     def kick(self) -> None:
@@ -306,21 +387,46 @@ class Controller:
 
     async def run_scheduler(self) -> None:
         ctld = self.config.ctld
+        last_pass = time.monotonic()
         while True:
+            timed = False
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=ctld.sched_interval)
+                # A begin time or a retry's backoff that ends before the next periodic
+                # pass wakes the loop then, so the job is queued (and may start) on time.
+                due = max(0.0, self._next_due - time.time())
+                await asyncio.wait_for(self._wake.wait(), timeout=min(ctld.sched_interval, due))
             except TimeoutError:
-                pass
+                timed = True
             self._wake.clear()
+            # A full pass costs O(pending). It runs every sched_interval (and when many
+            # jobs came since the last one); in between, an event gets a quick pass over
+            # the best-ranked jobs only, as Slurm's main scheduler does between backfill
+            # passes. While every CPU is taken, an event cannot start anything: no pass.
+            full = timed or time.monotonic() - last_pass >= ctld.sched_interval
+            free = self._free_cpus()
+            if not full and not free:
+                continue
+            depth: int | None = max(QUICK_PASS_DEPTH, 2 * free)
+            if full or len(self._unranked) > depth:
+                depth, last_pass = None, time.monotonic()
             try:
-                await self.schedule_once()
+                await self.schedule_once(depth)
             except Exception:
                 log.exception("scheduling pass failed")
-            await asyncio.sleep(ctld.sched_min_interval)
+            # Events that come during the pause share the next pass: after an expensive
+            # pass (a long queue) the pause is as long, so passes take at most half of
+            # ctld's time and each starts more jobs, however fast jobs end.
+            await asyncio.sleep(max(ctld.sched_min_interval, self.last_pass_seconds))
 
-    def snapshot(self, now: float) -> scheduler.Snapshot:
-        for job_id in [i for i in self.waiting if self.jobs[i].spec.begin_time <= now]:
+    def _free_cpus(self) -> int:
+        return sum(max(0, n.hardware.cpus - n.cpus_allocated) for n in self.nodes.values() if n.available)
+
+    def snapshot(self, now: float, depth: int | None = None) -> scheduler.Snapshot:
+        """What a pass sees; with `depth`, a quick pass's: only the `depth` best-ranked
+        pending jobs (by the last full pass) and those queued since."""
+        for job_id in [i for i in self.waiting if jobrules.not_before(self.jobs[i]) <= now]:
             self._enqueue(self.jobs[job_id])
+        self._next_due = min((jobrules.not_before(self.jobs[i]) for i in self.waiting), default=float("inf"))
         ctld = self.config.ctld
         nodes = tuple(scheduler.NodeCapacity(
             name=n.name, cpus_total=n.hardware.cpus, cpus_free=n.hardware.cpus - n.cpus_allocated,
@@ -337,16 +443,31 @@ class Controller:
             age=ctld.priority_weight_age, fairshare=ctld.priority_weight_fairshare,
             job_size=ctld.priority_weight_job_size, queue=ctld.priority_weight_queue,
             max_age=ctld.priority_max_age, favor_small=ctld.priority_favor_small)
+        pending = tuple(self.queued.values()) if depth is None else self._best_pending(depth)
         return scheduler.Snapshot(
-            pending=tuple(self.queued.values()), nodes=nodes, queues=queues,
+            pending=pending, nodes=nodes, queues=queues,
             running=tuple(jobrules.running(self.jobs[i]) for i in self.active), licenses=self.licenses,
-            phases=self._dependency_phases(), weights=weights, usage=self.usage, shares=self.shares,
+            phases=self._dependency_phases(pending), weights=weights, usage=self.usage, shares=self.shares,
             reservations=ctld.sched_reservations)
 
-    def _dependency_phases(self) -> dict[scheduler.Target, scheduler.Phase]:
-        """Where each job that a queued job depends on stands; purged ones are left out."""
+    def _best_pending(self, depth: int) -> tuple[scheduler.JobRequest, ...]:
+        ranking, queued = self._ranking, self.queued
+        start = self._ranking_start
+        while start < len(ranking) and ranking[start] not in queued:
+            start += 1  # the best-ranked jobs are the first to start: skip them once for all
+        self._ranking_start = start
+        best = []
+        for job_id in itertools.islice(ranking, start, None):
+            if job_id in queued and job_id not in self._unranked:
+                best.append(queued[job_id])
+                if len(best) == depth:
+                    break
+        return (*best, *(queued[i] for i in self._unranked if i in queued))
+
+    def _dependency_phases(self, pending: Iterable[scheduler.JobRequest]) -> dict[scheduler.Target, scheduler.Phase]:
+        """Where each job that a pending job depends on stands; purged ones are left out."""
         phases = {}
-        for request in self.queued.values():
+        for request in pending:
             if request.dependency is None:
                 continue
             for target in request.dependency.targets():
@@ -386,10 +507,14 @@ class Controller:
         if scheduler.find_cycle(job_id, wanted, lookup):
             raise InvalidArgument("BAD_DEPENDENCY", f"dependency: job {job_id} would depend on itself")
 
-    async def schedule_once(self) -> int:
+    async def schedule_once(self, depth: int | None = None) -> int:
+        """One pass: a full one, or with `depth` a quick one (see snapshot)."""
         started_at = time.perf_counter()
         now = time.time()
-        decisions = scheduler.schedule(self.snapshot(now), now)
+        decisions = scheduler.schedule(self.snapshot(now, depth), now)
+        if depth is None:  # decisions come in priority order
+            self._ranking, self._ranking_start = list(dict.fromkeys(d.job_id for d in decisions)), 0
+            self._unranked.clear()
         starting: list[jobs_pb2.Job] = []
         abandoned: list[jobs_pb2.Job] = []
         changed: dict[int, jobs_pb2.Job] = {}   # arrays whose pending rest shrank
@@ -551,22 +676,27 @@ class Controller:
                 node.link.send(nodes_pb2.CtldMessage(forget=nodes_pb2.Forget(job_id=outcome.job_id,
                                                                              attempt=outcome.attempt)))
             return
-        state = jobrules.outcome_state(job.id in self._cancel_requested, outcome.state)
+        cancelled = job.id in self._cancel_requested
+        state = jobrules.outcome_state(cancelled, outcome.state)
         self._cancel_requested.discard(job.id)
         job.exit_code, job.signal = outcome.exit_code, outcome.signal
         job.cpu_seconds, job.max_rss_kb = outcome.cpu_seconds, outcome.max_rss_kb
         if outcome.start_time:
             job.start_time = outcome.start_time
+        if outcome.session_id:  # a quick job's end may come without its start (noded coalesces them)
+            job.session_id = outcome.session_id
         self._finish(job, state, reason=outcome.reason or "None", end=outcome.end_time or time.time())
-        log.info("job %d of %s ended %s (exit %d, signal %d) on %s", job.id, job.user, jobs_pb2.JobState.Name(state),
-                 outcome.exit_code, outcome.signal, node_name)
+        again = self._run_again(job, cancelled, time.time())
+        log.info("job %d of %s ended %s (exit %d, signal %d) on %s%s", job.id, job.user,
+                 jobs_pb2.JobState.Name(state), outcome.exit_code, outcome.signal, node_name,
+                 f"; {again}" if again else "")
         asyncio.get_running_loop().create_task(self._store_outcome(job, node, outcome.attempt))
 
     async def _store_outcome(self, job: jobs_pb2.Job, node: NodeRecord | None, attempt: int) -> None:
         await self.store.write([job_row(job)])
         self.watchers.publish(job)
         if node is not None and node.link is not None:
-            node.link.send(nodes_pb2.CtldMessage(forget=nodes_pb2.Forget(job_id=job.id, attempt=attempt)))
+            node.link.forget(job.id, attempt)
 
     def _finish(self, job: jobs_pb2.Job, state: int, *, reason: str, end: float) -> None:
         if job.id in self.active and job.start_time:
@@ -577,6 +707,7 @@ class Controller:
             self._usage_dirty = True
         self.active.discard(job.id)
         job.state, job.reason, job.end_time = state, reason, end
+        self._end_steps(job, end)
         for s in job.allocation.slices:
             node = self.nodes.get(s.node)
             if node is not None:
@@ -585,15 +716,36 @@ class Controller:
 
     def _lose(self, job: jobs_pb2.Job, now: float, reason: str) -> None:
         """The job's node failed under it: NODE_FAIL, and queued again when it may be."""
-        requeue = job.spec.requeue if job.spec.HasField("requeue") else True
+        cancelled = job.id in self._cancel_requested
         self._finish(job, S.NODE_FAIL, reason=reason, end=now)
-        if requeue and job.id not in self._cancel_requested:
-            job.end_time = 0.0
-            job.state = S.PENDING
-            self._enqueue(job, reason="NodeFail")
         self._cancel_requested.discard(job.id)
-        log.warning("job %d: %s%s", job.id, reason, "; requeued" if job.state == S.PENDING else "")
+        again = self._run_again(job, cancelled, now)
+        log.warning("job %d: %s%s", job.id, reason, f"; {again}" if again else "")
         asyncio.get_running_loop().create_task(self._persist_and_publish(job))
+
+    def _run_again(self, job: jobs_pb2.Job, cancelled: bool, now: float) -> str:
+        """After a run ended (_finish): queue the job again, held or after its backoff,
+        when scheduler.after_run says so. Returns what was done, for the log ("" if nothing)."""
+        ctld = self.config.ctld
+        limits = scheduler.RetryLimits(backoff=ctld.retry_backoff, backoff_max=ctld.retry_backoff_max,
+                                       max_batch_requeue=ctld.max_batch_requeue)
+        outcome = scheduler.after_run(jobrules.run_end(job, job.state, cancelled), limits, now)
+        if isinstance(outcome, scheduler.Finish):
+            return ""
+        job.end_time = 0.0
+        if isinstance(outcome, scheduler.Hold):
+            job.state, job.reason = S.HELD, outcome.reason
+            return f"held ({outcome.reason}) after {job.attempt} runs"
+        job.state = S.PENDING
+        if outcome.at > now:
+            # Eligible again only after the backoff, as a requeued Slurm job's EligibleTime.
+            job.retry_time = outcome.at
+            job.eligible_time = max(outcome.at, job.spec.begin_time)
+        self._enqueue(job, reason=outcome.reason)
+        if job.spec.retry.max_attempts > 1:
+            return (f"requeued: retry {job.attempt} of {job.spec.retry.max_attempts - 1} "
+                    f"in {max(0.0, outcome.at - now):.0f} s")
+        return "requeued"
 
     # -- fair-share and explanations ---------------------------------------------------
 
@@ -618,6 +770,11 @@ class Controller:
         rows += [(a, u, n, self.usage.of_user(u, now)) for a, us in sorted(self.shares.users.items())
                  for u, n in sorted(us.items())]
         return rows
+
+    def usage_now(self) -> tuple[dict[str, float], dict[str, float]]:
+        """The decayed usage of every user and of every account, as of now."""
+        current = self.usage.decay(time.time())
+        return dict(current.users), dict(current.accounts)
 
     def explain(self, job: jobs_pb2.Job) -> scheduler.Explanation | None:
         """Why a queued job waits, from the data a pass would use now; None if it is not pending."""

@@ -78,6 +78,9 @@ class Agent:
             options.append(("grpc.ssl_target_name_override", settings.server_name))
         credentials = pki.channel_credentials(Path(settings.ca), Path(settings.cert), Path(settings.key))
         self.channel = grpc.aio.secure_channel(settings.server, credentials, options=options)
+        # One callable per method, made once: every shim command is a new connection
+        # with a single call, so the agent's per-call work is on each command's path.
+        self._unary = {m: self.channel.unary_unary(m) for m, streams in self.methods.items() if not streams}
 
     def user_for(self, uid: int) -> str:
         if uid == 0 and not self.settings.allow_root:
@@ -139,7 +142,7 @@ class Agent:
         metadata = ((ASSERTED_USER_KEY, user),)
         try:
             if not streaming:
-                reply = await self.channel.unary_unary(method)(body, metadata=metadata, timeout=FORWARD_TIMEOUT)
+                reply = await self._unary[method](body, metadata=metadata, timeout=FORWARD_TIMEOUT)
                 writer.write(wire.frame(wire.MESSAGE + reply))
                 await writer.drain()
                 return "OK"

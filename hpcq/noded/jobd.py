@@ -8,6 +8,10 @@ whatever the job left behind, collects the usage and writes status.json. It neve
 returns: the process ends with os._exit, so nothing of the launcher it was forked
 from (buffers, atexit handlers) runs twice.
 
+It carries out a plan noded made (hpcq.noded.plan), and does little else: every page
+of Python a forked process touches is a page copied, so the thinking happens in noded
+and this module does the system calls.
+
 The supervisor is a child subreaper: processes the job orphans are re-parented to it
 instead of to init. So every process the job started, in its process group or not,
 stays in the supervisor's reach (killed at the end, usage counted), as a cgroup
@@ -18,20 +22,17 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import pwd
 import resource
 import select
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, NoReturn
 
-from hpcq import jobenv
-from hpcq.api import jobs_pb2, nodes_pb2
+TYPE_CHECKING = False  # see hpcq.noded.spool
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
 from hpcq.noded import spool
 
 _PR_SET_CHILD_SUBREAPER = 36
@@ -41,54 +42,40 @@ _REPORT_FD = 3
 # is known only in the process itself; exec keeps the pid, so the script has it too.
 _TRAMPOLINE = 'SLURM_TASK_PID=$$; export SLURM_TASK_PID; exec "$@"'
 
-S = jobs_pb2.JobState
+# Outcome states, spelled as hpcq.api's JobState names (the spool's JSON spells them so).
+RUNNING, COMPLETED, FAILED, CANCELLED, TIMEOUT = "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"
 
 
-@dataclass(frozen=True)
-class LaunchRequest:
-    """One launch, as the launcher hands it over."""
-
-    seq: int
-    attempt: spool.AttemptDir
-    job: bytes  # the serialized Job
-    cluster: str
-    kill_grace_seconds: int
-    node_name: str
-    tmp_dir: Path
-    allow_root: bool = False
-
-
-class LaunchError(Exception):
-    """The job could not be started; the message is the reason the user will read."""
-
-
-def supervise(request: LaunchRequest, report_fd: int) -> NoReturn:
-    """Supervise one job attempt to its end. Called in the freshly forked grandchild."""
+def supervise(seq: int, plan: dict[str, Any], report_fd: int) -> NoReturn:
+    """Supervise one job attempt to its end. Called in the launcher's freshly forked child."""
     try:
-        _Supervisor(request, report_fd).run()
+        _Supervisor(seq, plan, report_fd).run()
     finally:
         os._exit(0)
 
 
 @contextlib.contextmanager
-def _as_user(user: jobenv.JobUser, groups: list[int], umask: int) -> Iterator[None]:
-    """Act as `user` for file access: effective ids only, so that root can come back;
-    the real and saved uid stay root's, so the user cannot signal us meanwhile."""
+def _as_user(uid: int, gid: int, groups: list[int] | None, umask: int) -> Iterator[None]:
+    """Act as the job's user for file access: effective ids only, so that root can come
+    back; the real and saved uid stay root's, so the user cannot signal us meanwhile."""
     old_umask = os.umask(umask)
-    switch = os.geteuid() != user.uid
-    if switch:
+    if groups is not None:
         old_groups, egid = os.getgroups(), os.getegid()
         os.setgroups(groups)
-        os.setegid(user.gid)
-        os.seteuid(user.uid)
+        os.setegid(gid)
+        os.seteuid(uid)
     try:
         yield
     finally:
-        if switch:
+        if groups is not None:
             os.seteuid(0)
             os.setegid(egid)
             os.setgroups(old_groups)
         os.umask(old_umask)
+
+
+class LaunchError(Exception):
+    """The job could not be started; the message is the reason the user will read."""
 
 
 @contextlib.contextmanager
@@ -101,14 +88,13 @@ def _failing(what: str) -> Iterator[None]:
 
 
 class _Supervisor:
-    def __init__(self, request: LaunchRequest, report_fd: int) -> None:
-        self.request = request
-        self.dir = request.attempt
+    def __init__(self, seq: int, plan: dict[str, Any], report_fd: int) -> None:
+        self.seq = seq
+        self.plan = plan
+        self.dir = spool.AttemptDir.at(plan["dir"])
         self.report_fd = report_fd
-        self.grace = request.kill_grace_seconds
-        self.job = jobs_pb2.Job()
-        self.tmpdir: Path | None = None
-        self.groups: list[int] = []  # the user's groups, when we must switch to the user
+        self.grace = plan["grace"]
+        self.tmpdir: str | None = None
         self.popen: subprocess.Popen[bytes] | None = None
         self.leader = 0
 
@@ -125,28 +111,25 @@ class _Supervisor:
         if not spool.publish_json(self.dir.supervisor, record):
             return  # a restarted noded gave this launch up already: the job must not start
         try:
-            self.job.ParseFromString(self.request.job)
             started = self._start()
         except Exception as e:  # noqa: BLE001 - whatever stopped the launch is the reason
             reason = str(e) if isinstance(e, LaunchError) else f"supervisor error: {e!r}"
             now = time.time()
-            outcome = self._outcome(running=False, state=S.FAILED, exit_code=1, start_time=now, end_time=now,
-                                    reason=reason)
-            spool.write_json(self.dir.status, spool.outcome_to_json(outcome), durable=True)
+            outcome = self._outcome(FAILED, exit_code=1, start_time=now, end_time=now, reason=reason)
+            spool.write_json(self.dir.status, outcome)
             self._report(record, outcome)
             self._remove_tmpdir()
             return
-        record.update(session_id=started.session_id, start_time=started.start_time)
+        record.update(session_id=started["session_id"], start_time=started["start_time"])
         spool.write_json(self.dir.supervisor, record)
         self._report(record, started)
         try:
             outcome = self._wait(started)
         except Exception as e:  # noqa: BLE001 - a job nobody watches must not run on
             self._signal_job(signal.SIGKILL)
-            outcome = self._outcome(running=False, state=S.FAILED, exit_code=1, start_time=started.start_time,
-                                    end_time=time.time(), session_id=started.session_id,
-                                    reason=f"supervisor error: {e!r}")
-        spool.write_json(self.dir.status, spool.outcome_to_json(outcome), durable=True)
+            outcome = self._outcome(FAILED, exit_code=1, start_time=started["start_time"], end_time=time.time(),
+                                    session_id=started["session_id"], reason=f"supervisor error: {e!r}")
+        spool.write_json(self.dir.status, outcome)
         self._remove_tmpdir()
 
     def _detach(self) -> None:
@@ -170,34 +153,32 @@ class _Supervisor:
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # ignored by the launcher; the job inherits ours
         return r
 
-    def _report(self, record: dict[str, Any], outcome: nodes_pb2.JobOutcome) -> None:
-        line = spool.json_line({"seq": self.request.seq, "supervisor": record,
-                                "outcome": spool.outcome_to_json(outcome)})
+    def _report(self, record: dict[str, Any], outcome: dict[str, Any]) -> None:
+        line = spool.json_line({"seq": self.seq, "supervisor": record, "outcome": outcome})
         with contextlib.suppress(OSError):  # the launcher is gone: the spool tells noded instead
             os.write(self.report_fd, line)
         os.close(self.report_fd)
 
-    def _outcome(self, **fields: Any) -> nodes_pb2.JobOutcome:
-        return nodes_pb2.JobOutcome(job_id=self.dir.job_id, attempt=self.dir.attempt, **fields)
+    def _outcome(self, state: str, **fields: Any) -> dict[str, Any]:
+        """An outcome as the spool's JSON spells it (hpcq.noded.runner reads it back)."""
+        outcome = dict(_NO_OUTCOME, job_id=self.plan["job_id"], attempt=self.plan["attempt"],
+                       running=state == RUNNING, state=state)
+        outcome.update(fields)
+        return outcome
 
     # --- launch ----------------------------------------------------------------------
 
-    def _start(self) -> nodes_pb2.JobOutcome:
-        user = self._user()
-        self._write_files(user)
-        self.tmpdir = self._make_tmpdir(user)
-        stdout, stderr = self._open_output_and_chdir(user)
-        spec = self.job.spec
-        env = jobenv.job_environment(self.job, self.request.node_name, self.request.cluster,
-                                     tmpdir=str(self.tmpdir), nodefile=str(self.dir.nodefile), user=user)
-        script = str(self.dir.script)
-        if spec.interpreter:
-            argv = [spec.interpreter, script, *spec.argv]
-        elif spec.script.startswith("#!"):
-            argv = [script, *spec.argv]
-        else:
-            argv = ["/bin/sh", script, *spec.argv]
-        switch = os.geteuid() != user.uid
+    def _start(self) -> dict[str, Any]:
+        plan = self.plan
+        root = os.geteuid() == 0
+        with _failing(f"cannot write the job's files in {self.dir.path}"):
+            _write_file(self.dir.script, plan["script"].encode(), 0o500, (plan["uid"], plan["gid"]) if root else None)
+            _write_file(self.dir.nodefile, plan["nodefile"].encode(), 0o644)
+        self.tmpdir = self._make_tmpdir()
+        stdout, stderr = self._open_output_and_chdir()
+        env = plan["env"]
+        env["TMPDIR"] = self.tmpdir
+        switch = plan["groups"] is not None
         start_time = time.time()
         # Popen forks and switches user in C, with no Python between fork and exec: a
         # Python child would copy-on-write much of this process first (~4 ms a job).
@@ -205,78 +186,56 @@ class _Supervisor:
             # Kept for the whole life of the supervisor: a Popen that is garbage-collected
             # reaps its child if it has ended, and the leader's status is ours to collect.
             self.popen = subprocess.Popen(
-                ["/bin/sh", "-c", _TRAMPOLINE, "hpcq-job", *argv], stdin=subprocess.DEVNULL, stdout=stdout,
-                stderr=stderr, env=env, process_group=0, umask=self._umask(), user=user.uid if switch else None,
-                group=user.gid if switch else None, extra_groups=self.groups if switch else None)
+                ["/bin/sh", "-c", _TRAMPOLINE, "hpcq-job", *plan["argv"]], stdin=subprocess.DEVNULL, stdout=stdout,
+                stderr=stderr, env=env, process_group=0, umask=plan["umask"], user=plan["uid"] if switch else None,
+                group=plan["gid"] if switch else None, extra_groups=plan["groups"] if switch else None)
         os.close(stdout)
         if stderr != stdout:
             os.close(stderr)
         os.chdir("/")  # the job has the start directory; do not hold it ourselves
         self.leader = self.popen.pid
-        return self._outcome(running=True, state=S.RUNNING, start_time=start_time, session_id=self.leader)
+        return self._outcome(RUNNING, start_time=start_time, session_id=self.leader)
 
-    def _umask(self) -> int:
-        """The submitter's umask when the shim sent one; else PBS's 077, Slurm's usual 022."""
-        return self.job.spec.umask or (0o077 if jobenv.is_pbs(self.job) else 0o022)
-
-    def _user(self) -> jobenv.JobUser:
-        name = self.job.user
-        if os.geteuid() != 0:
-            me = pwd.getpwuid(os.getuid())
-            if name != me.pw_name:
-                raise LaunchError(f"node runs in user mode for {me.pw_name}; job belongs to {name}")
-            entry = me
-        else:
-            try:
-                entry = pwd.getpwnam(name)
-            except KeyError:
-                raise LaunchError(f"user {name} unknown on node {self.request.node_name}") from None
-            if entry.pw_uid == 0 and not self.request.allow_root:
-                raise LaunchError(f"node {self.request.node_name} does not run jobs of root "
-                                  "([noded] allow_root_jobs is false)")
-        if os.geteuid() != entry.pw_uid:
-            self.groups = os.getgrouplist(entry.pw_name, entry.pw_gid)
-        return jobenv.JobUser(entry.pw_name, entry.pw_uid, entry.pw_gid, entry.pw_dir, entry.pw_shell or "/bin/sh")
-
-    def _write_files(self, user: jobenv.JobUser) -> None:
-        """job.pb for the record (root's alone: it holds the job's environment); the
-        script and the node file, for the job to read."""
-        owner = (user.uid, user.gid) if os.geteuid() == 0 else None
-        nodefile = "".join(f"{n}\n" for n in jobenv.nodefile_lines(self.job, self.request.node_name))
-        with _failing(f"cannot write the job's files in {self.dir.path}"):
-            _write_file(self.dir.job, self.request.job, 0o600)
-            _write_file(self.dir.script, self.job.spec.script.encode(), 0o500, owner)
-            _write_file(self.dir.nodefile, nodefile.encode(), 0o644)
-
-    def _make_tmpdir(self, user: jobenv.JobUser) -> Path:
+    def _make_tmpdir(self) -> str:
         """A fresh <tmp_dir>/hpcq.<job id>.<random>, the user's. Fresh because /tmp is
         everybody's: several clusters (and their job ids) share it, and a planted name
-        must not make root chown something else; mkdtemp creates it exclusively, 0700."""
-        with _failing(f"cannot create a TMPDIR in {self.request.tmp_dir}"):
-            path = Path(tempfile.mkdtemp(prefix=f"hpcq.{self.job.id}.", dir=self.request.tmp_dir))
+        must not make root chown something else; mkdir creates it exclusively, 0700."""
+        plan = self.plan
+        with _failing(f"cannot create a TMPDIR in {plan['tmp_dir']}"):
+            while True:
+                path = os.path.join(plan["tmp_dir"], f"hpcq.{plan['job_id']}.{os.urandom(6).hex()}")
+                try:
+                    os.mkdir(path, 0o700)
+                    break
+                except FileExistsError:
+                    continue
             if os.geteuid() == 0:
-                os.chown(path, user.uid, user.gid, follow_symlinks=False)
+                os.chown(path, plan["uid"], plan["gid"], follow_symlinks=False)
         return path
 
     def _remove_tmpdir(self) -> None:
         if self.tmpdir is not None:
-            spool.remove(self.tmpdir)  # rmtree works on descriptors: no symlink games
+            try:
+                os.rmdir(self.tmpdir)  # most jobs leave it empty; a symlink in its place is not followed
+            except OSError:
+                spool.remove(self.tmpdir)  # rmtree works on descriptors: no symlink games
 
-    def _open_output_and_chdir(self, user: jobenv.JobUser) -> tuple[int, int]:
+    def _open_output_and_chdir(self) -> tuple[int, int]:
         """Open the job's stdout and stderr and enter its start directory, all as the
         job's user: root must not create files, or follow paths, the user could not."""
-        spec = self.job.spec
-        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if spec.append_output else os.O_TRUNC)
-        mode = 0o600 if jobenv.is_pbs(self.job) else 0o666
-        with _as_user(user, self.groups, self._umask()):
-            stdout_path, stderr_path = jobenv.output_paths(self.job, self.request.node_name)
+        plan = self.plan
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if plan["append"] else os.O_TRUNC)
+        mode = plan["output_mode"]
+        with _as_user(plan["uid"], plan["gid"], plan["groups"], plan["umask"]):
+            dirs = [p for p in plan["probes"] if os.path.isdir(p)]
+            stdout_path, stderr_path = next((o, e) for d, o, e in plan["outputs"] if d == dirs)
             with _failing(f"cannot open output file {stdout_path}"):
                 stdout = os.open(stdout_path, flags, mode)
             stderr = stdout
             if stderr_path is not None:
                 with _failing(f"cannot open error file {stderr_path}"):
                     stderr = os.open(stderr_path, flags, mode)
-            workdir = jobenv.start_directory(self.job, user.home)
+            workdir = plan["workdir"]
             try:
                 with _failing(f"cannot change to directory {workdir}"):
                     os.chdir(workdir)
@@ -287,7 +246,7 @@ class _Supervisor:
 
     # --- waiting ---------------------------------------------------------------------
 
-    def _wait(self, started: nodes_pb2.JobOutcome) -> nodes_pb2.JobOutcome:
+    def _wait(self, started: dict[str, Any]) -> dict[str, Any]:
         """Wait for the job; at the walltime or on cancel TERM it, KILL after the grace;
         when it has ended, give leftovers the rest of that grace (none after a normal
         end), then kill them and collect everything."""
@@ -296,9 +255,9 @@ class _Supervisor:
         poller = select.poll()
         poller.register(pidfd, select.POLLIN)
         poller.register(self.wake_r, select.POLLIN)
-        walltime = self.job.walltime_seconds
+        walltime = self.plan["walltime"]
         deadline = time.monotonic() + walltime if walltime else None
-        ending: int | None = None  # TIMEOUT or CANCELLED once we have started ending it
+        ending: str | None = None  # TIMEOUT or CANCELLED once we have started ending it
         kill_at: float | None = None
         killing = leader_done = False
         while True:
@@ -310,12 +269,12 @@ class _Supervisor:
                 if signal.SIGTERM in os.read(self.wake_r, 4096) and not leader_done:
                     grace = self._cancel_grace()
                     if ending is None:
-                        ending = S.CANCELLED
+                        ending = CANCELLED
                         self._signal_job(signal.SIGTERM)
                     kill_at = min(kill_at or now + grace, now + grace)
                 self._reap_orphans()
             if ending is None and not leader_done and deadline is not None and now >= deadline:
-                ending = S.TIMEOUT
+                ending = TIMEOUT
                 self._signal_job(signal.SIGTERM)
                 kill_at = now + self.grace
             if pidfd in ready and not leader_done:
@@ -339,10 +298,10 @@ class _Supervisor:
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
         code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
-        state = ending or (S.COMPLETED if code == 0 and sig == 0 else S.FAILED)
+        state = ending or (COMPLETED if code == 0 and sig == 0 else FAILED)
         return self._outcome(
-            running=False, state=state, exit_code=code, signal=sig, start_time=started.start_time,
-            end_time=end_time, session_id=started.session_id,
+            state, exit_code=code, signal=sig, start_time=started["start_time"],
+            end_time=end_time, session_id=started["session_id"],
             cpu_seconds=usage.ru_utime + usage.ru_stime, max_rss_kb=usage.ru_maxrss)
 
     def _cancel_grace(self) -> int:
@@ -371,14 +330,21 @@ class _Supervisor:
                 os.kill(pid, sig)
 
 
-def _write_file(path: Path, data: bytes, mode: int, owner: tuple[int, int] | None = None) -> None:
+def _write_file(path: str, data: bytes, mode: int, owner: tuple[int, int] | None = None) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with open(fd, "wb") as f:
+    try:
         os.fchmod(fd, mode)  # whatever the umask
         if owner is not None:
             os.fchown(fd, *owner)
-        f.write(data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
+
+_NO_OUTCOME: dict[str, Any] = {"reason": "", "exit_code": 0, "signal": 0, "start_time": 0.0, "end_time": 0.0,
+                               "session_id": 0, "cpu_seconds": 0.0, "max_rss_kb": 0}
 
 _libc = ctypes.CDLL(None, use_errno=True)  # loaded once, in the launcher
 

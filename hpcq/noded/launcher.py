@@ -3,11 +3,11 @@
 noded runs grpc threads, and forking a threaded process to run Python in the child is
 unsafe; starting a fresh interpreter per job would cost ~50 ms. This process is single-
 threaded and has already imported everything a supervisor needs (no grpc), so a launch
-is two forks.
+is one fork.
 
-Protocol, JSON lines. noded -> stdin::
+Protocol, JSON lines. noded -> stdin (the plan: hpcq.noded.plan)::
 
-    {"seq": 7, "dir": "<spool>/jobs/12.1", "job": "<base64 Job>", "cluster": "c", "grace": 5}
+    {"seq": 7, "plan": {"dir": "<spool>/jobs/12.1", "argv": [...], "env": {...}, ...}}
 
 stdout -> noded, once the supervisor knows whether the job started::
 
@@ -18,25 +18,22 @@ End of stdin (noded closed it, or died) ends the launcher; supervisors live on.
 """
 from __future__ import annotations
 
-import argparse
-import base64
 import gc
 import json
 import os
 import selectors
 import signal
 import sys
-from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # see hpcq.noded.spool
+if TYPE_CHECKING:
+    from typing import Any
 
 from hpcq.noded import jobd, spool
 
 
 class Launcher:
-    def __init__(self, node_name: str, tmp_dir: Path, allow_root: bool = False) -> None:
-        self.node_name = node_name
-        self.tmp_dir = tmp_dir
-        self.allow_root = allow_root
+    def __init__(self) -> None:
         self.selector = selectors.DefaultSelector()
         self.inbox = b""
         # report pipe -> (seq, bytes so far) for supervisors that have not reported yet
@@ -69,26 +66,15 @@ class Launcher:
         return True
 
     def _launch(self, request: dict[str, Any]) -> None:
-        attempt = Path(request["dir"])
-        job_id, _, number = attempt.name.partition(".")
-        launch = jobd.LaunchRequest(
-            seq=request["seq"], attempt=spool.AttemptDir(attempt, int(job_id), int(number)),
-            job=base64.b64decode(request["job"]), cluster=request["cluster"],
-            kill_grace_seconds=request["grace"], node_name=self.node_name, tmp_dir=self.tmp_dir,
-            allow_root=self.allow_root)
         r, w = os.pipe2(os.O_CLOEXEC)
+        # One fork, no double fork: the supervisor leaves our session at once, the kernel
+        # reaps it (SIGCHLD is ignored), and when the launcher ends it is re-parented to
+        # init like any orphan, so it outlives the launcher and noded all the same. A
+        # middle process would cost another copy and teardown of this address space.
         if os.fork() == 0:
-            # The middle process exists only so that the supervisor is nobody's child
-            # here: it is re-parented to init and outlives the launcher and noded.
-            # The launcher does not wait for it (SIGCHLD is ignored: the kernel reaps),
-            # so the second fork is not on the launcher's path.
-            try:
-                if os.fork() == 0:
-                    jobd.supervise(launch, w)
-            finally:
-                os._exit(0)
+            jobd.supervise(request["seq"], request["plan"], w)
         os.close(w)
-        self.pending[r] = (launch.seq, b"")
+        self.pending[r] = (request["seq"], b"")
         self.selector.register(r, selectors.EVENT_READ)
 
     def _on_report(self, fd: int) -> None:
@@ -110,19 +96,14 @@ class Launcher:
         os.write(1, spool.json_line(message))
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--node", required=True, help="this node's name")
-    parser.add_argument("--tmp-dir", required=True, type=Path, help="where per-job TMPDIRs are made")
-    parser.add_argument("--allow-root", action="store_true", help="run jobs of root too")
-    args = parser.parse_args(argv)
+def main() -> None:
     # Ctrl-C at noded's terminal reaches this process too; noded decides when we stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     # Everything imported so far is shared with every supervisor: keep the collector
     # from touching (and so copying) those pages in each child.
     gc.freeze()
-    Launcher(args.node, args.tmp_dir, args.allow_root).run()
+    Launcher().run()
     sys.exit(0)
 
 

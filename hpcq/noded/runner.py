@@ -9,7 +9,6 @@ and attaches again.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import os
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hpcq.api import jobs_pb2, nodes_pb2
-from hpcq.noded import spool
+from hpcq.noded import plan, spool
 
 log = logging.getLogger(__name__)
 
@@ -159,24 +158,32 @@ class JobRunner:
             log.warning("ctld asked to forget job %s attempt %s, which still runs; kept", job_id, attempt)
             return
         del self._attempts[(job_id, attempt)]
-        spool.remove(a.dir.path)
+        spool.remove_attempt(a.dir)
 
     # --- launching -----------------------------------------------------------------------
 
     async def _launch(self, attempt: _Attempt, job: jobs_pb2.Job, cluster: str, grace: int) -> nodes_pb2.JobOutcome:
-        request = {"dir": str(attempt.dir.path), "job": base64.b64encode(job.SerializeToString()).decode(),
-                   "cluster": cluster, "grace": grace}
         try:
-            reply = await self._request(request)
-        except OSError as e:  # the launcher's pipe broke under us
-            reply = {"error": f"the launcher is unavailable: {e}"}
-        if "error" in reply:
+            request = {"plan": plan.make(job, cluster, self.node_name, attempt.dir, tmp_dir=str(self.tmp_dir),
+                                         kill_grace_seconds=grace, allow_root=self.allow_root)}
+        except plan.Refused as e:
+            reply = {"refused": str(e)}
+        else:
+            try:
+                reply = await self._request(request)
+            except OSError as e:  # the launcher's pipe broke under us
+                reply = {"error": f"the launcher is unavailable: {e}"}
+        if "refused" in reply:
+            # No supervisor was asked: the status says so, and a restarted noded reads it.
+            attempt.outcome = self._failed(attempt.dir, reply["refused"])
+            started = attempt.outcome
+        elif "error" in reply:
             # No word from a supervisor; the spool says whether one got going.
             log.warning("launch of job %s attempt %s: %s", job.id, job.attempt, reply["error"])
             self._take_stock(attempt)
             started = attempt.outcome
         else:
-            started = attempt.outcome = spool.outcome_from_json(reply["outcome"])
+            started = attempt.outcome = outcome_from_json(reply["outcome"])
             if started.running and not self._watch(attempt, reply["supervisor"]):
                 self._on_supervisor_exit(attempt)  # a quick job, over before we looked: its end waits
         attempt.launching = None
@@ -194,8 +201,7 @@ class JobRunner:
 
     async def _spawn_launcher(self) -> None:
         self._launcher = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "hpcq.noded.launcher", "--node", self.node_name, "--tmp-dir", str(self.tmp_dir),
-            *(["--allow-root"] if self.allow_root else []), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            sys.executable, "-m", "hpcq.noded.launcher", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         self._reader = asyncio.create_task(self._read_replies(self._launcher))
 
     async def _request(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -236,7 +242,7 @@ class JobRunner:
         if status is None:
             self._take_stock(attempt)
         else:
-            attempt.outcome = spool.outcome_from_json(status)
+            attempt.outcome = outcome_from_json(status)
         return attempt
 
     def _take_stock(self, attempt: _Attempt) -> None:
@@ -258,7 +264,7 @@ class JobRunner:
                 start_time=record.get("start_time", 0), session_id=record.get("session_id", 0))
             return
         status = spool.read_json(directory.status)  # read after it is gone: it may have just ended
-        attempt.outcome = spool.outcome_from_json(status) if status else self._failed(
+        attempt.outcome = outcome_from_json(status) if status else self._failed(
             directory, "supervisor lost", start_time=record.get("start_time", 0),
             session_id=record.get("session_id", 0))
 
@@ -295,7 +301,7 @@ class JobRunner:
             attempt.outcome = self._failed(attempt.dir, "supervisor lost", start_time=attempt.outcome.start_time,
                                            session_id=attempt.outcome.session_id)
         else:
-            attempt.outcome = spool.outcome_from_json(status)
+            attempt.outcome = outcome_from_json(status)
         if attempt.start_handed_out:
             self.on_finished(_copy(attempt.outcome))
         else:
@@ -309,7 +315,7 @@ class JobRunner:
                                        exit_code=1, end_time=now, reason=reason, **fields)
         if not outcome.start_time:
             outcome.start_time = now
-        spool.write_json(directory.status, spool.outcome_to_json(outcome), durable=True)
+        spool.write_json(directory.status, outcome_to_json(outcome))
         return outcome
 
 
@@ -318,3 +324,32 @@ def _copy(outcome: nodes_pb2.JobOutcome) -> nodes_pb2.JobOutcome:
     copy = nodes_pb2.JobOutcome()
     copy.CopyFrom(outcome)
     return copy
+
+
+# --- outcomes as JSON ---------------------------------------------------------------------
+
+_OUTCOME_NUMBERS = ("exit_code", "signal", "start_time", "end_time", "session_id", "cpu_seconds", "max_rss_kb")
+
+
+def outcome_to_json(outcome: nodes_pb2.JobOutcome) -> dict[str, Any]:
+    """A readable record: the state is spelled out, so an admin can `cat` a status file."""
+    data: dict[str, Any] = {
+        "job_id": outcome.job_id,
+        "attempt": outcome.attempt,
+        "running": outcome.running,
+        "state": jobs_pb2.JobState.Name(outcome.state),
+        "reason": outcome.reason,
+    }
+    data.update((name, getattr(outcome, name)) for name in _OUTCOME_NUMBERS)
+    return data
+
+
+def outcome_from_json(data: dict[str, Any]) -> nodes_pb2.JobOutcome:
+    outcome = nodes_pb2.JobOutcome(
+        job_id=data["job_id"], attempt=data["attempt"], running=data.get("running", False),
+        state=jobs_pb2.JobState.Value(data.get("state", "JOB_STATE_UNSPECIFIED")),
+        reason=data.get("reason", ""))
+    for name in _OUTCOME_NUMBERS:
+        if name in data:
+            setattr(outcome, name, data[name])
+    return outcome

@@ -17,10 +17,14 @@ from hpcq import __version__, metrics
 from hpcq.api import jobs_pb2, nodes_pb2, nodes_pb2_grpc
 from hpcq.noded import hardware
 from hpcq.noded.runner import JobRunner
+from hpcq.noded.steptasks import StepTasks
 
 log = logging.getLogger("hpcq.noded")
 
 MESSAGE_LIMIT = 64 * 1024 * 1024
+# A job's start is told this long after it: a job that has ended by then is told once,
+# by its end, which carries the start too (a message each way and a store write fewer).
+START_REPORT_DELAY = 0.1
 
 
 class Session:
@@ -36,6 +40,9 @@ class Session:
         self._outbox: asyncio.Queue[nodes_pb2.NodeMessage | None] | None = None
         self.connected = asyncio.Event()
         self.owners: dict[int, str] = {}  # job id -> user, for the log lines of this run of noded
+        self._starts: dict[tuple[int, int], nodes_pb2.JobOutcome] = {}  # started, not yet told
+        self.steps = StepTasks(runner.node_name, runner.allow_root,
+                               lambda ended: self.report(nodes_pb2.NodeMessage(step_tasks_ended=ended)))
 
     def use_credentials(self, credentials: grpc.ChannelCredentials) -> None:
         """Certificate rotation: end the current stream cleanly (its request side closes,
@@ -50,6 +57,7 @@ class Session:
             self._outbox.put_nowait(message)
 
     def on_finished(self, outcome: nodes_pb2.JobOutcome) -> None:
+        self._starts.pop((outcome.job_id, outcome.attempt), None)
         user = self.owners.pop(outcome.job_id, "?")
         log.info("job %d attempt %d of %s ended: %s exit %d signal %d", outcome.job_id, outcome.attempt, user,
                  jobs_pb2.JobState.Name(outcome.state), outcome.exit_code, outcome.signal,
@@ -110,6 +118,8 @@ class Session:
             metrics.NODED_SESSIONS.inc()
             log.info("registered with %s as %s", self.server, self.name)
         elif kind == "launch":
+            for forget in message.launch.forget:
+                self.runner.forget(forget.job_id, forget.attempt)
             asyncio.get_running_loop().create_task(self._launch(message.launch))
         elif kind == "signal":
             self.runner.signal(message.signal.job_id, message.signal.attempt, message.signal.signal)
@@ -117,21 +127,34 @@ class Session:
             self.runner.kill(message.kill.job_id, message.kill.attempt, message.kill.grace_seconds)
         elif kind == "forget":
             self.runner.forget(message.forget.job_id, message.forget.attempt)
+        elif kind == "launch_step":
+            self.steps.launch(message.launch_step)
+        elif kind == "signal_step":
+            s = message.signal_step
+            self.steps.signal(s.job_id, s.attempt, s.step_id, s.signal)
 
     async def _launch(self, launch: nodes_pb2.Launch) -> None:
         job, started = launch.job, time.perf_counter()
         self.owners[job.id] = job.user
         outcome = await self.runner.launch(job, launch.cluster, launch.kill_grace_seconds)
         metrics.on_launch(time.perf_counter() - started, outcome.running)
-        log.info("job %d attempt %d of %s %s", job.id, job.attempt, job.user,
-                 "started" if outcome.running else f"not started: {outcome.reason or 'ended'}",
-                 extra={"job_id": job.id, "user": job.user})
+        # A start is logged at DEBUG: at hundreds of jobs a second, the end's INFO line is enough.
+        log.log(logging.DEBUG if outcome.running else logging.INFO, "job %d attempt %d of %s %s", job.id,
+                job.attempt, job.user, "started" if outcome.running else f"not started: {outcome.reason or 'ended'}",
+                extra={"job_id": job.id, "user": job.user})
         if not outcome.running:
             self.owners.pop(job.id, None)
         if outcome.running:
-            self.report(nodes_pb2.NodeMessage(job_started=outcome))
+            key = (job.id, job.attempt)
+            self._starts[key] = outcome
+            asyncio.get_running_loop().call_later(START_REPORT_DELAY, self._report_start, key)
         elif outcome.end_time:
             self.report(nodes_pb2.NodeMessage(job_finished=outcome))
+
+    def _report_start(self, key: tuple[int, int]) -> None:
+        outcome = self._starts.pop(key, None)
+        if outcome is not None:
+            self.report(nodes_pb2.NodeMessage(job_started=outcome))
 
 
 async def _drain(outbox: asyncio.Queue) -> AsyncIterator[nodes_pb2.NodeMessage]:

@@ -3,7 +3,6 @@
 Layout::
 
     <spool_dir>/jobs/<job_id>.<attempt>/
-        job.pb           the serialized Job, as ctld sent it
         script           the job script, owned by the job's user
         nodefile         PBS_NODEFILE
         supervisor.json  {pid, start_time_ticks}, then also {session_id, start_time} once
@@ -14,21 +13,26 @@ Layout::
         status.json      the finished outcome; its presence means "ended"
 
 Every JSON file is written whole or not at all (a temporary file, then rename or
-link), so a reader never sees half a record, whoever crashes when. Only the standard library and
-the generated protobuf modules are imported: the launcher and the supervisors load
-this module too.
+link), so a reader never sees half a record, whoever crashes when. Nothing is fsynced:
+the spool keeps an outcome until ctld has stored it, across restarts of noded or ctld,
+and the page cache outlives those; only the machine's own crash could lose a file, and
+that crash takes the node's jobs with it (ctld then hears within milliseconds, or
+declares the node lost). An fsync costs a job as much CPU as all its other files, and a
+millisecond of its time.
+Only the standard
+library is imported: the launcher and the supervisors load this module too, and each
+page they map is a page every supervisor's fork and exit must handle.
 """
 from __future__ import annotations
 
 import json
 import os
 import re
-import shutil
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from hpcq.api import jobs_pb2, nodes_pb2
+TYPE_CHECKING = False  # typing (and dataclasses) would add megabytes to every supervisor's fork
+if TYPE_CHECKING:
+    from typing import Any
 
 _ATTEMPT_NAME = re.compile(r"^(\d+)\.(\d+)$")
 
@@ -37,41 +41,44 @@ _ATTEMPT_NAME = re.compile(r"^(\d+)\.(\d+)$")
 DIR_MODE = 0o711
 
 
-@dataclass(frozen=True)
 class AttemptDir:
-    """The spool directory of one job attempt and the files in it."""
+    """The spool directory of one job attempt and the files in it. The files' paths are
+    strings: a supervisor pays for every bit of pathlib it runs (see hpcq.noded.jobd)."""
 
-    path: Path
-    job_id: int
-    attempt: int
+    __slots__ = ("path", "job_id", "attempt", "_dir")
+
+    def __init__(self, path: Path, job_id: int, attempt: int) -> None:
+        self.path, self.job_id, self.attempt = path, job_id, attempt
+        self._dir = os.fspath(path)
+
+    @classmethod
+    def at(cls, path: str) -> AttemptDir:
+        job_id, _, attempt = os.path.basename(path).partition(".")
+        return cls(Path(path), int(job_id), int(attempt))
 
     @property
     def key(self) -> tuple[int, int]:
         return (self.job_id, self.attempt)
 
     @property
-    def job(self) -> Path:
-        return self.path / "job.pb"
+    def script(self) -> str:
+        return self._dir + "/script"
 
     @property
-    def script(self) -> Path:
-        return self.path / "script"
+    def nodefile(self) -> str:
+        return self._dir + "/nodefile"
 
     @property
-    def nodefile(self) -> Path:
-        return self.path / "nodefile"
+    def supervisor(self) -> str:
+        return self._dir + "/supervisor.json"
 
     @property
-    def supervisor(self) -> Path:
-        return self.path / "supervisor.json"
+    def cancel(self) -> str:
+        return self._dir + "/cancel.json"
 
     @property
-    def cancel(self) -> Path:
-        return self.path / "cancel.json"
-
-    @property
-    def status(self) -> Path:
-        return self.path / "status.json"
+    def status(self) -> str:
+        return self._dir + "/status.json"
 
 
 def jobs_dir(spool_dir: Path) -> Path:
@@ -96,25 +103,15 @@ def scan(spool_dir: Path) -> list[AttemptDir]:
     return sorted(found, key=lambda a: a.key)
 
 
-def write_json(path: Path, data: dict[str, Any], *, durable: bool = False) -> None:
-    """Replace `path` atomically. `durable` also fsyncs the data before the rename:
-    worth it for a job's final status, not for files that die with the process."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        os.write(fd, json_line(data))
-        if durable:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+def write_json(path: Path | str, data: dict[str, Any]) -> None:
+    """Replace `path` atomically."""
+    os.replace(_write_aside(path, data), path)
 
 
-def publish_json(path: Path, data: dict[str, Any]) -> bool:
+def publish_json(path: Path | str, data: dict[str, Any]) -> bool:
     """Create `path` whole, only if it does not exist yet (link() is atomic and exclusive).
     False when somebody else created it first."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(json_line(data))
+    tmp = _write_aside(path, data)
     try:
         os.link(tmp, path)
     except FileExistsError:
@@ -124,18 +121,41 @@ def publish_json(path: Path, data: dict[str, Any]) -> bool:
     return True
 
 
+def _write_aside(path: Path | str, data: dict[str, Any]) -> str:
+    """`data` in a temporary file beside `path`, to be renamed or linked into place."""
+    head, name = os.path.split(path)
+    tmp = os.path.join(head, f".{name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, json_line(data))
+    finally:
+        os.close(fd)
+    return tmp
+
+
 def json_line(data: dict[str, Any]) -> bytes:
     """One message on the launcher's pipes: compact JSON and a newline."""
     return json.dumps(data, separators=(",", ":")).encode() + b"\n"
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
+def read_json(path: Path | str) -> dict[str, Any] | None:
     """The record, or None if there is none (or it cannot be parsed: never written whole)."""
     try:
-        with open(path, "rb") as f:
-            return json.loads(f.read())
+        return json.loads(_read(path))
     except (FileNotFoundError, ValueError):
         return None
+
+
+def _read(path: Path | str) -> bytes:
+    """A small file whole, with no file object: these reads are on every job's path."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def process_start_ticks(pid: int) -> int | None:
@@ -143,42 +163,29 @@ def process_start_ticks(pid: int) -> int | None:
     boot, or None if there is no such process. With the pid it names one process for
     good, which is how supervisor.json is checked against a recycled pid."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
+        data = _read(f"/proc/{pid}/stat")
     except (FileNotFoundError, ProcessLookupError):
         return None
     # The command name (field 2) may hold spaces and parentheses; the fields after it are plain.
     return int(data[data.rindex(b")") + 2:].split()[19])
 
 
-def remove(path: Path) -> None:
+def remove(path: Path | str) -> None:
+    import shutil  # rarely needed in a supervisor: not loaded into every one
     shutil.rmtree(path, ignore_errors=True)
 
 
-# --- outcomes as JSON ---------------------------------------------------------------------
-
-_OUTCOME_NUMBERS = ("exit_code", "signal", "start_time", "end_time", "session_id", "cpu_seconds", "max_rss_kb")
-
-
-def outcome_to_json(outcome: nodes_pb2.JobOutcome) -> dict[str, Any]:
-    """A readable record: the state is spelled out, so an admin can `cat` a status file."""
-    data: dict[str, Any] = {
-        "job_id": outcome.job_id,
-        "attempt": outcome.attempt,
-        "running": outcome.running,
-        "state": jobs_pb2.JobState.Name(outcome.state),
-        "reason": outcome.reason,
-    }
-    data.update((name, getattr(outcome, name)) for name in _OUTCOME_NUMBERS)
-    return data
-
-
-def outcome_from_json(data: dict[str, Any]) -> nodes_pb2.JobOutcome:
-    outcome = nodes_pb2.JobOutcome(
-        job_id=data["job_id"], attempt=data["attempt"], running=data.get("running", False),
-        state=jobs_pb2.JobState.Value(data.get("state", "JOB_STATE_UNSPECIFIED")),
-        reason=data.get("reason", ""))
-    for name in _OUTCOME_NUMBERS:
-        if name in data:
-            setattr(outcome, name, data[name])
-    return outcome
+def remove_attempt(directory: AttemptDir) -> None:
+    """Remove an attempt's directory: its known files by name, then the directory;
+    rmtree (which lists, and works on descriptors) only for what else is left."""
+    for path in (directory.status, directory.supervisor, directory.script, directory.nodefile, directory.cancel):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+    try:
+        os.rmdir(directory.path)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        remove(directory.path)

@@ -3,23 +3,25 @@ directive lines, reading the script, the submit context, the client, and turning
 failed call into the dialect's message and exit code.
 
 Nothing here imports grpc: the client is opened lazily, when a command makes its call.
+Nor typing or dataclasses, which would cost each command ~15 ms at start-up: the
+records here are named tuples and small classes (see hpcq/protolite.py). For the same
+reason getpass, socket and signal (~5 ms together) are not imported to learn the user,
+the host name or a signal's number, nor shlex (and re) unless a script has directives.
 """
 from __future__ import annotations
 
-import getpass
 import os
-import shlex
-import signal as _signal
-import socket
 import sys
 import time
+from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any
 
 from hpcq.errors import HpcqError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import IO, Any
+
     from hpcq.client import Client
 
 
@@ -42,13 +44,48 @@ class ShimError(Exception):
         return ShimError(f"{self.text}\n{line}", self.exit_code)
 
 
+class Record:
+    """Plain data, as a dataclass is, without importing dataclasses (inspect with it:
+    ~8 ms of every command's start-up). A subclass declares its fields as annotated
+    class attributes, most with a default; Record(*values, **fields) sets them in that
+    order or by name, and each record gets its own copy of a list, set or dict default.
+    Immutable records are named tuples instead."""
+
+    def __init__(self, *values: Any, **fields: Any) -> None:
+        names = type(self).__annotations__
+        if len(values) > len(names):
+            raise TypeError(f"{type(self).__name__} takes {len(names)} fields, not {len(values)}")
+        given = dict(zip(names, values))
+        for name, value in fields.items():
+            if name not in names or name in given:
+                raise TypeError(f"{type(self).__name__}: unknown or repeated field {name!r}")
+            given[name] = value
+        for name in names:
+            if name in given:
+                value = given[name]
+            elif hasattr(type(self), name):
+                value = getattr(type(self), name)
+                if isinstance(value, (list, set, dict)):
+                    value = value.copy()
+            else:
+                raise TypeError(f"{type(self).__name__}: field {name!r} not given")
+            setattr(self, name, value)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and vars(other) == vars(self)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a dataclass with eq
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
+
+
 # -- option scanning -----------------------------------------------------------------
 
 class GetoptError(ValueError):
     """An argument list GNU getopt would refuse; the message is glibc's, prog included."""
 
 
-@dataclass(frozen=True)
 class OptionTable:
     """Which options a command knows, in getopt's terms.
 
@@ -57,9 +94,13 @@ class OptionTable:
     key the command handles it under. Short options are handled under their letter
     unless `aliases` names a key for them.
     """
-    short: str
-    long: Mapping[str, tuple[str, str]] = field(default_factory=dict)
-    aliases: Mapping[str, str] = field(default_factory=dict)
+    __slots__ = ("short", "long", "aliases")
+
+    def __init__(self, short: str, long: Mapping[str, tuple[str, str]] | None = None,
+                 aliases: Mapping[str, str] | None = None) -> None:
+        self.short = short
+        self.long: Mapping[str, tuple[str, str]] = long or {}
+        self.aliases: Mapping[str, str] = aliases or {}
 
     def short_arg(self, letter: str) -> str | None:
         """"" for a flag, ":" for one that takes an argument, None if unknown."""
@@ -145,9 +186,10 @@ def _match_long(prog: str, arg: str, name: str, table: OptionTable) -> str:
 
 # -- directives ------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Directive:
-    """One ``#PBS`` / ``#SBATCH`` line: where it is, what it says, and its words."""
+class Directive(namedtuple("Directive", "line text args")):
+    """One ``#PBS`` / ``#SBATCH`` line: where it is (`line`), what it says (`text`), and
+    its words (`args`, a tuple)."""
+    __slots__ = ()
     line: int
     text: str
     args: tuple[str, ...]
@@ -185,6 +227,8 @@ def directives(script: str, prefix: str, *, comments: bool) -> list[Directive]:
         if rest and not rest[0].isspace():
             continue   # "#SBATCHfoo" is a comment, not a directive
         try:
+            import shlex
+
             words = shlex.split(rest, comments=comments)
         except ValueError as e:
             raise DirectiveError(number, line, str(e).lower()) from None
@@ -253,10 +297,10 @@ def read_script(path: str | None, stdin: IO[bytes] | None = None) -> str:
 
 # -- where and by whom a job is submitted ---------------------------------------------
 
-@dataclass(frozen=True)
-class SubmitContext:
+class SubmitContext(namedtuple("SubmitContext", "cwd host user environ now")):
     """The facts about the submitting process a JobSpec records; a parameter so that
     parsing is a pure function in tests."""
+    __slots__ = ()
     cwd: str
     host: str
     user: str
@@ -293,13 +337,19 @@ def user_ids(user: str) -> tuple[int | None, str, int | None]:
 
 
 def short_hostname() -> str:
-    return socket.gethostname().split(".")[0]
+    return os.uname().nodename.split(".")[0]      # what gethostname() returns
 
 
 def login_name() -> str:
+    """getpass.getuser()'s answer: $LOGNAME, $USER, $LNAME or $USERNAME, else the
+    password database's name of this uid (else the uid)."""
+    for variable in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        if os.environ.get(variable):
+            return os.environ[variable]
+    import pwd
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
         return str(os.getuid())
 
 
@@ -348,6 +398,8 @@ def parse_uint(text: str, maximum: int = UINT32_MAX) -> int | None:
 
 def parse_signal(value: str) -> int:
     """A signal by number or name, with or without SIG: ``9``, ``KILL``, ``SIGUSR1``."""
+    import signal as _signal
+
     text = value.strip().upper()
     if text.isdigit():             # any digits: '²' is a bad number, not a bad name
         number = parse_uint(text)

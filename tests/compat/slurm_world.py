@@ -48,9 +48,11 @@ class Life:
     argv: tuple[str, ...] = ()
     comment: str = ""
     workdir: str = ""
+    output: str = ""                   # sbatch -o
     dependency: str = ""
     cpu: int = 0                       # the CPU id it runs on
     array: tuple[int, int] | None = None    # (array job id, task) of an array task
+    array_of: tuple[str, int] = ("", 0)     # (tasks, throttle) the array was submitted with
     array_rest: tuple[str, str, int] | None = None  # (tasks, pending tasks, throttle) of an array's record
     rest_pending: list[tuple[str, str]] = field(default_factory=list)      # (from, pending tasks)
 
@@ -67,7 +69,7 @@ class Life:
         spec.resources.tasks_per_node = self.tasks_per_node
         spec.resources.mem_per_node_mb = self.mem
         spec.argv.extend(self.argv)
-        spec.comment, spec.workdir = self.comment, self.workdir
+        spec.comment, spec.workdir, spec.stdout_path = self.comment, self.workdir, self.output
         if self.command:
             spec.attributes["command"] = self.command
         if self.begin:
@@ -78,6 +80,7 @@ class Life:
             spec.dependencies.add(kind=jobs_pb2.Dependency.Kind.Value(_KINDS[kind]), job_ids=[int(ids)])
         if self.array:
             job.array_job_id, job.array_task_id = self.array
+            spec.array.tasks, spec.array.max_running = self.array_of
         if self.array_rest:
             spec.array.tasks, pending, spec.array.max_running = self.array_rest
             job.array_job_id = self.id
@@ -111,6 +114,7 @@ class Life:
 _KINDS = {"afterok": "AFTER_OK", "afternotok": "AFTER_NOT_OK", "afterany": "AFTER_ANY", "after": "AFTER"}
 P, H, W = S.PENDING, S.HELD, S.WAITING
 DEP, NEVER = "Dependency", "DependencyNeverSatisfied"
+A1, A2 = "arr_%A_%a.out", "arr2_%A_%a.out"        # the arrays' -o
 
 LIVES = [
     Life(11239, "aa86acc9-590f-487f-b3db-d85154b8b03e.job", "13:06:25", 4294892889,
@@ -121,22 +125,22 @@ LIVES = [
     Life(11251, "arr2.sh", "13:07:50", 4294892880, [("13:07:51", P, "JobArrayTaskLimit"),
                                                   ("13:08:00", P, "Resources"),
                                                   ("13:08:02", P, "JobArrayTaskLimit")],
-         command=f"{CWD}/arr2.sh", array_rest=("1-10", "3-10", 2),
+         command=f"{CWD}/arr2.sh", output=A2, array_rest=("1-10", "3-10", 2),
          rest_pending=[("13:07:58", "5-10"), ("13:08:06", "7-10"), ("13:08:08", "9-10")]),
     Life(11247, "arr.sh", "13:07:45", 4294892883, start="13:07:48", end="13:07:48", array=(11247, 3),
-         command=f"{CWD}/arr.sh", array_rest=("1-3", "", 0)),
-    Life(11249, "arr.sh", "13:07:45", 4294892883, start="13:07:48", end="13:07:48", array=(11247, 1),
-         command=f"{CWD}/arr.sh"),
-    Life(11250, "arr.sh", "13:07:45", 4294892883, start="13:07:48", end="13:07:48", array=(11247, 2),
-         command=f"{CWD}/arr.sh", cpu=1),
+         command=f"{CWD}/arr.sh", output=A1, array_rest=("1-3", "", 0)),
+    Life(11249, "arr.sh", "13:07:45", 4294892882, start="13:07:48", end="13:07:48", array=(11247, 1),
+         command=f"{CWD}/arr.sh", output=A1, array_of=("1-3", 0)),
+    Life(11250, "arr.sh", "13:07:45", 4294892881, start="13:07:48", end="13:07:48", array=(11247, 2),
+         command=f"{CWD}/arr.sh", output=A1, array_of=("1-3", 0), cpu=1),
     Life(11252, "arr2.sh", "13:07:50", 4294892880, start="13:07:51", end="13:07:59", array=(11251, 1),
-         command=f"{CWD}/arr2.sh"),
+         command=f"{CWD}/arr2.sh", output=A2, array_of=("1-10", 2)),
     Life(11253, "arr2.sh", "13:07:50", 4294892880, start="13:07:51", end="13:07:59", array=(11251, 2),
-         command=f"{CWD}/arr2.sh", cpu=1),
+         command=f"{CWD}/arr2.sh", output=A2, array_of=("1-10", 2), cpu=1),
     Life(11261, "arr2.sh", "13:07:50", 4294892880, start="13:08:08", end="13:08:30", array=(11251, 7),
-         command=f"{CWD}/arr2.sh", cpu=2),
+         command=f"{CWD}/arr2.sh", output=A2, array_of=("1-10", 2), cpu=2),
     Life(11262, "arr2.sh", "13:07:50", 4294892880, start="13:08:08", end="13:08:30", array=(11251, 8),
-         command=f"{CWD}/arr2.sh", cpu=3),
+         command=f"{CWD}/arr2.sh", output=A2, array_of=("1-10", 2), cpu=3),
     Life(11254, "dep_parent_fail", "13:07:52.5", 4294892879, start="13:07:53", end="13:08:00", final=S.FAILED,
          exit_code=1, cpu=2),
     Life(11255, "dep_afterok", "13:07:52.5", 4294892878, [("13:07:52", P, DEP), ("13:08:00", P, NEVER)],

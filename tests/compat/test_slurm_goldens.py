@@ -20,6 +20,7 @@ from tests.compat.slurm_world import anchor
 MAINS = {"sbatch": sbatch.main, "squeue": squeue.main, "scancel": scancel.main, "sinfo": sinfo.main,
          "sacct": sacct.main, "scontrol": scontrol.main}
 ENVJOB = "#!/bin/sh\n#SBATCH --comment=from-directive\nenv | sort\n"
+ARRAYJOB = "#!/bin/sh\nenv | grep -E '^SLURM_(ARRAY|JOB)' | sort\nsleep 8\n"
 
 
 def submits_as(job_id: int) -> Callable[[FakeCluster], None]:
@@ -44,6 +45,9 @@ MATCHED: dict[str, tuple[str, Callable[[FakeCluster], None] | None]] = {
     "slurm/sacct_exit3_timeout_signal.txt": ("13:10:05.5", None),
     "slurm/sacct_j_parsable2.txt": ("13:10:05.5", None),
     "slurm/sacct_unknown_job.txt": ("13:10:06", None),
+    "slurm/sbatch_array_1_10pct2.txt": ("13:07:50", submits_as(11251)),
+    "slurm/sbatch_array_1_3.txt": ("13:07:45", submits_as(11247)),
+    "slurm/sbatch_array_parsable.txt": ("13:07:45", submits_as(11246)),
     "slurm/sbatch_bad_array.txt": ("13:10:09", None),
     "slurm/sbatch_bad_time.txt": ("13:10:09", None),
     "slurm/sbatch_dependency_bad_syntax.txt": ("13:08:03",
@@ -75,6 +79,7 @@ MATCHED: dict[str, tuple[str, Callable[[FakeCluster], None] | None]] = {
     "slurm/scontrol_release.txt": ("13:08:08", None),
     "slurm/scontrol_release_p.txt": ("13:08:09.2", None),
     "slurm/scontrol_release_unknown.txt": ("13:10:07", None),
+    "slurm/scontrol_show_job_array_element_done.txt": ("13:07:50", None),
     "slurm/scontrol_show_job_cancelled_running.txt": ("13:08:10", None),
     "slurm/scontrol_show_job_exit3.txt": ("13:08:45.5", None),
     "slurm/scontrol_show_job_oneline.txt": ("13:08:07", None),
@@ -95,6 +100,7 @@ MATCHED: dict[str, tuple[str, Callable[[FakeCluster], None] | None]] = {
     "slurm/squeue_after_release.txt": ("13:08:09", None),
     "slurm/squeue_all_fields.txt": ("13:08:07", None),
     "slurm/squeue_array_throttled.txt": ("13:07:52.2", None),
+    "slurm/squeue_array_throttled_r.txt": ("13:07:52.2", None),
     "slurm/squeue_default_dependency_never_satisfied.txt": ("13:08:01.2", None),
     "slurm/squeue_default_mixed.txt": ("13:08:07", None),
     "slurm/squeue_default_mixed_settled.txt": ("13:08:08.2", None),
@@ -128,6 +134,8 @@ def test_slurm_capture(case_id: str, monkeypatch, tmp_path) -> None:
     # The scripts the capture's commands name, in a submit directory of its own.
     (tmp_path / "envjob.sh").write_text(ENVJOB)
     (tmp_path / "noshebang.sh").write_text("echo no shebang\n")
+    for script in ("arr.sh", "arr2.sh"):
+        (tmp_path / script).write_text(ARRAYJOB)
     monkeypatch.chdir(tmp_path)
     argv = c.words[1:]
     stdin = "#!/bin/sh\n#SBATCH -J fromstdin\ntrue\n" if "< stdin.sh" in c.command else ""

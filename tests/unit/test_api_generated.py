@@ -10,6 +10,6 @@ def test_generated_modules_are_fresh():
     genproto = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(genproto)
     expected = genproto.generate()
-    committed = {p.name: p.read_text() for p in (ROOT / "hpcq" / "api").glob("*_pb2*.py*")}
+    committed = {p.relative_to(genproto.API_DIR).as_posix(): p.read_text() for p in genproto.generated_paths()}
     stale = sorted(name for name in expected.keys() | committed.keys() if expected.get(name) != committed.get(name))
     assert not stale, f"hpcq/api is stale against proto/ for {stale}: run `make proto`"

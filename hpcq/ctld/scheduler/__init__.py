@@ -8,9 +8,10 @@ from hpcq.ctld.scheduler.model import (Decision, JobRequest, NodeCapacity, Queue
                                        SetReason, Slice, Snapshot, Start)
 from hpcq.ctld.scheduler.passes import schedule
 from hpcq.ctld.scheduler.priority import PriorityBreakdown, PriorityWeights, priorities
+from hpcq.ctld.scheduler.retry import Finish, Hold, Requeue, RetryLimits, RunEnd, after_run
 
-__all__ = ["ArrayTasks", "Decision", "Dependencies", "DependencyError", "Explanation", "IndexSet", "JobRequest",
-           "Kind", "NodeCapacity", "Phase", "PriorityBreakdown", "PriorityWeights", "QueuePolicy", "Reserve",
-           "RunningJob", "SetReason", "Shares", "Slice", "Snapshot", "Start", "Target", "Term", "Usage", "Verdict",
-           "evaluate", "explain", "fairshare_factors", "find_cycle", "parse_hold_jid", "parse_pbs", "parse_slurm",
-           "priorities", "schedule"]
+__all__ = ["ArrayTasks", "Decision", "Dependencies", "DependencyError", "Explanation", "Finish", "Hold", "IndexSet",
+           "JobRequest", "Kind", "NodeCapacity", "Phase", "PriorityBreakdown", "PriorityWeights", "QueuePolicy",
+           "Requeue", "Reserve", "RetryLimits", "RunEnd", "RunningJob", "SetReason", "Shares", "Slice", "Snapshot",
+           "Start", "Target", "Term", "Usage", "Verdict", "after_run", "evaluate", "explain", "fairshare_factors",
+           "find_cycle", "parse_hold_jid", "parse_pbs", "parse_slurm", "priorities", "schedule"]

@@ -9,6 +9,7 @@ costs one commit. A later Put of the same row in one batch replaces the earlier 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -20,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, delete, event, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
 from hpcq.ctld.store import migrations
@@ -95,6 +96,9 @@ class Store:
         self.last_batch_size = 0
         self.on_commit: Callable[[float, int], None] | None = None  # (seconds, changes), on the writer thread
         self._upserts: dict[str, Any] = {}
+        # The writer's own connection, kept across commits: a checkout and return of a
+        # pooled one costs about as much as committing a few rows.
+        self._conn: Connection | None = None
 
     def open(self) -> Loaded:
         """Create or migrate the schema and read everything back (called before serving)."""
@@ -134,6 +138,9 @@ class Store:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
         self.engine.dispose()
 
     def _run(self) -> None:
@@ -181,7 +188,19 @@ class Store:
                 rows[change.row[_key_column(change.table)]] = change.row
             else:
                 rows[change.key] = None
-        with self.engine.begin() as conn:
+        if self._conn is None:
+            self._conn = self.engine.connect()
+        conn = self._conn
+        try:
+            self._write(conn, latest)
+        except Exception:
+            self._conn = None  # it may be broken (a database restart): the next batch takes another
+            with contextlib.suppress(Exception):
+                conn.close()
+            raise
+
+    def _write(self, conn: Connection, latest: dict[str, dict[Any, dict[str, Any] | None]]) -> None:
+        with conn.begin():
             for table_name, rows in latest.items():
                 table, key = TABLES[table_name].__table__, _key_column(table_name)
                 puts = [row for row in rows.values() if row is not None]

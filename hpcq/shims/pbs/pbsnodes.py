@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from hpcq.errors import ConfigError, HpcqError
 from hpcq.shims import common
@@ -27,10 +26,9 @@ usage:
 TABLE = common.OptionTable(short="aC:F:lors:Sv", long={"version": ("", "version")})
 
 
-@dataclass
-class Request:
+class Request(common.Record):
     action: str = "show"          # show, list, offline, online, version
-    names: list[str] = field(default_factory=list)
+    names: list[str] = []
     comment: str = ""
     json: bool = False
 

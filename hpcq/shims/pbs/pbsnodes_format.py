@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from hpcq import units
-from hpcq.api import admin_pb2, jobs_pb2
+from hpcq.api.lite import admin_pb2, jobs_pb2
 from hpcq.shims.pbs.qstat_output import Raw, json_object
 
 Node = admin_pb2.Node

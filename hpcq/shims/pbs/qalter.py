@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from hpcq import units
-from hpcq.api import jobs_pb2
+from hpcq.api.lite import jobs_pb2
 from hpcq.errors import HpcqError
 from hpcq.shims import common
 from hpcq.shims.common import ShimError
@@ -35,11 +34,10 @@ _RESOURCE_FIELDS = ("resources.nodes", "resources.tasks_per_node", "resources.cp
                     "resources.mem_per_node_mb", "resources.gpus_per_node", "resources.features")
 
 
-@dataclass
-class Alteration:
+class Alteration(common.Record):
     """The options of one qalter, to apply to each job's current spec."""
-    options: list[tuple[str, str]] = field(default_factory=list)
-    job_ids: list[int] = field(default_factory=list)
+    options: list[tuple[str, str]] = []
+    job_ids: list[int] = []
     version: bool = False
 
 

@@ -3,8 +3,8 @@ system's — the last two for administrators only). qrls shares this module."""
 from __future__ import annotations
 
 import sys
+from collections import namedtuple
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from hpcq.shims import common
 from hpcq.shims.common import ShimError
@@ -14,12 +14,12 @@ TABLE = common.OptionTable(short="h:", long={"version": ("", "version")})
 _USAGE = "usage: {prog} [-h hold_list] job_identifier ...\n       {prog} --version"
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(namedtuple("Request", "job_ids holds admin version", defaults=("u", False, False))):
+    __slots__ = ()
     job_ids: list[int]
-    holds: str = "u"
-    admin: bool = False            # -h o or s: an operator's hold
-    version: bool = False
+    holds: str
+    admin: bool                    # -h o or s: an operator's hold
+    version: bool
 
 
 def parse(prog: str, argv: Sequence[str]) -> Request:

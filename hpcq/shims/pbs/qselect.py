@@ -6,10 +6,9 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 from hpcq import states, units
-from hpcq.api import jobs_pb2
+from hpcq.api.lite import jobs_pb2
 from hpcq.shims import common
 from hpcq.shims.common import ShimError
 from hpcq.shims.pbs import actions
@@ -30,17 +29,16 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "gt": lambda a, b: a > b, "le": lambda a, b: a <= b, "lt": lambda a, b: a < b}
 
 
-@dataclass
-class Selection:
-    states: set[str] = field(default_factory=set)
-    users: list[str] = field(default_factory=list)
-    names: list[str] = field(default_factory=list)
+class Selection(common.Record):
+    states: set[str] = set()
+    users: list[str] = []
+    names: list[str] = []
     queue: str = ""
     account: str = ""
     project: str = ""
     rerunnable: bool | None = None
-    holds: set[str] = field(default_factory=set)
-    resources: list[tuple[str, str, float]] = field(default_factory=list)   # (name, op, value)
+    holds: set[str] = set()
+    resources: list[tuple[str, str, float]] = []   # (name, op, value)
     priority: tuple[str, int] | None = None
     history: bool = False
     arrays_only: bool = False

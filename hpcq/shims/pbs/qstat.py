@@ -4,13 +4,12 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from hpcq import states
-from hpcq.api import jobs_pb2
+from hpcq.api.lite import jobs_pb2
 from hpcq.shims import common
 from hpcq.shims.common import ShimError
-from hpcq.shims.pbs import qstat_format, qstat_output
+from hpcq.shims.pbs import qstat_arrays, qstat_format, qstat_output
 
 PROG = "qstat"
 USAGE = """\
@@ -23,30 +22,33 @@ qstat -q [-G|-M] [ destination... ]
 qstat -B [-f] [-F format] [-D delim] [ server_name... ]
 qstat --version"""
 # Every option OpenPBS's qstat knows, so that none is "invalid"; those hpcq does not
-# implement yet (-q, -T, -G/-M, -p) are refused by name.
+# implement yet (-q, -G/-M, -p) are refused by name.
 TABLE = common.OptionTable(short="1aBD:EfF:GHiJMnpqQrsTtu:wx", long={"version": ("", "version")})
-_UNSUPPORTED = frozenset("GMpqT")
+_UNSUPPORTED = frozenset("GMpq")
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9][\w.-]*")
+_SUBJOB = re.compile(r"(\d+)\[(\d+)\](?:\.\S*)?")      # 10[1].server
 
 
-@dataclass
-class Query:
+class Query(common.Record):
     full: bool = False
     history: bool = False          # -x: finished jobs too
     only_finished: bool = False    # -H
     only_queued: bool = False      # -i
     only_running: bool = False     # -r
     alt: bool = False
-    users: list[str] = field(default_factory=list)
-    queues: list[str] = field(default_factory=list)
-    servers: list[str] = field(default_factory=list)       # destinations' @server parts
-    job_ids: list[int] = field(default_factory=list)
+    users: list[str] = []
+    queues: list[str] = []
+    servers: list[str] = []       # destinations' @server parts
+    job_ids: list[int] = []
+    indices: list[int | None] = []  # per job id: the subjob it names (10[1]), or None
     alt_options: qstat_format.AltOptions = qstat_format.AltOptions()
     wide: bool = False
     output: str = ""               # -F: "", "json" or "dsv"
     delimiter: str = "|"           # -D
     status: str = ""               # "queue" (-Q), "server" (-B), or "" for jobs
     version: bool = False
+    subjobs: bool = False          # -t: an array's subjobs too
+    arrays_only: bool = False      # -J
 
 
 def parse(argv: Sequence[str]) -> Query:
@@ -76,13 +78,16 @@ def parse(argv: Sequence[str]) -> Query:
     if q.status:
         q.queues = [operand.partition("@")[0] for operand in operands if operand.partition("@")[0]]
         return q
-    q.alt = not q.full and bool(letters & set("aiHrnsu1"))
+    q.alt = not q.full and bool(letters & set("aiHrnsTu1"))
     q.alt_options = qstat_format.AltOptions(nodes="n" in letters, one_line="1" in letters,
-                                            comments="s" in letters, wide=q.wide)
+                                            comments="s" in letters, wide=q.wide, est_start="T" in letters)
+    q.subjobs, q.arrays_only = "t" in letters, "J" in letters
     for operand in operands:
         number = qstat_format.parse_job_id(operand)
-        if number is not None:
-            q.job_ids.append(number)
+        subjob = _SUBJOB.fullmatch(operand)
+        if number is not None or subjob:
+            q.job_ids.append(number if number is not None else int(subjob[1]))
+            q.indices.append(int(subjob[2]) if subjob else None)
             continue
         queue, at, server = operand.partition("@")
         if at and server:
@@ -126,23 +131,61 @@ def select(q: Query, conn: common.Connection) -> tuple[list[jobs_pb2.Job], list[
             if name not in known:
                 raise ShimError(f"qstat: Unknown queue destination {name}", common.pbs_exit(common.PBSE_UNKQUE))
     if not q.job_ids:
-        jobs = conn.client.list(users=q.users, queues=q.queues, include_finished=q.history)
-        return sorted((j for j in jobs if _wanted(j, q)), key=lambda j: j.id), errors, code
+        jobs = sorted(conn.client.list(users=q.users, queues=q.queues, include_finished=q.history),
+                      key=lambda j: j.id)
+        jobs = qstat_arrays.view(_with_members(jobs, conn, complete=q.history), subjobs_too=q.subjobs,
+                                 arrays_only=q.arrays_only)
+        return [j for j in jobs if _wanted(j, q)], errors, code
     found, _unknown = conn.client.get(q.job_ids)
     by_id = {job.id: job for job in found}
+    members = _members(found, conn)
     shown = []
-    for number in q.job_ids:
-        job = by_id.get(number)
+    for number, index in zip(q.job_ids, q.indices):
+        job, subjobs = by_id.get(number), []
+        if job is not None and number in members:
+            # An array: itself (with -t its subjobs), or the one subjob asked for.
+            rows = qstat_arrays.view(members[number], subjobs_too=True, arrays_only=False)
+            job, subjobs = rows[0], (rows[1:] if q.subjobs else [])
+            if index is not None:
+                job, subjobs = next((r for r in rows[1:] if r.array_task_id == index), None), []
+        elif index is not None:
+            job = None
         if job is None:
-            errors.append(f"qstat: Unknown Job Id {number}.{conn.cluster}")
+            asked = f"{number}[{index}]" if index is not None else str(number)
+            errors.append(f"qstat: Unknown Job Id {asked}.{conn.cluster}")
             code = common.pbs_exit(common.PBSE_UNKJOBID)
         elif states.is_finished(job.state) and not q.history:
             errors.append(f"qstat: {qstat_format.job_id(job, conn.cluster)} Job has finished, "
                           "use -x or -H to obtain historical job information")
             code = common.pbs_exit(common.PBSE_HISTJOBID)
         elif _wanted(job, q):
-            shown.append(job)
+            alone = not (subjobs and q.arrays_only)          # -Jt: the subjobs without their array
+            shown += [job] * alone + [j for j in subjobs if _wanted(j, q)]
     return shown, errors, code
+
+
+def _members(found: Sequence[jobs_pb2.Job], conn: common.Connection) -> dict[int, list[jobs_pb2.Job]]:
+    """The records of each array among `found` (asked for by its number), by array."""
+    wanted = {j.id for j in found if qstat_arrays.is_member(j) and j.id == j.array_job_id}
+    if not wanted:
+        return {}
+    groups: dict[int, list[jobs_pb2.Job]] = {}
+    for job in sorted(conn.client.list(include_finished=True), key=lambda j: j.id):
+        if job.array_job_id in wanted:
+            groups.setdefault(job.array_job_id, []).append(job)
+    return groups
+
+
+def _with_members(jobs: list[jobs_pb2.Job], conn: common.Connection, *, complete: bool) -> list[jobs_pb2.Job]:
+    """`jobs` and the finished records of the arrays among them, which an array's
+    counts include (qstat -f: array_state_count); `complete` when they are there."""
+    arrays = {j.array_job_id for j in jobs if qstat_arrays.is_member(j)}
+    if not arrays or complete:
+        return jobs
+    have = {j.id for j in jobs}
+    extra = [j for j in conn.client.list(include_finished=True)
+             if j.array_job_id in arrays and j.id not in have]
+    return sorted(jobs + extra, key=lambda j: j.id) if extra else jobs
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 import shlex
 import time
+from collections import namedtuple
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from hpcq import states, units
-from hpcq.api import jobs_pb2
+from hpcq.api.lite import jobs_pb2
 from hpcq.shims.common import is_digits
 
 S = jobs_pb2.JobState
@@ -49,8 +49,14 @@ def parse_job_id(text: str) -> int | None:
     return int(m[1])
 
 
+def is_array(job: Job) -> bool:
+    """An array itself (``10[]``), not one of its subjobs (see qstat_arrays.py)."""
+    return bool(job.spec.array.tasks) and not job.HasField("array_task_id")
+
+
 def started(job: Job) -> bool:
-    return job.start_time > 0 and job.state not in states.QUEUED
+    # An array never runs itself: its subjobs do (it shows no CPU time, session or host).
+    return job.start_time > 0 and job.state not in states.QUEUED and not is_array(job)
 
 
 _DEPENDENCY_REASONS = frozenset({"Dependency", "DependencyNeverSatisfied"})
@@ -68,12 +74,15 @@ def never_satisfied(job: Job) -> bool:
 
 def state_code(job: Job) -> str:
     """qstat's one-letter state: ``H`` for a job held by its dependency too."""
+    if is_array(job) and job.state in states.ACTIVE:
+        return "B"              # begun: some subjob has started
     return "H" if waits_on_dependency(job) else states.pbs_code(job.state)
 
 
 def hold_types(job: Job) -> str:
     if job.state == S.HELD:
-        return "o" if job.reason == "JobHeldAdmin" else "u"
+        # Past its requeue limit PBS puts a job on a system hold (run_count above 20).
+        return {"JobHeldAdmin": "o", "JobHoldMaxRequeue": "s"}.get(job.reason, "u")
     return "s" if waits_on_dependency(job) else "n"
 
 
@@ -150,8 +159,8 @@ def _short_id(job: Job, cluster: str) -> str:
 
 # -- the default table ----------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class _Widths:
+class _Widths(namedtuple("_Widths", "job_id name user queue header")):
+    __slots__ = ()
     job_id: int
     name: int
     user: int
@@ -186,12 +195,57 @@ def render_default(jobs: Sequence[Job], cluster: str, *, wide: bool = False) -> 
 
 # -- the alternate table ---------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class AltOptions:
-    nodes: bool = False        # -n: the execution hosts under (or after, with -1) each job
-    one_line: bool = False     # -1
-    comments: bool = False     # -s: the comment under each job
-    wide: bool = False         # -w
+class AltOptions(namedtuple("AltOptions", "nodes one_line comments wide est_start", defaults=(False,) * 5)):
+    __slots__ = ()
+    nodes: bool                # -n: the execution hosts under (or after, with -1) each job
+    one_line: bool             # -1
+    comments: bool             # -s: the comment under each job
+    wide: bool                 # -w
+    est_start: bool            # -T: the estimated start instead of the elapsed time, jobs in start order
+
+
+_WEEK = 7 * 86400
+
+
+def est_start_time(job: Job, now: float, *, wide: bool = False) -> str:
+    """qstat -T's Est Start Time: "--" unless the job is queued (Q) with a planned start
+    still ahead; else the short form (15:34 today, "We 15" within a week, "Feb" this
+    year, "2031" within 5 years, ">5yrs") or, with -w, the long one ("Today 15:34",
+    "Wed 15:34" this week, "Wed Feb 10 15:34" this year, "Wed Feb 10 2031 15:34")."""
+    at = job.planned_start_time
+    if state_code(job) != "Q" or not at or at < now:
+        return "--"
+    when, today = time.localtime(at), time.localtime(now)
+    same_day = (when.tm_year, when.tm_yday) == (today.tm_year, today.tm_yday)
+    if wide:
+        # The week begins on Sunday (tm_wday counts from Monday).
+        week_start = time.mktime((today.tm_year, today.tm_mon, today.tm_mday - (today.tm_wday + 1) % 7,
+                                  0, 0, 0, 0, 0, -1))
+        if same_day:
+            return time.strftime("Today %H:%M", when)
+        if at < week_start + _WEEK:
+            return time.strftime("%a %H:%M", when)
+        if when.tm_year == today.tm_year:
+            return time.strftime("%a %b %d %H:%M", when)
+        return time.strftime("%a %b %d %Y %H:%M", when)
+    if same_day:
+        return time.strftime("%H:%M", when)
+    if at - now < _WEEK:
+        return time.strftime("%a", when)[:2] + time.strftime(" %H", when)
+    if when.tm_year == today.tm_year:
+        return time.strftime("%b", when)
+    return time.strftime("%Y", when) if when.tm_year - today.tm_year < 5 else ">5yrs"
+
+
+def est_start_order(jobs: Sequence[Job], now: float) -> list[Job]:
+    """qstat -T's order: jobs that started first, by start time; then queued jobs by
+    planned start; those with none (or one already past) last, in their given order."""
+    def key(job: Job) -> tuple[int, float]:
+        if started(job):
+            return 0, job.start_time
+        at = job.planned_start_time
+        return (1, at) if at >= now else (2, 0.0)
+    return sorted(jobs, key=key)
 
 
 def render_alt(jobs: Sequence[Job], now: float, cluster: str, options: AltOptions = AltOptions()) -> str:
@@ -199,14 +253,18 @@ def render_alt(jobs: Sequence[Job], now: float, cluster: str, options: AltOption
     if not jobs:
         return ""
     wide = options.wide
+    last = "Start" if options.est_start else "Elap"
+    est = (f"{'':<99}{'Est':>18}\n" if wide else f"{'':<75}Est\n") if options.est_start else ""
+    if options.est_start:
+        jobs = est_start_order(jobs, now)
     if wide:
         # job id 30, user 15, queue 15, name 15, session 8, nodes 4, tasks 5
-        out = [f"\n{cluster}: \n{'':<99}Req'd  Req'd   Elap\n"
+        out = [f"\n{cluster}: \n{est}{'':<99}Req'd  Req'd   {last}\n"
                f"{'Job ID':<30} {'Username':<15} {'Queue':<15} {'Jobname':<15} {'SessID':<8} {'NDS':<4} "
                f"{'TSK':<5} Memory Time  S Time\n"
                f"{'-' * 30} {'-' * 15} {'-' * 15} {'-' * 15} {'-' * 8} {'-' * 4} {'-' * 5} ------ ----- - -----\n"]
     else:
-        out = [f"\n{cluster}: \n{'':<60}Req'd  Req'd   Elap\n"
+        out = [f"\n{cluster}: \n{est}{'':<60}Req'd  Req'd   {last}\n"
                "Job ID          Username Queue    Jobname    SessID NDS TSK Memory Time  S Time\n"
                "--------------- -------- -------- ---------- ------ --- --- ------ ----- - -----\n"]
     for job in jobs:
@@ -214,6 +272,8 @@ def render_alt(jobs: Sequence[Job], now: float, cluster: str, options: AltOption
         mem = units.format_pbs_size(total_mem_mb(job)) if total_mem_mb(job) else _BLANK
         req_time = units.format_pbs_hm(walltime(job)) if walltime(job) else _BLANK
         elap = units.format_pbs_hm(elapsed(job, now)) if started(job) else _BLANK
+        if options.est_start:
+            elap = est_start_time(job, now, wide=wide)
         queue = job.queue or job.spec.queue
         if wide:
             row = (f"{_trunc(job_id(job, cluster), 30):<30} {_trunc(job.user, 15):<15} {_trunc(queue, 15):<15} "
@@ -223,7 +283,8 @@ def render_alt(jobs: Sequence[Job], now: float, cluster: str, options: AltOption
             row = (f"{_trunc(job_id(job, cluster), 15):<15} {_trunc(job.user, 8):<8} {_trunc(queue, 8):<8} "
                    f"{_trunc(job.spec.name, 10):<10} {_trunc(session, 6):>6} {_trunc(str(node_count(job)), 3):>3} "
                    f"{_trunc(str(total_cpus(job)), 3):>3} ")
-        row += f"{mem[:6]:>6} {req_time[:5]:>5} {state_code(job)} {elap[:5]:>5}"
+        row += f"{mem[:6]:>6} {req_time[:5]:>5} {state_code(job)} " + \
+            (elap if wide and options.est_start else f"{elap[:5]:>5}")
         out.append(row + (" " if options.one_line else "\n"))
         if options.nodes:
             hosts = exec_host(job) or _BLANK
@@ -264,6 +325,8 @@ def exec_vnode(job: Job) -> str:
 
 def comment(job: Job, now: float) -> str:
     """What PBS's scheduler and server write in a job's comment."""
+    if is_array(job) and job.start_time:
+        return f"Job Array Began at {time.strftime('%a %b %d at %H:%M', time.localtime(job.start_time))}"
     if started(job):
         text = f"Job run at {time.strftime('%a %b %d at %H:%M', time.localtime(job.start_time))} on {exec_vnode(job)}"
         ending = {S.COMPLETED: " and finished", S.FAILED: " and failed", S.NODE_FAIL: " and failed",
@@ -304,6 +367,10 @@ def _output_path(job: Job, letter: str) -> str:
         directory = spec.submit_dir or spec.workdir
         if spec.dialect == jobs_pb2.DIALECT_SLURM:
             path = f"{directory}/slurm-{job.id}.out"
+        elif spec.array.tasks:
+            # An array's files are named for its number and each subjob's index.
+            index = job.array_task_id if job.HasField("array_task_id") else "^array_index^"
+            path = f"{directory}/{spec.name}.{letter}{job.array_job_id or job.id}.{index}"
         else:
             path = f"{directory}/{spec.name}.{letter}{job.id}"
     return f"{spec.submit_host}:{path}" if spec.submit_host else path
@@ -354,7 +421,10 @@ def full_attributes(job: Job, now: float, cluster: str) -> list[tuple[str, str]]
     a += [("job_state", state_code(job)), ("queue", job.queue or spec.queue), ("server", cluster)]
     if spec.account:
         a.append(("Account_Name", spec.account))
-    a += [("Checkpoint", attrs.get("checkpoint", "u")), ("ctime", units.format_ctime(job.submit_time))]
+    subjob = job.HasField("array_task_id") and bool(spec.array.tasks)    # takes these from its array
+    if not subjob:
+        a.append(("Checkpoint", attrs.get("checkpoint", "u")))
+    a.append(("ctime", units.format_ctime(job.submit_time)))
     if attrs.get("depend") and not ran:
         # The server drops a dependency once it released the job (dependencies.txt).
         a.append(("depend", depend(attrs["depend"], cluster)))
@@ -363,10 +433,12 @@ def full_attributes(job: Job, now: float, cluster: str) -> list[tuple[str, str]]
     a.append(("Error_Path", _output_path(job, "e")))
     if job.allocation.slices:
         a += [("exec_host", exec_host(job)), ("exec_vnode", exec_vnode(job))]
-    if spec.begin_time:
-        a.append(("Execution_Time", units.format_ctime(spec.begin_time)))
+    if spec.begin_time or (job.retry_time and job.state == S.WAITING):
+        # A retry waiting its backoff is a job whose execution time lies ahead (state W).
+        a.append(("Execution_Time", units.format_ctime(max(spec.begin_time, job.retry_time))))
     join = attrs.get("join", "oe") if spec.join_output else "n"
-    a += [("Hold_Types", hold_types(job)), ("Join_Path", join),
+    a += [] if subjob else [("Hold_Types", hold_types(job))]
+    a += [("Join_Path", join),
           ("Keep_Files", attrs.get("keep", "n")), ("Mail_Points", spec.mail_events or "a")]
     if spec.mail_users:
         a.append(("Mail_Users", spec.mail_users))
@@ -375,6 +447,8 @@ def full_attributes(job: Job, now: float, cluster: str) -> list[tuple[str, str]]
           ("qtime", units.format_ctime(job.submit_time)),
           ("Rerunable", "False" if spec.HasField("requeue") and not spec.requeue else "True")]
     a += _resource_list(job)
+    if is_array(job) and job.start_time:
+        a.append(("stime", units.format_ctime(job.start_time)))
     if ran:
         a.append(("stime", units.format_ctime(job.start_time)))
         if finished and job.end_time:
@@ -390,19 +464,29 @@ def full_attributes(job: Job, now: float, cluster: str) -> list[tuple[str, str]]
         substate = 22           # JOB_SUBSTATE_DEPNHOLD
     elif never_satisfied(job):
         substate = 92
+    elif is_array(job) and job.state in states.ACTIVE:
+        substate = 70           # JOB_SUBSTATE_BEGUN
     a += [("substate", str(substate)), ("Variable_List", _variable_list(job))]
     text = comment(job, now)
     if text:
         a.append(("comment", text))
     if job.state != S.HELD:     # a held job is not eligible yet
         a.append(("etime", units.format_ctime(job.eligible_time or job.submit_time)))
-    if ran:
+    # A job queued again after a run keeps its count; an array has none of its own.
+    if ran or (job.attempt and job.start_time and not is_array(job)):
         a.append(("run_count", str(job.attempt or 1)))
     status = exit_status(job)
     if status is not None:
         a.append(("Exit_status", str(status)))
     if "submit_arguments" in attrs:
         a.append(("Submit_arguments", attrs["submit_arguments"]))
+    if is_array(job):
+        a += [("array", "True"), ("array_state_count", attrs.get("array_state_count", "")),
+              ("array_indices_submitted", spec.array.tasks),
+              ("array_indices_remaining", attrs.get("array_indices_remaining", job.array_tasks_pending or "-"))]
+    elif job.HasField("array_task_id"):
+        a.append(("array_id", f"{job.array_job_id}[].{cluster}"))
+        a.append(("array_index", str(job.array_task_id)))
     if "executable" in attrs:
         a.append(("executable", f"<jsdl-hpcpa:Executable>{attrs['executable']}</jsdl-hpcpa:Executable>"))
         if "argument_list" in attrs:

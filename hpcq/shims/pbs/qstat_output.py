@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 
 from hpcq import states, units
-from hpcq.api import admin_pb2, jobs_pb2
+from hpcq.api.lite import admin_pb2, jobs_pb2
 from hpcq.shims.pbs import qstat_format as qf
 
 Job = jobs_pb2.Job

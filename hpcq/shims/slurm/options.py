@@ -7,15 +7,18 @@ shared/compat/slurm/sbatch_*.txt); an error in a directive adds the line it came
 from __future__ import annotations
 
 import os
-import re
+from collections import namedtuple
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import IO
 
 from hpcq import hostlist, units
-from hpcq.api import jobs_pb2
+from hpcq.patterns import Pattern
+from hpcq.api.lite import jobs_pb2
 from hpcq.shims import common
 from hpcq.shims.common import ShimError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import IO
 
 PROG = "sbatch"
 _FATAL = 255            # what sbatch exits with for a bad option (exit(-1))
@@ -54,7 +57,8 @@ _ENV_OPTIONS = {
     "SBATCH_SIGNAL": "signal", "SBATCH_TIMELIMIT": "time", "SBATCH_WCKEY": "wckey",
 }
 # One item of --array: an index, or a range with an optional step.
-_ARRAY_ITEM = re.compile(r"([0-9]{1,9})(?:-([0-9]{1,9})(?::([0-9]{1,9}))?)?")
+_ARRAY_ITEM = Pattern(r"([0-9]{1,9})(?:-([0-9]{1,9})(?::([0-9]{1,9}))?)?")
+_NICE = Pattern(r"[-+]?[0-9]{1,10}")
 
 
 def valid_array(value: str) -> bool:
@@ -82,15 +86,16 @@ Usage: sbatch [-N nnodes] [-n ntasks] [-c ncpus] [-J jobname] [-p partition]
 TRY_HELP = 'Try "sbatch --help" for more information'
 
 
-@dataclass(frozen=True)
-class SbatchRequest:
+class SbatchRequest(namedtuple("SbatchRequest", "spec parsable test_only quiet help version",
+                               defaults=(False,) * 5)):
     """What one sbatch invocation asks for."""
+    __slots__ = ()
     spec: jobs_pb2.JobSpec
-    parsable: bool = False
-    test_only: bool = False
-    quiet: bool = False
-    help: bool = False
-    version: bool = False
+    parsable: bool
+    test_only: bool
+    quiet: bool
+    help: bool
+    version: bool
 
 
 def parse(argv: Sequence[str], ctx: common.SubmitContext, stdin: IO[bytes] | None = None) -> SbatchRequest:
@@ -366,7 +371,7 @@ class _Builder(common.OptionBuilder):
 
     def nice(self, value: str) -> None:
         # Slurm's range is +/-2147483645 (NICE_OFFSET - 3).
-        m = re.fullmatch(r"[-+]?[0-9]{1,10}", value) if value else None
+        m = _NICE.fullmatch(value) if value else None
         nice = int(value) if m else 100 if not value else None
         if nice is None or abs(nice) > common.INT32_MAX - 2:
             raise _bad(f"Invalid --nice value: {value}")

@@ -7,11 +7,10 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from hpcq import states
-from hpcq.api import jobs_pb2
+from hpcq.api.lite import jobs_pb2
 from hpcq.shims import common
 from hpcq.shims.common import ShimError
 from hpcq.shims.slurm import sacct_format as sf
@@ -37,15 +36,14 @@ _NOT_YET = {"c": "-c/--completion", "json": "--json", "yaml": "--yaml", "A": "-A
             "i": "-i/--nnodes", "k": "-k/--timelimit-min", "K": "-K/--timelimit-max", "N": "-N/--nodelist"}
 
 
-@dataclass
-class Query:
-    job_ids: list[int] = field(default_factory=list)
+class Query(common.Record):
+    job_ids: list[int] = []
     unknown_ids: bool = False          # an id that is not a number of ours: it matches nothing
-    users: list[str] = field(default_factory=list)
+    users: list[str] = []
     all_users: bool = False
-    names: list[str] = field(default_factory=list)
-    partitions: list[str] = field(default_factory=list)
-    states: list[int] = field(default_factory=list)
+    names: list[str] = []
+    partitions: list[str] = []
+    states: list[int] = []
     start: float | None = None
     end: float | None = None
     fields: str = sf.DEFAULT_FIELDS

@@ -9,11 +9,11 @@ left-justifies, and a value longer than its column is cut with ``+`` in the last
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from hpcq import hostlist, states, units
-from hpcq.api import jobs_pb2
+from hpcq.api.lite import jobs_pb2
 from hpcq.shims.common import user_ids
 from hpcq.shims.slurm import squeue_format as sq
 from hpcq.shims.slurm.scontrol_format import duration
@@ -33,15 +33,34 @@ LONG_FIELDS = ("JobID,JobIDRaw,JobName,Partition,MaxVMSize,MaxVMSizeNode,MaxVMSi
                "TRESUsageOutMaxNode,TRESUsageOutMaxTask,TRESUsageOutAve,TRESUsageOutTot")
 
 
-@dataclass(frozen=True)
-class Row:
-    """One line of sacct: a job's allocation, or its batch step (``step`` is "batch")."""
+class Row(namedtuple("Row", "job step record view", defaults=("", None, None))):
+    """One line of sacct: a job's allocation, its batch step (``step`` is "batch"), or
+    one of its srun steps (``step`` is "0", "1", ...; `record` the step, `view` the job
+    as that step saw it, for the fields a step shares with the batch step)."""
+    __slots__ = ()
     job: Job
-    step: str = ""
+    step: str
+    record: jobs_pb2.JobStep | None
+    view: Job | None
 
     @property
     def is_step(self) -> bool:
         return bool(self.step)
+
+
+def step_view(job: Job, step: jobs_pb2.JobStep) -> Job:
+    """The job as one srun step saw it: the step's times, outcome, usage and share of
+    the allocation, so that the batch step's field functions read the step."""
+    view = Job()
+    view.CopyFrom(job)
+    view.ClearField("steps")
+    view.start_time, view.end_time, view.state = step.start_time, step.end_time, step.state
+    view.exit_code, view.signal = step.exit_code, step.signal
+    view.cpu_seconds, view.max_rss_kb = step.cpu_seconds, step.max_rss_kb
+    del view.allocation.slices[:]
+    for node, tasks in zip(step.nodes, step.tasks_per_node):
+        view.allocation.slices.add(node=node, cpus=tasks * (step.cpus_per_task or 1))
+    return view
 
 
 # -- what sacct shows of a job ----------------------------------------------------------------
@@ -73,6 +92,8 @@ def cancelled_by(job: Job) -> str:
 
 def state(row: Row) -> str:
     job = row.job
+    if row.record is not None:
+        return states.slurm_name(row.record.state)
     if row.is_step:
         # The batch step of a job that was killed (cancelled, walltime, a signal) was cancelled.
         if job.state in (S.CANCELLED, S.TIMEOUT) or job.signal:
@@ -87,6 +108,8 @@ def exit_code(row: Row) -> str:
     """The step shows the signal that killed it; the job only when the job itself died of
     it, not when Slurm sent it (cancel, walltime)."""
     job = row.job
+    if row.record is not None:
+        return f"{row.record.exit_code}:{row.record.signal}"
     if row.is_step or job.state not in (S.CANCELLED, S.TIMEOUT):
         return f"{job.exit_code}:{job.signal}"
     return f"{job.exit_code}:0"
@@ -183,12 +206,12 @@ def _cpu_time(seconds: float) -> str:
     return duration(seconds)
 
 
-@dataclass(frozen=True)
-class FieldDef:
+class FieldDef(namedtuple("FieldDef", "name width job step", defaults=(None,))):
+    __slots__ = ()
     name: str
     width: int                                        # negative: left-justified
     job: Callable[[Job, float], str]                  # the allocation's value
-    step: Callable[[Job, float], str] | None = None   # the batch step's; None: blank
+    step: Callable[[Job, float], str] | None          # the batch step's; None: blank
 
 
 def _f(name: str, width: int, job: Callable[[Job, float], str],
@@ -318,16 +341,26 @@ _BY_ROW: dict[str, Callable[[Row, float], str]] = {
 }
 
 
-@dataclass(frozen=True)
-class Column:
+# Where an srun step differs from the batch step.
+_BY_SRUN_STEP: dict[str, Callable[[jobs_pb2.JobStep], str]] = {
+    "JobName": lambda s: s.name,
+    "NTasks": lambda s: str(s.ntasks),
+    "Layout": lambda s: "Block",
+}
+
+
+class Column(namedtuple("Column", "field width")):
+    __slots__ = ()
     field: FieldDef
     width: int
 
     def value(self, row: Row, now: float) -> str:
         if self.field.name in _BY_ROW:
             return _BY_ROW[self.field.name](row, now)
+        if row.record is not None and self.field.name in _BY_SRUN_STEP:
+            return _BY_SRUN_STEP[self.field.name](row.record)
         getter = self.field.step if row.is_step else self.field.job
-        return getter(row.job, now) if getter is not None else ""
+        return getter(row.view or row.job, now) if getter is not None else ""
 
 
 class FieldError(ValueError):
@@ -354,12 +387,14 @@ def parse_fields(text: str) -> list[Column]:
 
 
 def rows(jobs: Sequence[Job], *, allocations_only: bool = False) -> list[Row]:
-    """The rows of these jobs: each job, then its batch step once it has run."""
+    """The rows of these jobs: each job, then its batch step once it has run, then its
+    srun steps (those of its latest run)."""
     out = []
     for job in jobs:
         out.append(Row(job))
         if not allocations_only and ran(job):
             out.append(Row(job, "batch"))
+            out += [Row(job, str(s.step_id), s, step_view(job, s)) for s in job.steps if s.attempt == job.attempt]
     return out
 
 

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
-from hpcq.api import jobs_pb2
+from hpcq.api.lite import jobs_pb2
 from hpcq.shims import common
 from hpcq.shims.common import ShimError
 from hpcq.shims.slurm import squeue
@@ -32,9 +31,8 @@ _LOUD_REFUSALS = {R.NOT_PERMITTED: "Access/permission denied",
                   R.INVALID_STATE: "Job is pending execution"}
 
 
-@dataclass
-class Request:
-    job_ids: list[int] = field(default_factory=list)
+class Request(common.Record):
+    job_ids: list[int] = []
     signal: int = 0                    # 0: cancel
     filters: squeue.Query | None = None
     verbose: bool = False

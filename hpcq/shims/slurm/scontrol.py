@@ -1,17 +1,17 @@
-"""scontrol: ``show job|node|partition|config|hostnames|hostlist``, ``hold``, ``uhold``,
-``release``, ``update JobId=N Key=Value...``, ``requeue`` (refused: not supported yet)."""
+"""scontrol: ``show job|node|partition|config|hostnames|hostlist`` (a job ``N``, an array
+``N`` and its tasks, one task ``N_i``), ``hold``, ``uhold``, ``release``, ``update JobId=N
+Key=Value...``, ``requeue`` (refused: not supported yet)."""
 from __future__ import annotations
 
 import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 from hpcq import hostlist, states, units
-from hpcq.api import jobs_pb2
+from hpcq.api.lite import jobs_pb2
 from hpcq.errors import HpcqError
-from hpcq.shims import common
+from hpcq.shims import arrays, common
 from hpcq.shims.common import ShimError
 from hpcq.shims.slurm import scontrol_format as fmt
 
@@ -47,13 +47,12 @@ _ENTITIES = {"job": "job", "jobs": "job", "jobid": "job", "node": "node", "nodes
 R = jobs_pb2.JobActionResult
 
 
-@dataclass
-class Command:
+class Command(common.Record):
     verb: str                                  # show, hold, uhold, release, requeue, update, help, version
     entity: str = ""
     name: str = ""
-    job_ids: list[int] = field(default_factory=list)
-    updates: list[tuple[str, str]] = field(default_factory=list)
+    job_ids: list[int] = []
+    updates: list[tuple[str, str]] = []
     one_line: bool = False
     details: bool = False
     quiet: bool = False
@@ -308,15 +307,45 @@ def show(cmd: Command, conn: common.Connection, environ: Mapping[str, str]) -> s
 MIN_JOB_AGE = 300      # seconds a finished job stays in scontrol's view, as Slurm's MinJobAge default
 
 
+def _in_view(job: jobs_pb2.Job, now: float) -> bool:
+    return not states.is_finished(job.state) or job.end_time >= now - MIN_JOB_AGE
+
+
+def find_jobs(name: str, client, now: float) -> list[jobs_pb2.Job]:  # noqa: ANN001 - hpcq.client.Client
+    """The records ``show job`` prints for ``N`` or an array task ``N_i``: an array's id
+    names its own record and then its tasks' (newest first, as Slurm lists them); a task
+    not started yet is the array's record with that task's index."""
+    head, _, task = name.partition("_")
+    number = common.parse_uint(head, common.UINT64_MAX)
+    index = common.parse_uint(task, common.UINT32_MAX) if task else None
+    if number is None or (task and index is None):
+        return []
+    found, _ = client.get([number])
+    if not found:
+        return []
+    job = found[0]
+    if job.array_job_id != job.id:
+        return [] if task else [job]          # an ordinary job, or a task named by its own id
+    if index is not None and job.HasField("array_task_id") and job.array_task_id == index:
+        return [job]
+    if index is not None and arrays.has_pending(job, index):
+        return [arrays.pending_task(job, index)]
+    members = sorted((j for j in client.list(include_finished=True)
+                      if j.array_job_id == number and j.id != number and _in_view(j, now)),
+                     key=lambda j: -j.id)
+    if index is not None:
+        return [j for j in members if j.array_task_id == index]
+    return [job, *members]
+
+
 def show_jobs(cmd: Command, client, now: float) -> str:  # noqa: ANN001 - hpcq.client.Client
     if cmd.name:
-        number = common.parse_uint(cmd.name, common.UINT64_MAX)
-        jobs, unknown = client.get([number]) if number is not None else ([], [cmd.name])
-        if unknown or not jobs:
+        jobs = find_jobs(cmd.name, client, now)
+        if not jobs:
             raise ShimError("slurm_load_jobs error: Invalid job id specified", 1)
     else:
         jobs = sorted(client.list(include_finished=True, ended_after=now - MIN_JOB_AGE), key=lambda j: j.id)
-        jobs = [j for j in jobs if not states.is_finished(j.state) or j.end_time >= now - MIN_JOB_AGE]
+        jobs = [j for j in jobs if _in_view(j, now)]
         if not jobs:
             return "No jobs in the system\n"
     return fmt.render([fmt.job_lines(j, now, details=cmd.details) for j in jobs], one_line=cmd.one_line)

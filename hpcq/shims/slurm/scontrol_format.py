@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 
 from hpcq import hostlist, states, units
-from hpcq.api import admin_pb2, jobs_pb2
+from hpcq.api.lite import admin_pb2, jobs_pb2
 from hpcq.shims.common import compress_indices, user_ids
 from hpcq.shims.slurm import sinfo_format
 from hpcq.shims.slurm import squeue_format as sq
@@ -63,7 +63,8 @@ _WAITING_REASONS = frozenset({"Dependency", "DependencyNeverSatisfied"})
 
 
 def _eligible(job: Job) -> str:
-    if job.state == S.HELD or job.reason in _WAITING_REASONS:
+    # A task an array's throttle holds back is not eligible either (it accrues age, though).
+    if job.state == S.HELD or job.reason in _WAITING_REASONS or job.reason == "JobArrayTaskLimit":
         return "Unknown"
     if job.state == S.WAITING:
         return _iso(job.spec.begin_time or job.eligible_time)
@@ -86,8 +87,8 @@ def _start(job: Job) -> str:
         return _iso(job.start_time)
     if states.is_finished(job.state):
         return _iso(job.end_time)        # never ran: Slurm sets start = end
-    if job.state == S.WAITING and job.spec.begin_time:
-        return _iso(job.spec.begin_time)
+    if job.state == S.WAITING and (job.spec.begin_time or job.retry_time):
+        return _iso(max(job.spec.begin_time, job.retry_time))
     return _iso(job.planned_start_time)
 
 

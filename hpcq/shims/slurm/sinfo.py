@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 from hpcq import hostlist
 from hpcq.shims import common
@@ -46,17 +45,16 @@ _STATE_WORDS = {
 }
 
 
-@dataclass
-class Query:
+class Query(common.Record):
     header: bool = True
     long: bool = False
     node_oriented: bool = False
     summarize: bool = False
     reasons: bool = False
     fmt: str = ""
-    partitions: list[str] = field(default_factory=list)
-    node_names: list[str] = field(default_factory=list)
-    states: set[str] = field(default_factory=set)      # sinfo %T words, without "*"
+    partitions: list[str] = []
+    node_names: list[str] = []
+    states: set[str] = set()      # sinfo %T words, without "*"
     responding: bool | None = None
     help: bool = False
     version: bool = False

@@ -9,11 +9,12 @@ partition name or node list, at least 9"; a value is cut to its field's width.
 from __future__ import annotations
 
 import re
+from collections import namedtuple
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 from hpcq import hostlist, units
-from hpcq.api import admin_pb2
+from hpcq.api.lite import admin_pb2
+from hpcq.shims.common import Record
 from hpcq.shims.slurm.squeue_format import Field, FormatError
 
 Node = admin_pb2.Node
@@ -74,12 +75,11 @@ def socket_core_thread(node: Node) -> str:
 
 # -- the lines sinfo prints: a partition and some of its nodes ------------------------------
 
-@dataclass
-class Line:
+class Line(Record):
     """One output line: a partition (or none) and the nodes grouped under it."""
     queue: Queue | None
     default: bool
-    nodes: list[Node] = field(default_factory=list)
+    nodes: list[Node] = []
 
     @property
     def first(self) -> Node:
@@ -111,11 +111,11 @@ def _min_plus(values: Sequence[int]) -> str:
     return str(low) if low == high else f"{low}+"
 
 
-@dataclass(frozen=True)
-class FieldDef:
+class FieldDef(namedtuple("FieldDef", "header value per_node", defaults=(False,))):
+    __slots__ = ()
     header: str
     value: Callable[[Line], str]
-    per_node: bool = False         # a node's own value: nodes that differ in it are on separate lines
+    per_node: bool                 # a node's own value: nodes that differ in it are on separate lines
 
 
 # sinfo -o letters (sinfo(1), "-o <output_format>"); headers as Slurm prints them.
@@ -166,8 +166,8 @@ _HASH_PARTITION = frozenset("PR")
 _HASH_NODES = frozenset("Nno")
 
 
-@dataclass(frozen=True)
-class SinfoField:
+class SinfoField(namedtuple("SinfoField", "letter width right suffix")):
+    __slots__ = ()
     letter: str
     width: int          # -1: "#", as wide as the longest value of its kind
     right: bool

@@ -4,11 +4,10 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from hpcq import states
-from hpcq.api import jobs_pb2
-from hpcq.shims import common
+from hpcq.api.lite import jobs_pb2
+from hpcq.shims import arrays, common
 from hpcq.shims.common import ShimError
 from hpcq.shims.slurm import squeue_format
 
@@ -38,20 +37,20 @@ _SLURM_STATES = {"PENDING": "PD", "RUNNING": "R", "SUSPENDED": "S", "COMPLETING"
                  "SPECIAL_EXIT": "SE", "STAGE_OUT": "SO", "STOPPED": "ST"}
 
 
-@dataclass
-class Query:
-    job_ids: list[int] = field(default_factory=list)
-    users: list[str] = field(default_factory=list)
-    partitions: list[str] = field(default_factory=list)
-    names: list[str] = field(default_factory=list)
-    states: list[int] = field(default_factory=list)   # empty: every unfinished state
+class Query(common.Record):
+    job_ids: list[int] = []
+    users: list[str] = []
+    partitions: list[str] = []
+    names: list[str] = []
+    states: list[int] = []   # empty: every unfinished state
     all_states: bool = False
     header: bool = True
     long: bool = False
     fmt: str = squeue_format.DEFAULT_FORMAT
-    named: list[squeue_format.NamedField] = field(default_factory=list)    # -O
-    sort: list[tuple[str, bool]] = field(default_factory=list)             # -S
+    named: list[squeue_format.NamedField] = []    # -O
+    sort: list[tuple[str, bool]] = []             # -S
     start: bool = False
+    expand: bool = False                 # -r: a pending array as one line per task
     help: bool = False
     version: bool = False
 
@@ -94,6 +93,8 @@ def parse(argv: Sequence[str], environ: dict[str, str] | None = None, user: str 
                 raise ShimError(f"squeue: error: {e}", 1) from None
         elif key == "h":
             q.header = False
+        elif key == "r":
+            q.expand = True
         elif key == "l":
             q.long = True
         elif key == "o":
@@ -155,10 +156,17 @@ def select(q: Query, conn: common.Connection) -> list[jobs_pb2.Job]:
         # asking for several filters the whole list.
         if len(set(q.job_ids)) == 1 and unknown:
             raise ShimError("slurm_load_jobs error: Invalid job id specified", 1)
+        heads = {j.id for j in jobs if j.array_job_id == j.id}
+        if heads:
+            # An array's id names its tasks too, each a record of its own once started.
+            jobs += [j for j in conn.client.list(include_finished=q.all_states or bool(q.states))
+                     if j.array_job_id in heads and j.id not in heads]
     else:
         jobs = conn.client.list(states=q.states, users=q.users, queues=q.partitions, names=q.names,
                                 include_finished=q.all_states)
     wanted = [j for j in jobs if _wanted(j, q)]
+    if q.expand:
+        wanted = arrays.expand(wanted)
     if q.sort:
         return squeue_format.sort_by(squeue_format.sort_jobs(wanted), q.sort, common.now())
     if q.start:

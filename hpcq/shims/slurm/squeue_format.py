@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections import namedtuple
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 
 from hpcq import hostlist, states, units
-from hpcq.api import jobs_pb2
+from hpcq.api.lite import jobs_pb2
 from hpcq.shims.common import user_ids
 
 S = jobs_pb2.JobState
@@ -180,7 +180,8 @@ def expected_start(job: Job, now: float) -> float:
         return job.start_time
     if job.state in states.QUEUED:
         if job.spec.begin_time > now or job.state == S.WAITING:
-            return max(job.spec.begin_time, job.planned_start_time)
+            # A retry waiting its backoff (retry_time) shows as a begin time, as in Slurm.
+            return max(job.spec.begin_time, job.retry_time, job.planned_start_time)
         return job.planned_start_time
     return 0.0
 
@@ -233,8 +234,8 @@ def _or_null(text: str) -> str:
     return text or "(null)"
 
 
-@dataclass(frozen=True)
-class FieldDef:
+class FieldDef(namedtuple("FieldDef", "header value")):
+    __slots__ = ()
     header: str
     value: Callable[[Job, float], str]
 
@@ -301,10 +302,10 @@ FIELDS: dict[str, FieldDef] = {
 
 # -- the -o format language -------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Field:
+class Field(namedtuple("Field", "letter width right suffix")):
     """One ``%[.][width]letter``: right-justified with the dot, as wide as the value
     without a width, and always cut to the width."""
+    __slots__ = ()
     letter: str
     width: int
     right: bool
@@ -474,8 +475,8 @@ NAMED_FIELDS: dict[str, tuple[str, Callable[[Job, float], str]]] = {
 NAMED_DEFAULT_WIDTH = 20
 
 
-@dataclass(frozen=True)
-class NamedField:
+class NamedField(namedtuple("NamedField", "name width right")):
+    __slots__ = ()
     name: str
     width: int
     right: bool

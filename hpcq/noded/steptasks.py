@@ -1,0 +1,140 @@
+"""A node's tasks of a job step whose srun runs on another node of the job.
+
+ctld sends LaunchStepTasks; noded starts one helper process per step (this module
+run as ``python -m hpcq.noded.steptasks``), in a session of its own, as the job's
+user. The helper starts the tasks as srun would (hpcq.shims.slurm.srun_tasks), their
+output going to srun's --output/--error files or else to the job's own output files,
+and prints each rank's wait status; noded reports them to ctld (StepTasksEnded),
+where srun reads them. SignalStepTasks reaches the helper's whole session.
+
+Not done here: the job's cgroup and limits (jobd's) do not apply to these tasks, and
+an end that happens while noded is disconnected is not reported again.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+
+from hpcq.api import jobs_pb2, nodes_pb2
+
+log = logging.getLogger("hpcq.noded.steps")
+
+Key = tuple[int, int, int]   # job id, attempt, step id
+
+
+class StepTasks:
+    """noded's side: one helper per step, its end reported through `report`."""
+
+    def __init__(self, node_name: str, allow_root: bool,
+                 report: Callable[[nodes_pb2.StepTasksEnded], None]) -> None:
+        self.node_name = node_name
+        self.allow_root = allow_root
+        self.report = report
+        self._helpers: dict[Key, asyncio.subprocess.Process | None] = {}   # None: starting
+        self._early: dict[Key, int] = {}          # a signal that came while the helper was starting
+
+    def launch(self, message: nodes_pb2.LaunchStepTasks) -> None:
+        key = (message.job.id, message.step.attempt, message.step.step_id)
+        if key in self._helpers:
+            return      # a repeat
+        self._helpers[key] = None
+        asyncio.get_running_loop().create_task(self._run(key, message))
+
+    def signal(self, job_id: int, attempt: int, step_id: int, sig: int) -> None:
+        key = (job_id, attempt, step_id)
+        if key not in self._helpers:
+            return
+        helper = self._helpers[key]
+        if helper is None:
+            self._early[key] = sig
+            return
+        try:
+            os.killpg(helper.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    async def _run(self, key: Key, message: nodes_pb2.LaunchStepTasks) -> None:
+        from hpcq.ctld.steps import ranks_on
+        ranks = ranks_on(message.step, self.node_name)
+        statuses: dict[int, int] = {}
+        try:
+            helper = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "hpcq.noded.steptasks", "--node", self.node_name,
+                *(["--allow-root"] if self.allow_root else []),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, start_new_session=True)
+            self._helpers[key] = helper
+            if key in self._early:
+                os.killpg(helper.pid, self._early.pop(key))
+            log.info("job %d step %d: tasks %s started here", key[0], key[2], ranks)
+            out, _ = await helper.communicate(message.SerializeToString())
+            try:
+                statuses = {int(k): v for k, v in json.loads(out or b"{}").items()}
+            except ValueError:
+                statuses = {}
+            lost = signal.SIGKILL if (helper.returncode or 0) < 0 else 1 << 8
+        except OSError as e:
+            log.warning("job %d step %d: could not start its tasks: %s", key[0], key[2], e)
+            lost = 1 << 8
+        finally:
+            self._helpers.pop(key, None)
+            self._early.pop(key, None)
+        tasks = [jobs_pb2.TaskExit(rank=r, node=self.node_name, wait_status=statuses.get(r, lost)) for r in ranks]
+        self.report(nodes_pb2.StepTasksEnded(job_id=key[0], attempt=key[1], step_id=key[2], tasks=tasks))
+
+
+# -- the helper ---------------------------------------------------------------------------------
+
+def _become(user: str, allow_root: bool) -> None:
+    """Run as the job's user: switch to it as root; as anyone else, be it (user-level mode)."""
+    import pwd
+    entry = pwd.getpwnam(user)
+    if os.geteuid() != 0:
+        if entry.pw_uid != os.geteuid():
+            raise SystemExit(f"hpcq-steptasks: noded runs as uid {os.geteuid()}, not as {user}")
+        return
+    if entry.pw_uid == 0 and not allow_root:
+        raise SystemExit("hpcq-steptasks: jobs of root do not run here ([noded] allow_root_jobs)")
+    os.setgid(entry.pw_gid)
+    os.initgroups(user, entry.pw_gid)
+    os.setuid(entry.pw_uid)
+
+
+def run(message: nodes_pb2.LaunchStepTasks, node: str) -> dict[int, int]:
+    """Start this node's tasks of the step as srun would; each rank's wait status."""
+    from hpcq import jobenv
+    from hpcq.ctld.steps import ranks_on
+    from hpcq.shims.slurm import srun, srun_tasks
+    job, step, launch = message.job, message.step, message.launch
+    ranks = ranks_on(step, node)
+    o = srun.StepOptions(argv=list(launch.argv), input=launch.input or "none", unbuffered=True, chdir=launch.cwd,
+                         open_mode=launch.open_mode)
+    if launch.cpu_bind:
+        o.cpu_bind = srun.parse_cpu_bind(launch.cpu_bind)
+    if launch.output:
+        o.output, o.error = launch.output, launch.error
+    else:
+        # No srun here to relay to: the job's own files take the output, after what is there.
+        out, err = jobenv.output_paths(job, node)
+        o.output, o.open_mode = out.replace("%", "%%"), "append"
+        o.error = launch.error or (err or out).replace("%", "%%")
+    tasks = srun_tasks.Tasks(o, job, step, node, list(step.nodes).index(node), ranks, dict(launch.environment))
+    return tasks.run()
+
+
+def main() -> int:
+    args = sys.argv[1:]
+    node = args[args.index("--node") + 1]
+    message = nodes_pb2.LaunchStepTasks.FromString(sys.stdin.buffer.read())
+    _become(message.job.user, "--allow-root" in args)
+    statuses = run(message, node)
+    sys.stdout.write(json.dumps({str(k): v for k, v in statuses.items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
