@@ -28,6 +28,16 @@ def wait_until(condition: Callable[[], T], timeout: float = 20.0, interval: floa
         time.sleep(interval)
 
 
+@pytest.fixture
+def utc(monkeypatch):
+    """Times formatted as in the captures, which were taken in UTC."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 @pytest.fixture(scope="session")
 def postgres():
     """One PostgreSQL server for the session; each cluster gets its own database."""

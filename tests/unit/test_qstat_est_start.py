@@ -3,7 +3,6 @@ elapsed time, jobs in start order, as OpenPBS's qstat.c (cnvt_est_start_time,
 cmp_est_time) prints them."""
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -20,13 +19,7 @@ Job ID          Username Queue    Jobname    SessID NDS TSK Memory Time  S Time
 """
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 def planned(job_id: int, name: str, start: str | None) -> pb.Job:

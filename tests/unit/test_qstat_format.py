@@ -18,13 +18,7 @@ ENV = {"PBS_O_HOME": "/home/pbsuser", "PBS_O_LOGNAME": "pbsuser",
        "PBS_O_QUEUE": "workq", "PBS_O_HOST": "pbshost"}
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 def at(text: str) -> float:

@@ -3,7 +3,6 @@ look in PBS (held by the system). The captured views are replayed in tests/compa
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -13,13 +12,7 @@ from hpcq.shims.pbs import qstat_format as qf
 from hpcq.shims.pbs import qstat_output as qo
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 def job(job_id: int, state: int = pb.PENDING, *, reason: str = "None", queue: str = "workq", cpus: int = 1,

@@ -14,13 +14,7 @@ from hpcq.shims.slurm import sacct
 from hpcq.shims.slurm import sacct_format as sf
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 def at(text: str) -> float:

@@ -12,13 +12,7 @@ from hpcq.api import jobs_pb2 as pb
 from hpcq.shims.slurm import squeue_format as sf
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 def at(text: str) -> float:

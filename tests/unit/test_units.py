@@ -3,20 +3,12 @@ from __future__ import annotations
 
 import os
 import re
-import time
 
 import pytest
 
 from hpcq import units
 
 
-@pytest.fixture
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 # -- Slurm --time ------------------------------------------------------------------------
