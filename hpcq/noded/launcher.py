@@ -2,8 +2,8 @@
 
 noded runs grpc threads, and forking a threaded process to run Python in the child is
 unsafe; starting a fresh interpreter per job would cost ~50 ms. This process is single-
-threaded and has already imported everything a supervisor needs (no grpc), so a launch
-is one fork.
+threaded and has already imported everything a supervisor needs, and nothing more (no
+grpc, no protobuf: see hpcq.noded.plan), so a launch is one fork of a small process.
 
 Protocol, JSON lines. noded -> stdin (the plan: hpcq.noded.plan)::
 

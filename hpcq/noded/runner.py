@@ -168,6 +168,8 @@ class JobRunner:
                                          kill_grace_seconds=grace, allow_root=self.allow_root)}
         except plan.Refused as e:
             reply = {"refused": str(e)}
+        except Exception as e:  # noqa: BLE001 - whatever stops the launch is the reason, as in a supervisor
+            reply = {"refused": f"noded could not prepare the job: {e!r}"}
         else:
             try:
                 reply = await self._request(request)

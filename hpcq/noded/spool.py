@@ -19,9 +19,10 @@ and the page cache outlives those; only the machine's own crash could lose a fil
 that crash takes the node's jobs with it (ctld then hears within milliseconds, or
 declares the node lost). An fsync costs a job as much CPU as all its other files, and a
 millisecond of its time.
-Only the standard
-library is imported: the launcher and the supervisors load this module too, and each
-page they map is a page every supervisor's fork and exit must handle.
+
+Only the standard library is imported: the launcher and the supervisors load this
+module too, and each page they map is a page every supervisor's fork and exit must
+handle.
 """
 from __future__ import annotations
 
