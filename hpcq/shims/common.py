@@ -20,7 +20,7 @@ from hpcq.errors import HpcqError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import IO, Any
+    from typing import IO, Any, NoReturn
 
     from hpcq.client import Client
 
@@ -576,6 +576,22 @@ def run(body: Callable[[], int], on_rpc_error: Callable[[HpcqError], ShimError])
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+
+
+def entry_point(main: Callable[[], int]) -> Callable[[], NoReturn]:
+    """The installed command (pyproject.toml's scripts): `main`, its output flushed, then
+    an exit that skips the interpreter's teardown of every loaded module — ~3.5 ms of a
+    ~27 ms sbatch here (measured against os._exit), and nothing a command leaves needs it.
+    Tests call `main` itself."""
+    def command() -> NoReturn:
+        code = main()
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BrokenPipeError:  # the reader went away (squeue | head)
+            code = 141
+        os._exit(code or 0)
+    return command
 
 
 def _print_stderr(text: str) -> None:

@@ -134,5 +134,7 @@ def _run(argv: list[str], conn: common.Connection) -> int:
     return show(r, conn)
 
 
+command = common.entry_point(main)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    command()

@@ -70,5 +70,7 @@ def _delete(argv: list[str], conn: common.Connection) -> int:
     return code
 
 
+command = common.entry_point(main)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    command()

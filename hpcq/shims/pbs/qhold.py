@@ -67,5 +67,7 @@ def act(prog: str, argv: list[str], conn: common.Connection) -> int:
     return code
 
 
+command = common.entry_point(main)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    command()

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable, Sequence
 
 from hpcq import states, units
@@ -176,5 +175,7 @@ def _select(argv: list[str], conn: common.Connection) -> int:
     return 0
 
 
+command = common.entry_point(main)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    command()

@@ -1,7 +1,6 @@
 """qsig: send a signal to running PBS jobs (``-s`` a name or number; SIGTERM by default)."""
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 
 from hpcq.shims import common
@@ -51,5 +50,7 @@ def _signal(argv: list[str], conn: common.Connection) -> int:
     return code
 
 
+command = common.entry_point(main)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    command()

@@ -249,5 +249,7 @@ def _show(argv: list[str], conn: common.Connection) -> int:
     return code
 
 
+command = common.entry_point(main)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    command()

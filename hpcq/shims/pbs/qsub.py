@@ -25,5 +25,7 @@ def _submit(argv: list[str], conn: common.Connection) -> int:
     return 0
 
 
+command = common.entry_point(main)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    command()

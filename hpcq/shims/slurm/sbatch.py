@@ -67,5 +67,7 @@ def _submit(argv: list[str], conn: common.Connection, parsed: list[options.Sbatc
     return 0
 
 
+command = common.entry_point(main)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    command()

@@ -124,5 +124,7 @@ def _cancel(argv: list[str], conn: common.Connection) -> int:
     return code
 
 
+command = common.entry_point(main)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    command()

@@ -403,5 +403,7 @@ def _run(argv: list[str], conn: common.Connection, state: dict[str, str]) -> int
     return code
 
 
+command = common.entry_point(main)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    command()

@@ -178,5 +178,7 @@ def _show(argv: list[str], conn: common.Connection) -> int:
     return 0
 
 
+command = common.entry_point(main)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    command()

@@ -274,5 +274,7 @@ def _run(argv: list[str], conn: common.Connection) -> int:
     return srun_tasks.run_step(o, conn.client, node, dict(os.environ))
 
 
+command = common.entry_point(main)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    command()
