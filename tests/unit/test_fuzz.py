@@ -345,4 +345,4 @@ def test_dependency_resolution_raises_only_invalid_argument(data: bytes, slurm_d
         jobs.resolve_dependencies(spec)
     except InvalidArgument:
         return
-    assert all(d.job_ids or d.kind == jobs_pb2.Dependency.SINGLETON for d in spec.dependencies)
+    assert all(d.job_ids or d.tasks or d.kind == jobs_pb2.Dependency.SINGLETON for d in spec.dependencies)

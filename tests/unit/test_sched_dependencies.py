@@ -85,13 +85,11 @@ def test_the_api_message_round_trips():
     assert from_proto([]) is None
 
 
-def test_an_array_task_needs_the_proposed_api_field():
-    if "tasks" in jobs_pb2.Dependency.DESCRIPTOR.fields_by_name:
-        messages, _ = to_proto(parse_slurm("afterok:1_3"))
-        assert from_proto(messages) == parse_slurm("afterok:1_3")
-    else:
-        with pytest.raises(DependencyError, match="array task 1_3"):
-            to_proto(parse_slurm("afterok:1_3"))
+def test_an_array_task_travels_in_tasks_and_a_whole_array_in_job_ids():
+    messages, _ = to_proto(parse_slurm("afterok:2:1_3:0_0"))
+    assert list(messages[0].job_ids) == [2]
+    assert [(t.array_job_id, t.task) for t in messages[0].tasks] == [(1, 3), (0, 0)]
+    assert from_proto(messages) == parse_slurm("afterok:2:1_3:0_0")
 
 
 # --- evaluation ------------------------------------------------------------------

@@ -276,15 +276,8 @@ def parse_hold_jid(text: str) -> Dependencies:
 
 
 # --- the API message ------------------------------------------------------------
-# jobs_pb2.Dependency carries whole jobs in job_ids. Array tasks need one more field;
-# the proposal (proto/hpcq/v1/jobs.proto):
-#     message Dependency {
-#       message Task { uint64 array_job_id = 1; uint32 task = 2; }
-#       Kind kind = 1;
-#       repeated uint64 job_ids = 2;   // whole jobs, whole arrays
-#       repeated Task tasks = 3;       // single tasks: Slurm 1_3, PBS 1[3]
-#     }
-# Until the field exists, converting an expression that names a task raises.
+# jobs_pb2.Dependency carries whole jobs (and whole arrays) in job_ids, single array
+# tasks (Slurm 1_3, PBS 1[3]) in tasks.
 
 _PROTO_KIND = {Kind.AFTER: "AFTER", Kind.AFTER_OK: "AFTER_OK", Kind.AFTER_NOT_OK: "AFTER_NOT_OK",
                Kind.AFTER_ANY: "AFTER_ANY", Kind.SINGLETON: "SINGLETON"}
@@ -294,16 +287,13 @@ def to_proto(deps: Dependencies) -> tuple[list[Any], bool]:
     """(JobSpec.dependencies, JobSpec.dependency_any)."""
     from hpcq.api import jobs_pb2
     messages = []
-    has_tasks = "tasks" in jobs_pb2.Dependency.DESCRIPTOR.fields_by_name
     for term in deps.terms:
         msg = jobs_pb2.Dependency(kind=jobs_pb2.Dependency.Kind.Value(_PROTO_KIND[term.kind]))
         for t in term.targets:
             if t.task is None:
                 msg.job_ids.append(t.job_id)
-            elif has_tasks:
-                msg.tasks.add(array_job_id=t.job_id, task=t.task)
             else:
-                raise DependencyError(f"dependency on array task {t}: the API has no Dependency.tasks yet")
+                msg.tasks.add(array_job_id=t.job_id, task=t.task)
         messages.append(msg)
     return messages, deps.any_of
 
@@ -317,6 +307,6 @@ def from_proto(messages: Iterable[Any], any_of: bool = False) -> Dependencies | 
         if msg.kind not in kinds:
             raise DependencyError(f"dependency kind {msg.kind}: unknown")
         targets = [Target(int(i)) for i in msg.job_ids]
-        targets += [Target(int(t.array_job_id), int(t.task)) for t in getattr(msg, "tasks", ())]
+        targets += [Target(int(t.array_job_id), int(t.task)) for t in msg.tasks]
         terms.append(Term(kinds[msg.kind], tuple(targets)))
     return Dependencies(tuple(terms), any_of) if terms else None
