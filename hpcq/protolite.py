@@ -31,6 +31,11 @@ if TYPE_CHECKING:
     from typing import Any
 
 _WELL_KNOWN_TYPES = "google.protobuf.internal.well_known_types"
+
+# The fast path leans on upb's internals as this major release of protobuf has them
+# (tests/unit/test_protolite.py); under another one the _pb2 modules serve, slower but
+# sure. A new major here fails test_startup_imports until it is checked and named.
+SUPPORTED_PROTOBUF_MAJOR = "7."
 _LOADING = _thread.RLock()   # one module's names appear at once, in every thread
 
 
@@ -91,6 +96,9 @@ def _upb_message() -> ModuleType | None:
     """upb's extension module when upb is the implementation protobuf uses in this
     process (its api_implementation's rule: the environment's choice, else upb when it
     loads), else None."""
+    import google.protobuf
+    if not google.protobuf.__version__.startswith(SUPPORTED_PROTOBUF_MAJOR):
+        return None
     chosen = sys.modules.get("google.protobuf.internal.api_implementation")
     if chosen is not None:
         return chosen._c_module if chosen.Type() == "upb" else None

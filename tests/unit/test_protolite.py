@@ -75,6 +75,19 @@ def test_pure_python_protobuf_gets_the_pb2_classes():
     run(INTEROP.replace("FIRST_CLASSES", "lite_admin.Node"), PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION="python")
 
 
+def test_another_protobuf_major_gets_the_pb2_classes():
+    run("""
+        import sys
+        import google.protobuf
+        google.protobuf.__version__ = "99.0.0"
+        from hpcq.api.lite import jobs_pb2 as lite
+        job_class = lite.Job
+        assert "google.protobuf.descriptor_pool" in sys.modules  # the _pb2 module's path
+        from hpcq.api import jobs_pb2
+        assert job_class is jobs_pb2.Job
+    """)
+
+
 def test_well_known_types_still_work_after_the_lite_modules():
     # The lite modules keep upb from loading well_known_types for their classes; a later
     # Timestamp or Any must still get its methods.
