@@ -170,6 +170,17 @@ def getopt(prog: str, argv: Sequence[str], table: OptionTable, *, permute: bool 
     return options, operands
 
 
+def command_line(prog: str, argv: Sequence[str], table: OptionTable, *, then: str, exit_code: int,
+                 permute: bool = True, command: list[str] | None = None
+                 ) -> tuple[list[tuple[str, str | None]], list[str]]:
+    """getopt for a command: an argument list getopt refuses is the command's failure,
+    glibc's message followed by `then` (its usage, or a "Try ... --help" line)."""
+    try:
+        return getopt(prog, argv, table, permute=permute, command=command)
+    except GetoptError as e:
+        raise ShimError(f"{e}\n{then}", exit_code) from None
+
+
 def _match_long(prog: str, arg: str, name: str, table: OptionTable) -> str:
     if name in table.long:
         return name

@@ -61,10 +61,7 @@ def usage_error(text: str) -> ShimError:
 def parse(argv: Sequence[str], ctx: common.SubmitContext, stdin: IO[bytes] | None = None) -> QsubRequest:
     """Build the job qsub would submit. Raises ShimError with qsub's words."""
     command: list[str] = []
-    try:
-        cmdline, operands = common.getopt(PROG, argv, TABLE, command=command)
-    except common.GetoptError as e:
-        raise ShimError(f"{e}\n{USAGE}", 2) from None
+    cmdline, operands = common.command_line(PROG, argv, TABLE, command=command, then=USAGE, exit_code=2)
     if any(key in ("I", "X", "G") for key, _ in cmdline):
         raise ShimError("qsub: interactive jobs are not supported", 2)
     flags = {key: value for key, value in cmdline if key in _COMMAND_KEYS}

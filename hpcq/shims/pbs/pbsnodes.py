@@ -34,10 +34,7 @@ class Request(common.Record):
 
 
 def parse(argv: Sequence[str]) -> Request:
-    try:
-        options, operands = common.getopt(PROG, argv, TABLE)
-    except common.GetoptError as e:
-        raise ShimError(f"{e}\n{USAGE}", 1) from None
+    options, operands = common.command_line(PROG, argv, TABLE, then=USAGE, exit_code=1)
     letters = {key for key, _ in options}
     r = Request(names=list(operands))
     if "version" in letters:

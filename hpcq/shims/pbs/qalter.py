@@ -42,10 +42,7 @@ class Alteration(common.Record):
 
 
 def parse(argv: Sequence[str]) -> Alteration:
-    try:
-        options, operands = common.getopt(PROG, argv, TABLE)
-    except common.GetoptError as e:
-        raise ShimError(f"{e}\n{USAGE}", 2) from None
+    options, operands = common.command_line(PROG, argv, TABLE, then=USAGE, exit_code=2)
     if any(key == "version" for key, _ in options):
         return Alteration(version=True)
     for key, _ in options:

@@ -28,10 +28,7 @@ _REFUSALS = {
 
 def parse(argv: Sequence[str]) -> tuple[list[int], bool]:
     """The job numbers to delete, and whether finished jobs' history goes too (-x)."""
-    try:
-        options, operands = common.getopt(PROG, argv, TABLE)
-    except common.GetoptError as e:
-        raise ShimError(f"{e}\n{USAGE}", 2) from None
+    options, operands = common.command_line(PROG, argv, TABLE, then=USAGE, exit_code=2)
     if not operands:
         raise ShimError(USAGE, 2)
     numbers = []

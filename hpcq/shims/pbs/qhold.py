@@ -24,10 +24,7 @@ class Request(namedtuple("Request", "job_ids holds admin version", defaults=("u"
 
 def parse(prog: str, argv: Sequence[str]) -> Request:
     usage = _USAGE.format(prog=prog)
-    try:
-        options, operands = common.getopt(prog, argv, TABLE)
-    except common.GetoptError as e:
-        raise ShimError(f"{e}\n{usage}", 2) from None
+    options, operands = common.command_line(prog, argv, TABLE, then=usage, exit_code=2)
     if any(key == "version" for key, _ in options):
         return Request([], version=True)
     holds = "u"

@@ -60,10 +60,7 @@ def _resource_value(name: str, text: str) -> float:
 
 
 def parse(argv: Sequence[str]) -> Selection:
-    try:
-        options, operands = common.getopt(PROG, argv, TABLE)
-    except common.GetoptError as e:
-        raise ShimError(f"{e}\n{USAGE}", 2) from None
+    options, operands = common.command_line(PROG, argv, TABLE, then=USAGE, exit_code=2)
     if operands:
         raise ShimError(USAGE, 2)
     sel = Selection()

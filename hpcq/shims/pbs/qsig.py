@@ -15,10 +15,7 @@ _NOT_YET = frozenset({"suspend", "resume", "admin-suspend", "admin-resume"})
 
 def parse(argv: Sequence[str]) -> tuple[int, list[int]]:
     """(signal, job numbers); signal 0 asks for the version."""
-    try:
-        options, operands = common.getopt(PROG, argv, TABLE)
-    except common.GetoptError as e:
-        raise ShimError(f"{e}\n{USAGE}", 2) from None
+    options, operands = common.command_line(PROG, argv, TABLE, then=USAGE, exit_code=2)
     if any(key == "version" for key, _ in options):
         return 0, []
     signal = 15

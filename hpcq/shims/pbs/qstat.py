@@ -52,10 +52,7 @@ class Query(common.Record):
 
 
 def parse(argv: Sequence[str]) -> Query:
-    try:
-        options, operands = common.getopt(PROG, argv, TABLE)
-    except common.GetoptError as e:
-        raise ShimError(f"{e}\n{USAGE}", 2) from None
+    options, operands = common.command_line(PROG, argv, TABLE, then=USAGE, exit_code=2)
     letters = {key for key, _ in options}
     if "version" in letters:
         return Query(version=True)

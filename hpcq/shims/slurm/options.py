@@ -100,10 +100,7 @@ class SbatchRequest(namedtuple("SbatchRequest", "spec parsable test_only quiet h
 
 def parse(argv: Sequence[str], ctx: common.SubmitContext, stdin: IO[bytes] | None = None) -> SbatchRequest:
     """Build the request sbatch would submit. Raises ShimError with sbatch's words."""
-    try:
-        cmdline, operands = common.getopt(PROG, argv, TABLE, permute=False)
-    except common.GetoptError as e:
-        raise ShimError(f"{e}\n{TRY_HELP}", _FATAL) from None
+    cmdline, operands = common.command_line(PROG, argv, TABLE, permute=False, then=TRY_HELP, exit_code=_FATAL)
     flags = {key: value for key, value in cmdline if key in _COMMAND_KEYS}
     if "help" in flags or "usage" in flags:
         return SbatchRequest(jobs_pb2.JobSpec(), help=True)

@@ -108,10 +108,8 @@ def parse_time(value: str, now: float) -> float:
 # -- options -----------------------------------------------------------------------------------
 
 def parse(argv: Sequence[str], now: float, *, user: str = "", root: bool | None = None) -> Query:
-    try:
-        options, operands = common.getopt(PROG, argv, TABLE)
-    except common.GetoptError as e:
-        raise ShimError(f"{e}\nTry \"sacct --help\" for more information", 1) from None
+    options, operands = common.command_line(
+        PROG, argv, TABLE, then="Try \"sacct --help\" for more information", exit_code=1)
     if operands:
         raise ShimError(f"{PROG}: error: Unknown arguments: {' '.join(operands)}", 1)
     q = Query()

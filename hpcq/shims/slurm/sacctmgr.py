@@ -182,10 +182,8 @@ def _spec(cmd: Command, word: str) -> None:
 
 
 def parse(argv: Sequence[str]) -> Command:
-    try:
-        options, words = common.getopt(PROG, argv, TABLE)
-    except common.GetoptError as e:
-        raise ShimError(f"{e}\nTry \"sacctmgr --help\" for more information", 1) from None
+    options, words = common.command_line(
+        PROG, argv, TABLE, then="Try \"sacctmgr --help\" for more information", exit_code=1)
     keys = {key for key, _ in options}
     if "h" in keys or (words and words[0].lower() == "help"):
         return Command("help")

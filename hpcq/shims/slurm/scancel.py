@@ -40,10 +40,7 @@ class Request(common.Record):
 
 
 def parse(argv: Sequence[str], user: str = "") -> Request:
-    try:
-        options, operands = common.getopt(PROG, argv, TABLE)
-    except common.GetoptError as e:
-        raise ShimError(f"{e}\n{TRY_HELP}", 1) from None
+    options, operands = common.command_line(PROG, argv, TABLE, then=TRY_HELP, exit_code=1)
     r = Request()
     filters = squeue.Query()
     filtered = False

@@ -72,10 +72,8 @@ def parse_job_list(words: Sequence[str]) -> list[int]:
 
 
 def parse(argv: Sequence[str]) -> Command:
-    try:
-        options, words = common.getopt(PROG, argv, TABLE)
-    except common.GetoptError as e:
-        raise ShimError(f"{e}\nTry \"scontrol --help\" for more information", 1) from None
+    options, words = common.command_line(
+        PROG, argv, TABLE, then="Try \"scontrol --help\" for more information", exit_code=1)
     keys = {key for key, _ in options}
     flags = dict(one_line="o" in keys, details="d" in keys, quiet="Q" in keys)
     if "h" in keys or (words and words[0].lower() in ("help", "usage")):

@@ -73,10 +73,7 @@ class Query(common.Record):
 
 def parse(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Query:
     environ = os.environ if environ is None else environ
-    try:
-        options, operands = common.getopt(PROG, argv, TABLE)
-    except common.GetoptError as e:
-        raise ShimError(f"{e}\n{TRY_HELP}", 1) from None
+    options, operands = common.command_line(PROG, argv, TABLE, then=TRY_HELP, exit_code=1)
     if operands:
         raise ShimError(f"sinfo: error: Unrecognized option: {operands[0]}\n{TRY_HELP}", 1)
     q = Query(fmt=environ.get("SINFO_FORMAT", ""))

@@ -71,10 +71,7 @@ def parse_states(value: str) -> tuple[list[int], bool]:
 
 def parse(argv: Sequence[str], environ: dict[str, str] | None = None, user: str = "") -> Query:
     environ = os.environ if environ is None else environ
-    try:
-        options, operands = common.getopt(PROG, argv, TABLE)
-    except common.GetoptError as e:
-        raise ShimError(f"{e}\n{TRY_HELP}", 1) from None
+    options, operands = common.command_line(PROG, argv, TABLE, then=TRY_HELP, exit_code=1)
     q = Query(fmt=environ.get("SQUEUE_FORMAT", squeue_format.DEFAULT_FORMAT))
     for key, value in options:
         if key in ("help", "usage"):

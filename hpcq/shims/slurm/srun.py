@@ -152,10 +152,7 @@ def _mask(bits: int) -> frozenset[int]:
 
 def parse(argv: Sequence[str], environ: Mapping[str, str]) -> StepOptions:
     """srun's command line over its input environment variables. Raises ShimError."""
-    try:
-        cmdline, operands = common.getopt(PROG, argv, TABLE, permute=False)
-    except common.GetoptError as e:
-        raise ShimError(f"{e}\n{TRY_HELP}", 1) from None
+    cmdline, operands = common.command_line(PROG, argv, TABLE, permute=False, then=TRY_HELP, exit_code=1)
     given = {key for key, _ in cmdline}
     from_env = [(key, environ[name]) for name, key in _ENV_OPTIONS.items()
                 if environ.get(name) and key not in given]

@@ -85,10 +85,7 @@ class Query:
 
 
 def parse(argv: Sequence[str]) -> Query:
-    try:
-        options, operands = common.getopt(PROG, argv, TABLE)
-    except common.GetoptError as e:
-        raise ShimError(f"{e}\n{USAGE}", 1) from None
+    options, operands = common.command_line(PROG, argv, TABLE, then=USAGE, exit_code=1)
     if operands:
         raise ShimError(f"{PROG}: error: Unknown arguments: {' '.join(operands)}\n{USAGE}", 1)
     q = Query()
