@@ -91,6 +91,19 @@ def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureCluster]:
         cluster.run("hpcqctl", "down", check=False)
 
 
+@pytest.fixture(scope="module")
+def alice(secure: SecureCluster) -> Iterator[Client]:
+    """Two users with certificates of their own, for the tests of who may do what."""
+    with secure.person("alice") as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def bob(secure: SecureCluster) -> Iterator[Client]:
+    with secure.person("bob") as client:
+        yield client
+
+
 def submit_request(name: str, **spec_fields) -> bytes:  # noqa: ANN003
     spec = jobs_pb2.JobSpec(name=name, script="#!/bin/sh\ntrue\n", submit_dir="/tmp", **spec_fields)
     return jobs_pb2.SubmitRequest(specs=[spec]).SerializeToString()

@@ -33,18 +33,6 @@ def unchanged(secure: SecureCluster, job: jobs_pb2.Job) -> bool:
     return (now.state, now.reason, now.spec) == (job.state, job.reason, job.spec)
 
 
-@pytest.fixture(scope="module")
-def alice(secure: SecureCluster) -> Client:
-    with secure.person("alice") as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def bob(secure: SecureCluster) -> Client:
-    with secure.person("bob") as client:
-        yield client
-
-
 # -- users and each other's jobs ------------------------------------------------------------
 
 

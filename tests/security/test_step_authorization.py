@@ -14,18 +14,6 @@ from tests.security.conftest import SecureCluster
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def alice(secure: SecureCluster) -> Client:
-    with secure.person("alice") as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def bob(secure: SecureCluster) -> Client:
-    with secure.person("bob") as client:
-        yield client
-
-
 def waiting_job(owner: Client) -> int:
     return owner.submit_one(jobs_pb2.JobSpec(name="steps", script="#!/bin/sh\ntrue\n", submit_dir="/tmp",
                                              begin_time=time.time() + 3600))
