@@ -4,24 +4,13 @@ import asyncio
 import pytest
 
 from hpcq.api import jobs_pb2, nodes_pb2
-from hpcq.config import Config
 from hpcq.ctld.errors import InvalidArgument
 from hpcq.ctld.nodes_state import NodeLink
-from hpcq.ctld.state import Controller
 from hpcq.ctld.store.writer import Store
+from tests.unit.controllers import make
 
 S = jobs_pb2.JobState
 SCRIPT = "#!/bin/sh\ntrue\n"
-
-
-def make(tmp_path) -> tuple[Controller, Store]:
-    config = Config()
-    config.ctld.state_dir = str(tmp_path)
-    store = Store(f"sqlite:///{tmp_path / 'hpcq.db'}")
-    controller = Controller(config, store)
-    created = controller.load(store.open())
-    asyncio.run(store.write(created))
-    return controller, store
 
 
 def run(coro):

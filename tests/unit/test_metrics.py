@@ -13,19 +13,9 @@ from hpcq.api import jobs_pb2, nodes_pb2
 from hpcq.ctl import status
 from hpcq.ctld.nodes_state import NodeLink
 from hpcq.config import Config
-from hpcq.ctld.state import Controller
-from hpcq.ctld.store.writer import Store
+from tests.unit.controllers import make
 
 SCRIPT = "#!/bin/sh\ntrue\n"
-
-
-def make(tmp_path) -> tuple[Controller, Store]:  # noqa: ANN001
-    config = Config()
-    config.ctld.state_dir = str(tmp_path)
-    store = Store(f"sqlite:///{tmp_path / 'hpcq.db'}")
-    controller = Controller(config, store)
-    asyncio.run(store.write(controller.load(store.open())))
-    return controller, store
 
 
 def sample(name: str, registry=None, **labels) -> float:  # noqa: ANN001

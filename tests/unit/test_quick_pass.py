@@ -3,23 +3,12 @@ stored outcome's Forget rides along with the node's next Launch."""
 import asyncio
 
 from hpcq.api import jobs_pb2, nodes_pb2
-from hpcq.config import Config
 from hpcq.ctld import nodes_state
 from hpcq.ctld.nodes_state import NodeLink
-from hpcq.ctld.state import Controller
-from hpcq.ctld.store.writer import Store
+from tests.unit.controllers import make
 
 S = jobs_pb2.JobState
 SCRIPT = "#!/bin/sh\ntrue\n"
-
-
-def make(tmp_path) -> tuple[Controller, Store]:
-    config = Config()
-    config.ctld.state_dir = str(tmp_path)
-    store = Store(f"sqlite:///{tmp_path / 'hpcq.db'}")
-    controller = Controller(config, store)
-    asyncio.run(store.write(controller.load(store.open())))
-    return controller, store
 
 
 def sent(link: NodeLink) -> list[nodes_pb2.CtldMessage]:

@@ -6,13 +6,11 @@ import time
 import pytest
 
 from hpcq.api import jobs_pb2, nodes_pb2
-from hpcq.config import Config
 from hpcq.ctld.errors import InvalidArgument
 from hpcq.ctld.nodes_state import NodeLink
 from hpcq.ctld.scheduler import Finish, Hold, Requeue, RetryLimits, RunEnd, after_run
 from hpcq.ctld.scheduler.retry import backoff
-from hpcq.ctld.state import Controller
-from hpcq.ctld.store.writer import Store
+from tests.unit.controllers import make
 
 S = jobs_pb2.JobState
 NOW = 1_000_000.0
@@ -76,16 +74,6 @@ def test_a_node_failure_of_a_job_with_retries_counts_as_an_attempt():
 
 
 # -- the controller ------------------------------------------------------------------------------
-
-def make(tmp_path, **ctld) -> tuple[Controller, Store]:
-    config = Config()
-    config.ctld.state_dir = str(tmp_path)
-    for key, value in ctld.items():
-        setattr(config.ctld, key, value)
-    store = Store(f"sqlite:///{tmp_path / 'hpcq.db'}")
-    controller = Controller(config, store)
-    asyncio.run(store.write(controller.load(store.open())))
-    return controller, store
 
 
 def spec(**kwargs) -> jobs_pb2.JobSpec:
