@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 
+from hpcq import states
 from hpcq.api import admin_pb2, jobs_pb2
 from hpcq.ctld.errors import InvalidArgument
 from hpcq.ctld import scheduler
@@ -141,6 +143,28 @@ def running(job: jobs_pb2.Job) -> scheduler.RunningJob:
         slices=tuple(scheduler.Slice(s.node, s.cpus, s.mem_mb, s.gpus) for s in job.allocation.slices),
         account=job.spec.account, name=job.spec.name, licenses=dict(job.spec.resources.licenses),
         array_job_id=job.array_job_id or None)
+
+
+def list_filter(request: jobs_pb2.ListJobsRequest) -> Callable[[jobs_pb2.Job], bool]:
+    """Whether a List answers with a job: it matches every filter the request gives
+    (finished jobs only when asked for, by state or include_finished). Built once per
+    request: it runs over every job ctld holds."""
+    wanted = set(request.states)
+    users, queues, names = set(request.users), set(request.queues), set(request.names)
+    include_finished, ended_after = request.include_finished, request.ended_after
+
+    def listed(job: jobs_pb2.Job) -> bool:
+        finished = states.is_finished(job.state)
+        if wanted:
+            if job.state not in wanted:
+                return False
+        elif finished and not include_finished:
+            return False
+        if ended_after and finished and job.end_time < ended_after:
+            return False
+        return not ((users and job.user not in users) or (queues and job.queue not in queues)
+                    or (names and job.spec.name not in names))
+    return listed
 
 
 def not_before(job: jobs_pb2.Job) -> float:

@@ -213,22 +213,7 @@ class Controller:
         return self.jobs.get(job_id)
 
     def list(self, request: jobs_pb2.ListJobsRequest) -> list[jobs_pb2.Job]:
-        wanted = set(request.states)
-        users, queues, names = set(request.users), set(request.queues), set(request.names)
-        out = []
-        for job in self.jobs.values():
-            if wanted:
-                if job.state not in wanted:
-                    continue
-            elif not request.include_finished and states.is_finished(job.state):
-                continue
-            if request.ended_after and states.is_finished(job.state) and job.end_time < request.ended_after:
-                continue
-            if (users and job.user not in users) or (queues and job.queue not in queues) \
-                    or (names and job.spec.name not in names):
-                continue
-            out.append(job)
-        return out
+        return list(filter(jobrules.list_filter(request), self.jobs.values()))
 
     # -- jobs: actions by users -------------------------------------------------------
 

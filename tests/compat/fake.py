@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from hpcq import states
 from hpcq.api import admin_pb2, jobs_pb2
+from hpcq.ctld import jobs as jobrules
 from hpcq.errors import HpcqError
 from hpcq.shims import common
 
@@ -72,21 +73,9 @@ class FakeClient:
     def list(self, *, states: Sequence[int] = (), users: Sequence[str] = (), queues: Sequence[str] = (),
              names: Sequence[str] = (), include_finished: bool = False, ended_after: float = 0.0,
              page_size: int = 0) -> list[jobs_pb2.Job]:
-        out = []
-        for job in self.world.jobs.values():
-            finished = job.state in _FINISHED
-            if states:
-                if job.state not in states:
-                    continue
-            elif finished and not include_finished:
-                continue
-            if ended_after and finished and job.end_time < ended_after:
-                continue
-            if (users and job.user not in users) or (queues and job.queue not in queues) \
-                    or (names and job.spec.name not in names):
-                continue
-            out.append(job)
-        return out
+        request = jobs_pb2.ListJobsRequest(states=states, users=users, queues=queues, names=names,
+                                           include_finished=include_finished, ended_after=ended_after)
+        return list(filter(jobrules.list_filter(request), self.world.jobs.values()))
 
     def _each(self, job_ids: Iterable[int], act: Callable[[jobs_pb2.Job], tuple[int, str]]
               ) -> list[jobs_pb2.JobActionResult]:
