@@ -610,6 +610,15 @@ def _print_stderr(text: str) -> None:
         print(text, file=sys.stderr)
 
 
+def slurm_help_or_version(help: bool, version: bool, usage: str) -> bool:
+    """Print what `--help` / `-V` ask of a Slurm command; True when the command is done."""
+    if help:
+        write(usage)
+    elif version:
+        write(SLURM_VERSION_LINE)
+    return help or version
+
+
 def write(text: str) -> None:
     """Write command output; lines end with a newline, nothing is added to empty output."""
     if text:

@@ -244,11 +244,7 @@ def main(argv: list[str] | None = None) -> int:
 def _show(argv: list[str], conn: common.Connection) -> int:
     now = common.now()
     q = parse(argv, now)
-    if q.help:
-        common.write(USAGE)
-        return 0
-    if q.version:
-        common.write(common.SLURM_VERSION_LINE)
+    if common.slurm_help_or_version(q.help, q.version, USAGE):
         return 0
     if q.help_format:
         sys.stdout.write(help_format())

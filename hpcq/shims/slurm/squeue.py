@@ -180,11 +180,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _show(argv: list[str], conn: common.Connection) -> int:
     q = parse(argv)
-    if q.help:
-        common.write(USAGE)
-        return 0
-    if q.version:
-        common.write(common.SLURM_VERSION_LINE)
+    if common.slurm_help_or_version(q.help, q.version, USAGE):
         return 0
     jobs = select(q, conn)
     if q.named:
