@@ -8,11 +8,10 @@ whichever command submitted it.
 from __future__ import annotations
 
 import os.path
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from hpcq import hostlist
+from hpcq import filenames, hostlist
 from hpcq.api.lite import jobs_pb2
 from hpcq.ctld.scheduler.arrays import IndexSet
 
@@ -171,7 +170,6 @@ def _slurm_array_range(indices: Sequence[int]) -> dict[str, str]:
 
 # --- output files ---------------------------------------------------------------------------
 
-_SLURM_PATTERN = re.compile(r"%(\d*)([%jJsxAaNntu])")
 
 
 def output_paths(job: jobs_pb2.Job, node_name: str, *,
@@ -221,15 +219,8 @@ def slurm_file_name(job: jobs_pb2.Job, pattern: str, node_name: str, *, step: st
         "A": str(job.array_job_id if array else job.id),
         "a": str(job.array_task_id) if array else _SLURM_NO_ARRAY_INDEX,
     }
-
-    def one(m: re.Match[str]) -> str:
-        width, letter = m.groups()
-        if letter == "%":
-            return "%"
-        value = values[letter]
-        return value.zfill(int(width)) if width and value.isdigit() else value
     base = start_directory(job, "") if directory is None else directory
-    return os.path.join(base, _SLURM_PATTERN.sub(one, pattern))
+    return os.path.join(base, filenames.expand_slurm(pattern, values))
 
 
 def _slurm_paths(job: jobs_pb2.Job, node_name: str) -> tuple[str, str | None]:

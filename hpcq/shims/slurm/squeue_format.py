@@ -10,7 +10,7 @@ import re
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Sequence
 
-from hpcq import hostlist, states, units
+from hpcq import filenames, hostlist, states, units
 from hpcq.api.lite import jobs_pb2
 from hpcq.shims.common import user_ids
 
@@ -137,7 +137,6 @@ def exit_code(job: Job) -> str:
     return f"{job.exit_code}:{job.signal}"
 
 
-_OUTPUT_PATTERN = re.compile(r"%(\d*)([%jJxAaNntsu])")
 NO_ARRAY_INDEX = "4294967294"          # Slurm's %a of a job that is no array task (NO_VAL - 1)
 
 
@@ -153,15 +152,7 @@ def output_path(job: Job, which: str) -> str:
     values = {"j": str(job.id), "J": str(job.id), "x": spec.name, "u": job.user, "N": nodes[0] if nodes else "",
               "n": "0", "t": "0", "s": "4294967294", "A": str(job.array_job_id if array else job.id),
               "a": str(job.array_task_id) if array else NO_ARRAY_INDEX}
-
-    def one(m: re.Match[str]) -> str:
-        width, letter = m.groups()
-        if letter == "%":
-            return "%"
-        value = values[letter]
-        return value.zfill(int(width)) if width and value.isdigit() else value
-
-    path = _OUTPUT_PATTERN.sub(one, pattern)
+    path = filenames.expand_slurm(pattern, values)
     directory = spec.workdir or spec.submit_dir
     return path if path.startswith("/") or not directory else f"{directory.rstrip('/')}/{path}"
 
