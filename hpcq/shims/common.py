@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 # as those releases do, since tools compare the number to decide which flags to use.
 SLURM_VERSION_LINE = "slurm-wlm 22.05.8"
 PBS_VERSION = "23.06.06"
+PBS_VERSION_LINE = f"pbs_version = {PBS_VERSION}"
 
 
 class ShimError(Exception):

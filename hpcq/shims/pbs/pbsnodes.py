@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(argv: list[str], conn: common.Connection) -> int:
     r = parse(argv)
     if r.action == "version":
-        common.write(f"pbs_version = {common.PBS_VERSION}")
+        common.write(common.PBS_VERSION_LINE)
         return 0
     if r.action in ("offline", "online"):
         return change(r, conn)

@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
 def _alter(argv: list[str], conn: common.Connection) -> int:
     request = parse(argv)
     if request.version:
-        common.write(f"pbs_version = {common.PBS_VERSION}")
+        common.write(common.PBS_VERSION_LINE)
         return 0
     ctx = common.SubmitContext.current()
     jobs, _unknown = conn.client.get(request.job_ids)

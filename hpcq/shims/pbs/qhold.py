@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 def act(prog: str, argv: list[str], conn: common.Connection) -> int:
     request = parse(prog, argv)
     if request.version:
-        common.write(f"pbs_version = {common.PBS_VERSION}")
+        common.write(common.PBS_VERSION_LINE)
         return 0
     if request.admin and conn.client.server_info().caller_role not in ("operator", "admin"):
         # Operator and system holds are the administrator's, as in PBS; ctld would quietly

@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 def _select(argv: list[str], conn: common.Connection) -> int:
     sel = parse(argv)
     if sel.version:
-        common.write(f"pbs_version = {common.PBS_VERSION}")
+        common.write(common.PBS_VERSION_LINE)
         return 0
     client = conn.client
     if sel.queue and not client.queues([sel.queue]):

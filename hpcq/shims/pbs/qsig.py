@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 def _signal(argv: list[str], conn: common.Connection) -> int:
     signal, job_ids = parse(argv)
     if not signal:
-        common.write(f"pbs_version = {common.PBS_VERSION}")
+        common.write(common.PBS_VERSION_LINE)
         return 0
     lines, code = actions.report(PROG, conn.client.signal(job_ids, signal), conn.cluster)
     actions.print_report(lines)

@@ -223,7 +223,7 @@ def show_status(q: Query, conn: common.Connection, now: float) -> str:
 def _show(argv: list[str], conn: common.Connection) -> int:
     q = parse(argv)
     if q.version:
-        common.write(f"pbs_version = {common.PBS_VERSION}")
+        common.write(common.PBS_VERSION_LINE)
         return 0
     now = common.now()
     if q.status:

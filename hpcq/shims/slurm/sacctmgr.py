@@ -266,11 +266,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(argv: list[str], conn: common.Connection) -> int:
     cmd = parse(argv)
-    if cmd.verb == "help":
-        common.write(USAGE)
-        return 0
-    if cmd.verb == "version":
-        common.write(common.SLURM_VERSION_LINE)
+    if common.slurm_help_or_version(cmd.verb == "help", cmd.verb == "version", USAGE):
         return 0
     found, per_assoc = columns(cmd)
     reply = conn.client.share_usage()

@@ -369,11 +369,7 @@ def _failure(error: HpcqError, verb: str) -> ShimError:
 def _run(argv: list[str], conn: common.Connection, state: dict[str, str]) -> int:
     cmd = parse(argv)
     state["verb"] = cmd.verb
-    if cmd.verb == "help":
-        common.write(USAGE)
-        return 0
-    if cmd.verb == "version":
-        common.write(common.SLURM_VERSION_LINE)
+    if common.slurm_help_or_version(cmd.verb == "help", cmd.verb == "version", USAGE):
         return 0
     if cmd.verb == "show":
         sys.stdout.write(show(cmd, conn, os.environ))
