@@ -58,7 +58,16 @@ class CtldSection:
     heartbeat_interval: float = _key(10.0, "Seconds between a node's heartbeats.")
     node_timeout: float = _key(60.0, "Seconds of silence after which a node is DOWN and its jobs NODE_FAIL.")
     kill_grace: int = _key(5, "Seconds between TERM and KILL when a job is cancelled or times out.")
-    max_pending_jobs: int = _key(200_000, "Submits beyond this many queued jobs are refused (as Slurm's MaxJobCount).")
+    max_pending_jobs: int = _key(200_000, "Submits beyond this many unfinished jobs are refused (as Slurm's MaxJobCount): "
+                                 "pending, held, waiting for a begin time and running alike, each array task counted.")
+    max_submit_jobs: int = _key(0, "Unfinished jobs (array tasks counted) one user may have at once; more are refused at "
+                                "submit (Slurm MaxSubmitJobsPerUser). 0: no limit.")
+    max_running_jobs: int = _key(0, "Jobs one user may run at once; the rest stay pending with reason "
+                                 "AssocMaxJobsLimit (Slurm MaxJobsPerUser). 0: no limit.")
+    max_running_cpus: int = _key(0, "CPUs one user's running jobs may hold at once; the rest stay pending with reason "
+                                 "AssocMaxCpuPerUserLimit (Slurm MaxTRESPerUser=cpu). 0: no limit.")
+    private_data: list[str] = _key([], "What users may not see of other users' work (Slurm PrivateData): any of "
+                                   "jobs, accounting, usage, users. Scripts and environments are private always.")
     history_days: float = _key(30.0, "Finished jobs stay queryable (sacct, qstat -x) this many days, then are archived.")
     commit_batch: int = _key(2000, "Most store operations written in one transaction.")
     priority_weight_age: int = _key(1000, "Weight of the age factor (Slurm PriorityWeightAge).")
@@ -81,6 +90,8 @@ class CtldSection:
                                    "submit.")
     agent_hosts: list[str] = _key([], "Host certificates (CN) allowed to assert users; empty: every host certificate.")
     agents_may_assert_root: bool = _key(False, "Whether an agent may act for root (local clusters run by root need it).")
+    root_is_admin: bool = _key(False, "root, asserted by an agent (agents_may_assert_root), acts as an admin on every "
+                               "job, as Slurm treats root; `hpcqctl up` run by root sets it.")
     metrics_listen: str = _key("", "HOST:PORT of the Prometheus metrics endpoint (plain HTTP, /metrics); empty: none.")
     metrics_required: bool = _key(False, "Refuse to start when metrics_listen cannot be bound; false: log it and serve without.")
 
@@ -129,6 +140,9 @@ class Config:
     agent: AgentSection = field(default_factory=AgentSection)
     path: Path | None = None  # the file it was read from
 
+
+# What [ctld] private_data may hide, as Slurm's PrivateData names it.
+PRIVATE_DATA = ("jobs", "accounting", "usage", "users")
 
 SECTIONS = {f.name: f.type for f in dataclasses.fields(Config) if f.name != "path"}
 
@@ -233,13 +247,17 @@ def value_errors(config: Config, origin: str) -> list[str]:
             errors.append(f"{origin}: [{section}] {key}: must be greater than 0")
     for section, key in [("ctld", "sched_min_interval"), ("ctld", "kill_grace"), ("ctld", "sched_reservations"),
                          ("ctld", "max_batch_requeue"), ("ctld", "retry_backoff"), ("ctld", "retry_backoff_max"),
-                         ("ctld", "retry_max_attempts"),
+                         ("ctld", "retry_max_attempts"), ("ctld", "max_submit_jobs"), ("ctld", "max_running_jobs"),
+                         ("ctld", "max_running_cpus"),
                          ("ctld", "fairshare_gpu_weight"), ("ctld", "priority_max_age"), ("noded", "cpus"), ("noded", "memory_mb"),
                          ("agent", "rate"), ("agent", "burst"), ("agent", "min_uid")]:
         if getattr(getattr(config, section), key) < 0:
             errors.append(f"{origin}: [{section}] {key}: must not be negative")
     if config.ctld.fairshare_half_life <= 0:
         errors.append(f"{origin}: [ctld] fairshare_half_life: must be greater than 0")
+    for item in config.ctld.private_data:
+        if item not in PRIVATE_DATA:
+            errors.append(f"{origin}: [ctld] private_data: {item!r} is not one of {', '.join(PRIVATE_DATA)}")
     for item in config.ctld.licenses:
         name, sep, count = item.partition(":")
         if not name or not sep or not count.isdigit():

@@ -54,7 +54,7 @@ class Node(_message.Message):
     def __init__(self, name: _Optional[str] = ..., state: _Optional[_Union[NodeState, str]] = ..., reason: _Optional[str] = ..., hardware: _Optional[_Union[_nodes_pb2.Hardware, _Mapping]] = ..., load: _Optional[_Union[_nodes_pb2.Load, _Mapping]] = ..., cpus_allocated: _Optional[int] = ..., memory_allocated_mb: _Optional[int] = ..., gpus_allocated: _Optional[int] = ..., job_ids: _Optional[_Iterable[int]] = ..., last_seen: _Optional[float] = ..., boot_time: _Optional[float] = ..., connected: _Optional[bool] = ...) -> None: ...
 
 class Queue(_message.Message):
-    __slots__ = ("name", "is_default", "state", "nodes", "default_walltime_seconds", "max_walltime_seconds", "priority", "max_running_per_user", "max_cpus_per_user", "default_mem_per_cpu_mb", "allowed_users", "allowed_groups")
+    __slots__ = ("name", "is_default", "state", "nodes", "default_walltime_seconds", "max_walltime_seconds", "priority", "max_running_per_user", "max_cpus_per_user", "default_mem_per_cpu_mb", "allowed_users", "allowed_groups", "max_submit_per_user")
     class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATE_UNSPECIFIED: _ClassVar[Queue.State]
@@ -79,6 +79,7 @@ class Queue(_message.Message):
     DEFAULT_MEM_PER_CPU_MB_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_USERS_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    MAX_SUBMIT_PER_USER_FIELD_NUMBER: _ClassVar[int]
     name: str
     is_default: bool
     state: Queue.State
@@ -91,7 +92,8 @@ class Queue(_message.Message):
     default_mem_per_cpu_mb: int
     allowed_users: _containers.RepeatedScalarFieldContainer[str]
     allowed_groups: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., is_default: _Optional[bool] = ..., state: _Optional[_Union[Queue.State, str]] = ..., nodes: _Optional[_Iterable[str]] = ..., default_walltime_seconds: _Optional[int] = ..., max_walltime_seconds: _Optional[int] = ..., priority: _Optional[int] = ..., max_running_per_user: _Optional[int] = ..., max_cpus_per_user: _Optional[int] = ..., default_mem_per_cpu_mb: _Optional[int] = ..., allowed_users: _Optional[_Iterable[str]] = ..., allowed_groups: _Optional[_Iterable[str]] = ...) -> None: ...
+    max_submit_per_user: int
+    def __init__(self, name: _Optional[str] = ..., is_default: _Optional[bool] = ..., state: _Optional[_Union[Queue.State, str]] = ..., nodes: _Optional[_Iterable[str]] = ..., default_walltime_seconds: _Optional[int] = ..., max_walltime_seconds: _Optional[int] = ..., priority: _Optional[int] = ..., max_running_per_user: _Optional[int] = ..., max_cpus_per_user: _Optional[int] = ..., default_mem_per_cpu_mb: _Optional[int] = ..., allowed_users: _Optional[_Iterable[str]] = ..., allowed_groups: _Optional[_Iterable[str]] = ..., max_submit_per_user: _Optional[int] = ...) -> None: ...
 
 class ListNodesRequest(_message.Message):
     __slots__ = ("names",)

@@ -126,7 +126,7 @@ class ArraySpec(_message.Message):
     def __init__(self, max_running: _Optional[int] = ..., tasks: _Optional[str] = ...) -> None: ...
 
 class JobSpec(_message.Message):
-    __slots__ = ("dialect", "name", "queue", "account", "script", "argv", "interpreter", "submit_dir", "submit_host", "workdir", "stdout_path", "stderr_path", "join_output", "append_output", "environment", "resources", "walltime_seconds", "nice", "hold", "begin_time", "dependencies", "dependency_any", "array", "requeue", "comment", "mail_events", "mail_users", "umask", "kill_signal", "kill_signal_seconds", "attributes", "retry")
+    __slots__ = ("dialect", "name", "queue", "account", "script", "argv", "interpreter", "submit_dir", "submit_host", "workdir", "stdout_path", "stderr_path", "join_output", "append_output", "environment", "resources", "walltime_seconds", "nice", "hold", "begin_time", "dependencies", "dependency_any", "array", "requeue", "comment", "mail_events", "mail_users", "umask", "kill_signal", "kill_signal_seconds", "attributes", "retry", "priority")
     class EnvironmentEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -173,6 +173,7 @@ class JobSpec(_message.Message):
     KILL_SIGNAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     RETRY_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
     dialect: Dialect
     name: str
     queue: str
@@ -205,7 +206,8 @@ class JobSpec(_message.Message):
     kill_signal_seconds: int
     attributes: _containers.ScalarMap[str, str]
     retry: RetryPolicy
-    def __init__(self, dialect: _Optional[_Union[Dialect, str]] = ..., name: _Optional[str] = ..., queue: _Optional[str] = ..., account: _Optional[str] = ..., script: _Optional[str] = ..., argv: _Optional[_Iterable[str]] = ..., interpreter: _Optional[str] = ..., submit_dir: _Optional[str] = ..., submit_host: _Optional[str] = ..., workdir: _Optional[str] = ..., stdout_path: _Optional[str] = ..., stderr_path: _Optional[str] = ..., join_output: _Optional[bool] = ..., append_output: _Optional[bool] = ..., environment: _Optional[_Mapping[str, str]] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., walltime_seconds: _Optional[int] = ..., nice: _Optional[int] = ..., hold: _Optional[bool] = ..., begin_time: _Optional[float] = ..., dependencies: _Optional[_Iterable[_Union[Dependency, _Mapping]]] = ..., dependency_any: _Optional[bool] = ..., array: _Optional[_Union[ArraySpec, _Mapping]] = ..., requeue: _Optional[bool] = ..., comment: _Optional[str] = ..., mail_events: _Optional[str] = ..., mail_users: _Optional[str] = ..., umask: _Optional[int] = ..., kill_signal: _Optional[int] = ..., kill_signal_seconds: _Optional[int] = ..., attributes: _Optional[_Mapping[str, str]] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ...) -> None: ...
+    priority: int
+    def __init__(self, dialect: _Optional[_Union[Dialect, str]] = ..., name: _Optional[str] = ..., queue: _Optional[str] = ..., account: _Optional[str] = ..., script: _Optional[str] = ..., argv: _Optional[_Iterable[str]] = ..., interpreter: _Optional[str] = ..., submit_dir: _Optional[str] = ..., submit_host: _Optional[str] = ..., workdir: _Optional[str] = ..., stdout_path: _Optional[str] = ..., stderr_path: _Optional[str] = ..., join_output: _Optional[bool] = ..., append_output: _Optional[bool] = ..., environment: _Optional[_Mapping[str, str]] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., walltime_seconds: _Optional[int] = ..., nice: _Optional[int] = ..., hold: _Optional[bool] = ..., begin_time: _Optional[float] = ..., dependencies: _Optional[_Iterable[_Union[Dependency, _Mapping]]] = ..., dependency_any: _Optional[bool] = ..., array: _Optional[_Union[ArraySpec, _Mapping]] = ..., requeue: _Optional[bool] = ..., comment: _Optional[str] = ..., mail_events: _Optional[str] = ..., mail_users: _Optional[str] = ..., umask: _Optional[int] = ..., kill_signal: _Optional[int] = ..., kill_signal_seconds: _Optional[int] = ..., attributes: _Optional[_Mapping[str, str]] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ..., priority: _Optional[int] = ...) -> None: ...
 
 class Allocation(_message.Message):
     __slots__ = ("slices",)
