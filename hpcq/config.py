@@ -65,7 +65,7 @@ class CtldSection:
     max_running_jobs: int = _key(0, "Jobs one user may run at once; the rest stay pending with reason "
                                  "AssocMaxJobsLimit (Slurm MaxJobsPerUser). 0: no limit.")
     max_running_cpus: int = _key(0, "CPUs one user's running jobs may hold at once; the rest stay pending with reason "
-                                 "AssocMaxCpuPerUserLimit (Slurm MaxTRESPerUser=cpu). 0: no limit.")
+                                 "AssocGrpCpuLimit (Slurm GrpTRES=cpu on the user's association). 0: no limit.")
     private_data: list[str] = _key([], "What users may not see of other users' work (Slurm PrivateData): any of "
                                    "jobs, accounting, usage, users. Scripts and environments are private always.")
     history_days: float = _key(30.0, "Finished jobs stay queryable (sacct, qstat -x) this many days, then are archived.")

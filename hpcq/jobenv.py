@@ -102,7 +102,7 @@ def job_environment(job: jobs_pb2.Job, node_name: str, cluster: str, *, tmpdir: 
         env["SLURM_MEM_PER_CPU"] = str(r.mem_per_cpu_mb)
     if array:
         env.update(SLURM_ARRAY_JOB_ID=str(job.array_job_id), SLURM_ARRAY_TASK_ID=str(job.array_task_id))
-        env.update(_slurm_array_range(list(IndexSet.parse(spec.array.tasks)) if spec.array.tasks else []))
+        env.update(_slurm_array_range(spec.array))
     if here.gpu_ids:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in here.gpu_ids)
         env["SLURM_GPUS_ON_NODE"] = str(len(here.gpu_ids))
@@ -157,14 +157,16 @@ def _tasks_per_node(job: jobs_pb2.Job, slices: Sequence[jobs_pb2.Allocation.Slic
     return counts
 
 
-def _slurm_array_range(indices: Sequence[int]) -> dict[str, str]:
-    if not indices:
+def _slurm_array_range(array: jobs_pb2.ArraySpec) -> dict[str, str]:
+    if not array.tasks:
         return {}
-    out = {"SLURM_ARRAY_TASK_COUNT": str(len(indices)), "SLURM_ARRAY_TASK_MIN": str(min(indices)),
-           "SLURM_ARRAY_TASK_MAX": str(max(indices))}
-    steps = {b - a for a, b in zip(indices, indices[1:])}
-    if len(steps) <= 1:  # Slurm names a step only for an evenly spaced range
-        out["SLURM_ARRAY_TASK_STEP"] = str(steps.pop() if steps else 1)
+    indices = IndexSet.parse(array.tasks)
+    out = {"SLURM_ARRAY_TASK_COUNT": str(array.task_count or len(indices)),
+           "SLURM_ARRAY_TASK_MIN": str(indices.first()), "SLURM_ARRAY_TASK_MAX": str(indices.last())}
+    # Slurm names a step only for an evenly spaced range (a long list is summarised as
+    # first-last with its task_count, and is not one).
+    if len(indices.runs) == 1 and not array.task_count:
+        out["SLURM_ARRAY_TASK_STEP"] = str(indices.runs[0][2])
     return out
 
 

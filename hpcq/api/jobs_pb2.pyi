@@ -118,12 +118,14 @@ class RetryPolicy(_message.Message):
     def __init__(self, max_attempts: _Optional[int] = ..., backoff_seconds: _Optional[float] = ..., max_backoff_seconds: _Optional[float] = ...) -> None: ...
 
 class ArraySpec(_message.Message):
-    __slots__ = ("max_running", "tasks")
+    __slots__ = ("max_running", "tasks", "task_count")
     MAX_RUNNING_FIELD_NUMBER: _ClassVar[int]
     TASKS_FIELD_NUMBER: _ClassVar[int]
+    TASK_COUNT_FIELD_NUMBER: _ClassVar[int]
     max_running: int
     tasks: str
-    def __init__(self, max_running: _Optional[int] = ..., tasks: _Optional[str] = ...) -> None: ...
+    task_count: int
+    def __init__(self, max_running: _Optional[int] = ..., tasks: _Optional[str] = ..., task_count: _Optional[int] = ...) -> None: ...
 
 class JobSpec(_message.Message):
     __slots__ = ("dialect", "name", "queue", "account", "script", "argv", "interpreter", "submit_dir", "submit_host", "workdir", "stdout_path", "stderr_path", "join_output", "append_output", "environment", "resources", "walltime_seconds", "nice", "hold", "begin_time", "dependencies", "dependency_any", "array", "requeue", "comment", "mail_events", "mail_users", "umask", "kill_signal", "kill_signal_seconds", "attributes", "retry", "priority")

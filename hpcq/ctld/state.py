@@ -18,9 +18,11 @@ from hpcq import metrics, states
 from hpcq.api import admin_pb2, jobs_pb2, nodes_pb2
 from hpcq.config import Config
 from hpcq.ctld import jobs as jobrules
+from hpcq.ctld import privileges
 from hpcq.ctld import scheduler
 from hpcq.ctld import steps as steprules
 from hpcq.ctld.auth import AgentPolicy
+from hpcq.ctld.backlog import Backlog, units as backlog_units
 from hpcq.ctld.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from hpcq.ctld.nodes_state import NodeLink, NodeRecord
 from hpcq.ctld.store.writer import Delete, Loaded, Put, Store
@@ -52,6 +54,7 @@ class Controller:
         self.waiting: set[int] = set()                       # WAITING jobs (begin time ahead)
         self.active: set[int] = set()                        # RUNNING and COMPLETING jobs
         self.array_members: dict[int, set[int]] = {}         # array job id -> its records (tasks, and its own)
+        self.backlog = Backlog()                             # unfinished jobs, as the submit limits count them
         self.usage = scheduler.Usage(half_life=config.ctld.fairshare_half_life,
                                      gpu_weight=config.ctld.fairshare_gpu_weight)
         self.licenses = {name: int(count) for name, _, count in (i.partition(":") for i in config.ctld.licenses)}
@@ -64,7 +67,8 @@ class Controller:
         self.started_at = time.time()
         self._wake = asyncio.Event()
         self._cancel_requested: set[int] = set()
-        self.agent_policy = AgentPolicy(frozenset(config.ctld.agent_hosts), config.ctld.agents_may_assert_root)
+        self.agent_policy = AgentPolicy(frozenset(config.ctld.agent_hosts), config.ctld.agents_may_assert_root,
+                                        config.ctld.root_is_admin)
         self.passes = 0
         self.last_pass_seconds = 0.0
         self._next_due = float("inf")                        # the earliest start of a WAITING job
@@ -87,6 +91,7 @@ class Controller:
         for raw in loaded.jobs:
             job = jobs_pb2.Job.FromString(raw)
             self.jobs[job.id] = job
+            self.backlog.update(job)
             if job.array_job_id:
                 self.array_members.setdefault(job.array_job_id, set()).add(job.id)
             if job.state in states.QUEUED:
@@ -148,30 +153,38 @@ class Controller:
                                   f"exceed queue {queue.name}'s nodes (largest: {biggest.hardware.cpus} CPUs, "
                                   f"{biggest.hardware.memory_mb} MiB)")
 
-    def _new_job(self, user: str, spec: jobs_pb2.JobSpec, now: float) -> jobs_pb2.Job:
-        jobrules.validate(spec)
-        jobrules.check_retry(spec, self.config.ctld.retry_max_attempts)
-        queue = self._queue_for(spec)
+    def _admits(self, queue: admin_pb2.Queue, user: str) -> None:
+        """Whether `user`'s jobs may go into `queue` (at submit, and when a job moves there)."""
         if queue.state in (admin_pb2.Queue.DRAIN, admin_pb2.Queue.INACTIVE):
             raise InvalidArgument("QUEUE_CLOSED", f"queue {queue.name} is not accepting jobs")
         if queue.allowed_users and user not in queue.allowed_users:
             raise InvalidArgument("QUEUE_ACCESS", f"user {user} may not submit to queue {queue.name}")
+
+    def _new_job(self, user: str, spec: jobs_pb2.JobSpec, now: float, staff: bool) -> jobs_pb2.Job:
+        jobrules.validate(spec)
+        jobrules.check_retry(spec, self.config.ctld.retry_max_attempts)
+        privileges.check_spec(spec, staff)
+        queue = self._queue_for(spec)
+        self._admits(queue, user)
         self._check_fits(spec, queue)
         jobrules.resolve_dependencies(spec)
         tasks = jobrules.array_tasks(spec)
         state, reason = jobrules.initial_state(spec, now)
-        return jobs_pb2.Job(spec=spec, user=user, state=state, reason=reason, submit_time=now,
-                            eligible_time=max(now, spec.begin_time), walltime_seconds=jobrules.walltime(spec, queue),
-                            queue=queue.name, array_tasks_pending=str(tasks) if tasks else "")
+        job = jobs_pb2.Job(spec=spec, user=user, state=state, reason=reason, submit_time=now,
+                           eligible_time=max(now, spec.begin_time), walltime_seconds=jobrules.walltime(spec, queue),
+                           queue=queue.name, array_tasks_pending=str(tasks) if tasks else "")
+        if spec.HasField("priority"):
+            job.priority, job.admin_priority_set = spec.priority, True
+        return job
 
-    async def submit(self, user: str, specs: Iterable[jobs_pb2.JobSpec], *, test_only: bool = False) -> list[int]:
+    async def submit(self, user: str, specs: Iterable[jobs_pb2.JobSpec], *, staff: bool = False,
+                     test_only: bool = False) -> list[int]:
+        """Store new jobs of `user` (an operator or admin when `staff`); their ids once durable."""
         now = time.time()
-        new = [self._new_job(user, spec, now) for spec in specs]
+        new = [self._new_job(user, spec, now, staff) for spec in specs]
         if not new:
             raise InvalidArgument("BAD_SPEC", "specs: no job given")
-        if len(self.queued) + len(new) > self.config.ctld.max_pending_jobs:
-            raise ResourceExhausted("MAX_JOB_COUNT", f"{len(self.queued)} jobs are queued; the limit is "
-                                    f"{self.config.ctld.max_pending_jobs} (max_pending_jobs)")
+        self._check_submit_limits(user, new)
         if test_only:
             return []
         for job in new:
@@ -179,7 +192,7 @@ class Controller:
             self.next_job_id += 1
             if job.array_tasks_pending:
                 job.array_job_id = job.id
-        await self.store.write([*map(job_row, new), Put("meta", {"key": "next_job_id", "value": str(self.next_job_id)})])
+        await self.store.write([*map(self._row, new), Put("meta", {"key": "next_job_id", "value": str(self.next_job_id)})])
         for job in new:
             self.jobs[job.id] = job
             if job.array_job_id:
@@ -190,6 +203,36 @@ class Controller:
             log.debug("job %d submitted by %s to %s", job.id, user, job.queue)
         self.kick()
         return [job.id for job in new]
+
+    def _check_submit_limits(self, user: str, new: list[jobs_pb2.Job]) -> None:
+        """Refuse jobs beyond the cluster's, the user's or a queue's cap of unfinished jobs."""
+        ctld = self.config.ctld
+        backlog = self.backlog
+        adding = [(job.queue, backlog_units(job)) for job in new]
+        count = sum(n for _, n in adding)
+        if backlog.total + count > ctld.max_pending_jobs:
+            raise ResourceExhausted("MAX_JOB_COUNT", f"{backlog.total} jobs are not finished and {count} more were "
+                                    f"submitted; the limit is {ctld.max_pending_jobs} (max_pending_jobs)")
+        if ctld.max_submit_jobs and backlog.of_user[user] + count > ctld.max_submit_jobs:
+            raise ResourceExhausted("SUBMIT_LIMIT", f"user {user} has {backlog.of_user[user]} unfinished jobs and "
+                                    f"submitted {count} more; the limit is {ctld.max_submit_jobs} (max_submit_jobs)")
+        per_queue: dict[str, int] = {}
+        for queue, n in adding:
+            per_queue[queue] = per_queue.get(queue, 0) + n
+        for queue, n in per_queue.items():
+            self._check_queue_submit_limit(user, self.queues[queue], n)
+
+    def _check_queue_submit_limit(self, user: str, queue: admin_pb2.Queue, count: int) -> None:
+        most = queue.max_submit_per_user
+        have = self.backlog.of_user_in_queue[(user, queue.name)]
+        if most and have + count > most:
+            raise ResourceExhausted("SUBMIT_LIMIT", f"user {user} has {have} unfinished jobs in queue {queue.name} "
+                                    f"and submitted {count} more; the queue's limit is {most} (max_submit_per_user)")
+
+    def _row(self, job: jobs_pb2.Job, pending_tasks: int | None = None) -> Put:
+        """The store row of a changed job; the backlog counts it as it now is."""
+        self.backlog.update(job, pending_tasks)
+        return job_row(job)
 
     def _enqueue(self, job: jobs_pb2.Job, reason: str = "None") -> None:
         """Put a queued job where the scheduler looks: PENDING, or WAITING for its begin time."""
@@ -231,7 +274,7 @@ class Controller:
             self._dequeue(job)
             self._finish(job, S.CANCELLED, reason="None", end=time.time())
             job.cancelled_by = by
-            await self.store.write([job_row(job)])
+            await self.store.write([self._row(job)])
             self.watchers.publish(job)
             self.kick()
             return R.OK, ""
@@ -270,24 +313,34 @@ class Controller:
         self.kick()
         return R.OK, ""
 
-    async def update(self, job: jobs_pb2.Job, spec: jobs_pb2.JobSpec, fields: Iterable[str]) -> jobs_pb2.Job:
+    async def update(self, job: jobs_pb2.Job, spec: jobs_pb2.JobSpec, fields: Iterable[str], *,
+                     staff: bool = False) -> jobs_pb2.Job:
+        """Change a queued job's spec: the same checks as a submit (validation, queue
+        access and limits, privileged settings), made by the owner or by staff."""
         if job.state not in states.QUEUED:
             raise FailedPrecondition("NOT_QUEUED", f"job {job.id} is no longer queued")
+        fields = list(fields)
         changed = jobs_pb2.JobSpec()
         changed.CopyFrom(job.spec)
         for path in fields:
             _copy_path(spec, changed, path)
-        queue = self._queue_for(changed)
-        self._check_fits(changed, queue)
         jobrules.validate(changed)
         jobrules.check_retry(changed, self.config.ctld.retry_max_attempts)
+        privileges.check_spec(changed, staff, fields)
+        queue = self._queue_for(changed)
+        if queue.name != job.queue:
+            self._admits(queue, job.user)
+            self._check_queue_submit_limit(job.user, queue, backlog_units(job))
+        self._check_fits(changed, queue)
         if "dependencies" in fields:
             self._refuse_dependency_cycle(job.id, changed)
         updated = jobs_pb2.Job()
         updated.CopyFrom(job)
         updated.spec.CopyFrom(changed)
         updated.queue, updated.walltime_seconds = queue.name, jobrules.walltime(changed, queue)
-        await self.store.write([job_row(updated)])
+        if "priority" in fields:
+            updated.priority, updated.admin_priority_set = changed.priority, changed.HasField("priority")
+        await self.store.write([self._row(updated)])
         job.CopyFrom(updated)
         if job.id in self.queued:
             self.queued[job.id] = jobrules.request(job)
@@ -296,7 +349,7 @@ class Controller:
         return job
 
     async def _persist_and_publish(self, job: jobs_pb2.Job) -> None:
-        await self.store.write([job_row(job)])
+        await self.store.write([self._row(job)])
         self.watchers.publish(job)
 
     # -- job steps: srun inside a running job -------------------------------------------
@@ -433,7 +486,8 @@ class Controller:
             pending=pending, nodes=nodes, queues=queues,
             running=tuple(jobrules.running(self.jobs[i]) for i in self.active), licenses=self.licenses,
             phases=self._dependency_phases(pending), weights=weights, usage=self.usage, shares=self.shares,
-            reservations=ctld.sched_reservations)
+            reservations=ctld.sched_reservations,
+            user_limits=scheduler.UserLimits(ctld.max_running_jobs, ctld.max_running_cpus))
 
     def _best_pending(self, depth: int) -> tuple[scheduler.JobRequest, ...]:
         ranking, queued = self._ranking, self.queued
@@ -502,7 +556,7 @@ class Controller:
             self._unranked.clear()
         starting: list[jobs_pb2.Job] = []
         abandoned: list[jobs_pb2.Job] = []
-        changed: dict[int, jobs_pb2.Job] = {}   # arrays whose pending rest shrank
+        arrays: dict[int, ArrayStarts] = {}     # arrays whose tasks start in this pass
         for d in decisions:
             job = self.jobs[d.job_id]
             if isinstance(d, scheduler.SetReason):
@@ -516,7 +570,7 @@ class Controller:
                 job.planned_start_time = d.start_at
             else:
                 if d.array_index is not None:
-                    job = self._take_array_task(job, d.array_index, changed)
+                    job = self._take_array_task(job, d.array_index, arrays)
                 self._dequeue(job)
                 job.state, job.reason, job.start_time, job.priority = S.RUNNING, "None", now, d.priority
                 job.attempt += 1
@@ -528,9 +582,11 @@ class Controller:
                     self.nodes[s.node].allocate(s.cpus, s.mem_mb, s.gpus, job.id)
                 self.active.add(job.id)
                 starting.append(job)
-        for head in changed.values():
-            if head.id in self.queued:
-                self.queued[head.id] = jobrules.request(head)
+        changed = [a for a in arrays.values() if a.head.array_tasks_pending]   # (not taken by its last task)
+        for a in changed:
+            a.head.array_tasks_pending = str(a.rest.without(a.taken))
+            if a.head.id in self.queued:
+                self.queued[a.head.id] = jobrules.request(a.head)
         self.passes += 1
         self.last_pass_seconds = time.perf_counter() - started_at
         metrics.on_pass(self.last_pass_seconds, starting)
@@ -538,7 +594,8 @@ class Controller:
             return 0
         # The allocation is durable before any node hears of it, so a restart never
         # launches a job twice: a node that already runs this attempt ignores a repeat.
-        rows = [job_row(job) for job in [*starting, *abandoned, *changed.values()]]
+        rows = [self._row(job) for job in [*starting, *abandoned]]
+        rows += [self._row(a.head, pending_tasks=a.count - len(a.taken)) for a in changed]
         if changed:
             rows.append(Put("meta", {"key": "next_job_id", "value": str(self.next_job_id)}))
         await self.store.write(rows)
@@ -553,22 +610,25 @@ class Controller:
                     job_id=job.id, attempt=job.attempt, grace_seconds=self.config.ctld.kill_grace)))
         return len(starting)
 
-    def _take_array_task(self, head: jobs_pb2.Job, index: int, changed: dict[int, jobs_pb2.Job]) -> jobs_pb2.Job:
+    def _take_array_task(self, head: jobs_pb2.Job, index: int, arrays: dict[int, ArrayStarts]) -> jobs_pb2.Job:
         """The record task `index` of an array runs as: a new one (with its own id), or,
-        for the last task to start, the array's own record (as Slurm does)."""
-        rest = scheduler.IndexSet.parse(head.array_tasks_pending).without([index])
-        head.array_tasks_pending = str(rest)
-        if not rest:
+        for the last task to start, the array's own record (as Slurm does). The array's
+        pending rest is written once at the end of the pass (schedule_once), not per task:
+        an index list can be long."""
+        a = arrays.get(head.id)
+        if a is None:
+            a = arrays[head.id] = ArrayStarts(head)
+        a.taken.append(index)
+        if len(a.taken) == a.count:
+            head.array_tasks_pending = ""
             head.array_task_id = index
-            changed.pop(head.id, None)
             return head
         task = jobs_pb2.Job()
-        task.CopyFrom(head)
-        task.id, task.array_tasks_pending, task.array_task_id = self.next_job_id, "", index
+        task.CopyFrom(a.template())
+        task.id, task.array_task_id = self.next_job_id, index
         self.next_job_id += 1
         self.jobs[task.id] = task
         self.array_members[head.id].add(task.id)
-        changed[head.id] = head
         return task
 
     def _gives_up_on_dependency(self, job: jobs_pb2.Job) -> bool:
@@ -678,7 +738,7 @@ class Controller:
         asyncio.get_running_loop().create_task(self._store_outcome(job, node, outcome.attempt))
 
     async def _store_outcome(self, job: jobs_pb2.Job, node: NodeRecord | None, attempt: int) -> None:
-        await self.store.write([job_row(job)])
+        await self.store.write([self._row(job)])
         self.watchers.publish(job)
         if node is not None and node.link is not None:
             node.link.forget(job.id, attempt)
@@ -884,6 +944,33 @@ class Controller:
             raise FailedPrecondition("QUEUE_BUSY", f"queue {name} still has jobs")
         await self.store.write([Delete("queues", name)])
         del self.queues[name]
+
+
+# An array's index list longer than this is not copied into each started task's record.
+LONG_INDEX_LIST = 256
+
+
+class ArrayStarts:
+    """The tasks of one array that a pass starts: its pending rest parsed once, and the
+    record each new task copies (the array's own, less the index lists)."""
+
+    def __init__(self, head: jobs_pb2.Job) -> None:
+        self.head = head
+        self.rest = scheduler.IndexSet.parse(head.array_tasks_pending)
+        self.count = len(self.rest)
+        self.taken: list[int] = []
+        self._template: jobs_pb2.Job | None = None
+
+    def template(self) -> jobs_pb2.Job:
+        if self._template is None:
+            t = self._template = jobs_pb2.Job()
+            t.CopyFrom(self.head)
+            t.array_tasks_pending = ""
+            array = t.spec.array
+            if len(array.tasks) > LONG_INDEX_LIST:
+                every = scheduler.IndexSet.parse(array.tasks)
+                array.tasks, array.task_count = f"{every.first()}-{every.last()}", len(every)
+        return self._template
 
 
 def _copy_path(source, target, path: str) -> None:  # noqa: ANN001 - any protobuf message

@@ -80,7 +80,8 @@ def test_a_flood_meets_backpressure_not_unbounded_memory(tmp_path):
     c.config.ctld.max_pending_jobs = 10
     run(c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT)] * 10))
     from hpcq.ctld.errors import ResourceExhausted
-    with pytest.raises(ResourceExhausted, match="MAX_JOB_COUNT: 10 jobs are queued; the limit is 10"):
+    with pytest.raises(ResourceExhausted, match="MAX_JOB_COUNT: 10 jobs are not finished and 1 more were submitted; "
+                                                "the limit is 10"):
         run(c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT)]))
     assert len(c.jobs) == 10
     store.close()

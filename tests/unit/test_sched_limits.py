@@ -154,3 +154,28 @@ def test_memory_is_checked_per_node():
 def test_jobs_of_an_unknown_queue_may_use_every_node():
     j = job(1, queue="ghost")
     assert list(starts(schedule(world([j], [node("n1")]), 0))) == [j.id]
+
+
+def test_a_users_running_jobs_are_capped_across_every_queue():
+    from hpcq.ctld.scheduler import UserLimits
+    debug = QueuePolicy("debug")
+    r = running("n1", 1, ends=100, user="alice")
+    mine = [job(1, user="alice", submit=0), job(1, user="alice", queue="debug", submit=1),
+            job(1, user="alice", submit=2)]
+    theirs = job(1, user="bob", submit=3)
+    decisions = schedule(world([*mine, theirs], [node("n1", 8, used_cpus=1)], [QueuePolicy("batch"), debug],
+                               running=(r,), user_limits=UserLimits(max_running_jobs=2)), 0)
+    assert sorted(starts(decisions)) == [mine[0].id, theirs.id]
+    assert reasons(decisions) == {mine[1].id: "AssocMaxJobsLimit", mine[2].id: "AssocMaxJobsLimit"}
+
+
+def test_a_users_running_cpus_are_capped_and_explained():
+    from hpcq.ctld.scheduler import UserLimits
+    big, small = job(3, user="alice", submit=0), job(2, user="alice", submit=1)
+    limits = UserLimits(max_running_cpus=4)
+    decisions = schedule(world([big, small], [node("n1", 8)], user_limits=limits), 0)
+    assert list(starts(decisions)) == [big.id] and reasons(decisions) == {small.id: "AssocGrpCpuLimit"}
+    r = running("n1", 3, ends=100, user="alice")
+    e = explain(world([small], [node("n1", 8, used_cpus=3)], running=(r,), user_limits=limits), 0, small.id)
+    assert e.reason == "AssocGrpCpuLimit"
+    assert e.detail == "user alice uses 3 CPUs, this job needs 2, max_running_cpus is 4"

@@ -5,7 +5,7 @@ from hpcq.ctld.scheduler.dependencies import (Dependencies, DependencyError, Kin
 from hpcq.ctld.scheduler.explain import Explanation, explain
 from hpcq.ctld.scheduler.fairshare import Shares, Usage, fairshare_factors
 from hpcq.ctld.scheduler.model import (Decision, JobRequest, NodeCapacity, QueuePolicy, Reserve, RunningJob,
-                                       SetReason, Slice, Snapshot, Start)
+                                       SetReason, Slice, Snapshot, Start, UserLimits)
 from hpcq.ctld.scheduler.passes import schedule
 from hpcq.ctld.scheduler.priority import PriorityBreakdown, PriorityWeights, priorities
 from hpcq.ctld.scheduler.retry import Finish, Hold, Requeue, RetryLimits, RunEnd, after_run
@@ -13,5 +13,5 @@ from hpcq.ctld.scheduler.retry import Finish, Hold, Requeue, RetryLimits, RunEnd
 __all__ = ["ArrayTasks", "Decision", "Dependencies", "DependencyError", "Explanation", "Finish", "Hold", "IndexSet",
            "JobRequest", "Kind", "NodeCapacity", "Phase", "PriorityBreakdown", "PriorityWeights", "QueuePolicy",
            "Requeue", "Reserve", "RetryLimits", "RunEnd", "RunningJob", "SetReason", "Shares", "Slice", "Snapshot",
-           "Start", "Target", "Term", "Usage", "Verdict", "after_run", "evaluate", "explain", "fairshare_factors",
+           "Start", "Target", "Term", "Usage", "UserLimits", "Verdict", "after_run", "evaluate", "explain", "fairshare_factors",
            "find_cycle", "parse_hold_jid", "parse_pbs", "parse_slurm", "priorities", "schedule"]

@@ -92,6 +92,9 @@ class IndexSet:
     def first(self) -> int:
         return self.runs[0][0]
 
+    def last(self) -> int:
+        return self.runs[-1][1]
+
     def pop_first(self) -> tuple[int, IndexSet]:
         """The lowest index and the rest, in O(1) for the usual single run."""
         first, last, step = self.runs[0]

@@ -1,5 +1,5 @@
-"""What is running, counted the ways limits look at it: per queue and user, per queue,
-per array, per license, and which (user, name) pairs are busy for singletons.
+"""What is running, counted the ways limits look at it: per user, per queue and user, per
+queue, per array, per license, and which (user, name) pairs are busy for singletons.
 
 The pass adds every job it starts, so a limit holds within one pass as well.
 Reasons are spelled as Slurm spells them.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-from hpcq.ctld.scheduler.model import JobRequest, QueuePolicy, RunningJob
+from hpcq.ctld.scheduler.model import JobRequest, QueuePolicy, RunningJob, UserLimits
 
 MAX_JOBS_PER_USER = "QOSMaxJobsPerUserLimit"
 MAX_CPUS_PER_USER = "QOSMaxCpuPerUserLimit"
@@ -17,10 +17,16 @@ MAX_JOBS = "QOSGrpJobsLimit"
 MAX_CPUS = "QOSGrpCpuLimit"
 ARRAY_TASKS = "JobArrayTaskLimit"
 LICENSES = "Licenses"
+USER_MAX_JOBS = "AssocMaxJobsLimit"
+USER_MAX_CPUS = "AssocGrpCpuLimit"
 
 
 class Counters:
-    def __init__(self, running: Iterable[RunningJob], licenses: Mapping[str, int]) -> None:
+    def __init__(self, running: Iterable[RunningJob], licenses: Mapping[str, int],
+                 user_limits: UserLimits = UserLimits()) -> None:
+        self.user_limits = user_limits
+        self.jobs_of_user: Counter[str] = Counter()                  # across every queue
+        self.cpus_of_user: Counter[str] = Counter()
         self.jobs_per_user: Counter[tuple[str, str]] = Counter()     # (queue, user)
         self.cpus_per_user: Counter[tuple[str, str]] = Counter()
         self.jobs_per_queue: Counter[str] = Counter()
@@ -36,6 +42,8 @@ class Counters:
 
     def _count(self, queue: str, user: str, cpus: int, licenses: Mapping[str, int], array_job_id: int | None,
                name: str) -> None:
+        self.jobs_of_user[user] += 1
+        self.cpus_of_user[user] += cpus
         self.jobs_per_user[(queue, user)] += 1
         self.cpus_per_user[(queue, user)] += cpus
         self.jobs_per_queue[queue] += 1
@@ -59,8 +67,13 @@ class Counters:
         """The limit that keeps one more task of this job from starting now, if any."""
         if job.array is not None and job.array.throttle and self.array_running[job.id] >= job.array.throttle:
             return ARRAY_TASKS
+        cpus = job.nodes * job.cpus_per_node
+        users = self.user_limits
+        if users.max_running_jobs and self.jobs_of_user[job.user] >= users.max_running_jobs:
+            return USER_MAX_JOBS
+        if users.max_running_cpus and self.cpus_of_user[job.user] + cpus > users.max_running_cpus:
+            return USER_MAX_CPUS
         if policy is not None:
-            cpus = job.nodes * job.cpus_per_node
             key = (job.queue, job.user)
             if policy.max_running_per_user and self.jobs_per_user[key] >= policy.max_running_per_user:
                 return MAX_JOBS_PER_USER
@@ -88,6 +101,12 @@ class Counters:
         cpus = job.nodes * job.cpus_per_node
         if reason == ARRAY_TASKS and job.array is not None:
             return f"array throttle %{job.array.throttle}: {self.array_running[job.id]} tasks running"
+        if reason == USER_MAX_JOBS:
+            return (f"user {job.user} runs {self.jobs_of_user[job.user]} jobs, max_running_jobs is "
+                    f"{self.user_limits.max_running_jobs}")
+        if reason == USER_MAX_CPUS:
+            return (f"user {job.user} uses {self.cpus_of_user[job.user]} CPUs, this job needs {cpus}, "
+                    f"max_running_cpus is {self.user_limits.max_running_cpus}")
         if policy is not None:
             if reason == MAX_JOBS_PER_USER:
                 return (f"queue {job.queue}: user {job.user} runs {self.jobs_per_user[key]} jobs, "

@@ -99,6 +99,16 @@ class QueuePolicy:
     max_cpus: int = 0                       # the whole queue: QOSGrpCpuLimit
 
 
+@dataclass(frozen=True, slots=True)
+class UserLimits:
+    """What one user may run at once across every queue (Slurm's association limits); 0: no limit."""
+    max_running_jobs: int = 0               # AssocMaxJobsLimit
+    max_running_cpus: int = 0               # AssocGrpCpuLimit
+
+    def __bool__(self) -> bool:
+        return bool(self.max_running_jobs or self.max_running_cpus)
+
+
 def _no_phases() -> Mapping[Target, Phase]:
     return MappingProxyType({})
 
@@ -116,6 +126,7 @@ class Snapshot:
     usage: Usage = field(default_factory=Usage)
     shares: Shares = field(default_factory=Shares)
     reservations: int = 1                              # how many blocked jobs get a planned start
+    user_limits: UserLimits = field(default_factory=UserLimits)
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,13 +78,14 @@ def _run_pass(snapshot: Snapshot, now: float, watch: int | None) -> PassResult:
     queues = snapshot.queues
     phases = snapshot.phases
     cluster = Cluster(snapshot.nodes, snapshot.running, queues, now)
-    counters = limits.Counters(snapshot.running, snapshot.licenses)
+    counters = limits.Counters(snapshot.running, snapshot.licenses, snapshot.user_limits)
     result = PassResult([])
     out = result.decisions
     blocked_queues: set[str] = set()
     reserved = 0
     free_left = cluster.any_free()
     limited = {name: counters.limits_anything(q) for name, q in queues.items()}
+    users_limited = bool(snapshot.user_limits)
 
     def note(job: JobRequest, text: str) -> None:
         if job.id == watch:
@@ -116,7 +117,7 @@ def _run_pass(snapshot: Snapshot, now: float, watch: int | None) -> PassResult:
         if rest is not None and not rest:
             continue
         key = shape_key(job)
-        check_limits = rest is not None or job.licenses or limited.get(job.queue, False)
+        check_limits = rest is not None or job.licenses or users_limited or limited.get(job.queue, False)
         reason = None
         started = 0
         while True:
