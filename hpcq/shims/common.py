@@ -520,6 +520,7 @@ PBSE_NOSUP = 15029
 PBSE_MAXQUED = 15046
 PBSE_BADDEPEND = 15054
 PBSE_UNKNODE = 15062
+PBSE_ENTLIMCT = 15142
 
 _PBS_ERRNO = {
     "NOT_FOUND": PBSE_UNKJOBID,
@@ -544,6 +545,7 @@ _PBS_REFUSALS = {
     "QUEUE_CLOSED": ("Queue is not enabled", PBSE_QUNOENB, False),
     "QUEUE_ACCESS": ("Access to queue is denied", PBSE_QACESS, False),
     "MAX_JOB_COUNT": ("Maximum number of jobs already in queue", PBSE_MAXQUED, True),
+    "SUBMIT_LIMIT": ("would exceed the per-user limit of jobs", PBSE_ENTLIMCT, True),
     "BAD_DEPENDENCY": ("Invalid dependency", PBSE_BADDEPEND, True),
     "BAD_SPEC": ("Illegal attribute or resource value", PBSE_BADATVAL, True),
 }

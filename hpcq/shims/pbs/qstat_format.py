@@ -443,7 +443,7 @@ def full_attributes(job: Job, now: float, cluster: str) -> list[tuple[str, str]]
     if spec.mail_users:
         a.append(("Mail_Users", spec.mail_users))
     a += [("mtime", units.format_ctime(max(job.submit_time, job.start_time, job.end_time))),
-          ("Output_Path", _output_path(job, "o")), ("Priority", str(-spec.nice)),
+          ("Output_Path", _output_path(job, "o")), ("Priority", spec.attributes.get("priority") or str(-spec.nice)),
           ("qtime", units.format_ctime(job.submit_time)),
           ("Rerunable", "False" if spec.HasField("requeue") and not spec.requeue else "True")]
     a += _resource_list(job)

@@ -33,7 +33,7 @@ _LONG: dict[str, tuple[str, str]] = {name: (kind, key or name) for name, kind, k
     ("licenses", ":", ""), ("mail-type", ":", ""), ("mail-user", ":", ""), ("mem", ":", ""),
     ("mem-per-cpu", ":", ""), ("nice", "::", ""), ("no-requeue", "", ""), ("nodelist", ":", ""),
     ("nodes", ":", ""), ("ntasks", ":", ""), ("ntasks-per-node", ":", ""), ("open-mode", ":", ""),
-    ("output", ":", ""), ("parsable", "", ""), ("partition", ":", ""), ("qos", ":", ""),
+    ("output", ":", ""), ("parsable", "", ""), ("partition", ":", ""), ("priority", ":", ""), ("qos", ":", ""),
     ("quiet", "", ""), ("requeue", "", ""), ("signal", ":", ""), ("test-only", "", ""),
     ("time", ":", ""), ("usage", "", ""), ("verbose", "", ""), ("version", "", ""), ("wckey", ":", ""),
     ("wrap", ":", ""),
@@ -373,6 +373,12 @@ class _Builder(common.OptionBuilder):
         if nice is None or abs(nice) > common.INT32_MAX - 2:
             raise _bad(f"Invalid --nice value: {value}")
         self.spec.nice = nice
+
+    def priority(self, value: str) -> None:
+        # A fixed priority, for operators and admins only: ctld refuses it from a user.
+        if not value.isdigit() or int(value) > common.INT32_MAX:
+            raise _bad(f"Invalid --priority value: {value}")
+        self.spec.priority = int(value)
 
     def mail_type(self, value: str) -> None:
         known = {"NONE", "BEGIN", "END", "FAIL", "REQUEUE", "ALL", "INVALID_DEPEND", "STAGE_OUT",

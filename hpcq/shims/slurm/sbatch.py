@@ -20,6 +20,8 @@ _REFUSALS = {
     "QUEUE_CLOSED": ("Required partition not available (inactive or drain)", True),
     "QUEUE_ACCESS": ("Access/permission denied", True),
     "MAX_JOB_COUNT": ("Resource temporarily unavailable", True),
+    "SUBMIT_LIMIT": ("Job violates accounting/QOS policy (job submit limit, user's size and/or time limits)", True),
+    "PRIVILEGED": ("Access/permission denied", True),
     "BAD_DEPENDENCY": ("Job dependency problem", False),      # sbatch_dependency_bad_syntax.txt
     "BAD_SPEC": ("Invalid job specification", True),
 }

@@ -150,7 +150,7 @@ def _hosts(value: str) -> list[str]:
         raise ShimError(f"Invalid ExcNodeList value: {e}\nRequest aborted", 1) from None
 
 
-_UNSUPPORTED_KEYS = {"dependency": "Dependency", "priority": "Priority", "arraytaskthrottle": "ArrayTaskThrottle",
+_UNSUPPORTED_KEYS = {"dependency": "Dependency", "arraytaskthrottle": "ArrayTaskThrottle",
                      "nodelist": "NodeList", "reqnodelist": "ReqNodeList"}
 
 
@@ -186,6 +186,10 @@ def build_update(updates: Sequence[tuple[str, str]], current: jobs_pb2.Job | Non
             fields.append("resources.mem_per_node_mb")
         elif k == "nice":
             spec.nice, path = _nice(value), "nice"
+        elif k == "priority":
+            if not value.isdigit() or int(value) > common.INT32_MAX:
+                raise ShimError(f"Invalid Priority value: {value}\nRequest aborted", 1)
+            spec.priority, path = int(value), "priority"
         elif k == "partition":
             spec.queue, path = value, "queue"
         elif k == "account":
@@ -230,6 +234,7 @@ _UPDATE_ERRORS = {
     "TIME_LIMIT": "Requested time limit is invalid (missing or exceeds some limit)",
     "QUEUE_CLOSED": "Required partition not available (inactive or drain)",
     "QUEUE_ACCESS": "Access/permission denied", "BAD_DEPENDENCY": "Job dependency problem",
+    "SUBMIT_LIMIT": "Job violates accounting/QOS policy (job submit limit, user's size and/or time limits)",
 }
 
 
