@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="running jobs per user (0: unlimited; as MaxJobsPerUser / max_run)")
         q.add_argument("--max-cpus-per-user", type=int, metavar="N",
                        help="CPUs in use per user (0: unlimited; as MaxTRESPerUser=cpu)")
+        q.add_argument("--max-submit-per-user", type=int, metavar="N",
+                       help="unfinished jobs per user, array tasks counted; more are refused at submit (0: unlimited; "
+                            "as MaxSubmitJobsPerUser / max_queued)")
         q.add_argument("--allowed-users", metavar="USER,...", help="who may submit (empty: everyone; as AllowAccounts)")
         q.add_argument("--json", action="store_true", help=json_help)
         q.set_defaults(func=cmd_queue_put, action=action)
@@ -283,6 +286,7 @@ def cmd_queue_show(args: argparse.Namespace) -> int:
             ("MaxTime", _walltime(q.max_walltime_seconds) if q.max_walltime_seconds else "UNLIMITED"),
             ("MaxRunningPerUser", q.max_running_per_user or "UNLIMITED"),
             ("MaxCPUsPerUser", q.max_cpus_per_user or "UNLIMITED"),
+            ("MaxSubmitPerUser", q.max_submit_per_user or "UNLIMITED"),
             ("AllowedUsers", ",".join(q.allowed_users) or "ALL"),
             ("Jobs", ", ".join(f"{k.lower()} {v}" for k, v in sorted(by_state.items())) or "none")]
     for key, value in rows:
@@ -303,7 +307,8 @@ def cmd_queue_put(args: argparse.Namespace) -> int:
     for attr, field, convert in (("is_default", "is_default", bool), ("default_walltime", "default_walltime_seconds", int),
                                  ("max_walltime", "max_walltime_seconds", int), ("priority", "priority", int),
                                  ("max_running_per_user", "max_running_per_user", int),
-                                 ("max_cpus_per_user", "max_cpus_per_user", int)):
+                                 ("max_cpus_per_user", "max_cpus_per_user", int),
+                                 ("max_submit_per_user", "max_submit_per_user", int)):
         value = getattr(args, attr)
         if value is not None:
             if convert is int and value < 0 and field != "priority":

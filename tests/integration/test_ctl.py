@@ -50,12 +50,14 @@ def test_node_list_show_drain_resume(cluster):
 
 def test_queue_create_show_update_limits_and_delete(cluster, tmp_path):
     cluster.run("hpcqctl", "queue", "create", "short", "--max-walltime", "600", "--priority", "10",
-                "--max-running-per-user", "1", "--max-cpus-per-user", "2", "--allowed-users", "root,alice")
+                "--max-running-per-user", "1", "--max-cpus-per-user", "2", "--max-submit-per-user", "2",
+                "--allowed-users", "root,alice")
     queue = {q["name"]: q for q in ctl_json(cluster, "queue", "list")}["short"]
     assert (queue["max_walltime_seconds"], queue["priority"], queue["max_running_per_user"],
             queue["max_cpus_per_user"], queue["allowed_users"]) == (600, 10, 1, 2, ["root", "alice"])
     show = dict(line.split(None, 1) for line in cluster.run("hpcqctl", "queue", "show", "short").stdout.splitlines())
-    assert (show["MaxTime"], show["MaxRunningPerUser"], show["AllowedUsers"]) == ("00:10:00", "1", "root,alice")
+    assert (show["MaxTime"], show["MaxRunningPerUser"], show["MaxSubmitPerUser"], show["AllowedUsers"]) == \
+        ("00:10:00", "1", "2", "root,alice")
 
     # max_running_per_user = 1: the second job waits for the first, with Slurm's reason.
     ids = [int(cluster.run("sbatch", "--parsable", "-p", "short", "-t", "1", "--wrap", "sleep 30",
@@ -65,6 +67,11 @@ def test_queue_create_show_update_limits_and_delete(cluster, tmp_path):
             jobs, _ = client.get(ids)
             return sorted(j.reason for j in jobs if j.state == 1) == ["QOSMaxJobsPerUserLimit"]
         wait_until(one_waits, timeout=20, what="the per-user limit to hold the second job")
+        # max_submit_per_user = 2: a third unfinished job is refused at submit, in Slurm's words.
+        third = cluster.run("sbatch", "-p", "short", "-t", "1", "--wrap", "true", cwd=tmp_path, check=False)
+        assert third.returncode == 1
+        assert third.stderr.endswith("sbatch: error: Batch job submission failed: Job violates accounting/QOS "
+                                     "policy (job submit limit, user's size and/or time limits)\n")
         client.cancel(ids)  # the first runs long, so the second is surely held while we look
         client.wait(ids, timeout=30)
     assert ctl_json(cluster, "queue", "show", "short")["jobs_by_state"] == {}  # finished jobs are not listed
