@@ -20,8 +20,8 @@ _REFUSALS = {
     "QUEUE_CLOSED": ("Required partition not available (inactive or drain)", True),
     "QUEUE_ACCESS": ("Access/permission denied", True),
     "MAX_JOB_COUNT": ("Resource temporarily unavailable", True),
-    "SUBMIT_LIMIT": ("Job violates accounting/QOS policy (job submit limit, user's size and/or time limits)", True),
-    "PRIVILEGED": ("Access/permission denied", True),
+    "SUBMIT_LIMIT": ("Job violates accounting/QOS policy (job submit limit, user's size and/or time limits)", False),
+    "PRIVILEGED": ("Access/permission denied", False),
     "BAD_DEPENDENCY": ("Job dependency problem", False),      # sbatch_dependency_bad_syntax.txt
     "BAD_SPEC": ("Invalid job specification", True),
 }
@@ -29,6 +29,8 @@ _REFUSALS = {
 
 def submission_failure(error: HpcqError, partition: str) -> ShimError:
     """A refused submit as sbatch prints it (sbatch_unknown_partition.txt, ..._too_much_mem.txt)."""
+    if common.script_too_large(error):  # slurmctld's max_script_size refusal (ESLURM_PATHNAME_TOO_LONG)
+        return ShimError(f"{FAILED}Pathname of a file, directory or other parameter too long", 1)
     token, detail = common.error_token(error)
     if token == "UNKNOWN_QUEUE":
         first = f"invalid partition specified: {partition}" if partition else detail
