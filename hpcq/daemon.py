@@ -1,6 +1,7 @@
 """What every hpcq daemon does between parsing its arguments and serving: set up logging,
 load the config, check that its section names a certificate, run until stopped. Every
-failure is one line on stderr naming the file and key, and exit status 1."""
+failure is one line on stderr naming the file and key (or what the admin must fix),
+and exit status 1."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +11,12 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from hpcq import config as configuration
-from hpcq import logs, pki
+from hpcq import logs, pki, private_files
+
+
+class CannotStart(Exception):
+    """Raised by a daemon's serve() for what the admin must fix before it can start
+    (a store it cannot open…): the message is the one line printed."""
 
 
 def run(prog: str, args: argparse.Namespace, section: str,
@@ -18,10 +24,10 @@ def run(prog: str, args: argparse.Namespace, section: str,
         overrides: Callable[[configuration.Config], None] = lambda config: None) -> int:
     """Serve `section` ("ctld", "noded", "agent") of the config named by args.config;
     `overrides` applies the command line to the loaded config first."""
-    logs.setup_from(args)
     try:
+        logs.setup_from(args)
         config = configuration.load(args.config)
-    except configuration.ConfigError as e:
+    except (configuration.ConfigError, private_files.PrivateFileError) as e:
         print(f"{prog}: {e}", file=sys.stderr)
         return 1
     overrides(config)
@@ -32,7 +38,7 @@ def run(prog: str, args: argparse.Namespace, section: str,
         return 1
     try:
         asyncio.run(serve(config))
-    except pki.PkiError as e:
+    except (pki.PkiError, private_files.PrivateFileError, CannotStart) as e:
         print(f"{prog}: {e}", file=sys.stderr)
         return 1
     return 0

@@ -5,8 +5,11 @@ import json
 import argparse
 import logging
 import logging.handlers
+import os
 import sys
 import time
+
+from hpcq import private_files
 
 
 EVENT_FIELDS = ("job_id", "user", "node", "queue")
@@ -40,12 +43,27 @@ def setup_from(args: argparse.Namespace) -> None:
     setup(args.log_level, args.log_format, file=args.log_file)
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A RotatingFileHandler whose files are 0600 whatever the umask: a daemon's log
+    names users, jobs and paths. Rotation renames, so the old files keep that mode."""
+
+    def _open(self):  # noqa: ANN202 - logging's own signature
+        fd = private_files.open_file(self.baseFilename, os.O_WRONLY | os.O_APPEND)
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
+    def files(self) -> list[str]:
+        """The log file and its rotations."""
+        return [self.baseFilename] + [f"{self.baseFilename}.{i}" for i in range(1, self.backupCount + 1)]
+
+
 def setup(level: str = "info", fmt: str = "text", stream=None, file: str | None = None) -> None:  # noqa: ANN001
     """Log to a stream (stderr), or to a size-rotated file so a long-lived daemon's log
-    stays bounded."""
+    stays bounded. A log file or rotation that others may read is narrowed to 0600, and
+    the first lines of the log say so."""
     if file:
-        handler: logging.Handler = logging.handlers.RotatingFileHandler(
-            file, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS)
+        # Opened at the first record: by then the existing files are narrowed (below).
+        handler: logging.Handler = PrivateRotatingFileHandler(
+            file, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS, delay=True)
     else:
         handler = logging.StreamHandler(stream or sys.stderr)
     if fmt == "json":
@@ -55,3 +73,6 @@ def setup(level: str = "info", fmt: str = "text", stream=None, file: str | None 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    if isinstance(handler, PrivateRotatingFileHandler):
+        for path in handler.files():
+            private_files.narrow(path)

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from hpcq import config as configuration
-from hpcq import pki
+from hpcq import pki, private_files
 
 START_TIMEOUT = 30.0
 
@@ -32,10 +32,13 @@ class LocalCluster:
     # -- files ------------------------------------------------------------------------
 
     def ensure_files(self, nodes: int, database: str = "", overrides: list[str] = ()) -> configuration.Config:
-        # Private: logs (and pki, made by init_ca). Traversable (0711): the way to the
-        # agent's socket and to each job's spool files, which jobs of other users reach.
-        for d, mode in ((self.home, 0o711), (self.logs, 0o700), (self.run, 0o711), (self.home / "spool", 0o711)):
-            d.mkdir(parents=True, exist_ok=True, mode=mode)
+        # Private (0700): logs, and pki (made by init_ca). Traversable, not listable (0711):
+        # the way to the agent's socket and to each job's spool files, which jobs of other
+        # users reach. Files: 0600 (the config names the database, perhaps with a password;
+        # users reach the cluster through the agent without it).
+        for d, mode in ((self.home, private_files.TRAVERSABLE_DIR), (self.logs, private_files.PRIVATE_DIR),
+                        (self.run, private_files.TRAVERSABLE_DIR), (self.home / "spool", private_files.TRAVERSABLE_DIR)):
+            private_files.make_dir(d, mode)
         config = configuration.load(self.conf_path) if self.conf_path.exists() else self._new_config(database)
         if not (self.pki / "ca.key").exists():
             pki.init_ca(self.pki, config.cluster.name)
@@ -52,7 +55,7 @@ class LocalCluster:
         if overrides:
             config = configuration.apply_overrides(config, list(overrides))
         if overrides or not self.conf_path.exists():
-            self.conf_path.write_text(configuration.dump(config))
+            private_files.write_file(self.conf_path, configuration.dump(config).encode())
         return configuration.load(self.conf_path)
 
     def _new_config(self, database: str) -> configuration.Config:
@@ -102,12 +105,12 @@ class LocalCluster:
     def _spawn(self, daemon: str, argv: list[str]) -> int:
         # The daemon rotates <daemon>.log itself; <daemon>.out keeps only what it prints
         # before logging starts (a config error, a crash's traceback).
-        out = open(self.logs / f"{daemon}.out", "ab")
+        out = os.fdopen(private_files.open_file(self.logs / f"{daemon}.out", os.O_WRONLY | os.O_APPEND), "ab")
         argv = [*argv, "--log-file", str(self.logs / f"{daemon}.log")]
         # -P: the current directory must not shadow the installed package.
         process = subprocess.Popen([sys.executable, "-P", "-m", *argv], stdin=subprocess.DEVNULL, stdout=out,
                                    cwd=self.home, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
-        self.pid_file(daemon).write_text(f"{process.pid}\n")
+        private_files.write_file(self.pid_file(daemon), f"{process.pid}\n".encode())
         return process.pid
 
     def up(self, nodes: int, cpus: int = 0, memory_mb: int = 0, database: str = "",

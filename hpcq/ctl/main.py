@@ -94,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = csub.add_parser("check", help="name every unknown key, wrong type and impossible value of FILE; exit 1 if any")
     c.add_argument("file", metavar="FILE")
     c.set_defaults(func=cmd_config_check)
-    c = csub.add_parser("show", help="the effective configuration, defaults filled in (discovered, or FILE)")
+    c = csub.add_parser("show", help="the effective configuration, defaults filled in (discovered, or FILE); "
+                           "a database password shows as ***")
     c.add_argument("file", metavar="FILE", nargs="?")
     c.set_defaults(func=cmd_config_show)
 
@@ -358,7 +359,9 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 def cmd_config_show(args: argparse.Namespace) -> int:
     from hpcq import config as configuration
+    from hpcq import store_url
     config = configuration.load(args.file)
+    config.ctld.database = store_url.shown(config.ctld.database)
     print(f"# {config.path or 'no config file found: defaults'}")
     print(configuration.dump(config), end="")
     return 0

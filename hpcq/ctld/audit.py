@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from hpcq import private_files
+
 __all__ = ["AuditLog"]
 
 log = logging.getLogger("hpcq.ctld.audit")
@@ -39,12 +41,10 @@ class AuditLog:
         self._fd = self._open()
 
     def _open(self) -> int:
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        # O_CREAT's mode applies to a new file only; one that already exists with a
-        # wider mode is narrowed, as the log names who did what to whose jobs.
-        if os.fstat(fd).st_mode & 0o077:
-            os.fchmod(fd, 0o600)
-        return fd
+        # The log names who did what to whose jobs: a file found open to others (left so
+        # by an earlier run, or made by logrotate) is narrowed, and said so.
+        private_files.narrow(self.path)
+        return private_files.open_file(self.path, os.O_WRONLY | os.O_APPEND)
 
     def record(self, event: str, caller_name: str, role: str, via_host: str = "", **fields: Any) -> None:
         """Append one event. `fields` must not reuse the names of the standard keys.

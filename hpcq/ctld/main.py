@@ -13,7 +13,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from hpcq import config as configuration
-from hpcq import daemon, logs, metrics, pki
+from hpcq import daemon, logs, metrics, pki, private_files
 from hpcq.api import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc, nodes_pb2, nodes_pb2_grpc
 from hpcq.ctld.audit import AuditLog
 from hpcq.ctld.server import AdminServicer, Gate, JobsServicer, NodeSessionServicer
@@ -37,7 +37,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 async def serve(config: configuration.Config) -> None:
     ctld = config.ctld
     state_dir = Path(ctld.state_dir)
-    state_dir.mkdir(parents=True, exist_ok=True)
+    private_files.make_dir(state_dir)  # 0700 if new; narrowed if others may read it
     # First: a required metrics port that is taken stops ctld before anything is opened.
     endpoint = metrics.serve(ctld.metrics_listen, required=ctld.metrics_required, daemon="hpcq-ctld", section="ctld")
     store = Store(database_url(ctld.database, state_dir), max_batch=ctld.commit_batch)

@@ -33,6 +33,7 @@ TYPE_CHECKING = False  # see hpcq.noded.spool
 if TYPE_CHECKING:
     from typing import Any, NoReturn
 
+from hpcq import private_files
 from hpcq.noded import spool
 
 _PR_SET_CHILD_SUBREAPER = 36
@@ -171,9 +172,11 @@ class _Supervisor:
     def _start(self) -> dict[str, Any]:
         plan = self.plan
         root = os.geteuid() == 0
+        # The job's user's alone: the job reads them as that user, and nobody else may.
+        owner = (plan["uid"], plan["gid"]) if root else None
         with _failing(f"cannot write the job's files in {self.dir.path}"):
-            _write_file(self.dir.script, plan["script"].encode(), 0o500, (plan["uid"], plan["gid"]) if root else None)
-            _write_file(self.dir.nodefile, plan["nodefile"].encode(), 0o644)
+            _write_file(self.dir.script, plan["script"].encode(), 0o500, owner)
+            _write_file(self.dir.nodefile, plan["nodefile"].encode(), 0o600, owner)
         self.tmpdir = self._make_tmpdir()
         stdout, stderr = self._open_output_and_chdir()
         env = plan["env"]
@@ -331,9 +334,8 @@ class _Supervisor:
 
 
 def _write_file(path: str, data: bytes, mode: int, owner: tuple[int, int] | None = None) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    fd = private_files.open_file(path, os.O_WRONLY | os.O_TRUNC, mode)
     try:
-        os.fchmod(fd, mode)  # whatever the umask
         if owner is not None:
             os.fchown(fd, *owner)
         view = memoryview(data)

@@ -39,9 +39,7 @@ async def run(config: configuration.Config) -> None:
     name = n.name or socket.gethostname().split(".")[0]
     facts = hardware.detect(n.cpus, n.memory_mb, n.features)
     endpoint = metrics.serve(n.metrics_listen, required=n.metrics_required, daemon="hpcq-noded", section="noded")
-    spool = Path(n.spool_dir)
-    # 0711: a job running as its owner must reach its own script and node file below.
-    spool.mkdir(parents=True, exist_ok=True, mode=0o711)
+    spool = Path(n.spool_dir)  # made (0711) and checked by runner.start()
     if os.geteuid() != 0:
         log.info("running as %s, not root: user-level mode, only %s's jobs run here", getpass.getuser(),
                  getpass.getuser())

@@ -63,9 +63,7 @@ class JobRunner:
     async def start(self) -> None:
         """Spawn the launcher, then take stock of the spool: attach to every supervisor
         that still runs, keep every outcome that ctld has not yet told us to forget."""
-        jobs = spool.jobs_dir(self.spool_dir)
-        jobs.mkdir(parents=True, exist_ok=True)
-        jobs.chmod(spool.DIR_MODE)
+        spool.prepare(self.spool_dir)
         await self._spawn_launcher()
         for directory in spool.scan(self.spool_dir):
             self._adopt(directory)
@@ -103,10 +101,9 @@ class JobRunner:
         if attempt is None:
             directory = spool.attempt_dir(self.spool_dir, job.id, job.attempt)
             try:
-                directory.path.mkdir()
+                spool.make_attempt_dir(directory)
             except FileExistsError:  # unknown to us, yet there: the spool is the truth
                 return _copy(self._adopt(directory).outcome)
-            directory.path.chmod(spool.DIR_MODE)
             attempt = _Attempt(directory, nodes_pb2.JobOutcome(job_id=job.id, attempt=job.attempt),
                                start_handed_out=False)
             self._attempts[key] = attempt
@@ -166,6 +163,7 @@ class JobRunner:
         try:
             request = {"plan": plan.make(job, cluster, self.node_name, attempt.dir, tmp_dir=str(self.tmp_dir),
                                          kill_grace_seconds=grace, allow_root=self.allow_root)}
+            spool.give_to_job(attempt.dir, request["plan"]["gid"])
         except plan.Refused as e:
             reply = {"refused": str(e)}
         except Exception as e:  # noqa: BLE001 - whatever stops the launch is the reason, as in a supervisor

@@ -2,15 +2,21 @@
 
 Layout::
 
-    <spool_dir>/jobs/<job_id>.<attempt>/
-        script           the job script, owned by the job's user
-        nodefile         PBS_NODEFILE
+    <spool_dir>/jobs/<job_id>.<attempt>/     root's, group the job's, 0710
+        script           the job script, the job's user's, 0500
+        nodefile         PBS_NODEFILE, the job's user's, 0600
         supervisor.json  {pid, start_time_ticks}, then also {session_id, start_time} once
                          the job runs. Created exclusively, by the supervisor before it
                          starts the job or by a restarted noded that finds a launch cut
                          short (pid 0): so a job cannot start after noded declared it failed
         cancel.json      {grace_seconds}: written by kill() just before it TERMs the supervisor
         status.json      the finished outcome; its presence means "ended"
+                         (these records: noded's, 0600)
+
+<spool_dir> and jobs/ are 0711: a job passes through to its own directory and lists
+nothing. Its directory lets in only the job's group, which lists nothing either; the
+job's user may read its script and node file, and may change no file of noded's, so
+noded never follows a name the user planted.
 
 Every JSON file is written whole or not at all (a temporary file, then rename or
 link), so a reader never sees half a record, whoever crashes when. Nothing is fsynced:
@@ -31,15 +37,19 @@ import os
 import re
 from pathlib import Path
 
+from hpcq import private_files
+
 TYPE_CHECKING = False  # typing (and dataclasses) would add megabytes to every supervisor's fork
 if TYPE_CHECKING:
     from typing import Any
 
 _ATTEMPT_NAME = re.compile(r"^(\d+)\.(\d+)$")
 
-# World-traversable but not listable: a job running as its user must reach its own
-# script and node file, and must not be able to see or replace anything else.
-DIR_MODE = 0o711
+# The spool and jobs/: world-traversable but not listable: a job running as its user
+# must reach its own script and node file, and must not be able to see anything else.
+DIR_MODE = private_files.TRAVERSABLE_DIR
+# An attempt's directory: traversable by the job's group only (see `give_to_job`).
+ATTEMPT_DIR_MODE = 0o710
 
 
 class AttemptDir:
@@ -90,6 +100,30 @@ def attempt_dir(spool_dir: Path, job_id: int, attempt: int) -> AttemptDir:
     return AttemptDir(jobs_dir(spool_dir) / f"{job_id}.{attempt}", job_id, attempt)
 
 
+def prepare(spool_dir: Path) -> None:
+    """Make the spool and its jobs/ directory (0711), and narrow anything below that an
+    earlier noded (or an admin) left open to others. Raises PrivateFileError if that
+    cannot be done."""
+    private_files.make_dir(spool_dir, DIR_MODE)
+    jobs = jobs_dir(spool_dir)
+    private_files.make_dir(jobs, DIR_MODE)
+    os.chmod(jobs, DIR_MODE)  # ours alone: jobs must pass through it, whatever it was
+    private_files.narrow_tree(jobs)
+
+
+def make_attempt_dir(directory: AttemptDir) -> None:
+    """Create the attempt's directory, noded's alone until `give_to_job`. Raises
+    FileExistsError if it is there already."""
+    os.mkdir(directory.path, 0o700)
+
+
+def give_to_job(directory: AttemptDir, gid: int) -> None:
+    """Let the job's group (and so the job) pass into its attempt's directory, where its
+    user owns the script and node file; nobody else may enter."""
+    os.chown(directory.path, -1, gid)
+    os.chmod(directory.path, ATTEMPT_DIR_MODE)
+
+
 def scan(spool_dir: Path) -> list[AttemptDir]:
     """Every attempt directory in the spool, in job order; stray names are skipped."""
     found = []
@@ -126,7 +160,7 @@ def _write_aside(path: Path | str, data: dict[str, Any]) -> str:
     """`data` in a temporary file beside `path`, to be renamed or linked into place."""
     head, name = os.path.split(path)
     tmp = os.path.join(head, f".{name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd = private_files.open_file(tmp, os.O_WRONLY | os.O_TRUNC)
     try:
         os.write(fd, json_line(data))
     finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import queue
 import threading
 import time
@@ -21,9 +22,11 @@ from typing import Any
 
 from sqlalchemy import create_engine, delete, event, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
+from hpcq import daemon, private_files, store_url
 from hpcq.ctld.store import migrations
 from hpcq.ctld.store.models import SCHEMA_VERSION, ArchivedJobRow, JobRow, MetaRow, NodeRow, QueueRow
 
@@ -63,12 +66,22 @@ class StoreError(Exception):
     pass
 
 
+class StoreUnavailable(StoreError, daemon.CannotStart):
+    """The store cannot be opened: ctld does not start. The message shows the URL
+    without its password."""
+
+
 def database_url(url: str, state_dir: Path) -> str:
     return url or f"sqlite:///{state_dir / 'hpcq.db'}"
 
 
 def make_engine(url: str) -> Engine:
+    """The engine for `url`. A SQLite database file and its -wal, -shm and -journal
+    files are the owner's alone (0600), whatever the umask."""
     if url.startswith("sqlite"):
+        path = make_url(url).database
+        if path and path != ":memory:" and not path.startswith("file:"):
+            _private_sqlite_files(path)
         engine = create_engine(url, connect_args={"check_same_thread": False})
 
         @event.listens_for(engine, "connect")
@@ -84,10 +97,24 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def _private_sqlite_files(path: str) -> None:
+    """SQLite makes its -wal, -shm and -journal files with the database file's mode: so
+    the database file is made 0600 before SQLite first opens it, and any of them that an
+    earlier run left open to others is narrowed (and said)."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        private_files.narrow(path + suffix)
+    os.close(private_files.open_file(path, os.O_RDONLY))
+
+
 class Store:
     def __init__(self, url: str, *, max_batch: int = 2000) -> None:
-        self.url = url
-        self.engine = make_engine(url)
+        self.url = store_url.shown(url)
+        """The URL to show: its password, if any, hidden."""
+        try:
+            self.engine = make_engine(url)
+        except (OSError, ValueError, SQLAlchemyError) as e:  # a malformed URL, no such driver
+            raise StoreUnavailable(f"{self.url}: {store_url.scrub(str(e), url)}") from None
+        self._secret_url = url
         self._queue: queue.SimpleQueue[_Batch | None] = queue.SimpleQueue()
         self._max_batch = max_batch
         self._thread: threading.Thread | None = None
@@ -101,11 +128,21 @@ class Store:
         self._conn: Connection | None = None
 
     def open(self) -> Loaded:
-        """Create or migrate the schema and read everything back (called before serving)."""
+        """Create or migrate the schema and read everything back (called before serving).
+        Raises StoreUnavailable if the database cannot be reached or read."""
+        try:
+            return self._open()
+        except SQLAlchemyError as e:
+            # One line (the driver's first), never the URL's password: this is what the admin reads.
+            reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+            raise StoreUnavailable(f"{self.url}: {store_url.scrub(reason, self._secret_url)}") from None
+
+    def _open(self) -> Loaded:
         with self.engine.begin() as conn:
             version = migrations.stored_version(conn)
             if version is not None and version > SCHEMA_VERSION:
-                raise StoreError(f"{self.url}: schema version {version} is newer than this hpcq ({SCHEMA_VERSION})")
+                raise StoreUnavailable(
+                    f"{self.url}: schema version {version} is newer than this hpcq ({SCHEMA_VERSION})")
             if version is not None and version < SCHEMA_VERSION:
                 applied = migrations.migrate(conn, version, SCHEMA_VERSION)
                 migrations.record_version(conn, SCHEMA_VERSION)  # in the same transaction
