@@ -59,13 +59,23 @@ class AgentTransport:
         return b"".join(chunks)
 
     def _reply(self) -> bytes:
-        return self._read_exact(wire.frame_length(self._read_exact(wire.HEADER_SIZE)))
+        try:
+            length = wire.frame_length(self._read_exact(wire.HEADER_SIZE))
+        except wire.WireError as e:
+            self.close()
+            raise HpcqError("RESOURCE_EXHAUSTED", f"{wire.TOO_LARGE}: hpcq-agent's answer: {e}") from None
+        return self._read_exact(length)
 
     def _send(self, method: str, request: bytes, timeout: float | None) -> None:
+        try:
+            frame = wire.request_frame(method, request)
+        except wire.WireError as e:
+            raise HpcqError("RESOURCE_EXHAUSTED", f"{wire.TOO_LARGE}: the request is too large for the hpcq-agent's "
+                            f"socket: {e}") from None
         sock = self._connect()
         sock.settimeout(timeout)
         try:
-            sock.sendall(wire.request_frame(method, request))
+            sock.sendall(frame)
         except OSError as e:
             self.close()
             raise HpcqError("UNAVAILABLE", f"hpcq-agent at {self.path}: {e.strerror or e}") from None
@@ -154,4 +164,9 @@ class GrpcTransport:
 
 def grpc_error(e) -> HpcqError:  # noqa: ANN001 - a grpc.RpcError
     code = e.code().name if hasattr(e, "code") and e.code() is not None else "UNKNOWN"
-    return HpcqError(code, e.details() if hasattr(e, "details") else str(e))
+    details = e.details() if hasattr(e, "details") else str(e)
+    # grpc's own refusal of a message over MESSAGE_LIMIT, on either side ("Sent message
+    # larger than max (N vs. M)", "Received message larger than max ...").
+    if code == "RESOURCE_EXHAUSTED" and "message larger than max" in (details or ""):
+        details = f"{wire.TOO_LARGE}: {details}"
+    return HpcqError(code, details)

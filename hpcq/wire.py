@@ -12,6 +12,9 @@ import struct
 
 MAX_FRAME = 16 * 1024 * 1024
 MESSAGE, END, ERROR = b"M", b"E", b"X"
+# The token (as ctld's "TOKEN: detail" messages begin) of an error about a request or an
+# answer too large for the way it travels: this frame limit, or grpc's message limit.
+TOO_LARGE = "TOO_LARGE"
 
 _LENGTH = struct.Struct(">I")
 _METHOD = struct.Struct(">H")

@@ -309,20 +309,31 @@ def read_script(path: str | None, stdin: IO[bytes] | None = None) -> str:
 
 # -- where and by whom a job is submitted ---------------------------------------------
 
-class SubmitContext(namedtuple("SubmitContext", "cwd host user environ now")):
+class SubmitContext(namedtuple("SubmitContext", "cwd host user environ now uid", defaults=(None,))):
     """The facts about the submitting process a JobSpec records; a parameter so that
-    parsing is a pure function in tests."""
+    parsing is a pure function in tests. `uid` is the real uid (None: not known)."""
     __slots__ = ()
     cwd: str
     host: str
     user: str
     environ: Mapping[str, str]
     now: float
+    uid: int | None
 
     @classmethod
     def current(cls) -> "SubmitContext":
         return cls(cwd=os.getcwd(), host=short_hostname(), user=login_name(),
-                   environ=submit_environment(), now=time.time())
+                   environ=submit_environment(), now=time.time(), uid=os.getuid())
+
+    def account_name(self) -> str:
+        """The login name of the real uid (what ctld will know the caller as), else `user`."""
+        if self.uid is None:
+            return self.user
+        import pwd
+        try:
+            return pwd.getpwuid(self.uid).pw_name
+        except KeyError:
+            return self.user
 
     def path(self, value: str) -> str:
         """An absolute path, relative ones taken from the submit directory. Raises
@@ -491,6 +502,16 @@ def error_token(error: HpcqError) -> tuple[str, str]:
     return "", error.message
 
 
+def script_too_large(error: HpcqError) -> bool:
+    """A submit refused for its size, whatever the size: ctld's script limit (BAD_SPEC:
+    "script: larger than ..."), or a request too large to travel at all (the agent's frame
+    limit, grpc's message limit: TOO_LARGE)."""
+    from hpcq.wire import TOO_LARGE
+
+    token, detail = error_token(error)
+    return token == TOO_LARGE or (token == "BAD_SPEC" and detail.startswith("script: larger than"))
+
+
 def slurm_failure(prog: str, error: HpcqError, lead: str) -> ShimError:
     """A failed call as Slurm prints it: `lead` + Slurm's words, then ctld's own detail
     on a line of its own (what a user acts on), exit 1."""
@@ -516,10 +537,12 @@ PBSE_HISTJOBID = 15139
 PBSE_UNKSIG = 15013
 PBSE_QUNOENB = 15021
 PBSE_QACESS = 15022
+PBSE_BADUSER = 15023
 PBSE_NOSUP = 15029
 PBSE_MAXQUED = 15046
 PBSE_BADDEPEND = 15054
 PBSE_UNKNODE = 15062
+PBSE_JOBSCRIPTMAXSIZE = 15175
 PBSE_ENTLIMCT = 15142
 
 _PBS_ERRNO = {

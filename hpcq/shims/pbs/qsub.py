@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 
+from hpcq.errors import HpcqError
 from hpcq.shims import common
 from hpcq.shims.pbs import options
 
@@ -12,8 +13,14 @@ PROG = "qsub"
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     conn = common.Connection()
-    return common.run(lambda: _submit(args, conn),
-                      lambda e: common.pbs_failure(PROG, e, server=conn.cluster))
+    return common.run(lambda: _submit(args, conn), lambda e: submission_failure(e, conn.cluster))
+
+
+def submission_failure(error: HpcqError, server: str) -> common.ShimError:
+    if common.script_too_large(error):  # the PBS server's jobscript_max_size refusal
+        return common.ShimError("qsub: jobscript size exceeded the jobscript_max_size",
+                                common.pbs_exit(common.PBSE_JOBSCRIPTMAXSIZE))
+    return common.pbs_failure(PROG, error, server=server)
 
 
 def _submit(argv: list[str], conn: common.Connection) -> int:
