@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from hpcq import states
 from hpcq.api import admin_pb2, jobs_pb2
+from hpcq.ctld import fieldpaths, scheduler
 from hpcq.ctld.errors import InvalidArgument
-from hpcq.ctld import scheduler
 from hpcq.ctld.scheduler import dependencies as deps
 
 S = jobs_pb2.JobState
@@ -17,11 +17,24 @@ MAX_SCRIPT_BYTES = 4 * 1024 * 1024
 MAX_NAME = 256
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_ENVIRONMENT_BYTES = 1024 * 1024
+# The script and the environment at their limits, and a MiB for everything else.
+MAX_SPEC_BYTES = MAX_SCRIPT_BYTES + MAX_ENVIRONMENT_BYTES + 1024 * 1024
+MAX_TIME = 253_402_300_799.0        # 9999-12-31T23:59:59Z: the last time every command can print
+MAX_BACKOFF = 365 * 86400.0
+MAX_SIGNAL = 64
+MAX_CPUS_PER_NODE = 10_000_000
+MAX_MEM_MB = 2**40                  # an exbibyte per node
+RESOURCE_LIMITS = {"nodes": 100_000, "tasks": 10_000_000, "tasks_per_node": MAX_CPUS_PER_NODE,
+                   "cpus_per_task": 100_000, "mem_per_node_mb": MAX_MEM_MB, "mem_per_cpu_mb": MAX_MEM_MB,
+                   "gpus_per_node": 100_000}
 
 
 def shape(spec: jobs_pb2.JobSpec) -> tuple[int, int, int, int]:
     """(nodes, cpus per node, memory per node in MiB, gpus per node) a spec asks for."""
-    r = spec.resources
+    return resources_shape(spec.resources)
+
+
+def resources_shape(r: jobs_pb2.Resources) -> tuple[int, int, int, int]:
     nodes = max(1, r.nodes)
     tasks = r.tasks or (r.tasks_per_node * nodes if r.tasks_per_node else nodes)
     tasks_per_node = r.tasks_per_node or -(-tasks // nodes)
@@ -31,22 +44,14 @@ def shape(spec: jobs_pb2.JobSpec) -> tuple[int, int, int, int]:
 
 
 def validate(spec: jobs_pb2.JobSpec) -> None:
-    """Checks that need no cluster state; each error names the field."""
+    """Checks that need no cluster state; each error names the field. What passes here
+    must be safe for everything after: the scheduler's arithmetic, the store, the
+    commands that print it, and the node that runs it."""
     if not spec.script.strip():
         raise InvalidArgument("BAD_SPEC", "script: empty")
     if len(spec.script.encode()) > MAX_SCRIPT_BYTES:
         raise InvalidArgument("BAD_SPEC", f"script: larger than {MAX_SCRIPT_BYTES} bytes")
-    if len(spec.name) > MAX_NAME:
-        raise InvalidArgument("BAD_SPEC", f"name: longer than {MAX_NAME} characters")
-    for field in ("name", "queue", "account"):
-        if any(c in getattr(spec, field) for c in "\n\r\0"):
-            raise InvalidArgument("BAD_SPEC", f"{field}: control characters")
-    for path_field in ("submit_dir", "workdir", "stdout_path", "stderr_path"):
-        value = getattr(spec, path_field)
-        if any(c in value for c in "\0\n\r"):
-            raise InvalidArgument("BAD_SPEC", f"{path_field}: NUL or line break")
-    if spec.submit_dir and not spec.submit_dir.startswith("/"):
-        raise InvalidArgument("BAD_SPEC", "submit_dir: must be an absolute path")
+    _check_texts(spec)
     for name, value in spec.environment.items():
         if not _ENV_NAME.fullmatch(name):
             raise InvalidArgument("BAD_SPEC", f"environment: invalid variable name {name!r}")
@@ -54,15 +59,82 @@ def validate(spec: jobs_pb2.JobSpec) -> None:
             raise InvalidArgument("BAD_SPEC", f"environment: {name}: NUL byte in the value")
     if sum(len(k) + len(v) for k, v in spec.environment.items()) > MAX_ENVIRONMENT_BYTES:
         raise InvalidArgument("BAD_SPEC", f"environment: larger than {MAX_ENVIRONMENT_BYTES} bytes")
-    r = spec.resources
-    if r.nodes > 100_000 or r.tasks > 10_000_000 or r.cpus_per_task > 100_000:
-        raise InvalidArgument("BAD_SPEC", "resources: out of range")
-    if not math.isfinite(spec.begin_time) or spec.begin_time < 0:
-        raise InvalidArgument("BAD_SPEC", "begin_time: must be a finite, non-negative time")
+    if spec.ByteSize() > MAX_SPEC_BYTES:
+        raise InvalidArgument("BAD_SPEC", f"spec: larger than {MAX_SPEC_BYTES} bytes in all")
+    _check_resources(spec.resources)
+    if spec.dialect not in jobs_pb2.Dialect.values():
+        raise InvalidArgument("BAD_SPEC", f"dialect: {spec.dialect} is not a dialect")
+    if not math.isfinite(spec.begin_time) or not 0 <= spec.begin_time <= MAX_TIME:
+        raise InvalidArgument("BAD_SPEC", "begin_time: must be a finite, non-negative time before the year 10000")
     for field in ("backoff_seconds", "max_backoff_seconds"):
         value = getattr(spec.retry, field)
-        if not math.isfinite(value) or value < 0:
-            raise InvalidArgument("BAD_SPEC", f"retry.{field}: must be a finite, non-negative number of seconds")
+        if not math.isfinite(value) or not 0 <= value <= MAX_BACKOFF:
+            raise InvalidArgument("BAD_SPEC", f"retry.{field}: must be a number of seconds from 0 to {MAX_BACKOFF}")
+    if spec.umask > 0o777:
+        raise InvalidArgument("BAD_SPEC", f"umask: {spec.umask:#o} is more than 0o777")
+    if spec.kill_signal > MAX_SIGNAL:
+        raise InvalidArgument("BAD_SPEC", f"kill_signal: {spec.kill_signal} is not a signal number")
+    try:
+        deps.check(spec.dependencies, spec.dependency_any)
+    except deps.DependencyError as e:
+        raise InvalidArgument("BAD_DEPENDENCY", str(e)) from None
+
+
+# Single-line text: a line break would forge a line of `scontrol show job` or a log.
+_ONE_LINE_FIELDS = ("name", "queue", "account", "submit_dir", "submit_host", "workdir", "stdout_path", "stderr_path",
+                    "interpreter", "mail_events", "mail_users")
+
+
+def _check_texts(spec: jobs_pb2.JobSpec) -> None:
+    """No NUL anywhere (it ends a C string: a file name, an argument, a variable), no
+    line break in one-line fields, bounded names."""
+    for field in ("name", "queue", "account"):
+        if len(getattr(spec, field)) > MAX_NAME:
+            raise InvalidArgument("BAD_SPEC", f"{field}: longer than {MAX_NAME} characters")
+    for field in _ONE_LINE_FIELDS:
+        if any(c in getattr(spec, field) for c in "\0\n\r"):
+            raise InvalidArgument("BAD_SPEC", f"{field}: NUL or line break")
+    if spec.submit_dir and not spec.submit_dir.startswith("/"):
+        raise InvalidArgument("BAD_SPEC", "submit_dir: must be an absolute path")
+    if "\0" in spec.comment:
+        raise InvalidArgument("BAD_SPEC", "comment: NUL byte")
+    for i, arg in enumerate(spec.argv):
+        if "\0" in arg:
+            raise InvalidArgument("BAD_SPEC", f"argv[{i}]: NUL byte")
+    for key, value in spec.attributes.items():
+        if not key or any(c in key for c in "\0\n\r=") or "\0" in value:
+            raise InvalidArgument("BAD_SPEC", f"attributes: {key!r}: empty name, NUL, '=' or line break")
+    for field in ("features", "exclude_nodes"):
+        for i, item in enumerate(getattr(spec.resources, field)):
+            if not item or any(c in item for c in "\0\n\r"):
+                raise InvalidArgument("BAD_SPEC", f"resources.{field}[{i}]: empty, NUL or line break")
+    for name in spec.resources.licenses:
+        if not name or any(c in name for c in "\0\n\r:"):
+            raise InvalidArgument("BAD_SPEC", f"resources.licenses: {name!r}: empty name, NUL, ':' or line break")
+
+
+def _check_resources(r: jobs_pb2.Resources) -> None:
+    """Bounds that keep every product of these numbers meaningful (and every one of
+    them printable as what it is), far beyond any real machine."""
+    for field, most in RESOURCE_LIMITS.items():
+        value = getattr(r, field)
+        if value > most:
+            raise InvalidArgument("BAD_SPEC", f"resources.{field}: {value} is more than {most}")
+    _, cpus, mem, _ = resources_shape(r)
+    if cpus > MAX_CPUS_PER_NODE:
+        raise InvalidArgument("BAD_SPEC", f"resources: {cpus} CPUs per node is more than {MAX_CPUS_PER_NODE}")
+    if mem > MAX_MEM_MB:
+        raise InvalidArgument("BAD_SPEC", f"resources: {mem} MiB per node is more than {MAX_MEM_MB}")
+
+
+def check_update_fields(fields: Iterable[str]) -> list[str]:
+    """The JobSpec paths an Update names, each one known and changeable: an array's
+    tasks are fixed at submit (Slurm updates only its throttle, array.max_running)."""
+    paths = fieldpaths.check(jobs_pb2.JobSpec.DESCRIPTOR, fields)
+    for i, path in enumerate(paths):
+        if path.partition(".")[0] == "array" and path != "array.max_running":
+            raise InvalidArgument("BAD_FIELD", f"fields[{i}]: {path!r} cannot be changed (only array.max_running)")
+    return paths
 
 
 def check_retry(spec: jobs_pb2.JobSpec, most: int) -> None:
@@ -113,6 +185,7 @@ def resolve_dependencies(spec: jobs_pb2.JobSpec) -> None:
     try:
         parsed = deps.parse_slurm(text) if spec.dialect == jobs_pb2.DIALECT_SLURM else deps.parse_pbs(text)
         messages, any_of = deps.to_proto(parsed)
+        deps.check(messages, any_of)   # what the text can say that the structured form may not (job id 0)
     except (deps.DependencyError, ValueError) as e:  # ValueError: an id no job could have (beyond uint64)
         raise InvalidArgument("BAD_DEPENDENCY", f"dependency: {e}") from None
     spec.dependencies.extend(messages)

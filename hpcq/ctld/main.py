@@ -14,7 +14,8 @@ from grpc_reflection.v1alpha import reflection
 
 from hpcq import config as configuration
 from hpcq import daemon, logs, metrics, pki, private_files
-from hpcq.api import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc, nodes_pb2, nodes_pb2_grpc
+from hpcq.api import admin_pb2, jobs_pb2, nodes_pb2
+from hpcq.ctld import boundary
 from hpcq.ctld.audit import AuditLog
 from hpcq.ctld.server import AdminServicer, Gate, JobsServicer, NodeSessionServicer
 from hpcq.ctld.state import Controller
@@ -59,9 +60,10 @@ async def serve(config: configuration.Config) -> None:
                                       ca=Path(ctld.ca))
     audit = AuditLog(ctld.audit_log or state_dir / "audit.log")
     gate = Gate(controller.agent_policy, revoked, audit)
-    jobs_pb2_grpc.add_JobsServicer_to_server(JobsServicer(controller, gate), server)
-    admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(controller, gate), server)
-    nodes_pb2_grpc.add_NodeSessionServicer_to_server(NodeSessionServicer(controller, gate), server)
+    boundary.add_servicers(server, [
+        (JobsServicer(controller, gate), jobs_pb2.DESCRIPTOR.services_by_name["Jobs"]),
+        (AdminServicer(controller, gate), admin_pb2.DESCRIPTOR.services_by_name["Admin"]),
+        (NodeSessionServicer(controller, gate), nodes_pb2.DESCRIPTOR.services_by_name["NodeSession"])])
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [jobs_pb2.DESCRIPTOR.services_by_name["Jobs"].full_name,

@@ -10,7 +10,9 @@ import grpc
 
 from hpcq import __version__, metrics, pki
 from hpcq.api import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc, nodes_pb2, nodes_pb2_grpc
-from hpcq.ctld import auth
+from hpcq.ctld import admin, auth
+from hpcq.ctld import jobs as jobrules
+from hpcq.ctld import steps as steprules
 from hpcq.ctld.audit import AuditLog
 from hpcq.ctld.errors import DomainError, InvalidArgument, NotFound
 from hpcq.ctld.nodes_state import NodeLink
@@ -196,6 +198,7 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
             raise NotFound("UNKNOWN_JOB", f"job {request.job_id} does not exist")
         if not who.may_act_on(job.user):
             raise auth.Refused("PERMISSION_DENIED", f"job {job.id} belongs to {job.user}")
+        jobrules.check_update_fields(request.fields)
         return jobs_pb2.UpdateJobResponse(job=await self.c.update(job, request.spec, request.fields,
                                                                   staff=who.is_staff))
 
@@ -238,6 +241,7 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
     @rpc("/hpcq.v1.Jobs/FinishStep")
     async def FinishStep(self, who, request, context):
         job = self._own_job(who, request.job_id)
+        steprules.check_finish(request)
         return jobs_pb2.FinishStepResponse(step=await self.c.finish_step(job, request))
 
 
@@ -254,6 +258,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
 
     @rpc("/hpcq.v1.Admin/DrainNode", audited="node_drain")
     async def DrainNode(self, who, request, context):
+        admin.check_reason(request.reason)
         return admin_pb2.NodeActionResponse(node=(await self.c.set_drain(request.name, True, request.reason)).to_proto())
 
     @rpc("/hpcq.v1.Admin/ResumeNode", audited="node_resume")
@@ -272,10 +277,12 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
 
     @rpc("/hpcq.v1.Admin/CreateQueue", audited="queue_create")
     async def CreateQueue(self, who, request, context):
+        admin.check_queue(request.queue)
         return admin_pb2.QueueResponse(queue=await self.c.put_queue(request.queue, create=True))
 
     @rpc("/hpcq.v1.Admin/UpdateQueue", audited="queue_update")
     async def UpdateQueue(self, who, request, context):
+        admin.check_queue(request.queue, request.fields)
         return admin_pb2.QueueResponse(queue=await self.c.put_queue(request.queue, create=False,
                                                                     fields=request.fields))
 
@@ -295,6 +302,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
     @rpc("/hpcq.v1.Admin/SetShare", audited="share_set")
     async def SetShare(self, who, request, context):
         s = request.share
+        admin.check_share(s)
         await self.c.set_share(s.account, s.user, s.shares)
         return admin_pb2.SetShareResponse(share=s)
 

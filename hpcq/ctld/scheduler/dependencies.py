@@ -298,15 +298,39 @@ def to_proto(deps: Dependencies) -> tuple[list[Any], bool]:
     return messages, deps.any_of
 
 
+MAX_TARGETS = 10_000   # every scheduling pass looks each one up, for as long as the job is pending
+
+
 def from_proto(messages: Iterable[Any], any_of: bool = False) -> Dependencies | None:
-    """From JobSpec.dependencies / dependency_any; None when there are none."""
+    """From JobSpec.dependencies / dependency_any; None when there are none. Raises
+    DependencyError for a kind it does not know; `check` says what else is wrong."""
     from hpcq.api import jobs_pb2
     kinds = {jobs_pb2.Dependency.Kind.Value(name): kind for kind, name in _PROTO_KIND.items()}
     terms = []
-    for msg in messages:
+    for n, msg in enumerate(messages):
         if msg.kind not in kinds:
-            raise DependencyError(f"dependency kind {msg.kind}: unknown")
+            raise DependencyError(f"dependencies[{n}].kind: {msg.kind} is not a dependency type")
         targets = [Target(int(i)) for i in msg.job_ids]
         targets += [Target(int(t.array_job_id), int(t.task)) for t in msg.tasks]
         terms.append(Term(kinds[msg.kind], tuple(targets)))
     return Dependencies(tuple(terms), any_of) if terms else None
+
+
+def check(messages: Iterable[Any], any_of: bool = False) -> None:
+    """Refuse, naming the field (`dependencies[0].job_ids: missing`), what neither
+    syntax can say: an unknown kind, a kind without its jobs, singleton with jobs, job
+    id 0, more than MAX_TARGETS jobs. Submit and update check; a stored record is only
+    read (from_proto), so that one written before a rule existed still loads."""
+    messages = list(messages)
+    total = sum(len(m.job_ids) + len(m.tasks) for m in messages)
+    if total > MAX_TARGETS:
+        raise DependencyError(f"dependencies: {total} jobs; at most {MAX_TARGETS}")
+    deps = from_proto(messages, any_of)
+    for n, term in enumerate(deps.terms if deps else ()):
+        where = f"dependencies[{n}]"
+        if term.kind is Kind.SINGLETON and term.targets:
+            raise DependencyError(f"{where}: singleton takes no job ids")
+        if term.kind is not Kind.SINGLETON and not term.targets:
+            raise DependencyError(f"{where}.job_ids: missing")
+        if any(t.job_id == 0 for t in term.targets):
+            raise DependencyError(f"{where}: 0 is not a job id")

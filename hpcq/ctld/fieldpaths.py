@@ -1,0 +1,35 @@
+"""Field paths of Update requests ("name", "resources.nodes"): a FieldMask by hand.
+
+`check` refuses, naming the path, what the copy could not follow: a name the message
+does not have, or a step into a field that has no fields (a number, a string, a
+repeated field or a map). Both Jobs/Update and Admin/UpdateQueue check their paths
+before anything is changed.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from google.protobuf.descriptor import Descriptor
+
+from hpcq.ctld.errors import InvalidArgument
+
+MAX_PATHS = 1000    # far more than any message here has fields; each path is a copy
+
+
+def check(descriptor: Descriptor, paths: Iterable[str], where: str = "fields") -> list[str]:
+    """The paths, each one known; raises InvalidArgument (BAD_FIELD) for the first that is not."""
+    paths = list(paths)
+    if len(paths) > MAX_PATHS:
+        raise InvalidArgument("BAD_FIELD", f"{where}: {len(paths)} paths; at most {MAX_PATHS}")
+    for i, path in enumerate(paths):
+        message = descriptor
+        parts = path.split(".")
+        for depth, part in enumerate(parts):
+            field = message.fields_by_name.get(part)
+            if field is None:
+                raise InvalidArgument("BAD_FIELD", f"{where}[{i}]: unknown field {path!r}")
+            if depth + 1 < len(parts):
+                if field.message_type is None or field.is_repeated:
+                    raise InvalidArgument("BAD_FIELD", f"{where}[{i}]: {path!r}: {part} has no fields")
+                message = field.message_type
+    return paths
