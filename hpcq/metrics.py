@@ -96,12 +96,24 @@ def timed_rpc(method: str, handler: Callable) -> Callable:
     return timed
 
 
+# gRPC's status codes, the only values a `code` label takes: a label set is fixed, never
+# taken from what a peer sent (each new value is a new series, kept for the daemon's life).
+STATUS_CODES = frozenset({
+    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+    "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
+    "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"})
+
+
+def status_label(code: str) -> str:
+    return code if code in STATUS_CODES else "UNKNOWN"
+
+
 def _status_name(context: Any) -> str:
     try:
         code = context.code()
     except Exception:  # noqa: BLE001 - a status is a label here, never worth failing a call for
         code = None
-    return getattr(code, "name", None) or "UNKNOWN"
+    return status_label(getattr(code, "name", None) or "UNKNOWN")
 
 
 def on_pass(seconds: float, starting: Iterable[Any]) -> None:
@@ -267,8 +279,23 @@ AGENT_REFUSED = Counter("hpcq_agent_refused", "Callers refused before any forwar
                         registry=_AGENT)
 
 
+OTHER_METHOD = "other"   # the label of every method name that is not an RPC of the API
+
+
+@functools.cache
+def _api_method_labels() -> dict[str, str]:
+    """"/hpcq.v1.Jobs/Get" -> "Get" for every RPC the API defines: the agent's method labels."""
+    from hpcq.api import admin_pb2, jobs_pb2, nodes_pb2
+
+    return {f"/{service.full_name}/{method.name}": method.name
+            for module in (jobs_pb2, admin_pb2, nodes_pb2) for service in module.DESCRIPTOR.services_by_name.values()
+            for method in service.methods}
+
+
 def on_agent_request(method: str, code: str, seconds: float) -> None:
-    AGENT_REQUESTS.labels(method.rsplit("/", 1)[-1], code).observe(seconds)
+    """One request the agent answered. Any local user may send any method name: a name
+    that is not one of the API's RPCs is counted as OTHER_METHOD, never as itself."""
+    AGENT_REQUESTS.labels(_api_method_labels().get(method, OTHER_METHOD), status_label(code)).observe(seconds)
 
 
 # -- the endpoint ------------------------------------------------------------------------------

@@ -5,6 +5,11 @@ caller is (SO_PEERCRED), and forwards the caller's request to ctld over one long
 mutual-TLS channel with the host's certificate, naming the user in the call's
 metadata. ctld believes that only from certificates with the `host` role. Requests are
 passed through as bytes; the agent never parses them, so it is cheap and version-blind.
+
+Every local user may write anything to the socket, so nothing a client chooses costs the
+agent more than a bounded amount: the rate limit is the first thing each request meets,
+a method name becomes a metric label only if it names an RPC of the API, and an answer
+is drained before the next request is read.
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ log = logging.getLogger("hpcq.agent")
 
 _UCRED = struct.Struct("3i")
 FORWARD_TIMEOUT = 60.0
+_SHOWN_METHOD = 100   # characters of an unknown method name echoed back to its sender
 
 
 def forwardable_methods() -> dict[str, bool]:
@@ -103,20 +109,31 @@ class Agent:
                 user, refusal = "", e
             while True:
                 try:
-                    length = wire.frame_length(await reader.readexactly(wire.HEADER_SIZE))
-                    method, body = wire.split_request(await reader.readexactly(length))
+                    payload = await reader.readexactly(wire.frame_length(await reader.readexactly(wire.HEADER_SIZE)))
                 except asyncio.IncompleteReadError:
                     return  # the client is done (or gave up mid-frame)
                 except wire.WireError as e:
                     raise Refusal("INVALID_ARGUMENT", str(e)) from None
-                if refusal is not None:
-                    raise refusal
                 started = time.perf_counter()
-                code = await self.forward(uid, user, method, body, reader, writer)
+                if not self.bucket.take(uid, time.monotonic()):
+                    who = user or f"uid {uid}"
+                    code = self._answer(writer, "RESOURCE_EXHAUSTED", f"rate limit: {who} may make "
+                                        f"{self.settings.rate:g} requests/s (bursts of {self.settings.burst}) "
+                                        "through this host's agent; slow down")
+                    method = ""
+                else:
+                    if refusal is not None:
+                        raise refusal
+                    try:
+                        method, body = wire.split_request(payload)
+                    except wire.WireError as e:
+                        raise Refusal("INVALID_ARGUMENT", str(e)) from None
+                    code = await self.forward(user, method, body, reader, writer)
+                await writer.drain()  # a client that does not read its answers stops being read
                 metrics.on_agent_request(method, code, time.perf_counter() - started)
         except Refusal as e:
             log.info("refused uid %d: %s", uid, e)
-            metrics.AGENT_REFUSED.labels(e.code).inc()
+            metrics.AGENT_REFUSED.labels(metrics.status_label(e.code)).inc()
             writer.write(wire.frame(wire.error_payload(e.code, str(e))))
         except (ConnectionError, BrokenPipeError):
             pass
@@ -127,18 +144,18 @@ class Agent:
                 pass
             writer.close()
 
-    async def forward(self, uid: int, user: str, method: str, body: bytes, reader: asyncio.StreamReader,
+    @staticmethod
+    def _answer(writer: asyncio.StreamWriter, code: str, message: str) -> str:
+        writer.write(wire.frame(wire.error_payload(code, message)))
+        return code
+
+    async def forward(self, user: str, method: str, body: bytes, reader: asyncio.StreamReader,
                       writer: asyncio.StreamWriter) -> str:
         """Forward one request and write its answer; returns the status code's name."""
         streaming = self.methods.get(method)
         if streaming is None:
-            writer.write(wire.frame(wire.error_payload("UNIMPLEMENTED", f"{method} is not available through the agent")))
-            return "UNIMPLEMENTED"
-        if not self.bucket.take(uid, time.monotonic()):
-            writer.write(wire.frame(wire.error_payload(
-                "RESOURCE_EXHAUSTED", f"rate limit: {user} may make {self.settings.rate:g} requests/s "
-                f"(bursts of {self.settings.burst}) through this host's agent; slow down")))
-            return "RESOURCE_EXHAUSTED"
+            shown = method if len(method) <= _SHOWN_METHOD else method[:_SHOWN_METHOD] + "..."
+            return self._answer(writer, "UNIMPLEMENTED", f"{shown!r} is not available through the agent")
         metadata = ((ASSERTED_USER_KEY, user),)
         try:
             if not streaming:
@@ -149,8 +166,10 @@ class Agent:
             await self._stream(method, body, metadata, reader, writer)
             return "OK"
         except grpc.aio.AioRpcError as e:
-            writer.write(wire.frame(wire.error_payload(e.code().name, e.details() or "")))
-            return e.code().name
+            return self._answer(writer, e.code().name, e.details() or "")
+        except wire.WireError as e:  # ctld may answer up to 4 frames' worth; the socket carries one
+            return self._answer(writer, "RESOURCE_EXHAUSTED", f"{wire.TOO_LARGE}: ctld's answer does not fit "
+                                f"the agent's socket ({e}); ask for less at a time")
 
     async def _stream(self, method: str, body: bytes, metadata, reader: asyncio.StreamReader,  # noqa: ANN001
                       writer: asyncio.StreamWriter) -> None:
