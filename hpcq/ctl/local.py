@@ -75,8 +75,11 @@ class LocalCluster:
         agent.socket = config.client.agent_socket = str(self.run / "agent.sock")
         agent.server, agent.ca = address, ca
         agent.cert, agent.key = str(self.pki / "agent.crt"), str(self.pki / "agent.key")
-        # The cluster's owner uses it through the agent, whoever the owner is.
-        agent.allow_root = config.ctld.agents_may_assert_root = config.noded.allow_root_jobs = os.geteuid() == 0
+        # The cluster's owner uses it through the agent, whoever the owner is; a cluster root
+        # started is root's to administer, as Slurm lets root act on every job.
+        root = os.geteuid() == 0
+        agent.allow_root = config.ctld.agents_may_assert_root = config.ctld.root_is_admin = root
+        config.noded.allow_root_jobs = root
         # One user owns a personal cluster: no neighbour to protect from its polling.
         agent.rate, agent.burst = 10_000.0, 10_000
         return config

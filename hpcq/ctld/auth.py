@@ -83,6 +83,7 @@ class AgentPolicy:
     """Which host certificates may vouch for users, and whether for root."""
     hosts: frozenset[str] = frozenset()   # empty: any host certificate
     allow_root: bool = False
+    root_is_admin: bool = False           # root, when allowed, acts as an admin (as on Slurm)
 
 
 def caller(identity: pki.Identity | None, metadata: dict[str, str], policy: AgentPolicy = AgentPolicy()) -> Caller:
@@ -97,7 +98,10 @@ def caller(identity: pki.Identity | None, metadata: dict[str, str], policy: Agen
             raise Refused("PERMISSION_DENIED", f"host {identity.name} is not in [ctld] agent_hosts")
         if not asserted or (asserted == "root" and not policy.allow_root):
             raise Refused("PERMISSION_DENIED", f"host {identity.name} may not assert user {asserted!r}")
-        return Caller(asserted, "user", via_host=identity.name)
+        # An agent vouches for root only where root owns the host (agents_may_assert_root), so
+        # root may act on every job there, as Slurm's root does — when the site says so.
+        role = "admin" if asserted == "root" and policy.root_is_admin else "user"
+        return Caller(asserted, role, via_host=identity.name)
     return Caller(identity.name, identity.role)
 
 
