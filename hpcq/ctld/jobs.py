@@ -15,7 +15,11 @@ S = jobs_pb2.JobState
 
 MAX_SCRIPT_BYTES = 4 * 1024 * 1024
 MAX_NAME = 256
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Shell names, and bash's exported functions (`export -f f` sends BASH_FUNC_f%%), which
+# Lmod's `module` and RHEL's `which` put into nearly every environment and which Slurm and
+# PBS pass on. A function's name is printable ASCII without the characters that would
+# make it a path, an assignment or a list separator (qstat's Variable_List).
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|BASH_FUNC_[^\x00-\x20\x7f-\U0010ffff=/%$'\"\\`,]+%%")
 MAX_ENVIRONMENT_BYTES = 1024 * 1024
 # The script and the environment at their limits, and a MiB for everything else.
 MAX_SPEC_BYTES = MAX_SCRIPT_BYTES + MAX_ENVIRONMENT_BYTES + 1024 * 1024

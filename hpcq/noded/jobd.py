@@ -42,9 +42,24 @@ _REPORT_FD = 3
 # The job is started through `sh -c` so that SLURM_TASK_PID can be its own pid, which
 # is known only in the process itself; exec keeps the pid, so the script has it too.
 _TRAMPOLINE = 'SLURM_TASK_PID=$$; export SLURM_TASK_PID; exec "$@"'
+# dash, Debian's sh, drops every variable whose name is not a shell name from what it
+# passes on, bash's exported functions (BASH_FUNC_f%%) among them; env(1) sets those
+# again after the trampoline, so the job gets them as the kernel passes them.
+_ENV_COMMAND = "/usr/bin/env"
 
 # Outcome states, spelled as hpcq.api's JobState names (the spool's JSON spells them so).
 RUNNING, COMPLETED, FAILED, CANCELLED, TIMEOUT = "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"
+
+
+def _with_unnamed_variables(env: dict[str, str], argv: list[str]) -> list[str]:
+    """The command the trampoline execs: `argv`, behind env(1) NAME=VALUE arguments for
+    the variables of `env` a shell would drop (taken out of `env`, so as not to be sent
+    twice). env(1) reads a command name holding "=" as one more assignment; such a
+    command (a qsub -S path) gets the shell's environment only."""
+    unnamed = [name for name in env if not (name.isascii() and name.isidentifier())]
+    if not unnamed or "=" in argv[0]:
+        return argv
+    return [_ENV_COMMAND, "--", *(f"{name}={env.pop(name)}" for name in unnamed), *argv]
 
 
 def supervise(seq: int, plan: dict[str, Any], report_fd: int) -> NoReturn:
@@ -181,6 +196,7 @@ class _Supervisor:
         stdout, stderr = self._open_output_and_chdir()
         env = plan["env"]
         env["TMPDIR"] = self.tmpdir
+        argv = _with_unnamed_variables(env, plan["argv"])
         switch = plan["groups"] is not None
         start_time = time.time()
         # Popen forks and switches user in C, with no Python between fork and exec: a
@@ -189,7 +205,7 @@ class _Supervisor:
             # Kept for the whole life of the supervisor: a Popen that is garbage-collected
             # reaps its child if it has ended, and the leader's status is ours to collect.
             self.popen = subprocess.Popen(
-                ["/bin/sh", "-c", _TRAMPOLINE, "hpcq-job", *plan["argv"]], stdin=subprocess.DEVNULL, stdout=stdout,
+                ["/bin/sh", "-c", _TRAMPOLINE, "hpcq-job", *argv], stdin=subprocess.DEVNULL, stdout=stdout,
                 stderr=stderr, env=env, process_group=0, umask=plan["umask"], user=plan["uid"] if switch else None,
                 group=plan["gid"] if switch else None, extra_groups=plan["groups"] if switch else None)
         os.close(stdout)
