@@ -287,6 +287,7 @@ class Builder(common.OptionBuilder):
         spec.submit_dir = self.ctx.cwd
         spec.submit_host = self.ctx.host
         self._resources()
+        self._check_user_list()
         spec.environment.update(self._environment())
         spec.attributes["submit_arguments"] = submit_arguments
         if self.command:
@@ -296,6 +297,17 @@ class Builder(common.OptionBuilder):
 
                 spec.attributes["argument_list"] = shlex.join(self.command[1:])
         return spec
+
+    def _check_user_list(self) -> None:
+        """-u: a job runs as whoever submits it (ctld knows the caller from the agent or the
+        certificate, never from the request), so another user's name is refused as the PBS
+        server refuses it; root's list is kept as PBS keeps it, for display."""
+        user_list = self.spec.attributes.get("user_list")
+        if not user_list or self.ctx.uid == 0:
+            return
+        me = self.ctx.account_name()
+        if any(entry.partition("@")[0].strip() != me for entry in user_list.split(",")):
+            raise ShimError("qsub: Bad UID for job execution", common.pbs_exit(common.PBSE_BADUSER))
 
     def _environment(self) -> dict[str, str]:
         environ = self.ctx.environ
