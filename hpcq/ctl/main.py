@@ -110,10 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except HpcqError as e:
-        print(f"hpcqctl: {e.message}", file=sys.stderr)
+        from hpcq.ctl.connect import refusal_hint
+        print(f"hpcqctl: {e.message}{refusal_hint(e.code)}", file=sys.stderr)
         return 1
     except (RuntimeError, TimeoutError, ConfigError) as e:
         print(f"hpcqctl: {e}", file=sys.stderr)
+        return 1
+    except PermissionError as e:  # a file or a daemon of another user
+        print(f"hpcqctl: {str(e.filename) + ': ' if e.filename else ''}{e.strerror}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `hpcqctl … | head`: the reader has all it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -121,13 +125,32 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _client():
-    from hpcq.client import Client
-    return Client.from_config(use_agent=False)
+    from hpcq.ctl.connect import admin_client
+    return admin_client()
+
+
+def _own_local_cluster(command: str):
+    """The local cluster in $HPCQ_HOME, if this user may start and stop it: its owner's
+    (or root's). Another user's cluster hides its pid files, so it would look stopped."""
+    from hpcq.ctl.local import LocalCluster
+    cluster = LocalCluster()
+    try:
+        owner = cluster.home.stat().st_uid
+    except FileNotFoundError:
+        return cluster
+    if os.geteuid() not in (owner, 0):
+        import pwd
+        try:
+            name = pwd.getpwuid(owner).pw_name
+        except KeyError:
+            name = f"uid {owner}"
+        raise RuntimeError(f"the local cluster in {cluster.home} belongs to {name}: only {name} may "
+                           f"`hpcqctl {command}` it")
+    return cluster
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from hpcq.ctl.local import LocalCluster
-    cluster = LocalCluster()
+    cluster = _own_local_cluster("up")
     started = cluster.up(args.nodes, args.cpus, args.memory, args.database, args.set)
     print(f"hpcq local cluster in {cluster.home}: " + (f"started {', '.join(started)}" if started else "already running"))
     print(f"config: {cluster.conf_path} (HPCQ_HOME={cluster.home})")
@@ -135,8 +158,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from hpcq.ctl.local import LocalCluster
-    stopped = LocalCluster().down()
+    stopped = _own_local_cluster("down").down()
     print("stopped " + ", ".join(stopped) if stopped else "nothing was running")
     return 0
 
@@ -146,12 +168,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     from hpcq.ctl import status
     from hpcq.ctl.local import LocalCluster
 
-    local = LocalCluster()
-    daemons = {d: local.running_pid(d) for d in local.daemons()}
-    config = configuration.load()
     with _client() as client:
         info = client.server_info()
         nodes = client.nodes()
+    local = LocalCluster()
+    daemons = {d: local.running_pid(d) for d in local.daemons()}
+    config = configuration.load()
     url = status.metrics_url(config, args.metrics)
     figures, why_not = status.read_metrics(url)
     if args.json:

@@ -26,8 +26,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _client():
-    from hpcq.client import Client
-    return Client.from_config(use_agent=False)
+    from hpcq.ctl.connect import admin_client
+    return admin_client()
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
