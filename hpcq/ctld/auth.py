@@ -7,10 +7,12 @@ user certificate. No request field ever names the caller.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 
-from hpcq import pki
+from hpcq import pki, states
+from hpcq.api import admin_pb2, jobs_pb2
 
 ASSERTED_USER_KEY = "x-hpcq-user"
 
@@ -65,11 +67,9 @@ class Caller:
         return self.role in STAFF
 
     def may_act_on(self, owner: str) -> bool:
-        """Cancel, hold, release, signal, update: own jobs, or anyone's for staff."""
+        """Cancel, hold, release, signal, update: own jobs, or anyone's for staff. The same
+        people read every field of the job (see ReadRules)."""
         return self.is_staff or self.name == owner
-
-    def may_see(self, owner: str, private_data: bool) -> bool:
-        return not private_data or self.may_act_on(owner)
 
 
 class Refused(Exception):
@@ -112,3 +112,202 @@ def authorize(method: str, who: Caller) -> None:
     allowed = {Scope.ANY_JOB: PEOPLE, Scope.PERSON: PEOPLE, Scope.STAFF: STAFF, Scope.NODE: {"node"}}[scope]
     if who.role not in allowed:
         raise Refused("PERMISSION_DENIED", f"{who.role} {who.name!r} may not call {method.rsplit('/', 1)[1]}")
+
+
+# -- what each caller may read ------------------------------------------------------------
+
+class FieldClass(Enum):
+    PUBLIC = "whoever may see the job"
+    OWNER_ONLY = "the job's owner, operators and admins"
+
+
+_PUBLIC, _OWNER = FieldClass.PUBLIC, FieldClass.OWNER_ONLY
+
+# Every field of a Job (a JobSpec's as spec.NAME; a message field as a whole). Slurm shows a
+# job's script and environment only to its owner and to operators/admins, whatever
+# PrivateData says; so does hpcq, and the same for whatever else a secret travels in: the
+# script's arguments and the dialect extras that hold command lines. A unit test reads the
+# descriptors, so a field added to the API fails it until it is classified here.
+JOB_FIELDS: dict[str, FieldClass] = {
+    **dict.fromkeys((
+        "id", "spec", "user", "state", "reason", "submit_time", "eligible_time", "start_time", "end_time",
+        "allocation", "exit_code", "signal", "attempt", "priority", "walltime_seconds", "queue", "array_job_id",
+        "array_task_id", "cancelled_by", "session_id", "cpu_seconds", "max_rss_kb", "planned_start_time",
+        "admin_priority_set", "array_tasks_pending", "steps", "retry_time"), _PUBLIC),
+    **{f"spec.{name}": _PUBLIC for name in (
+        "dialect", "name", "queue", "account", "interpreter", "submit_dir", "submit_host", "workdir",
+        "stdout_path", "stderr_path", "join_output", "append_output", "resources", "walltime_seconds", "nice",
+        "hold", "begin_time", "dependencies", "dependency_any", "array", "requeue", "comment", "mail_events",
+        "mail_users", "umask", "kill_signal", "kill_signal_seconds", "retry", "priority")},
+    "spec.script": _OWNER,
+    "spec.argv": _OWNER,
+    "spec.environment": _OWNER,
+    "spec.attributes": _OWNER,   # but for the keys of PUBLIC_ATTRIBUTES
+}
+
+# The spec.attributes keys whoever sees a job may read: what squeue, scontrol, sacct and
+# qstat show of other users' jobs. Every other key is the owner's: sbatch --export=VAR=value
+# ("export"), qsub's whole command line ("submit_arguments"), the arguments of qsub -- CMD
+# ("argument_list") and any qsub -W name=value can carry a secret.
+PUBLIC_ATTRIBUTES = frozenset({
+    "checkpoint", "command", "depend", "dependency", "executable", "execution_time", "gpus", "gres", "input",
+    "join", "keep", "max_nodes", "nodelist", "nodes", "place", "project", "qos", "remove_files", "select",
+    "time_limit", "user_list", "wckey"})
+PUBLIC_ATTRIBUTE_PREFIXES = ("Resource_List.",)
+
+_OWNER_ONLY_JOB = tuple(p for p, c in JOB_FIELDS.items() if c is _OWNER and "." not in p)
+_OWNER_ONLY_SPEC = tuple(p[5:] for p, c in JOB_FIELDS.items()
+                         if c is _OWNER and p.startswith("spec.") and p != "spec.attributes")
+
+
+def is_public_attribute(key: str) -> bool:
+    return key in PUBLIC_ATTRIBUTES or key.startswith(PUBLIC_ATTRIBUTE_PREFIXES)
+
+
+def redact(view: jobs_pb2.Job) -> None:
+    """Clear the OWNER_ONLY fields of `view`: a copy, never ctld's own record."""
+    for name in _OWNER_ONLY_JOB:
+        view.ClearField(name)
+    spec = view.spec
+    for name in _OWNER_ONLY_SPEC:
+        spec.ClearField(name)
+    attributes = spec.attributes
+    if attributes:
+        for key in [k for k in attributes if not is_public_attribute(k)]:
+            del attributes[key]
+
+
+def redacted(job: jobs_pb2.Job) -> jobs_pb2.Job:
+    """A copy of the job without its OWNER_ONLY fields."""
+    view = jobs_pb2.Job()
+    view.CopyFrom(job)
+    redact(view)
+    return view
+
+
+class View(Enum):
+    HIDDEN = "not at all: the job is unknown to the caller"
+    PUBLIC = "its PUBLIC fields"
+    FULL = "every field"
+
+
+# [ctld] private_data (Slurm's PrivateData): what each value hides from users who are not
+# operators or admins.
+PRIVATE_DATA: dict[str, str] = {
+    "jobs": "other users' unfinished jobs (squeue, qstat, scontrol show job, Get, List, Watch, Explain, "
+            "actions, node job lists, ServerInfo counts)",
+    "accounting": "other users' finished jobs (sacct, qstat -x, squeue -t all)",
+    "usage": "fair-share rows and usage of other users and of accounts the caller has no share or job in "
+             "(sshare, sacctmgr)",
+    "users": "other users' names in fair-share rows and usage (sshare -a)",
+}
+
+
+@dataclass(frozen=True)
+class ReadRules:
+    """What a caller may read, whatever the path (Get, List, Watch, Explain, the replies of
+    actions, shares): built once from [ctld] private_data."""
+    private: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_config(cls, private_data: Iterable[str]) -> "ReadRules":
+        return cls(frozenset(private_data))
+
+    def view(self, who: Caller, job: jobs_pb2.Job) -> View:
+        if who.may_act_on(job.user):
+            return View.FULL
+        hidden_by = "accounting" if states.is_finished(job.state) else "jobs"
+        return View.HIDDEN if hidden_by in self.private else View.PUBLIC
+
+    def may_see(self, who: Caller, job: jobs_pb2.Job) -> bool:
+        return self.view(who, job) is not View.HIDDEN
+
+    def visible(self, who: Caller) -> Callable[[jobs_pb2.Job], bool]:
+        """may_see(who, ·) for a scan of every job (List, counts): decided once per request."""
+        name, finished = who.name, states.FINISHED
+        hide_unfinished, hide_finished = "jobs" in self.private, "accounting" in self.private
+        if who.is_staff or not (hide_unfinished or hide_finished):
+            return lambda job: True
+        if hide_unfinished and hide_finished:
+            return lambda job: job.user == name
+        if hide_unfinished:
+            return lambda job: job.user == name or job.state in finished
+        return lambda job: job.user == name or job.state not in finished
+
+    def view_for(self, who: Caller, job: jobs_pb2.Job) -> jobs_pb2.Job | None:
+        """The job as this caller may see it: itself, a redacted copy, or None (unknown)."""
+        view = self.view(who, job)
+        if view is View.FULL:
+            return job
+        return redacted(job) if view is View.PUBLIC else None
+
+    def copy_view(self, who: Caller, job: jobs_pb2.Job, into: jobs_pb2.Job) -> None:
+        """Copy into `into` what view_for gives of a job the caller may see: the copy a
+        reply needs anyway, redacted in place, so a List pays for one copy per job."""
+        into.CopyFrom(job)
+        if self.view(who, job) is View.PUBLIC:
+            redact(into)
+
+    def shares_for(self, who: Caller, reply: admin_pb2.ListSharesResponse,
+                   accounts: Callable[[], Iterable[str]]) -> None:
+        """Trim a ListShares reply in place to what `who` may read; `accounts()` gives those
+        the caller has a job in (asked only when needed; its share rows count too)."""
+        if who.is_staff or not self.private & {"usage", "users"}:
+            return
+        private_usage = "usage" in self.private
+        own_accounts = {s.account for s in reply.shares if s.user == who.name}
+        if private_usage:
+            own_accounts.update(accounts())
+
+        def shown(share: admin_pb2.Share) -> bool:
+            if share.user:
+                return share.user == who.name
+            return not private_usage or share.account in own_accounts
+        kept = [s for s in reply.shares if shown(s)]
+        del reply.shares[:]
+        reply.shares.extend(kept)
+        for user in [u for u in reply.user_usage if u != who.name]:
+            del reply.user_usage[user]
+        if private_usage:
+            for account in [a for a in reply.account_usage if a not in own_accounts]:
+                del reply.account_usage[account]
+
+
+class Reads(Enum):
+    NOTHING = "no job, share or usage data (Submit answers the caller's own new job ids)"
+    JOBS = "the jobs the caller may see, each as ReadRules.view_for gives it"
+    BY_ID = "a job the caller may not see answers UNKNOWN_JOB; the answer holds no OWNER_ONLY field"
+    OWN_JOB = "a job the caller may act on (owner, operator, admin), every field; others are refused first"
+    NODE_JOBS = "each node's job ids: only of jobs the caller may see"
+    SHARES = "fair-share rows and usage, trimmed by ReadRules.shares_for"
+    COUNTS = "counts of the jobs the caller may see"
+    STAFF = "operators and admins only, who read everything"
+
+
+# RPC -> what its answer reveals of other users' work, and by which rule. Every Jobs and
+# Admin RPC is here; a unit test checks each answer against its rule for every role.
+READS: dict[str, Reads] = {
+    "/hpcq.v1.Jobs/Submit": Reads.NOTHING,
+    "/hpcq.v1.Jobs/Get": Reads.JOBS,
+    "/hpcq.v1.Jobs/List": Reads.JOBS,
+    "/hpcq.v1.Jobs/Watch": Reads.JOBS,
+    "/hpcq.v1.Jobs/Cancel": Reads.BY_ID,
+    "/hpcq.v1.Jobs/Signal": Reads.BY_ID,
+    "/hpcq.v1.Jobs/Hold": Reads.BY_ID,
+    "/hpcq.v1.Jobs/Release": Reads.BY_ID,
+    "/hpcq.v1.Jobs/Explain": Reads.BY_ID,
+    "/hpcq.v1.Jobs/FinishStep": Reads.OWN_JOB,
+    "/hpcq.v1.Jobs/Update": Reads.OWN_JOB,
+    "/hpcq.v1.Jobs/CreateStep": Reads.OWN_JOB,
+    "/hpcq.v1.Admin/ListNodes": Reads.NODE_JOBS,
+    "/hpcq.v1.Admin/ListQueues": Reads.NOTHING,
+    "/hpcq.v1.Admin/ServerInfo": Reads.COUNTS,
+    "/hpcq.v1.Admin/ListShares": Reads.SHARES,
+    "/hpcq.v1.Admin/SetShare": Reads.STAFF,
+    "/hpcq.v1.Admin/DrainNode": Reads.STAFF,
+    "/hpcq.v1.Admin/ResumeNode": Reads.STAFF,
+    "/hpcq.v1.Admin/RemoveNode": Reads.STAFF,
+    "/hpcq.v1.Admin/CreateQueue": Reads.STAFF,
+    "/hpcq.v1.Admin/UpdateQueue": Reads.STAFF,
+    "/hpcq.v1.Admin/DeleteQueue": Reads.STAFF,
+}

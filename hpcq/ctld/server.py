@@ -4,13 +4,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import operator
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
 
 from hpcq import __version__, metrics, pki
 from hpcq.api import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc, nodes_pb2, nodes_pb2_grpc
-from hpcq.ctld import admin, auth
+from hpcq.ctld import admin, auth, listing
 from hpcq.ctld import jobs as jobrules
 from hpcq.ctld import steps as steprules
 from hpcq.ctld.audit import AuditLog
@@ -20,6 +21,7 @@ from hpcq.ctld.state import Controller
 
 log = logging.getLogger("hpcq.ctld.server")
 R = jobs_pb2.JobActionResult
+_job_id = operator.attrgetter("id")
 
 
 class Gate:
@@ -107,6 +109,7 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
     def __init__(self, controller: Controller, gate: Gate) -> None:
         self.c = controller
         self.gate = gate
+        self.reads = auth.ReadRules.from_config(controller.config.ctld.private_data)
 
     @rpc("/hpcq.v1.Jobs/Submit", audited="submit")
     async def Submit(self, who, request, context):
@@ -118,31 +121,34 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
         reply = jobs_pb2.GetJobsResponse(cluster=self.c.cluster)
         for job_id in request.job_ids:
             job = self.c.get(job_id)
-            if job is None or not who.may_see(job.user, private_data=False):
+            view = None if job is None else self.reads.view_for(who, job)
+            if view is None:
                 reply.unknown_ids.append(job_id)
             else:
-                reply.jobs.append(job)
+                reply.jobs.append(view)
         return reply
 
     @rpc("/hpcq.v1.Jobs/List")
     async def List(self, who, request, context):
-        jobs = [j for j in self.c.list(request) if who.may_see(j.user, private_data=False)]
-        start = int(request.page_token or 0)
-        end = start + request.page_size if request.page_size else len(jobs)
-        return jobs_pb2.ListJobsResponse(jobs=jobs[start:end], cluster=self.c.cluster,
-                                         next_page_token=str(end) if end < len(jobs) else "")
+        after, visible = listing.resume_after(request.page_token), self.reads.visible(who)
+        jobs = sorted((j for j in self.c.list(request) if j.id > after and visible(j)), key=_job_id)
+        reply = jobs_pb2.ListJobsResponse(cluster=self.c.cluster)
+        reply.next_page_token = listing.fill(reply.jobs, jobs, functools.partial(self.reads.copy_view, who),
+                                             size=request.page_size)
+        return reply
 
     async def Watch(self, request, context) -> AsyncIterator[jobs_pb2.JobEvent]:
         who = await self.gate.admit(context, "/hpcq.v1.Jobs/Watch")
-        ids = set(request.job_ids)
+        ids, reads = set(request.job_ids), self.reads
         sub = self.c.watchers.subscribe(
-            lambda job: (not ids or job.id in ids) and who.may_see(job.user, private_data=False))
+            lambda job: reads.view(who, job) if not ids or job.id in ids else auth.View.HIDDEN)
         try:
             if request.send_initial:
                 for job_id in sorted(ids):
                     job = self.c.get(job_id)
-                    if job is not None and who.may_see(job.user, private_data=False):
-                        yield jobs_pb2.JobEvent(job=job)
+                    view = None if job is None else reads.view_for(who, job)
+                    if view is not None:
+                        yield jobs_pb2.JobEvent(job=view)
             while True:
                 job = await sub.queue.get()
                 yield jobs_pb2.JobEvent(job=job)
@@ -156,7 +162,7 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
         reply = jobs_pb2.JobActionResponse()
         for job_id in ids:
             job = self.c.get(job_id)
-            if job is None or not who.may_see(job.user, private_data=False):
+            if job is None or not self.reads.may_see(who, job):
                 code, message = R.UNKNOWN_JOB, "unknown job id"
             elif not who.may_act_on(job.user):
                 code, message = R.NOT_PERMITTED, f"job {job_id} belongs to {job.user}"
@@ -194,18 +200,18 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
     @rpc("/hpcq.v1.Jobs/Update", audited="update")
     async def Update(self, who, request, context):
         job = self.c.get(request.job_id)
-        if job is None or not who.may_see(job.user, private_data=False):
+        if job is None or not self.reads.may_see(who, job):
             raise NotFound("UNKNOWN_JOB", f"job {request.job_id} does not exist")
         if not who.may_act_on(job.user):
             raise auth.Refused("PERMISSION_DENIED", f"job {job.id} belongs to {job.user}")
         jobrules.check_update_fields(request.fields)
-        return jobs_pb2.UpdateJobResponse(job=await self.c.update(job, request.spec, request.fields,
-                                                                  staff=who.is_staff))
+        updated = await self.c.update(job, request.spec, request.fields, staff=who.is_staff)
+        return jobs_pb2.UpdateJobResponse(job=self.reads.view_for(who, updated))
 
     @rpc("/hpcq.v1.Jobs/Explain")
     async def Explain(self, who, request, context):
         job = self.c.get(request.job_id)
-        if job is None or not who.may_see(job.user, private_data=False):
+        if job is None or not self.reads.may_see(who, job):
             raise NotFound("UNKNOWN_JOB", f"job {request.job_id} does not exist")
         state = jobs_pb2.JobState.Name(job.state)
         reply = jobs_pb2.ExplainResponse(job_id=job.id, state=state, reason=job.reason, priority=job.priority)
@@ -226,7 +232,7 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
     def _own_job(self, who: auth.Caller, job_id: int):  # noqa: ANN202 - jobs_pb2.Job
         """A job the caller may act on (its owner, or staff), else the refusal."""
         job = self.c.get(job_id)
-        if job is None or not who.may_see(job.user, private_data=False):
+        if job is None or not self.reads.may_see(who, job):
             raise NotFound("UNKNOWN_JOB", f"job {job_id} does not exist")
         if not who.may_act_on(job.user):
             raise auth.Refused("PERMISSION_DENIED", f"job {job.id} belongs to {job.user}")
@@ -236,7 +242,7 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
     async def CreateStep(self, who, request, context):
         job = self._own_job(who, request.job_id)
         step = await self.c.create_step(job, request)
-        return jobs_pb2.CreateStepResponse(step=step, job=job)
+        return jobs_pb2.CreateStepResponse(step=step, job=self.reads.view_for(who, job))
 
     @rpc("/hpcq.v1.Jobs/FinishStep")
     async def FinishStep(self, who, request, context):
@@ -249,12 +255,20 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
     def __init__(self, controller: Controller, gate: Gate) -> None:
         self.c = controller
         self.gate = gate
+        self.reads = auth.ReadRules.from_config(controller.config.ctld.private_data)
 
     @rpc("/hpcq.v1.Admin/ListNodes")
     async def ListNodes(self, who, request, context):
         names = set(request.names)
-        return admin_pb2.ListNodesResponse(nodes=[n.to_proto() for name, n in sorted(self.c.nodes.items())
-                                                  if not names or name in names])
+        reply = admin_pb2.ListNodesResponse(nodes=[n.to_proto() for name, n in sorted(self.c.nodes.items())
+                                                   if not names or name in names])
+        visible = self.reads.visible(who)
+        for node in reply.nodes:
+            shown = [i for i in node.job_ids if (job := self.c.get(i)) is None or visible(job)]
+            if len(shown) != len(node.job_ids):
+                del node.job_ids[:]
+                node.job_ids.extend(shown)
+        return reply
 
     @rpc("/hpcq.v1.Admin/DrainNode", audited="node_drain")
     async def DrainNode(self, who, request, context):
@@ -294,10 +308,13 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
     @rpc("/hpcq.v1.Admin/ListShares")
     async def ListShares(self, who, request, context):
         users, accounts = self.c.usage_now()
-        return admin_pb2.ListSharesResponse(shares=[admin_pb2.Share(account=a, user=u, shares=n, usage=usage)
-                                                    for a, u, n, usage in self.c.share_rows()],
-                                            user_usage=users, account_usage=accounts,
-                                            default_shares=self.c.shares.default)
+        reply = admin_pb2.ListSharesResponse(shares=[admin_pb2.Share(account=a, user=u, shares=n, usage=usage)
+                                                     for a, u, n, usage in self.c.share_rows()],
+                                             user_usage=users, account_usage=accounts,
+                                             default_shares=self.c.shares.default)
+        self.reads.shares_for(who, reply, lambda: {j.spec.account for j in self.c.jobs.values() if j.user == who.name
+                                                   and j.spec.account})
+        return reply
 
     @rpc("/hpcq.v1.Admin/SetShare", audited="share_set")
     async def SetShare(self, who, request, context):
@@ -309,7 +326,8 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
     @rpc("/hpcq.v1.Admin/ServerInfo")
     async def ServerInfo(self, who, request, context):
         by_state: dict[str, int] = {}
-        for job in self.c.jobs.values():
+        visible = self.reads.visible(who)
+        for job in filter(visible, self.c.jobs.values()):
             name = jobs_pb2.JobState.Name(job.state)
             by_state[name] = by_state.get(name, 0) + 1
         return admin_pb2.ServerInfoResponse(

@@ -5,13 +5,14 @@ import asyncio
 from collections.abc import Callable
 
 from hpcq.api import jobs_pb2
+from hpcq.ctld import auth
 
 QUEUE_LIMIT = 100_000
 
 
 class Subscription:
-    def __init__(self, wants: Callable[[jobs_pb2.Job], bool]) -> None:
-        self.wants = wants
+    def __init__(self, view: Callable[[jobs_pb2.Job], auth.View]) -> None:
+        self.view = view   # how much of a job this subscriber may see; HIDDEN: not wanted either
         self.queue: asyncio.Queue[jobs_pb2.Job] = asyncio.Queue(QUEUE_LIMIT)
         self.overflowed = False
 
@@ -20,8 +21,8 @@ class Watchers:
     def __init__(self) -> None:
         self._subscriptions: set[Subscription] = set()
 
-    def subscribe(self, wants: Callable[[jobs_pb2.Job], bool]) -> Subscription:
-        sub = Subscription(wants)
+    def subscribe(self, view: Callable[[jobs_pb2.Job], auth.View]) -> Subscription:
+        sub = Subscription(view)
         self._subscriptions.add(sub)
         return sub
 
@@ -29,7 +30,8 @@ class Watchers:
         self._subscriptions.discard(sub)
 
     def publish(self, job: jobs_pb2.Job) -> None:
-        """Send a copy of the job's current record to every subscriber that wants it.
+        """Send the job's current record, as each subscriber may see it, to every subscriber
+        that wants it. One full copy and one redacted copy at most, however many subscribers.
 
         A subscriber that falls QUEUE_LIMIT events behind is cut off (its stream ends
         with RESOURCE_EXHAUSTED once it has read what it holds) rather than letting
@@ -37,15 +39,25 @@ class Watchers:
         """
         if not self._subscriptions:
             return
-        copy = None
+        copies: dict[auth.View, jobs_pb2.Job] = {}
         for sub in list(self._subscriptions):
-            if sub.overflowed or not sub.wants(job):
+            if sub.overflowed:
                 continue
-            if copy is None:
-                copy = jobs_pb2.Job()
-                copy.CopyFrom(job)
+            view = sub.view(job)
+            if view is auth.View.HIDDEN:
+                continue
+            event = copies.get(view)
+            if event is None:
+                event = copies[view] = _copy(job) if view is auth.View.FULL else auth.redacted(job)
             try:
-                sub.queue.put_nowait(copy)
+                sub.queue.put_nowait(event)
             except asyncio.QueueFull:
                 sub.overflowed = True
                 self._subscriptions.discard(sub)
+
+
+def _copy(job: jobs_pb2.Job) -> jobs_pb2.Job:
+    """The record as it is now: ctld changes its own in place."""
+    copy = jobs_pb2.Job()
+    copy.CopyFrom(job)
+    return copy
