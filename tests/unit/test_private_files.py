@@ -134,36 +134,44 @@ def test_write_file_narrows_what_it_replaces(tmp_path, warnings):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs a second uid")
 def test_a_file_it_cannot_narrow_is_a_one_line_error():
-    nobody = pwd.getpwnam("nobody")
     where = Path(tempfile.mkdtemp(prefix="hpcq-narrow."))  # pytest's tmp_path is closed to nobody
     where.chmod(0o711)
     path = where / "hpcq.db"
     path.write_bytes(b"")
     path.chmod(0o644)
+    try:
+        message = _as_nobody(lambda: private_files.narrow(path))
+        assert message == (f"{path}: mode 0644 lets others read or write it, and it cannot be narrowed "
+                           f"(not its owner): chmod go-rw {path}")
+        assert mode(path) == 0o644
+    finally:
+        shutil.rmtree(where)
+
+
+def _as_nobody(action) -> str | None:  # noqa: ANN001
+    """The PrivateFileError's message (None if none) of action() run as nobody."""
+    nobody = pwd.getpwnam("nobody")
     read, write = os.pipe()
     pid = os.fork()
-    if pid == 0:  # as another user, who does not own the file
+    if pid == 0:
         try:
             os.setgid(nobody.pw_gid)
             os.setuid(nobody.pw_uid)
             try:
-                private_files.narrow(path)
+                action()
                 result = None
             except private_files.PrivateFileError as e:
                 result = str(e)
-            except Exception as e:  # noqa: BLE001 - shown by the assertion below
+            except Exception as e:  # noqa: BLE001 - shown by the caller's assertion
                 result = repr(e)
             os.write(write, pickle.dumps(result))
         finally:
             os._exit(0)
     os.close(write)
     with os.fdopen(read, "rb") as f:
-        message = pickle.loads(f.read())
+        result = pickle.loads(f.read())
     os.waitpid(pid, 0)
-    assert message == (f"{path}: mode 0644 lets others read or write it, and it cannot be narrowed "
-                       f"(not its owner): chmod go-rw {path}")
-    assert mode(path) == 0o644
-    shutil.rmtree(where)
+    return result
 
 
 def test_a_daemon_that_cannot_narrow_prints_one_line_and_exits_1(tmp_path, capsys, root_logging):
@@ -232,8 +240,9 @@ def test_log_file_and_rotations_are_0600(tmp_path, umask_000, root_logging):
     assert "second" in log_file.read_text()
 
 
-def test_hpcqctl_writes_its_config_and_pid_files_0600(tmp_path):
-    """The local cluster's own files, without starting it: ensure_files under umask 000."""
+def test_hpcqctl_makes_its_directories_and_config_private_whatever_the_umask(tmp_path):
+    """The local cluster's own files, without starting it: ensure_files under umask 000
+    (tests/security/test_files_at_rest.py covers the running cluster's)."""
     done = subprocess.run(
         [sys.executable, "-c", "import os; os.umask(0); from hpcq.ctl.local import LocalCluster; "
          "from pathlib import Path; LocalCluster(Path(os.environ['H'])).ensure_files(1)"],
