@@ -74,3 +74,6 @@ def command_dir(where: Path) -> Path:
                           f"from {module} import {func}\nsys.exit({func}())\n")
         os.chmod(script, 0o755)
     return where
+        # The test run's packages first: the system's own (an older cryptography in
+        # Debian's dist-packages) must not shadow them.
+                          f"sys.path.remove({site_packages!r})\nsys.path.insert(0, {site_packages!r})\n"

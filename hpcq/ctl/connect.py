@@ -6,8 +6,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from hpcq.client import Client
 
-NEEDS_ADMIN = ("this needs an admin certificate ([client] cert and key of role admin or operator, readable by "
-               "you)")
+NEEDS_ADMIN = "this needs an admin certificate ([client] cert and key of role admin or operator)"
 GET_ONE = ("ask the cluster's administrator for one (`hpcqctl certs issue admin NAME`), or run `hpcqctl up` "
            "for a cluster of your own")
 
