@@ -1,8 +1,8 @@
 """Files that hold users' data: created owner-only whatever the umask, narrowed when found wider.
 
-Every daemon's database, WAL, spool records, audit and log files are made with
-`open_file` (files, 0600) and `make_dir` (directories, 0700, or 0711 where jobs of
-other users must pass through). The mode is set on the open descriptor after creation,
+Every daemon's database, spool records, audit and log files are made with `open_file`
+(files, 0600; SQLite gives the WAL and SHM its database's mode) and `make_dir`
+(directories, 0700, or 0711 where jobs of other users must pass through). The mode is set on the open descriptor after creation,
 so neither a umask of 000 nor one that would take the owner's own bits changes it.
 
 On start a daemon checks what it already has with `narrow` / `narrow_tree`: a file or

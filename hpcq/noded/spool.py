@@ -2,7 +2,7 @@
 
 Layout::
 
-    <spool_dir>/jobs/<job_id>.<attempt>/     root's, group the job's, 0710
+    <spool_dir>/jobs/<job_id>.<attempt>/     root's, group the job's, 0710 (0700 in user mode)
         script           the job script, the job's user's, 0500
         nodefile         PBS_NODEFILE, the job's user's, 0600
         supervisor.json  {pid, start_time_ticks}, then also {session_id, start_time} once
@@ -119,9 +119,11 @@ def make_attempt_dir(directory: AttemptDir) -> None:
 
 def give_to_job(directory: AttemptDir, gid: int) -> None:
     """Let the job's group (and so the job) pass into its attempt's directory, where its
-    user owns the script and node file; nobody else may enter."""
-    os.chown(directory.path, -1, gid)
-    os.chmod(directory.path, ATTEMPT_DIR_MODE)
+    user owns the script and node file; nobody else may enter. (A noded that is not root
+    runs only its own user's jobs: its 0700 lets them in already.)"""
+    if os.geteuid() == 0:
+        os.chown(directory.path, -1, gid)
+        os.chmod(directory.path, ATTEMPT_DIR_MODE)
 
 
 def scan(spool_dir: Path) -> list[AttemptDir]:

@@ -13,7 +13,6 @@ import pwd
 import shutil
 import signal
 import stat
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ import pytest
 
 from hpcq.api import jobs_pb2
 from hpcq.transport import AgentTransport
+from tests import localusers
 from tests.cluster import Cluster, start_cluster
 from tests.conftest import wait_until
 
@@ -44,15 +44,6 @@ EXPECTED_WHILE_RUNNING = {
     "spool/node1/jobs/{attempt}/script", "spool/node1/jobs/{attempt}/nodefile",
     "spool/node1/jobs/{attempt}/supervisor.json",
 }
-
-
-def users() -> dict[str, pwd.struct_passwd]:
-    for name in (OWNER, OTHER):
-        try:
-            pwd.getpwnam(name)
-        except KeyError:
-            subprocess.run(["useradd", "--create-home", name], check=True)
-    return {name: pwd.getpwnam(name) for name in (OWNER, OTHER)}
 
 
 def as_user(user: pwd.struct_passwd, action: Callable[[], Any]) -> Any:
@@ -82,7 +73,7 @@ def as_user(user: pwd.struct_passwd, action: Callable[[], Any]) -> Any:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[tuple[Cluster, dict[str, pwd.struct_passwd], Path]]:
-    people = users()
+    people = localusers.ensure(OWNER, OTHER)
     # Jobs of other users pass through the cluster's home to their spool files: its parent
     # must let them (pytest's own tmp directories are root's alone).
     base = Path(tempfile.mkdtemp(prefix="hpcq-at-rest."))
