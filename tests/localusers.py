@@ -9,16 +9,19 @@ with the same site-packages: what a site's system-wide install gives its users."
 from __future__ import annotations
 
 import os
+import pickle
 import pwd
 import stat
 import subprocess
 import sys
 import sysconfig
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 
 import pytest
+
+from hpcq.errors import HpcqError
 
 
 def ensure(*names: str) -> dict[str, pwd.struct_passwd]:
@@ -47,6 +50,34 @@ def run_as(user: pwd.struct_passwd, argv: Sequence[str], env: Mapping[str, str],
                           capture_output=True, text=True, timeout=timeout, preexec_fn=become)
 
 
+def call_as(uid: int, gid: int, action: Callable[[], object]) -> object:
+    """action() in a forked child that has become uid (no supplementary groups): its
+    result, or its HpcqError raised here. The child should use only sockets and protobuf
+    (hpcq's AgentTransport, the SDK over it), never grpc, which does not survive a fork."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            try:
+                result = ("ok", action())
+            except HpcqError as e:
+                result = ("error", (e.code, e.message))
+            os.write(write_end, pickle.dumps(result))
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    kind, value = pickle.loads(data)
+    if kind == "error":
+        raise HpcqError(*value)
+    return value
+
+
 def _everyone_may_run(path: Path) -> bool:
     path = path.resolve()
     if not path.stat().st_mode & stat.S_IXOTH:
@@ -70,10 +101,10 @@ def command_dir(where: Path) -> Path:
             continue
         module, _, func = entry.value.partition(":")
         script = where / entry.name
+        # The test run's packages first: the system's own (an older cryptography in
+        # Debian's dist-packages) must not shadow them.
         script.write_text(f"#!{interpreter}\nimport site, sys\nsite.addsitedir({site_packages!r})\n"
+                          f"sys.path.remove({site_packages!r})\nsys.path.insert(0, {site_packages!r})\n"
                           f"from {module} import {func}\nsys.exit({func}())\n")
         os.chmod(script, 0o755)
     return where
-        # The test run's packages first: the system's own (an older cryptography in
-        # Debian's dist-packages) must not shadow them.
-                          f"sys.path.remove({site_packages!r})\nsys.path.insert(0, {site_packages!r})\n"

@@ -3,8 +3,6 @@ says who they are, and ctld's one authorization table judges them."""
 from __future__ import annotations
 
 import os
-import pickle
-import pwd
 import socket
 import struct
 import subprocess
@@ -20,6 +18,7 @@ from hpcq.api import jobs_pb2
 from hpcq.ctld.auth import ASSERTED_USER_KEY
 from hpcq.errors import HpcqError
 from hpcq.transport import AgentTransport, GrpcTransport
+from tests import localusers
 from tests.conftest import wait_until
 from tests.integration.conftest import start_cluster
 
@@ -32,12 +31,7 @@ R = jobs_pb2.JobActionResult
 
 @pytest.fixture(scope="module")
 def users():
-    for name in USERS:
-        try:
-            pwd.getpwnam(name)
-        except KeyError:
-            subprocess.run(["useradd", "--create-home", name], check=True)
-    return {name: pwd.getpwnam(name) for name in USERS}
+    return localusers.ensure(*USERS)
 
 
 @pytest.fixture(scope="module")
@@ -65,32 +59,6 @@ def shared_agent(tmp_path_factory, users):
     shutil.rmtree(base, ignore_errors=True)
 
 
-def as_user(uid: int, gid: int, action):
-    """Run action(transport-less) in a child that has become uid; return its result or raise its HpcqError."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: only sockets and protobuf from here on
-        try:
-            os.setgroups([])
-            os.setgid(gid)
-            os.setuid(uid)
-            try:
-                result = ("ok", action())
-            except HpcqError as e:
-                result = ("error", (e.code, e.message))
-            os.write(write_end, pickle.dumps(result))
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as f:
-        data = f.read()
-    os.waitpid(pid, 0)
-    kind, value = pickle.loads(data)
-    if kind == "error":
-        raise HpcqError(*value)
-    return value
-
-
 def submit(sock_path) -> tuple[int, str]:
     transport = AgentTransport(sock_path)
     request = jobs_pb2.SubmitRequest(specs=[jobs_pb2.JobSpec(script="#!/bin/sh\ntrue\n", hold=True, submit_dir="/tmp")])
@@ -110,11 +78,11 @@ def cancel(sock_path, job_id: int) -> int:
 def test_two_users_submit_without_certificates_and_own_their_jobs(shared_agent, users):
     _, sock = shared_agent
     alice, bob = users["hpcqalice"], users["hpcqbob"]
-    alice_job, alice_owner = as_user(alice.pw_uid, alice.pw_gid, lambda: submit(sock))
-    bob_job, bob_owner = as_user(bob.pw_uid, bob.pw_gid, lambda: submit(sock))
+    alice_job, alice_owner = localusers.call_as(alice.pw_uid, alice.pw_gid, lambda: submit(sock))
+    bob_job, bob_owner = localusers.call_as(bob.pw_uid, bob.pw_gid, lambda: submit(sock))
     assert (alice_owner, bob_owner) == ("hpcqalice", "hpcqbob")
-    assert as_user(bob.pw_uid, bob.pw_gid, lambda: cancel(sock, alice_job)) == R.NOT_PERMITTED
-    assert as_user(alice.pw_uid, alice.pw_gid, lambda: cancel(sock, alice_job)) == R.OK
+    assert localusers.call_as(bob.pw_uid, bob.pw_gid, lambda: cancel(sock, alice_job)) == R.NOT_PERMITTED
+    assert localusers.call_as(alice.pw_uid, alice.pw_gid, lambda: cancel(sock, alice_job)) == R.OK
 
 
 def test_root_is_refused_by_default(shared_agent):
@@ -158,15 +126,15 @@ def test_a_malformed_client_does_not_disturb_another_user(shared_agent, users, g
         finally:
             s.close()
     answers = []
-    bad = threading.Thread(target=lambda: answers.append(as_user(alice.pw_uid, alice.pw_gid, misbehave)))
+    bad = threading.Thread(target=lambda: answers.append(localusers.call_as(alice.pw_uid, alice.pw_gid, misbehave)))
     bad.start()
-    job_id, owner = as_user(bob.pw_uid, bob.pw_gid, lambda: submit(sock))
+    job_id, owner = localusers.call_as(bob.pw_uid, bob.pw_gid, lambda: submit(sock))
     bad.join(timeout=10)
     assert not bad.is_alive()
     assert owner == "hpcqbob" and job_id > 0
     assert answers[0] == b"" or answers[0][4:5] == wire.ERROR
     # and the agent still serves the misbehaving user afterwards
-    assert as_user(alice.pw_uid, alice.pw_gid, lambda: submit(sock))[1] == "hpcqalice"
+    assert localusers.call_as(alice.pw_uid, alice.pw_gid, lambda: submit(sock))[1] == "hpcqalice"
 
 
 def test_watch_streams_through_the_agent(cluster):
@@ -204,7 +172,7 @@ def test_a_job_runs_as_its_owner_and_cannot_write_where_they_cannot(shared_agent
         reply = transport.unary("/hpcq.v1.Jobs/Submit", jobs_pb2.SubmitRequest(specs=[spec]).SerializeToString(), 10)
         return jobs_pb2.SubmitResponse.FromString(reply).job_ids[0]
     try:
-        job_id = as_user(alice.pw_uid, alice.pw_gid, run_job)
+        job_id = localusers.call_as(alice.pw_uid, alice.pw_gid, run_job)
         out = alice_dir / f"slurm-{job_id}.out"
         wait_until(lambda: out.exists() and out.read_text().endswith(("WROTE\n", "DENIED\n")), what="the job's output")
         lines = out.read_text().splitlines()  # stderr (touch's complaint) goes to the same file
