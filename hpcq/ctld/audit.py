@@ -13,6 +13,7 @@ fsync'ed: an audit trail that halved the submit rate would be turned off.
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import json
 import logging
 import os
@@ -38,6 +39,9 @@ class AuditLog:
         self.failures = 0
         """Events that could not be written (disk full…); each is logged as an error."""
         self._lock = threading.Lock()
+        # Rotations (audit.log.1, audit.log-20250101.gz…) name the same people: checked on start too.
+        for rotated in sorted(self.path.parent.glob(f"{glob.escape(self.path.name)}?*")):
+            private_files.narrow(rotated)
         self._fd = self._open()
 
     def _open(self) -> int:

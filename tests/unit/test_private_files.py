@@ -213,7 +213,12 @@ def test_a_store_left_open_to_others_is_narrowed_on_open(tmp_path, warnings):
 
 def test_audit_log_is_created_0600_and_narrowed_on_reopen(tmp_path, umask_000, warnings):
     path = tmp_path / "audit.log"
+    for rotated in ("audit.log.1", "audit.log-20250101.gz", "other.log"):
+        (tmp_path / rotated).write_bytes(b"")
+        (tmp_path / rotated).chmod(0o644)
     with AuditLog(path) as audit:
+        assert [mode(tmp_path / name) for name in ("audit.log.1", "audit.log-20250101.gz", "other.log")] == \
+            [0o600, 0o600, 0o644]
         assert mode(path) == 0o600
         path.rename(tmp_path / "audit.log.1")
         (tmp_path / "audit.log").write_bytes(b"")  # as logrotate's `create` with a wide mode
@@ -221,7 +226,7 @@ def test_audit_log_is_created_0600_and_narrowed_on_reopen(tmp_path, umask_000, w
         audit.reopen()
         audit.record("submit", "alice", "user")
     assert mode(path) == 0o600 and b'"event":"submit"' in path.read_bytes()
-    assert len(warnings.lines) == 1
+    assert len(warnings.lines) == 3
 
 
 def test_log_file_and_rotations_are_0600(tmp_path, umask_000, root_logging):
