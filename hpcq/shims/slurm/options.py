@@ -376,7 +376,7 @@ class _Builder(common.OptionBuilder):
 
     def priority(self, value: str) -> None:
         # A fixed priority, for operators and admins only: ctld refuses it from a user.
-        if not value.isdigit() or int(value) > common.INT32_MAX:
+        if not common.is_digits(value) or int(value) > common.INT32_MAX:
             raise _bad(f"Invalid --priority value: {value}")
         self.spec.priority = int(value)
 
