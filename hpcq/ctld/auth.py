@@ -199,7 +199,8 @@ PRIVATE_DATA: dict[str, str] = {
     "accounting": "other users' finished jobs (sacct, qstat -x, squeue -t all)",
     "usage": "fair-share rows and usage of other users and of accounts the caller has no share or job in "
              "(sshare, sacctmgr)",
-    "users": "other users' names in fair-share rows and usage (sshare -a)",
+    "users": "other users' names in fair-share rows and usage (sshare -a, sacctmgr show assoc); their jobs "
+             "still name them unless jobs or accounting hides those",
 }
 
 
@@ -274,14 +275,15 @@ class ReadRules:
 
 
 class Reads(Enum):
-    NOTHING = "no job, share or usage data (Submit answers the caller's own new job ids)"
-    JOBS = "the jobs the caller may see, each as ReadRules.view_for gives it"
-    BY_ID = "a job the caller may not see answers UNKNOWN_JOB; the answer holds no OWNER_ONLY field"
-    OWN_JOB = "a job the caller may act on (owner, operator, admin), every field; others are refused first"
-    NODE_JOBS = "each node's job ids: only of jobs the caller may see"
-    SHARES = "fair-share rows and usage, trimmed by ReadRules.shares_for"
-    COUNTS = "counts of the jobs the caller may see"
-    STAFF = "operators and admins only, who read everything"
+    """What an RPC's answer reveals of other users' work (the admin guide's table says the same)."""
+    NOTHING = "nothing of other users' work"
+    JOBS = "the jobs the caller may see; other users' without their owner-only fields"
+    BY_ID = "a job the caller may not see is unknown (UNKNOWN_JOB); no owner-only field"
+    OWN_JOB = "the caller's own jobs (anyone's for staff), every field; other users are refused"
+    NODE_JOBS = "each node's job ids, of the jobs the caller may see"
+    SHARES = "fair-share rows and usage, trimmed by private_data's usage and users"
+    COUNTS = "job counts by state, of the jobs the caller may see"
+    STAFF = "everything (operators and admins only)"
 
 
 # RPC -> what its answer reveals of other users' work, and by which rule. Every Jobs and

@@ -4,11 +4,14 @@ RPC held to them for every role and field class, by calling the real servicers (
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 import pytest
 
+from hpcq import config
 from hpcq.api import admin_pb2, jobs_pb2, nodes_pb2
 from hpcq.ctld import auth, listing, server
 from hpcq.ctld.nodes_state import NodeLink
@@ -422,3 +425,25 @@ def test_page_size_still_counts_jobs():
     page = jobs_pb2.ListJobsResponse()
     assert listing.fill(page.jobs, jobs, lambda job, into: into.CopyFrom(job), size=2) == "2"
     assert listing.resume_after("2") == 2 and listing.resume_after("") == 0 and listing.resume_after("x") == 0
+
+
+# -- the admin guide says what the rules say ------------------------------------------------
+
+def _guide_section() -> str:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "admin-guide.md").read_text()
+    start = re.search(r"^## \d+\. What users can see and do$", text, re.M).start()
+    return text[start:text.index("\n## ", start)]
+
+
+def test_the_admin_guide_lists_what_auth_says():
+    section = _guide_section()
+    rpcs = "\n".join(f"| `{m.removeprefix('/hpcq.v1.')}` | {auth.TABLE[m].value} | {r.value} |"
+                     for m, r in auth.READS.items())
+    assert rpcs in section, f"the RPC table of docs/admin-guide.md should read:\n{rpcs}"
+    private = "\n".join(f"| `{k}` | {v} |" for k, v in auth.PRIVATE_DATA.items())
+    assert private in section, f"the private_data table of docs/admin-guide.md should read:\n{private}"
+    assert set(auth.PRIVATE_DATA) == set(config.PRIVATE_DATA)
+    owner_only = {p for p, c in auth.JOB_FIELDS.items() if c is auth.FieldClass.OWNER_ONLY}
+    assert set(re.findall(r"^\| `(spec\.\w+)` \|", section, re.M)) == owner_only
+    keys = re.search(r"Keys of `spec.attributes` everyone who sees the job reads: (.*?)\.\n", section, re.S).group(1)
+    assert set(re.findall(r"`([^`]+)`", keys)) == auth.PUBLIC_ATTRIBUTES | {f"{p}*" for p in auth.PUBLIC_ATTRIBUTE_PREFIXES}
