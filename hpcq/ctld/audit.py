@@ -74,9 +74,16 @@ class AuditLog:
                 log.error("audit log %s: cannot record %s by %s: %s", self.path, event, caller_name, e)
 
     def reopen(self) -> None:
-        """Open the path again (after logrotate moved the file away)."""
+        """Open the path again (after logrotate moved the file away). If it cannot be
+        opened (or is open to others and cannot be narrowed), the error is logged and
+        events keep going to the file already open."""
+        try:
+            fd = self._open()
+        except (OSError, private_files.PrivateFileError) as e:
+            log.error("audit log %s: cannot reopen it; still writing to the file open before: %s", self.path, e)
+            return
         with self._lock:
-            old, self._fd = self._fd, self._open()
+            old, self._fd = self._fd, fd
         if old >= 0:
             os.close(old)
 

@@ -229,6 +229,17 @@ def test_audit_log_is_created_0600_and_narrowed_on_reopen(tmp_path, umask_000, w
     assert len(warnings.lines) == 3
 
 
+def test_an_audit_log_that_cannot_be_reopened_keeps_the_open_one(tmp_path, caplog):
+    path = tmp_path / "audit.log"
+    with AuditLog(path) as audit:
+        path.rename(tmp_path / "audit.log.1")
+        path.mkdir()  # in the way of the new file
+        audit.reopen()
+        audit.record("cancel", "bob", "user")
+    assert b'"event":"cancel"' in (tmp_path / "audit.log.1").read_bytes()
+    assert [r.levelname for r in caplog.records if "cannot reopen" in r.getMessage()] == ["ERROR"]
+
+
 def test_log_file_and_rotations_are_0600(tmp_path, umask_000, root_logging):
     log_file = tmp_path / "ctld.log"
     (tmp_path / "ctld.log.5").write_text("an old rotation\n")
