@@ -1,22 +1,20 @@
-"""Files at rest: on a cluster root started, its daemons under a umask of 000, another
-local user can read or list nothing under the cluster's home — database and WAL, audit
-and daemon logs, keys, config, pid files, spool — while a job of a third user runs (its
-spool directory, script and node file in place) and after it has finished. The job
+"""Files at rest: on a cluster root started, its daemons under a umask of 000, one local
+user can read or list nothing under the cluster's home — database and WAL, audit and
+daemon logs, keys, config, pid files, spool — while another user's job runs (its spool
+directory, script and node file in place) and after it has finished. The job
 itself still reads its own script and node file. Daemons narrow on start what they
 find open to others, and say so in their log."""
 from __future__ import annotations
 
 import errno
 import os
-import pickle
 import pwd
 import shutil
 import signal
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -44,31 +42,6 @@ EXPECTED_WHILE_RUNNING = {
     "spool/node1/jobs/{attempt}/script", "spool/node1/jobs/{attempt}/nodefile",
     "spool/node1/jobs/{attempt}/supervisor.json",
 }
-
-
-def as_user(user: pwd.struct_passwd, action: Callable[[], Any]) -> Any:
-    """action()'s result, computed in a child that has become `user` (no supplementary groups)."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.setgroups([])
-            os.setgid(user.pw_gid)
-            os.setuid(user.pw_uid)
-            try:
-                result = ("ok", action())
-            except Exception as e:  # noqa: BLE001 - reported by the parent's assertion
-                result = ("error", repr(e))
-            os.write(write_end, pickle.dumps(result))
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as f:
-        data = f.read()
-    os.waitpid(pid, 0)
-    kind, value = pickle.loads(data)
-    assert kind == "ok", value
-    return value
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +72,7 @@ def submit_as(user: pwd.struct_passwd, sock: Path, script: str, workdir: Path) -
         reply = AgentTransport(sock).unary("/hpcq.v1.Jobs/Submit",
                                            jobs_pb2.SubmitRequest(specs=[spec]).SerializeToString(), 10)
         return jobs_pb2.SubmitResponse.FromString(reply).job_ids[0]
-    return as_user(user, submit)
+    return localusers.call_as(user.pw_uid, user.pw_gid, submit)
 
 
 def everything_under(home: Path) -> dict[str, str]:
@@ -132,7 +105,8 @@ def what_another_user_gets(home: Path, paths: dict[str, str]) -> dict[str, str]:
             except OSError as e:
                 outcome[relative] = errno.errorcode.get(e.errno, str(e.errno))
         return outcome
-    return as_user(pwd.getpwnam(OTHER), attempt)
+    other = pwd.getpwnam(OTHER)
+    return localusers.call_as(other.pw_uid, other.pw_gid, attempt)
 
 
 def assert_nothing_readable_by_another_user(home: Path, expected: set[str]) -> None:
