@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from hpcq import wire
-from hpcq.api import jobs_pb2
+from hpcq.ctld.errors import InvalidArgument
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
+
+    from hpcq.api import jobs_pb2
 
     RepeatedJobs = RepeatedCompositeFieldContainer[jobs_pb2.Job]
 
@@ -22,10 +24,11 @@ _PER_JOB_OVERHEAD = 6   # the repeated field's tag and length prefix
 
 def resume_after(page_token: str) -> int:
     """The last job id a previous page held (0: start at the beginning)."""
-    try:
-        return max(0, int(page_token or 0))
-    except ValueError:
+    if not page_token:
         return 0
+    if not (page_token.isascii() and page_token.isdigit() and len(page_token) <= 20):
+        raise InvalidArgument("BAD_REQUEST", f"page_token: {page_token[:40]!r} is not a token a List answered")
+    return int(page_token)
 
 
 def fill(page: RepeatedJobs, jobs: Iterable[jobs_pb2.Job], copy_view: Callable[[jobs_pb2.Job, jobs_pb2.Job], None],

@@ -14,6 +14,7 @@ import pytest
 from hpcq import config
 from hpcq.api import admin_pb2, jobs_pb2, nodes_pb2
 from hpcq.ctld import auth, listing, server
+from hpcq.ctld.errors import InvalidArgument
 from hpcq.ctld.nodes_state import NodeLink
 from tests.unit.controllers import make
 
@@ -424,7 +425,10 @@ def test_page_size_still_counts_jobs():
     jobs = [jobs_pb2.Job(id=i) for i in range(1, 6)]
     page = jobs_pb2.ListJobsResponse()
     assert listing.fill(page.jobs, jobs, lambda job, into: into.CopyFrom(job), size=2) == "2"
-    assert listing.resume_after("2") == 2 and listing.resume_after("") == 0 and listing.resume_after("x") == 0
+    assert listing.resume_after("2") == 2 and listing.resume_after("") == 0
+    for garbage in ("x", "-1", "1e3", "9" * 21, "²"):
+        with pytest.raises(InvalidArgument, match="page_token"):
+            listing.resume_after(garbage)
 
 
 # -- the admin guide says what the rules say ------------------------------------------------
