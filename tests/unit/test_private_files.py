@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 import pwd
 import shutil
 import stat
@@ -18,6 +17,7 @@ import pytest
 from hpcq import daemon, logs, private_files
 from hpcq.ctld.audit import AuditLog
 from hpcq.ctld.store.writer import Store
+from tests import localusers
 
 
 def mode(path: Path) -> int:
@@ -140,7 +140,9 @@ def test_a_file_it_cannot_narrow_is_a_one_line_error():
     path.write_bytes(b"")
     path.chmod(0o644)
     try:
-        message = _as_nobody(lambda: private_files.narrow(path))
+        nobody = pwd.getpwnam("nobody")
+        message = localusers.call_as(nobody.pw_uid, nobody.pw_gid,
+                                     lambda: _error_of(lambda: private_files.narrow(path)))
         assert message == (f"{path}: mode 0644 lets others read or write it, and it cannot be narrowed "
                            f"(not its owner): chmod go-rw {path}")
         assert mode(path) == 0o644
@@ -148,30 +150,12 @@ def test_a_file_it_cannot_narrow_is_a_one_line_error():
         shutil.rmtree(where)
 
 
-def _as_nobody(action) -> str | None:  # noqa: ANN001
-    """The PrivateFileError's message (None if none) of action() run as nobody."""
-    nobody = pwd.getpwnam("nobody")
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.setgid(nobody.pw_gid)
-            os.setuid(nobody.pw_uid)
-            try:
-                action()
-                result = None
-            except private_files.PrivateFileError as e:
-                result = str(e)
-            except Exception as e:  # noqa: BLE001 - shown by the caller's assertion
-                result = repr(e)
-            os.write(write, pickle.dumps(result))
-        finally:
-            os._exit(0)
-    os.close(write)
-    with os.fdopen(read, "rb") as f:
-        result = pickle.loads(f.read())
-    os.waitpid(pid, 0)
-    return result
+def _error_of(action) -> str | None:  # noqa: ANN001
+    try:
+        action()
+    except private_files.PrivateFileError as e:
+        return str(e)
+    return None
 
 
 def test_a_daemon_that_cannot_narrow_prints_one_line_and_exits_1(tmp_path, capsys, root_logging):
