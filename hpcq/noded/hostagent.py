@@ -28,7 +28,7 @@ from pathlib import Path
 import grpc
 
 from hpcq import config as configuration
-from hpcq import daemon, logs, metrics, pki, wire
+from hpcq import daemon, logs, metrics, pki, private_files, wire
 from hpcq.api import admin_pb2, jobs_pb2
 from hpcq.ctld.auth import ASSERTED_USER_KEY
 
@@ -194,7 +194,10 @@ async def run(settings: configuration.AgentSection) -> None:
                              section="agent")
     agent = Agent(settings)
     path = Path(settings.socket)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.exists():
+        # 0755 whatever the umask: a directory others may write to would let them put a
+        # socket of their own in the agent's place. One that exists (/run, /tmp) is the site's.
+        private_files.make_dir(path.parent, 0o755)
     path.unlink(missing_ok=True)
     server = await asyncio.start_unix_server(agent.serve_client, path=str(path), limit=wire.MAX_FRAME + 64)
     os.chmod(path, 0o666)

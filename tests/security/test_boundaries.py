@@ -4,6 +4,7 @@ the agent and with a certificate."""
 from __future__ import annotations
 
 import socket
+import stat
 import subprocess
 import sys
 import urllib.request
@@ -28,19 +29,21 @@ SLACK = 2048   # bytes the page may change by anyway: counts gain digits, proces
 class Agent:
     """An extra hpcq-agent of the session's cluster, with its own socket, settings and metrics port."""
 
-    def __init__(self, secure: SecureCluster, directory: Path, **settings: object) -> None:
+    def __init__(self, secure: SecureCluster, directory: Path, socket_path: Path | None = None,
+                 umask: int = 0o022, **settings: object) -> None:
         cfg = config.load(secure.cluster.home / "hpcq.toml")
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.metrics_port = s.getsockname()[1]
-        self.socket = directory / "agent.sock"
+        self.socket = socket_path or directory / "agent.sock"
         lines = [f"socket = '{self.socket}'", f"server = {cfg.agent.server!r}", f"ca = {cfg.agent.ca!r}",
                  f"cert = {cfg.agent.cert!r}", f"key = {cfg.agent.key!r}",
                  f"metrics_listen = '127.0.0.1:{self.metrics_port}'", "allow_root = true"]
         lines += [f"{key} = {value!r}" for key, value in settings.items()]
         conf = directory / "agent.toml"
         conf.write_text(f"[cluster]\nname = {cfg.cluster.name!r}\n[agent]\n" + "\n".join(lines) + "\n")
-        self.process = subprocess.Popen([str(BIN / "hpcq-agent"), "-c", str(conf)], stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen([str(BIN / "hpcq-agent"), "-c", str(conf)], stderr=subprocess.DEVNULL,
+                                        umask=umask)
         wait_until(lambda: self.socket.exists() and self._metrics_answer(), what="the extra agent")
 
     def _metrics_answer(self) -> bool:
@@ -62,10 +65,10 @@ class Agent:
 def agent_with(secure: SecureCluster, tmp_path: Path) -> Iterator:
     started: list[Agent] = []
 
-    def start(**settings: object) -> Agent:
+    def start(socket_path: Path | None = None, umask: int = 0o022, **settings: object) -> Agent:
         directory = tmp_path / f"agent{len(started)}"
         directory.mkdir()
-        started.append(Agent(secure, directory, **settings))
+        started.append(Agent(secure, directory, socket_path, umask, **settings))
         return started[-1]
     yield start
     for agent in started:
@@ -106,6 +109,15 @@ def page_counting(agent: Agent, series: tuple[str, str], count: int) -> str:
         text = agent.metrics()
         return text if agent_requests(text).get(series) == count else None
     return wait_until(page, what=f"{count} requests counted as {series}")
+
+
+def test_the_agent_makes_its_socket_directory_no_one_else_may_write_to(agent_with, tmp_path) -> None:
+    """Whatever the umask: in a directory others could write to, they could put a socket
+    of their own in the agent's place."""
+    agent = agent_with(socket_path=tmp_path / "run" / "hpcq" / "agent.sock", umask=0)
+    for directory in (tmp_path / "run", tmp_path / "run" / "hpcq"):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o755, directory
+    assert stat.S_IMODE(agent.socket.stat().st_mode) == 0o666   # every local user may call it
 
 
 def test_invented_methods_do_not_grow_the_agents_metrics(agent_with) -> None:
