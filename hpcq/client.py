@@ -89,11 +89,19 @@ class Client:
         return self.submit([spec])[0]
 
     def get(self, job_ids: Iterable[int]) -> tuple[list[Job], list[int]]:
-        """The records of these jobs, and the ids ctld does not know."""
-        reply = self._call("/hpcq.v1.Jobs/Get", jobs_pb2.GetJobsRequest(job_ids=list(job_ids)),
-                           jobs_pb2.GetJobsResponse)
-        self.cluster = reply.cluster or self.cluster
-        return list(reply.jobs), list(reply.unknown_ids)
+        """The records of these jobs, and the ids ctld does not know (asking again for
+        those a full answer left over)."""
+        jobs: list[Job] = []
+        unknown: list[int] = []
+        request = jobs_pb2.GetJobsRequest(job_ids=list(job_ids))
+        while True:
+            reply = self._call("/hpcq.v1.Jobs/Get", request, jobs_pb2.GetJobsResponse)
+            self.cluster = reply.cluster or self.cluster
+            jobs.extend(reply.jobs)
+            unknown.extend(reply.unknown_ids)
+            if not reply.more_ids or len(reply.more_ids) == len(request.job_ids):
+                return jobs, unknown
+            request = jobs_pb2.GetJobsRequest(job_ids=reply.more_ids)
 
     def list(self, *, states: Sequence[int] = (), users: Sequence[str] = (), queues: Sequence[str] = (),
              names: Sequence[str] = (), include_finished: bool = False, ended_after: float = 0.0,

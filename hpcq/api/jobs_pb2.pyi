@@ -390,14 +390,16 @@ class GetJobsRequest(_message.Message):
     def __init__(self, job_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class GetJobsResponse(_message.Message):
-    __slots__ = ("jobs", "unknown_ids", "cluster")
+    __slots__ = ("jobs", "unknown_ids", "cluster", "more_ids")
     JOBS_FIELD_NUMBER: _ClassVar[int]
     UNKNOWN_IDS_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    MORE_IDS_FIELD_NUMBER: _ClassVar[int]
     jobs: _containers.RepeatedCompositeFieldContainer[Job]
     unknown_ids: _containers.RepeatedScalarFieldContainer[int]
     cluster: str
-    def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ..., unknown_ids: _Optional[_Iterable[int]] = ..., cluster: _Optional[str] = ...) -> None: ...
+    more_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ..., unknown_ids: _Optional[_Iterable[int]] = ..., cluster: _Optional[str] = ..., more_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ListJobsRequest(_message.Message):
     __slots__ = ("states", "users", "queues", "names", "include_finished", "ended_after", "page_size", "page_token")

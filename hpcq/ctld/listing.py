@@ -3,7 +3,7 @@ holds, no reply outgrows a message (the agent forwards a reply in one frame of a
 wire.MAX_FRAME bytes; gRPC's limit is larger)."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from hpcq import wire
 from hpcq.ctld.errors import InvalidArgument
@@ -48,3 +48,22 @@ def fill(page: RepeatedJobs, jobs: Iterable[jobs_pb2.Job], copy_view: Callable[[
             return str(page[-1].id)
         used += cost
     return ""
+
+
+def answer_get(reply: jobs_pb2.GetJobsResponse, job_ids: Sequence[int],
+               view_of: Callable[[int], jobs_pb2.Job | None], *, budget: int = PAGE_BYTES) -> None:
+    """Fill a Get answer with the views of `job_ids` (`view_of`: the job as the caller may
+    see it, None if unknown to them) up to `budget` bytes; the ids left over go to
+    more_ids, for the client to ask again."""
+    used = 0
+    for i, job_id in enumerate(job_ids):
+        view = view_of(job_id)
+        if view is None:
+            reply.unknown_ids.append(job_id)
+            continue
+        cost = view.ByteSize() + _PER_JOB_OVERHEAD
+        if used and used + cost > budget:
+            reply.more_ids.extend(job_ids[i:])
+            return
+        used += cost
+        reply.jobs.append(view)

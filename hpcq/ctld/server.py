@@ -119,13 +119,11 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
     @rpc("/hpcq.v1.Jobs/Get")
     async def Get(self, who, request, context):
         reply = jobs_pb2.GetJobsResponse(cluster=self.c.cluster)
-        for job_id in request.job_ids:
+
+        def view_of(job_id: int) -> jobs_pb2.Job | None:
             job = self.c.get(job_id)
-            view = None if job is None else self.reads.view_for(who, job)
-            if view is None:
-                reply.unknown_ids.append(job_id)
-            else:
-                reply.jobs.append(view)
+            return None if job is None else self.reads.view_for(who, job)
+        listing.answer_get(reply, request.job_ids, view_of)
         return reply
 
     @rpc("/hpcq.v1.Jobs/List")

@@ -285,7 +285,8 @@ def test_with_private_jobs_another_user_does_not_see_them_at_all(private):
 
 
 def test_no_list_outgrows_a_message_whatever_the_history_holds(private):
-    """20 MB of held jobs: squeue -t all, sacct and qstat -x answer root, page by page."""
+    """20 MB of held jobs: squeue -t all, sacct, qstat -x and Get (qstat -f of every id)
+    answer root, page by page."""
     site, _, big = private
     squeue = site.cluster.run("squeue", "-h", "-t", "all", "-o", "%i")
     assert {str(i) for i in big} <= set(squeue.stdout.split())
@@ -295,3 +296,9 @@ def test_no_list_outgrows_a_message_whatever_the_history_holds(private):
     assert {str(i) for i in big} <= set(sacct.stdout.split())
     listed = site.sdk(ALICE, lambda client: len(client.list(include_finished=True)))
     assert listed == 1   # her own job only, and no error on the way
+    # Get too: 20 MB of jobs asked for by id come in answers of a bounded size
+    with site.cluster.client(admin=True) as admin:
+        got, unknown = admin.get(big)
+    assert ([j.id for j in got], unknown) == (big, [])
+    qstat_f = site.cluster.run("qstat", "-f", *map(str, big))
+    assert qstat_f.stdout.count("Job Id: ") == len(big)

@@ -421,6 +421,14 @@ def test_a_job_larger_than_the_budget_still_gets_a_page_of_its_own():
     assert [j.id for j in page.jobs] == [1]
 
 
+def test_a_get_answer_stops_at_its_byte_budget_and_names_the_ids_left_over():
+    jobs = {i: jobs_pb2.Job(id=i, spec=jobs_pb2.JobSpec(script="x" * 1000)) for i in range(1, 11)}
+    reply = jobs_pb2.GetJobsResponse()
+    listing.answer_get(reply, [99, *jobs, 98], jobs.get, budget=5000)
+    assert [j.id for j in reply.jobs] == [1, 2, 3, 4] and reply.ByteSize() <= 5100
+    assert list(reply.unknown_ids) == [99] and list(reply.more_ids) == [5, 6, 7, 8, 9, 10, 98]
+
+
 def test_page_size_still_counts_jobs():
     jobs = [jobs_pb2.Job(id=i) for i in range(1, 6)]
     page = jobs_pb2.ListJobsResponse()
