@@ -26,8 +26,13 @@ MAX_SPEC_BYTES = MAX_SCRIPT_BYTES + MAX_ENVIRONMENT_BYTES + 1024 * 1024
 MAX_TIME = 253_402_300_799.0        # 9999-12-31T23:59:59Z: the last time every command can print
 MAX_BACKOFF = 365 * 86400.0
 MAX_SIGNAL = 64
+MAX_SIGNAL_SECONDS = 0xFFFF
 MAX_CPUS_PER_NODE = 10_000_000
 MAX_MEM_MB = 2**40                  # an exbibyte per node
+# Per request: building a job costs ctld's one event loop ~50 µs, an id one answer and
+# one audit entry; a request must not stall every other caller for long.
+MAX_SPECS_PER_SUBMIT = 10_000
+MAX_JOB_IDS = 100_000
 RESOURCE_LIMITS = {"nodes": 100_000, "tasks": 10_000_000, "tasks_per_node": MAX_CPUS_PER_NODE,
                    "cpus_per_task": 100_000, "mem_per_node_mb": MAX_MEM_MB, "mem_per_cpu_mb": MAX_MEM_MB,
                    "gpus_per_node": 100_000}
@@ -78,6 +83,9 @@ def validate(spec: jobs_pb2.JobSpec) -> None:
         raise InvalidArgument("BAD_SPEC", f"umask: {spec.umask:#o} is more than 0o777")
     if spec.kill_signal > MAX_SIGNAL:
         raise InvalidArgument("BAD_SPEC", f"kill_signal: {spec.kill_signal} is not a signal number")
+    if spec.kill_signal_seconds > MAX_SIGNAL_SECONDS:
+        raise InvalidArgument("BAD_SPEC", f"kill_signal_seconds: {spec.kill_signal_seconds} is more than "
+                              f"{MAX_SIGNAL_SECONDS} (Slurm's --signal limit)")
     try:
         deps.check(spec.dependencies, spec.dependency_any)
     except deps.DependencyError as e:
@@ -129,6 +137,12 @@ def _check_resources(r: jobs_pb2.Resources) -> None:
         raise InvalidArgument("BAD_SPEC", f"resources: {cpus} CPUs per node is more than {MAX_CPUS_PER_NODE}")
     if mem > MAX_MEM_MB:
         raise InvalidArgument("BAD_SPEC", f"resources: {mem} MiB per node is more than {MAX_MEM_MB}")
+
+
+def check_count(where: str, count: int, most: int) -> None:
+    """Refuse a request that names more items than it may (see MAX_SPECS_PER_SUBMIT)."""
+    if count > most:
+        raise InvalidArgument("BAD_REQUEST", f"{where}: {count} in one request; at most {most}")
 
 
 def check_update_fields(fields: Iterable[str]) -> list[str]:

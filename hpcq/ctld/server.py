@@ -113,6 +113,7 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
 
     @rpc("/hpcq.v1.Jobs/Submit", audited="submit")
     async def Submit(self, who, request, context):
+        jobrules.check_count("specs", len(request.specs), jobrules.MAX_SPECS_PER_SUBMIT)
         ids = await self.c.submit(who.name, request.specs, staff=who.is_staff, test_only=request.test_only)
         return jobs_pb2.SubmitResponse(job_ids=ids, cluster=self.c.cluster)
 
@@ -157,8 +158,11 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
             self.c.watchers.unsubscribe(sub)
 
     async def _each(self, who: auth.Caller, ids, act) -> jobs_pb2.JobActionResponse:  # noqa: ANN001
+        jobrules.check_count("job_ids", len(ids), jobrules.MAX_JOB_IDS)
         reply = jobs_pb2.JobActionResponse()
-        for job_id in ids:
+        for n, job_id in enumerate(ids):
+            if n and not n % 1000:
+                await asyncio.sleep(0)  # a long list shares the event loop with every other caller
             job = self.c.get(job_id)
             if job is None or not self.reads.may_see(who, job):
                 code, message = R.UNKNOWN_JOB, "unknown job id"
