@@ -20,6 +20,16 @@ if TYPE_CHECKING:
 JobSpec = jobs_pb2.JobSpec
 Job = jobs_pb2.Job
 
+# ctld answers at most this many job ids per Get or action (hpcq.ctld.jobs.MAX_JOB_IDS);
+# longer lists go in several calls.
+MAX_JOB_IDS_PER_CALL = 100_000
+
+
+def _chunks(job_ids: Iterable[int]) -> Iterator[list[int]]:
+    ids = list(job_ids)
+    for start in range(0, max(len(ids), 1), MAX_JOB_IDS_PER_CALL):
+        yield ids[start:start + MAX_JOB_IDS_PER_CALL]
+
 
 class Client:
     """A connection to hpcq-ctld, through the host agent or with a personal certificate.
@@ -93,15 +103,17 @@ class Client:
         those a full answer left over)."""
         jobs: list[Job] = []
         unknown: list[int] = []
-        request = jobs_pb2.GetJobsRequest(job_ids=list(job_ids))
-        while True:
-            reply = self._call("/hpcq.v1.Jobs/Get", request, jobs_pb2.GetJobsResponse)
-            self.cluster = reply.cluster or self.cluster
-            jobs.extend(reply.jobs)
-            unknown.extend(reply.unknown_ids)
-            if not reply.more_ids or len(reply.more_ids) == len(request.job_ids):
-                return jobs, unknown
-            request = jobs_pb2.GetJobsRequest(job_ids=reply.more_ids)
+        for chunk in _chunks(job_ids):
+            request = jobs_pb2.GetJobsRequest(job_ids=chunk)
+            while True:
+                reply = self._call("/hpcq.v1.Jobs/Get", request, jobs_pb2.GetJobsResponse)
+                self.cluster = reply.cluster or self.cluster
+                jobs.extend(reply.jobs)
+                unknown.extend(reply.unknown_ids)
+                if not reply.more_ids or len(reply.more_ids) == len(request.job_ids):
+                    break
+                request = jobs_pb2.GetJobsRequest(job_ids=reply.more_ids)
+        return jobs, unknown
 
     def list(self, *, states: Sequence[int] = (), users: Sequence[str] = (), queues: Sequence[str] = (),
              names: Sequence[str] = (), include_finished: bool = False, ended_after: float = 0.0,
@@ -186,8 +198,11 @@ class Client:
         return self._call("/hpcq.v1.Jobs/FinishStep", request, jobs_pb2.FinishStepResponse).step
 
     def _action(self, method: str, job_ids: Iterable[int], **kwargs) -> list[jobs_pb2.JobActionResult]:
-        request = jobs_pb2.JobActionRequest(job_ids=list(job_ids), **kwargs)
-        return list(self._call(f"/hpcq.v1.Jobs/{method}", request, jobs_pb2.JobActionResponse).results)
+        results: list[jobs_pb2.JobActionResult] = []
+        for chunk in _chunks(job_ids):
+            request = jobs_pb2.JobActionRequest(job_ids=chunk, **kwargs)
+            results += self._call(f"/hpcq.v1.Jobs/{method}", request, jobs_pb2.JobActionResponse).results
+        return results
 
     # -- admin ------------------------------------------------------------------------
 

@@ -119,6 +119,7 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
 
     @rpc("/hpcq.v1.Jobs/Get")
     async def Get(self, who, request, context):
+        jobrules.check_count("job_ids", len(request.job_ids), jobrules.MAX_JOB_IDS)
         reply = jobs_pb2.GetJobsResponse(cluster=self.c.cluster)
 
         def view_of(job_id: int) -> jobs_pb2.Job | None:

@@ -95,7 +95,7 @@ class Controller:
             if job.array_job_id:
                 self.array_members.setdefault(job.array_job_id, set()).add(job.id)
             if job.state in states.QUEUED:
-                self._enqueue(job)
+                self._enqueue_loaded(job)
             elif job.state in states.ACTIVE:
                 self.active.add(job.id)
                 for s in job.allocation.slices:
@@ -117,6 +117,17 @@ class Controller:
         log.info("loaded %d jobs (%d queued), %d nodes, %d queues; next job id %d", len(self.jobs),
                  len(self.queued), len(self.nodes), len(self.queues), self.next_job_id)
         return created
+
+    def _enqueue_loaded(self, job: jobs_pb2.Job) -> None:
+        """Queue a stored job; one whose record the scheduler cannot read (stored by an
+        older ctld that let a bad dependency through) is held for an admin, not a crash."""
+        try:
+            self._enqueue(job)
+        except (scheduler.DependencyError, ValueError) as e:
+            self.queued.pop(job.id, None)
+            self._unranked.discard(job.id)
+            job.state, job.reason = S.HELD, "JobHeldAdmin"
+            log.error("job %d held: its stored request cannot be scheduled (%s); fix or cancel it", job.id, e)
 
     def _node(self, name: str) -> NodeRecord:
         if name not in self.nodes:
@@ -160,10 +171,18 @@ class Controller:
         if queue.allowed_users and user not in queue.allowed_users:
             raise InvalidArgument("QUEUE_ACCESS", f"user {user} may not submit to queue {queue.name}")
 
+    def _check_licenses(self, spec: jobs_pb2.JobSpec) -> None:
+        """A license the cluster does not have could never be granted (Slurm refuses it too)."""
+        for name in spec.resources.licenses:
+            if name not in self.licenses:
+                raise InvalidArgument("BAD_LICENSE", f"resources.licenses: {name!r} is not a license of this cluster "
+                                      f"([ctld] licenses: {', '.join(sorted(self.licenses)) or 'none'})")
+
     def _new_job(self, user: str, spec: jobs_pb2.JobSpec, now: float, staff: bool) -> jobs_pb2.Job:
         jobrules.validate(spec)
         jobrules.check_retry(spec, self.config.ctld.retry_max_attempts)
         privileges.check_spec(spec, staff)
+        self._check_licenses(spec)
         queue = self._queue_for(spec)
         self._admits(queue, user)
         self._check_fits(spec, queue)
@@ -327,6 +346,7 @@ class Controller:
         jobrules.validate(changed)
         jobrules.check_retry(changed, self.config.ctld.retry_max_attempts)
         privileges.check_spec(changed, staff, fields)
+        self._check_licenses(changed)
         queue = self._queue_for(changed)
         if queue.name != job.queue:
             self._admits(queue, job.user)

@@ -569,6 +569,7 @@ _PBS_REFUSALS = {
     "QUEUE_ACCESS": ("Access to queue is denied", PBSE_QACESS, False),
     "MAX_JOB_COUNT": ("Maximum number of jobs already in queue", PBSE_MAXQUED, True),
     "SUBMIT_LIMIT": ("would exceed the per-user limit of jobs", PBSE_ENTLIMCT, True),
+    "BAD_LICENSE": ("Unknown resource", PBSE_UNKRESC, True),
     "BAD_DEPENDENCY": ("Invalid dependency", PBSE_BADDEPEND, True),
     "BAD_SPEC": ("Illegal attribute or resource value", PBSE_BADATVAL, True),
 }

@@ -168,3 +168,35 @@ def test_a_long_index_list_is_not_copied_into_each_started_task(tmp_path):
     assert max(t.ByteSize() for t in others) < 1024
     assert others[0].spec.array.tasks == "0-119997" and others[0].spec.array.task_count == 40_000
     store.close()
+
+
+def test_a_license_the_cluster_does_not_have_is_refused_at_submit(tmp_path):
+    c, store = make(tmp_path, licenses=["matlab:2"])
+    assert run(c.submit("bob", [spec(resources=jobs_pb2.Resources(licenses={"matlab": 1}))]))
+    with pytest.raises(InvalidArgument, match="BAD_LICENSE: resources.licenses: 'fluent' is not a license"):
+        run(c.submit("bob", [spec(resources=jobs_pb2.Resources(licenses={"fluent": 1}))]))
+    store.close()
+
+
+def test_the_sdk_splits_long_id_lists_as_ctld_caps_them():
+    from hpcq import client
+    from hpcq.ctld import jobs
+    assert client.MAX_JOB_IDS_PER_CALL == jobs.MAX_JOB_IDS
+    assert [len(c) for c in client._chunks(range(250_000))] == [100_000, 100_000, 50_000]
+    assert list(client._chunks([])) == [[]]
+
+
+def test_a_stored_job_the_scheduler_cannot_read_is_held_not_a_crash(tmp_path):
+    """A record stored before submit validation refused kind-less dependencies."""
+    from hpcq.ctld.state import job_row
+    c, store = make(tmp_path)
+    [job_id] = run(c.submit("bob", [spec(hold=True)]))
+    job = c.jobs[job_id]
+    job.state = S.PENDING
+    job.spec.dependencies.add(job_ids=[1])       # no kind: what the old validator let through
+    run(store.write([job_row(job)]))
+    store.close()
+    c2, store2 = make(tmp_path)
+    assert (c2.jobs[job_id].state, c2.jobs[job_id].reason) == (S.HELD, "JobHeldAdmin")
+    assert job_id not in c2.queued
+    store2.close()

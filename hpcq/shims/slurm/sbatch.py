@@ -22,6 +22,7 @@ _REFUSALS = {
     "MAX_JOB_COUNT": ("Resource temporarily unavailable", True),
     "SUBMIT_LIMIT": ("Job violates accounting/QOS policy (job submit limit, user's size and/or time limits)", False),
     "PRIVILEGED": ("Access/permission denied", False),
+    "BAD_LICENSE": ("Invalid license specification", True),
     "BAD_DEPENDENCY": ("Job dependency problem", False),      # sbatch_dependency_bad_syntax.txt
     "BAD_SPEC": ("Invalid job specification", True),
 }
