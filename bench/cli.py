@@ -18,7 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import BIN, compile_bytecode, local_cluster, median_ms, time_command  # noqa: E402
+from bench.harness import BIN, compile_bytecode, median_ms, time_command  # noqa: E402
+from hpcq.testing import local_cluster  # noqa: E402
 
 RUNS = 30
 SEQUENTIAL = 1000
@@ -30,7 +31,8 @@ def main() -> int:
     qsub = [f"{BIN}/qsub", "-h", "-N", "bench"]
     sbatch = [f"{BIN}/sbatch", "--hold", "--wrap", "true"]
     compile_bytecode()
-    with local_cluster(nodes=1) as (home, env):
+    with local_cluster(nodes=1, cpus=0) as cluster:  # cpus=0: the machine's
+        env = cluster.env
         direct = {**env, "HPCQ_AGENT_SOCKET": ""}  # no agent: the [client] certificate
         rows = []
         for label, environment in (("agent", env), ("certificate", direct)):

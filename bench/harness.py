@@ -1,16 +1,17 @@
-"""A throw-away local cluster for benchmarks, and small timing helpers."""
+"""Timing helpers for the benchmarks, which run on hpcq.testing.local_cluster()."""
 from __future__ import annotations
 
 import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
-BIN = str(Path(sys.executable).parent)
+from hpcq.testing import commands_dir
+
+BIN = str(commands_dir())
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -19,20 +20,6 @@ def compile_bytecode() -> None:
     modules it imports (PYTHONDONTWRITEBYTECODE, or sources newer than their .pyc)
     measures the compiler, not hpcq."""
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "hpcq")], check=True, capture_output=True)
-
-
-@contextmanager
-def local_cluster(nodes: int = 2, cpus: int = 0):
-    home = Path(tempfile.mkdtemp(prefix="hpcq-bench."))
-    env = {**os.environ, "HPCQ_HOME": str(home), "PATH": f"{BIN}:{os.environ['PATH']}"}
-    env.pop("HPCQ_CONF", None)
-    argv = ["hpcqctl", "up", "--nodes", str(nodes)] + (["--cpus", str(cpus)] if cpus else [])
-    subprocess.run(argv, env=env, check=True, capture_output=True)
-    os.environ["HPCQ_HOME"] = str(home)
-    try:
-        yield home, env
-    finally:
-        subprocess.run(["hpcqctl", "down"], env=env, capture_output=True)
 
 
 @contextmanager

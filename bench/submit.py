@@ -14,10 +14,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import BIN, local_cluster, median_ms, time_command  # noqa: E402
+from bench.harness import BIN, median_ms, time_command  # noqa: E402
 from hpcq import config  # noqa: E402
 from hpcq.api import jobs_pb2  # noqa: E402
 from hpcq.client import Client  # noqa: E402
+from hpcq.testing import local_cluster  # noqa: E402
 
 N = 1000
 
@@ -34,8 +35,9 @@ def row(label: str, value: float, unit: str, target: float, higher_is_better: bo
 
 def main() -> int:
     workdir = tempfile.mkdtemp(prefix="hpcq-bench-work.")
-    with local_cluster(nodes=2) as (home, env):
-        cfg = config.load(home / "hpcq.toml")
+    with local_cluster(nodes=2, cpus=0) as cluster:  # cpus=0: the machine's
+        env = cluster.env
+        cfg = config.load(cluster.home / "hpcq.toml")
         with Client.from_config(cfg, use_agent=False) as direct, Client.from_config(cfg) as via_agent:
             started = time.perf_counter()
             ids = direct.submit([spec(workdir)] * N)

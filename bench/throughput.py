@@ -24,10 +24,11 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import cpu_group, local_cluster  # noqa: E402
+from bench.harness import cpu_group  # noqa: E402
 from hpcq import config, states  # noqa: E402
 from hpcq.api import jobs_pb2  # noqa: E402
 from hpcq.client import Client  # noqa: E402
+from hpcq.testing import local_cluster  # noqa: E402
 
 JOBS = 2000
 TARGET = 200.0
@@ -90,7 +91,8 @@ def run(client: Client, workdir: str, batched: bool) -> float:
 
 def main() -> int:
     workdir = tempfile.mkdtemp(prefix="hpcq-bench-tp.")
-    with cpu_group() as total, local_cluster(nodes=4) as (home, _env):
+    with cpu_group() as total, local_cluster(nodes=4, cpus=0) as cluster:  # cpus=0: the machine's
+        home = cluster.home
         if total is None:
             print("(no cgroup of our own: 'supervisors+jobs' is the rest of the machine, other work included)")
         with Client.from_config(config.load(home / "hpcq.toml"), use_agent=False) as client:

@@ -1,0 +1,190 @@
+"""hpcq.Client: the public SDK, answering with typed views (hpcq/_views.py).
+
+It wraps the low-level hpcq.client.Client, which the commands use because it imports
+next to nothing and answers with protobuf messages; `Client.raw` is that client, for the
+calls and fields this one does not cover.
+"""
+from __future__ import annotations
+
+from hpcq import client as lowlevel
+from hpcq._views import ActionResult, JobInfo, NodeInfo
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+
+    from hpcq import config as configuration
+    from hpcq.api.lite import admin_pb2, jobs_pb2
+    from hpcq.transport import Transport
+
+
+class Client:
+    """A connection to hpcq-ctld, through the host agent or with a personal certificate.
+
+    >>> from hpcq import Client, JobState
+    >>> from hpcq.api.jobs_pb2 import JobSpec
+    >>> with Client.from_config() as client:
+    ...     [job_id] = client.submit([JobSpec(name="hello", script="#!/bin/sh\\necho hi\\n")])
+    ...     [job] = client.wait([job_id])
+    ...     job.state is JobState.COMPLETED
+    True
+    """
+
+    def __init__(self, transport: Transport, *, cluster: str = "", timeout: float = 60.0) -> None:
+        self.raw = lowlevel.Client(transport, cluster=cluster, timeout=timeout)
+        """The same connection, answering with protobuf messages (hpcq.client.Client)."""
+
+    @classmethod
+    def connect(cls, *, timeout: float = 60.0) -> Client:
+        """The local agent's socket when one is found without reading any config file, else
+        `from_config()`: what the commands use."""
+        return cls._over(lowlevel.Client.connect(timeout=timeout))
+
+    @classmethod
+    def from_config(cls, config: configuration.Config | None = None, *, timeout: float = 60.0,
+                    use_agent: bool = True) -> Client:
+        """A client for the cluster the configuration names: the host agent's socket when it
+        exists (unless use_agent is False), else the [client] certificate; HpcqError
+        UNAUTHENTICATED says what is missing when neither is there."""
+        return cls._over(lowlevel.Client.from_config(config, timeout=timeout, use_agent=use_agent))
+
+    @classmethod
+    def _over(cls, raw: lowlevel.Client) -> Client:
+        client = cls.__new__(cls)
+        client.raw = raw
+        return client
+
+    @property
+    def cluster(self) -> str:
+        """The cluster's name, as ctld last gave it."""
+        return self.raw.cluster
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- jobs -------------------------------------------------------------------------
+
+    def submit(self, specs: Sequence[jobs_pb2.JobSpec], *, test_only: bool = False) -> list[int]:
+        """Submit jobs in one call; returns their ids, in order. Durable when it returns."""
+        return self.raw.submit(specs, test_only=test_only)
+
+    def submit_one(self, spec: jobs_pb2.JobSpec) -> int:
+        """Submit one job; returns its id."""
+        return self.raw.submit_one(spec)
+
+    def get(self, job_ids: Iterable[int]) -> tuple[list[JobInfo], list[int]]:
+        """These jobs, and the ids ctld does not know."""
+        jobs, unknown = self.raw.get(job_ids)
+        return [JobInfo.from_proto(j) for j in jobs], unknown
+
+    def job(self, job_id: int) -> JobInfo | None:
+        """One job; None if ctld does not know it (or no longer keeps it)."""
+        jobs, _ = self.get([job_id])
+        return jobs[0] if jobs else None
+
+    def list(self, *, states: Sequence[int] = (), users: Sequence[str] = (), queues: Sequence[str] = (),
+             names: Sequence[str] = (), include_finished: bool = False, ended_after: float = 0.0,
+             page_size: int = 0) -> list[JobInfo]:
+        """Jobs matching every given filter (all pages, of page_size each); `states` are
+        JobState values (none given: every unfinished state, or every state with
+        include_finished)."""
+        jobs = self.raw.list(states=states, users=users, queues=queues, names=names,
+                             include_finished=include_finished, ended_after=ended_after, page_size=page_size)
+        return [JobInfo.from_proto(j) for j in jobs]
+
+    def watch(self, job_ids: Iterable[int] = (), *, send_initial: bool = True,
+              timeout: float | None = None) -> Iterator[JobInfo]:
+        """Every change of these jobs (of every visible job if none given), as it is stored;
+        with a timeout, HpcqError DEADLINE_EXCEEDED once that has passed."""
+        for job in self.raw.watch(job_ids, send_initial=send_initial, timeout=timeout):
+            yield JobInfo.from_proto(job)
+
+    def wait(self, job_ids: Iterable[int], timeout: float | None = None) -> list[JobInfo]:
+        """Block until every job has finished; returns them, by id. Raises TimeoutError when
+        they have not all finished within `timeout` seconds."""
+        return [JobInfo.from_proto(j) for j in self.raw.wait(job_ids, timeout)]
+
+    def cancel(self, job_ids: Iterable[int]) -> list[ActionResult]:
+        """Cancel jobs (a whole array by its id); one result per job."""
+        return [ActionResult.from_proto(r) for r in self.raw.cancel(job_ids)]
+
+    def hold(self, job_ids: Iterable[int], *, admin: bool = False) -> list[ActionResult]:
+        """Hold queued jobs (admin: an operator hold, which only staff release)."""
+        return [ActionResult.from_proto(r) for r in self.raw.hold(job_ids, admin=admin)]
+
+    def release(self, job_ids: Iterable[int]) -> list[ActionResult]:
+        """Release held jobs."""
+        return [ActionResult.from_proto(r) for r in self.raw.release(job_ids)]
+
+    def signal(self, job_ids: Iterable[int], signal: int) -> list[ActionResult]:
+        """Send a signal to running jobs' processes."""
+        return [ActionResult.from_proto(r) for r in self.raw.signal(job_ids, signal)]
+
+    def update(self, job_id: int, spec: jobs_pb2.JobSpec, fields: Sequence[str]) -> JobInfo:
+        """Change the named JobSpec fields (e.g. "name", "resources.nodes") of a queued job."""
+        return JobInfo.from_proto(self.raw.update(job_id, spec, fields))
+
+    def explain(self, job_id: int) -> jobs_pb2.ExplainResponse:
+        """Why a job is pending: its reason, priority factors and planned start (`.lines`
+        says it all in words)."""
+        return self.raw.explain(job_id)
+
+    # -- cluster ----------------------------------------------------------------------
+
+    def nodes(self, names: Sequence[str] = ()) -> list[NodeInfo]:
+        """The nodes (these ones, or every one)."""
+        return [NodeInfo.from_proto(n) for n in self.raw.nodes(names)]
+
+    def drain_node(self, name: str, reason: str = "") -> NodeInfo:
+        """Start nothing more on a node; its running jobs finish (operators and admins)."""
+        return NodeInfo.from_proto(self.raw.drain_node(name, reason))
+
+    def resume_node(self, name: str) -> NodeInfo:
+        """Undo a drain (operators and admins)."""
+        return NodeInfo.from_proto(self.raw.resume_node(name))
+
+    def remove_node(self, name: str) -> NodeInfo:
+        """Forget a node that has no jobs (operators and admins)."""
+        return NodeInfo.from_proto(self.raw.remove_node(name))
+
+    def server_info(self) -> admin_pb2.ServerInfoResponse:
+        """The cluster's name, ctld's version, jobs by state, and who ctld takes you for."""
+        return self.raw.server_info()
+
+    # Queues and fair-share are configuration more than things users follow: they stay the
+    # API's own messages (hpcq.api.admin_pb2), as the low-level client has them.
+
+    def queues(self, names: Sequence[str] = ()) -> list[admin_pb2.Queue]:
+        """The queues (these ones, or every one)."""
+        return self.raw.queues(names)
+
+    def create_queue(self, queue: admin_pb2.Queue) -> admin_pb2.Queue:
+        """Create a queue (operators and admins)."""
+        return self.raw.create_queue(queue)
+
+    def update_queue(self, queue: admin_pb2.Queue, fields: Sequence[str]) -> admin_pb2.Queue:
+        """Change the named fields of a queue (operators and admins)."""
+        return self.raw.update_queue(queue, fields)
+
+    def delete_queue(self, name: str) -> None:
+        """Delete a queue (operators and admins)."""
+        self.raw.delete_queue(name)
+
+    def shares(self) -> list[admin_pb2.Share]:
+        """Fair-share: configured shares of accounts and users, with their decayed usage."""
+        return self.raw.shares()
+
+    def share_usage(self) -> admin_pb2.ListSharesResponse:
+        """Fair-share: the configured shares, and the decayed usage of every user and
+        account that has any (what sshare normalises)."""
+        return self.raw.share_usage()
+
+    def set_share(self, account: str, shares: int, user: str = "") -> admin_pb2.Share:
+        """Set the raw shares of an account, or of a user inside it (operators and admins)."""
+        return self.raw.set_share(account, shares, user)
