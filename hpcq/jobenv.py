@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from hpcq import filenames, hostlist
 from hpcq.api.lite import jobs_pb2
-from hpcq.ctld.scheduler.arrays import IndexSet
+from hpcq.indexset import IndexSet
 
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 # Slurm's %a for a job that is not an array task (NO_VAL - 1).

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     import grpc
 
 __all__ = [
+    "ASSERTED_USER_KEY",
     "CRL_FILE",
     "REVOCATION_REASONS",
     "ROLES",
@@ -57,6 +58,9 @@ __all__ = [
 log = logging.getLogger("hpcq.pki")
 
 ROLES = ("user", "node", "host", "admin", "operator", "server")
+# The gRPC metadata key in which a `host` certificate (hpcq-agent) names the local user it
+# vouches for; ctld (ctld/auth.py) believes it from that role only.
+ASSERTED_USER_KEY = "x-hpcq-user"
 
 CA_CERT = "ca.crt"
 CA_KEY = "ca.key"

@@ -13,8 +13,7 @@ from enum import Enum
 
 from hpcq import pki, states
 from hpcq.api import admin_pb2, jobs_pb2
-
-ASSERTED_USER_KEY = "x-hpcq-user"
+from hpcq.pki import ASSERTED_USER_KEY
 
 
 class Scope(Enum):

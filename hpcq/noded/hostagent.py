@@ -30,7 +30,7 @@ import grpc
 from hpcq import config as configuration
 from hpcq import daemon, logs, metrics, pki, private_files, wire
 from hpcq.api import admin_pb2, jobs_pb2
-from hpcq.ctld.auth import ASSERTED_USER_KEY
+from hpcq.pki import ASSERTED_USER_KEY
 
 log = logging.getLogger("hpcq.agent")
 

@@ -10,19 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from hpcq.api.lite.jobs_pb2 import Job
-
-
-def _runs(text: str) -> Iterator[range]:
-    for part in filter(None, text.split(",")):
-        span, _, step = part.partition(":")
-        first, _, last = span.partition("-")
-        yield range(int(first), int(last or first) + 1, int(step or 1))
+from hpcq.indexset import IndexSet
 
 
 def indices(text: str) -> Iterator[int]:
-    """The indices of ``1-10``, ``1-99:2``, ``1,4,7-9`` (ctld's spelling, ascending)."""
-    for run in _runs(text):
-        yield from run
+    """The indices of ``1-10``, ``1-99:2``, ``1,4,7-9`` (ctld's spelling, ascending); none for ""."""
+    return iter(IndexSet.parse(text) if text else ())
 
 
 def pending_task(job: Job, index: int) -> Job:
@@ -48,4 +41,4 @@ def expand(jobs: Iterable[Job]) -> list[Job]:
 
 def has_pending(job: Job, index: int) -> bool:
     """Whether task `index` is in the pending rest `job` holds."""
-    return any(index in run for run in _runs(job.array_tasks_pending))
+    return bool(job.array_tasks_pending) and index in IndexSet.parse(job.array_tasks_pending)

@@ -13,7 +13,6 @@ from types import MappingProxyType
 from hpcq.ctld.scheduler.arrays import ArrayTasks
 from hpcq.ctld.scheduler.dependencies import Dependencies, Phase, Target
 from hpcq.ctld.scheduler.fairshare import Shares, Usage
-from hpcq.ctld.scheduler.priority import PriorityWeights
 
 NO_LICENSES: Mapping[str, int] = MappingProxyType({})
 UNLIMITED = 0   # walltime 0: the job may run for ever (it then never frees its nodes for a reservation)
@@ -21,6 +20,19 @@ UNLIMITED = 0   # walltime 0: the job may run for ever (it then never frees its 
 
 def _no_licenses() -> Mapping[str, int]:
     return NO_LICENSES
+
+
+@dataclass(frozen=True)
+class PriorityWeights:
+    """Weights of the priority factors, which priority.py computes (config: priority_weight_*,
+    priority_max_age, priority_favor_small). Here, as part of the snapshot, so that priority.py
+    depends on the model and not the other way round."""
+    age: int = 1000
+    fairshare: int = 10000
+    job_size: int = 1000
+    queue: int = 1000
+    max_age: float = 7 * 86400.0     # seconds after which age stops growing
+    favor_small: bool = False        # size factor: 1 for the smallest job instead of the largest
 
 
 @dataclass(frozen=True, slots=True)

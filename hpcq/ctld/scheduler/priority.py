@@ -11,23 +11,11 @@ priority=` does. The result is an integer of at least 1, as in Slurm (0 means he
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
 
 from hpcq.ctld.scheduler.fairshare import fairshare_factors
+from hpcq.ctld.scheduler.model import JobRequest, PriorityWeights, Snapshot
 
-if TYPE_CHECKING:
-    from hpcq.ctld.scheduler.model import JobRequest, Snapshot
-
-
-@dataclass(frozen=True)
-class PriorityWeights:
-    """Weights of the factors (config: priority_weight_*, priority_max_age, priority_favor_small)."""
-    age: int = 1000
-    fairshare: int = 10000
-    job_size: int = 1000
-    queue: int = 1000
-    max_age: float = 7 * 86400.0     # seconds after which age stops growing
-    favor_small: bool = False        # size factor: 1 for the smallest job instead of the largest
+__all__ = ["PriorityBreakdown", "PriorityContext", "PriorityWeights", "priorities"]   # PriorityWeights: model's
 
 
 @dataclass(frozen=True)
