@@ -13,6 +13,7 @@ from hpcq import hostlist
 from hpcq.api import jobs_pb2
 from hpcq.ctld.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 from hpcq.ctld.jobs import MAX_ENVIRONMENT_BYTES, MAX_NAME, MAX_SIGNAL
+from hpcq.steplayout import ranks_on
 
 S = jobs_pb2.JobState
 KILL = int(signal.SIGKILL)    # what a step's tasks on other nodes get when the step or its job ends
@@ -104,16 +105,6 @@ def remote_nodes(step: jobs_pb2.JobStep) -> list[str]:
     if not step.launch_node:
         return []
     return [n for n, count in zip(step.nodes, step.tasks_per_node) if count and n != step.launch_node]
-
-
-def ranks_on(step: jobs_pb2.JobStep, node: str) -> list[int]:
-    """The global ranks of the step's tasks on a node (block distribution)."""
-    first = 0
-    for name, count in zip(step.nodes, step.tasks_per_node):
-        if name == node:
-            return list(range(first, first + count))
-        first += count
-    return []
 
 
 def record_remote_exits(step: jobs_pb2.JobStep, node: str, tasks: Iterable[jobs_pb2.TaskExit]) -> bool:

@@ -2,7 +2,7 @@
 
 ctld sends LaunchStepTasks; noded starts one helper process per step (this module
 run as ``python -m hpcq.noded.steptasks``), in a session of its own, as the job's
-user. The helper starts the tasks as srun would (hpcq.shims.slurm.srun_tasks), their
+user. The helper starts the tasks as srun would (hpcq/stepexec.py), their
 output going to srun's --output/--error files or else to the job's own output files,
 and prints each rank's wait status; noded reports them to ctld (StepTasksEnded),
 where srun reads them. SignalStepTasks reaches the helper's whole session.
@@ -21,6 +21,7 @@ import sys
 from collections.abc import Callable
 
 from hpcq.api import jobs_pb2, nodes_pb2
+from hpcq.steplayout import ranks_on
 
 log = logging.getLogger("hpcq.noded.steps")
 
@@ -59,7 +60,6 @@ class StepTasks:
             pass
 
     async def _run(self, key: Key, message: nodes_pb2.LaunchStepTasks) -> None:
-        from hpcq.ctld.steps import ranks_on
         ranks = ranks_on(message.step, self.node_name)
         statuses: dict[int, int] = {}
         try:
@@ -106,15 +106,13 @@ def _become(user: str, allow_root: bool) -> None:
 
 def run(message: nodes_pb2.LaunchStepTasks, node: str) -> dict[int, int]:
     """Start this node's tasks of the step as srun would; each rank's wait status."""
-    from hpcq import jobenv
-    from hpcq.ctld.steps import ranks_on
-    from hpcq.shims.slurm import srun, srun_tasks
+    from hpcq import jobenv, stepexec, steplayout
     job, step, launch = message.job, message.step, message.launch
-    ranks = ranks_on(step, node)
-    o = srun.StepOptions(argv=list(launch.argv), input=launch.input or "none", unbuffered=True, chdir=launch.cwd,
-                         open_mode=launch.open_mode)
+    index, ranks = steplayout.node_ranks(step, node)
+    o = stepexec.TaskOptions(argv=list(launch.argv), input=launch.input or "none", unbuffered=True,
+                             chdir=launch.cwd, open_mode=launch.open_mode)
     if launch.cpu_bind:
-        o.cpu_bind = srun.parse_cpu_bind(launch.cpu_bind)
+        o.cpu_bind = steplayout.parse_cpu_bind(launch.cpu_bind)   # srun checked it on its node
     if launch.output:
         o.output, o.error = launch.output, launch.error
     else:
@@ -122,7 +120,7 @@ def run(message: nodes_pb2.LaunchStepTasks, node: str) -> dict[int, int]:
         out, err = jobenv.output_paths(job, node)
         o.output, o.open_mode = out.replace("%", "%%"), "append"
         o.error = launch.error or (err or out).replace("%", "%%")
-    tasks = srun_tasks.Tasks(o, job, step, node, list(step.nodes).index(node), ranks, dict(launch.environment))
+    tasks = stepexec.Tasks(o, job, step, node, index, ranks, dict(launch.environment))
     return tasks.run()
 
 

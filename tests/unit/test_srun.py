@@ -8,11 +8,12 @@ import signal
 
 import pytest
 
+from hpcq import stepexec, steplayout
 from hpcq.api import jobs_pb2 as pb
 from hpcq.ctld import steps
 from hpcq.ctld.errors import FailedPrecondition, NotFound
 from hpcq.errors import HpcqError
-from hpcq.shims.common import ShimError
+from hpcq.shims.errors import ShimError
 from hpcq.shims.slurm import sacct_format as sf
 from hpcq.shims.slurm import srun, srun_tasks
 from tests.unit.test_controller import SCRIPT, make
@@ -53,18 +54,21 @@ def test_bad_options_are_refused_in_srun_s_words(argv, message):
 
 
 def test_cpu_bind_forms():
-    assert srun.parse_cpu_bind("none") == srun.CpuBind()
-    assert srun.parse_cpu_bind("verbose,cores") == srun.CpuBind("block", (), True)
-    assert srun.parse_cpu_bind("map_cpu:0,2").lists == (frozenset({0}), frozenset({2}))
-    assert srun.parse_cpu_bind("quiet,mask_cpu:0x3,0xc").lists == (frozenset({0, 1}), frozenset({2, 3}))
+    assert steplayout.parse_cpu_bind("none") == steplayout.CpuBind()
+    assert steplayout.parse_cpu_bind("verbose,cores") == steplayout.CpuBind("block", (), True)
+    assert steplayout.parse_cpu_bind("map_cpu:0,2").lists == (frozenset({0}), frozenset({2}))
+    assert steplayout.parse_cpu_bind("quiet,mask_cpu:0x3,0xc").lists == (frozenset({0, 1}), frozenset({2, 3}))
+    for bad in ("bogus", "map_cpu:x", "mask_cpu:0x0"):
+        with pytest.raises(ValueError, match="--cpu-bind"):
+            steplayout.parse_cpu_bind(bad)
 
 
 def test_export_all_none_and_lists():
     env = {"A": "1", "B": "2", "SLURM_JOB_ID": "42"}
-    assert srun.exported(env, "ALL") == env
-    assert srun.exported(env, "NONE") == {"SLURM_JOB_ID": "42"}
-    assert srun.exported(env, "A,C=3") == {"SLURM_JOB_ID": "42", "A": "1", "C": "3"}
-    assert srun.exported(env, "ALL,B=9") == {**env, "B": "9"}
+    assert stepexec.exported(env, "ALL") == env
+    assert stepexec.exported(env, "NONE") == {"SLURM_JOB_ID": "42"}
+    assert stepexec.exported(env, "A,C=3") == {"SLURM_JOB_ID": "42", "A": "1", "C": "3"}
+    assert stepexec.exported(env, "ALL,B=9") == {**env, "B": "9"}
 
 
 def test_outside_a_job_srun_says_it_needs_one(monkeypatch, capsys):
@@ -158,10 +162,10 @@ def step(nodes=("n1",), tasks=(2,), step_id=3, cpus_per_task=1) -> pb.JobStep:
 
 def test_the_tasks_of_this_node_and_their_environment():
     s = step(("n1", "n2"), (2, 1))
-    assert srun_tasks.local_tasks(s, "n2") == (1, [2])
-    assert srun_tasks.local_tasks(s, "n3") == (-1, [])
-    env = srun_tasks.task_environment({"SLURM_JOB_NODELIST": "n[1-2]", "HOME": "/h"}, s, "n1", 0, 1, 1, [0, 1],
-                                      [2], srun.CpuBind("block"))
+    assert steplayout.node_ranks(s, "n2") == (1, [2])
+    assert steplayout.node_ranks(s, "n3") == (-1, [])
+    env = stepexec.task_environment({"SLURM_JOB_NODELIST": "n[1-2]", "HOME": "/h"}, s, "n1", 0, 1, 1, [0, 1],
+                                    [2], steplayout.CpuBind("block"))
     assert env["HOME"] == "/h" and env["SLURM_JOB_NODELIST"] == "n[1-2]"
     assert {k: env[k] for k in ("SLURM_STEP_ID", "SLURM_PROCID", "SLURM_LOCALID", "SLURM_NODEID", "SLURM_NTASKS",
                                  "SLURM_STEP_NUM_TASKS", "SLURM_STEP_NODELIST", "SLURM_STEP_TASKS_PER_NODE",
@@ -172,11 +176,11 @@ def test_the_tasks_of_this_node_and_their_environment():
 
 
 def test_cpu_binding_per_local_task():
-    block, none = srun.CpuBind("block"), srun.CpuBind()
-    assert srun_tasks.task_cpus(block, 1, 2, [4, 5, 6, 7]) == [6, 7]
-    assert srun_tasks.task_cpus(none, 1, 2, [4, 5, 6, 7]) == []
-    assert srun_tasks.task_cpus(srun.parse_cpu_bind("map_cpu:5,3"), 3, 1, [0]) == [3]
-    assert srun_tasks.cpu_mask([0, 3]) == "0x9"
+    block, none = steplayout.CpuBind("block"), steplayout.CpuBind()
+    assert steplayout.task_cpus(block, 1, 2, [4, 5, 6, 7]) == [6, 7]
+    assert steplayout.task_cpus(none, 1, 2, [4, 5, 6, 7]) == []
+    assert steplayout.task_cpus(steplayout.parse_cpu_bind("map_cpu:5,3"), 3, 1, [0]) == [3]
+    assert steplayout.cpu_mask([0, 3]) == "0x9"
 
 
 def test_the_highest_exit_code_wins_and_signals_count_as_128_plus():

@@ -14,13 +14,17 @@ allocation first).
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 from hpcq.errors import HpcqError
-from hpcq.shims import common
-from hpcq.shims.common import ShimError
+from hpcq.shims import errors, getopt, output, values, versions
+from hpcq.shims.connection import Connection
+from hpcq.shims.errors import ShimError
+from hpcq.shims.getopt import OptionTable
+from hpcq.shims.shim import Shim
+from hpcq.shims.slurm import srun_tasks
+from hpcq.shims.slurm.srun_tasks import StepOptions
+from hpcq.steplayout import parse_cpu_bind
 
 PROG = "srun"
 USAGE = """\
@@ -48,7 +52,7 @@ _SHORT_KEYS = {"n": "ntasks", "c": "cpus-per-task", "N": "nodes", "J": "job-name
                "V": "version", "Q": "quiet", "v": "verbose", "K": "ignored", "W": "ignored", "t": "ignored",
                "p": "ignored", "A": "ignored", "m": "ignored"}
 _SHORT_ARGS = {"n", "c", "N", "J", "o", "e", "i", "D", "W", "t", "p", "A", "m"}
-TABLE = common.OptionTable(
+TABLE = OptionTable(
     short="".join(letter + (":" if letter in _SHORT_ARGS else "") for letter in _SHORT_KEYS),
     long=_LONG, aliases=_SHORT_KEYS)
 
@@ -61,98 +65,20 @@ _ENV_OPTIONS = {
 }
 
 
-@dataclass(frozen=True)
-class CpuBind:
-    """--cpu-bind: "none", "block" (cores, threads, rank, ...: consecutive CPUs of the
-    job per task), "map" (CPU ids) or "mask" (hex masks), the last two per local task."""
-    kind: str = "none"
-    lists: tuple[frozenset[int], ...] = ()
-    verbose: bool = False
-
-
-@dataclass
-class StepOptions:
-    argv: list[str] = field(default_factory=list)
-    ntasks: int = 0                     # 0: not given (1, or nodes * ntasks-per-node)
-    cpus_per_task: int = 0
-    nodes: int = 0
-    ntasks_per_node: int = 0
-    job_name: str = ""
-    output: str = ""
-    error: str = ""
-    input: str = ""
-    unbuffered: bool = False
-    label: bool = False
-    chdir: str = ""
-    cpu_bind: CpuBind = CpuBind()
-    cpu_bind_text: str = ""             # as given, for the tasks other nodes start
-    open_mode: str = ""                 # "", "append" or "truncate"
-    export: str = "ALL"
-    job_id: int = 0
-    quiet: bool = False
-    verbose: bool = False
-    help: bool = False
-    version: bool = False
-
-    @property
-    def tasks(self) -> int:
-        return self.ntasks or (self.nodes * self.ntasks_per_node if self.ntasks_per_node else 1)
-
-
 def _count(option: str, value: str, *, nodes: bool = False) -> int:
     text = value.strip()
     if nodes and "-" in text:            # -N min-max: the step takes the minimum
         text = text.partition("-")[0]
-    number = common.parse_uint(text)
+    number = values.parse_uint(text)
     if not number:
         what = {"ntasks": "number of tasks", "cpus-per-task": "cpus-per-task", "nodes": "node count"}
         raise ShimError(f"{PROG}: error: Invalid {what.get(option, option)} specification: {value}", 1)
     return number
 
 
-def parse_cpu_bind(value: str) -> CpuBind:
-    """``none``, ``cores``/``threads``/``sockets``/``ldoms``/``rank``, ``map_cpu:0,2``,
-    ``mask_cpu:0x3,0xc``, each with ``verbose``/``quiet`` before it (``verbose,cores``)."""
-    kind, lists, verbose = "none", (), False
-    words = value.split(",")
-    i = 0
-    while i < len(words):
-        word = words[i].strip().lower()
-        if word in ("verbose", "v"):
-            verbose = True
-        elif word in ("quiet", "q", ""):
-            pass
-        elif word in ("none", "no"):
-            kind = "none"
-        elif word in ("cores", "threads", "sockets", "ldoms", "rank", "boards"):
-            kind = "block"
-        elif word.startswith(("map_cpu:", "mask_cpu:")):
-            name, _, first = word.partition(":")
-            items = [first, *words[i + 1:]]
-            i = len(words)
-            try:
-                if name == "map_cpu":
-                    kind, lists = "map", tuple(frozenset({int(x, 0)}) for x in items)
-                else:
-                    kind, lists = "mask", tuple(_mask(int(x, 16)) for x in items)
-            except ValueError:
-                raise ShimError(f"{PROG}: error: Invalid --cpu-bind argument: {value}", 1) from None
-            if not lists or any(not s for s in lists):
-                raise ShimError(f"{PROG}: error: Invalid --cpu-bind argument: {value}", 1)
-            continue
-        else:
-            raise ShimError(f"{PROG}: error: Invalid --cpu-bind argument: {value}", 1)
-        i += 1
-    return CpuBind(kind, lists, verbose)
-
-
-def _mask(bits: int) -> frozenset[int]:
-    return frozenset(i for i in range(bits.bit_length()) if bits >> i & 1)
-
-
 def parse(argv: Sequence[str], environ: Mapping[str, str]) -> StepOptions:
     """srun's command line over its input environment variables. Raises ShimError."""
-    cmdline, operands = common.command_line(PROG, argv, TABLE, permute=False, then=TRY_HELP, exit_code=1)
+    cmdline, operands = getopt.command_line(PROG, argv, TABLE, permute=False, then=TRY_HELP, exit_code=1)
     given = {key for key, _ in cmdline}
     from_env = [(key, environ[name]) for name, key in _ENV_OPTIONS.items()
                 if environ.get(name) and key not in given]
@@ -184,7 +110,10 @@ def _apply(o: StepOptions, key: str, value: str) -> None:
     elif key == "chdir":
         o.chdir = value
     elif key == "cpu-bind":
-        o.cpu_bind, o.cpu_bind_text = parse_cpu_bind(value), value
+        try:
+            o.cpu_bind, o.cpu_bind_text = parse_cpu_bind(value), value
+        except ValueError:
+            raise ShimError(f"{PROG}: error: Invalid --cpu-bind argument: {value}", 1) from None
     elif key == "open-mode":
         mode = {"a": "append", "append": "append", "t": "truncate", "truncate": "truncate"}.get(value.lower())
         if mode is None:
@@ -201,28 +130,10 @@ def _apply(o: StepOptions, key: str, value: str) -> None:
 
 
 def _job_id(value: str) -> int:
-    number = common.parse_uint(value.strip().partition("_")[0].partition(".")[0], common.UINT64_MAX)
+    number = values.parse_uint(value.strip().partition("_")[0].partition(".")[0], values.UINT64_MAX)
     if not number:
         raise ShimError(f"{PROG}: error: Invalid job id specified: {value}", 1)
     return number
-
-
-def exported(environ: Mapping[str, str], export: str) -> dict[str, str]:
-    """--export: ALL (the default), NONE (the SLURM_* variables only), or names and
-    NAME=value pairs, with ALL among them to keep the rest."""
-    items = [i for i in export.split(",") if i]
-    upper = [i.upper() for i in items]
-    env = dict(environ) if "ALL" in upper or not items else \
-        {k: v for k, v in environ.items() if k.startswith(("SLURM_", "SLURMD_"))}
-    for item in items:
-        if item.upper() in ("ALL", "NONE"):
-            continue
-        name, eq, value = item.partition("=")
-        if eq:
-            env[name] = value
-        elif name in environ:
-            env[name] = environ[name]
-    return env
 
 
 # ctld's refusals of a step in slurm_strerror()'s words.
@@ -237,26 +148,24 @@ _REFUSALS = {
 def step_failure(error: HpcqError, job_id: int) -> ShimError:
     """A refused step as srun prints it, ctld's detail on a line of its own."""
     lead = f"{PROG}: error: Unable to create step for job {job_id or '(none)'}: "
-    token, detail = common.error_token(error)
+    token, detail = errors.error_token(error)
     if token in _REFUSALS:
         return ShimError(f"{lead}{_REFUSALS[token]}\n{PROG}: error: {detail}", 1)
-    return common.slurm_failure(PROG, error, lead)
+    return errors.slurm_failure(PROG, error, lead)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    conn = common.Connection()
+def _failure(error: HpcqError, conn: Connection) -> ShimError:
     job_id = os.environ.get("SLURM_JOB_ID", "")
-    return common.run(lambda: _run(args, conn), lambda e: step_failure(e, int(job_id) if job_id.isdigit() else 0))
+    return step_failure(error, int(job_id) if job_id.isdigit() else 0)
 
 
-def _run(argv: list[str], conn: common.Connection) -> int:
+def _run(argv: list[str], conn: Connection) -> int:
     o = parse(argv, os.environ)
     if o.help:
-        common.write(USAGE)
+        output.write(USAGE)
         return 0
     if o.version:
-        common.write(common.SLURM_VERSION_LINE)
+        output.write(versions.SLURM_VERSION_LINE)
         return 0
     if not o.argv:
         raise ShimError(f"{PROG}: fatal: No command given to execute.", 1)
@@ -267,11 +176,8 @@ def _run(argv: list[str], conn: common.Connection) -> int:
     if not node or str(o.job_id) != os.environ.get("SLURM_JOB_ID"):
         raise ShimError(f"{PROG}: error: hpcq runs a step of job {o.job_id} only from inside that job, "
                         "on one of its nodes", 1)
-    from hpcq.shims.slurm import srun_tasks
     return srun_tasks.run_step(o, conn.client, node, dict(os.environ))
 
 
-command = common.entry_point(main)
-
-if __name__ == "__main__":
-    command()
+command = Shim(_run, _failure)
+main = command.main
