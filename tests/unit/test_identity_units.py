@@ -8,7 +8,8 @@ import pytest
 
 from hpcq import pki
 from hpcq.ctld import auth
-from hpcq.shims.common import ShimError, SubmitContext
+from hpcq.shims.errors import ShimError
+from hpcq.shims.submit_context import SubmitContext
 from hpcq.shims.pbs import options
 
 HOST = pki.Identity("login1", "host")

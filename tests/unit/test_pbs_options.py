@@ -11,7 +11,8 @@ import sys
 import pytest
 
 from hpcq.api import jobs_pb2
-from hpcq.shims.common import ShimError, SubmitContext
+from hpcq.shims.errors import ShimError
+from hpcq.shims.submit_context import SubmitContext
 from hpcq.shims.pbs import options
 
 ENV = {"HOME": "/home/pbsuser", "LOGNAME": "pbsuser", "PATH": "/opt/pbs/bin:/usr/bin:/bin",

@@ -6,7 +6,8 @@ import pytest
 
 from hpcq.api import jobs_pb2 as pb
 from hpcq.errors import HpcqError
-from hpcq.shims.common import ShimError, SubmitContext
+from hpcq.shims.errors import ShimError
+from hpcq.shims.submit_context import SubmitContext
 from hpcq.shims.pbs import actions, qalter, qhold, qsig
 
 CTX = SubmitContext(cwd="/scratch/work", host="pbshost", user="pbsuser", environ={}, now=1795437541.0)

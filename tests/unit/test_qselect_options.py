@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from hpcq.api import jobs_pb2 as pb
-from hpcq.shims.common import ShimError
+from hpcq.shims.errors import ShimError
 from hpcq.shims.pbs import qselect
 
 

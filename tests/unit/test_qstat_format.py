@@ -8,6 +8,7 @@ import time
 import pytest
 
 from hpcq.api import jobs_pb2 as pb
+from hpcq.shims.errors import ShimError
 from hpcq.shims.pbs import qstat_format as qf
 
 CLUSTER = "pbshost"
@@ -420,6 +421,6 @@ def test_qdel_reports():                                    # qdel.txt, errors_a
     denied = [pb.JobActionResult(job_id=21, code=pb.JobActionResult.NOT_PERMITTED)]
     assert qdel.report(denied, CLUSTER, history=False) == (["qdel: Unauthorized Request  21.pbshost"], 159)
     for argv, text in (([], qdel.USAGE), (["-Z", "1"], "qdel: invalid option -- 'Z'\n" + qdel.USAGE)):
-        with pytest.raises(qdel.ShimError) as e:
+        with pytest.raises(ShimError) as e:
             qdel.parse(argv)
         assert (e.value.text, e.value.exit_code) == (text, 2)

@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from hpcq.api import jobs_pb2 as pb
-from hpcq.shims.common import ShimError
+from hpcq.shims.errors import ShimError
 from hpcq.shims.slurm import sacct
 from hpcq.shims.slurm import sacct_format as sf
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hpcq.errors import HpcqError
-from hpcq.shims import common
+from hpcq.shims import errors
 from hpcq.shims.slurm import sbatch
 
 FAILED = "sbatch: error: Batch job submission failed: "
@@ -59,10 +59,10 @@ def test_untokened_failures_keep_the_old_wording():
     ("BAD_SPEC", "qsub: Illegal attribute or resource value\nqsub: detail", 166),
 ])
 def test_qsub_words(token, text, code):
-    e = common.pbs_failure("qsub", refused(token, "detail"), server="pbshost")
+    e = errors.pbs_failure("qsub", refused(token, "detail"), server="pbshost")
     assert (e.text, e.exit_code) == (text, code)
 
 
 def test_error_tokens():
-    assert common.error_token(HpcqError("X", "TOO_BIG: a: b")) == ("TOO_BIG", "a: b")
-    assert common.error_token(HpcqError("X", "queue x: closed")) == ("", "queue x: closed")
+    assert errors.error_token(HpcqError("X", "TOO_BIG: a: b")) == ("TOO_BIG", "a: b")
+    assert errors.error_token(HpcqError("X", "queue x: closed")) == ("", "queue x: closed")

@@ -9,7 +9,7 @@ import pytest
 
 from hpcq.api import admin_pb2 as a
 from hpcq.api import jobs_pb2 as pb
-from hpcq.shims.common import ShimError
+from hpcq.shims.errors import ShimError
 from hpcq.shims.slurm import scontrol
 from hpcq.shims.slurm import scontrol_format as fmt
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hpcq.api import admin_pb2 as a
-from hpcq.shims.common import ShimError
+from hpcq.shims.errors import ShimError
 from hpcq.shims.slurm import sinfo
 from hpcq.shims.slurm import sinfo_format as sf
 

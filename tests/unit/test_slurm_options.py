@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from hpcq.api import jobs_pb2
-from hpcq.shims.common import ShimError, SubmitContext
+from hpcq.shims.errors import ShimError
+from hpcq.shims.submit_context import SubmitContext
 from hpcq.shims.slurm import options
 
 ENV = {"HOME": "/root", "PATH": "/usr/bin:/bin", "ANCHOR_SUBMIT_VAR": "from submit env", "USER": "root"}

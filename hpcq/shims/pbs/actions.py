@@ -1,14 +1,13 @@
-"""What qhold, qrls and qsig share: job identifiers, the call per job list, and each
-refusal in PBS's words and exit code (shared/compat/openpbs/qhold_qrls_qalter.txt,
+"""What qdel, qhold, qrls and qsig share: job identifiers and each refusal in PBS's
+words and exit code (shared/compat/openpbs/qhold_qrls_qalter.txt,
 errors_and_exit_codes.txt)."""
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from hpcq.api.lite import jobs_pb2
-from hpcq.shims import common
-from hpcq.shims.common import ShimError
+from hpcq.shims import errors
+from hpcq.shims.errors import ShimError
 from hpcq.shims.pbs import qstat_format
 
 R = jobs_pb2.JobActionResult
@@ -27,36 +26,26 @@ def parse_ids(prog: str, operands: Sequence[str], usage: str) -> list[int]:
     return numbers
 
 
+# Each refusal in PBS's words, the job's id after them, and its PBS error number.
+_REFUSALS = {
+    R.UNKNOWN_JOB: ("Unknown Job Id", errors.PBSE_UNKJOBID),
+    R.FINISHED: ("Job has finished", errors.PBSE_HISTJOBID),
+    R.NOT_PERMITTED: ("Unauthorized Request ", errors.PBSE_PERM),
+    R.INVALID_STATE: ("Request invalid for state of job", errors.PBSE_BADSTATE),
+}
+
+
 def report(prog: str, results: Sequence[jobs_pb2.JobActionResult], cluster: str, *,
-           ignore: frozenset[int] = frozenset()) -> tuple[list[str], int]:
+           ignore: frozenset[int] = frozenset(), finished_with_id: bool = False) -> tuple[list[str], int]:
     """Error lines for the refused jobs, in order, and the exit code (the last refusal's).
-    Codes in `ignore` are no error for this command (qrls of a job that is not held)."""
+    Codes in `ignore` are no error for this command (qrls of a job that is not held). A
+    finished job is named only by qdel (`finished_with_id`); qrls 1 says "Job has finished"."""
     lines, code = [], 0
     for result in results:
         if result.code == R.OK or result.code in ignore:
             continue
-        ident = f"{result.job_id}.{cluster}"
-        if result.code == R.UNKNOWN_JOB:
-            text, errno = f"Unknown Job Id {ident}", common.PBSE_UNKJOBID
-        elif result.code == R.FINISHED:
-            text, errno = "Job has finished", common.PBSE_HISTJOBID        # qrls 1: no id (as PBS)
-        elif result.code == R.NOT_PERMITTED:
-            text, errno = f"Unauthorized Request  {ident}", common.PBSE_PERM
-        elif result.code == R.INVALID_STATE:
-            text, errno = f"Request invalid for state of job {ident}", common.PBSE_BADSTATE
-        else:
-            text, errno = f"{result.message or 'Request failed'} {ident}", 15010
-        lines.append(f"{prog}: {text}")
-        code = common.pbs_exit(errno)
+        words, errno = _REFUSALS.get(result.code, (result.message or "Request failed", 15010))
+        named = finished_with_id or result.code != R.FINISHED
+        lines.append(f"{prog}: {words} {result.job_id}.{cluster}" if named else f"{prog}: {words}")
+        code = errors.pbs_exit(errno)
     return lines, code
-
-
-def run(prog: str, argv: list[str] | None, body: Callable[[list[str], common.Connection], int]) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    conn = common.Connection()
-    return common.run(lambda: body(args, conn), lambda e: common.pbs_failure(prog, e, server=conn.cluster))
-
-
-def print_report(lines: Sequence[str]) -> None:
-    for line in lines:
-        print(line, file=sys.stderr)

@@ -12,9 +12,12 @@ from collections.abc import Sequence
 
 from hpcq import units
 from hpcq.api.lite import jobs_pb2
-from hpcq.shims import common
+from hpcq.shims import directives, errors, getopt, values
+from hpcq.shims.directives import Directive, DirectiveError, OptionBuilder
+from hpcq.shims.errors import ShimError
+from hpcq.shims.getopt import OptionTable
+from hpcq.shims.submit_context import SubmitContext
 from hpcq.patterns import Pattern
-from hpcq.shims.common import ShimError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -30,7 +33,7 @@ usage: qsub [-a date_time] [-A account_string] [-c interval]
 \t[-R o|e|oe] [-S path] [-u user_list] [-W otherattributes=value...]
 \t[-v variable_list] [-V ] [-z] [script | -- command [arg1 ...]]
        qsub --version"""
-TABLE = common.OptionTable(short="a:A:c:C:e:fGhIj:J:k:l:m:M:N:o:p:P:q:r:R:S:u:v:VW:Xz")
+TABLE = OptionTable(short="a:A:c:C:e:fGhIj:J:k:l:m:M:N:o:p:P:q:r:R:S:u:v:VW:Xz")
 _COMMAND_KEYS = frozenset({"C", "z", "f"})   # about this run of qsub, not the job
 _EXECUTION_TIME = Pattern(r"((?:[0-9][0-9]){2,6})(?:\.([0-9][0-9]))?")     # -a
 _ARRAY_RANGE = Pattern(r"([0-9]{1,9})-([0-9]{1,9})(?::([0-9]{1,9}))?(?:%([0-9]{1,9}))?")   # -J
@@ -58,10 +61,10 @@ def usage_error(text: str) -> ShimError:
     return ShimError(f"qsub: {text}\n{USAGE}", 2)
 
 
-def parse(argv: Sequence[str], ctx: common.SubmitContext, stdin: IO[bytes] | None = None) -> QsubRequest:
+def parse(argv: Sequence[str], ctx: SubmitContext, stdin: IO[bytes] | None = None) -> QsubRequest:
     """Build the job qsub would submit. Raises ShimError with qsub's words."""
     command: list[str] = []
-    cmdline, operands = common.command_line(PROG, argv, TABLE, command=command, then=USAGE, exit_code=2)
+    cmdline, operands = getopt.command_line(PROG, argv, TABLE, command=command, then=USAGE, exit_code=2)
     if any(key in ("I", "X", "G") for key, _ in cmdline):
         raise ShimError("qsub: interactive jobs are not supported", 2)
     flags = {key: value for key, value in cmdline if key in _COMMAND_KEYS}
@@ -96,7 +99,7 @@ def _load(path: str | None, stdin: IO[bytes] | None) -> str:
     if path is not None and os.path.isdir(path):
         raise ShimError("qsub: script not a file", 1)
     try:
-        return common.read_script(path, stdin)
+        return directives.read_script(path, stdin)
     except OSError as e:
         raise ShimError(f"qsub: script file:: {e.strerror}", 1) from None
     except ValueError as e:
@@ -167,16 +170,16 @@ class Chunks:
 
 def _illegal_value(resource: str) -> ShimError:
     return ShimError(f"qsub: Illegal attribute or resource value Resource_List.{resource}",
-                     common.pbs_exit(common.PBSE_BADATVAL))
+                     errors.pbs_exit(errors.PBSE_BADATVAL))
 
 
 def _unknown_resource(resource: str) -> ShimError:
-    return ShimError(f"qsub: Unknown resource Resource_List.{resource}", common.pbs_exit(common.PBSE_UNKRESC))
+    return ShimError(f"qsub: Unknown resource Resource_List.{resource}", errors.pbs_exit(errors.PBSE_UNKRESC))
 
 
 def positive(resource: str, value: str) -> int:
     """A count of at least 1 that a JobSpec field (uint32) holds."""
-    number = common.parse_uint(value)
+    number = values.parse_uint(value)
     if not number:
         raise _illegal_value(resource)
     return number
@@ -194,10 +197,10 @@ def parse_select(value: str) -> Chunks:
     if "+" in value:
         raise ShimError("qsub: Illegal attribute or resource value Resource_List.select\n"
                         "qsub: hpcq runs one kind of chunk per job; select with '+' is not supported",
-                        common.pbs_exit(common.PBSE_BADATVAL))
+                        errors.pbs_exit(errors.PBSE_BADATVAL))
     parts = value.split(":")
     chunks = Chunks()
-    if common.is_digits(parts[0]):
+    if values.is_digits(parts[0]):
         chunks.nodes = positive("select", parts.pop(0))
     ncpus, mpiprocs = 1, 1
     for part in parts:
@@ -211,7 +214,7 @@ def parse_select(value: str) -> Chunks:
         elif name == "mem":
             chunks.mem_mb = size_mib("select", item)
         elif name == "ngpus":
-            gpus = common.parse_uint(item)
+            gpus = values.parse_uint(item)
             if gpus is None:
                 raise _illegal_value("select")
             chunks.gpus = gpus
@@ -245,11 +248,11 @@ def parse_nodes(value: str) -> Chunks:
 
 # -- applying options -----------------------------------------------------------------------
 
-class Builder(common.OptionBuilder):
+class Builder(OptionBuilder):
     """Accumulates qsub options; a later option overrides an earlier one. qalter uses
     its handlers too, so that a value is checked and spelled the same way."""
 
-    def __init__(self, ctx: common.SubmitContext) -> None:
+    def __init__(self, ctx: SubmitContext) -> None:
         self.ctx = ctx
         self.script_name = ""
         self.command: list[str] = []
@@ -259,7 +262,7 @@ class Builder(common.OptionBuilder):
         self.export_all = False
         self.name = ""
 
-    def directive_error(self, error: ShimError, directive: common.Directive) -> ShimError:
+    def directive_error(self, error: ShimError, directive: Directive) -> ShimError:
         reason = error.text.splitlines()[0].removeprefix("qsub: ")
         text = directive.text.split(None, 1)[1] if " " in directive.text else directive.text
         return ShimError(f"qsub: directive error: {text}\n"
@@ -267,8 +270,8 @@ class Builder(common.OptionBuilder):
 
     def apply_directives(self, script: str, prefix: str) -> None:
         try:
-            scanned = common.directive_options(PROG, script, prefix, TABLE, comments=False, permute=True)
-        except common.DirectiveError as e:
+            scanned = directives.directive_options(PROG, script, prefix, TABLE, comments=False, permute=True)
+        except DirectiveError as e:
             text = e.text[len(prefix):].strip()
             raise ShimError(f"qsub: directive error: {text}\n"
                             f"qsub: line {e.line} of {self.script_name}: {e.reason.removeprefix('qsub: ')}",
@@ -307,7 +310,7 @@ class Builder(common.OptionBuilder):
             return
         me = self.ctx.account_name()
         if any(entry.partition("@")[0].strip() != me for entry in user_list.split(",")):
-            raise ShimError("qsub: Bad UID for job execution", common.pbs_exit(common.PBSE_BADUSER))
+            raise ShimError("qsub: Bad UID for job execution", errors.pbs_exit(errors.PBSE_BADUSER))
 
     def _environment(self) -> dict[str, str]:
         environ = self.ctx.environ

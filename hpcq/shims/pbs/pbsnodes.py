@@ -11,9 +11,13 @@ import sys
 from collections.abc import Sequence
 
 from hpcq.errors import ConfigError, HpcqError
-from hpcq.shims import common
-from hpcq.shims.common import ShimError
+from hpcq.shims import errors, getopt, output, versions
+from hpcq.shims.connection import Connection
+from hpcq.shims.errors import ShimError
+from hpcq.shims.getopt import OptionTable
 from hpcq.shims.pbs import pbsnodes_format as fmt
+from hpcq.shims.record import Record
+from hpcq.shims.shim import Shim
 
 PROG = "pbsnodes"
 USAGE = """\
@@ -23,10 +27,10 @@ usage:
 \tpbsnodes -a [-v] [-F format] [-s server]
 \tpbsnodes -v [-F format] [-s server] host host ...
 \tpbsnodes --version"""
-TABLE = common.OptionTable(short="aC:F:lors:Sv", long={"version": ("", "version")})
+TABLE = OptionTable(short="aC:F:lors:Sv", long={"version": ("", "version")})
 
 
-class Request(common.Record):
+class Request(Record):
     action: str = "show"          # show, list, offline, online, version
     names: list[str] = []
     comment: str = ""
@@ -34,7 +38,7 @@ class Request(common.Record):
 
 
 def parse(argv: Sequence[str]) -> Request:
-    options, operands = common.command_line(PROG, argv, TABLE, then=USAGE, exit_code=1)
+    options, operands = getopt.command_line(PROG, argv, TABLE, then=USAGE, exit_code=1)
     letters = {key for key, _ in options}
     r = Request(names=list(operands))
     if "version" in letters:
@@ -71,7 +75,7 @@ def _admin_client():  # noqa: ANN202 - hpcq.client.Client
         return None
 
 
-def change(r: Request, conn: common.Connection) -> int:
+def change(r: Request, conn: Connection) -> int:
     client = _admin_client()
     code = 0
     for name in r.names:
@@ -84,24 +88,24 @@ def change(r: Request, conn: common.Connection) -> int:
                 client.resume_node(name)
         except HpcqError as e:
             if e.code in ("PERMISSION_DENIED", "UNAUTHENTICATED"):
-                text, errno = f"Unauthorized Request  {name}", common.PBSE_PERM
+                text, errno = f"Unauthorized Request  {name}", errors.PBSE_PERM
             elif e.code == "NOT_FOUND":
-                text, errno = f"Unknown node  {name}", common.PBSE_UNKNODE
+                text, errno = f"Unknown node  {name}", errors.PBSE_UNKNODE
             else:
                 raise
             print(f"{PROG}: {text}", file=sys.stderr)
-            code = common.pbs_exit(errno)
+            code = errors.pbs_exit(errno)
     return code
 
 
-def show(r: Request, conn: common.Connection) -> int:
+def show(r: Request, conn: Connection) -> int:
     client = conn.client
     nodes = sorted(client.nodes(r.names), key=lambda n: n.name)
     code = 0
     for name in r.names:
         if name not in {n.name for n in nodes}:
             print(f"{PROG}: Unknown node  {name}", file=sys.stderr)
-            code = common.pbs_exit(common.PBSE_UNKNODE)
+            code = errors.pbs_exit(errors.PBSE_UNKNODE)
     if r.action == "list":
         sys.stdout.write(fmt.render_list(nodes))
         return code
@@ -109,29 +113,21 @@ def show(r: Request, conn: common.Connection) -> int:
     jobs = {job.id: job for job in client.get(wanted)[0]} if wanted else {}
     server = conn.cluster
     if r.json:
-        sys.stdout.write(fmt.render_json(nodes, jobs, server, common.now(), common.PBS_VERSION))
+        sys.stdout.write(fmt.render_json(nodes, jobs, server, output.now(), versions.PBS_VERSION))
     else:
         sys.stdout.write(fmt.render_text(nodes, jobs, server))
     return code
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    conn = common.Connection()
-    return common.run(lambda: _run(args, conn), lambda e: common.pbs_failure(PROG, e, server=conn.cluster))
-
-
-def _run(argv: list[str], conn: common.Connection) -> int:
+def _run(argv: list[str], conn: Connection) -> int:
     r = parse(argv)
     if r.action == "version":
-        common.write(common.PBS_VERSION_LINE)
+        output.write(versions.PBS_VERSION_LINE)
         return 0
     if r.action in ("offline", "online"):
         return change(r, conn)
     return show(r, conn)
 
 
-command = common.entry_point(main)
-
-if __name__ == "__main__":
-    command()
+command = Shim.pbs(PROG, _run)
+main = command.main

@@ -13,10 +13,15 @@ from collections.abc import Sequence
 from hpcq import units
 from hpcq.api.lite import jobs_pb2
 from hpcq.errors import HpcqError
-from hpcq.shims import common
-from hpcq.shims.common import ShimError
+from hpcq.shims import errors, getopt, output, versions
+from hpcq.shims.connection import Connection
+from hpcq.shims.errors import ShimError
+from hpcq.shims.getopt import OptionTable
 from hpcq.shims.pbs import actions
 from hpcq.shims.pbs import options as qsub
+from hpcq.shims.record import Record
+from hpcq.shims.shim import Shim
+from hpcq.shims.submit_context import SubmitContext
 
 PROG = "qalter"
 USAGE = """\
@@ -25,7 +30,7 @@ usage: qalter [-a date_time] [-A account_string] [-c interval] [-e path]
 \t[-M user_list] [-N jobname] [-o path] [-p priority] [-P project] [-r y|n] [-S path]
 \t[-u user_list] [-W dependency_list] [-t date_time] job_identifier...
        qalter --version"""
-TABLE = common.OptionTable(short="a:A:c:e:h:j:k:l:m:M:N:o:p:P:r:R:S:t:u:W:", long={"version": ("", "version")})
+TABLE = OptionTable(short="a:A:c:e:h:j:k:l:m:M:N:o:p:P:r:R:S:t:u:W:", long={"version": ("", "version")})
 _NOT_YET = {"h": "-h (use qhold/qrls)", "W": "-W (dependencies cannot be changed yet)", "t": "-t"}
 # The JobSpec field each plain option sets (as qsub's handler for it does).
 _FIELDS = {"A": "account", "p": "nice", "r": "requeue", "m": "mail_events", "M": "mail_users", "o": "stdout_path",
@@ -34,7 +39,7 @@ _RESOURCE_FIELDS = ("resources.nodes", "resources.tasks_per_node", "resources.cp
                     "resources.mem_per_node_mb", "resources.gpus_per_node", "resources.features")
 
 
-class Alteration(common.Record):
+class Alteration(Record):
     """The options of one qalter, to apply to each job's current spec."""
     options: list[tuple[str, str]] = []
     job_ids: list[int] = []
@@ -42,7 +47,7 @@ class Alteration(common.Record):
 
 
 def parse(argv: Sequence[str]) -> Alteration:
-    options, operands = common.command_line(PROG, argv, TABLE, then=USAGE, exit_code=2)
+    options, operands = getopt.command_line(PROG, argv, TABLE, then=USAGE, exit_code=2)
     if any(key == "version" for key, _ in options):
         return Alteration(version=True)
     for key, _ in options:
@@ -55,10 +60,10 @@ def parse(argv: Sequence[str]) -> Alteration:
 
 def _bad_value(name: str, ident: str) -> ShimError:
     return ShimError(f"qalter: Illegal attribute or resource value {name} {ident}",
-                     common.pbs_exit(common.PBSE_BADATVAL))
+                     errors.pbs_exit(errors.PBSE_BADATVAL))
 
 
-def alter(job: jobs_pb2.Job, options: Sequence[tuple[str, str]], ctx: common.SubmitContext,
+def alter(job: jobs_pb2.Job, options: Sequence[tuple[str, str]], ctx: SubmitContext,
           cluster: str) -> tuple[jobs_pb2.JobSpec, list[str]]:
     """The spec to send and the field paths it changes, for this job. Raises ShimError
     as qalter words a bad value for this job."""
@@ -83,7 +88,7 @@ def alter(job: jobs_pb2.Job, options: Sequence[tuple[str, str]], ctx: common.Sub
 
 
 def _apply(key: str, value: str, spec: jobs_pb2.JobSpec, attrs: dict[str, str],
-           ctx: common.SubmitContext) -> list[str]:
+           ctx: SubmitContext) -> list[str]:
     """One option onto the spec (attributes kept apart); the field paths it changes."""
     # qsub's builder checks and spells each value; its spec is a scratch copy.
     builder = qsub.Builder(ctx)
@@ -152,26 +157,22 @@ def _resources(value: str, spec: jobs_pb2.JobSpec, attrs: dict[str, str], builde
 def failure(error: HpcqError, job_id: int, cluster: str) -> ShimError:
     """ctld's refusal of one job's update, in qalter's words (with the job id, as qalter)."""
     ident = f"{job_id}.{cluster}"
-    token, _ = common.error_token(error)
+    token, _ = errors.error_token(error)
     if error.code == "NOT_FOUND" or token == "UNKNOWN_JOB":
-        return ShimError(f"qalter: Unknown Job Id {ident}", common.pbs_exit(common.PBSE_UNKJOBID))
+        return ShimError(f"qalter: Unknown Job Id {ident}", errors.pbs_exit(errors.PBSE_UNKJOBID))
     if token == "NOT_QUEUED" or error.code == "PERMISSION_DENIED":
-        return ShimError(f"qalter: Unauthorized Request  {ident}", common.pbs_exit(common.PBSE_PERM))
-    refused = common.pbs_failure(PROG, error, server=cluster)
+        return ShimError(f"qalter: Unauthorized Request  {ident}", errors.pbs_exit(errors.PBSE_PERM))
+    refused = errors.pbs_failure(PROG, error, server=cluster)
     first, _, rest = refused.text.partition("\n")
     return ShimError(f"{first} {ident}" + (f"\n{rest}" if rest else ""), refused.exit_code)
 
 
-def main(argv: list[str] | None = None) -> int:
-    return actions.run(PROG, argv, _alter)
-
-
-def _alter(argv: list[str], conn: common.Connection) -> int:
+def _alter(argv: list[str], conn: Connection) -> int:
     request = parse(argv)
     if request.version:
-        common.write(common.PBS_VERSION_LINE)
+        output.write(versions.PBS_VERSION_LINE)
         return 0
-    ctx = common.SubmitContext.current()
+    ctx = SubmitContext.current()
     jobs, _unknown = conn.client.get(request.job_ids)
     by_id = {job.id: job for job in jobs}
     code = 0
@@ -180,7 +181,7 @@ def _alter(argv: list[str], conn: common.Connection) -> int:
             job = by_id.get(job_id)
             if job is None:
                 raise ShimError(f"qalter: Unknown Job Id {job_id}.{conn.cluster}",
-                                common.pbs_exit(common.PBSE_UNKJOBID))
+                                errors.pbs_exit(errors.PBSE_UNKJOBID))
             spec, fields = alter(job, request.options, ctx, conn.cluster)
             if fields:
                 try:
@@ -193,7 +194,5 @@ def _alter(argv: list[str], conn: common.Connection) -> int:
     return code
 
 
-command = common.entry_point(main)
-
-if __name__ == "__main__":
-    command()
+command = Shim.pbs(PROG, _alter)
+main = command.main

@@ -2,15 +2,17 @@
 system's — the last two for administrators only). qrls shares this module."""
 from __future__ import annotations
 
-import sys
 from collections import namedtuple
 from collections.abc import Sequence
 
-from hpcq.shims import common
-from hpcq.shims.common import ShimError
+from hpcq.shims import errors, getopt, output, versions
+from hpcq.shims.connection import Connection
+from hpcq.shims.errors import ShimError
+from hpcq.shims.getopt import OptionTable
 from hpcq.shims.pbs import actions
+from hpcq.shims.shim import Shim
 
-TABLE = common.OptionTable(short="h:", long={"version": ("", "version")})
+TABLE = OptionTable(short="h:", long={"version": ("", "version")})
 _USAGE = "usage: {prog} [-h hold_list] job_identifier ...\n       {prog} --version"
 
 
@@ -24,7 +26,7 @@ class Request(namedtuple("Request", "job_ids holds admin version", defaults=("u"
 
 def parse(prog: str, argv: Sequence[str]) -> Request:
     usage = _USAGE.format(prog=prog)
-    options, operands = common.command_line(prog, argv, TABLE, then=usage, exit_code=2)
+    options, operands = getopt.command_line(prog, argv, TABLE, then=usage, exit_code=2)
     if any(key == "version" for key, _ in options):
         return Request([], version=True)
     holds = "u"
@@ -36,21 +38,16 @@ def parse(prog: str, argv: Sequence[str]) -> Request:
     return Request(actions.parse_ids(prog, operands, usage), holds, admin=bool(set(holds) & set("os")))
 
 
-def main(argv: list[str] | None = None) -> int:
-    return actions.run("qhold", argv, lambda args, conn: act("qhold", args, conn))
-
-
-def act(prog: str, argv: list[str], conn: common.Connection) -> int:
+def act(prog: str, argv: list[str], conn: Connection) -> int:
     request = parse(prog, argv)
     if request.version:
-        common.write(common.PBS_VERSION_LINE)
+        output.write(versions.PBS_VERSION_LINE)
         return 0
     if request.admin and conn.client.server_info().caller_role not in ("operator", "admin"):
         # Operator and system holds are the administrator's, as in PBS; ctld would quietly
         # make a user's operator hold a user hold instead.
-        for job_id in request.job_ids:
-            print(f"{prog}: Unauthorized Request  {job_id}.{conn.cluster}", file=sys.stderr)
-        return common.pbs_exit(common.PBSE_PERM)
+        denied = [f"{prog}: Unauthorized Request  {job_id}.{conn.cluster}" for job_id in request.job_ids]
+        return output.refusals(denied, errors.pbs_exit(errors.PBSE_PERM))
     if prog == "qhold":
         results = conn.client.hold(request.job_ids, admin=request.admin)
         # PBS accepts a hold on a running job (it applies if the job is rerun); hpcq
@@ -59,12 +56,8 @@ def act(prog: str, argv: list[str], conn: common.Connection) -> int:
     else:
         results = conn.client.release(request.job_ids)
         ignore = frozenset({actions.R.INVALID_STATE})        # releasing a job that is not held
-    lines, code = actions.report(prog, results, conn.cluster, ignore=ignore)
-    actions.print_report(lines)
-    return code
+    return output.refusals(*actions.report(prog, results, conn.cluster, ignore=ignore))
 
 
-command = common.entry_point(main)
-
-if __name__ == "__main__":
-    command()
+command = Shim.pbs("qhold", lambda argv, conn: act("qhold", argv, conn))
+main = command.main

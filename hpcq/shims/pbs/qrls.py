@@ -1,15 +1,8 @@
 """qrls: release held jobs (qhold's options; see qhold.py)."""
 from __future__ import annotations
 
-from hpcq.shims import common
-from hpcq.shims.pbs import actions, qhold
+from hpcq.shims.pbs import qhold
+from hpcq.shims.shim import Shim
 
-
-def main(argv: list[str] | None = None) -> int:
-    return actions.run("qrls", argv, lambda args, conn: qhold.act("qrls", args, conn))
-
-
-command = common.entry_point(main)
-
-if __name__ == "__main__":
-    command()
+command = Shim.pbs("qrls", lambda argv, conn: qhold.act("qrls", argv, conn))
+main = command.main

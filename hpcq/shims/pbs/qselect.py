@@ -8,10 +8,13 @@ from collections.abc import Callable, Sequence
 
 from hpcq import states, units
 from hpcq.api.lite import jobs_pb2
-from hpcq.shims import common
-from hpcq.shims.common import ShimError
-from hpcq.shims.pbs import actions
+from hpcq.shims import errors, getopt, output, values, versions
+from hpcq.shims.connection import Connection
+from hpcq.shims.errors import ShimError
+from hpcq.shims.getopt import OptionTable
 from hpcq.shims.pbs import qstat_format as qf
+from hpcq.shims.record import Record
+from hpcq.shims.shim import Shim
 
 PROG = "qselect"
 USAGE = """\
@@ -20,7 +23,7 @@ usage: qselect [-a [op]date_time] [-A account_string] [-c [op]interval]
 \t[-q destination] [-r y|n] [-s states] [-t subopt[op]date_time] [-T] [-P project_name]
 \t[-x] [-u user_name]
        qselect --version"""
-TABLE = common.OptionTable(short="a:A:c:h:HJl:N:p:P:q:r:s:t:Tu:x", long={"version": ("", "version")})
+TABLE = OptionTable(short="a:A:c:h:HJl:N:p:P:q:r:s:t:Tu:x", long={"version": ("", "version")})
 _NOT_YET = {"a": "-a", "c": "-c", "t": "-t"}
 _STATES = frozenset("BEFHMQRSTUWX")
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -28,7 +31,7 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "gt": lambda a, b: a > b, "le": lambda a, b: a <= b, "lt": lambda a, b: a < b}
 
 
-class Selection(common.Record):
+class Selection(Record):
     states: set[str] = set()
     users: list[str] = []
     names: list[str] = []
@@ -53,14 +56,14 @@ def _resource_value(name: str, text: str) -> float:
         return units.parse_pbs_time(text)
     if name in ("mem", "vmem"):
         return units.parse_pbs_size(text)
-    number = common.parse_uint(text)
+    number = values.parse_uint(text)
     if number is None:
         raise ValueError(text)
     return number
 
 
 def parse(argv: Sequence[str]) -> Selection:
-    options, operands = common.command_line(PROG, argv, TABLE, then=USAGE, exit_code=2)
+    options, operands = getopt.command_line(PROG, argv, TABLE, then=USAGE, exit_code=2)
     if operands:
         raise ShimError(USAGE, 2)
     sel = Selection()
@@ -154,25 +157,19 @@ def select(sel: Selection, jobs: Sequence[jobs_pb2.Job], cluster: str) -> list[s
     return [qf.job_id(job, cluster) for job in sorted(jobs, key=lambda j: j.id) if matches(job, sel)]
 
 
-def main(argv: list[str] | None = None) -> int:
-    return actions.run(PROG, argv, _select)
-
-
-def _select(argv: list[str], conn: common.Connection) -> int:
+def _select(argv: list[str], conn: Connection) -> int:
     sel = parse(argv)
     if sel.version:
-        common.write(common.PBS_VERSION_LINE)
+        output.write(versions.PBS_VERSION_LINE)
         return 0
     client = conn.client
     if sel.queue and not client.queues([sel.queue]):
-        raise ShimError("qselect: Unknown queue destination", common.pbs_exit(common.PBSE_UNKQUE))
+        raise ShimError("qselect: Unknown queue destination", errors.pbs_exit(errors.PBSE_UNKQUE))
     jobs = client.list(users=sel.users, queues=[sel.queue] if sel.queue else [], include_finished=sel.history)
     for ident in select(sel, jobs, conn.cluster):
         print(ident)
     return 0
 
 
-command = common.entry_point(main)
-
-if __name__ == "__main__":
-    command()
+command = Shim.pbs(PROG, _select)
+main = command.main

@@ -7,9 +7,13 @@ from collections.abc import Sequence
 
 from hpcq import states
 from hpcq.api.lite import jobs_pb2
-from hpcq.shims import common
-from hpcq.shims.common import ShimError
+from hpcq.shims import errors, getopt, output, submit_context, versions
+from hpcq.shims.connection import Connection
+from hpcq.shims.errors import ShimError
+from hpcq.shims.getopt import OptionTable
 from hpcq.shims.pbs import qstat_arrays, qstat_format, qstat_output
+from hpcq.shims.record import Record
+from hpcq.shims.shim import Shim
 
 PROG = "qstat"
 USAGE = """\
@@ -23,13 +27,13 @@ qstat -B [-f] [-F format] [-D delim] [ server_name... ]
 qstat --version"""
 # Every option OpenPBS's qstat knows, so that none is "invalid"; those hpcq does not
 # implement yet (-q, -G/-M, -p) are refused by name.
-TABLE = common.OptionTable(short="1aBD:EfF:GHiJMnpqQrsTtu:wx", long={"version": ("", "version")})
+TABLE = OptionTable(short="1aBD:EfF:GHiJMnpqQrsTtu:wx", long={"version": ("", "version")})
 _UNSUPPORTED = frozenset("GMpq")
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9][\w.-]*")
 _SUBJOB = re.compile(r"(\d+)\[(\d+)\](?:\.\S*)?")      # 10[1].server
 
 
-class Query(common.Record):
+class Query(Record):
     full: bool = False
     history: bool = False          # -x: finished jobs too
     only_finished: bool = False    # -H
@@ -52,7 +56,7 @@ class Query(common.Record):
 
 
 def parse(argv: Sequence[str]) -> Query:
-    options, operands = common.command_line(PROG, argv, TABLE, then=USAGE, exit_code=2)
+    options, operands = getopt.command_line(PROG, argv, TABLE, then=USAGE, exit_code=2)
     letters = {key for key, _ in options}
     if "version" in letters:
         return Query(version=True)
@@ -93,7 +97,7 @@ def parse(argv: Sequence[str]) -> Query:
             continue                    # @server: every job of that server
         if not _QUEUE_NAME.fullmatch(queue):
             raise ShimError(f"qstat: Unknown queue destination {operand}",
-                            common.pbs_exit(common.PBSE_UNKQUE))
+                            errors.pbs_exit(errors.PBSE_UNKQUE))
         q.queues.append(queue)
     return q
 
@@ -113,26 +117,26 @@ def _wanted(job: jobs_pb2.Job, q: Query) -> bool:
     return not q.queues or (job.queue or job.spec.queue) in q.queues
 
 
-def select(q: Query, conn: common.Connection) -> tuple[list[jobs_pb2.Job], list[str], int]:
+def select(q: Query, conn: Connection) -> tuple[list[jobs_pb2.Job], list[str], int]:
     """The jobs to show, the error lines for the ids asked for that cannot be shown,
     and the exit code those errors give (the last one's, as qstat)."""
-    errors: list[str] = []
+    not_shown: list[str] = []
     code = 0
     if q.servers:
         cluster = conn.client.server_info().cluster or conn.cluster
-        if any(server.split(".")[0] not in (cluster, common.short_hostname()) for server in q.servers):
+        if any(server.split(".")[0] not in (cluster, submit_context.short_hostname()) for server in q.servers):
             raise ShimError(f"Unknown Host.\nqstat: cannot connect to server {cluster} (errno=15008)", 255)
     if q.queues:
         known = {x.name for x in conn.client.queues(q.queues)}
         for name in q.queues:
             if name not in known:
-                raise ShimError(f"qstat: Unknown queue destination {name}", common.pbs_exit(common.PBSE_UNKQUE))
+                raise ShimError(f"qstat: Unknown queue destination {name}", errors.pbs_exit(errors.PBSE_UNKQUE))
     if not q.job_ids:
         jobs = sorted(conn.client.list(users=q.users, queues=q.queues, include_finished=q.history),
                       key=lambda j: j.id)
         jobs = qstat_arrays.view(_with_members(jobs, conn, complete=q.history), subjobs_too=q.subjobs,
                                  arrays_only=q.arrays_only)
-        return [j for j in jobs if _wanted(j, q)], errors, code
+        return [j for j in jobs if _wanted(j, q)], not_shown, code
     found, _unknown = conn.client.get(q.job_ids)
     by_id = {job.id: job for job in found}
     members = _members(found, conn)
@@ -149,19 +153,19 @@ def select(q: Query, conn: common.Connection) -> tuple[list[jobs_pb2.Job], list[
             job = None
         if job is None:
             asked = f"{number}[{index}]" if index is not None else str(number)
-            errors.append(f"qstat: Unknown Job Id {asked}.{conn.cluster}")
-            code = common.pbs_exit(common.PBSE_UNKJOBID)
+            not_shown.append(f"qstat: Unknown Job Id {asked}.{conn.cluster}")
+            code = errors.pbs_exit(errors.PBSE_UNKJOBID)
         elif states.is_finished(job.state) and not q.history:
-            errors.append(f"qstat: {qstat_format.job_id(job, conn.cluster)} Job has finished, "
+            not_shown.append(f"qstat: {qstat_format.job_id(job, conn.cluster)} Job has finished, "
                           "use -x or -H to obtain historical job information")
-            code = common.pbs_exit(common.PBSE_HISTJOBID)
+            code = errors.pbs_exit(errors.PBSE_HISTJOBID)
         elif _wanted(job, q):
             alone = not (subjobs and q.arrays_only)          # -Jt: the subjobs without their array
             shown += [job] * alone + [j for j in subjobs if _wanted(j, q)]
-    return shown, errors, code
+    return shown, not_shown, code
 
 
-def _members(found: Sequence[jobs_pb2.Job], conn: common.Connection) -> dict[int, list[jobs_pb2.Job]]:
+def _members(found: Sequence[jobs_pb2.Job], conn: Connection) -> dict[int, list[jobs_pb2.Job]]:
     """The records of each array among `found` (asked for by its number), by array."""
     wanted = {j.id for j in found if qstat_arrays.is_member(j) and j.id == j.array_job_id}
     if not wanted:
@@ -173,7 +177,7 @@ def _members(found: Sequence[jobs_pb2.Job], conn: common.Connection) -> dict[int
     return groups
 
 
-def _with_members(jobs: list[jobs_pb2.Job], conn: common.Connection, *, complete: bool) -> list[jobs_pb2.Job]:
+def _with_members(jobs: list[jobs_pb2.Job], conn: Connection, *, complete: bool) -> list[jobs_pb2.Job]:
     """`jobs` and the finished records of the arrays among them, which an array's
     counts include (qstat -f: array_state_count); `complete` when they are there."""
     arrays = {j.array_job_id for j in jobs if qstat_arrays.is_member(j)}
@@ -185,20 +189,14 @@ def _with_members(jobs: list[jobs_pb2.Job], conn: common.Connection, *, complete
     return sorted(jobs + extra, key=lambda j: j.id) if extra else jobs
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    conn = common.Connection()
-    return common.run(lambda: _show(args, conn), lambda e: common.pbs_failure(PROG, e, server=conn.cluster))
-
-
-def show_status(q: Query, conn: common.Connection, now: float) -> str:
+def show_status(q: Query, conn: Connection, now: float) -> str:
     """-Q and -B, in the table, ``-f``, ``-F json`` and ``-F dsv`` layouts."""
     client = conn.client
     if q.status == "queue":
         queues = client.queues(q.queues)
         for name in q.queues:
             if name not in {x.name for x in queues}:
-                raise ShimError(f"qstat: Unknown queue {name}", common.pbs_exit(common.PBSE_UNKQUE))
+                raise ShimError(f"qstat: Unknown queue {name}", errors.pbs_exit(errors.PBSE_UNKQUE))
         jobs = client.list()
         if not q.full:
             return qstat_output.queue_table(queues, jobs)
@@ -210,30 +208,30 @@ def show_status(q: Query, conn: common.Connection, now: float) -> str:
         server = conn.cluster
         if not q.full:
             return qstat_output.server_table(server, jobs)
-        sections = [(server, qstat_output.server_attributes(server, info, jobs, common.PBS_VERSION))]
+        sections = [(server, qstat_output.server_attributes(server, info, jobs, versions.PBS_VERSION))]
         kind = "Server"
     if q.output == "json":
         grouped = [(name, qstat_output.grouped(items)) for name, items in sections]
-        return qstat_output.render_json(grouped, now, conn.cluster, common.PBS_VERSION, kind)
+        return qstat_output.render_json(grouped, now, conn.cluster, versions.PBS_VERSION, kind)
     if q.output == "dsv":
         return qstat_output.dsv_text(kind, sections, q.delimiter)
     return qstat_output.full_text(kind, sections)
 
 
-def _show(argv: list[str], conn: common.Connection) -> int:
+def _show(argv: list[str], conn: Connection) -> int:
     q = parse(argv)
     if q.version:
-        common.write(common.PBS_VERSION_LINE)
+        output.write(versions.PBS_VERSION_LINE)
         return 0
-    now = common.now()
+    now = output.now()
     if q.status:
         sys.stdout.write(show_status(q, conn, now))
         return 0
-    jobs, errors, code = select(q, conn)
-    for line in errors:
+    jobs, not_shown, code = select(q, conn)
+    for line in not_shown:
         print(line, file=sys.stderr)
     if q.output == "json":
-        text = qstat_output.jobs_json(jobs, now, conn.cluster, common.PBS_VERSION)
+        text = qstat_output.jobs_json(jobs, now, conn.cluster, versions.PBS_VERSION)
     elif q.output == "dsv":
         text = qstat_output.jobs_dsv(jobs, now, conn.cluster, q.delimiter)
     elif q.full:
@@ -246,7 +244,5 @@ def _show(argv: list[str], conn: common.Connection) -> int:
     return code
 
 
-command = common.entry_point(main)
-
-if __name__ == "__main__":
-    command()
+command = Shim.pbs(PROG, _show)
+main = command.main

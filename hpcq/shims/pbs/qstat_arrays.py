@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from hpcq import states
 from hpcq.api.lite.jobs_pb2 import Job, JobState
-from hpcq.shims import arrays, common
+from hpcq.shims import arrays, values
 
 S = JobState
 
@@ -60,7 +60,7 @@ def array(members: Sequence[Job]) -> Job:
     expired = sum(states.is_finished(t.state) for t in tasks)
     attributes = parent.spec.attributes
     attributes["array_state_count"] = f"Queued:{len(pending)} Running:{running} Exiting:0 Expired:{expired}"
-    attributes["array_indices_remaining"] = common.compress_indices(t.array_task_id for t in pending) or "-"
+    attributes["array_indices_remaining"] = values.compress_indices(t.array_task_id for t in pending) or "-"
     return parent
 
 

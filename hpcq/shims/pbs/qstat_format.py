@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from hpcq import states, units
 from hpcq.api.lite import jobs_pb2
-from hpcq.shims.common import is_digits
+from hpcq.shims.values import is_digits
 
 S = jobs_pb2.JobState
 Job = jobs_pb2.Job

@@ -13,8 +13,11 @@ from collections.abc import Mapping, Sequence
 from hpcq import hostlist, units
 from hpcq.patterns import Pattern
 from hpcq.api.lite import jobs_pb2
-from hpcq.shims import common
-from hpcq.shims.common import ShimError
+from hpcq.shims import directives, getopt, values
+from hpcq.shims.directives import Directive, DirectiveError, OptionBuilder
+from hpcq.shims.errors import ShimError
+from hpcq.shims.getopt import OptionTable
+from hpcq.shims.submit_context import SubmitContext
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -43,7 +46,7 @@ _SHORT_KEYS = {"a": "array", "A": "account", "b": "begin", "c": "cpus-per-task",
                "i": "input", "J": "job-name", "L": "licenses", "n": "ntasks", "N": "nodes",
                "o": "output", "p": "partition", "q": "qos", "Q": "quiet", "t": "time",
                "v": "verbose", "V": "version", "w": "nodelist", "x": "exclude"}
-TABLE = common.OptionTable(
+TABLE = OptionTable(
     short="".join(letter + (":" if _LONG[key][0] == ":" else "") for letter, key in _SHORT_KEYS.items()),
     long=_LONG, aliases=_SHORT_KEYS)
 
@@ -64,7 +67,7 @@ _NICE = Pattern(r"[-+]?[0-9]{1,10}")
 def valid_array(value: str) -> bool:
     """Whether --array's value is what Slurm takes: ``0-15``, ``1,3,5-7``, ``0-15:4``, ``1-10%2``."""
     items, _, limit = value.partition("%")
-    if "%" in value and not common.parse_uint(limit):
+    if "%" in value and not values.parse_uint(limit):
         return False
     for item in items.split(","):
         m = _ARRAY_ITEM.fullmatch(item)
@@ -98,9 +101,9 @@ class SbatchRequest(namedtuple("SbatchRequest", "spec parsable test_only quiet h
     version: bool
 
 
-def parse(argv: Sequence[str], ctx: common.SubmitContext, stdin: IO[bytes] | None = None) -> SbatchRequest:
+def parse(argv: Sequence[str], ctx: SubmitContext, stdin: IO[bytes] | None = None) -> SbatchRequest:
     """Build the request sbatch would submit. Raises ShimError with sbatch's words."""
-    cmdline, operands = common.command_line(PROG, argv, TABLE, permute=False, then=TRY_HELP, exit_code=_FATAL)
+    cmdline, operands = getopt.command_line(PROG, argv, TABLE, permute=False, then=TRY_HELP, exit_code=_FATAL)
     flags = {key: value for key, value in cmdline if key in _COMMAND_KEYS}
     if "help" in flags or "usage" in flags:
         return SbatchRequest(jobs_pb2.JobSpec(), help=True)
@@ -136,7 +139,7 @@ def parse(argv: Sequence[str], ctx: common.SubmitContext, stdin: IO[bytes] | Non
 
 def _load(path: str | None, stdin: IO[bytes] | None) -> str:
     try:
-        script = common.read_script(path, stdin)
+        script = directives.read_script(path, stdin)
     except OSError:
         raise ShimError(f"sbatch: error: Unable to open file {path}", 1) from None
     except ValueError as e:
@@ -171,7 +174,7 @@ def _bad(text: str, exit_code: int = _FATAL) -> ShimError:
 
 def _count(option: str, value: str) -> int:
     """A count a JobSpec field (uint32) holds; sbatch's words for anything else."""
-    number = common.parse_uint(value.strip())
+    number = values.parse_uint(value.strip())
     if number is None:
         raise _bad(f'Invalid numeric value "{value}" for {option}.')
     return number
@@ -182,23 +185,23 @@ def _gpu_count(option: str, value: str) -> int:
     return _count(option, value.rsplit(":", 1)[-1])
 
 
-class _Builder(common.OptionBuilder):
+class _Builder(OptionBuilder):
     """Accumulates options into a JobSpec; a later option overrides an earlier one."""
 
-    def __init__(self, ctx: common.SubmitContext, script_name: str = "") -> None:
+    def __init__(self, ctx: SubmitContext, script_name: str = "") -> None:
         self.ctx = ctx
         self.script_name = script_name
         self.spec = jobs_pb2.JobSpec(dialect=jobs_pb2.DIALECT_SLURM)
         self.export_mode = "ALL"
         self.name = ""
 
-    def directive_error(self, error: ShimError, directive: common.Directive) -> ShimError:
+    def directive_error(self, error: ShimError, directive: Directive) -> ShimError:
         return error.with_line(f"sbatch: error: line {directive.line} of {self.script_name}: {directive.text}")
 
     def apply_directives(self, script: str) -> None:
         try:
-            scanned = common.directive_options(PROG, script, "#SBATCH", TABLE, comments=True, permute=False)
-        except common.DirectiveError as e:
+            scanned = directives.directive_options(PROG, script, "#SBATCH", TABLE, comments=True, permute=False)
+        except DirectiveError as e:
             if e.reason.startswith(PROG + ":"):          # getopt refused an option
                 raise ShimError(e.reason, _FATAL).with_line(
                     f"sbatch: error: line {e.line} of {self.script_name}: {e.text}") from None
@@ -247,7 +250,7 @@ class _Builder(common.OptionBuilder):
 
     def nodes(self, value: str) -> None:
         low, dash, high = value.partition("-")
-        least, most = common.parse_uint(low), common.parse_uint(high) if dash else 0
+        least, most = values.parse_uint(low), values.parse_uint(high) if dash else 0
         if not least or most is None:
             raise _bad(f"invalid node count `{value}'")
         self.spec.resources.nodes = least
@@ -329,10 +332,10 @@ class _Builder(common.OptionBuilder):
         others = []
         for item in filter(None, value.split(",")):
             parts = item.split(":")
-            count = common.parse_uint(parts[-1]) if len(parts) > 1 else None
+            count = values.parse_uint(parts[-1]) if len(parts) > 1 else None
             if parts[0] != "gpu":
                 others.append(item)
-            elif len(parts) == 1 or (len(parts) == 2 and not common.is_digits(parts[1])):
+            elif len(parts) == 1 or (len(parts) == 2 and not values.is_digits(parts[1])):
                 self.spec.resources.gpus_per_node = 1          # gpu, gpu:type
             elif count is not None and len(parts) <= 3:
                 self.spec.resources.gpus_per_node = count      # gpu:N, gpu:type:N
@@ -370,13 +373,13 @@ class _Builder(common.OptionBuilder):
         # Slurm's range is +/-2147483645 (NICE_OFFSET - 3).
         m = _NICE.fullmatch(value) if value else None
         nice = int(value) if m else 100 if not value else None
-        if nice is None or abs(nice) > common.INT32_MAX - 2:
+        if nice is None or abs(nice) > values.INT32_MAX - 2:
             raise _bad(f"Invalid --nice value: {value}")
         self.spec.nice = nice
 
     def priority(self, value: str) -> None:
         # A fixed priority, for operators and admins only: ctld refuses it from a user.
-        if not common.is_digits(value) or int(value) > common.INT32_MAX:
+        if not values.is_digits(value) or int(value) > values.INT32_MAX:
             raise _bad(f"Invalid --priority value: {value}")
         self.spec.priority = int(value)
 
@@ -422,9 +425,9 @@ class _Builder(common.OptionBuilder):
     def signal(self, value: str) -> None:
         text = value.split(":", 1)[1] if value[:2].upper() in ("B:", "R:") else value
         name, _, seconds = text.partition("@")
-        due = common.parse_uint(seconds, 0xFFFF) if seconds else 60     # Slurm keeps it in 16 bits
+        due = values.parse_uint(seconds, 0xFFFF) if seconds else 60     # Slurm keeps it in 16 bits
         try:
-            self.spec.kill_signal = common.parse_signal(name)
+            self.spec.kill_signal = values.parse_signal(name)
         except ValueError:
             due = None
         if due is None:

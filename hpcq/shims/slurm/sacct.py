@@ -11,15 +11,19 @@ from datetime import datetime, timedelta
 
 from hpcq import states
 from hpcq.api.lite import jobs_pb2
-from hpcq.shims import common
-from hpcq.shims.common import ShimError
+from hpcq.shims import getopt, output, submit_context, values, versions
+from hpcq.shims.connection import Connection
+from hpcq.shims.errors import ShimError
+from hpcq.shims.getopt import OptionTable
+from hpcq.shims.record import Record
+from hpcq.shims.shim import Shim
 from hpcq.shims.slurm import sacct_format as sf
 
 PROG = "sacct"
 USAGE = """\
 Usage: sacct [-a] [-b] [-E time] [-j job(.step)] [-l] [-n] [-o fields] [-p|-P] [-r partition]
              [-s states] [-S time] [-u users] [-X] [--name=names] [--delimiter=c] [-e] [-V]"""
-TABLE = common.OptionTable(
+TABLE = OptionTable(
     short="aA:bcC:DeE:hi:j:k:K:lLM:nN:o:pPq:r:s:S:Tu:vVW:xX",
     long={"allusers": ("", "a"), "accounts": (":", "A"), "brief": ("", "b"), "completion": ("", "c"),
           "constraints": (":", "C"), "delimiter": (":", "delimiter"), "duplicates": ("", "D"),
@@ -36,7 +40,7 @@ _NOT_YET = {"c": "-c/--completion", "json": "--json", "yaml": "--yaml", "A": "-A
             "i": "-i/--nnodes", "k": "-k/--timelimit-min", "K": "-K/--timelimit-max", "N": "-N/--nodelist"}
 
 
-class Query(common.Record):
+class Query(Record):
     job_ids: list[int] = []
     unknown_ids: bool = False          # an id that is not a number of ours: it matches nothing
     users: list[str] = []
@@ -108,7 +112,7 @@ def parse_time(value: str, now: float) -> float:
 # -- options -----------------------------------------------------------------------------------
 
 def parse(argv: Sequence[str], now: float, *, user: str = "", root: bool | None = None) -> Query:
-    options, operands = common.command_line(
+    options, operands = getopt.command_line(
         PROG, argv, TABLE, then="Try \"sacct --help\" for more information", exit_code=1)
     if operands:
         raise ShimError(f"{PROG}: error: Unknown arguments: {' '.join(operands)}", 1)
@@ -141,21 +145,21 @@ def parse(argv: Sequence[str], now: float, *, user: str = "", root: bool | None 
         elif key == "X":
             q.allocations_only = True
         elif key == "j":
-            for item in common.split_list(value):
-                number = common.parse_uint(item.partition(".")[0], common.UINT64_MAX)
+            for item in values.split_list(value):
+                number = values.parse_uint(item.partition(".")[0], values.UINT64_MAX)
                 if number is None:
                     # An array task (N_i) or a malformed id: sacct finds nothing for it.
                     q.unknown_ids = True
                 else:
                     q.job_ids.append(number)
         elif key == "u":
-            q.users.extend(_user_name(u) for u in common.split_list(value))
+            q.users.extend(_user_name(u) for u in values.split_list(value))
         elif key == "name":
-            q.names.extend(common.split_list(value))
+            q.names.extend(values.split_list(value))
         elif key == "r":
-            q.partitions.extend(common.split_list(value))
+            q.partitions.extend(values.split_list(value))
         elif key == "s":
-            for word in common.split_list(value):
+            for word in values.split_list(value):
                 found = states.from_slurm_name(word)
                 if not found:
                     raise ShimError(f"{PROG}: error: Invalid state: {word}", 1)
@@ -172,7 +176,7 @@ def parse(argv: Sequence[str], now: float, *, user: str = "", root: bool | None 
         raise ShimError(f"{PROG}: error: {e}", 1) from None
     is_root = os.geteuid() == 0 if root is None else root
     if not q.users and not q.all_users and not is_root:
-        q.users = [user or common.login_name()]          # as sacct: your own jobs unless -a
+        q.users = [user or submit_context.login_name()]          # as sacct: your own jobs unless -a
     if q.start is None and not q.job_ids and not q.states:
         # "Default is 00:00:00 of the current day", unless -j or -s say which jobs.
         q.start = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
@@ -181,7 +185,7 @@ def parse(argv: Sequence[str], now: float, *, user: str = "", root: bool | None 
 
 def _user_name(text: str) -> str:
     """-u takes names or uids."""
-    if common.is_digits(text):
+    if values.is_digits(text):
         import pwd
         try:
             return pwd.getpwuid(int(text)).pw_name
@@ -235,16 +239,10 @@ def help_format() -> str:
     return "".join("".join(f"{n:<20}" for n in names[i:i + 4]).rstrip() + "\n" for i in range(0, len(names), 4))
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    conn = common.Connection()
-    return common.run(lambda: _show(args, conn), lambda e: common.slurm_failure(PROG, e, f"{PROG}: error: "))
-
-
-def _show(argv: list[str], conn: common.Connection) -> int:
-    now = common.now()
+def _show(argv: list[str], conn: Connection) -> int:
+    now = output.now()
     q = parse(argv, now)
-    if common.slurm_help_or_version(q.help, q.version, USAGE):
+    if versions.slurm_help_or_version(q.help, q.version, USAGE):
         return 0
     if q.help_format:
         sys.stdout.write(help_format())
@@ -253,7 +251,5 @@ def _show(argv: list[str], conn: common.Connection) -> int:
     return 0
 
 
-command = common.entry_point(main)
-
-if __name__ == "__main__":
-    command()
+command = Shim.slurm(PROG, _show)
+main = command.main

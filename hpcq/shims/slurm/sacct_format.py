@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 
 from hpcq import hostlist, states, units
 from hpcq.api.lite import jobs_pb2
-from hpcq.shims.common import user_ids
 from hpcq.shims.slurm import squeue_format as sq
 from hpcq.shims.slurm.scontrol_format import duration
+from hpcq.shims.submit_context import user_ids
 
 S = jobs_pb2.JobState
 Job = jobs_pb2.Job

@@ -16,8 +16,11 @@ from collections import namedtuple
 from collections.abc import Sequence
 
 from hpcq.api.lite.jobs_pb2 import Job
-from hpcq.shims import common
-from hpcq.shims.common import ShimError
+from hpcq.shims import getopt, values, versions
+from hpcq.shims.connection import Connection
+from hpcq.shims.errors import ShimError
+from hpcq.shims.getopt import OptionTable
+from hpcq.shims.shim import Shim
 from hpcq.shims.slurm import assoc
 from hpcq.shims.slurm.assoc import Association, FieldDef
 
@@ -39,7 +42,7 @@ sacctmgr [<OPTION>] [<COMMAND>]
     <ENTITY> may be "account", "association" or "user";
     <SPECS> are "where" and Name=, User=, Account=, Cluster=, Format=, WithAssoc.
     Shares are set with "hpcqctl share set"."""
-TABLE = common.OptionTable(
+TABLE = OptionTable(
     short="hiM:nopPQrsvV",
     long={"help": ("", "h"), "usage": ("", "h"), "immediate": ("", "i"), "cluster": (":", "M"),
           "noheader": ("", "n"), "oneliner": ("", "o"), "parsable": ("", "p"), "parsable2": ("", "P"),
@@ -126,7 +129,7 @@ _REFUSED_VERBS = ("add", "create", "modify", "update", "delete", "remove", "arch
 
 
 class Command:
-    """A parsed command line (a small class, not a dataclass: see hpcq/shims/common.py)."""
+    """A parsed command line (a small class, not a dataclass: see hpcq/shims/record.py)."""
     entity: str = ""                          # association, user, account
     fmt: str = ""
     with_assoc: bool = False
@@ -172,9 +175,9 @@ def _spec(cmd: Command, word: str) -> None:
         elif lower not in _FLAGS:
             if cmd.entity == "association":
                 raise _unknown(word)
-            cmd.names.extend(common.split_list(word))       # show user alice,bob
+            cmd.names.extend(values.split_list(word))       # show user alice,bob
     elif lower in _CONDITIONS:
-        getattr(cmd, _CONDITIONS[lower]).extend(common.split_list(value.strip("'\"")))
+        getattr(cmd, _CONDITIONS[lower]).extend(values.split_list(value.strip("'\"")))
     elif lower in ("format", "formats"):
         cmd.fmt = f"{cmd.fmt},{value}" if cmd.fmt else value
     elif lower not in _NO_EFFECT:
@@ -182,7 +185,7 @@ def _spec(cmd: Command, word: str) -> None:
 
 
 def parse(argv: Sequence[str]) -> Command:
-    options, words = common.command_line(
+    options, words = getopt.command_line(
         PROG, argv, TABLE, then="Try \"sacctmgr --help\" for more information", exit_code=1)
     keys = {key for key, _ in options}
     if "h" in keys or (words and words[0].lower() == "help"):
@@ -258,15 +261,9 @@ def rows(cmd: Command, assocs: Sequence[Association], jobs: Sequence[Job], clust
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    conn = common.Connection()
-    return common.run(lambda: _run(args, conn), lambda e: common.slurm_failure(PROG, e, f"{PROG}: error: "))
-
-
-def _run(argv: list[str], conn: common.Connection) -> int:
+def _run(argv: list[str], conn: Connection) -> int:
     cmd = parse(argv)
-    if common.slurm_help_or_version(cmd.verb == "help", cmd.verb == "version", USAGE):
+    if versions.slurm_help_or_version(cmd.verb == "help", cmd.verb == "version", USAGE):
         return 0
     found, per_assoc = columns(cmd)
     reply = conn.client.share_usage()
@@ -278,7 +275,5 @@ def _run(argv: list[str], conn: common.Connection) -> int:
     return 0
 
 
-command = common.entry_point(main)
-
-if __name__ == "__main__":
-    command()
+command = Shim.slurm(PROG, _run)
+main = command.main

@@ -4,9 +4,12 @@ from __future__ import annotations
 import sys
 
 from hpcq.errors import HpcqError
-from hpcq.shims import common
-from hpcq.shims.common import ShimError
+from hpcq.shims import errors, output, versions
+from hpcq.shims.connection import Connection
+from hpcq.shims.errors import ShimError
+from hpcq.shims.shim import Shim
 from hpcq.shims.slurm import options
+from hpcq.shims.submit_context import SubmitContext
 
 PROG = "sbatch"
 FAILED = "sbatch: error: Batch job submission failed: "
@@ -30,9 +33,9 @@ _REFUSALS = {
 
 def submission_failure(error: HpcqError, partition: str) -> ShimError:
     """A refused submit as sbatch prints it (sbatch_unknown_partition.txt, ..._too_much_mem.txt)."""
-    if common.script_too_large(error):  # slurmctld's max_script_size refusal (ESLURM_PATHNAME_TOO_LONG)
+    if errors.script_too_large(error):  # slurmctld's max_script_size refusal (ESLURM_PATHNAME_TOO_LONG)
         return ShimError(f"{FAILED}Pathname of a file, directory or other parameter too long", 1)
-    token, detail = common.error_token(error)
+    token, detail = errors.error_token(error)
     if token == "UNKNOWN_QUEUE":
         first = f"invalid partition specified: {partition}" if partition else detail
         return ShimError(f"sbatch: error: {first}\n{FAILED}Invalid partition name specified", 1)
@@ -40,39 +43,32 @@ def submission_failure(error: HpcqError, partition: str) -> ShimError:
         words, with_detail = _REFUSALS[token]
         lead = f"sbatch: error: {detail}\n" if with_detail and detail else ""
         return ShimError(f"{lead}{FAILED}{words}", 1)
-    return common.slurm_failure(PROG, error, FAILED)
+    return errors.slurm_failure(PROG, error, FAILED)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    conn = common.Connection()
-    request: list[options.SbatchRequest] = []
-    return common.run(lambda: _submit(args, conn, request),
-                      lambda e: submission_failure(e, request[0].spec.queue if request else ""))
-
-
-def _submit(argv: list[str], conn: common.Connection, parsed: list[options.SbatchRequest]) -> int:
-    request = options.parse(argv, common.SubmitContext.current())
-    parsed.append(request)
+def _submit(argv: list[str], conn: Connection) -> int:
+    request = options.parse(argv, SubmitContext.current())
     if request.help:
-        common.write(options.USAGE)
+        output.write(options.USAGE)
         return 0
     if request.version:
-        common.write(common.SLURM_VERSION_LINE)          # sbatch_version.txt
+        output.write(versions.SLURM_VERSION_LINE)          # sbatch_version.txt
         return 0
-    job_ids = conn.client.submit([request.spec], test_only=request.test_only)
+    try:
+        job_ids = conn.client.submit([request.spec], test_only=request.test_only)
+    except HpcqError as e:
+        raise submission_failure(e, request.spec.queue) from None
     if request.test_only:
         partition = request.spec.queue or "(default)"
         print(f"sbatch: Job {job_ids[0] if job_ids else 0} can be submitted to partition {partition}; "
               "hpcq gives no start estimate", file=sys.stderr)
     elif request.parsable:
-        common.write(str(job_ids[0]))
+        output.write(str(job_ids[0]))
     elif not request.quiet:
-        common.write(f"Submitted batch job {job_ids[0]}")
+        output.write(f"Submitted batch job {job_ids[0]}")
     return 0
 
 
-command = common.entry_point(main)
-
-if __name__ == "__main__":
-    command()
+# _submit words a refused submit itself, with the partition asked for.
+command = Shim(_submit, lambda error, conn: submission_failure(error, ""))
+main = command.main

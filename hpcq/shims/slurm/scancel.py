@@ -5,8 +5,12 @@ import sys
 from collections.abc import Sequence
 
 from hpcq.api.lite import jobs_pb2
-from hpcq.shims import common
-from hpcq.shims.common import ShimError
+from hpcq.shims import getopt, output, submit_context, values
+from hpcq.shims.connection import Connection
+from hpcq.shims.errors import ShimError
+from hpcq.shims.getopt import OptionTable
+from hpcq.shims.record import Record
+from hpcq.shims.shim import Shim
 from hpcq.shims.slurm import squeue
 
 PROG = "scancel"
@@ -16,7 +20,7 @@ Usage: scancel [-A account] [--batch] [--full] [--interactive] [-n job_name]
                [-p partition] [-Q] [-q qos] [-R reservation] [-s signal | integer]
                [-t PENDING | RUNNING | SUSPENDED] [--usage] [-u user_name]
                [--hurry] [-V] [-v] [-w hosts...] [--wckey=wckey] [--me] [job_id[_array_id][.step_id]]"""
-TABLE = common.OptionTable(
+TABLE = OptionTable(
     short="bfn:p:Qs:t:u:v",
     long={"batch": ("", "b"), "full": ("", "f"), "name": (":", "n"), "jobname": (":", "n"),
           "partition": (":", "p"), "quiet": ("", "Q"), "signal": (":", "s"), "state": (":", "t"),
@@ -31,7 +35,7 @@ _LOUD_REFUSALS = {R.NOT_PERMITTED: "Access/permission denied",
                   R.INVALID_STATE: "Job is pending execution"}
 
 
-class Request(common.Record):
+class Request(Record):
     job_ids: list[int] = []
     signal: int = 0                    # 0: cancel
     filters: squeue.Query | None = None
@@ -40,7 +44,7 @@ class Request(common.Record):
 
 
 def parse(argv: Sequence[str], user: str = "") -> Request:
-    options, operands = common.command_line(PROG, argv, TABLE, then=TRY_HELP, exit_code=1)
+    options, operands = getopt.command_line(PROG, argv, TABLE, then=TRY_HELP, exit_code=1)
     r = Request()
     filters = squeue.Query()
     filtered = False
@@ -51,23 +55,23 @@ def parse(argv: Sequence[str], user: str = "") -> Request:
             r.verbose = True
         elif key == "s":
             try:
-                r.signal = common.parse_signal(value or "")
+                r.signal = values.parse_signal(value or "")
             except ValueError:
                 raise ShimError(f"scancel: error: Invalid job signal: {value}", 1) from None
         elif key in ("u", "me"):
-            filters.users.extend(common.split_list(value) if key == "u" else [user or common.login_name()])
+            filters.users.extend(values.split_list(value) if key == "u" else [user or submit_context.login_name()])
             filtered = True
         elif key == "n":
-            filters.names.extend(common.split_list(value))
+            filters.names.extend(values.split_list(value))
             filtered = True
         elif key == "p":
-            filters.partitions.extend(common.split_list(value))
+            filters.partitions.extend(values.split_list(value))
             filtered = True
         elif key == "t":
             filters.states, filters.all_states = squeue.parse_states(value or "")
             filtered = True
     for operand in operands:
-        number = common.parse_uint(operand, common.UINT64_MAX)
+        number = values.parse_uint(operand, values.UINT64_MAX)
         if number is None:
             raise ShimError(f"scancel: error: Invalid job id {operand}", 1)
         r.job_ids.append(number)
@@ -93,16 +97,10 @@ def report(results: Sequence[jobs_pb2.JobActionResult], *, verbose: bool) -> tup
     return lines, code
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    conn = common.Connection()
-    return common.run(lambda: _cancel(args, conn), lambda e: common.slurm_failure(PROG, e, "scancel: error: "))
-
-
-def _cancel(argv: list[str], conn: common.Connection) -> int:
+def _cancel(argv: list[str], conn: Connection) -> int:
     r = parse(argv)
     if r.help:
-        common.write(USAGE)
+        output.write(USAGE)
         return 0
     job_ids = r.job_ids
     if r.filters is not None:
@@ -115,13 +113,8 @@ def _cancel(argv: list[str], conn: common.Connection) -> int:
             what = f"Signal {r.signal} to job" if r.signal else "Terminating job"
             print(f"scancel: {what} {job_id}", file=sys.stderr)
     results = conn.client.signal(job_ids, r.signal) if r.signal else conn.client.cancel(job_ids)
-    lines, code = report(results, verbose=r.verbose)
-    for line in lines:
-        print(line, file=sys.stderr)
-    return code
+    return output.refusals(*report(results, verbose=r.verbose))
 
 
-command = common.entry_point(main)
-
-if __name__ == "__main__":
-    command()
+command = Shim.slurm(PROG, _cancel)
+main = command.main

@@ -11,8 +11,12 @@ from collections.abc import Mapping, Sequence
 from hpcq import hostlist, states, units
 from hpcq.api.lite import jobs_pb2
 from hpcq.errors import HpcqError
-from hpcq.shims import arrays, common
-from hpcq.shims.common import ShimError
+from hpcq.shims import arrays, errors, getopt, output, values, versions
+from hpcq.shims.connection import Connection
+from hpcq.shims.errors import ShimError
+from hpcq.shims.getopt import OptionTable
+from hpcq.shims.record import Record
+from hpcq.shims.shim import Shim
 from hpcq.shims.slurm import scontrol_format as fmt
 
 PROG = "scontrol"
@@ -35,7 +39,7 @@ scontrol [<OPTION>] [<COMMAND>]
                               JobName TimeLimit NumNodes NumTasks CPUsPerTask MinMemoryNode
                               MinMemoryCPU Nice Partition Account Comment Requeue StartTime
                               Features ExcNodeList QOS WCKey"""
-TABLE = common.OptionTable(
+TABLE = OptionTable(
     short="dhoQvV",
     long={"details": ("", "d"), "help": ("", "h"), "oneline": ("", "o"), "quiet": ("", "Q"),
           "verbose": ("", "v"), "version": ("", "V"), "usage": ("", "h")})
@@ -47,7 +51,7 @@ _ENTITIES = {"job": "job", "jobs": "job", "jobid": "job", "node": "node", "nodes
 R = jobs_pb2.JobActionResult
 
 
-class Command(common.Record):
+class Command(Record):
     verb: str                                  # show, hold, uhold, release, requeue, update, help, version
     entity: str = ""
     name: str = ""
@@ -62,7 +66,7 @@ def parse_job_list(words: Sequence[str]) -> list[int]:
     """``11268``, ``11268,11269``, several words; Slurm's words for anything else."""
     ids = []
     for item in (i for word in words for i in word.split(",") if i):
-        number = common.parse_uint(item, common.UINT64_MAX)
+        number = values.parse_uint(item, values.UINT64_MAX)
         if number is None:
             raise ShimError(f"Invalid job id specified for job {item}", 1)
         ids.append(number)
@@ -72,7 +76,7 @@ def parse_job_list(words: Sequence[str]) -> list[int]:
 
 
 def parse(argv: Sequence[str]) -> Command:
-    options, words = common.command_line(
+    options, words = getopt.command_line(
         PROG, argv, TABLE, then="Try \"scontrol --help\" for more information", exit_code=1)
     keys = {key for key, _ in options}
     flags = dict(one_line="o" in keys, details="d" in keys, quiet="Q" in keys)
@@ -116,7 +120,7 @@ def _slurm_time(value: str) -> int:
 
 
 def _count(key: str, value: str) -> int:
-    number = common.parse_uint(value)
+    number = values.parse_uint(value)
     if number is None:
         raise ShimError(f"Invalid {key} value: {value}\nRequest aborted", 1)
     return number
@@ -131,14 +135,14 @@ def _size(key: str, value: str) -> int:
 
 def _nice(value: str) -> int:
     """Slurm's range: +/-2147483645."""
-    if not re.fullmatch(r"[-+]?[0-9]{1,10}", value) or abs(int(value)) > common.INT32_MAX - 2:
+    if not re.fullmatch(r"[-+]?[0-9]{1,10}", value) or abs(int(value)) > values.INT32_MAX - 2:
         raise ShimError(f"Invalid Nice value: {value}\nRequest aborted", 1)
     return int(value)
 
 
 def _begin(value: str) -> float:
     try:
-        return units.parse_slurm_timestamp(value, common.now())
+        return units.parse_slurm_timestamp(value, output.now())
     except ValueError:
         raise ShimError(f"Invalid StartTime value: {value}\nRequest aborted", 1) from None
 
@@ -187,7 +191,7 @@ def build_update(updates: Sequence[tuple[str, str]], current: jobs_pb2.Job | Non
         elif k == "nice":
             spec.nice, path = _nice(value), "nice"
         elif k == "priority":
-            if not value.isdigit() or int(value) > common.INT32_MAX:
+            if not value.isdigit() or int(value) > values.INT32_MAX:
                 raise ShimError(f"Invalid Priority value: {value}\nRequest aborted", 1)
             spec.priority, path = int(value), "priority"
         elif k == "partition":
@@ -239,14 +243,14 @@ _UPDATE_ERRORS = {
 
 
 def update_failure(error: HpcqError) -> ShimError:
-    token, detail = common.error_token(error)
+    token, detail = errors.error_token(error)
     if error.code == "PERMISSION_DENIED":
         return ShimError("slurm_update error: Access/permission denied", 1)
     if token in _UPDATE_ERRORS:
         return ShimError(f"slurm_update error: {_UPDATE_ERRORS[token]}", 1)
     if error.code == "NOT_FOUND":
         return ShimError("slurm_update error: Invalid job id specified", 1)
-    return common.slurm_failure(PROG, error, "slurm_update error: ")
+    return errors.slurm_failure(PROG, error, "slurm_update error: ")
 
 
 # -- hold and release ------------------------------------------------------------------------------
@@ -271,9 +275,9 @@ def action_report(verb: str, results: Sequence[jobs_pb2.JobActionResult]) -> tup
 
 # -- show ---------------------------------------------------------------------------------------
 
-def show(cmd: Command, conn: common.Connection, environ: Mapping[str, str]) -> str:
+def show(cmd: Command, conn: Connection, environ: Mapping[str, str]) -> str:
     client = conn.client if cmd.entity not in ("hostnames", "hostlist") else None
-    now = common.now()
+    now = output.now()
     if cmd.entity == "hostnames":
         expression = cmd.name or environ.get("SLURM_JOB_NODELIST", "")
         try:
@@ -319,8 +323,8 @@ def find_jobs(name: str, client, now: float) -> list[jobs_pb2.Job]:  # noqa: ANN
     names its own record and then its tasks' (newest first, as Slurm lists them); a task
     not started yet is the array's record with that task's index."""
     head, _, task = name.partition("_")
-    number = common.parse_uint(head, common.UINT64_MAX)
-    index = common.parse_uint(task, common.UINT32_MAX) if task else None
+    number = values.parse_uint(head, values.UINT64_MAX)
+    index = values.parse_uint(task, values.UINT32_MAX) if task else None
     if number is None or (task and index is None):
         return []
     found, _ = client.get([number])
@@ -356,25 +360,24 @@ def show_jobs(cmd: Command, client, now: float) -> str:  # noqa: ANN001 - hpcq.c
 
 # -- the command ------------------------------------------------------------------------------------
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    conn = common.Connection()
-    state: dict[str, str] = {}
-    return common.run(lambda: _run(args, conn, state), lambda e: _failure(e, state.get("verb", "")))
-
-
 def _failure(error: HpcqError, verb: str) -> ShimError:
     if verb == "update":
         return update_failure(error)
     lead = {"show": "slurm_load_jobs error: ", "hold": "slurm_suspend error: ", "uhold": "slurm_suspend error: ",
             "release": "slurm_suspend error: "}.get(verb, f"{PROG}: error: ")
-    return common.slurm_failure(PROG, error, lead)
+    return errors.slurm_failure(PROG, error, lead)
 
 
-def _run(argv: list[str], conn: common.Connection, state: dict[str, str]) -> int:
+def _run(argv: list[str], conn: Connection) -> int:
     cmd = parse(argv)
-    state["verb"] = cmd.verb
-    if common.slurm_help_or_version(cmd.verb == "help", cmd.verb == "version", USAGE):
+    try:
+        return _act(cmd, conn)
+    except HpcqError as e:
+        raise _failure(e, cmd.verb) from None
+
+
+def _act(cmd: Command, conn: Connection) -> int:
+    if versions.slurm_help_or_version(cmd.verb == "help", cmd.verb == "version", USAGE):
         return 0
     if cmd.verb == "show":
         sys.stdout.write(show(cmd, conn, os.environ))
@@ -396,13 +399,8 @@ def _run(argv: list[str], conn: common.Connection, state: dict[str, str]) -> int
         # As Slurm: an operator's hold is an admin hold (JobHeldAdmin), a user's a user hold.
         results = client.hold(cmd.job_ids, admin=cmd.verb == "hold" and os.geteuid() == 0)
     lines, code = action_report(cmd.verb, results)
-    if not cmd.quiet:
-        for line in lines:
-            print(line, file=sys.stderr)
-    return code
+    return output.refusals([] if cmd.quiet else lines, code)
 
 
-command = common.entry_point(main)
-
-if __name__ == "__main__":
-    command()
+command = Shim.slurm(PROG, _run)       # each verb's failures in its own words: _run
+main = command.main

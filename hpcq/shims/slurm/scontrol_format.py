@@ -12,9 +12,10 @@ from collections.abc import Sequence
 
 from hpcq import hostlist, states, units
 from hpcq.api.lite import admin_pb2, jobs_pb2
-from hpcq.shims.common import compress_indices, user_ids
 from hpcq.shims.slurm import sinfo_format
 from hpcq.shims.slurm import squeue_format as sq
+from hpcq.shims.submit_context import user_ids
+from hpcq.shims.values import compress_indices
 
 S = jobs_pb2.JobState
 Job = jobs_pb2.Job

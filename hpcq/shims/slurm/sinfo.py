@@ -6,8 +6,12 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from hpcq import hostlist
-from hpcq.shims import common
-from hpcq.shims.common import ShimError
+from hpcq.shims import getopt, output, values, versions
+from hpcq.shims.connection import Connection
+from hpcq.shims.errors import ShimError
+from hpcq.shims.getopt import OptionTable
+from hpcq.shims.record import Record
+from hpcq.shims.shim import Shim
 from hpcq.shims.slurm import sinfo_format as sf
 from hpcq.shims.slurm.squeue_format import FormatError
 
@@ -30,7 +34,7 @@ Usage: sinfo [OPTIONS]
   -s, --summarize            report state summary only
   -t, --states=node_state    specify the what states of nodes to view
   -V, --version              output version information and exit"""
-TABLE = common.OptionTable(
+TABLE = OptionTable(
     short="adehln:No:p:rRst:vV",
     long={"all": ("", "a"), "dead": ("", "d"), "exact": ("", "e"), "noheader": ("", "h"), "long": ("", "l"),
           "nodes": (":", "n"), "Node": ("", "N"), "format": (":", "o"), "partition": (":", "p"),
@@ -45,7 +49,7 @@ _STATE_WORDS = {
 }
 
 
-class Query(common.Record):
+class Query(Record):
     header: bool = True
     long: bool = False
     node_oriented: bool = False
@@ -73,7 +77,7 @@ class Query(common.Record):
 
 def parse(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Query:
     environ = os.environ if environ is None else environ
-    options, operands = common.command_line(PROG, argv, TABLE, then=TRY_HELP, exit_code=1)
+    options, operands = getopt.command_line(PROG, argv, TABLE, then=TRY_HELP, exit_code=1)
     if operands:
         raise ShimError(f"sinfo: error: Unrecognized option: {operands[0]}\n{TRY_HELP}", 1)
     q = Query(fmt=environ.get("SINFO_FORMAT", ""))
@@ -96,14 +100,14 @@ def parse(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Quer
         elif key == "o":
             q.fmt = value
         elif key == "p":
-            q.partitions.extend(common.split_list(value))
+            q.partitions.extend(values.split_list(value))
         elif key == "n":
             try:
                 q.node_names.extend(hostlist.expand(value))
             except ValueError as e:
                 raise ShimError(f"sinfo: error: {e}", 1) from None
         elif key == "t":
-            for word in common.split_list(value):
+            for word in values.split_list(value):
                 if word.upper() not in _STATE_WORDS:
                     raise ShimError(f"sinfo: error: Invalid node state specified: {word}", 1)
                 q.states |= _STATE_WORDS[word.upper()]
@@ -155,23 +159,14 @@ def render(q: Query, queues: Sequence[sf.Queue], nodes: Sequence[sf.Node], now: 
                      node_oriented=q.node_oriented, summarize=q.summarize)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    conn = common.Connection()
-    return common.run(lambda: _show(args, conn),
-                      lambda e: common.slurm_failure(PROG, e, "slurm_load_partitions: "))
-
-
-def _show(argv: list[str], conn: common.Connection) -> int:
+def _show(argv: list[str], conn: Connection) -> int:
     q = parse(argv)
-    if common.slurm_help_or_version(q.help, q.version, USAGE):
+    if versions.slurm_help_or_version(q.help, q.version, USAGE):
         return 0
     client = conn.client
-    sys.stdout.write(render(q, client.queues(), client.nodes(), common.now()))
+    sys.stdout.write(render(q, client.queues(), client.nodes(), output.now()))
     return 0
 
 
-command = common.entry_point(main)
-
-if __name__ == "__main__":
-    command()
+command = Shim.slurm(PROG, _show, lead="slurm_load_partitions: ")
+main = command.main

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from hpcq import hostlist, units
 from hpcq.api.lite import admin_pb2
-from hpcq.shims.common import Record
+from hpcq.shims.record import Record
 from hpcq.shims.slurm.squeue_format import Field, FormatError
 
 Node = admin_pb2.Node

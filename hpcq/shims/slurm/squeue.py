@@ -7,8 +7,12 @@ from collections.abc import Sequence
 
 from hpcq import states
 from hpcq.api.lite import jobs_pb2
-from hpcq.shims import arrays, common
-from hpcq.shims.common import ShimError
+from hpcq.shims import arrays, getopt, output, submit_context, values, versions
+from hpcq.shims.connection import Connection
+from hpcq.shims.errors import ShimError
+from hpcq.shims.getopt import OptionTable
+from hpcq.shims.record import Record
+from hpcq.shims.shim import Shim
 from hpcq.shims.slurm import squeue_format
 
 PROG = "squeue"
@@ -21,7 +25,7 @@ Usage: squeue [-A account] [--clusters names] [-i seconds] [--job jobid]
               [-L licenses] [-w nodes] [--federation] [--local] [--sibling]
               [--json=data_parser] [--yaml=data_parser]
               [-ahjlrsv]"""
-TABLE = common.OptionTable(
+TABLE = OptionTable(
     short="ahj:ln:o:O:p:rS:t:u:vV",
     long={"all": ("", "a"), "array": ("", "r"), "noheader": ("", "h"), "format": (":", "o"),
           "Format": (":", "O"), "jobs": ("::", "j"), "long": ("", "l"), "name": (":", "n"),
@@ -37,7 +41,7 @@ _SLURM_STATES = {"PENDING": "PD", "RUNNING": "R", "SUSPENDED": "S", "COMPLETING"
                  "SPECIAL_EXIT": "SE", "STAGE_OUT": "SO", "STOPPED": "ST"}
 
 
-class Query(common.Record):
+class Query(Record):
     job_ids: list[int] = []
     users: list[str] = []
     partitions: list[str] = []
@@ -58,7 +62,7 @@ class Query(common.Record):
 def parse_states(value: str) -> tuple[list[int], bool]:
     """-t's list: hpcq states, and whether it said ``all``."""
     found: list[int] = []
-    for word in common.split_list(value):
+    for word in values.split_list(value):
         upper = word.upper()
         if upper == "ALL":
             return [], True
@@ -71,7 +75,7 @@ def parse_states(value: str) -> tuple[list[int], bool]:
 
 def parse(argv: Sequence[str], environ: dict[str, str] | None = None, user: str = "") -> Query:
     environ = os.environ if environ is None else environ
-    options, operands = common.command_line(PROG, argv, TABLE, then=TRY_HELP, exit_code=1)
+    options, operands = getopt.command_line(PROG, argv, TABLE, then=TRY_HELP, exit_code=1)
     q = Query(fmt=environ.get("SQUEUE_FORMAT", squeue_format.DEFAULT_FORMAT))
     for key, value in options:
         if key in ("help", "usage"):
@@ -97,23 +101,23 @@ def parse(argv: Sequence[str], environ: dict[str, str] | None = None, user: str 
         elif key == "o":
             q.fmt = value or ""
         elif key == "j":
-            for item in common.split_list(value):
-                number = common.parse_uint(item, common.UINT64_MAX)
+            for item in values.split_list(value):
+                number = values.parse_uint(item, values.UINT64_MAX)
                 if number is None:
                     raise ShimError(f"squeue: error: Invalid job id: {item}", 1)
                 q.job_ids.append(number)
         elif key == "u":
-            q.users.extend(common.split_list(value))
+            q.users.extend(values.split_list(value))
         elif key == "me":
-            q.users.append(user or common.login_name())
+            q.users.append(user or submit_context.login_name())
         elif key == "p":
-            q.partitions.extend(common.split_list(value))
+            q.partitions.extend(values.split_list(value))
         elif key == "n":
-            q.names.extend(common.split_list(value))
+            q.names.extend(values.split_list(value))
         elif key == "t":
             q.states, q.all_states = parse_states(value or "")
     for operand in operands:   # squeue takes job ids as arguments too (squeue 42)
-        number = common.parse_uint(operand, common.UINT64_MAX)
+        number = values.parse_uint(operand, values.UINT64_MAX)
         if number is None:
             raise ShimError(f"squeue: error: Unrecognized option: {operand}\n{USAGE}", 1)
         q.job_ids.append(number)
@@ -146,7 +150,7 @@ def _wanted(job: jobs_pb2.Job, q: Query) -> bool:
     return not q.names or job.spec.name in q.names
 
 
-def select(q: Query, conn: common.Connection) -> list[jobs_pb2.Job]:
+def select(q: Query, conn: Connection) -> list[jobs_pb2.Job]:
     if q.job_ids:
         jobs, unknown = conn.client.get(q.job_ids)
         # As squeue: asking for one job loads that job, and an unknown id is an error;
@@ -165,32 +169,23 @@ def select(q: Query, conn: common.Connection) -> list[jobs_pb2.Job]:
     if q.expand:
         wanted = arrays.expand(wanted)
     if q.sort:
-        return squeue_format.sort_by(squeue_format.sort_jobs(wanted), q.sort, common.now())
+        return squeue_format.sort_by(squeue_format.sort_jobs(wanted), q.sort, output.now())
     if q.start:
-        return squeue_format.sort_by_start(wanted, common.now())
+        return squeue_format.sort_by_start(wanted, output.now())
     return squeue_format.sort_jobs(wanted)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    conn = common.Connection()
-    return common.run(lambda: _show(args, conn),
-                      lambda e: common.slurm_failure(PROG, e, "slurm_load_jobs error: "))
-
-
-def _show(argv: list[str], conn: common.Connection) -> int:
+def _show(argv: list[str], conn: Connection) -> int:
     q = parse(argv)
-    if common.slurm_help_or_version(q.help, q.version, USAGE):
+    if versions.slurm_help_or_version(q.help, q.version, USAGE):
         return 0
     jobs = select(q, conn)
     if q.named:
-        sys.stdout.write(squeue_format.render_named(jobs, common.now(), q.named, header=q.header))
+        sys.stdout.write(squeue_format.render_named(jobs, output.now(), q.named, header=q.header))
     else:
-        sys.stdout.write(squeue_format.render(jobs, common.now(), fmt=q.fmt, header=q.header, long=q.long))
+        sys.stdout.write(squeue_format.render(jobs, output.now(), fmt=q.fmt, header=q.header, long=q.long))
     return 0
 
 
-command = common.entry_point(main)
-
-if __name__ == "__main__":
-    command()
+command = Shim.slurm(PROG, _show, lead="slurm_load_jobs error: ")
+main = command.main

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from hpcq import filenames, hostlist, states, units
 from hpcq.api.lite import jobs_pb2
-from hpcq.shims.common import user_ids
+from hpcq.shims.submit_context import user_ids
 
 S = jobs_pb2.JobState
 Job = jobs_pb2.Job

@@ -9,8 +9,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from hpcq.shims import common
-from hpcq.shims.common import ShimError
+from hpcq.shims import getopt, submit_context, values, versions
+from hpcq.shims.connection import Connection
+from hpcq.shims.errors import ShimError
+from hpcq.shims.getopt import OptionTable
+from hpcq.shims.shim import Shim
 from hpcq.shims.slurm import assoc
 from hpcq.shims.slurm.assoc import FieldDef, ShareRow
 
@@ -29,7 +32,7 @@ Usage:  sshare [OPTION]
     -U or --Users          display only user information
     -V or --version        display tool version number
         --help             display this usage description"""
-TABLE = common.OptionTable(
+TABLE = OptionTable(
     short="aA:hlM:m:no:pPu:UvV",
     long={"all": ("", "a"), "accounts": (":", "A"), "long": ("", "l"), "clusters": (":", "M"),
           "partition": ("", "m"), "noheader": ("", "n"), "format": (":", "o"), "parsable": ("", "p"),
@@ -70,7 +73,7 @@ FIELDS = [
 
 
 class Query:
-    """sshare's options, parsed (a small class, not a dataclass: see hpcq/shims/common.py)."""
+    """sshare's options, parsed (a small class, not a dataclass: see hpcq/shims/record.py)."""
     all_users: bool = False
     users_only: bool = False       # -U
     header: bool = True
@@ -85,7 +88,7 @@ class Query:
 
 
 def parse(argv: Sequence[str]) -> Query:
-    options, operands = common.command_line(PROG, argv, TABLE, then=USAGE, exit_code=1)
+    options, operands = getopt.command_line(PROG, argv, TABLE, then=USAGE, exit_code=1)
     if operands:
         raise ShimError(f"{PROG}: error: Unknown arguments: {' '.join(operands)}\n{USAGE}", 1)
     q = Query()
@@ -98,7 +101,7 @@ def parse(argv: Sequence[str]) -> Query:
         elif key == "a":
             q.all_users = True
         elif key == "A":
-            q.accounts.extend(common.split_list(value))
+            q.accounts.extend(values.split_list(value))
         elif key == "l" and not given:
             q.fmt = LONG_FORMAT
         elif key == "n":
@@ -108,7 +111,7 @@ def parse(argv: Sequence[str]) -> Query:
         elif key in ("p", "P"):
             q.parsable = key
         elif key == "u":
-            q.users.extend(common.split_list(value))
+            q.users.extend(values.split_list(value))
         elif key == "U":
             q.users_only = True
     if given:
@@ -139,25 +142,17 @@ def render(q: Query, rows: Sequence[ShareRow], me: str, cluster: str = "") -> st
                         parsable=q.parsable)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    conn = common.Connection()
-    return common.run(lambda: _show(args, conn), lambda e: common.slurm_failure(PROG, e, f"{PROG}: error: "))
-
-
-def _show(argv: list[str], conn: common.Connection) -> int:
+def _show(argv: list[str], conn: Connection) -> int:
     q = parse(argv)
-    if common.slurm_help_or_version(q.help, q.version, USAGE):
+    if versions.slurm_help_or_version(q.help, q.version, USAGE):
         return 0
     columns(q)                           # a bad -o fails before any call
     reply = conn.client.share_usage()
     jobs = conn.client.list()            # the jobs waiting or running: the scheduler's associations
     rows = assoc.share_rows(assoc.associations(reply, jobs), reply)
-    sys.stdout.write(render(q, rows, common.login_name(), conn.cluster))
+    sys.stdout.write(render(q, rows, submit_context.login_name(), conn.cluster))
     return 0
 
 
-command = common.entry_point(main)
-
-if __name__ == "__main__":
-    command()
+command = Shim.slurm(PROG, _show)
+main = command.main
