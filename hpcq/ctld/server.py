@@ -149,12 +149,10 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
                     view = None if job is None else reads.view_for(who, job)
                     if view is not None:
                         yield jobs_pb2.JobEvent(job=view)
-            while True:
-                job = await sub.queue.get()
+            while (job := await sub.next()) is not None:
                 yield jobs_pb2.JobEvent(job=job)
-                if sub.overflowed and sub.queue.empty():
-                    await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                        "WATCH_OVERFLOW: this watcher fell too far behind; watch again")
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                "WATCH_OVERFLOW: this watcher fell too far behind; watch again")
         finally:
             self.c.watchers.unsubscribe(sub)
 

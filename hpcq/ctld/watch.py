@@ -8,13 +8,43 @@ from hpcq.api import jobs_pb2
 from hpcq.ctld import auth
 
 QUEUE_LIMIT = 100_000
+# Events are whole job records, a script of up to 4 MiB among them: a count alone would let
+# a watcher that never reads hold 100,000 of them (one user's hold/release loop on a job
+# with a large script grew ctld by 8 MiB a request).
+QUEUE_BYTES = 256 * 1024 * 1024
 
 
 class Subscription:
     def __init__(self, view: Callable[[jobs_pb2.Job], auth.View]) -> None:
         self.view = view   # how much of a job this subscriber may see; HIDDEN: not wanted either
-        self.queue: asyncio.Queue[jobs_pb2.Job] = asyncio.Queue(QUEUE_LIMIT)
+        # Bounded by offer(), by count and by bytes; None after the last event: overflowed.
+        self.queue: asyncio.Queue[tuple[jobs_pb2.Job, int] | None] = asyncio.Queue()
+        self.bytes = 0
         self.overflowed = False
+
+    def offer(self, event: jobs_pb2.Job, size: int) -> bool:
+        """Queue an event of `size` bytes, or (over either bound) drop everything queued and
+        mark the subscription overflowed: kept, those events would stay in ctld's memory for
+        as long as a client that never reads keeps its stream open."""
+        if self.queue.qsize() < QUEUE_LIMIT and self.bytes + size <= QUEUE_BYTES:
+            self.queue.put_nowait((event, size))
+            self.bytes += size
+            return True
+        self.overflowed = True
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.bytes = 0
+        self.queue.put_nowait(None)
+        return False
+
+    async def next(self) -> jobs_pb2.Job | None:
+        """The next event; None once the subscription has overflowed."""
+        item = await self.queue.get()
+        if item is None:
+            return None
+        event, size = item
+        self.bytes -= size
+        return event
 
 
 class Watchers:
@@ -33,26 +63,24 @@ class Watchers:
         """Send the job's current record, as each subscriber may see it, to every subscriber
         that wants it. One full copy and one redacted copy at most, however many subscribers.
 
-        A subscriber that falls QUEUE_LIMIT events behind is cut off (its stream ends
-        with RESOURCE_EXHAUSTED once it has read what it holds) rather than letting
-        ctld's memory grow without bound.
+        A subscriber that falls QUEUE_LIMIT events or QUEUE_BYTES behind is cut off (its
+        stream ends with RESOURCE_EXHAUSTED, the events it had not read dropped) rather
+        than letting ctld's memory grow without bound.
         """
         if not self._subscriptions:
             return
-        copies: dict[auth.View, jobs_pb2.Job] = {}
+        copies: dict[auth.View, tuple[jobs_pb2.Job, int]] = {}
         for sub in list(self._subscriptions):
             if sub.overflowed:
                 continue
             view = sub.view(job)
             if view is auth.View.HIDDEN:
                 continue
-            event = copies.get(view)
-            if event is None:
-                event = copies[view] = _copy(job) if view is auth.View.FULL else auth.redacted(job)
-            try:
-                sub.queue.put_nowait(event)
-            except asyncio.QueueFull:
-                sub.overflowed = True
+            copy = copies.get(view)
+            if copy is None:
+                event = _copy(job) if view is auth.View.FULL else auth.redacted(job)
+                copy = copies[view] = (event, event.ByteSize())
+            if not sub.offer(*copy):
                 self._subscriptions.discard(sub)
 
 

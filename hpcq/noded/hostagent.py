@@ -8,8 +8,11 @@ passed through as bytes; the agent never parses them, so it is cheap and version
 
 Every local user may write anything to the socket, so nothing a client chooses costs the
 agent more than a bounded amount: the rate limit is the first thing each request meets,
-a method name becomes a metric label only if it names an RPC of the API, and an answer
-is drained before the next request is read.
+a method name becomes a metric label only if it names an RPC of the API, an answer
+is drained before the next request is read, and one user holds at most
+MAX_CONNECTIONS_PER_USER connections and MAX_FRAME_BYTES_PER_USER bytes of requests at
+once (else one user's idle connections would take every descriptor the agent may open,
+and its half-sent frames gigabytes, from everyone on the host).
 """
 from __future__ import annotations
 
@@ -37,6 +40,11 @@ log = logging.getLogger("hpcq.agent")
 _UCRED = struct.Struct("3i")
 FORWARD_TIMEOUT = 60.0
 _SHOWN_METHOD = 100   # characters of an unknown method name echoed back to its sender
+MAX_CONNECTIONS_PER_USER = 256
+MAX_FRAME_BYTES_PER_USER = 4 * wire.MAX_FRAME
+# What a connection may buffer beyond the frame being read (asyncio pauses reading at
+# twice this): a client that pipelines requests costs 512 KiB a connection, not two frames.
+_READ_BUFFER = 256 * 1024
 
 
 def forwardable_methods() -> dict[str, bool]:
@@ -66,6 +74,39 @@ class TokenBucket:
         return True
 
 
+class UserBudget:
+    """What each uid holds of the agent now: open connections, and bytes of requests being
+    read or forwarded."""
+
+    def __init__(self) -> None:
+        self.connections: dict[int, int] = {}
+        self.frame_bytes: dict[int, int] = {}
+
+    def open(self, uid: int) -> bool:
+        held = self.connections.get(uid, 0)
+        if held >= MAX_CONNECTIONS_PER_USER:
+            return False
+        self.connections[uid] = held + 1
+        return True
+
+    def close(self, uid: int) -> None:
+        self.connections[uid] -= 1
+        if not self.connections[uid]:
+            del self.connections[uid]
+
+    def reserve(self, uid: int, length: int) -> bool:
+        held = self.frame_bytes.get(uid, 0)
+        if held + length > MAX_FRAME_BYTES_PER_USER:
+            return False
+        self.frame_bytes[uid] = held + length
+        return True
+
+    def release(self, uid: int, length: int) -> None:
+        self.frame_bytes[uid] -= length
+        if not self.frame_bytes[uid]:
+            del self.frame_bytes[uid]
+
+
 class Refusal(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -77,6 +118,7 @@ class Agent:
         self.settings = settings
         self.methods = forwardable_methods()
         self.bucket = TokenBucket(settings.rate, settings.burst)
+        self.budget = UserBudget()
         options = [("grpc.max_send_message_length", wire.MAX_FRAME * 4),
                    ("grpc.max_receive_message_length", wire.MAX_FRAME * 4),
                    ("grpc.keepalive_time_ms", 30_000), ("grpc.keepalive_permit_without_calls", 1)]
@@ -102,6 +144,20 @@ class Agent:
         sock = writer.get_extra_info("socket")
         _pid, uid, _gid = _UCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size))
         metrics.AGENT_CONNECTIONS.inc()
+        if not self.budget.open(uid):
+            # Answered and closed at once: waiting for its request would hold the descriptor.
+            metrics.AGENT_REFUSED.labels("RESOURCE_EXHAUSTED").inc()
+            writer.write(wire.frame(wire.error_payload("RESOURCE_EXHAUSTED", f"uid {uid} has "
+                                                       f"{MAX_CONNECTIONS_PER_USER} connections open to this "
+                                                       "host's hpcq-agent already; close some first")))
+            writer.close()
+            return
+        try:
+            await self._serve(uid, reader, writer)
+        finally:
+            self.budget.close(uid)
+
+    async def _serve(self, uid: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             try:
                 user, refusal = self.user_for(uid), None
@@ -109,28 +165,21 @@ class Agent:
                 user, refusal = "", e
             while True:
                 try:
-                    payload = await reader.readexactly(wire.frame_length(await reader.readexactly(wire.HEADER_SIZE)))
+                    length = wire.frame_length(await reader.readexactly(wire.HEADER_SIZE))
                 except asyncio.IncompleteReadError:
-                    return  # the client is done (or gave up mid-frame)
+                    return  # the client is done
                 except wire.WireError as e:
                     raise Refusal("INVALID_ARGUMENT", str(e)) from None
-                started = time.perf_counter()
-                if not self.bucket.take(uid, time.monotonic()):
-                    who = user or f"uid {uid}"
-                    code = self._answer(writer, "RESOURCE_EXHAUSTED", f"rate limit: {who} may make "
-                                        f"{self.settings.rate:g} requests/s (bursts of {self.settings.burst}) "
-                                        "through this host's agent; slow down")
-                    method = ""
-                else:
-                    if refusal is not None:
-                        raise refusal
-                    try:
-                        method, body = wire.split_request(payload)
-                    except wire.WireError as e:
-                        raise Refusal("INVALID_ARGUMENT", str(e)) from None
-                    code = await self.forward(user, method, body, reader, writer)
+                if not self.budget.reserve(uid, length):
+                    raise Refusal("RESOURCE_EXHAUSTED", f"uid {uid} is sending {MAX_FRAME_BYTES_PER_USER} bytes "
+                                  "of requests to this host's hpcq-agent already; wait for their answers")
+                try:
+                    code = await self._answer_frame(uid, user, refusal, length, reader, writer)
+                finally:
+                    self.budget.release(uid, length)
+                if code is None:
+                    return  # the client gave up mid-frame
                 await writer.drain()  # a client that does not read its answers stops being read
-                metrics.on_agent_request(method, code, time.perf_counter() - started)
         except Refusal as e:
             log.info("refused uid %d: %s", uid, e)
             metrics.AGENT_REFUSED.labels(metrics.status_label(e.code)).inc()
@@ -143,6 +192,32 @@ class Agent:
             except ConnectionError:
                 pass
             writer.close()
+
+    async def _answer_frame(self, uid: int, user: str, refusal: Refusal | None, length: int,
+                            reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str | None:
+        """Read one request of `length` bytes and answer it: the answer's status code, or
+        None if the client hung up before sending all of it."""
+        try:
+            payload = await reader.readexactly(length)
+        except asyncio.IncompleteReadError:
+            return None
+        started = time.perf_counter()
+        if not self.bucket.take(uid, time.monotonic()):
+            who = user or f"uid {uid}"
+            code = self._answer(writer, "RESOURCE_EXHAUSTED", f"rate limit: {who} may make "
+                                f"{self.settings.rate:g} requests/s (bursts of {self.settings.burst}) "
+                                "through this host's agent; slow down")
+            method = ""
+        else:
+            if refusal is not None:
+                raise refusal
+            try:
+                method, body = wire.split_request(payload)
+            except wire.WireError as e:
+                raise Refusal("INVALID_ARGUMENT", str(e)) from None
+            code = await self.forward(user, method, body, reader, writer)
+        metrics.on_agent_request(method, code, time.perf_counter() - started)
+        return code
 
     @staticmethod
     def _answer(writer: asyncio.StreamWriter, code: str, message: str) -> str:
@@ -199,7 +274,7 @@ async def run(settings: configuration.AgentSection) -> None:
         # socket of their own in the agent's place. One that exists (/run, /tmp) is the site's.
         private_files.make_dir(path.parent, 0o755)
     path.unlink(missing_ok=True)
-    server = await asyncio.start_unix_server(agent.serve_client, path=str(path), limit=wire.MAX_FRAME + 64)
+    server = await asyncio.start_unix_server(agent.serve_client, path=str(path), limit=_READ_BUFFER)
     os.chmod(path, 0o666)
     log.info("hpcq-agent on %s for ctld %s (rate %g/s, burst %d per user)", path, settings.server, settings.rate,
              settings.burst)
