@@ -1,4 +1,7 @@
-"""hpcq.Client: the Python SDK over the Jobs and Admin services."""
+"""The low-level client over the Jobs and Admin services: it answers with the API's
+protobuf messages and imports next to nothing, which is what the commands need to start
+fast. The public SDK, hpcq.Client (hpcq/_sdk.py), wraps it with typed views; this one is
+`hpcq.Client(...).raw`."""
 from __future__ import annotations
 
 import os

@@ -99,7 +99,7 @@ def rpcs() -> list[dict[str, str]]:
 
 def api_tables() -> str:
     sys.path.insert(0, str(ROOT))
-    from hpcq.client import Client
+    from hpcq import Client
     from hpcq.ctld import auth
 
     who = {auth.Scope.ANY_JOB: "any person; own jobs (staff: all)", auth.Scope.PERSON: "any person",
