@@ -1,9 +1,7 @@
-"""What a command prints: its output on stdout, its refusals on stderr, and the clock its
-times are printed against."""
+"""What a command prints: its output on stdout, its failures and refusals on stderr."""
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Iterable
 
 
@@ -25,9 +23,3 @@ def refusals(lines: Iterable[str], exit_code: int) -> int:
     for line in lines:
         print(line, file=sys.stderr)
     return exit_code
-
-
-def now() -> float:
-    """The time commands print against (elapsed times, "now" headers); one place for
-    tests to set it."""
-    return time.time()

@@ -16,7 +16,7 @@ from hpcq import states
 from hpcq.api import admin_pb2, jobs_pb2
 from hpcq.ctld import jobs as jobrules
 from hpcq.errors import HpcqError
-from hpcq.shims import connection, output, submit_context
+from hpcq.shims import clock, connection, submit_context
 
 R = jobs_pb2.JobActionResult
 S = jobs_pb2.JobState
@@ -197,7 +197,7 @@ def run(main: Callable[[list[str]], int], argv: list[str], world: FakeCluster, m
         stdin: str = "") -> Output:
     """Run a shim's main as the command, against `world`, at `world.now`."""
     monkeypatch.setattr(connection, "open_client", world.client)
-    monkeypatch.setattr(output, "now", lambda: world.now)
+    monkeypatch.setattr(clock, "now", lambda: world.now)
     monkeypatch.setattr(submit_context, "login_name", lambda: world.user)
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin.encode())))
     out, err = io.StringIO(), io.StringIO()

@@ -12,12 +12,12 @@ from collections.abc import Sequence
 
 from hpcq import units
 from hpcq.api.lite import jobs_pb2
+from hpcq.patterns import Pattern
 from hpcq.shims import directives, errors, getopt, values
 from hpcq.shims.directives import Directive, DirectiveError, OptionBuilder
 from hpcq.shims.errors import ShimError
 from hpcq.shims.getopt import OptionTable
 from hpcq.shims.submit_context import SubmitContext
-from hpcq.patterns import Pattern
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

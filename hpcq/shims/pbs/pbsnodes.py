@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from hpcq.errors import ConfigError, HpcqError
-from hpcq.shims import errors, getopt, output, versions
+from hpcq.shims import clock, errors, getopt, output, versions
 from hpcq.shims.connection import Connection
 from hpcq.shims.errors import ShimError
 from hpcq.shims.getopt import OptionTable
@@ -113,7 +113,7 @@ def show(r: Request, conn: Connection) -> int:
     jobs = {job.id: job for job in client.get(wanted)[0]} if wanted else {}
     server = conn.cluster
     if r.json:
-        sys.stdout.write(fmt.render_json(nodes, jobs, server, output.now(), versions.PBS_VERSION))
+        sys.stdout.write(fmt.render_json(nodes, jobs, server, clock.now(), versions.PBS_VERSION))
     else:
         sys.stdout.write(fmt.render_text(nodes, jobs, server))
     return code

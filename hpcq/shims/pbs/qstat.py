@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from hpcq import states
 from hpcq.api.lite import jobs_pb2
-from hpcq.shims import errors, getopt, output, submit_context, versions
+from hpcq.shims import clock, errors, getopt, output, submit_context, versions
 from hpcq.shims.connection import Connection
 from hpcq.shims.errors import ShimError
 from hpcq.shims.getopt import OptionTable
@@ -157,7 +157,7 @@ def select(q: Query, conn: Connection) -> tuple[list[jobs_pb2.Job], list[str], i
             code = errors.pbs_exit(errors.PBSE_UNKJOBID)
         elif states.is_finished(job.state) and not q.history:
             not_shown.append(f"qstat: {qstat_format.job_id(job, conn.cluster)} Job has finished, "
-                          "use -x or -H to obtain historical job information")
+                             "use -x or -H to obtain historical job information")
             code = errors.pbs_exit(errors.PBSE_HISTJOBID)
         elif _wanted(job, q):
             alone = not (subjobs and q.arrays_only)          # -Jt: the subjobs without their array
@@ -223,7 +223,7 @@ def _show(argv: list[str], conn: Connection) -> int:
     if q.version:
         output.write(versions.PBS_VERSION_LINE)
         return 0
-    now = output.now()
+    now = clock.now()
     if q.status:
         sys.stdout.write(show_status(q, conn, now))
         return 0

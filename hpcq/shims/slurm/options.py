@@ -11,8 +11,8 @@ from collections import namedtuple
 from collections.abc import Mapping, Sequence
 
 from hpcq import hostlist, units
-from hpcq.patterns import Pattern
 from hpcq.api.lite import jobs_pb2
+from hpcq.patterns import Pattern
 from hpcq.shims import directives, getopt, values
 from hpcq.shims.directives import Directive, DirectiveError, OptionBuilder
 from hpcq.shims.errors import ShimError

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from hpcq import states
 from hpcq.api.lite import jobs_pb2
-from hpcq.shims import getopt, output, submit_context, values, versions
+from hpcq.shims import clock, getopt, submit_context, values, versions
 from hpcq.shims.connection import Connection
 from hpcq.shims.errors import ShimError
 from hpcq.shims.getopt import OptionTable
@@ -240,7 +240,7 @@ def help_format() -> str:
 
 
 def _show(argv: list[str], conn: Connection) -> int:
-    now = output.now()
+    now = clock.now()
     q = parse(argv, now)
     if versions.slurm_help_or_version(q.help, q.version, USAGE):
         return 0

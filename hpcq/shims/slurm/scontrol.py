@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from hpcq import hostlist, states, units
 from hpcq.api.lite import jobs_pb2
 from hpcq.errors import HpcqError
-from hpcq.shims import arrays, errors, getopt, output, values, versions
+from hpcq.shims import arrays, clock, errors, getopt, output, values, versions
 from hpcq.shims.connection import Connection
 from hpcq.shims.errors import ShimError
 from hpcq.shims.getopt import OptionTable
@@ -142,7 +142,7 @@ def _nice(value: str) -> int:
 
 def _begin(value: str) -> float:
     try:
-        return units.parse_slurm_timestamp(value, output.now())
+        return units.parse_slurm_timestamp(value, clock.now())
     except ValueError:
         raise ShimError(f"Invalid StartTime value: {value}\nRequest aborted", 1) from None
 
@@ -277,7 +277,7 @@ def action_report(verb: str, results: Sequence[jobs_pb2.JobActionResult]) -> tup
 
 def show(cmd: Command, conn: Connection, environ: Mapping[str, str]) -> str:
     client = conn.client if cmd.entity not in ("hostnames", "hostlist") else None
-    now = output.now()
+    now = clock.now()
     if cmd.entity == "hostnames":
         expression = cmd.name or environ.get("SLURM_JOB_NODELIST", "")
         try:

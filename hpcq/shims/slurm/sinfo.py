@@ -6,7 +6,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from hpcq import hostlist
-from hpcq.shims import getopt, output, values, versions
+from hpcq.shims import clock, getopt, values, versions
 from hpcq.shims.connection import Connection
 from hpcq.shims.errors import ShimError
 from hpcq.shims.getopt import OptionTable
@@ -164,7 +164,7 @@ def _show(argv: list[str], conn: Connection) -> int:
     if versions.slurm_help_or_version(q.help, q.version, USAGE):
         return 0
     client = conn.client
-    sys.stdout.write(render(q, client.queues(), client.nodes(), output.now()))
+    sys.stdout.write(render(q, client.queues(), client.nodes(), clock.now()))
     return 0
 
 

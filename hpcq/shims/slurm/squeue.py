@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from hpcq import states
 from hpcq.api.lite import jobs_pb2
-from hpcq.shims import arrays, getopt, output, submit_context, values, versions
+from hpcq.shims import arrays, clock, getopt, submit_context, values, versions
 from hpcq.shims.connection import Connection
 from hpcq.shims.errors import ShimError
 from hpcq.shims.getopt import OptionTable
@@ -169,9 +169,9 @@ def select(q: Query, conn: Connection) -> list[jobs_pb2.Job]:
     if q.expand:
         wanted = arrays.expand(wanted)
     if q.sort:
-        return squeue_format.sort_by(squeue_format.sort_jobs(wanted), q.sort, output.now())
+        return squeue_format.sort_by(squeue_format.sort_jobs(wanted), q.sort, clock.now())
     if q.start:
-        return squeue_format.sort_by_start(wanted, output.now())
+        return squeue_format.sort_by_start(wanted, clock.now())
     return squeue_format.sort_jobs(wanted)
 
 
@@ -181,9 +181,9 @@ def _show(argv: list[str], conn: Connection) -> int:
         return 0
     jobs = select(q, conn)
     if q.named:
-        sys.stdout.write(squeue_format.render_named(jobs, output.now(), q.named, header=q.header))
+        sys.stdout.write(squeue_format.render_named(jobs, clock.now(), q.named, header=q.header))
     else:
-        sys.stdout.write(squeue_format.render(jobs, output.now(), fmt=q.fmt, header=q.header, long=q.long))
+        sys.stdout.write(squeue_format.render(jobs, clock.now(), fmt=q.fmt, header=q.header, long=q.long))
     return 0
 
 
