@@ -88,16 +88,6 @@ class Client:
         jobs, _ = self.get([job_id])
         return jobs[0] if jobs else None
 
-    def list(self, *, states: Sequence[int] = (), users: Sequence[str] = (), queues: Sequence[str] = (),
-             names: Sequence[str] = (), include_finished: bool = False, ended_after: float = 0.0,
-             page_size: int = 0) -> list[JobInfo]:
-        """Jobs matching every given filter (all pages, of page_size each); `states` are
-        JobState values (none given: every unfinished state, or every state with
-        include_finished)."""
-        jobs = self.raw.list(states=states, users=users, queues=queues, names=names,
-                             include_finished=include_finished, ended_after=ended_after, page_size=page_size)
-        return [JobInfo.from_proto(j) for j in jobs]
-
     def watch(self, job_ids: Iterable[int] = (), *, send_initial: bool = True,
               timeout: float | None = None) -> Iterator[JobInfo]:
         """Every change of these jobs (of every visible job if none given), as it is stored;
@@ -188,3 +178,16 @@ class Client:
     def set_share(self, account: str, shares: int, user: str = "") -> admin_pb2.Share:
         """Set the raw shares of an account, or of a user inside it (operators and admins)."""
         return self.raw.set_share(account, shares, user)
+
+    # Last in the class: below it, `list` in an annotation would name this method for
+    # type checkers, not the builtin.
+    def list(self, *, states: Sequence[int] = (), users: Sequence[str] = (), queues: Sequence[str] = (),
+             names: Sequence[str] = (), include_finished: bool = False, ended_after: float = 0.0,
+             page_size: int = 0) -> list[JobInfo]:
+        """Jobs matching every given filter (all pages, of page_size each); `states` are
+        JobState values (none given: every unfinished state, or every state with
+        include_finished)."""
+        jobs = self.raw.list(states=states, users=users, queues=queues, names=names,
+                             include_finished=include_finished, ended_after=ended_after, page_size=page_size)
+        return [JobInfo.from_proto(j) for j in jobs]
+

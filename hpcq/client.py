@@ -16,9 +16,14 @@ from hpcq.transport import AgentTransport, GrpcTransport
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
+    from typing import TypeVar
+
+    from google.protobuf.message import Message
 
     from hpcq import config as configuration
     from hpcq.transport import Transport
+
+    Reply = TypeVar("Reply", bound=Message)
 
 JobSpec = jobs_pb2.JobSpec
 Job = jobs_pb2.Job
@@ -118,22 +123,6 @@ class Client:
                 request = jobs_pb2.GetJobsRequest(job_ids=reply.more_ids)
         return jobs, unknown
 
-    def list(self, *, states: Sequence[int] = (), users: Sequence[str] = (), queues: Sequence[str] = (),
-             names: Sequence[str] = (), include_finished: bool = False, ended_after: float = 0.0,
-             page_size: int = 0) -> list[Job]:
-        """Jobs matching every given filter (all pages)."""
-        request = jobs_pb2.ListJobsRequest(states=states, users=users, queues=queues, names=names,
-                                           include_finished=include_finished, ended_after=ended_after,
-                                           page_size=page_size)
-        jobs: list[Job] = []
-        while True:
-            reply = self._call("/hpcq.v1.Jobs/List", request, jobs_pb2.ListJobsResponse)
-            self.cluster = reply.cluster or self.cluster
-            jobs.extend(reply.jobs)
-            if not reply.next_page_token:
-                return jobs
-            request.page_token = reply.next_page_token
-
     def watch(self, job_ids: Iterable[int] = (), *, send_initial: bool = True,
               timeout: float | None = None) -> Iterator[Job]:
         """Every change of these jobs (of every visible job if none given), as it happens;
@@ -200,7 +189,7 @@ class Client:
                                              cancelled=cancelled, cpu_seconds=cpu_seconds, max_rss_kb=max_rss_kb)
         return self._call("/hpcq.v1.Jobs/FinishStep", request, jobs_pb2.FinishStepResponse).step
 
-    def _action(self, method: str, job_ids: Iterable[int], **kwargs) -> list[jobs_pb2.JobActionResult]:
+    def _action(self, method: str, job_ids: Iterable[int], **kwargs: int | bool) -> list[jobs_pb2.JobActionResult]:
         results: list[jobs_pb2.JobActionResult] = []
         for chunk in _chunks(job_ids):
             request = jobs_pb2.JobActionRequest(job_ids=chunk, **kwargs)
@@ -264,8 +253,26 @@ class Client:
 
     # -- transport --------------------------------------------------------------------
 
-    def _call(self, method: str, request, response_type):  # noqa: ANN001 - protobuf messages
+    def _call(self, method: str, request: Message, response_type: type[Reply]) -> Reply:
         return response_type.FromString(self._transport.unary(method, request.SerializeToString(), self._timeout))
+
+    # Last in the class: below it, `list` in an annotation would name this method for
+    # type checkers, not the builtin.
+    def list(self, *, states: Sequence[int] = (), users: Sequence[str] = (), queues: Sequence[str] = (),
+             names: Sequence[str] = (), include_finished: bool = False, ended_after: float = 0.0,
+             page_size: int = 0) -> list[Job]:
+        """Jobs matching every given filter (all pages)."""
+        request = jobs_pb2.ListJobsRequest(states=states, users=users, queues=queues, names=names,
+                                           include_finished=include_finished, ended_after=ended_after,
+                                           page_size=page_size)
+        jobs: list[Job] = []
+        while True:
+            reply = self._call("/hpcq.v1.Jobs/List", request, jobs_pb2.ListJobsResponse)
+            self.cluster = reply.cluster or self.cluster
+            jobs.extend(reply.jobs)
+            if not reply.next_page_token:
+                return jobs
+            request.page_token = reply.next_page_token
 
 
 def _agent_socket_without_config() -> str | None:

@@ -33,6 +33,7 @@ from typing import Self
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from hpcq import client as lowlevel
     from hpcq._sdk import Client
 
 __all__ = ["Cluster", "CommandFailed", "commands_dir", "local_cluster"]
@@ -89,7 +90,7 @@ class Cluster:
             # The home may be a temporary directory about to go: say what the daemons said.
             logs = cluster._log_tails()
             cluster.run("hpcqctl", "down", check=False)
-            raise CommandFailed(argv, result, logs)
+            raise CommandFailed(tuple(argv), result, logs)
         return cluster
 
     def run(self, *argv: str, input: str | None = None, cwd: Path | str | None = None, check: bool = True,
@@ -108,7 +109,7 @@ class Cluster:
         from hpcq._sdk import Client
         return Client._over(self._lowlevel_client(admin=admin))
 
-    def _lowlevel_client(self, *, admin: bool = False, timeout: float = 60.0):  # noqa: ANN202 - hpcq.client.Client
+    def _lowlevel_client(self, *, admin: bool = False, timeout: float = 60.0) -> lowlevel.Client:
         from hpcq import config
         from hpcq.client import Client
         return Client.from_config(config.load(self.home / "hpcq.toml"), use_agent=not admin, timeout=timeout)
