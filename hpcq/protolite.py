@@ -17,6 +17,16 @@ out the _pb2 modules' classes.
 
 A lite module makes its classes when a name in it is first asked for, not when it is
 imported: the client imports admin_pb2 for its admin calls, and sbatch makes none.
+
+The fast path leans on upb's private module (google._upb._message: its default pool,
+MessageMeta and descriptors), which protobuf may change in any release. So it is
+guarded, once per process, when the first class is wanted: it runs only under the
+protobuf major it was checked against (SUPPORTED_PROTOBUF_MAJOR; pyproject.toml pins the
+same range) with upb in use and the private names present, and the classes it makes
+must serialize and parse before they are handed out. When any of that fails, the lite
+modules take the _pb2 modules' classes instead: correct, ~19 ms slower to load.
+HPCQ_PROTOLITE=pb2 in the environment forces that path (the tests run both);
+`path()` says which one a process takes, `fallback_reason` why it fell back.
 """
 from __future__ import annotations
 
@@ -36,7 +46,11 @@ _WELL_KNOWN_TYPES = "google.protobuf.internal.well_known_types"
 # (tests/unit/test_protolite.py); under another one the _pb2 modules serve, slower but
 # sure. A new major here fails test_startup_imports until it is checked and named.
 SUPPORTED_PROTOBUF_MAJOR = "7."
+FORCE_ENV = "HPCQ_PROTOLITE"     # "pb2": take the _pb2 modules' classes, never the fast path
 _LOADING = _thread.RLock()   # one module's names appear at once, in every thread
+_UNDECIDED = object()
+_upb: Any = _UNDECIDED       # upb's _message module while the fast path holds, else None
+fallback_reason: str | None = None    # why this process takes the _pb2 modules' classes
 
 
 class LazyNames:
@@ -76,9 +90,65 @@ def load(pb2_module: str, class_module: str, serialized: bytes) -> dict[str, obj
     """The message classes, enum wrappers and enum values of one .proto file by name, as
     its _pb2 module `pb2_module` has them. `class_module` is the __module__ protoc gives
     the classes, `serialized` the file's FileDescriptorProto."""
-    upb = _upb_message()
-    if upb is None:
-        return vars(__import__(pb2_module, fromlist=["DESCRIPTOR"]))
+    upb = _fast_path()
+    if upb is not None:
+        try:
+            return _load_fast(upb, class_module, serialized)
+        except Exception as e:  # noqa: BLE001 - whatever upb's internals now do, the _pb2 path is right
+            _fall_back(f"the fast path failed on {class_module}: {type(e).__name__}: {e}")
+    return vars(__import__(pb2_module, fromlist=["DESCRIPTOR"]))
+
+
+def path() -> str:
+    """"fast" or "pb2": where this process's lite modules take their classes from (decided
+    on first use, and from then on for the life of the process)."""
+    return "pb2" if _fast_path() is None else "fast"
+
+
+def _fall_back(reason: str) -> None:
+    global _upb, fallback_reason
+    _upb, fallback_reason = None, reason
+
+
+def _fast_path() -> Any:
+    """upb's _message module while the fast path may be taken in this process, else None."""
+    global _upb, fallback_reason
+    if _upb is _UNDECIDED:
+        with _LOADING:
+            if _upb is _UNDECIDED:
+                _upb, fallback_reason = _private_upb()
+    return _upb
+
+
+def _private_upb() -> tuple[ModuleType | None, str | None]:
+    """(upb's _message module, None) when the fast path may be taken, else (None, why not).
+    It may when upb is the implementation protobuf uses in this process (its
+    api_implementation's rule: the environment's choice, else upb when it loads), in the
+    major release checked, with the private names the fast path uses."""
+    if os.environ.get(FORCE_ENV) == "pb2":
+        return None, f"{FORCE_ENV}=pb2"
+    import google.protobuf
+    if not google.protobuf.__version__.startswith(SUPPORTED_PROTOBUF_MAJOR):
+        return None, f"protobuf {google.protobuf.__version__}, not {SUPPORTED_PROTOBUF_MAJOR}x"
+    chosen = sys.modules.get("google.protobuf.internal.api_implementation")
+    if chosen is not None:
+        kind, upb = chosen.Type(), getattr(chosen, "_c_module", None)
+    else:
+        kind, upb = os.environ.get("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "upb"), None
+        if kind == "upb":
+            try:
+                from google._upb import _message as upb
+            except ImportError as e:
+                return None, f"upb does not load: {e}"
+    if kind != "upb" or upb is None:
+        return None, f"the {kind} implementation of protobuf, not upb"
+    missing = [name for name in ("MessageMeta", "Message", "default_pool") if not hasattr(upb, name)]
+    if missing or not hasattr(upb.default_pool, "AddSerializedFile"):
+        return None, f"upb lacks {', '.join(missing) or 'default_pool.AddSerializedFile'}"
+    return upb, None
+
+
+def _load_fast(upb: ModuleType, class_module: str, serialized: bytes) -> dict[str, object]:
     from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
     file = upb.default_pool.AddSerializedFile(serialized)
@@ -87,28 +157,26 @@ def load(pb2_module: str, class_module: str, serialized: bytes) -> dict[str, obj
         names[name] = EnumTypeWrapper(enum)
         names.update((value.name, value.number) for value in enum.values)
     messages = file.message_types_by_name
-    names.update(_deferring_well_known_types(upb, lambda: {
-        name: _message_class(upb.MessageMeta, descriptor, class_module, "") for name, descriptor in messages.items()}))
+    classes = _deferring_well_known_types(upb, lambda: {
+        name: _message_class(upb.MessageMeta, descriptor, class_module, "") for name, descriptor in messages.items()})
+    _check(upb, classes, messages)
+    names.update(classes)
     return names
 
 
-def _upb_message() -> ModuleType | None:
-    """upb's extension module when upb is the implementation protobuf uses in this
-    process (its api_implementation's rule: the environment's choice, else upb when it
-    loads), else None."""
-    import google.protobuf
-    if not google.protobuf.__version__.startswith(SUPPORTED_PROTOBUF_MAJOR):
-        return None
-    chosen = sys.modules.get("google.protobuf.internal.api_implementation")
-    if chosen is not None:
-        return chosen._c_module if chosen.Type() == "upb" else None
-    if os.environ.get("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "upb") != "upb":
-        return None
-    try:
-        from google._upb import _message
-    except ImportError:
-        return None
-    return _message
+def _check(upb: ModuleType, classes: dict[str, Any], descriptors: Any) -> None:
+    """Each class, nested ones too, is a upb message class of its type, and a message of
+    the first serializes and parses (they are all made alike). Raises TypeError otherwise."""
+    for name, descriptor in descriptors.items():
+        cls = classes.get(name)
+        if not isinstance(cls, upb.MessageMeta) or not issubclass(cls, upb.Message) or cls.DESCRIPTOR is not descriptor:
+            raise TypeError(f"{descriptor.full_name}: the class made is not a upb message class of that type")
+        _check(upb, vars(cls), descriptor.nested_types_by_name)
+    if descriptors:
+        first = classes[next(iter(descriptors))]
+        empty = first()
+        if type(empty).FromString(empty.SerializeToString()) != empty:
+            raise TypeError(f"{first.DESCRIPTOR.full_name}: a message does not parse back")
 
 
 def _message_class(meta: type, descriptor: Any, class_module: str, prefix: str) -> type:
