@@ -16,3 +16,10 @@ def slurm_help_or_version(help: bool, version: bool, usage: str) -> bool:
     elif version:
         write(SLURM_VERSION_LINE)
     return help or version
+
+
+def pbs_version(asked: bool) -> bool:
+    """Print PBS's version line when `--version` asks for it; True when the command is done."""
+    if asked:
+        write(PBS_VERSION_LINE)
+    return asked

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from hpcq.errors import ConfigError, HpcqError
-from hpcq.shims import clock, errors, getopt, output, versions
+from hpcq.shims import clock, errors, getopt, versions
 from hpcq.shims.connection import Connection
 from hpcq.shims.errors import ShimError
 from hpcq.shims.getopt import OptionTable
@@ -121,8 +121,7 @@ def show(r: Request, conn: Connection) -> int:
 
 def _run(argv: list[str], conn: Connection) -> int:
     r = parse(argv)
-    if r.action == "version":
-        output.write(versions.PBS_VERSION_LINE)
+    if versions.pbs_version(r.action == "version"):
         return 0
     if r.action in ("offline", "online"):
         return change(r, conn)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from hpcq import units
 from hpcq.api.lite import jobs_pb2
 from hpcq.errors import HpcqError
-from hpcq.shims import errors, getopt, output, versions
+from hpcq.shims import errors, getopt, versions
 from hpcq.shims.connection import Connection
 from hpcq.shims.errors import ShimError
 from hpcq.shims.getopt import OptionTable
@@ -169,8 +169,7 @@ def failure(error: HpcqError, job_id: int, cluster: str) -> ShimError:
 
 def _alter(argv: list[str], conn: Connection) -> int:
     request = parse(argv)
-    if request.version:
-        output.write(versions.PBS_VERSION_LINE)
+    if versions.pbs_version(request.version):
         return 0
     ctx = SubmitContext.current()
     jobs, _unknown = conn.client.get(request.job_ids)

@@ -40,8 +40,7 @@ def parse(prog: str, argv: Sequence[str]) -> Request:
 
 def act(prog: str, argv: list[str], conn: Connection) -> int:
     request = parse(prog, argv)
-    if request.version:
-        output.write(versions.PBS_VERSION_LINE)
+    if versions.pbs_version(request.version):
         return 0
     if request.admin and conn.client.server_info().caller_role not in ("operator", "admin"):
         # Operator and system holds are the administrator's, as in PBS; ctld would quietly

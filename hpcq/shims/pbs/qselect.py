@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 from hpcq import states, units
 from hpcq.api.lite import jobs_pb2
-from hpcq.shims import errors, getopt, output, values, versions
+from hpcq.shims import errors, getopt, values, versions
 from hpcq.shims.connection import Connection
 from hpcq.shims.errors import ShimError
 from hpcq.shims.getopt import OptionTable
@@ -159,8 +159,7 @@ def select(sel: Selection, jobs: Sequence[jobs_pb2.Job], cluster: str) -> list[s
 
 def _select(argv: list[str], conn: Connection) -> int:
     sel = parse(argv)
-    if sel.version:
-        output.write(versions.PBS_VERSION_LINE)
+    if versions.pbs_version(sel.version):
         return 0
     client = conn.client
     if sel.queue and not client.queues([sel.queue]):

@@ -38,8 +38,7 @@ def parse(argv: Sequence[str]) -> tuple[int, list[int]]:
 
 def _signal(argv: list[str], conn: Connection) -> int:
     signal, job_ids = parse(argv)
-    if not signal:
-        output.write(versions.PBS_VERSION_LINE)
+    if versions.pbs_version(not signal):
         return 0
     return output.refusals(*actions.report(PROG, conn.client.signal(job_ids, signal), conn.cluster))
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from hpcq import states
 from hpcq.api.lite import jobs_pb2
-from hpcq.shims import clock, errors, getopt, output, submit_context, versions
+from hpcq.shims import clock, errors, getopt, submit_context, versions
 from hpcq.shims.connection import Connection
 from hpcq.shims.errors import ShimError
 from hpcq.shims.getopt import OptionTable
@@ -220,8 +220,7 @@ def show_status(q: Query, conn: Connection, now: float) -> str:
 
 def _show(argv: list[str], conn: Connection) -> int:
     q = parse(argv)
-    if q.version:
-        output.write(versions.PBS_VERSION_LINE)
+    if versions.pbs_version(q.version):
         return 0
     now = clock.now()
     if q.status:
