@@ -70,6 +70,15 @@ def test_the_wheel_installs_on_its_own_and_its_fixture_runs_sbatch_and_qsub(tmp_
     assert where.returncode == 0, where.stderr
     assert where.stdout.startswith(str(venv)), where.stdout
 
+    # the plugin is on by default, off with -p no:hpcq, and on again by name without autoloading
+    def fixtures(*options: str, **environ: str) -> str:
+        listed = subprocess.run([str(python), "-m", "pytest", "-p", "no:cacheprovider", "--fixtures", *options],
+                                cwd=work, env={**env, **environ}, capture_output=True, text=True)
+        return listed.stdout
+    assert "hpcq_cluster" in fixtures()
+    assert "hpcq_cluster" not in fixtures("-p", "no:hpcq")
+    assert "hpcq_cluster" in fixtures("-p", "hpcq", PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+
     shutil.copy(HERE / "consumer_tests.py", work / "test_consumer.py")
     run = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_consumer.py"],
                          cwd=work, env=env, capture_output=True, text=True, timeout=300)
