@@ -12,8 +12,6 @@ A plain class rather than a dataclass: the shims import this module at start-up,
 """
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -136,6 +134,7 @@ class IndexSet:
 
     def without(self, indices: Iterable[int]) -> IndexSet:
         """The set less some indices (the tasks that started), splitting runs, never expanding them."""
+        from bisect import bisect_left, bisect_right   # here: ctld's, not the shims' start-up cost
         gone = sorted(set(indices))
         if not gone:
             return self

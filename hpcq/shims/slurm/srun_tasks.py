@@ -17,8 +17,6 @@ from hpcq.shims.values import compress_indices
 from hpcq.stepexec import ENDING_SIGNALS, TaskOptions, Tasks, exported
 from hpcq.steplayout import node_ranks, ranks_on
 
-S = jobs_pb2.JobState
-
 
 @dataclass
 class StepOptions(TaskOptions):
@@ -128,8 +126,8 @@ def _remote_statuses(client, job_id: int, step: jobs_pb2.JobStep) -> dict[int, t
             current = next((s for s in job.steps if s.step_id == step.step_id and s.attempt == step.attempt), None)
             if current is not None:
                 found = {e.rank: (e.node, e.wait_status) for e in current.remote_exits}
-            if len(found) >= remote or current is None or current.state != S.RUNNING or \
-                    job.state not in (S.RUNNING, S.COMPLETING):
+            if len(found) >= remote or current is None or current.state != jobs_pb2.RUNNING or \
+                    job.state not in (jobs_pb2.RUNNING, jobs_pb2.COMPLETING):
                 break
     finally:
         events.close()
