@@ -68,6 +68,9 @@ JOBS_STARTED = Counter("hpcq_jobs_started", "Job attempts started by the schedul
 SUBMIT_TO_START = Histogram("hpcq_job_submit_to_start_seconds",
                             "Seconds from submit to the first start of a job (its queue wait).",
                             buckets=WAIT, registry=_CTLD)
+BACKGROUND_WRITE_FAILURES = Counter("hpcq_store_background_write_failures",
+                                    "Store changes nobody awaited (a job's start or end, a node's registration) "
+                                    "whose write failed; each is logged with its cause.", registry=_CTLD)
 COMMIT_SECONDS = Histogram("hpcq_store_commit_duration_seconds", "Duration of one store transaction (group commit).",
                            buckets=FAST, registry=_CTLD)
 COMMIT_BATCH = Histogram("hpcq_store_commit_batch_size", "Row changes written by one store transaction.",

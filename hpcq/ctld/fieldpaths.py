@@ -33,3 +33,28 @@ def check(descriptor: Descriptor, paths: Iterable[str], where: str = "fields") -
                     raise InvalidArgument("BAD_FIELD", f"{where}[{i}]: {path!r}: {part} has no fields")
                 message = field.message_type
     return paths
+
+
+def copy_path(source, target, path: str) -> None:  # noqa: ANN001 - any protobuf message
+    """Copy one dotted field path (checked by `check`) from one message to another."""
+    head, _, rest = path.partition(".")
+    if head not in source.DESCRIPTOR.fields_by_name:
+        raise InvalidArgument("BAD_FIELD", f"fields: unknown field {path!r}")
+    field = source.DESCRIPTOR.fields_by_name[head]
+    if rest:
+        copy_path(getattr(source, head), getattr(target, head), rest)
+    elif field.message_type is not None and not field.message_type.GetOptions().map_entry and \
+            not field.is_repeated:
+        getattr(target, head).CopyFrom(getattr(source, head))
+    elif field.is_repeated:
+        target.ClearField(head)
+        container = getattr(target, head)
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            container.update(getattr(source, head))
+        elif field.message_type is not None:
+            for item in getattr(source, head):
+                container.add().CopyFrom(item)
+        else:
+            container.extend(getattr(source, head))
+    else:
+        setattr(target, head, getattr(source, head))

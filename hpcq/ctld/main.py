@@ -18,7 +18,7 @@ from hpcq.api import admin_pb2, jobs_pb2, nodes_pb2
 from hpcq.ctld import boundary
 from hpcq.ctld.audit import AuditLog
 from hpcq.ctld.server import AdminServicer, Gate, JobsServicer, NodeSessionServicer
-from hpcq.ctld.state import Controller
+from hpcq.ctld.controller import Controller
 from hpcq.ctld.store.writer import Store, database_url
 
 log = logging.getLogger("hpcq.ctld")
@@ -80,8 +80,7 @@ async def serve(config: configuration.Config) -> None:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("hpcq-ctld serving cluster %s on %s (store %s)", config.cluster.name, ctld.listen, store.url)
 
-    tasks = [asyncio.create_task(controller.run_scheduler()), asyncio.create_task(controller.watch_node_health()),
-             asyncio.create_task(controller.persist_usage()), asyncio.create_task(controller.archive_history())]
+    tasks = [asyncio.create_task(loop) for loop in controller.loops()]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -91,8 +90,13 @@ async def serve(config: configuration.Config) -> None:
     log.info("stopping: finishing in-flight calls")
     await health_servicer.enter_graceful_shutdown()
     await server.stop(grace=5)
+    try:   # what nodes reported last is stored before the store closes
+        await asyncio.wait_for(controller.background.drained(), timeout=5)
+    except TimeoutError:
+        log.warning("stopping with background writes still queued; nodes report those jobs again")
     for task in tasks:
         task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     await controller.flush_usage()
     store.close()
     audit.close()

@@ -17,7 +17,7 @@ from hpcq.ctld import steps as steprules
 from hpcq.ctld.audit import AuditLog
 from hpcq.ctld.errors import DomainError, InvalidArgument, NotFound
 from hpcq.ctld.nodes_state import NodeLink
-from hpcq.ctld.state import Controller
+from hpcq.ctld.controller import Controller
 
 log = logging.getLogger("hpcq.ctld.server")
 R = jobs_pb2.JobActionResult

@@ -1,5 +1,5 @@
 """A stand-in for ctld behind hpcq.client.Client: the records of a scenario, and the rules
-ctld applies to them (hpcq/ctld/state.py, server.py) for the calls the shims make.
+ctld applies to them (hpcq/ctld/controller.py and its rooms, server.py) for the calls the shims make.
 
 `run()` runs a shim's ``main(argv)`` against it as the command would run, with the
 scenario's clock, and returns what the command printed and its exit code.

@@ -94,8 +94,8 @@ def test_finished_jobs_older_than_history_days_are_archived(tmp_path):
 
     async def finish_and_archive():
         for job, ended in ((old, 1000.0), (recent, 40 * 86400.0)):
-            c._dequeue(job)
-            c._finish(job, S.COMPLETED, reason="None", end=ended)
+            c.table.dequeue(job)
+            c.lifecycle.finish(job, S.COMPLETED, "None", ended)
         return await c.archive_once(now=40 * 86400.0 + 1)  # history_days 30: only `old` goes
     assert run(finish_and_archive()) == 1
     assert sorted(c.jobs) == [recent.id, queued.id]

@@ -149,6 +149,7 @@ def test_a_long_index_list_is_not_copied_into_each_started_task(tmp_path):
     assert len(indices) > 200_000
 
     async def scenario():
+        writer = asyncio.create_task(c.background.run())
         c.on_register(nodes_pb2.Register(name="n1", hardware=nodes_pb2.Hardware(cpus=8000, memory_mb=10**6)),
                       NodeLink())
         [array_id] = await c.submit("alice", [spec(array=jobs_pb2.ArraySpec(tasks=indices))])
@@ -158,7 +159,8 @@ def test_a_long_index_list_is_not_copied_into_each_started_task(tmp_path):
             for job_id in [i for i in c.active]:
                 job = c.jobs[job_id]
                 c.on_job_finished("n1", nodes_pb2.JobOutcome(job_id=job_id, attempt=job.attempt, state=S.COMPLETED))
-            await asyncio.sleep(0)       # let the outcomes be stored
+            await c.background.drained()       # the outcomes are stored
+        writer.cancel()
         return array_id
     array_id = run(scenario())
     tasks = [j for j in c.jobs.values() if j.array_job_id == array_id]
@@ -188,7 +190,7 @@ def test_the_sdk_splits_long_id_lists_as_ctld_caps_them():
 
 def test_a_stored_job_the_scheduler_cannot_read_is_held_not_a_crash(tmp_path):
     """A record stored before submit validation refused kind-less dependencies."""
-    from hpcq.ctld.state import job_row
+    from hpcq.ctld.jobtable import job_row
     c, store = make(tmp_path)
     [job_id] = run(c.submit("bob", [spec(hold=True)]))
     job = c.jobs[job_id]

@@ -1,0 +1,127 @@
+"""What a submit or an update must pass before anything is stored: the spec's own checks,
+privileged settings, the queue's access and the nodes' sizes, licenses, and the caps of
+unfinished work (cluster, user, queue). Nothing here changes state."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from hpcq import states
+from hpcq.api import admin_pb2, jobs_pb2
+from hpcq.config import CtldSection
+from hpcq.ctld import jobs as jobrules
+from hpcq.ctld import privileges
+from hpcq.ctld.backlog import units
+from hpcq.ctld.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
+from hpcq.ctld.fieldpaths import copy_path
+from hpcq.ctld.jobtable import JobTable
+from hpcq.ctld.nodeset import NodeSet
+from hpcq.ctld.queueset import QueueSet
+
+
+class Admission:
+    def __init__(self, settings: CtldSection, table: JobTable, queues: QueueSet, nodes: NodeSet,
+                 licenses: Mapping[str, int]) -> None:
+        self.settings = settings
+        self.table = table
+        self.queues = queues
+        self.nodes = nodes
+        self.licenses = licenses
+
+    def new_jobs(self, user: str, specs: Iterable[jobs_pb2.JobSpec], now: float, staff: bool) -> list[jobs_pb2.Job]:
+        """The records `specs` become, or the first refusal."""
+        new = [self._new_job(user, spec, now, staff) for spec in specs]
+        if not new:
+            raise InvalidArgument("BAD_SPEC", "specs: no job given")
+        self._check_submit_limits(user, new)
+        return new
+
+    def _new_job(self, user: str, spec: jobs_pb2.JobSpec, now: float, staff: bool) -> jobs_pb2.Job:
+        jobrules.validate(spec)
+        jobrules.check_retry(spec, self.settings.retry_max_attempts)
+        privileges.check_spec(spec, staff)
+        self._check_licenses(spec)
+        queue = self.queues.for_spec(spec)
+        self.queues.admits(queue, user)
+        self._check_fits(spec, queue)
+        jobrules.resolve_dependencies(spec)
+        tasks = jobrules.array_tasks(spec)
+        state, reason = jobrules.initial_state(spec, now)
+        job = jobs_pb2.Job(spec=spec, user=user, state=state, reason=reason, submit_time=now,
+                           eligible_time=max(now, spec.begin_time), walltime_seconds=jobrules.walltime(spec, queue),
+                           queue=queue.name, array_tasks_pending=str(tasks) if tasks else "")
+        if spec.HasField("priority"):
+            job.priority, job.admin_priority_set = spec.priority, True
+        return job
+
+    def updated(self, job: jobs_pb2.Job, spec: jobs_pb2.JobSpec, fields: list[str], staff: bool) -> jobs_pb2.Job:
+        """A queued job as an update would leave it (a copy): the same checks as a submit."""
+        if job.state not in states.QUEUED:
+            raise FailedPrecondition("NOT_QUEUED", f"job {job.id} is no longer queued")
+        changed = jobs_pb2.JobSpec()
+        changed.CopyFrom(job.spec)
+        for path in fields:
+            copy_path(spec, changed, path)
+        jobrules.validate(changed)
+        jobrules.check_retry(changed, self.settings.retry_max_attempts)
+        privileges.check_spec(changed, staff, fields)
+        self._check_licenses(changed)
+        queue = self.queues.for_spec(changed)
+        if queue.name != job.queue:
+            self.queues.admits(queue, job.user)
+            self._check_queue_submit_limit(job.user, queue, units(job))
+        self._check_fits(changed, queue)
+        if "dependencies" in fields:
+            self.table.refuse_dependency_cycle(job.id, changed)
+        updated = jobs_pb2.Job()
+        updated.CopyFrom(job)
+        updated.spec.CopyFrom(changed)
+        updated.queue, updated.walltime_seconds = queue.name, jobrules.walltime(changed, queue)
+        if "priority" in fields:
+            updated.priority, updated.admin_priority_set = changed.priority, changed.HasField("priority")
+        return updated
+
+    def _check_licenses(self, spec: jobs_pb2.JobSpec) -> None:
+        """A license the cluster does not have could never be granted (Slurm refuses it too)."""
+        for name in spec.resources.licenses:
+            if name not in self.licenses:
+                raise InvalidArgument("BAD_LICENSE", f"resources.licenses: {name!r} is not a license of this cluster "
+                                      f"([ctld] licenses: {', '.join(sorted(self.licenses)) or 'none'})")
+
+    def _check_fits(self, spec: jobs_pb2.JobSpec, queue: admin_pb2.Queue) -> None:
+        """Refuse at submit what no node of the queue could ever run (when nodes are known)."""
+        nodes, cpus, mem, gpus = jobrules.shape(spec)
+        members = [n for n in self.nodes if n.hardware.cpus and (not queue.nodes or n.name in queue.nodes)]
+        if not members:
+            return
+        fitting = [n for n in members if n.hardware.cpus >= cpus and n.hardware.memory_mb >= mem
+                   and len(n.hardware.gpus) >= gpus and set(spec.resources.features) <= set(n.hardware.features)]
+        if len(fitting) < nodes:
+            biggest = max(members, key=lambda n: n.hardware.cpus)
+            raise InvalidArgument("TOO_BIG", f"{nodes} node(s) with {cpus} CPUs, {mem} MiB, {gpus} GPUs each "
+                                  f"exceed queue {queue.name}'s nodes (largest: {biggest.hardware.cpus} CPUs, "
+                                  f"{biggest.hardware.memory_mb} MiB)")
+
+    def _check_submit_limits(self, user: str, new: list[jobs_pb2.Job]) -> None:
+        """Refuse jobs beyond the cluster's, the user's or a queue's cap of unfinished jobs."""
+        settings, backlog = self.settings, self.table.backlog
+        adding = [(job.queue, units(job)) for job in new]
+        count = sum(n for _, n in adding)
+        if backlog.total + count > settings.max_pending_jobs:
+            raise ResourceExhausted("MAX_JOB_COUNT", f"{backlog.total} jobs are not finished and {count} more were "
+                                    f"submitted; the limit is {settings.max_pending_jobs} (max_pending_jobs)")
+        if settings.max_submit_jobs and backlog.of_user[user] + count > settings.max_submit_jobs:
+            raise ResourceExhausted("SUBMIT_LIMIT", f"user {user} has {backlog.of_user[user]} unfinished jobs and "
+                                    f"submitted {count} more; the limit is {settings.max_submit_jobs} "
+                                    "(max_submit_jobs)")
+        per_queue: dict[str, int] = {}
+        for queue, n in adding:
+            per_queue[queue] = per_queue.get(queue, 0) + n
+        for queue, n in per_queue.items():
+            self._check_queue_submit_limit(user, self.queues.queues[queue], n)
+
+    def _check_queue_submit_limit(self, user: str, queue: admin_pb2.Queue, count: int) -> None:
+        most = queue.max_submit_per_user
+        have = self.table.backlog.of_user_in_queue[(user, queue.name)]
+        if most and have + count > most:
+            raise ResourceExhausted("SUBMIT_LIMIT", f"user {user} has {have} unfinished jobs in queue {queue.name} "
+                                    f"and submitted {count} more; the queue's limit is {most} (max_submit_per_user)")

@@ -1,0 +1,351 @@
+"""The controller: ctld's rooms put together, and the actions the servicers call.
+
+Each piece of state has one owner — JobTable (jobs and their indexes), NodeSet,
+QueueSet, UsageBook — and each kind of work one room: Admission (what a submit or update
+must pass), Scheduling (passes), Lifecycle (a run's end), JobSteps, NodeEvents. NodeComm
+is the only way out to the nodes, Clock the only source of time, and every store write
+is awaited by the call that needs it durable or handed to BackgroundWrites. All of it is
+owned by one asyncio event loop: no locks.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+
+from hpcq import states
+from hpcq.api import admin_pb2, jobs_pb2, nodes_pb2
+from hpcq.config import Config
+from hpcq.ctld import scheduler
+from hpcq.ctld.admission import Admission
+from hpcq.ctld.auth import AgentPolicy
+from hpcq.ctld.background import BackgroundWrites
+from hpcq.ctld.clock import Clock
+from hpcq.ctld.comm import NodeComm
+from hpcq.ctld.jobsteps import JobSteps
+from hpcq.ctld.jobtable import JobTable
+from hpcq.ctld.lifecycle import Lifecycle
+from hpcq.ctld.node_events import NodeEvents
+from hpcq.ctld.nodes_state import NodeLink, NodeRecord
+from hpcq.ctld.nodeset import NodeSet, node_row
+from hpcq.ctld.queueset import QueueSet
+from hpcq.ctld.scheduling import Scheduling
+from hpcq.ctld.store.writer import Delete, Loaded, Put, Store
+from hpcq.ctld.usagebook import UsageBook
+from hpcq.ctld.watch import Watchers
+
+log = logging.getLogger("hpcq.ctld")
+
+S = jobs_pb2.JobState
+R = jobs_pb2.JobActionResult
+
+
+class Controller:
+    def __init__(self, config: Config, store: Store, *, clock: Clock | None = None,
+                 comm: NodeComm | None = None) -> None:
+        settings = config.ctld
+        self.config = config
+        self.cluster = config.cluster.name
+        self.store = store
+        self.clock = clock or Clock()
+        self.table = JobTable()
+        self.nodeset = NodeSet()
+        self.queueset = QueueSet()
+        self.usage = UsageBook(settings)
+        self.licenses = {name: int(count) for name, _, count in (i.partition(":") for i in settings.licenses)}
+        self.comm = comm or NodeComm(self.nodeset.link_of)
+        self.watchers = Watchers()
+        self.background = BackgroundWrites(store)
+        self.admission = Admission(settings, self.table, self.queueset, self.nodeset, self.licenses)
+        self.steps = JobSteps(self.clock, store, self.background, self.table, self.nodeset, self.comm, self.watchers)
+        self.lifecycle = Lifecycle(settings, self.table, self.nodeset, self.usage, self.steps, lambda: self.kick())
+        self.scheduling = Scheduling(settings, self.clock, store, self.table, self.nodeset, self.queueset, self.usage,
+                                     self.licenses, self.comm, self.watchers, self.cluster, self.lifecycle.finish)
+        self.node_events = NodeEvents(settings, self.clock, self.background, self.table, self.nodeset, self.comm,
+                                      self.watchers, self.lifecycle, self.scheduling)
+        self.started_at = self.clock.wall()
+        self.agent_policy = AgentPolicy(frozenset(settings.agent_hosts), settings.agents_may_assert_root,
+                                        settings.root_is_admin)
+
+    # The servicers', metrics' and tests' view of the rooms.
+
+    @property
+    def jobs(self) -> dict[int, jobs_pb2.Job]:
+        return self.table.jobs
+
+    @property
+    def nodes(self) -> dict[str, NodeRecord]:
+        return self.nodeset.nodes
+
+    @property
+    def queues(self) -> dict[str, admin_pb2.Queue]:
+        return self.queueset.queues
+
+    @property
+    def queued(self) -> dict[int, scheduler.JobRequest]:
+        return self.table.queued
+
+    @property
+    def active(self) -> set[int]:
+        return self.table.active
+
+    @property
+    def backlog(self):  # noqa: ANN201 - hpcq.ctld.backlog.Backlog
+        return self.table.backlog
+
+    @property
+    def next_job_id(self) -> int:
+        return self.table.next_job_id
+
+    @property
+    def shares(self) -> scheduler.Shares:
+        return self.usage.shares
+
+    @property
+    def passes(self) -> int:
+        return self.scheduling.passes
+
+    @property
+    def last_pass_seconds(self) -> float:
+        return self.scheduling.last_pass_seconds
+
+    # -- start-up and the loops ctld runs -----------------------------------------------------
+
+    def load(self, loaded: Loaded) -> list[Put]:
+        """Rebuild memory from the store; returns the rows a first start must create."""
+        settings = self.config.ctld
+        created = self.queueset.load(loaded.queues, settings.default_queue, settings.default_walltime)
+        self.nodeset.load(loaded.nodes)
+        for job in self.table.load(loaded.jobs, int(loaded.meta.get("next_job_id", "1")), self.clock.wall()):
+            for s in job.allocation.slices:
+                self.nodeset.node(s.node).allocate(s.cpus, s.mem_mb, s.gpus, job.id)
+        self.usage.load(loaded.meta)
+        log.info("loaded %d jobs (%d queued), %d nodes, %d queues; next job id %d", len(self.jobs),
+                 len(self.queued), len(self.nodes), len(self.queues), self.next_job_id)
+        return created
+
+    def kick(self) -> None:
+        """Something changed that may let a job start: run a pass soon."""
+        self.scheduling.kick()
+
+    def loops(self) -> list:  # noqa: ANN201 - coroutines
+        """What ctld runs beside its servicers, each for as long as it serves."""
+        return [self.scheduling.run(), self.background.run(), self._every(self._health_interval(), self.check_health),
+                self._every(10.0, self.flush_usage), self._every(3600.0, self._archive_now, first=True)]
+
+    def _health_interval(self) -> float:
+        return min(self.config.ctld.heartbeat_interval, self.config.ctld.node_timeout / 4)
+
+    @staticmethod
+    async def _every(seconds: float, work, first: bool = False) -> None:  # noqa: ANN001 - a (coroutine) function
+        """Run `work` every `seconds` (at once too when `first`); a failure is logged and
+        the chore tried again next time."""
+        if not first:
+            await asyncio.sleep(seconds)
+        while True:
+            try:
+                await _call(work)
+            except Exception:  # noqa: BLE001
+                log.exception("%s failed", getattr(work, "__name__", work))
+            await asyncio.sleep(seconds)
+
+    async def schedule_once(self, depth: int | None = None) -> int:
+        return await self.scheduling.schedule_once(depth)
+
+    def snapshot(self, now: float, depth: int | None = None) -> scheduler.Snapshot:
+        return self.scheduling.snapshot(now, depth)
+
+    # -- jobs: submit, queries, actions -------------------------------------------------------
+
+    async def submit(self, user: str, specs: Iterable[jobs_pb2.JobSpec], *, staff: bool = False,
+                     test_only: bool = False) -> list[int]:
+        """Store new jobs of `user` (an operator or admin when `staff`); their ids once durable."""
+        now = self.clock.wall()
+        new = self.admission.new_jobs(user, specs, now, staff)
+        if test_only:
+            return []
+        await self.store.write(self.table.add_new(new))
+        for job in new:
+            self.table.admit(job, now)
+            self.watchers.publish(job)
+            # DEBUG: the audit log records every submit already; one INFO line a job (its end) is enough
+            log.debug("job %d submitted by %s to %s", job.id, user, job.queue)
+        self.kick()
+        return [job.id for job in new]
+
+    def get(self, job_id: int) -> jobs_pb2.Job | None:
+        return self.table.get(job_id)
+
+    def list(self, request: jobs_pb2.ListJobsRequest) -> list[jobs_pb2.Job]:
+        return self.table.list(request)
+
+    async def cancel(self, job: jobs_pb2.Job, by: str) -> tuple[int, str]:
+        """Cancel a job; an array's own id cancels every task of it and its pending rest."""
+        if job.array_job_id == job.id and job.array_tasks_pending:
+            results = [await self._cancel_one(self.jobs[i], by) for i in sorted(self.table.array_members[job.id])]
+            return min(results)
+        return await self._cancel_one(job, by)
+
+    async def _cancel_one(self, job: jobs_pb2.Job, by: str) -> tuple[int, str]:
+        if states.is_finished(job.state):
+            return R.FINISHED, "job has finished"
+        job.cancelled_by = by
+        if job.state in states.QUEUED:
+            self.table.dequeue(job)
+            self.lifecycle.finish(job, S.CANCELLED, "None", self.clock.wall())
+            await self._store_and_publish(job)
+            return R.OK, ""
+        self.table.cancel_requested.add(job.id)
+        self.comm.kill(job, self.config.ctld.kill_grace)
+        return R.OK, ""
+
+    def signal(self, job: jobs_pb2.Job, sig: int) -> tuple[int, str]:
+        if job.state not in states.ACTIVE:
+            return (R.FINISHED, "job has finished") if states.is_finished(job.state) \
+                else (R.INVALID_STATE, "job is not running")
+        self.comm.signal(job, sig)
+        return R.OK, ""
+
+    async def hold(self, job: jobs_pb2.Job, admin: bool) -> tuple[int, str]:
+        if states.is_finished(job.state):
+            return R.FINISHED, "job has finished"
+        if job.state not in states.QUEUED:
+            return R.INVALID_STATE, "job is not queued"
+        self.table.dequeue(job)
+        job.state, job.reason = S.HELD, "JobHeldAdmin" if admin else "JobHeldUser"
+        await self._store_and_publish(job)
+        return R.OK, ""
+
+    async def release(self, job: jobs_pb2.Job) -> tuple[int, str]:
+        if states.is_finished(job.state):
+            return R.FINISHED, "job has finished"
+        if job.state != S.HELD:
+            return R.INVALID_STATE, "job is not held"
+        job.state = S.PENDING
+        self.table.enqueue(job, self.clock.wall())
+        await self._store_and_publish(job)
+        self.kick()
+        return R.OK, ""
+
+    async def update(self, job: jobs_pb2.Job, spec: jobs_pb2.JobSpec, fields: Iterable[str], *,
+                     staff: bool = False) -> jobs_pb2.Job:
+        """Change a queued job's spec: the same checks as a submit (validation, queue
+        access and limits, privileged settings), made by the owner or by staff."""
+        updated = self.admission.updated(job, spec, list(fields), staff)
+        await self.store.write([self.table.row(updated)])
+        job.CopyFrom(updated)
+        self.table.requeue_request(job)
+        self.watchers.publish(job)
+        self.kick()
+        return job
+
+    async def _store_and_publish(self, job: jobs_pb2.Job) -> None:
+        await self.store.write([self.table.row(job)])
+        self.watchers.publish(job)
+
+    def explain(self, job: jobs_pb2.Job) -> scheduler.Explanation | None:
+        return self.scheduling.explain(job)
+
+    # -- job steps ----------------------------------------------------------------------------
+
+    async def create_step(self, job: jobs_pb2.Job, request: jobs_pb2.CreateStepRequest) -> jobs_pb2.JobStep:
+        return await self.steps.create(job, request)
+
+    async def finish_step(self, job: jobs_pb2.Job, request: jobs_pb2.FinishStepRequest) -> jobs_pb2.JobStep:
+        return await self.steps.finish(job, request)
+
+    # -- what nodes say -----------------------------------------------------------------------
+
+    def on_register(self, register: nodes_pb2.Register, link: NodeLink) -> None:
+        self.node_events.on_register(register, link)
+
+    def on_heartbeat(self, name: str, heartbeat: nodes_pb2.Heartbeat) -> None:
+        self.node_events.on_heartbeat(name, heartbeat)
+
+    def on_disconnect(self, name: str, link: NodeLink) -> None:
+        self.node_events.on_disconnect(name, link)
+
+    def on_job_started(self, outcome: nodes_pb2.JobOutcome) -> None:
+        self.node_events.on_job_started(outcome)
+
+    def on_job_finished(self, node_name: str, outcome: nodes_pb2.JobOutcome) -> None:
+        self.node_events.on_job_finished(node_name, outcome)
+
+    def on_step_tasks_ended(self, node_name: str, ended: nodes_pb2.StepTasksEnded) -> None:
+        self.steps.on_tasks_ended(node_name, ended)
+
+    def check_health(self) -> None:
+        self.node_events.check_health()
+
+    # -- fair-share ---------------------------------------------------------------------------
+
+    async def set_share(self, account: str, user: str, shares: int) -> None:
+        updated, row = self.usage.share_set(account, user, shares)
+        await self.store.write([row])
+        self.usage.shares = updated
+        self.kick()
+
+    def share_rows(self) -> list[tuple[str, str, int, float]]:
+        return self.usage.share_rows(self.clock.wall())
+
+    def usage_now(self) -> tuple[dict[str, float], dict[str, float]]:
+        return self.usage.usage_now(self.clock.wall())
+
+    async def flush_usage(self) -> None:
+        """Fair-share usage survives restarts: written when it changed."""
+        row = self.usage.usage_row()
+        if row is not None:
+            await self.store.write([row])
+
+    # -- history ------------------------------------------------------------------------------
+
+    async def _archive_now(self) -> None:
+        await self.archive_once(self.clock.wall())
+
+    async def archive_once(self, now: float) -> int:
+        """Finished jobs older than history_days leave memory for the archive table, so
+        ctld's working set stays bounded however long it runs."""
+        cutoff = now - self.config.ctld.history_days * 86400
+        old = self.table.archivable(cutoff)
+        if not old:
+            return 0
+        changes: list[Put | Delete] = []
+        for job in old:
+            row = self.table.row(job)
+            changes += [Put("jobs_archive", row.row), Delete("jobs", job.id)]
+        await self.store.write(changes)
+        self.table.forget(old)
+        log.info("archived %d jobs that ended before %s", len(old), time.strftime("%Y-%m-%d %H:%M", time.gmtime(cutoff)))
+        return len(old)
+
+    # -- admin --------------------------------------------------------------------------------
+
+    async def set_drain(self, name: str, drained: bool, reason: str) -> NodeRecord:
+        node = self.nodeset.set_drain(name, drained, reason)
+        await self.store.write([node_row(node)])
+        self.kick()
+        return node
+
+    async def remove_node(self, name: str) -> NodeRecord:
+        node = self.nodeset.check_removable(name)
+        await self.store.write([self.nodeset.remove(name)])
+        return node
+
+    async def put_queue(self, queue: admin_pb2.Queue, *, create: bool, fields: Iterable[str] = ()) -> admin_pb2.Queue:
+        queue, rows = self.queueset.put(queue, create=create, fields=fields)
+        await self.store.write(rows)
+        self.queueset.apply(queue)
+        self.kick()
+        return queue
+
+    async def delete_queue(self, name: str) -> None:
+        busy = any(j.queue == name and not states.is_finished(j.state) for j in self.jobs.values())
+        await self.store.write([self.queueset.check_deletable(name, busy)])
+        del self.queues[name]
+
+
+async def _call(work) -> None:  # noqa: ANN001 - a function or a coroutine function
+    result = work()
+    if asyncio.iscoroutine(result):
+        await result
