@@ -126,9 +126,8 @@ def test_a_node_failure_past_max_batch_requeue_holds_the_job(tmp_path):
         seen = []
         for _ in range(2):
             assert await c.schedule_once() == 1
-            c._lose(job, 0.0, "node n1 not responding")
+            c.lifecycle.run_ended(job, S.NODE_FAIL, "node n1 not responding", 0.0, 0.0)
             seen.append((job.state, job.reason))
-        await asyncio.sleep(0.05)
         return seen
     assert asyncio.run(scenario()) == [(S.PENDING, "NodeFail"), (S.HELD, "JobHoldMaxRequeue")]
     store.close()
