@@ -1,5 +1,5 @@
-"""A command's connection to its cluster, opened at its first call: --help, --version and
-a refused argument list never load the client (nor grpc, when it goes through the agent)."""
+"""A command's connection to its cluster, opened at its first call, so that --help,
+--version and a refused argument list never load the client."""
 from __future__ import annotations
 
 from hpcq.errors import HpcqError

@@ -1,7 +1,7 @@
 """The calling process as a job records it: directory, host, user, environment, time.
 
 getpass and socket (a few ms of start-up) are not imported to learn the user or the host
-name: the answers are read as they would (login_name, short_hostname)."""
+name: login_name and short_hostname read the answers where those modules would."""
 from __future__ import annotations
 
 import os
