@@ -27,7 +27,7 @@ from hpcq import hostlist, units
 from hpcq.api import jobs_pb2
 from hpcq.ctld import jobs
 from hpcq.ctld.errors import InvalidArgument
-from hpcq.shims import directives
+from hpcq.shims import directives as shim_directives
 from hpcq.shims.errors import ShimError
 from hpcq.shims.submit_context import SubmitContext
 from hpcq.shims.pbs import options as pbs
@@ -46,13 +46,13 @@ BREAK = "\x1f"      # a token that splits the decoded text into words (argv) or 
 def no_script_files():
     """A fuzzed operand must not make a shim read a real file (think /dev/zero): a
     script named by path is this fixed text; standard input is read as usual."""
-    real = directives.read_script
+    real = shim_directives.read_script
 
     def read_script(path, stdin=None):  # noqa: ANN001, ANN202
         return real(None, stdin) if path is None else SCRIPT
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(directives, "read_script", read_script)
+        mp.setattr(shim_directives, "read_script", read_script)
         yield
 
 
