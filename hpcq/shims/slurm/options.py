@@ -379,9 +379,10 @@ class _Builder(OptionBuilder):
 
     def priority(self, value: str) -> None:
         # A fixed priority, for operators and admins only: ctld refuses it from a user.
-        if not values.is_digits(value) or int(value) > values.INT32_MAX:
+        priority = values.parse_uint(value, values.INT32_MAX)   # 5,000 digits: refused, not int()'s error
+        if priority is None:
             raise _bad(f"Invalid --priority value: {value}")
-        self.spec.priority = int(value)
+        self.spec.priority = priority
 
     def mail_type(self, value: str) -> None:
         known = {"NONE", "BEGIN", "END", "FAIL", "REQUEUE", "ALL", "INVALID_DEPEND", "STAGE_OUT",

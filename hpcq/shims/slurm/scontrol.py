@@ -191,9 +191,10 @@ def build_update(updates: Sequence[tuple[str, str]], current: jobs_pb2.Job | Non
         elif k == "nice":
             spec.nice, path = _nice(value), "nice"
         elif k == "priority":
-            if not value.isdigit() or int(value) > values.INT32_MAX:
+            priority = values.parse_uint(value, values.INT32_MAX)
+            if priority is None:
                 raise ShimError(f"Invalid Priority value: {value}\nRequest aborted", 1)
-            spec.priority, path = int(value), "priority"
+            spec.priority, path = priority, "priority"
         elif k == "partition":
             spec.queue, path = value, "queue"
         elif k == "account":
