@@ -119,7 +119,7 @@ class Controller:
         self.nodeset.load(loaded.nodes)
         for job in self.table.load(loaded.jobs, int(loaded.meta.get("next_job_id", "1")), self.clock.wall()):
             for s in job.allocation.slices:
-                self.nodeset.node(s.node).allocate(s.cpus, s.mem_mb, s.gpus, job.id)
+                self.nodeset.node(s.node).allocate(s.cpus, s.mem_mb, s.gpus, job.id, s.cpu_ids, s.gpu_ids)
         self.usage.load(loaded.meta)
         log.info("loaded %d jobs (%d queued), %d nodes, %d queues; next job id %d", len(self.jobs),
                  len(self.queued), len(self.nodes), len(self.queues), self.next_job_id)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from hpcq.api import admin_pb2, nodes_pb2
@@ -61,6 +62,8 @@ class NodeRecord:
     mem_allocated_mb: int = 0
     gpus_allocated: int = 0
     jobs: set[int] = field(default_factory=set)
+    # job id -> (its CPU ids, its GPU ids) here; a job stored before ids were kept has none
+    held_ids: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = field(default_factory=dict)
 
     @property
     def available(self) -> bool:
@@ -76,18 +79,29 @@ class NodeRecord:
             return N.NODE_IDLE
         return N.NODE_ALLOCATED if self.cpus_allocated >= self.hardware.cpus else N.NODE_MIXED
 
-    def allocate(self, cpus: int, mem_mb: int, gpus: int, job_id: int) -> None:
+    def allocate(self, cpus: int, mem_mb: int, gpus: int, job_id: int, cpu_ids: Sequence[int] = (),
+                 gpu_ids: Sequence[int] = ()) -> None:
         self.cpus_allocated += cpus
         self.mem_allocated_mb += mem_mb
         self.gpus_allocated += gpus
         self.jobs.add(job_id)
+        if cpu_ids or gpu_ids:
+            self.held_ids[job_id] = (tuple(cpu_ids), tuple(gpu_ids))
 
     def release(self, cpus: int, mem_mb: int, gpus: int, job_id: int) -> None:
         if job_id in self.jobs:
             self.jobs.discard(job_id)
+            self.held_ids.pop(job_id, None)
             self.cpus_allocated -= cpus
             self.mem_allocated_mb -= mem_mb
             self.gpus_allocated -= gpus
+
+    def free_ids(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The CPU ids (0..cpus-1) and GPU indexes no job holds here."""
+        cpus_held = {i for c, _ in self.held_ids.values() for i in c}
+        gpus_held = {i for _, g in self.held_ids.values() for i in g}
+        return (tuple(i for i in range(self.hardware.cpus) if i not in cpus_held),
+                tuple(g.index for g in self.hardware.gpus if g.index not in gpus_held))
 
     def to_proto(self) -> admin_pb2.Node:
         return admin_pb2.Node(

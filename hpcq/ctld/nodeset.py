@@ -117,8 +117,14 @@ class NodeSet:
         return sum(max(0, n.hardware.cpus - n.cpus_allocated) for n in self.nodes.values() if n.available)
 
     def capacities(self) -> tuple[scheduler.NodeCapacity, ...]:
-        return tuple(scheduler.NodeCapacity(
+        return tuple(self._capacity(n) for n in self.nodes.values() if n.available)
+
+    @staticmethod
+    def _capacity(n: NodeRecord) -> scheduler.NodeCapacity:
+        free_cpu_ids, free_gpu_ids = n.free_ids()
+        return scheduler.NodeCapacity(
             name=n.name, cpus_total=n.hardware.cpus, cpus_free=n.hardware.cpus - n.cpus_allocated,
             mem_total_mb=n.hardware.memory_mb, mem_free_mb=n.hardware.memory_mb - n.mem_allocated_mb,
             gpus_total=len(n.hardware.gpus), gpus_free=len(n.hardware.gpus) - n.gpus_allocated,
-            features=frozenset(n.hardware.features), idle=not n.jobs) for n in self.nodes.values() if n.available)
+            features=frozenset(n.hardware.features), idle=not n.jobs, free_cpu_ids=free_cpu_ids,
+            free_gpu_ids=free_gpu_ids)

@@ -187,8 +187,9 @@ class Scheduling:
         job.planned_start_time = 0.0
         del job.allocation.slices[:]
         for s in d.slices:
-            job.allocation.slices.add(node=s.node, cpus=s.cpus, mem_mb=s.mem_mb, gpus=s.gpus)
-            self.nodes.node(s.node).allocate(s.cpus, s.mem_mb, s.gpus, job.id)
+            job.allocation.slices.add(node=s.node, cpus=s.cpus, mem_mb=s.mem_mb, gpus=s.gpus, cpu_ids=s.cpu_ids,
+                                      gpu_ids=s.gpu_ids)
+            self.nodes.node(s.node).allocate(s.cpus, s.mem_mb, s.gpus, job.id, s.cpu_ids, s.gpu_ids)
         self.table.active.add(job.id)
 
     def launch(self, job: jobs_pb2.Job) -> None:

@@ -38,7 +38,7 @@ def test_memory_is_a_limit_too():
 def test_multi_node_job_takes_one_slice_per_node():
     wide = job(2, nodes=2, mem=100)
     placed = starts(schedule(world([wide], [node("n1", 2), node("n2", 2)]), 0))
-    assert placed[wide.id] == (Slice("n1", 2, 100, 0), Slice("n2", 2, 100, 0))
+    assert placed[wide.id] == (Slice("n1", 2, 100, 0, (0, 1)), Slice("n2", 2, 100, 0, (0, 1)))
 
 
 def test_a_job_no_node_could_ever_hold_says_so():
@@ -70,7 +70,7 @@ def test_exclusive_job_needs_an_idle_node_and_takes_all_of_it():
     busy = node("n1", 4, used_cpus=1)
     idle = node("n2", 4)
     placed = starts(schedule(world([ex], [busy, idle]), 0))
-    assert placed[ex.id] == (Slice("n2", 4, 8000, 0),)
+    assert placed[ex.id] == (Slice("n2", 4, 8000, 0, (0, 1, 2, 3)),)
 
 
 def test_gpus_and_features_must_match():

@@ -29,7 +29,7 @@ _SOON = 1.0   # a job past its walltime is about to be killed: count it as endin
 
 class Node:
     __slots__ = ("idx", "name", "cpus_total", "mem_total", "gpus_total", "features", "cpus", "mem", "gpus",
-                 "idle", "releases", "holds", "klass")
+                 "idle", "releases", "holds", "klass", "free_cpu_ids", "free_gpu_ids")
 
     def __init__(self, idx: int, cap: NodeCapacity) -> None:
         self.idx = idx
@@ -38,6 +38,8 @@ class Node:
         self.features = cap.features
         self.cpus, self.mem, self.gpus = cap.cpus_free, cap.mem_free_mb, cap.gpus_free
         self.idle = cap.idle
+        self.free_cpu_ids = _ids(cap.free_cpu_ids, cap.cpus_total, cap.cpus_free)
+        self.free_gpu_ids = _ids(cap.free_gpu_ids, cap.gpus_total, cap.gpus_free)
         self.releases: list[tuple[float, int, int, int]] = []         # (time, cpus, mem, gpus), sorted
         self.holds: list[tuple[float, float, int, int, int]] = []     # (start, end, cpus, mem, gpus)
         self.klass: NodeClass | None = None
@@ -101,6 +103,17 @@ class Node:
         if exclusive and t == now and not self.idle:
             return False
         return self.fits_window(t, t + walltime, c, m, g, exclusive)
+
+
+def _ids(free: tuple[int, ...] | None, total: int, count: int) -> list[int]:
+    return sorted(free) if free is not None else list(range(max(0, total - count), total))
+
+
+def _take(free: list[int], count: int) -> tuple[int, ...]:
+    """The lowest `count` free ids (one socket's cores first, on most numberings), taken."""
+    taken = tuple(free[:count])
+    del free[:count]
+    return taken
 
 
 class NodeClass:
@@ -231,7 +244,7 @@ class Cluster:
             node.idle = False
             if end < INF:
                 insort(node.releases, (end, c, m, g))
-            slices.append(Slice(node.name, c, m, g))
+            slices.append(Slice(node.name, c, m, g, _take(node.free_cpu_ids, c), _take(node.free_gpu_ids, g)))
         return tuple(slices)
 
     def _set_free(self, node: Node, cpus: int) -> None:

@@ -62,10 +62,14 @@ class JobRequest:
 
 @dataclass(frozen=True, slots=True)
 class Slice:
+    """What a job holds on one node: counts, and which CPUs and GPUs (as Slurm's cons_tres
+    picks cores), so that jobs sharing a node get disjoint ones."""
     node: str
     cpus: int
     mem_mb: int
     gpus: int
+    cpu_ids: tuple[int, ...] = ()
+    gpu_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +99,10 @@ class NodeCapacity:
     gpus_free: int = 0
     features: frozenset[str] = frozenset()
     idle: bool = True                       # no job on it (an exclusive job needs that)
+    # Which CPUs (0..cpus_total-1) and GPUs (their indexes) are free. None: the last
+    # cpus_free ids and the last gpus_free of range(gpus_total), for worlds that leave them out.
+    free_cpu_ids: tuple[int, ...] | None = None
+    free_gpu_ids: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
