@@ -53,7 +53,7 @@ class Client:
         self.cluster = cluster
 
     @classmethod
-    def connect(cls, *, timeout: float = 60.0) -> "Client":
+    def connect(cls, *, timeout: float = 60.0) -> Client:
         """The quickest way in for a command: the local agent's socket when one is found
         without reading any config file, else `from_config()`."""
         socket_path = _agent_socket_without_config()
@@ -62,8 +62,8 @@ class Client:
         return cls.from_config(timeout=timeout)
 
     @classmethod
-    def from_config(cls, config: "configuration.Config | None" = None, *, timeout: float = 60.0,
-                    use_agent: bool = True) -> "Client":
+    def from_config(cls, config: configuration.Config | None = None, *, timeout: float = 60.0,
+                    use_agent: bool = True) -> Client:
         """A client for the cluster the configuration names (see hpcq.config for discovery).
 
         The host agent's socket is used when it exists (unless use_agent is False: admin
@@ -88,7 +88,7 @@ class Client:
 
     def close(self) -> None:
         self._transport.close()
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -189,10 +189,11 @@ class Client:
                                              cancelled=cancelled, cpu_seconds=cpu_seconds, max_rss_kb=max_rss_kb)
         return self._call("/hpcq.v1.Jobs/FinishStep", request, jobs_pb2.FinishStepResponse).step
 
-    def _action(self, method: str, job_ids: Iterable[int], **kwargs: int | bool) -> list[jobs_pb2.JobActionResult]:
+    def _action(self, method: str, job_ids: Iterable[int], *, signal: int = 0,
+                admin: bool = False) -> list[jobs_pb2.JobActionResult]:
         results: list[jobs_pb2.JobActionResult] = []
         for chunk in _chunks(job_ids):
-            request = jobs_pb2.JobActionRequest(job_ids=chunk, **kwargs)
+            request = jobs_pb2.JobActionRequest(job_ids=chunk, signal=signal, admin=admin)
             results += self._call(f"/hpcq.v1.Jobs/{method}", request, jobs_pb2.JobActionResponse).results
         return results
 
@@ -262,7 +263,9 @@ class Client:
              names: Sequence[str] = (), include_finished: bool = False, ended_after: float = 0.0,
              page_size: int = 0) -> list[Job]:
         """Jobs matching every given filter (all pages)."""
-        request = jobs_pb2.ListJobsRequest(states=states, users=users, queues=queues, names=names,
+        # The .pyi types a repeated enum by its class; any int of JobState is one.
+        request = jobs_pb2.ListJobsRequest(states=states,  # type: ignore[arg-type]
+                                           users=users, queues=queues, names=names,
                                            include_finished=include_finished, ended_after=ended_after,
                                            page_size=page_size)
         jobs: list[Job] = []

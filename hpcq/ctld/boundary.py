@@ -11,13 +11,17 @@ node certificates call them.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any, NoReturn
 
 import grpc
 from google.protobuf import message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor, ServiceDescriptor
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
+
+# Every servicer method's context; its message types are the method's, which
+# the registration here does not know.
+Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class Malformed:
@@ -97,7 +101,7 @@ def _bad_utf8(descriptor: Descriptor, data: memoryview, prefix: str) -> str | No
                 str(payload, "utf-8")
             except UnicodeDecodeError:
                 return path
-        elif field.type == FieldDescriptor.TYPE_MESSAGE:
+        elif field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type is not None:
             found = _bad_utf8(field.message_type, payload, f"{path}.")
             if found is not None:
                 return found
@@ -109,7 +113,8 @@ def add_servicer(server: grpc.aio.Server, servicer: object, service: ServiceDesc
     add_*Servicer_to_server would, with requests parsed by `parser`."""
     handlers = {m.name: _handler(getattr(servicer, m.name), m) for m in service.methods}
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
-    server.add_registered_method_handlers(service.full_name, handlers)
+    # grpc-stubs 1.53 predates this method (grpcio 1.62).
+    server.add_registered_method_handlers(service.full_name, handlers)  # type: ignore[attr-defined]
 
 
 def add_servicers(server: grpc.aio.Server, servicers: Iterable[tuple[object, ServiceDescriptor]]) -> None:
@@ -117,16 +122,17 @@ def add_servicers(server: grpc.aio.Server, servicers: Iterable[tuple[object, Ser
         add_servicer(server, servicer, service)
 
 
-def _handler(behaviour: Callable, method: MethodDescriptor) -> grpc.RpcMethodHandler:
+def _handler(behaviour: Callable[..., Any], method: MethodDescriptor) -> grpc.RpcMethodHandler[Any, Any]:
     serialize = message_factory.GetMessageClass(method.output_type).SerializeToString
     if method.client_streaming:
-        parse = message_factory.GetMessageClass(method.input_type).FromString
-        make = grpc.stream_stream_rpc_method_handler if method.server_streaming else grpc.stream_unary_rpc_method_handler
-        return make(behaviour, request_deserializer=parse, response_serializer=serialize)
+        from_string = message_factory.GetMessageClass(method.input_type).FromString
+        make = (grpc.stream_stream_rpc_method_handler if method.server_streaming
+                else grpc.stream_unary_rpc_method_handler)
+        return make(behaviour, request_deserializer=from_string, response_serializer=serialize)
     parse = parser(method.input_type)
     if method.server_streaming:
         @functools.wraps(behaviour)
-        async def streaming(request, context: grpc.aio.ServicerContext):  # noqa: ANN001, ANN202
+        async def streaming(request: Message | Malformed, context: Context) -> AsyncIterator[Message]:
             if isinstance(request, Malformed):
                 await refuse(request, context)
             async for reply in behaviour(request, context):
@@ -135,12 +141,13 @@ def _handler(behaviour: Callable, method: MethodDescriptor) -> grpc.RpcMethodHan
                                                     response_serializer=serialize)
 
     @functools.wraps(behaviour)
-    async def unary(request, context: grpc.aio.ServicerContext):  # noqa: ANN001, ANN202
+    async def unary(request: Message | Malformed, context: Context) -> Message:
         if isinstance(request, Malformed):
             await refuse(request, context)
-        return await behaviour(request, context)
+        reply: Message = await behaviour(request, context)
+        return reply
     return grpc.unary_unary_rpc_method_handler(unary, request_deserializer=parse, response_serializer=serialize)
 
 
-async def refuse(request: Malformed, context: grpc.aio.ServicerContext) -> None:
+async def refuse(request: Malformed, context: Context) -> NoReturn:
     await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"BAD_REQUEST: {request.reason}")

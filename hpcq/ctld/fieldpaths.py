@@ -8,15 +8,21 @@ before anything is changed.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from google.protobuf.descriptor import Descriptor
+from google.protobuf.message import Message
 
 from hpcq.ctld.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    # What types-protobuf says a generated message's DESCRIPTOR may be besides the pure one.
+    from google._upb._message import Descriptor as UpbDescriptor
 
 MAX_PATHS = 1000    # far more than any message here has fields; each path is a copy
 
 
-def check(descriptor: Descriptor, paths: Iterable[str], where: str = "fields") -> list[str]:
+def check(descriptor: Descriptor | UpbDescriptor, paths: Iterable[str], where: str = "fields") -> list[str]:
     """The paths, each one known; raises InvalidArgument (BAD_FIELD) for the first that is not."""
     paths = list(paths)
     if len(paths) > MAX_PATHS:
@@ -35,7 +41,7 @@ def check(descriptor: Descriptor, paths: Iterable[str], where: str = "fields") -
     return paths
 
 
-def copy_path(source, target, path: str) -> None:  # noqa: ANN001 - any protobuf message
+def copy_path(source: Message, target: Message, path: str) -> None:
     """Copy one dotted field path (checked by `check`) from one message to another."""
     head, _, rest = path.partition(".")
     if head not in source.DESCRIPTOR.fields_by_name:

@@ -288,7 +288,7 @@ def to_proto(deps: Dependencies) -> tuple[list[Any], bool]:
     from hpcq.api import jobs_pb2
     messages = []
     for term in deps.terms:
-        msg = jobs_pb2.Dependency(kind=jobs_pb2.Dependency.Kind.Value(_PROTO_KIND[term.kind]))
+        msg = jobs_pb2.Dependency(kind=_PROTO_KIND[term.kind])
         for t in term.targets:
             if t.task is None:
                 msg.job_ids.append(t.job_id)
