@@ -119,7 +119,7 @@ class Agent:
         self.methods = forwardable_methods()
         self.bucket = TokenBucket(settings.rate, settings.burst)
         self.budget = UserBudget()
-        options = [("grpc.max_send_message_length", wire.MAX_FRAME * 4),
+        options: list[tuple[str, int | str]] = [("grpc.max_send_message_length", wire.MAX_FRAME * 4),
                    ("grpc.max_receive_message_length", wire.MAX_FRAME * 4),
                    ("grpc.keepalive_time_ms", 30_000), ("grpc.keepalive_permit_without_calls", 1)]
         if settings.server_name:
@@ -128,7 +128,9 @@ class Agent:
         self.channel = grpc.aio.secure_channel(settings.server, credentials, options=options)
         # One callable per method, made once: every shim command is a new connection
         # with a single call, so the agent's per-call work is on each command's path.
-        self._unary = {m: self.channel.unary_unary(m) for m, streams in self.methods.items() if not streams}
+        # Bytes go through unparsed: no serializers.
+        self._unary = {m: self.channel.unary_unary(m, request_serializer=None, response_deserializer=None)
+                       for m, streams in self.methods.items() if not streams}
 
     def user_for(self, uid: int) -> str:
         if uid == 0 and not self.settings.allow_root:
@@ -246,9 +248,10 @@ class Agent:
             return self._answer(writer, "RESOURCE_EXHAUSTED", f"{wire.TOO_LARGE}: ctld's answer does not fit "
                                 f"the agent's socket ({e}); ask for less at a time")
 
-    async def _stream(self, method: str, body: bytes, metadata, reader: asyncio.StreamReader,  # noqa: ANN001
-                      writer: asyncio.StreamWriter) -> None:
-        call = self.channel.unary_stream(method)(body, metadata=metadata)
+    async def _stream(self, method: str, body: bytes, metadata: tuple[tuple[str, str], ...],
+                      reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        call = self.channel.unary_stream(method, request_serializer=None, response_deserializer=None)(
+            body, metadata=metadata)
         # A stream ends when the client hangs up, even if no event comes to fail a write.
         hangup = asyncio.ensure_future(reader.read(1))
         hangup.add_done_callback(lambda _: call.cancel())
@@ -285,7 +288,7 @@ async def run(settings: configuration.AgentSection) -> None:
     await stop.wait()
     server.close()
     path.unlink(missing_ok=True)
-    await agent.channel.close()
+    await agent.channel.close(grace=None)
     if endpoint is not None:
         endpoint.close()
 

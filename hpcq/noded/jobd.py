@@ -29,12 +29,12 @@ import subprocess
 import time
 from collections.abc import Iterator
 
+from hpcq import private_files
+from hpcq.noded import spool
+
 TYPE_CHECKING = False  # see hpcq.noded.spool
 if TYPE_CHECKING:
     from typing import Any, NoReturn
-
-from hpcq import private_files
-from hpcq.noded import spool
 
 _PR_SET_CHILD_SUBREAPER = 36
 _PR_SET_NAME = 15

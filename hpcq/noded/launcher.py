@@ -25,11 +25,11 @@ import selectors
 import signal
 import sys
 
+from hpcq.noded import jobd, spool
+
 TYPE_CHECKING = False  # see hpcq.noded.spool
 if TYPE_CHECKING:
     from typing import Any
-
-from hpcq.noded import jobd, spool
 
 
 class Launcher:

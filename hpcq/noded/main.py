@@ -13,6 +13,7 @@ from pathlib import Path
 
 from hpcq import config as configuration
 from hpcq import daemon, logs, metrics, pki
+from hpcq.api import nodes_pb2
 from hpcq.noded import hardware
 from hpcq.noded.runner import JobRunner
 from hpcq.noded.session import Session
@@ -45,8 +46,11 @@ async def run(config: configuration.Config) -> None:
                  getpass.getuser())
     credentials = pki.channel_credentials(Path(n.ca), Path(n.cert), Path(n.key))
     session: Session | None = None
-    runner = JobRunner(spool, Path(n.tmp_dir), name, lambda outcome: session.on_finished(outcome),
-                       allow_root=n.allow_root_jobs)
+
+    def on_finished(outcome: nodes_pb2.JobOutcome) -> None:
+        assert session is not None  # made below, before the runner starts any job
+        session.on_finished(outcome)
+    runner = JobRunner(spool, Path(n.tmp_dir), name, on_finished, allow_root=n.allow_root_jobs)
     session = Session(name, n.server, credentials, facts, runner, server_name=n.server_name)
     await runner.start()
     if endpoint is not None:

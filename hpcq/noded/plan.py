@@ -72,7 +72,11 @@ def _outputs(job: jobs_pb2.Job, node_name: str) -> tuple[list[str], list[list[An
     one), which only the supervisor can ask, as the job's user: the paths it must probe,
     and rows of [the probed paths that are directories, stdout, stderr or None]."""
     asked: list[str] = []
-    jobenv.output_paths(job, node_name, is_dir=lambda path: asked.append(path) or False)
+
+    def ask(path: str) -> bool:
+        asked.append(path)
+        return False
+    jobenv.output_paths(job, node_name, is_dir=ask)
     probes = sorted(set(asked))
     rows = []
     for mask in range(1 << len(probes)):

@@ -79,7 +79,7 @@ class JobRunner:
         launcher.stdin.close()  # end of input is the launcher's signal to go
         try:
             await asyncio.wait_for(launcher.wait(), 5)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             launcher.kill()
             await launcher.wait()
         if self._reader is not None:
@@ -160,6 +160,7 @@ class JobRunner:
     # --- launching -----------------------------------------------------------------------
 
     async def _launch(self, attempt: _Attempt, job: jobs_pb2.Job, cluster: str, grace: int) -> nodes_pb2.JobOutcome:
+        reply: dict[str, Any]
         try:
             request = {"plan": plan.make(job, cluster, self.node_name, attempt.dir, tmp_dir=str(self.tmp_dir),
                                          kill_grace_seconds=grace, allow_root=self.allow_root)}
@@ -211,7 +212,8 @@ class JobRunner:
         assert self._launcher is not None and self._launcher.stdin is not None
         self._seq += 1
         seq = self._seq
-        reply = self._replies[seq] = asyncio.get_running_loop().create_future()
+        reply: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._replies[seq] = reply
         try:
             self._launcher.stdin.write(spool.json_line({"seq": seq, **message}))
             await self._launcher.stdin.drain()
@@ -347,7 +349,7 @@ def outcome_to_json(outcome: nodes_pb2.JobOutcome) -> dict[str, Any]:
 def outcome_from_json(data: dict[str, Any]) -> nodes_pb2.JobOutcome:
     outcome = nodes_pb2.JobOutcome(
         job_id=data["job_id"], attempt=data["attempt"], running=data.get("running", False),
-        state=jobs_pb2.JobState.Value(data.get("state", "JOB_STATE_UNSPECIFIED")),
+        state=data.get("state", "JOB_STATE_UNSPECIFIED"),  # the name JobState.Name wrote
         reason=data.get("reason", ""))
     for name in _OUTCOME_NUMBERS:
         if name in data:

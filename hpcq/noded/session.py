@@ -84,9 +84,10 @@ class Session:
             backoff = min(backoff * 2, 5.0)
 
     async def _run_once(self) -> None:
-        options = [("grpc.max_send_message_length", MESSAGE_LIMIT), ("grpc.max_receive_message_length", MESSAGE_LIMIT),
-                   ("grpc.keepalive_time_ms", 20_000), ("grpc.keepalive_timeout_ms", 10_000),
-                   ("grpc.keepalive_permit_without_calls", 1)]
+        options: list[tuple[str, int | str]] = [
+            ("grpc.max_send_message_length", MESSAGE_LIMIT), ("grpc.max_receive_message_length", MESSAGE_LIMIT),
+            ("grpc.keepalive_time_ms", 20_000), ("grpc.keepalive_timeout_ms", 10_000),
+            ("grpc.keepalive_permit_without_calls", 1)]
         if self.server_name:
             options.append(("grpc.ssl_target_name_override", self.server_name))
         async with grpc.aio.secure_channel(self.server, self.credentials, options=options) as channel:
@@ -104,7 +105,7 @@ class Session:
                 outbox.put_nowait(None)
                 self._outbox = None
 
-    async def _heartbeat(self, outbox: asyncio.Queue) -> None:
+    async def _heartbeat(self, outbox: asyncio.Queue[nodes_pb2.NodeMessage | None]) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_seconds)
             outbox.put_nowait(nodes_pb2.NodeMessage(heartbeat=nodes_pb2.Heartbeat(load=hardware.load())))
@@ -157,7 +158,7 @@ class Session:
             self.report(nodes_pb2.NodeMessage(job_started=outcome))
 
 
-async def _drain(outbox: asyncio.Queue) -> AsyncIterator[nodes_pb2.NodeMessage]:
+async def _drain(outbox: asyncio.Queue[nodes_pb2.NodeMessage | None]) -> AsyncIterator[nodes_pb2.NodeMessage]:
     while True:
         message = await outbox.get()
         if message is None:

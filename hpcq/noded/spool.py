@@ -178,9 +178,10 @@ def json_line(data: dict[str, Any]) -> bytes:
 def read_json(path: Path | str) -> dict[str, Any] | None:
     """The record, or None if there is none (or it cannot be parsed: never written whole)."""
     try:
-        return json.loads(_read(path))
+        record: dict[str, Any] = json.loads(_read(path))
     except (FileNotFoundError, ValueError):
         return None
+    return record
 
 
 def _read(path: Path | str) -> bytes:
