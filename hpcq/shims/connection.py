@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from hpcq.client import Client
 
 
-def open_client() -> "Client":
+def open_client() -> Client:
     """A client for the configured cluster. grpc is imported here, not before."""
     from hpcq.client import Client
     from hpcq.errors import ConfigError
@@ -28,7 +28,7 @@ class Connection:
         self._client: Client | None = None
 
     @property
-    def client(self) -> "Client":
+    def client(self) -> Client:
         if self._client is None:
             self._client = open_client()
         return self._client

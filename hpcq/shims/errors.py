@@ -14,7 +14,7 @@ class ShimError(Exception):
         self.text = text
         self.exit_code = exit_code
 
-    def with_line(self, line: str) -> "ShimError":
+    def with_line(self, line: str) -> ShimError:
         return ShimError(f"{self.text}\n{line}", self.exit_code)
 
 

@@ -18,7 +18,7 @@ class Record:
         names = type(self).__annotations__
         if len(values) > len(names):
             raise TypeError(f"{type(self).__name__} takes {len(names)} fields, not {len(values)}")
-        given = dict(zip(names, values))
+        given = dict(zip(names, values, strict=False))   # the rest by name or default
         for name, value in fields.items():
             if name not in names or name in given:
                 raise TypeError(f"{type(self).__name__}: unknown or repeated field {name!r}")

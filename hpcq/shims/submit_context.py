@@ -22,7 +22,7 @@ class SubmitContext(namedtuple("SubmitContext", "cwd host user environ now uid",
     uid: int | None
 
     @classmethod
-    def current(cls) -> "SubmitContext":
+    def current(cls) -> SubmitContext:
         return cls(cwd=os.getcwd(), host=short_hostname(), user=login_name(),
                    environ=submit_environment(), now=time.time(), uid=os.getuid())
 
