@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from hpcq.api import jobs_pb2 as hpcq_dot_v1_dot_jobs__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13hpcq/v1/nodes.proto\x12\x07hpcq.v1\x1a\x12hpcq/v1/jobs.proto\"D\n\x03Gpu\x12\r\n\x05index\x18\x01 \x01(\r\x12\r\n\x05model\x18\x02 \x01(\t\x12\x11\n\tmemory_mb\x18\x03 \x01(\x04\x12\x0c\n\x04uuid\x18\x04 \x01(\t\"\x8f\x01\n\x08Hardware\x12\x10\n\x08hostname\x18\x01 \x01(\t\x12\x0c\n\x04\x63pus\x18\x02 \x01(\r\x12\x16\n\x0ephysical_cores\x18\x03 \x01(\r\x12\x11\n\tmemory_mb\x18\x04 \x01(\x04\x12\x1a\n\x04gpus\x18\x05 \x03(\x0b\x32\x0c.hpcq.v1.Gpu\x12\n\n\x02os\x18\x06 \x01(\t\x12\x10\n\x08\x66\x65\x61tures\x18\x07 \x03(\t\"/\n\x04Load\x12\x0f\n\x07load_1m\x18\x01 \x01(\x01\x12\x16\n\x0e\x66ree_memory_mb\x18\x02 \x01(\x04\"\xf6\x01\n\nJobOutcome\x12\x0e\n\x06job_id\x18\x01 \x01(\x04\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\x12\x0f\n\x07running\x18\x03 \x01(\x08\x12 \n\x05state\x18\x04 \x01(\x0e\x32\x11.hpcq.v1.JobState\x12\x11\n\texit_code\x18\x05 \x01(\x05\x12\x0e\n\x06signal\x18\x06 \x01(\x05\x12\x12\n\nstart_time\x18\x07 \x01(\x01\x12\x10\n\x08\x65nd_time\x18\x08 \x01(\x01\x12\x12\n\nsession_id\x18\t \x01(\r\x12\x13\n\x0b\x63pu_seconds\x18\n \x01(\x01\x12\x12\n\nmax_rss_kb\x18\x0b \x01(\x04\x12\x0e\n\x06reason\x18\x0c \x01(\t\"q\n\x08Register\x12\x0c\n\x04name\x18\x01 \x01(\t\x12#\n\x08hardware\x18\x02 \x01(\x0b\x32\x11.hpcq.v1.Hardware\x12!\n\x04jobs\x18\x03 \x03(\x0b\x32\x13.hpcq.v1.JobOutcome\x12\x0f\n\x07version\x18\x04 \x01(\t\"(\n\tHeartbeat\x12\x1b\n\x04load\x18\x01 \x01(\x0b\x32\r.hpcq.v1.Load\"\xf3\x01\n\x0bNodeMessage\x12%\n\x08register\x18\x01 \x01(\x0b\x32\x11.hpcq.v1.RegisterH\x00\x12\'\n\theartbeat\x18\x02 \x01(\x0b\x32\x12.hpcq.v1.HeartbeatH\x00\x12*\n\x0bjob_started\x18\x03 \x01(\x0b\x32\x13.hpcq.v1.JobOutcomeH\x00\x12+\n\x0cjob_finished\x18\x04 \x01(\x0b\x32\x13.hpcq.v1.JobOutcomeH\x00\x12\x33\n\x10step_tasks_ended\x18\x05 \x01(\x0b\x32\x17.hpcq.v1.StepTasksEndedH\x00\x42\x06\n\x04kind\"d\n\x0eStepTasksEnded\x12\x0e\n\x06job_id\x18\x01 \x01(\x04\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\x12\x0f\n\x07step_id\x18\x03 \x01(\r\x12 \n\x05tasks\x18\x04 \x03(\x0b\x32\x11.hpcq.v1.TaskExit\"q\n\x06Launch\x12\x19\n\x03job\x18\x01 \x01(\x0b\x32\x0c.hpcq.v1.Job\x12\x0f\n\x07\x63luster\x18\x02 \x01(\t\x12\x1a\n\x12kill_grace_seconds\x18\x03 \x01(\r\x12\x1f\n\x06\x66orget\x18\x04 \x03(\x0b\x32\x0f.hpcq.v1.Forget\"<\n\tSignalJob\x12\x0e\n\x06job_id\x18\x01 \x01(\x04\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\x12\x0e\n\x06signal\x18\x03 \x01(\x05\"A\n\x07KillJob\x12\x0e\n\x06job_id\x18\x01 \x01(\x04\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\x12\x15\n\rgrace_seconds\x18\x03 \x01(\r\"\'\n\nRegistered\x12\x19\n\x11heartbeat_seconds\x18\x01 \x01(\x01\")\n\x06\x46orget\x12\x0e\n\x06job_id\x18\x01 \x01(\x04\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\"\xb0\x02\n\x0b\x43tldMessage\x12)\n\nregistered\x18\x01 \x01(\x0b\x32\x13.hpcq.v1.RegisteredH\x00\x12!\n\x06launch\x18\x02 \x01(\x0b\x32\x0f.hpcq.v1.LaunchH\x00\x12$\n\x06signal\x18\x03 \x01(\x0b\x32\x12.hpcq.v1.SignalJobH\x00\x12 \n\x04kill\x18\x04 \x01(\x0b\x32\x10.hpcq.v1.KillJobH\x00\x12!\n\x06\x66orget\x18\x05 \x01(\x0b\x32\x0f.hpcq.v1.ForgetH\x00\x12/\n\x0blaunch_step\x18\x06 \x01(\x0b\x32\x18.hpcq.v1.LaunchStepTasksH\x00\x12/\n\x0bsignal_step\x18\x07 \x01(\x0b\x32\x18.hpcq.v1.SignalStepTasksH\x00\x42\x06\n\x04kind\"q\n\x0fLaunchStepTasks\x12\x19\n\x03job\x18\x01 \x01(\x0b\x32\x0c.hpcq.v1.Job\x12\x1e\n\x04step\x18\x02 \x01(\x0b\x32\x10.hpcq.v1.JobStep\x12#\n\x06launch\x18\x03 \x01(\x0b\x32\x13.hpcq.v1.StepLaunch\"S\n\x0fSignalStepTasks\x12\x0e\n\x06job_id\x18\x01 \x01(\x04\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\x12\x0f\n\x07step_id\x18\x03 \x01(\r\x12\x0e\n\x06signal\x18\x04 \x01(\x05\x32H\n\x0bNodeSession\x12\x39\n\x07\x43onnect\x12\x14.hpcq.v1.NodeMessage\x1a\x14.hpcq.v1.CtldMessage(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13hpcq/v1/nodes.proto\x12\x07hpcq.v1\x1a\x12hpcq/v1/jobs.proto\"D\n\x03Gpu\x12\r\n\x05index\x18\x01 \x01(\r\x12\r\n\x05model\x18\x02 \x01(\t\x12\x11\n\tmemory_mb\x18\x03 \x01(\x04\x12\x0c\n\x04uuid\x18\x04 \x01(\t\"\xa4\x01\n\x08Hardware\x12\x10\n\x08hostname\x18\x01 \x01(\t\x12\x0c\n\x04\x63pus\x18\x02 \x01(\r\x12\x16\n\x0ephysical_cores\x18\x03 \x01(\r\x12\x11\n\tmemory_mb\x18\x04 \x01(\x04\x12\x1a\n\x04gpus\x18\x05 \x03(\x0b\x32\x0c.hpcq.v1.Gpu\x12\n\n\x02os\x18\x06 \x01(\t\x12\x10\n\x08\x66\x65\x61tures\x18\x07 \x03(\t\x12\x13\n\x0b\x65nforcement\x18\x08 \x01(\t\"/\n\x04Load\x12\x0f\n\x07load_1m\x18\x01 \x01(\x01\x12\x16\n\x0e\x66ree_memory_mb\x18\x02 \x01(\x04\"\xf6\x01\n\nJobOutcome\x12\x0e\n\x06job_id\x18\x01 \x01(\x04\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\x12\x0f\n\x07running\x18\x03 \x01(\x08\x12 \n\x05state\x18\x04 \x01(\x0e\x32\x11.hpcq.v1.JobState\x12\x11\n\texit_code\x18\x05 \x01(\x05\x12\x0e\n\x06signal\x18\x06 \x01(\x05\x12\x12\n\nstart_time\x18\x07 \x01(\x01\x12\x10\n\x08\x65nd_time\x18\x08 \x01(\x01\x12\x12\n\nsession_id\x18\t \x01(\r\x12\x13\n\x0b\x63pu_seconds\x18\n \x01(\x01\x12\x12\n\nmax_rss_kb\x18\x0b \x01(\x04\x12\x0e\n\x06reason\x18\x0c \x01(\t\"q\n\x08Register\x12\x0c\n\x04name\x18\x01 \x01(\t\x12#\n\x08hardware\x18\x02 \x01(\x0b\x32\x11.hpcq.v1.Hardware\x12!\n\x04jobs\x18\x03 \x03(\x0b\x32\x13.hpcq.v1.JobOutcome\x12\x0f\n\x07version\x18\x04 \x01(\t\"(\n\tHeartbeat\x12\x1b\n\x04load\x18\x01 \x01(\x0b\x32\r.hpcq.v1.Load\"\xf3\x01\n\x0bNodeMessage\x12%\n\x08register\x18\x01 \x01(\x0b\x32\x11.hpcq.v1.RegisterH\x00\x12\'\n\theartbeat\x18\x02 \x01(\x0b\x32\x12.hpcq.v1.HeartbeatH\x00\x12*\n\x0bjob_started\x18\x03 \x01(\x0b\x32\x13.hpcq.v1.JobOutcomeH\x00\x12+\n\x0cjob_finished\x18\x04 \x01(\x0b\x32\x13.hpcq.v1.JobOutcomeH\x00\x12\x33\n\x10step_tasks_ended\x18\x05 \x01(\x0b\x32\x17.hpcq.v1.StepTasksEndedH\x00\x42\x06\n\x04kind\"d\n\x0eStepTasksEnded\x12\x0e\n\x06job_id\x18\x01 \x01(\x04\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\x12\x0f\n\x07step_id\x18\x03 \x01(\r\x12 \n\x05tasks\x18\x04 \x03(\x0b\x32\x11.hpcq.v1.TaskExit\"q\n\x06Launch\x12\x19\n\x03job\x18\x01 \x01(\x0b\x32\x0c.hpcq.v1.Job\x12\x0f\n\x07\x63luster\x18\x02 \x01(\t\x12\x1a\n\x12kill_grace_seconds\x18\x03 \x01(\r\x12\x1f\n\x06\x66orget\x18\x04 \x03(\x0b\x32\x0f.hpcq.v1.Forget\"<\n\tSignalJob\x12\x0e\n\x06job_id\x18\x01 \x01(\x04\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\x12\x0e\n\x06signal\x18\x03 \x01(\x05\"A\n\x07KillJob\x12\x0e\n\x06job_id\x18\x01 \x01(\x04\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\x12\x15\n\rgrace_seconds\x18\x03 \x01(\r\"\'\n\nRegistered\x12\x19\n\x11heartbeat_seconds\x18\x01 \x01(\x01\")\n\x06\x46orget\x12\x0e\n\x06job_id\x18\x01 \x01(\x04\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\"\xb0\x02\n\x0b\x43tldMessage\x12)\n\nregistered\x18\x01 \x01(\x0b\x32\x13.hpcq.v1.RegisteredH\x00\x12!\n\x06launch\x18\x02 \x01(\x0b\x32\x0f.hpcq.v1.LaunchH\x00\x12$\n\x06signal\x18\x03 \x01(\x0b\x32\x12.hpcq.v1.SignalJobH\x00\x12 \n\x04kill\x18\x04 \x01(\x0b\x32\x10.hpcq.v1.KillJobH\x00\x12!\n\x06\x66orget\x18\x05 \x01(\x0b\x32\x0f.hpcq.v1.ForgetH\x00\x12/\n\x0blaunch_step\x18\x06 \x01(\x0b\x32\x18.hpcq.v1.LaunchStepTasksH\x00\x12/\n\x0bsignal_step\x18\x07 \x01(\x0b\x32\x18.hpcq.v1.SignalStepTasksH\x00\x42\x06\n\x04kind\"q\n\x0fLaunchStepTasks\x12\x19\n\x03job\x18\x01 \x01(\x0b\x32\x0c.hpcq.v1.Job\x12\x1e\n\x04step\x18\x02 \x01(\x0b\x32\x10.hpcq.v1.JobStep\x12#\n\x06launch\x18\x03 \x01(\x0b\x32\x13.hpcq.v1.StepLaunch\"S\n\x0fSignalStepTasks\x12\x0e\n\x06job_id\x18\x01 \x01(\x04\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\x12\x0f\n\x07step_id\x18\x03 \x01(\r\x12\x0e\n\x06signal\x18\x04 \x01(\x05\x32H\n\x0bNodeSession\x12\x39\n\x07\x43onnect\x12\x14.hpcq.v1.NodeMessage\x1a\x14.hpcq.v1.CtldMessage(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,35 +35,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GPU']._serialized_start=52
   _globals['_GPU']._serialized_end=120
   _globals['_HARDWARE']._serialized_start=123
-  _globals['_HARDWARE']._serialized_end=266
-  _globals['_LOAD']._serialized_start=268
-  _globals['_LOAD']._serialized_end=315
-  _globals['_JOBOUTCOME']._serialized_start=318
-  _globals['_JOBOUTCOME']._serialized_end=564
-  _globals['_REGISTER']._serialized_start=566
-  _globals['_REGISTER']._serialized_end=679
-  _globals['_HEARTBEAT']._serialized_start=681
-  _globals['_HEARTBEAT']._serialized_end=721
-  _globals['_NODEMESSAGE']._serialized_start=724
-  _globals['_NODEMESSAGE']._serialized_end=967
-  _globals['_STEPTASKSENDED']._serialized_start=969
-  _globals['_STEPTASKSENDED']._serialized_end=1069
-  _globals['_LAUNCH']._serialized_start=1071
-  _globals['_LAUNCH']._serialized_end=1184
-  _globals['_SIGNALJOB']._serialized_start=1186
-  _globals['_SIGNALJOB']._serialized_end=1246
-  _globals['_KILLJOB']._serialized_start=1248
-  _globals['_KILLJOB']._serialized_end=1313
-  _globals['_REGISTERED']._serialized_start=1315
-  _globals['_REGISTERED']._serialized_end=1354
-  _globals['_FORGET']._serialized_start=1356
-  _globals['_FORGET']._serialized_end=1397
-  _globals['_CTLDMESSAGE']._serialized_start=1400
-  _globals['_CTLDMESSAGE']._serialized_end=1704
-  _globals['_LAUNCHSTEPTASKS']._serialized_start=1706
-  _globals['_LAUNCHSTEPTASKS']._serialized_end=1819
-  _globals['_SIGNALSTEPTASKS']._serialized_start=1821
-  _globals['_SIGNALSTEPTASKS']._serialized_end=1904
-  _globals['_NODESESSION']._serialized_start=1906
-  _globals['_NODESESSION']._serialized_end=1978
+  _globals['_HARDWARE']._serialized_end=287
+  _globals['_LOAD']._serialized_start=289
+  _globals['_LOAD']._serialized_end=336
+  _globals['_JOBOUTCOME']._serialized_start=339
+  _globals['_JOBOUTCOME']._serialized_end=585
+  _globals['_REGISTER']._serialized_start=587
+  _globals['_REGISTER']._serialized_end=700
+  _globals['_HEARTBEAT']._serialized_start=702
+  _globals['_HEARTBEAT']._serialized_end=742
+  _globals['_NODEMESSAGE']._serialized_start=745
+  _globals['_NODEMESSAGE']._serialized_end=988
+  _globals['_STEPTASKSENDED']._serialized_start=990
+  _globals['_STEPTASKSENDED']._serialized_end=1090
+  _globals['_LAUNCH']._serialized_start=1092
+  _globals['_LAUNCH']._serialized_end=1205
+  _globals['_SIGNALJOB']._serialized_start=1207
+  _globals['_SIGNALJOB']._serialized_end=1267
+  _globals['_KILLJOB']._serialized_start=1269
+  _globals['_KILLJOB']._serialized_end=1334
+  _globals['_REGISTERED']._serialized_start=1336
+  _globals['_REGISTERED']._serialized_end=1375
+  _globals['_FORGET']._serialized_start=1377
+  _globals['_FORGET']._serialized_end=1418
+  _globals['_CTLDMESSAGE']._serialized_start=1421
+  _globals['_CTLDMESSAGE']._serialized_end=1725
+  _globals['_LAUNCHSTEPTASKS']._serialized_start=1727
+  _globals['_LAUNCHSTEPTASKS']._serialized_end=1840
+  _globals['_SIGNALSTEPTASKS']._serialized_start=1842
+  _globals['_SIGNALSTEPTASKS']._serialized_end=1925
+  _globals['_NODESESSION']._serialized_start=1927
+  _globals['_NODESESSION']._serialized_end=1999
 # @@protoc_insertion_point(module_scope)

@@ -20,7 +20,7 @@ class Gpu(_message.Message):
     def __init__(self, index: _Optional[int] = ..., model: _Optional[str] = ..., memory_mb: _Optional[int] = ..., uuid: _Optional[str] = ...) -> None: ...
 
 class Hardware(_message.Message):
-    __slots__ = ("hostname", "cpus", "physical_cores", "memory_mb", "gpus", "os", "features")
+    __slots__ = ("hostname", "cpus", "physical_cores", "memory_mb", "gpus", "os", "features", "enforcement")
     HOSTNAME_FIELD_NUMBER: _ClassVar[int]
     CPUS_FIELD_NUMBER: _ClassVar[int]
     PHYSICAL_CORES_FIELD_NUMBER: _ClassVar[int]
@@ -28,6 +28,7 @@ class Hardware(_message.Message):
     GPUS_FIELD_NUMBER: _ClassVar[int]
     OS_FIELD_NUMBER: _ClassVar[int]
     FEATURES_FIELD_NUMBER: _ClassVar[int]
+    ENFORCEMENT_FIELD_NUMBER: _ClassVar[int]
     hostname: str
     cpus: int
     physical_cores: int
@@ -35,7 +36,8 @@ class Hardware(_message.Message):
     gpus: _containers.RepeatedCompositeFieldContainer[Gpu]
     os: str
     features: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, hostname: _Optional[str] = ..., cpus: _Optional[int] = ..., physical_cores: _Optional[int] = ..., memory_mb: _Optional[int] = ..., gpus: _Optional[_Iterable[_Union[Gpu, _Mapping]]] = ..., os: _Optional[str] = ..., features: _Optional[_Iterable[str]] = ...) -> None: ...
+    enforcement: str
+    def __init__(self, hostname: _Optional[str] = ..., cpus: _Optional[int] = ..., physical_cores: _Optional[int] = ..., memory_mb: _Optional[int] = ..., gpus: _Optional[_Iterable[_Union[Gpu, _Mapping]]] = ..., os: _Optional[str] = ..., features: _Optional[_Iterable[str]] = ..., enforcement: _Optional[str] = ...) -> None: ...
 
 class Load(_message.Message):
     __slots__ = ("load_1m", "free_memory_mb")

@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterator
 
 from hpcq import private_files
-from hpcq.noded import spool
+from hpcq.noded import enforce, spool
 
 TYPE_CHECKING = False  # see hpcq.noded.spool
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ _ENV_COMMAND = "/usr/bin/env"
 
 # Outcome states, spelled as hpcq.api's JobState names (the spool's JSON spells them so).
 RUNNING, COMPLETED, FAILED, CANCELLED, TIMEOUT = "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"
+OUT_OF_MEMORY = "OUT_OF_MEMORY"
 
 
 def _with_unnamed_variables(env: dict[str, str], argv: list[str]) -> list[str]:
@@ -113,6 +114,8 @@ class _Supervisor:
         self.tmpdir: str | None = None
         self.popen: subprocess.Popen[bytes] | None = None
         self.leader = 0
+        self.confinement: enforce.JobConfinement | None = None
+        self.stderr = -1  # kept open while the job runs only to tell of an OOM kill in it
 
     # --- the whole life --------------------------------------------------------------
 
@@ -135,6 +138,8 @@ class _Supervisor:
             spool.write_json(self.dir.status, outcome)
             self._report(record, outcome)
             self._remove_tmpdir()
+            if self.confinement is not None:
+                self.confinement.remove()
             return
         record.update(session_id=started["session_id"], start_time=started["start_time"])
         spool.write_json(self.dir.supervisor, record)
@@ -147,6 +152,8 @@ class _Supervisor:
                                     session_id=started["session_id"], reason=f"supervisor error: {e!r}")
         spool.write_json(self.dir.status, outcome)
         self._remove_tmpdir()
+        if self.confinement is not None:
+            self.confinement.remove()
 
     def _detach(self) -> None:
         """Keep nothing of the launcher's: its pipes to noded would otherwise stay open
@@ -198,16 +205,31 @@ class _Supervisor:
         env["TMPDIR"] = self.tmpdir
         argv = _with_unnamed_variables(env, plan["argv"])
         switch = plan["groups"] is not None
+        trampoline = _TRAMPOLINE
+        confinement = None
+        if "confine" in plan:
+            confinement = self.confinement = enforce.JobConfinement(plan["confine"], os.getpid())
+            with _failing("cannot confine the job"):
+                confinement.prepare()
+                confinement.enter()  # the job, forked by Popen, starts in its cgroup
+            trampoline = confinement.shell_limits() + trampoline
         start_time = time.time()
         # Popen forks and switches user in C, with no Python between fork and exec: a
         # Python child would copy-on-write much of this process first (~4 ms a job).
-        with _failing("cannot start the job"):
-            # Kept for the whole life of the supervisor: a Popen that is garbage-collected
-            # reaps its child if it has ended, and the leader's status is ours to collect.
-            self.popen = subprocess.Popen(
-                ["/bin/sh", "-c", _TRAMPOLINE, "hpcq-job", *argv], stdin=subprocess.DEVNULL, stdout=stdout,
-                stderr=stderr, env=env, process_group=0, umask=plan["umask"], user=plan["uid"] if switch else None,
-                group=plan["gid"] if switch else None, extra_groups=plan["groups"] if switch else None)
+        try:
+            with _failing("cannot start the job"):
+                # Kept for the whole life of the supervisor: a Popen that is garbage-collected
+                # reaps its child if it has ended, and the leader's status is ours to collect.
+                self.popen = subprocess.Popen(
+                    ["/bin/sh", "-c", trampoline, "hpcq-job", *argv], stdin=subprocess.DEVNULL, stdout=stdout,
+                    stderr=stderr, env=env, process_group=0, umask=plan["umask"],
+                    user=plan["uid"] if switch else None, group=plan["gid"] if switch else None,
+                    extra_groups=plan["groups"] if switch else None)
+        finally:
+            if confinement is not None:
+                confinement.leave()
+        if plan.get("oom_message") and confinement is not None and confinement.kind != enforce.AFFINITY:
+            self.stderr = os.dup(stderr)
         os.close(stdout)
         if stderr != stdout:
             os.close(stderr)
@@ -312,16 +334,43 @@ class _Supervisor:
         os.close(pidfd)
         _, status = os.waitpid(leader, 0)
         end_time = time.time()
+        self._end_the_rest()
         # Every process of the job was reaped by its parent or by us (subreaper), so the
         # children's usage is the job's, not only the leader's as wait4 would give.
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        rusage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu_seconds, max_rss_kb = rusage.ru_utime + rusage.ru_stime, rusage.ru_maxrss
+        oom_kills = 0
+        if self.confinement is not None:
+            oom_kills = self.confinement.oom_kills()
+            measured = self.confinement.usage()
+            if measured is not None:
+                # The cgroup's CPU is every process's, even one we could not reap. Its peak is
+                # of the processes' sum, but counts a page only in the cgroup that first
+                # touched it (shared libraries seldom): never less than one process's RSS.
+                cpu_seconds = measured["user"] + measured["system"]
+                max_rss_kb = max(max_rss_kb, int(measured["max_rss_kb"]))
         sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
         code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
-        state = ending or (COMPLETED if code == 0 and sig == 0 else FAILED)
+        state = ending or (OUT_OF_MEMORY if oom_kills else COMPLETED if code == 0 and sig == 0 else FAILED)
+        if oom_kills and self.stderr >= 0:
+            message = self.plan["oom_message"].format(count=oom_kills, s="s" if oom_kills > 1 else "")
+            with contextlib.suppress(OSError):
+                os.write(self.stderr, message.encode())
         return self._outcome(
             state, exit_code=code, signal=sig, start_time=started["start_time"],
-            end_time=end_time, session_id=started["session_id"],
-            cpu_seconds=usage.ru_utime + usage.ru_stime, max_rss_kb=usage.ru_maxrss)
+            end_time=end_time, session_id=started["session_id"], cpu_seconds=cpu_seconds, max_rss_kb=max_rss_kb)
+
+    def _end_the_rest(self) -> None:
+        """Kill what is left in the job's cgroup (a process that is not our descendant
+        cannot be reaped by us) and wait until it is empty, so that its usage is final."""
+        confinement = self.confinement
+        if confinement is None:
+            return
+        deadline = time.monotonic() + 5.0
+        while confinement.processes() and time.monotonic() < deadline:
+            confinement.kill_all()
+            self._reap_orphans()
+            time.sleep(0.005)
 
     def _cancel_grace(self) -> int:
         record = spool.read_json(self.dir.cancel) or {}
@@ -341,10 +390,14 @@ class _Supervisor:
                 os.waitpid(pid, os.WNOHANG)
 
     def _signal_job(self, sig: int) -> None:
-        """The job's process group, and processes of the job that left it (they are our children now)."""
+        """The job's process group, and processes of the job that left it (they are our
+        children now, and in its cgroup if it has one)."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.leader, sig)
-        for pid in self._orphans():
+        others = set(self._orphans())
+        if self.confinement is not None:
+            others.update(self.confinement.processes())
+        for pid in others:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from hpcq import config as configuration
 from hpcq import daemon, logs, metrics, pki
 from hpcq.api import nodes_pb2
-from hpcq.noded import hardware
+from hpcq.noded import enforce, hardware
 from hpcq.noded.runner import JobRunner
 from hpcq.noded.session import Session
 
@@ -39,6 +39,9 @@ async def run(config: configuration.Config) -> None:
     n = config.noded
     name = n.name or socket.gethostname().split(".")[0]
     facts = hardware.detect(n.cpus, n.memory_mb, n.features)
+    enforcement = enforce.detect()
+    facts.enforcement = enforcement.describe()
+    log.info("jobs are confined by %s", facts.enforcement)
     endpoint = metrics.serve(n.metrics_listen, required=n.metrics_required, daemon="hpcq-noded", section="noded")
     spool = Path(n.spool_dir)  # made (0711) and checked by runner.start()
     if os.geteuid() != 0:
@@ -50,7 +53,8 @@ async def run(config: configuration.Config) -> None:
     def on_finished(outcome: nodes_pb2.JobOutcome) -> None:
         assert session is not None  # made below, before the runner starts any job
         session.on_finished(outcome)
-    runner = JobRunner(spool, Path(n.tmp_dir), name, on_finished, allow_root=n.allow_root_jobs)
+    runner = JobRunner(spool, Path(n.tmp_dir), name, on_finished, allow_root=n.allow_root_jobs,
+                       enforcement=enforcement)
     session = Session(name, n.server, credentials, facts, runner, server_name=n.server_name)
     await runner.start()
     if endpoint is not None:

@@ -14,7 +14,11 @@ from typing import Any
 
 from hpcq import jobenv
 from hpcq.api import jobs_pb2
-from hpcq.noded import spool
+from hpcq.noded import enforce, spool
+
+# Slurm's words (task/cgroup), {count} and {s} filled in by the supervisor.
+SLURM_OOM_MESSAGE = ("slurmstepd: error: Detected {count} oom_kill event{s} in StepId=%s.batch. "
+                     "Some of the step tasks have been OOM Killed.\n")
 
 
 class Refused(Exception):
@@ -22,7 +26,7 @@ class Refused(Exception):
 
 
 def make(job: jobs_pb2.Job, cluster: str, node_name: str, directory: spool.AttemptDir, *, tmp_dir: str,
-         kill_grace_seconds: int, allow_root: bool) -> dict[str, Any]:
+         kill_grace_seconds: int, allow_root: bool, enforcement: enforce.Enforcement | None = None) -> dict[str, Any]:
     user, groups = _user(job.user, node_name, allow_root)
     spec = job.spec
     script = directory.script
@@ -34,7 +38,7 @@ def make(job: jobs_pb2.Job, cluster: str, node_name: str, directory: spool.Attem
         argv = ["/bin/sh", script, *spec.argv]
     pbs = jobenv.is_pbs(job)
     probes, outputs = _outputs(job, node_name)
-    return {
+    plan: dict[str, Any] = {
         "dir": str(directory.path), "job_id": job.id, "attempt": job.attempt,
         "uid": user.uid, "gid": user.gid, "groups": groups,
         # The submitter's umask when the shim sent one; else PBS's 077, Slurm's usual 022.
@@ -47,6 +51,13 @@ def make(job: jobs_pb2.Job, cluster: str, node_name: str, directory: spool.Attem
         "probes": probes, "outputs": outputs, "append": spec.append_output, "output_mode": 0o600 if pbs else 0o666,
         "walltime": job.walltime_seconds, "grace": kill_grace_seconds,
     }
+    if enforcement is not None:
+        here = next((s for s in job.allocation.slices if s.node == node_name), None)
+        if here is not None:
+            plan["confine"] = enforcement.job_limits(job.id, job.attempt, list(here.cpu_ids), here.mem_mb)
+        if not pbs:
+            plan["oom_message"] = SLURM_OOM_MESSAGE % job.id
+    return plan
 
 
 def _user(name: str, node_name: str, allow_root: bool) -> tuple[jobenv.JobUser, list[int] | None]:

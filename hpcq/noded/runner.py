@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hpcq.api import jobs_pb2, nodes_pb2
-from hpcq.noded import plan, spool
+from hpcq.noded import enforce, plan, spool
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +45,14 @@ class _Attempt:
 
 class JobRunner:
     def __init__(self, spool_dir: Path, tmp_dir: Path, node_name: str,
-                 on_finished: Callable[[nodes_pb2.JobOutcome], None], *, allow_root: bool = False) -> None:
+                 on_finished: Callable[[nodes_pb2.JobOutcome], None], *, allow_root: bool = False,
+                 enforcement: enforce.Enforcement | None = None) -> None:
         # Absolute: supervisors and jobs work in other directories.
         self.spool_dir = spool_dir.absolute()
         self.tmp_dir = tmp_dir.absolute()
         self.node_name = node_name
         self.allow_root = allow_root
+        self.enforcement = enforcement
         self.on_finished = on_finished
         self._attempts: dict[tuple[int, int], _Attempt] = {}
         self._launcher: asyncio.subprocess.Process | None = None
@@ -163,7 +165,8 @@ class JobRunner:
         reply: dict[str, Any]
         try:
             request = {"plan": plan.make(job, cluster, self.node_name, attempt.dir, tmp_dir=str(self.tmp_dir),
-                                         kill_grace_seconds=grace, allow_root=self.allow_root)}
+                                         kill_grace_seconds=grace, allow_root=self.allow_root,
+                                         enforcement=self.enforcement)}
             spool.give_to_job(attempt.dir, request["plan"]["gid"])
         except plan.Refused as e:
             reply = {"refused": str(e)}

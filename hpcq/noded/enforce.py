@@ -1,0 +1,311 @@
+"""How a job is held to what it was allocated: cgroup v2, cgroup v1, or affinity + rlimits.
+
+noded picks one at start (`detect`), from what the host offers, and says which in its log
+and in the Hardware it registers. Each launch plan then carries the job's part
+(`job_limits`): the chosen kind, the directories to make its cgroup in, the host CPUs its
+allocated cpu ids stand for and its memory limit in bytes. The supervisor
+(hpcq.noded.jobd) carries it out with `JobConfinement`: plain files and system calls,
+nothing imported beyond os, as everything a forked supervisor touches is a page copied.
+
+What each kind gives:
+
+- cgroup/v1 (cpuset, memory, cpuacct hierarchies, root): the job's cpuset is exactly its
+  CPUs; memory.limit_in_bytes (and memory.memsw.limit_in_bytes, so no swap beyond it) is
+  its memory; an OOM kill is counted (memory.oom_control) and ends the job OUT_OF_MEMORY;
+  every process of the job is in the cgroup and killed at its end; usage (CPU user and
+  system, peak memory) is read from the cgroup.
+- cgroup/v2 (a delegated subtree with cpuset, memory, cpu, pids): the same, with
+  cpuset.cpus, memory.max, memory.swap.max = 0, memory.events, memory.peak, cpu.stat and
+  cgroup.kill.
+- affinity+rlimits (neither, e.g. an unprivileged personal cluster): the job's CPU
+  affinity is its CPUs, but the job may widen it again; memory is RLIMIT_DATA per
+  process (a process that maps more gets ENOMEM; processes together may exceed it; no
+  OUT_OF_MEMORY); processes are tracked by the supervisor as child subreaper.
+
+A job cgroup is made under noded's own cgroup (<own>/hpcq/job_<id>.<attempt>.<pid>), so
+that a noded started inside a limited cgroup keeps its jobs inside that limit, and
+several noded (and clusters) on one host never share a name.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+
+TYPE_CHECKING = False  # see hpcq.noded.spool
+if TYPE_CHECKING:
+    from typing import Any
+
+V2, V1, AFFINITY = "cgroup/v2", "cgroup/v1", "affinity+rlimits"
+V1_CONTROLLERS = ("cpuset", "memory", "cpuacct")
+V2_CONTROLLERS = ("cpuset", "cpu", "memory", "pids")
+_BASE = "hpcq"
+_V2_NODED = "noded"   # v2: a leaf for noded itself, as its cgroup may not hold processes and children
+
+
+class Enforcement:
+    """What noded chose at start, and what every job's plan gets of it."""
+
+    def __init__(self, kind: str, host_cpus: list[int], bases: dict[str, str] | None = None,
+                 homes: dict[str, str] | None = None, memsw: bool = False, why: str = "") -> None:
+        self.kind = kind
+        self.host_cpus = host_cpus            # the CPUs allocated ids 0, 1, ... stand for
+        self.bases = bases or {}              # controller (v1) or "unified" (v2) -> where job cgroups go
+        self.homes = homes or {}              # the same -> the cgroup noded (and so each supervisor) is in
+        self.memsw = memsw
+        self.why = why                        # why a stronger kind was not used ("" if none was expected)
+
+    def describe(self) -> str:
+        """What noded logs and reports: the kind and, for the fallback, its weaker guarantee."""
+        if self.kind == AFFINITY:
+            text = ("affinity+rlimits (CPU affinity, which a job may change; RLIMIT_DATA per process; "
+                    "no OOM detection)")
+            return f"{text}: {self.why}" if self.why else text
+        parts = ", ".join(self.bases if self.kind == V1 else V2_CONTROLLERS)
+        return f"{self.kind} ({parts}{', memsw' if self.memsw else ''})"
+
+    def job_limits(self, job_id: int, attempt: int, cpu_ids: list[int], mem_mb: int) -> dict[str, Any]:
+        """The plan's "confine" entry for one job on this node."""
+        n = len(self.host_cpus)
+        cpus = sorted({self.host_cpus[i % n] for i in cpu_ids}) if n else []
+        return {"kind": self.kind, "name": f"job_{job_id}.{attempt}", "bases": self.bases, "homes": self.homes,
+                "memsw": self.memsw, "cpus": cpus, "mem_bytes": mem_mb << 20}
+
+
+# --- choosing, in noded -------------------------------------------------------------------
+
+def detect(root: str = "/sys/fs/cgroup", proc: str = "/proc/self") -> Enforcement:
+    """The strongest kind the host lets this process use, its cgroups made ready."""
+    host_cpus = sorted(os.sched_getaffinity(0))
+    own = _own_cgroups(f"{proc}/cgroup")
+    reasons = []
+    if os.path.exists(f"{root}/cgroup.controllers"):
+        try:
+            return _prepare_v2(root, own.get("", "/"), host_cpus)
+        except OSError as e:
+            reasons.append(f"cgroup v2: {e.strerror or e}")
+    elif all(os.path.isdir(f"{root}/{c}") for c in V1_CONTROLLERS):
+        try:
+            return _prepare_v1(root, own, host_cpus)
+        except OSError as e:
+            reasons.append(f"cgroup v1: {e.strerror or e}")
+    else:
+        reasons.append(f"no cgroup v2 or v1 ({', '.join(V1_CONTROLLERS)}) under {root}")
+    return Enforcement(AFFINITY, host_cpus, why="; ".join(reasons))
+
+
+def _own_cgroups(path: str) -> dict[str, str]:
+    """controller -> this process's cgroup in its hierarchy ("" for the v2 one)."""
+    own = {}
+    with open(path) as f:
+        for line in f:
+            _, controllers, cgroup = line.rstrip("\n").split(":", 2)
+            for c in controllers.split(","):
+                own[c] = cgroup
+    return own
+
+
+def _prepare_v1(root: str, own: dict[str, str], host_cpus: list[int]) -> Enforcement:
+    bases, homes = {}, {}
+    for c in V1_CONTROLLERS:
+        home = os.path.normpath(f"{root}/{c}/{own.get(c, '/').lstrip('/')}")
+        base = f"{home}/{_BASE}"
+        with contextlib.suppress(FileExistsError):
+            make_cgroup(base)
+        if c == "cpuset":  # a new cpuset has no CPUs and no memory nodes until given them
+            for name in ("cpuset.cpus", "cpuset.mems"):
+                if not _read(f"{base}/{name}").strip():
+                    _write(f"{base}/{name}", _read(f"{home}/{name}").strip())
+            host_cpus = parse_cpu_list(_read(f"{base}/cpuset.effective_cpus")) or host_cpus
+        bases[c], homes[c] = base, home
+    memsw = os.path.exists(f"{bases['memory']}/memory.memsw.limit_in_bytes")
+    return Enforcement(V1, host_cpus, bases, homes, memsw)
+
+
+def _prepare_v2(root: str, own: str, host_cpus: list[int]) -> Enforcement:
+    home = os.path.normpath(f"{root}/{own.lstrip('/')}")
+    offered = set(_read(f"{home}/cgroup.controllers").split())
+    missing = [c for c in V2_CONTROLLERS if c not in offered]
+    if missing:
+        raise OSError(f"controllers {', '.join(missing)} not delegated to {home}")
+    enable = " ".join(f"+{c}" for c in V2_CONTROLLERS)
+    leaf = home
+    if os.path.basename(home) != _V2_NODED:
+        # No process may sit in a cgroup whose children have controllers: noded moves
+        # into a leaf of its own first (its launcher, started later, follows it).
+        leaf = f"{home}/{_V2_NODED}"
+        with contextlib.suppress(FileExistsError):
+            make_cgroup(leaf)
+        _write(f"{leaf}/cgroup.procs", str(os.getpid()))
+    parent = os.path.dirname(leaf)
+    _write(f"{parent}/cgroup.subtree_control", enable)
+    base = f"{parent}/{_BASE}"
+    with contextlib.suppress(FileExistsError):
+        make_cgroup(base)
+    _write(f"{base}/cgroup.subtree_control", enable)
+    host_cpus = parse_cpu_list(_read(f"{base}/cpuset.cpus.effective")) or host_cpus
+    return Enforcement(V2, host_cpus, {"unified": base}, {"unified": leaf}, memsw=False)
+
+
+def parse_cpu_list(text: str) -> list[int]:
+    """ "0-2,5" -> [0, 1, 2, 5] (the kernel's cpu list format)."""
+    cpus: list[int] = []
+    for part in text.strip().split(","):
+        if part:
+            first, _, last = part.partition("-")
+            cpus.extend(range(int(first), int(last or first) + 1))
+    return cpus
+
+
+def cpu_list(cpus: list[int]) -> str:
+    return ",".join(map(str, cpus))
+
+
+# --- carrying it out, in the supervisor ---------------------------------------------------
+
+class JobConfinement:
+    """One job's confinement, made before it starts and undone after it ends."""
+
+    def __init__(self, limits: dict[str, Any], supervisor_pid: int) -> None:
+        self.kind: str = limits["kind"]
+        self.limits = limits
+        name = f"{limits['name']}.{supervisor_pid}"
+        self.dirs = {c: f"{base}/{name}" for c, base in limits["bases"].items()}
+        self.made: list[str] = []
+
+    def prepare(self) -> None:
+        """Make the cgroup and set its limits (cgroups), or set our own affinity (the job inherits it)."""
+        cpus, mem = self.limits["cpus"], self.limits["mem_bytes"]
+        if self.kind == AFFINITY:
+            if cpus:
+                os.sched_setaffinity(0, cpus)
+            return
+        for d in self.dirs.values():
+            make_cgroup(d)
+            self.made.append(d)
+        if self.kind == V1:
+            cpuset, memory = self.dirs["cpuset"], self.dirs["memory"]
+            _write(f"{cpuset}/cpuset.cpus", cpu_list(cpus) if cpus else _read(f"{os.path.dirname(cpuset)}/cpuset.cpus"))
+            _write(f"{cpuset}/cpuset.mems", _read(f"{os.path.dirname(cpuset)}/cpuset.mems"))
+            if mem:
+                _write(f"{memory}/memory.limit_in_bytes", str(mem))
+                if self.limits["memsw"]:
+                    _write(f"{memory}/memory.memsw.limit_in_bytes", str(mem))
+        else:
+            d = self.dirs["unified"]
+            if cpus:
+                _write(f"{d}/cpuset.cpus", cpu_list(cpus))
+            if mem:
+                _write(f"{d}/memory.max", str(mem))
+                _write(f"{d}/memory.swap.max", "0")
+
+    def shell_limits(self) -> str:
+        """Shell commands the job's trampoline runs before exec (the fallback's memory limit)."""
+        mem = self.limits["mem_bytes"]
+        if self.kind == AFFINITY and mem:
+            return f"ulimit -d {max(1, mem >> 10)}; "
+        return ""
+
+    def enter(self) -> None:
+        """Put the calling process (the supervisor, just before it starts the job) in the job's cgroup."""
+        self._move(self.dirs)
+
+    def leave(self) -> None:
+        """Back to where the supervisor was: the job, started meanwhile, stays in."""
+        self._move(self.limits["homes"])
+
+    def _move(self, dirs: dict[str, str]) -> None:
+        if self.kind != AFFINITY:
+            pid = str(os.getpid())
+            for d in dirs.values():
+                _write(f"{d}/cgroup.procs", pid)
+
+    def processes(self) -> list[int]:
+        """Every process of the job still alive (cgroups only; [] otherwise)."""
+        if self.kind == AFFINITY or not self.made:
+            return []
+        d = self.dirs["memory" if self.kind == V1 else "unified"]
+        try:
+            return [int(p) for p in _read(f"{d}/cgroup.procs").split()]
+        except OSError:
+            return []
+
+    def kill_all(self) -> None:
+        if self.kind == V2 and self.made:
+            with contextlib.suppress(OSError):   # cgroup.kill: Linux 5.14 and later
+                _write(f"{self.dirs['unified']}/cgroup.kill", "1")
+                return
+        for pid in self.processes():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def oom_kills(self) -> int:
+        """How many processes of the job the kernel killed for want of memory."""
+        if not self.made:
+            return 0
+        if self.kind == V1:
+            text, key = _read(f"{self.dirs['memory']}/memory.oom_control"), "oom_kill"
+        else:
+            text, key = _read(f"{self.dirs['unified']}/memory.events"), "oom_kill"
+        return _keyed(text).get(key, 0)
+
+    def usage(self) -> dict[str, float] | None:
+        """user and system CPU seconds and peak memory (KiB) of every process the job had; None without a cgroup."""
+        if not self.made:
+            return None
+        try:
+            if self.kind == V1:
+                acct, memory = self.dirs["cpuacct"], self.dirs["memory"]
+                user = int(_read(f"{acct}/cpuacct.usage_user")) / 1e9
+                system = int(_read(f"{acct}/cpuacct.usage_sys")) / 1e9
+                peak = int(_read(f"{memory}/memory.max_usage_in_bytes"))
+            else:
+                d = self.dirs["unified"]
+                stat = _keyed(_read(f"{d}/cpu.stat"))
+                user, system = stat.get("user_usec", 0) / 1e6, stat.get("system_usec", 0) / 1e6
+                peak = int(_read(f"{d}/memory.peak")) if os.path.exists(f"{d}/memory.peak") else 0
+        except (OSError, ValueError):
+            return None
+        return {"user": user, "system": system, "max_rss_kb": peak >> 10}
+
+    def remove(self) -> None:
+        """Remove the job's cgroups once empty (the kernel may take a moment to see the last exit)."""
+        for d in reversed(self.made):
+            for _ in range(100):
+                try:
+                    os.rmdir(d)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    os.sched_yield()
+        self.made.clear()
+
+
+def _keyed(text: str) -> dict[str, int]:
+    """ "key value" lines (memory.events, cpu.stat, memory.oom_control) as a dict."""
+    values = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        with contextlib.suppress(ValueError):
+            values[key] = int(value)
+    return values
+
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+def make_cgroup(path: str) -> None:
+    """mkdir, which in a cgroupfs also makes the new cgroup's files (tests put a fake in its place)."""
+    os.mkdir(path, 0o755)
+
+
+def _write(path: str, text: str) -> None:
+    """Write an existing file (a cgroup's): never create one."""
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
