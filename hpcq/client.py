@@ -31,6 +31,8 @@ Job = jobs_pb2.Job
 # ctld answers at most this many job ids per Get or action (hpcq.ctld.jobs.MAX_JOB_IDS);
 # longer lists go in several calls.
 MAX_JOB_IDS_PER_CALL = 100_000
+# A job id is a uint64 on the wire; a larger number names no job.
+MAX_JOB_ID = 2**64 - 1
 
 
 def _chunks(job_ids: Iterable[int]) -> Iterator[list[int]]:
@@ -110,8 +112,9 @@ class Client:
         """The records of these jobs, and the ids ctld does not know (asking again for
         those a full answer left over)."""
         jobs: list[Job] = []
-        unknown: list[int] = []
-        for chunk in _chunks(job_ids):
+        ids = list(job_ids)
+        unknown = [i for i in ids if not 0 <= i <= MAX_JOB_ID]
+        for chunk in _chunks([i for i in ids if 0 <= i <= MAX_JOB_ID] if unknown else ids):
             request = jobs_pb2.GetJobsRequest(job_ids=chunk)
             while True:
                 reply = self._call("/hpcq.v1.Jobs/Get", request, jobs_pb2.GetJobsResponse)

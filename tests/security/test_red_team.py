@@ -187,9 +187,6 @@ def test_one_users_half_sent_requests_cannot_fill_the_agents_memory(site, users)
 
 # -- bad input a user's own command turns into a traceback ----------------------------------
 
-@pytest.mark.xfail(strict=True, reason="the PBS shims pass an id beyond uint64 to the SDK, whose protobuf "
-                   "constructor raises ValueError; PBS says 'Unknown Job Id'. Left to the shims' owner "
-                   "(hpcq/shims/pbs/ under rework when found)")
 @pytest.mark.parametrize("command", ["qstat -f", "qdel", "qhold", "qrls"])
 def test_an_id_beyond_uint64_gets_a_one_line_error(site, users, command) -> None:
     cluster, env = site
@@ -198,9 +195,6 @@ def test_an_id_beyond_uint64_gets_a_one_line_error(site, users, command) -> None
     assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="squeue -o/sacct -o take any field width: %999999999999999999999i "
-                   "raises OverflowError, JobID%99999999999 a MemoryError (a 99 GB cell). Left to the shims' "
-                   "owner (squeue_format.py, sacct_format.py under rework when found)")
 @pytest.mark.parametrize("argv", [["squeue", "-o", "%999999999999999999999i"], ["sacct", "-o", "JobID%99999999999"]])
 def test_a_huge_field_width_gets_a_one_line_error(site, users, argv) -> None:
     cluster, env = site

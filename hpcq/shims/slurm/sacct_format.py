@@ -206,6 +206,9 @@ def _cpu_time(seconds: float) -> str:
     return duration(seconds)
 
 
+MAX_WIDTH = 4096      # the widest column a format may ask for
+
+
 class FieldDef(namedtuple("FieldDef", "name width job step", defaults=(None,))):
     __slots__ = ()
     name: str
@@ -382,6 +385,7 @@ def parse_fields(text: str) -> list[Column]:
             size = int(width) if width else 0
         except ValueError:
             size = 0
+        size = max(-MAX_WIDTH, min(size, MAX_WIDTH))   # a cell is built of that many characters
         columns.append(Column(found, size or found.width))
     return columns
 
