@@ -244,6 +244,7 @@ def cmd_node_show(args: argparse.Namespace) -> int:
             ("AllocMem", n.memory_allocated_mb), ("Gres", f"gpu:{len(hw.gpus)}" if hw.gpus else "(null)"),
             ("GresUsed", f"gpu:{n.gpus_allocated}" if hw.gpus else "(null)"),
             ("AvailableFeatures", ",".join(hw.features) or "(null)"), ("CPULoad", f"{n.load.load_1m:.2f}"),
+            ("Enforcement", hw.enforcement or "(unknown)"),
             ("Jobs", ",".join(map(str, n.job_ids)) or "(none)"),
             ("BootTime", _when(n.boot_time)), ("LastSeen", _when(n.last_seen))]
     for key, value in rows:

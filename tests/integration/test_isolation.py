@@ -1,0 +1,109 @@
+"""A job gets what it asked for, no more, and sacct says what it used: real ctld and noded
+on this host (cgroup v1 as root here), real shims. One cluster for the module."""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from hpcq.noded import enforce
+from tests.cluster import Cluster, start_cluster
+from tests.conftest import wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.skipif(
+    os.geteuid() != 0 or not all(Path("/sys/fs/cgroup", c).is_dir() for c in enforce.V1_CONTROLLERS),
+    reason="needs root and cgroup v1 (cpuset, memory, cpuacct)")]
+
+
+@pytest.fixture(scope="module")
+def one_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    cluster = start_cluster(tmp_path_factory.mktemp("hpcq-home"), nodes=1, cpus=2,
+                            settings=("ctld.sched_min_interval=0.01",))
+    yield cluster
+    cluster.run("hpcqctl", "down", check=False)
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+def sbatch(cluster: Cluster, work: Path, *args: str) -> int:
+    out = cluster.run("sbatch", "--parsable", "-o", str(work / "%j.out"), "-e", str(work / "%j.err"), *args, cwd=work)
+    return int(out.stdout.strip())
+
+
+def sacct(cluster: Cluster, job: int, fields: str) -> list[str]:
+    """The job's own line (not its steps'), field by field."""
+    out = cluster.run("sacct", "-j", str(job), "-n", "-P", "-o", fields).stdout
+    return out.splitlines()[0].split("|")
+
+
+def ended(cluster: Cluster, job: int) -> str:
+    return wait_until(lambda: (s := sacct(cluster, job, "State")[0]) not in ("PENDING", "RUNNING", "COMPLETING")
+                      and s, timeout=30, what=f"job {job} to end")
+
+
+def test_the_node_says_how_it_confines_jobs(one_node: Cluster):
+    shown = one_node.run("hpcqctl", "node", "show", "node1").stdout
+    assert re.search(r"^Enforcement\s+cgroup/v1 \(cpuset, memory, cpuacct", shown, re.M)
+    assert "jobs are confined by cgroup/v1" in one_node.log("node1")
+
+
+def test_more_memory_than_asked_ends_out_of_memory_as_slurm_says(one_node: Cluster, work: Path):
+    job = sbatch(one_node, work, "--mem=100M", "--wrap", "python3 -c 'bytearray(400<<20)'")
+    assert ended(one_node, job) == "OUT_OF_MEMORY"
+    assert (f"slurmstepd: error: Detected 1 oom_kill event in StepId={job}.batch. "
+            "Some of the step tasks have been OOM Killed.") in (work / f"{job}.err").read_text()
+
+
+def test_pbs_mem_is_a_limit_too(one_node: Cluster, work: Path):
+    script = work / "big.pbs"
+    script.write_text("#!/bin/sh\n#PBS -l mem=100mb\npython3 -c 'bytearray(400<<20)'\n")
+    job_id = one_node.run("qsub", str(script), cwd=work).stdout.strip()
+    job = int(job_id.split(".")[0])
+    assert ended(one_node, job) == "OUT_OF_MEMORY"
+
+
+def test_two_single_cpu_jobs_get_one_cpu_each_and_different_ones(one_node: Cluster, work: Path):
+    report = ("grep Cpus_allowed_list /proc/self/status; echo $SLURM_CPUS_ON_NODE $OMP_NUM_THREADS; "
+              "touch $SLURM_JOB_ID.up; while [ ! -e go ]; do sleep 0.05; done")
+    jobs = [sbatch(one_node, work, "-c1", "--wrap", report) for _ in range(2)]
+    # Both run at once: each waits for the other to be up before either may end.
+    wait_until(lambda: all((work / f"{j}.up").exists() for j in jobs), what="both jobs running at once")
+    (work / "go").touch()
+    for j in jobs:
+        assert ended(one_node, j) == "COMPLETED"
+    outputs = [(work / f"{j}.out").read_text().split() for j in jobs]
+    cpus = [o[1] for o in outputs]
+    assert all(re.fullmatch(r"\d+", c) for c in cpus) and cpus[0] != cpus[1]
+    assert [o[2:] for o in outputs] == [["1", "1"], ["1", "1"]]
+
+
+def test_a_double_forked_daemon_does_not_survive_scancel(one_node: Cluster, work: Path):
+    marker = f"{600 + os.getpid() % 1000}.{os.getpid()}"  # a sleep duration no other process uses
+    job = sbatch(one_node, work, "--wrap", f"(setsid sh -c 'sleep {marker} &' &); sleep 600")
+    wait_until(lambda: _processes(marker), what="the daemon running")
+    one_node.run("scancel", str(job))
+    assert ended(one_node, job).startswith("CANCELLED")
+    wait_until(lambda: not _processes(marker), timeout=10, what="the daemon to be gone")
+
+
+def test_sacct_shows_what_a_job_used(one_node: Cluster, work: Path):
+    touch = "python3 -c 'b = bytearray(200 << 20); b[::4096] = b\"x\" * len(b[::4096]); sum(range(3 * 10**6))'"
+    job = sbatch(one_node, work, "--mem=500M", "--wrap", touch)
+    assert ended(one_node, job) == "COMPLETED"
+    max_rss, total_cpu = sacct(one_node, job, "MaxRSS,TotalCPU")
+    if not max_rss:   # Slurm shows MaxRSS on the batch step's line
+        max_rss = one_node.run("sacct", "-j", f"{job}.batch", "-n", "-P", "-o", "MaxRSS").stdout.split()[0]
+    assert max_rss.endswith("K") and int(max_rss[:-1]) >= 190 << 10
+    minutes, seconds = total_cpu.split(":")
+    assert 0 < int(minutes) * 60 + float(seconds) < 60
+
+
+def _processes(marker: str) -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", marker]]
