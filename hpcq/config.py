@@ -110,6 +110,9 @@ class NodedSection:
     key: str = _key("", "Private key of `cert` (mode 0600).")
     features: list[str] = _key([], "Node features offered to `-C` / `:feature=true` requests.")
     allow_root_jobs: bool = _key(False, "Run jobs that belong to root (refused by default).")
+    confine_jobs: bool = _key(True, "Hold each job to its allocated CPUs and memory, and kill every process of it at "
+                              "its end: cgroup v2 or v1 where the host lets noded use them, else CPU affinity and "
+                              "RLIMIT_DATA (see the admin guide); false: none of it.")
     metrics_listen: str = _key("", "HOST:PORT of the Prometheus metrics endpoint (plain HTTP, /metrics); empty: none. "
                                "In a local cluster (`hpcqctl up`) node k of N listens on PORT+k-1.")
     metrics_required: bool = _key(False, "Refuse to start when metrics_listen cannot be bound; false: log it and serve without.")
