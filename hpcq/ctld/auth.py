@@ -210,7 +210,7 @@ class ReadRules:
     private: frozenset[str] = frozenset()
 
     @classmethod
-    def from_config(cls, private_data: Iterable[str]) -> "ReadRules":
+    def from_config(cls, private_data: Iterable[str]) -> ReadRules:
         return cls(frozenset(private_data))
 
     def view(self, who: Caller, job: jobs_pb2.Job) -> View:

@@ -42,7 +42,7 @@ class BackgroundWrites:
                 batch.append(self._queue.get_nowait())
             try:
                 await self.store.write([row for rows, _ in batch for row in rows])
-            except Exception:  # noqa: BLE001 - a failed write is logged and counted, the loop goes on
+            except Exception:  # a failed write is logged and counted, the loop goes on
                 self.failures += len(batch)
                 metrics.BACKGROUND_WRITE_FAILURES.inc(len(batch))
                 log.exception("store write of %d background change(s) failed", len(batch))

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any
 
 from hpcq import states
 from hpcq.api import admin_pb2, jobs_pb2, nodes_pb2
@@ -21,6 +22,7 @@ from hpcq.ctld import scheduler
 from hpcq.ctld.admission import Admission
 from hpcq.ctld.auth import AgentPolicy
 from hpcq.ctld.background import BackgroundWrites
+from hpcq.ctld.backlog import Backlog
 from hpcq.ctld.clock import Clock
 from hpcq.ctld.comm import NodeComm
 from hpcq.ctld.jobsteps import JobSteps
@@ -39,6 +41,8 @@ log = logging.getLogger("hpcq.ctld")
 
 S = jobs_pb2.JobState
 R = jobs_pb2.JobActionResult
+# A periodic chore: a function or a coroutine function.
+Chore = Callable[[], Coroutine[Any, Any, None] | None]
 
 
 class Controller:
@@ -91,7 +95,7 @@ class Controller:
         return self.table.active
 
     @property
-    def backlog(self):  # noqa: ANN201 - hpcq.ctld.backlog.Backlog
+    def backlog(self) -> Backlog:
         return self.table.backlog
 
     @property
@@ -129,7 +133,7 @@ class Controller:
         """Something changed that may let a job start: run a pass soon."""
         self.scheduling.kick()
 
-    def loops(self) -> list:  # noqa: ANN201 - coroutines
+    def loops(self) -> list[Coroutine[Any, Any, None]]:
         """What ctld runs beside its servicers, each for as long as it serves."""
         return [self.scheduling.run(), self.background.run(), self._every(self._health_interval(), self.check_health),
                 self._every(10.0, self.flush_usage), self._every(3600.0, self._archive_now, first=True)]
@@ -138,7 +142,7 @@ class Controller:
         return min(self.config.ctld.heartbeat_interval, self.config.ctld.node_timeout / 4)
 
     @staticmethod
-    async def _every(seconds: float, work, first: bool = False) -> None:  # noqa: ANN001 - a (coroutine) function
+    async def _every(seconds: float, work: Chore, first: bool = False) -> None:
         """Run `work` every `seconds` (at once too when `first`); a failure is logged and
         the chore tried again next time."""
         if not first:
@@ -146,7 +150,7 @@ class Controller:
         while True:
             try:
                 await _call(work)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("%s failed", getattr(work, "__name__", work))
             await asyncio.sleep(seconds)
 
@@ -176,9 +180,6 @@ class Controller:
 
     def get(self, job_id: int) -> jobs_pb2.Job | None:
         return self.table.get(job_id)
-
-    def list(self, request: jobs_pb2.ListJobsRequest) -> list[jobs_pb2.Job]:
-        return self.table.list(request)
 
     async def cancel(self, job: jobs_pb2.Job, by: str) -> tuple[int, str]:
         """Cancel a job; an array's own id cancels every task of it and its pending rest."""
@@ -316,7 +317,8 @@ class Controller:
             changes += [Put("jobs_archive", row.row), Delete("jobs", job.id)]
         await self.store.write(changes)
         self.table.forget(old)
-        log.info("archived %d jobs that ended before %s", len(old), time.strftime("%Y-%m-%d %H:%M", time.gmtime(cutoff)))
+        log.info("archived %d jobs that ended before %s", len(old),
+                 time.strftime("%Y-%m-%d %H:%M", time.gmtime(cutoff)))
         return len(old)
 
     # -- admin --------------------------------------------------------------------------------
@@ -344,8 +346,13 @@ class Controller:
         await self.store.write([self.queueset.check_deletable(name, busy)])
         del self.queues[name]
 
+    # Last in the class: below it, `list` in an annotation would name this method for
+    # type checkers, not the builtin.
+    def list(self, request: jobs_pb2.ListJobsRequest) -> list[jobs_pb2.Job]:
+        return self.table.list(request)
 
-async def _call(work) -> None:  # noqa: ANN001 - a function or a coroutine function
+
+async def _call(work: Chore) -> None:
     result = work()
     if asyncio.iscoroutine(result):
         await result

@@ -170,7 +170,7 @@ def walltime(spec: jobs_pb2.JobSpec, queue: admin_pb2.Queue) -> int:
     return limit
 
 
-def initial_state(spec: jobs_pb2.JobSpec, now: float) -> tuple[int, str]:
+def initial_state(spec: jobs_pb2.JobSpec, now: float) -> tuple[jobs_pb2.JobState, str]:
     if spec.hold:
         return S.HELD, "JobHeldUser"
     if spec.begin_time > now:
@@ -273,6 +273,6 @@ def run_end(job: jobs_pb2.Job, state: int, cancelled: bool) -> scheduler.RunEnd:
         backoff_max=spec.retry.max_backoff_seconds)
 
 
-def outcome_state(requested_cancel: bool, state: int) -> int:
+def outcome_state(requested_cancel: bool, state: jobs_pb2.JobState) -> jobs_pb2.JobState:
     """A job killed because somebody cancelled it is CANCELLED whatever the node saw."""
     return S.CANCELLED if requested_cancel and state in (S.FAILED, S.CANCELLED) else state

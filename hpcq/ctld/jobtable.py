@@ -77,9 +77,6 @@ class JobTable:
     def get(self, job_id: int) -> jobs_pb2.Job | None:
         return self.jobs.get(job_id)
 
-    def list(self, request: jobs_pb2.ListJobsRequest) -> list[jobs_pb2.Job]:
-        return list(filter(jobrules.list_filter(request), self.jobs.values()))
-
     def row(self, job: jobs_pb2.Job, pending_tasks: int | None = None) -> Put:
         """The store row of a changed job; the backlog counts it as it now is."""
         self.backlog.update(job, pending_tasks)
@@ -208,3 +205,8 @@ class JobTable:
 
     def array_unfinished(self, array_id: int) -> bool:
         return any(not states.is_finished(self.jobs[i].state) for i in self.array_members.get(array_id, ()))
+
+    # Last in the class: below it, `list` in an annotation would name this method for
+    # type checkers, not the builtin.
+    def list(self, request: jobs_pb2.ListJobsRequest) -> list[jobs_pb2.Job]:
+        return list(filter(jobrules.list_filter(request), self.jobs.values()))

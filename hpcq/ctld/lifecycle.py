@@ -22,7 +22,7 @@ class Lifecycle:
         self.settings, self.table, self.nodes, self.usage, self.steps = settings, table, nodes, usage, steps
         self._kick = kick
 
-    def finish(self, job: jobs_pb2.Job, state: int, reason: str, end: float) -> None:
+    def finish(self, job: jobs_pb2.Job, state: jobs_pb2.JobState, reason: str, end: float) -> None:
         """The job (or this run of it) ended in `state` at `end`."""
         table = self.table
         if job.id in table.active and job.start_time:
@@ -36,7 +36,8 @@ class Lifecycle:
                 node.release(s.cpus, s.mem_mb, s.gpus, job.id)
         self._kick()
 
-    def run_ended(self, job: jobs_pb2.Job, state: int, reason: str, end: float, now: float) -> tuple[int, str]:
+    def run_ended(self, job: jobs_pb2.Job, state: jobs_pb2.JobState, reason: str, end: float,
+                  now: float) -> tuple[jobs_pb2.JobState, str]:
         """A run ended as its node reports (or as the node's loss implies): finish it and
         queue it again when it may run again. The state the run ended in, and what was
         done next, for the log ("" if nothing)."""

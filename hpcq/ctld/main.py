@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -17,8 +18,8 @@ from hpcq import daemon, logs, metrics, pki, private_files
 from hpcq.api import admin_pb2, jobs_pb2, nodes_pb2
 from hpcq.ctld import boundary
 from hpcq.ctld.audit import AuditLog
-from hpcq.ctld.server import AdminServicer, Gate, JobsServicer, NodeSessionServicer
 from hpcq.ctld.controller import Controller
+from hpcq.ctld.server import AdminServicer, Gate, JobsServicer, NodeSessionServicer
 from hpcq.ctld.store.writer import Store, database_url
 
 log = logging.getLogger("hpcq.ctld")
@@ -64,7 +65,8 @@ async def serve(config: configuration.Config) -> None:
         (JobsServicer(controller, gate), jobs_pb2.DESCRIPTOR.services_by_name["Jobs"]),
         (AdminServicer(controller, gate), admin_pb2.DESCRIPTOR.services_by_name["Admin"]),
         (NodeSessionServicer(controller, gate), nodes_pb2.DESCRIPTOR.services_by_name["NodeSession"])])
-    health_servicer = health.aio.HealthServicer()
+    # grpc-stubs' grpc_health has no stub of the aio servicer.
+    health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [jobs_pb2.DESCRIPTOR.services_by_name["Jobs"].full_name,
              admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name,
@@ -105,7 +107,7 @@ async def serve(config: configuration.Config) -> None:
     log.info("stopped")
 
 
-def on_hangup(reload_credentials, audit: AuditLog) -> None:  # noqa: ANN001
+def on_hangup(reload_credentials: Callable[[], None], audit: AuditLog) -> None:
     """SIGHUP: new handshakes use the re-read certificate files (rotation without
     downtime); the audit log is reopened (after logrotate moved it)."""
     try:

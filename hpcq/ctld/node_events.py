@@ -41,10 +41,13 @@ class NodeEvents:
                     and job.allocation.slices and head_node(job) == node.name)
             if not ours:
                 # Given up on, or ended and stored: the node must not keep it.
-                kind = "kill" if outcome.running else "forget"
-                message = nodes_pb2.KillJob(job_id=outcome.job_id, attempt=outcome.attempt, grace_seconds=0) \
-                    if outcome.running else nodes_pb2.Forget(job_id=outcome.job_id, attempt=outcome.attempt)
-                self.comm.send(node.name, nodes_pb2.CtldMessage(**{kind: message}))
+                if outcome.running:
+                    message = nodes_pb2.CtldMessage(kill=nodes_pb2.KillJob(
+                        job_id=outcome.job_id, attempt=outcome.attempt, grace_seconds=0))
+                else:
+                    message = nodes_pb2.CtldMessage(forget=nodes_pb2.Forget(
+                        job_id=outcome.job_id, attempt=outcome.attempt))
+                self.comm.send(node.name, message)
             elif outcome.running:
                 self.on_job_started(outcome)
             else:

@@ -70,7 +70,7 @@ class NodeRecord:
         """May take new work now."""
         return self.link is not None and not self.down and not self.drained
 
-    def state(self) -> int:
+    def state(self) -> admin_pb2.NodeState:
         if self.down:
             return N.NODE_DOWN
         if self.drained:

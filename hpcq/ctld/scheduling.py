@@ -35,7 +35,7 @@ QUICK_PASS_DEPTH = 32
 # An array's index list longer than this is not copied into each started task's record.
 LONG_INDEX_LIST = 256
 
-Finish = Callable[[jobs_pb2.Job, int, str, float], None]      # (job, state, reason, end)
+Finish = Callable[[jobs_pb2.Job, jobs_pb2.JobState, str, float], None]      # (job, state, reason, end)
 
 
 class Scheduling:
@@ -75,8 +75,9 @@ class Scheduling:
             free = self.nodes.free_cpus()
             if not full and not free:
                 continue
-            depth: int | None = max(QUICK_PASS_DEPTH, 2 * free)
-            if full or len(table.unranked) > depth:
+            quick_depth = max(QUICK_PASS_DEPTH, 2 * free)
+            depth: int | None = quick_depth
+            if full or len(table.unranked) > quick_depth:
                 depth, last_pass = None, clock.monotonic()
             try:
                 await self.schedule_once(depth)

@@ -104,7 +104,7 @@ def remote_nodes(step: jobs_pb2.JobStep) -> list[str]:
     none when srun did not say where it runs (it then starts every task itself)."""
     if not step.launch_node:
         return []
-    return [n for n, count in zip(step.nodes, step.tasks_per_node) if count and n != step.launch_node]
+    return [n for n, count in zip(step.nodes, step.tasks_per_node, strict=False) if count and n != step.launch_node]
 
 
 def record_remote_exits(step: jobs_pb2.JobStep, node: str, tasks: Iterable[jobs_pb2.TaskExit]) -> bool:

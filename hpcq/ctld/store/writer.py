@@ -15,7 +15,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,11 @@ from typing import Any
 from sqlalchemy import create_engine, delete, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import SQLModel
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.schema import Table
+from sqlmodel import SQLModel, col
 
 from hpcq import daemon, private_files, store_url
 from hpcq.ctld.store import migrations
@@ -33,6 +36,13 @@ from hpcq.ctld.store.models import SCHEMA_VERSION, ArchivedJobRow, JobRow, MetaR
 log = logging.getLogger("hpcq.ctld.store")
 
 TABLES = {"jobs": JobRow, "jobs_archive": ArchivedJobRow, "nodes": NodeRow, "queues": QueueRow, "meta": MetaRow}
+# An upsert statement: both dialects' INSERT ... ON CONFLICT DO UPDATE.
+Upsert = sqlite.Insert | postgresql.Insert
+
+
+def _table(name: str) -> Table:
+    """The table of TABLES[name] (SQLModel declares no type for a model's __table__)."""
+    return SQLModel.metadata.tables[name]
 
 
 @dataclass(frozen=True)
@@ -49,8 +59,8 @@ class Delete:
 
 @dataclass
 class _Batch:
-    changes: list[Put | Delete]
-    done: asyncio.Future
+    changes: Sequence[Put | Delete]
+    done: asyncio.Future[None]
     loop: asyncio.AbstractEventLoop
 
 
@@ -85,7 +95,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):  # noqa: ANN001
+        def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
             cursor = dbapi_connection.cursor()
             # WAL + NORMAL: a commit survives a process crash (what kill -9 tests); only
             # an OS crash can lose the last transactions, as with Slurm's state files.
@@ -122,7 +132,7 @@ class Store:
         self.last_commit_seconds = 0.0
         self.last_batch_size = 0
         self.on_commit: Callable[[float, int], None] | None = None  # (seconds, changes), on the writer thread
-        self._upserts: dict[str, Any] = {}
+        self._upserts: dict[str, Upsert] = {}
         # The writer's own connection, kept across commits: a checkout and return of a
         # pooled one costs about as much as committing a few rows.
         self._conn: Connection | None = None
@@ -147,20 +157,20 @@ class Store:
                 applied = migrations.migrate(conn, version, SCHEMA_VERSION)
                 migrations.record_version(conn, SCHEMA_VERSION)  # in the same transaction
                 log.info("store migrated from schema %d through %s", version, applied)
-        SQLModel.metadata.create_all(self.engine, tables=[m.__table__ for m in TABLES.values()])
+        SQLModel.metadata.create_all(self.engine, tables=[_table(name) for name in TABLES])
         loaded = Loaded()
         with self.engine.connect() as conn:
-            loaded.meta = {k: v for k, v in conn.execute(select(MetaRow.key, MetaRow.value))}
-            loaded.jobs = [r for (r,) in conn.execute(select(JobRow.record).order_by(JobRow.id))]
-            loaded.nodes = [r for (r,) in conn.execute(select(NodeRow.record))]
-            loaded.queues = [r for (r,) in conn.execute(select(QueueRow.record))]
+            loaded.meta = {k: v for k, v in conn.execute(select(col(MetaRow.key), col(MetaRow.value)))}
+            loaded.jobs = [r for (r,) in conn.execute(select(col(JobRow.record)).order_by(col(JobRow.id)))]
+            loaded.nodes = [r for (r,) in conn.execute(select(col(NodeRow.record)))]
+            loaded.queues = [r for (r,) in conn.execute(select(col(QueueRow.record)))]
         if loaded.meta.get("schema_version") != str(SCHEMA_VERSION):
             self._apply([Put("meta", {"key": "schema_version", "value": str(SCHEMA_VERSION)})])
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._thread.start()
         return loaded
 
-    async def write(self, changes: list[Put | Delete]) -> None:
+    async def write(self, changes: Sequence[Put | Delete]) -> None:
         """Return once these changes are committed."""
         if not changes:
             return
@@ -239,7 +249,7 @@ class Store:
     def _write(self, conn: Connection, latest: dict[str, dict[Any, dict[str, Any] | None]]) -> None:
         with conn.begin():
             for table_name, rows in latest.items():
-                table, key = TABLES[table_name].__table__, _key_column(table_name)
+                table, key = _table(table_name), _key_column(table_name)
                 puts = [row for row in rows.values() if row is not None]
                 if puts:
                     conn.execute(self._upsert_statement(conn.dialect.name, table_name), puts)
@@ -248,14 +258,15 @@ class Store:
                     conn.execute(delete(table).where(table.c[key].in_(gone)))
 
 
-    def _upsert_statement(self, dialect: str, table_name: str):  # noqa: ANN202
+    def _upsert_statement(self, dialect: str, table_name: str) -> Upsert:
         """INSERT ... ON CONFLICT DO UPDATE of every column, built once per table."""
         statement = self._upserts.get(table_name)
         if statement is None:
-            insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
+            makers: dict[str, Callable[[Table], Upsert]] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+            insert = makers.get(dialect)
             if insert is None:
                 raise StoreError(f"unsupported database dialect {dialect!r} (use sqlite or postgresql)")
-            table, key = TABLES[table_name].__table__, _key_column(table_name)
+            table, key = _table(table_name), _key_column(table_name)
             statement = insert(table)
             statement = statement.on_conflict_do_update(
                 index_elements=[key], set_={c.name: statement.excluded[c.name] for c in table.columns if c.name != key})
@@ -267,7 +278,7 @@ def _key_column(table: str) -> str:
     return {"jobs": "id", "jobs_archive": "id", "nodes": "name", "queues": "name", "meta": "key"}[table]
 
 
-def _settle(done: asyncio.Future, error: BaseException | None) -> None:
+def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
     if done.done():
         return
     if error is None:
