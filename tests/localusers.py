@@ -11,11 +11,14 @@ from __future__ import annotations
 import os
 import pickle
 import pwd
+import shutil
 import stat
 import subprocess
 import sys
 import sysconfig
-from collections.abc import Callable, Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
@@ -108,3 +111,20 @@ def command_dir(where: Path) -> Path:
                           f"from {module} import {func}\nsys.exit({func}())\n")
         os.chmod(script, 0o755)
     return where
+
+
+@contextmanager
+def shared_cluster(prefix: str, *settings: str, nodes: int = 1, cpus: int = 2) -> Iterator[tuple]:
+    """A cluster root starts (`hpcqctl up`, with `settings`) where every user reaches its
+    agent, and the environment the users' commands get: (Cluster, env)."""
+    from tests.cluster import start_cluster
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(base, 0o711)      # the way to the agent's socket, for every user
+    cluster = start_cluster(base / "home", nodes=nodes, cpus=cpus, settings=settings)
+    commands = command_dir(base / "bin")
+    env = {"PATH": f"{commands}:/usr/bin:/bin", "HPCQ_AGENT_SOCKET": str(cluster.home / "run" / "agent.sock")}
+    try:
+        yield cluster, env
+    finally:
+        cluster.run("hpcqctl", "down", check=False)
+        shutil.rmtree(base, ignore_errors=True)

@@ -3,15 +3,12 @@ unprivileged users through the agent of a cluster root started, with the real co
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests import localusers
-from tests.cluster import Cluster, start_cluster
+from tests.cluster import Cluster
 from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.integration,
@@ -25,17 +22,9 @@ SUBMIT_LIMIT = ("sbatch: error: Batch job submission failed: Job violates accoun
 @pytest.fixture(scope="module")
 def limited() -> Iterator[tuple[Cluster, dict[str, str]]]:
     """A one-node cluster with every cap low, and the environment its users' commands get."""
-    base = Path(tempfile.mkdtemp(prefix="hpcq-limits."))
-    os.chmod(base, 0o711)      # the way to the agent's socket, for every user
-    cluster = start_cluster(base / "home", nodes=1, cpus=4, settings=(
-        "ctld.max_pending_jobs=50", "ctld.max_submit_jobs=30", "ctld.max_running_jobs=2"))
-    commands = localusers.command_dir(base / "bin")
-    env = {"PATH": f"{commands}:/usr/bin:/bin", "HPCQ_AGENT_SOCKET": str(cluster.home / "run" / "agent.sock")}
-    try:
-        yield cluster, env
-    finally:
-        cluster.run("hpcqctl", "down", check=False)
-        shutil.rmtree(base, ignore_errors=True)
+    with localusers.shared_cluster("hpcq-limits.", "ctld.max_pending_jobs=50", "ctld.max_submit_jobs=30",
+                                   "ctld.max_running_jobs=2", cpus=4) as site:
+        yield site
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,6 @@ whatever the history holds."""
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +21,7 @@ from hpcq.errors import HpcqError
 from hpcq.shims.slurm import sacct_format, squeue_format
 from hpcq.transport import AgentTransport
 from tests import localusers
-from tests.cluster import Cluster, start_cluster
+from tests.cluster import Cluster
 from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.integration,
@@ -75,16 +73,8 @@ class Site:
 
 @contextmanager
 def _site(users: dict, *settings: str) -> Iterator[Site]:
-    base = Path(tempfile.mkdtemp(prefix="hpcq-privacy."))
-    os.chmod(base, 0o711)      # the way to the agent's socket, for every user
-    cluster = start_cluster(base / "home", nodes=1, cpus=2, settings=settings)
-    commands = localusers.command_dir(base / "bin")
-    env = {"PATH": f"{commands}:/usr/bin:/bin", "HPCQ_AGENT_SOCKET": str(cluster.home / "run" / "agent.sock")}
-    try:
+    with localusers.shared_cluster("hpcq-privacy.", *settings) as (cluster, env):
         yield Site(cluster, env, users)
-    finally:
-        cluster.run("hpcqctl", "down", check=False)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
