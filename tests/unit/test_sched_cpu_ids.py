@@ -34,7 +34,7 @@ def test_an_exclusive_job_gets_every_cpu_and_gpu_of_the_node():
     assert (s.cpu_ids, s.gpu_ids) == ((0, 1, 2), (0, 1))
 
 
-def _register(c, name: str, cpus: int = 4) -> None:  # noqa: ANN001
+def _register(c, name: str, cpus: int = 4) -> None:
     gpus = [nodes_pb2.Gpu(index=i) for i in range(2)]
     c.on_register(nodes_pb2.Register(name=name, hardware=nodes_pb2.Hardware(cpus=cpus, memory_mb=1000, gpus=gpus)),
                   NodeLink())
