@@ -20,7 +20,7 @@ import socket
 import stat
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -342,16 +342,16 @@ def reloading_server_credentials(
     return credentials, reload
 
 
-def identity_from_auth_context(auth_context: dict[str, list[bytes]]) -> Identity | None:
+def identity_from_auth_context(auth_context: Mapping[str, Iterable[bytes]]) -> Identity | None:
     """The caller's identity from `context.auth_context()`, or None without a certificate.
 
     grpc has already verified the chain against the CA (require_client_auth); this only
     reads CN and OU. Called on every RPC, so parsing is cached by the PEM bytes.
     """
-    pems = auth_context.get("x509_pem_cert")
-    if not pems:
+    pem = next(iter(auth_context.get("x509_pem_cert", ())), None)
+    if pem is None:
         return None
-    return _identity_from_pem(pems[0])
+    return _identity_from_pem(pem)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -508,7 +508,7 @@ class RevocationList:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _check_days(days: int) -> None:

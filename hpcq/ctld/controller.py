@@ -43,6 +43,7 @@ S = jobs_pb2.JobState
 R = jobs_pb2.JobActionResult
 # A periodic chore: a function or a coroutine function.
 Chore = Callable[[], Coroutine[Any, Any, None] | None]
+ActionResult = tuple[jobs_pb2.JobActionResult.Code, str]   # what an action did to one job
 
 
 class Controller:
@@ -181,14 +182,14 @@ class Controller:
     def get(self, job_id: int) -> jobs_pb2.Job | None:
         return self.table.get(job_id)
 
-    async def cancel(self, job: jobs_pb2.Job, by: str) -> tuple[int, str]:
+    async def cancel(self, job: jobs_pb2.Job, by: str) -> ActionResult:
         """Cancel a job; an array's own id cancels every task of it and its pending rest."""
         if job.array_job_id == job.id and job.array_tasks_pending:
             results = [await self._cancel_one(self.jobs[i], by) for i in sorted(self.table.array_members[job.id])]
             return min(results)
         return await self._cancel_one(job, by)
 
-    async def _cancel_one(self, job: jobs_pb2.Job, by: str) -> tuple[int, str]:
+    async def _cancel_one(self, job: jobs_pb2.Job, by: str) -> ActionResult:
         if states.is_finished(job.state):
             return R.FINISHED, "job has finished"
         job.cancelled_by = by
@@ -201,14 +202,14 @@ class Controller:
         self.comm.kill(job, self.config.ctld.kill_grace)
         return R.OK, ""
 
-    def signal(self, job: jobs_pb2.Job, sig: int) -> tuple[int, str]:
+    def signal(self, job: jobs_pb2.Job, sig: int) -> ActionResult:
         if job.state not in states.ACTIVE:
             return (R.FINISHED, "job has finished") if states.is_finished(job.state) \
                 else (R.INVALID_STATE, "job is not running")
         self.comm.signal(job, sig)
         return R.OK, ""
 
-    async def hold(self, job: jobs_pb2.Job, admin: bool) -> tuple[int, str]:
+    async def hold(self, job: jobs_pb2.Job, admin: bool) -> ActionResult:
         if states.is_finished(job.state):
             return R.FINISHED, "job has finished"
         if job.state not in states.QUEUED:
@@ -218,7 +219,7 @@ class Controller:
         await self._store_and_publish(job)
         return R.OK, ""
 
-    async def release(self, job: jobs_pb2.Job) -> tuple[int, str]:
+    async def release(self, job: jobs_pb2.Job) -> ActionResult:
         if states.is_finished(job.state):
             return R.FINISHED, "job has finished"
         if job.state != S.HELD:

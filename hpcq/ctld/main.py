@@ -19,7 +19,8 @@ from hpcq.api import admin_pb2, jobs_pb2, nodes_pb2
 from hpcq.ctld import boundary
 from hpcq.ctld.audit import AuditLog
 from hpcq.ctld.controller import Controller
-from hpcq.ctld.server import AdminServicer, Gate, JobsServicer, NodeSessionServicer
+from hpcq.ctld.gate import Gate
+from hpcq.ctld.server import AdminServicer, JobsServicer, NodeSessionServicer
 from hpcq.ctld.store.writer import Store, database_url
 
 log = logging.getLogger("hpcq.ctld")

@@ -5,104 +5,25 @@ import asyncio
 import functools
 import logging
 import operator
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import grpc
 
-from hpcq import __version__, metrics, pki
+from hpcq import __version__
 from hpcq.api import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc, nodes_pb2, nodes_pb2_grpc
 from hpcq.ctld import admin, auth, listing
 from hpcq.ctld import jobs as jobrules
 from hpcq.ctld import steps as steprules
-from hpcq.ctld.audit import AuditLog
-from hpcq.ctld.errors import DomainError, InvalidArgument, NotFound
+from hpcq.ctld.auth import Caller
+from hpcq.ctld.boundary import Context
+from hpcq.ctld.controller import ActionResult, Controller
+from hpcq.ctld.errors import InvalidArgument, NotFound
+from hpcq.ctld.gate import Gate, rpc
 from hpcq.ctld.nodes_state import NodeLink
-from hpcq.ctld.controller import Controller
 
 log = logging.getLogger("hpcq.ctld.server")
 R = jobs_pb2.JobActionResult
 _job_id = operator.attrgetter("id")
-
-
-class Gate:
-    """Who is calling, and may they: certificate, revocation, agent assertion, the table.
-    Every refusal is audited."""
-
-    def __init__(self, policy: auth.AgentPolicy, revoked: pki.RevocationList, audit: AuditLog) -> None:
-        self.policy = policy
-        self.revoked = revoked
-        self.audit = audit
-
-    def identify(self, context: grpc.aio.ServicerContext, method: str) -> auth.Caller:
-        identity = pki.identity_from_auth_context(context.auth_context())
-        metadata = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
-        try:
-            if identity is not None and self.revoked.is_revoked(identity.serial):
-                raise auth.Refused("UNAUTHENTICATED", f"certificate {identity.serial:#x} of {identity.name!r} is revoked")
-            who = auth.caller(identity, metadata, self.policy)
-            auth.authorize(method, who)
-        except auth.Refused as e:
-            log.info("refused %s: %s", method, e)
-            self.audit.record("refused", identity.name if identity else "", identity.role if identity else "",
-                              method=method, status=e.status, reason=str(e))
-            raise
-        return who
-
-    async def admit(self, context: grpc.aio.ServicerContext, method: str) -> auth.Caller:
-        """identify(), aborting the call with the refusal's status."""
-        try:
-            return self.identify(context, method)
-        except auth.Refused as e:
-            await context.abort(grpc.StatusCode[e.status], str(e))
-            raise  # abort raises; this line only tells type checkers so
-
-
-def rpc(method: str, audited: str = "") -> Callable:
-    """Wrap a unary handler: admit the caller, map domain errors to statuses, and audit
-    the call as event `audited` (when given) with the job ids it named.
-
-    Anything else a handler raises is a bug: INTERNAL, and one ERROR line naming the
-    method and the exception (its traceback after it), which the gRPC fuzz test looks
-    for; grpc itself would answer UNKNOWN and log under its own name."""
-    def decorate(handler: Callable[..., Awaitable]) -> Callable:
-        @functools.wraps(handler)
-        async def wrapper(self, request, context: grpc.aio.ServicerContext):  # noqa: ANN001
-            who = await self.gate.admit(context, method)
-            try:
-                reply = await handler(self, who, request, context)
-            except (auth.Refused, DomainError) as e:
-                if audited:
-                    self.gate.audit.record(audited, who.name, who.role, who.via_host, outcome="refused", reason=str(e))
-                await context.abort(grpc.StatusCode[e.status], str(e))
-            except grpc.aio.AbortError:
-                raise   # the handler answered with a status of its own
-            except Exception as e:  # noqa: BLE001 - the last resort, logged with its traceback
-                log.error("%s: unexpected %s: %s", method, type(e).__name__, e, exc_info=True)
-                if audited:
-                    self.gate.audit.record(audited, who.name, who.role, who.via_host, outcome="failed",
-                                           reason=type(e).__name__)
-                await context.abort(grpc.StatusCode.INTERNAL, f"INTERNAL: {method.rsplit('/', 1)[1]} failed "
-                                    f"({type(e).__name__}); the cause is in hpcq-ctld's log")
-            if audited:
-                self.gate.audit.record(audited, who.name, who.role, who.via_host, **_audit_fields(request, reply))
-            return reply
-        return metrics.timed_rpc(method, wrapper)
-    return decorate
-
-
-def _audit_fields(request, reply) -> dict:  # noqa: ANN001 - protobuf messages
-    """What an audit line says of a call: the jobs or objects it named and what came of it."""
-    fields: dict = {}
-    if isinstance(reply, jobs_pb2.SubmitResponse):
-        fields["job_ids"] = list(reply.job_ids)
-    elif isinstance(reply, jobs_pb2.JobActionResponse):
-        fields["results"] = {r.job_id: R.Code.Name(r.code) for r in reply.results}
-    for name in ("job_id", "name"):
-        if name in request.DESCRIPTOR.fields_by_name:
-            fields[name] = getattr(request, name)
-    if "queue" in request.DESCRIPTOR.fields_by_name:
-        fields["queue"] = request.queue.name
-    return fields
 
 
 class JobsServicer(jobs_pb2_grpc.JobsServicer):
@@ -112,13 +33,13 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
         self.reads = auth.ReadRules.from_config(controller.config.ctld.private_data)
 
     @rpc("/hpcq.v1.Jobs/Submit", audited="submit")
-    async def Submit(self, who, request, context):
+    async def Submit(self, who: Caller, request: jobs_pb2.SubmitRequest) -> jobs_pb2.SubmitResponse:
         jobrules.check_count("specs", len(request.specs), jobrules.MAX_SPECS_PER_SUBMIT)
         ids = await self.c.submit(who.name, request.specs, staff=who.is_staff, test_only=request.test_only)
         return jobs_pb2.SubmitResponse(job_ids=ids, cluster=self.c.cluster)
 
     @rpc("/hpcq.v1.Jobs/Get")
-    async def Get(self, who, request, context):
+    async def Get(self, who: Caller, request: jobs_pb2.GetJobsRequest) -> jobs_pb2.GetJobsResponse:
         jobrules.check_count("job_ids", len(request.job_ids), jobrules.MAX_JOB_IDS)
         reply = jobs_pb2.GetJobsResponse(cluster=self.c.cluster)
 
@@ -129,7 +50,7 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
         return reply
 
     @rpc("/hpcq.v1.Jobs/List")
-    async def List(self, who, request, context):
+    async def List(self, who: Caller, request: jobs_pb2.ListJobsRequest) -> jobs_pb2.ListJobsResponse:
         after, visible = listing.resume_after(request.page_token), self.reads.visible(who)
         jobs = sorted((j for j in self.c.list(request) if j.id > after and visible(j)), key=_job_id)
         reply = jobs_pb2.ListJobsResponse(cluster=self.c.cluster)
@@ -137,7 +58,7 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
                                              size=request.page_size)
         return reply
 
-    async def Watch(self, request, context) -> AsyncIterator[jobs_pb2.JobEvent]:
+    async def Watch(self, request: jobs_pb2.WatchRequest, context: Context) -> AsyncIterator[jobs_pb2.JobEvent]:
         who = await self.gate.admit(context, "/hpcq.v1.Jobs/Watch")
         ids, reads = set(request.job_ids), self.reads
         sub = self.c.watchers.subscribe(
@@ -156,7 +77,8 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
         finally:
             self.c.watchers.unsubscribe(sub)
 
-    async def _each(self, who: auth.Caller, ids, act) -> jobs_pb2.JobActionResponse:  # noqa: ANN001
+    async def _each(self, who: Caller, ids: Sequence[int],
+                    act: Callable[[jobs_pb2.Job], Awaitable[ActionResult]]) -> jobs_pb2.JobActionResponse:
         jobrules.check_count("job_ids", len(ids), jobrules.MAX_JOB_IDS)
         reply = jobs_pb2.JobActionResponse()
         for n, job_id in enumerate(ids):
@@ -173,33 +95,33 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
         return reply
 
     @rpc("/hpcq.v1.Jobs/Cancel", audited="cancel")
-    async def Cancel(self, who, request, context):
+    async def Cancel(self, who: Caller, request: jobs_pb2.JobActionRequest) -> jobs_pb2.JobActionResponse:
         return await self._each(who, request.job_ids, lambda job: self.c.cancel(job, who.name))
 
     @rpc("/hpcq.v1.Jobs/Signal", audited="signal")
-    async def Signal(self, who, request, context):
+    async def Signal(self, who: Caller, request: jobs_pb2.JobActionRequest) -> jobs_pb2.JobActionResponse:
         if not 0 < request.signal < 65:
             raise InvalidArgument("BAD_REQUEST", f"signal: {request.signal} is not a signal number")
 
-        async def act(job):  # noqa: ANN001, ANN202
+        async def act(job: jobs_pb2.Job) -> ActionResult:
             return self.c.signal(job, request.signal)
         return await self._each(who, request.job_ids, act)
 
     @rpc("/hpcq.v1.Jobs/Hold", audited="hold")
-    async def Hold(self, who, request, context):
+    async def Hold(self, who: Caller, request: jobs_pb2.JobActionRequest) -> jobs_pb2.JobActionResponse:
         admin = request.admin and who.is_staff
         return await self._each(who, request.job_ids, lambda job: self.c.hold(job, admin))
 
     @rpc("/hpcq.v1.Jobs/Release", audited="release")
-    async def Release(self, who, request, context):
-        async def act(job):  # noqa: ANN001, ANN202
+    async def Release(self, who: Caller, request: jobs_pb2.JobActionRequest) -> jobs_pb2.JobActionResponse:
+        async def act(job: jobs_pb2.Job) -> ActionResult:
             if job.reason in ("JobHeldAdmin", "JobHoldMaxRequeue") and not who.is_staff:
                 return R.NOT_PERMITTED, "held by an administrator"
             return await self.c.release(job)
         return await self._each(who, request.job_ids, act)
 
     @rpc("/hpcq.v1.Jobs/Update", audited="update")
-    async def Update(self, who, request, context):
+    async def Update(self, who: Caller, request: jobs_pb2.UpdateJobRequest) -> jobs_pb2.UpdateJobResponse:
         job = self.c.get(request.job_id)
         if job is None or not self.reads.may_see(who, job):
             raise NotFound("UNKNOWN_JOB", f"job {request.job_id} does not exist")
@@ -210,7 +132,7 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
         return jobs_pb2.UpdateJobResponse(job=self.reads.view_for(who, updated))
 
     @rpc("/hpcq.v1.Jobs/Explain")
-    async def Explain(self, who, request, context):
+    async def Explain(self, who: Caller, request: jobs_pb2.ExplainRequest) -> jobs_pb2.ExplainResponse:
         job = self.c.get(request.job_id)
         if job is None or not self.reads.may_see(who, job):
             raise NotFound("UNKNOWN_JOB", f"job {request.job_id} does not exist")
@@ -230,7 +152,7 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
         reply.lines.extend(why.lines())
         return reply
 
-    def _own_job(self, who: auth.Caller, job_id: int):  # noqa: ANN202 - jobs_pb2.Job
+    def _own_job(self, who: Caller, job_id: int) -> jobs_pb2.Job:
         """A job the caller may act on (its owner, or staff), else the refusal."""
         job = self.c.get(job_id)
         if job is None or not self.reads.may_see(who, job):
@@ -240,13 +162,13 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
         return job
 
     @rpc("/hpcq.v1.Jobs/CreateStep", audited="step_create")
-    async def CreateStep(self, who, request, context):
+    async def CreateStep(self, who: Caller, request: jobs_pb2.CreateStepRequest) -> jobs_pb2.CreateStepResponse:
         job = self._own_job(who, request.job_id)
         step = await self.c.create_step(job, request)
         return jobs_pb2.CreateStepResponse(step=step, job=self.reads.view_for(who, job))
 
     @rpc("/hpcq.v1.Jobs/FinishStep")
-    async def FinishStep(self, who, request, context):
+    async def FinishStep(self, who: Caller, request: jobs_pb2.FinishStepRequest) -> jobs_pb2.FinishStepResponse:
         job = self._own_job(who, request.job_id)
         steprules.check_finish(request)
         return jobs_pb2.FinishStepResponse(step=await self.c.finish_step(job, request))
@@ -259,7 +181,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         self.reads = auth.ReadRules.from_config(controller.config.ctld.private_data)
 
     @rpc("/hpcq.v1.Admin/ListNodes")
-    async def ListNodes(self, who, request, context):
+    async def ListNodes(self, who: Caller, request: admin_pb2.ListNodesRequest) -> admin_pb2.ListNodesResponse:
         names = set(request.names)
         reply = admin_pb2.ListNodesResponse(nodes=[n.to_proto() for name, n in sorted(self.c.nodes.items())
                                                    if not names or name in names])
@@ -272,42 +194,43 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         return reply
 
     @rpc("/hpcq.v1.Admin/DrainNode", audited="node_drain")
-    async def DrainNode(self, who, request, context):
+    async def DrainNode(self, who: Caller, request: admin_pb2.NodeActionRequest) -> admin_pb2.NodeActionResponse:
         admin.check_reason(request.reason)
-        return admin_pb2.NodeActionResponse(node=(await self.c.set_drain(request.name, True, request.reason)).to_proto())
+        node = await self.c.set_drain(request.name, True, request.reason)
+        return admin_pb2.NodeActionResponse(node=node.to_proto())
 
     @rpc("/hpcq.v1.Admin/ResumeNode", audited="node_resume")
-    async def ResumeNode(self, who, request, context):
+    async def ResumeNode(self, who: Caller, request: admin_pb2.NodeActionRequest) -> admin_pb2.NodeActionResponse:
         return admin_pb2.NodeActionResponse(node=(await self.c.set_drain(request.name, False, "")).to_proto())
 
     @rpc("/hpcq.v1.Admin/RemoveNode", audited="node_remove")
-    async def RemoveNode(self, who, request, context):
+    async def RemoveNode(self, who: Caller, request: admin_pb2.NodeActionRequest) -> admin_pb2.NodeActionResponse:
         return admin_pb2.NodeActionResponse(node=(await self.c.remove_node(request.name)).to_proto())
 
     @rpc("/hpcq.v1.Admin/ListQueues")
-    async def ListQueues(self, who, request, context):
+    async def ListQueues(self, who: Caller, request: admin_pb2.ListQueuesRequest) -> admin_pb2.ListQueuesResponse:
         names = set(request.names)
         return admin_pb2.ListQueuesResponse(queues=[q for name, q in sorted(self.c.queues.items())
                                                     if not names or name in names])
 
     @rpc("/hpcq.v1.Admin/CreateQueue", audited="queue_create")
-    async def CreateQueue(self, who, request, context):
+    async def CreateQueue(self, who: Caller, request: admin_pb2.QueueRequest) -> admin_pb2.QueueResponse:
         admin.check_queue(request.queue)
         return admin_pb2.QueueResponse(queue=await self.c.put_queue(request.queue, create=True))
 
     @rpc("/hpcq.v1.Admin/UpdateQueue", audited="queue_update")
-    async def UpdateQueue(self, who, request, context):
+    async def UpdateQueue(self, who: Caller, request: admin_pb2.QueueRequest) -> admin_pb2.QueueResponse:
         admin.check_queue(request.queue, request.fields)
         return admin_pb2.QueueResponse(queue=await self.c.put_queue(request.queue, create=False,
                                                                     fields=request.fields))
 
     @rpc("/hpcq.v1.Admin/DeleteQueue", audited="queue_delete")
-    async def DeleteQueue(self, who, request, context):
+    async def DeleteQueue(self, who: Caller, request: admin_pb2.DeleteQueueRequest) -> admin_pb2.DeleteQueueResponse:
         await self.c.delete_queue(request.name)
         return admin_pb2.DeleteQueueResponse()
 
     @rpc("/hpcq.v1.Admin/ListShares")
-    async def ListShares(self, who, request, context):
+    async def ListShares(self, who: Caller, request: admin_pb2.ListSharesRequest) -> admin_pb2.ListSharesResponse:
         users, accounts = self.c.usage_now()
         reply = admin_pb2.ListSharesResponse(shares=[admin_pb2.Share(account=a, user=u, shares=n, usage=usage)
                                                      for a, u, n, usage in self.c.share_rows()],
@@ -318,14 +241,14 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         return reply
 
     @rpc("/hpcq.v1.Admin/SetShare", audited="share_set")
-    async def SetShare(self, who, request, context):
+    async def SetShare(self, who: Caller, request: admin_pb2.SetShareRequest) -> admin_pb2.SetShareResponse:
         s = request.share
         admin.check_share(s)
         await self.c.set_share(s.account, s.user, s.shares)
         return admin_pb2.SetShareResponse(share=s)
 
     @rpc("/hpcq.v1.Admin/ServerInfo")
-    async def ServerInfo(self, who, request, context):
+    async def ServerInfo(self, who: Caller, request: admin_pb2.ServerInfoRequest) -> admin_pb2.ServerInfoResponse:
         by_state: dict[str, int] = {}
         visible = self.reads.visible(who)
         for job in filter(visible, self.c.jobs.values()):
@@ -344,7 +267,8 @@ class NodeSessionServicer(nodes_pb2_grpc.NodeSessionServicer):
         self.c = controller
         self.gate = gate
 
-    async def Connect(self, request_iterator, context) -> AsyncIterator[nodes_pb2.CtldMessage]:
+    async def Connect(self, request_iterator: AsyncIterator[nodes_pb2.NodeMessage],
+                      context: Context) -> AsyncIterator[nodes_pb2.CtldMessage]:
         who = await self.gate.admit(context, "/hpcq.v1.NodeSession/Connect")
         first = await anext(aiter(request_iterator), None)
         if first is None or first.WhichOneof("kind") != "register":
@@ -371,7 +295,7 @@ class NodeSessionServicer(nodes_pb2_grpc.NodeSessionServicer):
             reader.cancel()
             self.c.on_disconnect(name, link)
 
-    async def _read(self, name: str, request_iterator, link: NodeLink) -> None:  # noqa: ANN001
+    async def _read(self, name: str, request_iterator: AsyncIterator[nodes_pb2.NodeMessage], link: NodeLink) -> None:
         try:
             async for message in request_iterator:
                 kind = message.WhichOneof("kind")
@@ -388,7 +312,7 @@ class NodeSessionServicer(nodes_pb2_grpc.NodeSessionServicer):
                     log.warning("node %s sent an unexpected %s; ignored", name, kind)
         except asyncio.CancelledError:
             raise
-        except Exception as e:  # a broken stream ends the session; the node reconnects
+        except Exception as e:  # noqa: BLE001 - a broken stream ends the session; the node reconnects
             log.info("node %s stream ended: %s", name, e)
         finally:
             link.close()
