@@ -48,7 +48,7 @@ class Load(_message.Message):
     def __init__(self, load_1m: _Optional[float] = ..., free_memory_mb: _Optional[int] = ...) -> None: ...
 
 class JobOutcome(_message.Message):
-    __slots__ = ("job_id", "attempt", "running", "state", "exit_code", "signal", "start_time", "end_time", "session_id", "cpu_seconds", "max_rss_kb", "reason")
+    __slots__ = ("job_id", "attempt", "running", "state", "exit_code", "signal", "start_time", "end_time", "session_id", "cpu_seconds", "max_rss_kb", "reason", "user_cpu_seconds", "system_cpu_seconds")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     RUNNING_FIELD_NUMBER: _ClassVar[int]
@@ -61,6 +61,8 @@ class JobOutcome(_message.Message):
     CPU_SECONDS_FIELD_NUMBER: _ClassVar[int]
     MAX_RSS_KB_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    USER_CPU_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SYSTEM_CPU_SECONDS_FIELD_NUMBER: _ClassVar[int]
     job_id: int
     attempt: int
     running: bool
@@ -73,7 +75,9 @@ class JobOutcome(_message.Message):
     cpu_seconds: float
     max_rss_kb: int
     reason: str
-    def __init__(self, job_id: _Optional[int] = ..., attempt: _Optional[int] = ..., running: _Optional[bool] = ..., state: _Optional[_Union[_jobs_pb2.JobState, str]] = ..., exit_code: _Optional[int] = ..., signal: _Optional[int] = ..., start_time: _Optional[float] = ..., end_time: _Optional[float] = ..., session_id: _Optional[int] = ..., cpu_seconds: _Optional[float] = ..., max_rss_kb: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+    user_cpu_seconds: float
+    system_cpu_seconds: float
+    def __init__(self, job_id: _Optional[int] = ..., attempt: _Optional[int] = ..., running: _Optional[bool] = ..., state: _Optional[_Union[_jobs_pb2.JobState, str]] = ..., exit_code: _Optional[int] = ..., signal: _Optional[int] = ..., start_time: _Optional[float] = ..., end_time: _Optional[float] = ..., session_id: _Optional[int] = ..., cpu_seconds: _Optional[float] = ..., max_rss_kb: _Optional[int] = ..., reason: _Optional[str] = ..., user_cpu_seconds: _Optional[float] = ..., system_cpu_seconds: _Optional[float] = ...) -> None: ...
 
 class Register(_message.Message):
     __slots__ = ("name", "hardware", "jobs", "version")

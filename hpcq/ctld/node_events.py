@@ -89,6 +89,7 @@ class NodeEvents:
         now = self.clock.wall()
         job.exit_code, job.signal = outcome.exit_code, outcome.signal
         job.cpu_seconds, job.max_rss_kb = outcome.cpu_seconds, outcome.max_rss_kb
+        job.user_cpu_seconds, job.system_cpu_seconds = outcome.user_cpu_seconds, outcome.system_cpu_seconds
         if outcome.start_time:
             job.start_time = outcome.start_time
         if outcome.session_id:  # a quick job's end may come without its start (noded coalesces them)

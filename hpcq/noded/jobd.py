@@ -338,7 +338,7 @@ class _Supervisor:
         # Every process of the job was reaped by its parent or by us (subreaper), so the
         # children's usage is the job's, not only the leader's as wait4 would give.
         rusage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu_seconds, max_rss_kb = rusage.ru_utime + rusage.ru_stime, rusage.ru_maxrss
+        user, system, max_rss_kb = rusage.ru_utime, rusage.ru_stime, rusage.ru_maxrss
         oom_kills = 0
         if self.confinement is not None:
             oom_kills = self.confinement.oom_kills()
@@ -347,7 +347,7 @@ class _Supervisor:
                 # The cgroup's CPU is every process's, even one we could not reap. Its peak is
                 # of the processes' sum, but counts a page only in the cgroup that first
                 # touched it (shared libraries seldom): never less than one process's RSS.
-                cpu_seconds = measured["user"] + measured["system"]
+                user, system = measured["user"], measured["system"]
                 max_rss_kb = max(max_rss_kb, int(measured["max_rss_kb"]))
         sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
         code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
@@ -358,7 +358,8 @@ class _Supervisor:
                 os.write(self.stderr, message.encode())
         return self._outcome(
             state, exit_code=code, signal=sig, start_time=started["start_time"],
-            end_time=end_time, session_id=started["session_id"], cpu_seconds=cpu_seconds, max_rss_kb=max_rss_kb)
+            end_time=end_time, session_id=started["session_id"], cpu_seconds=user + system,
+            user_cpu_seconds=user, system_cpu_seconds=system, max_rss_kb=max_rss_kb)
 
     def _end_the_rest(self) -> None:
         """Kill what is left in the job's cgroup (a process that is not our descendant
@@ -415,7 +416,8 @@ def _write_file(path: str, data: bytes, mode: int, owner: tuple[int, int] | None
 
 
 _NO_OUTCOME: dict[str, Any] = {"reason": "", "exit_code": 0, "signal": 0, "start_time": 0.0, "end_time": 0.0,
-                               "session_id": 0, "cpu_seconds": 0.0, "max_rss_kb": 0}
+                               "session_id": 0, "cpu_seconds": 0.0, "user_cpu_seconds": 0.0,
+                               "system_cpu_seconds": 0.0, "max_rss_kb": 0}
 
 _libc = ctypes.CDLL(None, use_errno=True)  # loaded once, in the launcher
 

@@ -333,7 +333,8 @@ def _copy(outcome: nodes_pb2.JobOutcome) -> nodes_pb2.JobOutcome:
 
 # --- outcomes as JSON ---------------------------------------------------------------------
 
-_OUTCOME_NUMBERS = ("exit_code", "signal", "start_time", "end_time", "session_id", "cpu_seconds", "max_rss_kb")
+_OUTCOME_NUMBERS = ("exit_code", "signal", "start_time", "end_time", "session_id", "cpu_seconds",
+                    "user_cpu_seconds", "system_cpu_seconds", "max_rss_kb")
 
 
 def outcome_to_json(outcome: nodes_pb2.JobOutcome) -> dict[str, Any]:

@@ -101,8 +101,27 @@ def test_sacct_shows_what_a_job_used(one_node: Cluster, work: Path):
     if not max_rss:   # Slurm shows MaxRSS on the batch step's line
         max_rss = one_node.run("sacct", "-j", f"{job}.batch", "-n", "-P", "-o", "MaxRSS").stdout.split()[0]
     assert max_rss.endswith("K") and int(max_rss[:-1]) >= 190 << 10
-    minutes, seconds = total_cpu.split(":")
-    assert 0 < int(minutes) * 60 + float(seconds) < 60
+    assert 0 < _cpu(total_cpu) < 60
+
+
+def test_user_and_system_cpu_add_up_to_total_cpu_and_qstat_cput(one_node: Cluster, work: Path):
+    # user time in Python's loop, system time in the kernel zeroing 100 MB of pages
+    busy = "python3 -c 'sum(range(5 * 10**6)); [bytearray(100 << 20) for _ in range(5)]'"
+    job = sbatch(one_node, work, "--wrap", busy)
+    assert ended(one_node, job) == "COMPLETED"
+    user, system, total = map(_cpu, sacct(one_node, job, "UserCPU,SystemCPU,TotalCPU"))
+    assert user > 0 and system > 0 and abs(user + system - total) <= 0.002
+    full = one_node.run("qstat", "-x", "-f", str(job)).stdout
+    cput = re.search(r"resources_used\.cput = (\d+):(\d+):(\d+)", full)
+    assert cput is not None and 0 <= total - (int(cput[1]) * 3600 + int(cput[2]) * 60 + int(cput[3])) < 1.001
+
+
+def _cpu(text: str) -> float:
+    """sacct's MM:SS.mmm (or HH:MM:SS) as seconds."""
+    seconds = 0.0
+    for part in text.split(":"):
+        seconds = seconds * 60 + float(part)
+    return seconds
 
 
 def _processes(marker: str) -> list[psutil.Process]:

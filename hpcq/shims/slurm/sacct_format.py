@@ -57,6 +57,7 @@ def step_view(job: Job, step: jobs_pb2.JobStep) -> Job:
     view.start_time, view.end_time, view.state = step.start_time, step.end_time, step.state
     view.exit_code, view.signal = step.exit_code, step.signal
     view.cpu_seconds, view.max_rss_kb = step.cpu_seconds, step.max_rss_kb
+    view.user_cpu_seconds = view.system_cpu_seconds = 0.0   # a step's CPU is not split
     del view.allocation.slices[:]
     for node, tasks in zip(step.nodes, step.tasks_per_node):
         view.allocation.slices.add(node=node, cpus=tasks * (step.cpus_per_task or 1))
@@ -194,6 +195,12 @@ def _sampled(value: Callable[[Job], str]) -> Callable[[Job, float], str]:
     return lambda j, now: value(j) if j.max_rss_kb else ""
 
 
+def user_cpu(job: Job) -> float:
+    """UserCPU: TotalCPU less SystemCPU, so that the two add up to TotalCPU also for a
+    record that has no split (an srun step's, or one stored before the split was kept)."""
+    return max(0.0, job.cpu_seconds - job.system_cpu_seconds)
+
+
 def _first_node(job: Job) -> str:
     return (sq.node_names(job) or [""])[0]
 
@@ -307,7 +314,7 @@ FIELDS: list[FieldDef] = [
     _f("State", 10, _BLANK),                        # per row: see state()
     _f("Submit", 19, lambda j, now: _date(j.submit_time)),
     _f("Suspended", 10, lambda j, now: "00:00:00"),
-    _f("SystemCPU", 10, lambda j, now: _cpu_time(0)),
+    _f("SystemCPU", 10, lambda j, now: _cpu_time(j.system_cpu_seconds)),
     _f("SystemComment", 15, _BLANK),
     _f("Timelimit", 10, lambda j, now: _timelimit(j), None),
     _f("TimelimitRaw", 10, lambda j, now: str(math.ceil((sq.time_limit(j) or 0) / 60)) if sq.time_limit(j)
@@ -331,7 +338,7 @@ FIELDS: list[FieldDef] = [
     _f("TRESUsageOutTot", 15, _BLANK),
     _f("UID", 6, lambda j, now: _uid(j)),
     _f("User", 9, lambda j, now: j.user, None),
-    _f("UserCPU", 10, lambda j, now: _cpu_time(j.cpu_seconds)),
+    _f("UserCPU", 10, lambda j, now: _cpu_time(user_cpu(j))),
     _f("WCKey", 10, lambda j, now: j.spec.attributes.get("wckey", ""), None),
     _f("WCKeyID", 10, _BLANK),
     _f("WorkDir", 20, lambda j, now: j.spec.workdir or j.spec.submit_dir, None),
