@@ -23,9 +23,27 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hpcq.ctld.scheduler import (ArrayTasks, Dependencies, IndexSet, JobRequest, Kind, NodeCapacity,  # noqa: E402
-                                 Phase, QueuePolicy, Reserve, RunningJob, SetReason, Shares, Slice, Snapshot, Start,
-                                 Target, Term, Usage, schedule)
+from hpcq.ctld.scheduler import (  # noqa: E402
+    ArrayTasks,
+    Dependencies,
+    IndexSet,
+    JobRequest,
+    Kind,
+    NodeCapacity,
+    Phase,
+    QueuePolicy,
+    Reserve,
+    RunningJob,
+    SetReason,
+    Shares,
+    Slice,
+    Snapshot,
+    Start,
+    Target,
+    Term,
+    Usage,
+    schedule,
+)
 
 NOW = 1_000_000.0
 NODES = 1000

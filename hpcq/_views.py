@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from hpcq import states
 from hpcq.api.lite import admin_pb2, jobs_pb2
@@ -59,7 +59,7 @@ class JobState(enum.IntEnum):
 
 
 def _time(seconds: float) -> datetime | None:
-    return datetime.fromtimestamp(seconds, timezone.utc) if seconds else None
+    return datetime.fromtimestamp(seconds, UTC) if seconds else None
 
 
 @dataclass(frozen=True, slots=True)

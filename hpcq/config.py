@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
-from hpcq.errors import ConfigError  # noqa: E402 - re-exported: callers catch config.ConfigError
+from hpcq.errors import ConfigError  # re-exported: callers catch config.ConfigError
 
 
 def _key(default: Any, doc: str) -> Any:
@@ -38,7 +37,8 @@ class ClientSection:
     cert: str = _key("", "Personal client certificate (role user or admin).")
     key: str = _key("", "Private key of `cert` (mode 0600).")
     server_name: str = _key("", "TLS name to expect in ctld's certificate when it differs from the host dialled.")
-    agent_socket: str = _key("/run/hpcq/agent.sock", "hpcq-agent's socket; used instead of a certificate when it exists.")
+    agent_socket: str = _key("/run/hpcq/agent.sock", "hpcq-agent's socket; used instead of a certificate when it "
+                                                     "exists.")
 
 
 @dataclass
@@ -58,17 +58,19 @@ class CtldSection:
     heartbeat_interval: float = _key(10.0, "Seconds between a node's heartbeats.")
     node_timeout: float = _key(60.0, "Seconds of silence after which a node is DOWN and its jobs NODE_FAIL.")
     kill_grace: int = _key(5, "Seconds between TERM and KILL when a job is cancelled or times out.")
-    max_pending_jobs: int = _key(200_000, "Submits beyond this many unfinished jobs are refused (as Slurm's MaxJobCount): "
-                                 "pending, held, waiting for a begin time and running alike, each array task counted.")
-    max_submit_jobs: int = _key(0, "Unfinished jobs (array tasks counted) one user may have at once; more are refused at "
-                                "submit (Slurm MaxSubmitJobsPerUser). 0: no limit.")
+    max_pending_jobs: int = _key(200_000, "Submits beyond this many unfinished jobs are refused (as Slurm's "
+                                          "MaxJobCount): pending, held, waiting for a begin time and running alike, "
+                                          "each array task counted.")
+    max_submit_jobs: int = _key(0, "Unfinished jobs (array tasks counted) one user may have at once; more are refused "
+                                   "at submit (Slurm MaxSubmitJobsPerUser). 0: no limit.")
     max_running_jobs: int = _key(0, "Jobs one user may run at once; the rest stay pending with reason "
                                  "AssocMaxJobsLimit (Slurm MaxJobsPerUser). 0: no limit.")
     max_running_cpus: int = _key(0, "CPUs one user's running jobs may hold at once; the rest stay pending with reason "
                                  "AssocGrpCpuLimit (Slurm GrpTRES=cpu on the user's association). 0: no limit.")
     private_data: list[str] = _key([], "What users may not see of other users' work (Slurm PrivateData): any of "
                                    "jobs, accounting, usage, users. Scripts and environments are private always.")
-    history_days: float = _key(30.0, "Finished jobs stay queryable (sacct, qstat -x) this many days, then are archived.")
+    history_days: float = _key(30.0, "Finished jobs stay queryable (sacct, qstat -x) this many days, then are "
+                                     "archived.")
     commit_batch: int = _key(2000, "Most store operations written in one transaction.")
     priority_weight_age: int = _key(1000, "Weight of the age factor (Slurm PriorityWeightAge).")
     priority_weight_fairshare: int = _key(10000, "Weight of the fair-share factor (PriorityWeightFairshare).")
@@ -80,7 +82,8 @@ class CtldSection:
     fairshare_gpu_weight: float = _key(1.0, "CPU-seconds charged per GPU-second.")
     sched_reservations: int = _key(1, "How many blocked jobs get a reserved start that backfill may not delay.")
     licenses: list[str] = _key([], "Cluster-wide licenses as NAME:COUNT (Slurm Licenses=).")
-    kill_invalid_depend: bool = _key(False, "Cancel Slurm jobs whose dependency can never be met (PBS jobs always are).")
+    kill_invalid_depend: bool = _key(False, "Cancel Slurm jobs whose dependency can never be met (PBS jobs always "
+                                            "are).")
     max_batch_requeue: int = _key(5, "Requeues after node failures before a job is held with reason JobHoldMaxRequeue "
                                   "(Slurm MaxBatchRequeue).")
     retry_backoff: float = _key(30.0, "Seconds a failed job that asked for retries (JobSpec.retry) waits before its "
@@ -89,11 +92,13 @@ class CtldSection:
     retry_max_attempts: int = _key(20, "Most runs a job may ask for in JobSpec.retry.max_attempts; more is refused at "
                                    "submit.")
     agent_hosts: list[str] = _key([], "Host certificates (CN) allowed to assert users; empty: every host certificate.")
-    agents_may_assert_root: bool = _key(False, "Whether an agent may act for root (local clusters run by root need it).")
+    agents_may_assert_root: bool = _key(False, "Whether an agent may act for root (local clusters run by root need "
+                                               "it).")
     root_is_admin: bool = _key(False, "root, asserted by an agent (agents_may_assert_root), acts as an admin on every "
                                "job, as Slurm treats root; `hpcqctl up` run by root sets it.")
     metrics_listen: str = _key("", "HOST:PORT of the Prometheus metrics endpoint (plain HTTP, /metrics); empty: none.")
-    metrics_required: bool = _key(False, "Refuse to start when metrics_listen cannot be bound; false: log it and serve without.")
+    metrics_required: bool = _key(False, "Refuse to start when metrics_listen cannot be bound; false: log it and serve "
+                                         "without.")
 
 
 @dataclass
@@ -115,7 +120,8 @@ class NodedSection:
                               "RLIMIT_DATA (see the admin guide); false: none of it.")
     metrics_listen: str = _key("", "HOST:PORT of the Prometheus metrics endpoint (plain HTTP, /metrics); empty: none. "
                                "In a local cluster (`hpcqctl up`) node k of N listens on PORT+k-1.")
-    metrics_required: bool = _key(False, "Refuse to start when metrics_listen cannot be bound; false: log it and serve without.")
+    metrics_required: bool = _key(False, "Refuse to start when metrics_listen cannot be bound; false: log it and serve "
+                                         "without.")
 
 
 @dataclass
@@ -131,7 +137,8 @@ class AgentSection:
     rate: float = _key(100.0, "Requests per second each user may make through the agent (token bucket refill).")
     burst: int = _key(1000, "Requests a user may make at once before the rate applies (token bucket size).")
     metrics_listen: str = _key("", "HOST:PORT of the Prometheus metrics endpoint (plain HTTP, /metrics); empty: none.")
-    metrics_required: bool = _key(False, "Refuse to start when metrics_listen cannot be bound; false: log it and serve without.")
+    metrics_required: bool = _key(False, "Refuse to start when metrics_listen cannot be bound; false: log it and serve "
+                                         "without.")
 
 
 @dataclass
@@ -251,8 +258,8 @@ def value_errors(config: Config, origin: str) -> list[str]:
     for section, key in [("ctld", "sched_min_interval"), ("ctld", "kill_grace"), ("ctld", "sched_reservations"),
                          ("ctld", "max_batch_requeue"), ("ctld", "retry_backoff"), ("ctld", "retry_backoff_max"),
                          ("ctld", "retry_max_attempts"), ("ctld", "max_submit_jobs"), ("ctld", "max_running_jobs"),
-                         ("ctld", "max_running_cpus"),
-                         ("ctld", "fairshare_gpu_weight"), ("ctld", "priority_max_age"), ("noded", "cpus"), ("noded", "memory_mb"),
+                         ("ctld", "max_running_cpus"), ("ctld", "fairshare_gpu_weight"), ("ctld", "priority_max_age"),
+                         ("noded", "cpus"), ("noded", "memory_mb"),
                          ("agent", "rate"), ("agent", "burst"), ("agent", "min_uid")]:
         if getattr(getattr(config, section), key) < 0:
             errors.append(f"{origin}: [{section}] {key}: must not be negative")

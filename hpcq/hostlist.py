@@ -28,7 +28,8 @@ def expand(expression: str) -> list[str]:
         where = "" if item == expression else f" in {item!r}"
 
         def bad(reason: str) -> HostlistError:
-            return HostlistError(f"invalid host list {expression!r}: {reason}{where}")
+            # Called only in this iteration, while `where` is this item's.
+            return HostlistError(f"invalid host list {expression!r}: {reason}{where}")  # noqa: B023
 
         m = _BRACKETED.fullmatch(item)
         if not m:

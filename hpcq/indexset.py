@@ -134,7 +134,7 @@ class IndexSet:
 
     def without(self, indices: Iterable[int]) -> IndexSet:
         """The set less some indices (the tasks that started), splitting runs, never expanding them."""
-        from bisect import bisect_left, bisect_right   # here: ctld's, not the shims' start-up cost
+        from bisect import bisect_left, bisect_right  # here: ctld's, not the shims' start-up cost
         gone = sorted(set(indices))
         if not gone:
             return self

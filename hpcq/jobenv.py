@@ -113,7 +113,7 @@ def nodefile_lines(job: jobs_pb2.Job, node_name: str) -> list[str]:
     """PBS_NODEFILE: one line per task slot (PBS's mpiprocs) on each node. A
     `select=1:ncpus=2` job gets one line, as in shared/compat/openpbs/output_files.txt."""
     slices = _slices(job, node_name)
-    return [s.node for s, n in zip(slices, _tasks_per_node(job, slices)) for _ in range(n)]
+    return [s.node for s, n in zip(slices, _tasks_per_node(job, slices), strict=True) for _ in range(n)]
 
 
 def slurm_counts(values: Sequence[int]) -> str:

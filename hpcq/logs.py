@@ -1,16 +1,17 @@
 """One logging setup for every daemon: readable lines by default, JSON lines on request."""
 from __future__ import annotations
 
-import json
 import argparse
+import io
+import json
 import logging
 import logging.handlers
 import os
 import sys
 import time
+from typing import TextIO
 
 from hpcq import private_files
-
 
 EVENT_FIELDS = ("job_id", "user", "node", "queue")
 
@@ -47,7 +48,7 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
     """A RotatingFileHandler whose files are 0600 whatever the umask: a daemon's log
     names users, jobs and paths. Rotation renames, so the old files keep that mode."""
 
-    def _open(self):  # noqa: ANN202 - logging's own signature
+    def _open(self) -> io.TextIOWrapper:
         fd = private_files.open_file(self.baseFilename, os.O_WRONLY | os.O_APPEND)
         return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
@@ -56,7 +57,7 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
         return [self.baseFilename] + [f"{self.baseFilename}.{i}" for i in range(1, self.backupCount + 1)]
 
 
-def setup(level: str = "info", fmt: str = "text", stream=None, file: str | None = None) -> None:  # noqa: ANN001
+def setup(level: str = "info", fmt: str = "text", stream: TextIO | None = None, file: str | None = None) -> None:
     """Log to a stream (stderr), or to a size-rotated file so a long-lived daemon's log
     stays bounded. A log file or rotation that others may read is narrowed to 0600, and
     the first lines of the log say so."""

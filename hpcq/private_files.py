@@ -2,8 +2,9 @@
 
 Every daemon's database, spool records, audit and log files are made with `open_file`
 (files, 0600; SQLite gives the WAL and SHM its database's mode) and `make_dir`
-(directories, 0700, or 0711 where jobs of other users must pass through). The mode is set on the open descriptor after creation,
-so neither a umask of 000 nor one that would take the owner's own bits changes it.
+(directories, 0700, or 0711 where jobs of other users must pass through). The mode is set
+on the open descriptor after creation, so neither a umask of 000 nor one that would take
+the owner's own bits changes it.
 
 On start a daemon checks what it already has with `narrow` / `narrow_tree`: a file or
 directory that group or others may read or write loses those bits, and one WARNING line

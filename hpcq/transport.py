@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from os import PathLike
     from typing import Protocol
 
+    import grpc
+
     class Transport(Protocol):
         def unary(self, method: str, request: bytes, timeout: float) -> bytes: ...
         def stream(self, method: str, request: bytes, timeout: float | None = None) -> Iterator[bytes]: ...
@@ -162,7 +164,7 @@ class GrpcTransport:
         self._channel.close()
 
 
-def grpc_error(e) -> HpcqError:  # noqa: ANN001 - a grpc.RpcError
+def grpc_error(e: grpc.RpcError) -> HpcqError:
     code = e.code().name if hasattr(e, "code") and e.code() is not None else "UNKNOWN"
     details = e.details() if hasattr(e, "details") else str(e)
     # grpc's own refusal of a message over MESSAGE_LIMIT, on either side ("Sent message

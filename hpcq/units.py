@@ -107,7 +107,7 @@ def parse_slurm_timestamp(value: str, now: float) -> float:
     ``2026-11-23T13:08``, ``2026-11-23``, ``11/23[/26]``, ``midnight``, ``noon``,
     ``teatime``, ``today``, ``tomorrow``. Local time, as Slurm."""
     import re
-    from datetime import datetime, timedelta   # here: they cost every command ~6 ms at start-up
+    from datetime import datetime, timedelta  # here: they cost every command ~6 ms at start-up
 
     text = value.strip().lower()
     base = datetime.fromtimestamp(now)

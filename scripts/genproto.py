@@ -25,8 +25,8 @@ LITE = "lite"
 
 def generate() -> dict[str, str]:
     """Return {file name: text} of every generated module."""
-    from grpc_tools import protoc
     import grpc_tools
+    from grpc_tools import protoc
 
     include = pathlib.Path(grpc_tools.__file__).parent / "_proto"
     protos = sorted(str(p.relative_to(PROTO_DIR)) for p in (PROTO_DIR / "hpcq" / "v1").glob("*.proto"))

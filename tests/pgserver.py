@@ -35,7 +35,7 @@ class PgServer:
         prefix = ["runuser", "-u", "postgres", "--"] if self._as_postgres else []
         subprocess.run([*prefix, *argv], check=True, capture_output=True, timeout=120)
 
-    def start(self) -> "PgServer":
+    def start(self) -> PgServer:
         data = self.dir / "data"
         self._run(_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "hpcq", "--no-sync")
         self._run(_bin("pg_ctl"), "-D", str(data), "-l", str(self.dir / "log"), "-w", "start", "-o",

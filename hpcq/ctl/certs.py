@@ -10,7 +10,8 @@ from pathlib import Path
 from hpcq import pki
 from hpcq.config import hpcq_home
 
-__all__ = ["add_parser", "cmd_init", "cmd_issue", "cmd_list", "cmd_revoke", "default_pki_dir", "resolve_revocation_target"]
+__all__ = ["add_parser", "cmd_init", "cmd_issue", "cmd_list", "cmd_revoke", "default_pki_dir",
+           "resolve_revocation_target"]
 
 
 def default_pki_dir() -> Path:
@@ -87,7 +88,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         # whitespace still finds the other columns in place.
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         for r in rows:
-            print("  ".join([*(v.ljust(w) for v, w in zip(r, widths)), r[4]]))
+            print("  ".join([*(v.ljust(w) for v, w in zip(r, widths, strict=False)), r[4]]))  # FILE unpadded
 
     return _run(show)
 

@@ -14,6 +14,7 @@ from typing import Any
 from hpcq import config as configuration
 from hpcq.errors import ConfigError
 
+
 def check(path: Path) -> list[str]:
     """Error messages for the config file at `path` ("FILE: [section] key: reason"); empty if it is valid."""
     try:

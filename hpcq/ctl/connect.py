@@ -11,7 +11,7 @@ GET_ONE = ("ask the cluster's administrator for one (`hpcqctl certs issue admin 
            "for a cluster of your own")
 
 
-def admin_client() -> "Client":
+def admin_client() -> Client:
     """A client with the certificate of [client]; HpcqError UNAUTHENTICATED saying what is
     missing when there is none this user can read."""
     from hpcq import config as configuration

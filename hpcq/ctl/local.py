@@ -37,7 +37,8 @@ class LocalCluster:
         # users reach. Files: 0600 (the config names the database, perhaps with a password;
         # users reach the cluster through the agent without it).
         for d, mode in ((self.home, private_files.TRAVERSABLE_DIR), (self.logs, private_files.PRIVATE_DIR),
-                        (self.run, private_files.TRAVERSABLE_DIR), (self.home / "spool", private_files.TRAVERSABLE_DIR)):
+                        (self.run, private_files.TRAVERSABLE_DIR),
+                        (self.home / "spool", private_files.TRAVERSABLE_DIR)):
             private_files.make_dir(d, mode)
         config = configuration.load(self.conf_path) if self.conf_path.exists() else self._new_config(database)
         if not (self.pki / "ca.key").exists():
@@ -177,7 +178,7 @@ class LocalCluster:
                 os.kill(pid, signal.SIGTERM)
                 stopped.append((daemon, pid))
         deadline = time.monotonic() + timeout
-        for daemon, pid in stopped:
+        for _, pid in stopped:
             while _alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.02)
             if _alive(pid):

@@ -8,9 +8,14 @@ import sys
 import time
 from pathlib import Path
 
-from hpcq.ctl import certs
-from hpcq.ctl import scheduling
+from hpcq.ctl import certs, scheduling
 from hpcq.errors import ConfigError, HpcqError
+
+TYPE_CHECKING = False  # typing would cost every hpcqctl command its import
+if TYPE_CHECKING:
+    from google.protobuf.message import Message
+
+    from hpcq.api import admin_pb2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     down.set_defaults(func=cmd_down)
     status = sub.add_parser("status", help="the cluster at a glance, with scheduler and store figures (as sdiag)")
     status.add_argument("--json", action="store_true", help="print JSON for scripts")
-    status.add_argument("--metrics", metavar="URL", help="ctld's metrics endpoint (default: from [ctld] metrics_listen)")
+    status.add_argument("--metrics", metavar="URL",
+                        help="ctld's metrics endpoint (default: from [ctld] metrics_listen)")
     status.set_defaults(func=cmd_status)
 
     certs.add_parser(sub)
@@ -152,7 +158,8 @@ def _own_local_cluster(command: str):
 def cmd_up(args: argparse.Namespace) -> int:
     cluster = _own_local_cluster("up")
     started = cluster.up(args.nodes, args.cpus, args.memory, args.database, args.set)
-    print(f"hpcq local cluster in {cluster.home}: " + (f"started {', '.join(started)}" if started else "already running"))
+    print(f"hpcq local cluster in {cluster.home}: "
+          + (f"started {', '.join(started)}" if started else "already running"))
     print(f"config: {cluster.conf_path} (HPCQ_HOME={cluster.home})")
     return 0
 
@@ -196,12 +203,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _node_state(node) -> str:  # noqa: ANN001
+def _node_state(node: admin_pb2.Node) -> str:
     from hpcq.api import admin_pb2
     return admin_pb2.NodeState.Name(node.state).removeprefix("NODE_").lower()
 
 
-def _print_json(message_or_list) -> None:  # noqa: ANN001 - protobuf messages
+def _print_json(message_or_list: Message | list[Message]) -> None:
     from google.protobuf import json_format
     if isinstance(message_or_list, list):
         data = [json_format.MessageToDict(m, preserving_proto_field_name=True) for m in message_or_list]
@@ -267,7 +274,7 @@ def cmd_node_action(args: argparse.Namespace) -> int:
     return 0
 
 
-def _queue_state(queue) -> str:  # noqa: ANN001
+def _queue_state(queue: admin_pb2.Queue) -> str:
     from hpcq.api import admin_pb2
     return admin_pb2.Queue.State.Name(queue.state).lower()
 
@@ -328,7 +335,8 @@ def cmd_queue_put(args: argparse.Namespace) -> int:
     from hpcq.api import admin_pb2
     queue = admin_pb2.Queue(name=args.name)
     fields = []
-    for attr, field, convert in (("is_default", "is_default", bool), ("default_walltime", "default_walltime_seconds", int),
+    for attr, field, convert in (("is_default", "is_default", bool),
+                                 ("default_walltime", "default_walltime_seconds", int),
                                  ("max_walltime", "max_walltime_seconds", int), ("priority", "priority", int),
                                  ("max_running_per_user", "max_running_per_user", int),
                                  ("max_cpus_per_user", "max_cpus_per_user", int),

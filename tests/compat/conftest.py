@@ -1,7 +1,6 @@
 """Golden tests run in the captures' time zone (UTC), against the capture files."""
 from __future__ import annotations
 
-
 import pytest
 
 

@@ -3,10 +3,10 @@ says who they are, and ctld's one authorization table judges them."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import struct
 import subprocess
-import shutil
 import tempfile
 import threading
 from pathlib import Path

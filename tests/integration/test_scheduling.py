@@ -67,9 +67,8 @@ def test_a_pbs_job_whose_dependency_failed_is_deleted(cluster, workdir):
 
 def test_bad_dependency_syntax_is_refused(cluster, workdir):
     from hpcq.errors import HpcqError
-    with cluster.client() as client:
-        with pytest.raises(HpcqError) as e:
-            client.submit([spec("true", workdir, attributes={"dependency": "foo:1"})])
+    with cluster.client() as client, pytest.raises(HpcqError) as e:
+        client.submit([spec("true", workdir, attributes={"dependency": "foo:1"})])
     assert e.value.code == "INVALID_ARGUMENT" and e.value.message.startswith("BAD_DEPENDENCY")
 
 

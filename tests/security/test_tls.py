@@ -20,9 +20,8 @@ SUBMIT = "/hpcq.v1.Jobs/Submit"
 
 def attempt_submit(secure: SecureCluster, credentials: grpc.ChannelCredentials, name: str) -> grpc.RpcError:
     """Submit a job named `name` with these credentials; return the refusal."""
-    with secure.channel(credentials) as channel:
-        with pytest.raises(grpc.RpcError) as refused:
-            channel.unary_unary(SUBMIT)(submit_request(name), timeout=DEADLINE)
+    with secure.channel(credentials) as channel, pytest.raises(grpc.RpcError) as refused:
+        channel.unary_unary(SUBMIT)(submit_request(name), timeout=DEADLINE)
     return refused.value
 
 
@@ -52,7 +51,7 @@ def test_no_client_certificate_is_refused(secure: SecureCluster) -> None:
 
 
 def test_an_expired_certificate_is_refused(secure: SecureCluster, tmp_path: Path) -> None:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     crt, key = forged_certificate(secure.pki, tmp_path, "tls-expired", "user",
                                   not_before=now - dt.timedelta(days=30), not_after=now - dt.timedelta(days=1))
     before = secure.next_job_id()
@@ -64,7 +63,7 @@ def test_an_expired_certificate_is_refused(secure: SecureCluster, tmp_path: Path
 
 
 def test_a_not_yet_valid_certificate_is_refused(secure: SecureCluster, tmp_path: Path) -> None:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     crt, key = forged_certificate(secure.pki, tmp_path, "tls-future", "admin",
                                   not_before=now + dt.timedelta(days=1), not_after=now + dt.timedelta(days=30))
     before = secure.next_job_id()

@@ -4,8 +4,19 @@ from __future__ import annotations
 from dataclasses import replace
 from itertools import count
 
-from hpcq.ctld.scheduler import (ArrayTasks, IndexSet, JobRequest, NodeCapacity, QueuePolicy, RunningJob, SetReason,
-                                 Slice, Snapshot, Start, parse_slurm)
+from hpcq.ctld.scheduler import (
+    ArrayTasks,
+    IndexSet,
+    JobRequest,
+    NodeCapacity,
+    QueuePolicy,
+    RunningJob,
+    SetReason,
+    Slice,
+    Snapshot,
+    Start,
+    parse_slurm,
+)
 from hpcq.ctld.scheduler.model import Reserve
 
 _ids = count(1)
@@ -98,5 +109,17 @@ def reservations(decisions) -> dict[int, Reserve]:
     return {d.job_id: d for d in decisions if isinstance(d, Reserve)}
 
 
-__all__ = ["QueuePolicy", "after", "busy_node", "job", "node", "replace", "reasons", "reservations", "running",
-           "started_tasks", "starts", "world"]
+__all__ = [
+    "QueuePolicy",
+    "after",
+    "busy_node",
+    "job",
+    "node",
+    "reasons",
+    "replace",
+    "reservations",
+    "running",
+    "started_tasks",
+    "starts",
+    "world",
+]

@@ -29,9 +29,9 @@ from hpcq.ctld import jobs
 from hpcq.ctld.errors import InvalidArgument
 from hpcq.shims import directives as shim_directives
 from hpcq.shims.errors import ShimError
-from hpcq.shims.submit_context import SubmitContext
 from hpcq.shims.pbs import options as pbs
 from hpcq.shims.slurm import options as slurm
+from hpcq.shims.submit_context import SubmitContext
 
 FUZZ = settings(max_examples=10_000, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -9,8 +9,8 @@ import pytest
 from hpcq import pki
 from hpcq.ctld import auth
 from hpcq.shims.errors import ShimError
-from hpcq.shims.submit_context import SubmitContext
 from hpcq.shims.pbs import options
+from hpcq.shims.submit_context import SubmitContext
 
 HOST = pki.Identity("login1", "host")
 

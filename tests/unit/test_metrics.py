@@ -10,9 +10,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from hpcq import metrics
 from hpcq.api import jobs_pb2, nodes_pb2
+from hpcq.config import Config
 from hpcq.ctl import status
 from hpcq.ctld.nodes_state import NodeLink
-from hpcq.config import Config
 from tests.unit.controllers import make
 
 SCRIPT = "#!/bin/sh\ntrue\n"

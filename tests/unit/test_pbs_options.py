@@ -5,15 +5,15 @@ from __future__ import annotations
 import io
 import os
 import subprocess
-from datetime import datetime
 import sys
+from datetime import datetime
 
 import pytest
 
 from hpcq.api import jobs_pb2
 from hpcq.shims.errors import ShimError
-from hpcq.shims.submit_context import SubmitContext
 from hpcq.shims.pbs import options
+from hpcq.shims.submit_context import SubmitContext
 
 ENV = {"HOME": "/home/pbsuser", "LOGNAME": "pbsuser", "PATH": "/opt/pbs/bin:/usr/bin:/bin",
        "MAIL": "/var/mail/pbsuser", "SHELL": "/bin/bash", "EDITOR": "vi", "LANG": "C.UTF-8"}

@@ -7,8 +7,8 @@ import pytest
 from hpcq.api import jobs_pb2 as pb
 from hpcq.errors import HpcqError
 from hpcq.shims.errors import ShimError
-from hpcq.shims.submit_context import SubmitContext
 from hpcq.shims.pbs import actions, qalter, qhold, qsig
+from hpcq.shims.submit_context import SubmitContext
 
 CTX = SubmitContext(cwd="/scratch/work", host="pbshost", user="pbsuser", environ={}, now=1795437541.0)
 R = pb.JobActionResult

@@ -3,11 +3,11 @@ elapsed time, jobs in start order, as OpenPBS's qstat.c (cnvt_est_start_time,
 cmp_est_time) prints them."""
 from __future__ import annotations
 
-
 import pytest
 
 from hpcq.api import jobs_pb2 as pb
-from hpcq.shims.pbs import qstat, qstat_format as qf
+from hpcq.shims.pbs import qstat
+from hpcq.shims.pbs import qstat_format as qf
 from tests.unit.test_qstat_format import CLUSTER, NOW, JobBuilder, at, views
 
 T_HEADER = f"""

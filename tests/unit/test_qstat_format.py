@@ -35,34 +35,34 @@ class JobBuilder:
         s.name, s.dialect, s.submit_host, s.submit_dir = name, pb.DIALECT_PBS, "pbshost", "/scratch/pbswork/odd_cwd"
         s.environment.update(ENV)
 
-    def submitted(self, text: str) -> "JobBuilder":
+    def submitted(self, text: str) -> JobBuilder:
         self.job.submit_time = at(text)
         return self
 
-    def started(self, text: str, session: int = 0, cpu: int = 0, mem_mb: int = 0) -> "JobBuilder":
+    def started(self, text: str, session: int = 0, cpu: int = 0, mem_mb: int = 0) -> JobBuilder:
         self.job.start_time = at(text)
         self.job.session_id = session
         self.job.allocation.slices.add(node="pbshost", cpus=1, mem_mb=mem_mb, cpu_ids=[cpu])
         return self
 
-    def ended(self, text: str, exit_code: int = 0, signal: int = 0) -> "JobBuilder":
+    def ended(self, text: str, exit_code: int = 0, signal: int = 0) -> JobBuilder:
         self.job.end_time = at(text)
         self.job.exit_code, self.job.signal = exit_code, signal
         return self
 
-    def walltime(self, seconds: int) -> "JobBuilder":
+    def walltime(self, seconds: int) -> JobBuilder:
         self.job.walltime_seconds = self.job.spec.walltime_seconds = seconds
         return self
 
-    def mem(self, mb: int) -> "JobBuilder":
+    def mem(self, mb: int) -> JobBuilder:
         self.job.spec.resources.mem_per_node_mb = mb
         return self
 
-    def reason(self, text: str) -> "JobBuilder":
+    def reason(self, text: str) -> JobBuilder:
         self.job.reason = text
         return self
 
-    def command(self, submit_arguments: str, executable: str, arguments: str) -> "JobBuilder":
+    def command(self, submit_arguments: str, executable: str, arguments: str) -> JobBuilder:
         attrs = self.job.spec.attributes
         attrs["submit_arguments"], attrs["executable"], attrs["argument_list"] = submit_arguments, executable, arguments
         return self

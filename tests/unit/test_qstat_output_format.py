@@ -11,7 +11,6 @@ from hpcq.api import jobs_pb2 as pb
 from hpcq.shims.pbs import qstat_format as qf
 from hpcq.shims.pbs import qstat_output as qo
 
-
 pytestmark = pytest.mark.usefixtures("utc")
 
 

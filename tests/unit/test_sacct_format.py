@@ -13,7 +13,6 @@ from hpcq.shims.errors import ShimError
 from hpcq.shims.slurm import sacct
 from hpcq.shims.slurm import sacct_format as sf
 
-
 pytestmark = pytest.mark.usefixtures("utc")
 
 

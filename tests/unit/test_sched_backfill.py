@@ -4,8 +4,7 @@ from hypothesis import strategies as st
 
 from hpcq.ctld.scheduler import Reserve, Start, schedule
 from hpcq.ctld.scheduler.cluster import Cluster
-from tests.unit.builders import (after, busy_node, job, node, reasons, replace, reservations, running, starts,
-                                 world)
+from tests.unit.builders import after, busy_node, job, node, reasons, replace, reservations, running, starts, world
 
 
 def test_a_blocked_job_gets_a_reservation_when_its_resources_free_up():

@@ -2,8 +2,20 @@
 import pytest
 
 from hpcq.api import jobs_pb2
-from hpcq.ctld.scheduler import (Dependencies, DependencyError, Kind, Phase, Target, Term, Verdict, evaluate,
-                                 parse_hold_jid, parse_pbs, parse_slurm, schedule)
+from hpcq.ctld.scheduler import (
+    Dependencies,
+    DependencyError,
+    Kind,
+    Phase,
+    Target,
+    Term,
+    Verdict,
+    evaluate,
+    parse_hold_jid,
+    parse_pbs,
+    parse_slurm,
+    schedule,
+)
 from hpcq.ctld.scheduler.dependencies import describe, find_cycle, from_proto, to_proto
 from tests.unit.builders import job, node, reasons, running, started_tasks, starts, world
 

@@ -4,7 +4,7 @@ transport that answers as ctld would)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -27,7 +27,7 @@ def test_a_running_array_task():
     job = JobInfo.from_proto(running_task())
     assert (job.id, job.name, job.user, job.account, job.queue) == (43, "fold", "alice", "physics", "batch")
     assert job.state is JobState.RUNNING and not job.is_finished
-    assert job.submit_time == datetime.fromtimestamp(T0, timezone.utc)
+    assert job.submit_time == datetime.fromtimestamp(T0, UTC)
     assert job.start_time == job.submit_time + timedelta(seconds=5)
     assert job.end_time is None
     assert job.walltime == timedelta(minutes=10)
@@ -65,7 +65,7 @@ def test_action_results_and_nodes():
         job_ids=[43], last_seen=T0))
     assert (node.state, node.reason, node.cpus, node.cpus_allocated, node.gpus) == ("DRAINING", "disk", 8, 2, 1)
     assert node.features == ("ssd",) and node.job_ids == (43,)
-    assert node.last_seen == datetime.fromtimestamp(T0, timezone.utc)
+    assert node.last_seen == datetime.fromtimestamp(T0, UTC)
 
 
 class Ctld:

@@ -9,8 +9,8 @@ import pytest
 
 from hpcq.api import jobs_pb2
 from hpcq.shims.errors import ShimError
-from hpcq.shims.submit_context import SubmitContext
 from hpcq.shims.slurm import options
+from hpcq.shims.submit_context import SubmitContext
 
 ENV = {"HOME": "/root", "PATH": "/usr/bin:/bin", "ANCHOR_SUBMIT_VAR": "from submit env", "USER": "root"}
 CWD = "/scratch/anchor/work/deep/cwd dir"

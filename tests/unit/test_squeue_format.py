@@ -11,7 +11,6 @@ import pytest
 from hpcq.api import jobs_pb2 as pb
 from hpcq.shims.slurm import squeue_format as sf
 
-
 pytestmark = pytest.mark.usefixtures("utc")
 
 
@@ -28,38 +27,38 @@ class JobBuilder:
         self.job.spec.dialect = pb.DIALECT_SLURM
         self.job.spec.submit_dir = "/scratch/anchor/work/deep/cwd dir"
 
-    def reason(self, text: str) -> "JobBuilder":
+    def reason(self, text: str) -> JobBuilder:
         self.job.reason = text
         return self
 
-    def priority(self, value: int) -> "JobBuilder":
+    def priority(self, value: int) -> JobBuilder:
         self.job.priority = value
         return self
 
-    def submitted(self, text: str) -> "JobBuilder":
+    def submitted(self, text: str) -> JobBuilder:
         self.job.submit_time = at(text)
         return self
 
-    def started(self, text: str, *nodes: str, cpus: int = 1) -> "JobBuilder":
+    def started(self, text: str, *nodes: str, cpus: int = 1) -> JobBuilder:
         self.job.start_time = at(text)
         for node in nodes:
             self.job.allocation.slices.add(node=node, cpus=cpus)
         return self
 
-    def ended(self, text: str) -> "JobBuilder":
+    def ended(self, text: str) -> JobBuilder:
         self.job.end_time = at(text)
         return self
 
-    def nodes(self, count: int, tasks: int = 0) -> "JobBuilder":
+    def nodes(self, count: int, tasks: int = 0) -> JobBuilder:
         self.job.spec.resources.nodes = count
         self.job.spec.resources.tasks = tasks
         return self
 
-    def limit(self, seconds: int) -> "JobBuilder":
+    def limit(self, seconds: int) -> JobBuilder:
         self.job.walltime_seconds = seconds
         return self
 
-    def array_rest(self, indices: range, max_running: int) -> "JobBuilder":
+    def array_rest(self, indices: range, max_running: int) -> JobBuilder:
         """The array's own record while these tasks have not started (of 1-10)."""
         self.job.spec.array.tasks = "1-10"
         self.job.spec.array.max_running = max_running
@@ -67,7 +66,7 @@ class JobBuilder:
         self.job.array_tasks_pending = f"{indices.start}-{indices.stop - 1}"
         return self
 
-    def array_task(self, parent: int, task: int) -> "JobBuilder":
+    def array_task(self, parent: int, task: int) -> JobBuilder:
         self.job.array_job_id = parent
         self.job.array_task_id = task
         return self

@@ -8,9 +8,6 @@ import pytest
 
 from hpcq import units
 
-
-
-
 # -- Slurm --time ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("text, seconds", [

@@ -11,9 +11,10 @@ import re
 import zipfile
 from pathlib import Path
 
-from packaging import tags
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+
+from packaging import tags
 
 # What an installer adds to a .dist-info: it is not part of the wheel.
 _INSTALLER_FILES = {"INSTALLER", "REQUESTED", "direct_url.json", "RECORD"}
