@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import BIN, compile_bytecode, median_ms, time_command  # noqa: E402
-from hpcq.testing import local_cluster  # noqa: E402
+from bench.harness import BIN, compile_bytecode, median_ms, time_command
+from hpcq.testing import local_cluster
 
 RUNS = 30
 SEQUENTIAL = 1000
@@ -48,7 +48,7 @@ def main() -> int:
     slurm = None
     if shutil.which(SLURM_SBATCH) and subprocess.run(["scontrol", "ping"], capture_output=True).returncode == 0:
         slurm = median_ms(time_command([SLURM_SBATCH, "--hold", "--wrap", "true"], dict(os.environ), RUNS, workdir))
-    print(f"{'command (median of %d)' % RUNS:<28} {'ms':>8}   vs target 40 ms")
+    print(f"{f'command (median of {RUNS})':<28} {'ms':>8}   vs target 40 ms")
     for label, ms in rows:
         print(f"{label:<28} {ms:>8.1f}   ratio {40 / ms:5.2f}")
     print(f"{'python -c pass (floor)':<28} {python_alone:>8.1f}")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hpcq.ctld.scheduler import (  # noqa: E402
+from hpcq.ctld.scheduler import (
     ArrayTasks,
     Dependencies,
     IndexSet,

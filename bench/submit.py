@@ -14,11 +14,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import BIN, median_ms, time_command  # noqa: E402
-from hpcq import config  # noqa: E402
-from hpcq.api import jobs_pb2  # noqa: E402
-from hpcq.client import Client  # noqa: E402
-from hpcq.testing import local_cluster  # noqa: E402
+from bench.harness import BIN, median_ms, time_command
+from hpcq import config
+from hpcq.api import jobs_pb2
+from hpcq.client import Client
+from hpcq.testing import local_cluster
 
 N = 1000
 

@@ -24,11 +24,11 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import cpu_group  # noqa: E402
-from hpcq import config, states  # noqa: E402
-from hpcq.api import jobs_pb2  # noqa: E402
-from hpcq.client import Client  # noqa: E402
-from hpcq.testing import local_cluster  # noqa: E402
+from bench.harness import cpu_group
+from hpcq import config, states
+from hpcq.api import jobs_pb2
+from hpcq.client import Client
+from hpcq.testing import local_cluster
 
 JOBS = 2000
 TARGET = 200.0

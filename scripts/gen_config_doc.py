@@ -135,7 +135,7 @@ class _Raw:
 
 def _signature(function: Any) -> str:
     signature = inspect.signature(function)
-    def raw(annotation: Any) -> Any:  # noqa: E306
+    def raw(annotation: Any) -> Any:
         return _Raw(annotation.strip("'\"")) if isinstance(annotation, str) else annotation
     parameters = [p.replace(annotation=raw(p.annotation)) for p in signature.parameters.values() if p.name != "self"]
     return str(signature.replace(parameters=parameters, return_annotation=raw(signature.return_annotation)))

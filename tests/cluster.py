@@ -11,11 +11,12 @@ BIN = str(testing.commands_dir())
 
 
 class Cluster(testing.Cluster):
-    def client(self, admin: bool = False):  # noqa: ANN201 - hpcq.client.Client
+    def client(self, admin: bool = False):  # hpcq.client.Client
         """The low-level client, as the cluster's owner: the suite reads the API's protobuf
         records (hpcq.Client, testing.Cluster's, wraps the same one)."""
         return self._lowlevel_client(admin=admin)
 
 
-def start_cluster(home: Path, nodes: int = 2, cpus: int = 2, database: str = "", settings: tuple[str, ...] = ()) -> Cluster:
+def start_cluster(home: Path, nodes: int = 2, cpus: int = 2, database: str = "",
+                  settings: tuple[str, ...] = ()) -> Cluster:
     return Cluster.start(home, nodes=nodes, cpus=cpus, database=database, settings=settings)

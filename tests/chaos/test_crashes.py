@@ -141,7 +141,7 @@ def test_a_silent_node_fails_its_jobs_and_they_rerun_elsewhere_once(make_cluster
             wait_until(lambda: all(j.attempt == 2 for j in client.get(victims)[0]), timeout=30,
                        what="node1's jobs to be requeued")
             recovery = time.monotonic() - started
-            node1 = [n for n in client.nodes() if n.name == "node1"][0]
+            node1 = next(n for n in client.nodes() if n.name == "node1")
             assert node1.reason == "Not responding"
         finally:
             os.kill(stopped, signal.SIGCONT)

@@ -165,7 +165,7 @@ _FINISHED = frozenset(states.FINISHED)
 _QUEUED = frozenset(states.QUEUED)
 
 
-def _copy_path(source, target, path: str) -> None:  # noqa: ANN001 - protobuf messages
+def _copy_path(source, target, path: str) -> None:  # protobuf messages
     """As ctld's: copy one dotted field path."""
     head, _, rest = path.partition(".")
     if rest:

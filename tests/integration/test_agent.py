@@ -79,7 +79,7 @@ def test_two_users_submit_without_certificates_and_own_their_jobs(shared_agent, 
     _, sock = shared_agent
     alice, bob = users["hpcqalice"], users["hpcqbob"]
     alice_job, alice_owner = localusers.call_as(alice.pw_uid, alice.pw_gid, lambda: submit(sock))
-    bob_job, bob_owner = localusers.call_as(bob.pw_uid, bob.pw_gid, lambda: submit(sock))
+    _, bob_owner = localusers.call_as(bob.pw_uid, bob.pw_gid, lambda: submit(sock))
     assert (alice_owner, bob_owner) == ("hpcqalice", "hpcqbob")
     assert localusers.call_as(bob.pw_uid, bob.pw_gid, lambda: cancel(sock, alice_job)) == R.NOT_PERMITTED
     assert localusers.call_as(alice.pw_uid, alice.pw_gid, lambda: cancel(sock, alice_job)) == R.OK

@@ -19,7 +19,7 @@ def cluster(tmp_path_factory):
     cluster.run("hpcqctl", "down", check=False)
 
 
-def ctl_json(cluster, *argv: str):  # noqa: ANN001, ANN201
+def ctl_json(cluster, *argv: str):
     return json.loads(cluster.run("hpcqctl", *argv, "--json").stdout)
 
 
@@ -63,7 +63,7 @@ def test_queue_create_show_update_limits_and_delete(cluster, tmp_path):
     ids = [int(cluster.run("sbatch", "--parsable", "-p", "short", "-t", "1", "--wrap", "sleep 30",
                            cwd=tmp_path).stdout.strip().split(";")[0]) for _ in range(2)]
     with cluster.client(admin=True) as client:
-        def one_waits():  # noqa: ANN202
+        def one_waits():
             jobs, _ = client.get(ids)
             return sorted(j.reason for j in jobs if j.state == 1) == ["QOSMaxJobsPerUserLimit"]
         wait_until(one_waits, timeout=20, what="the per-user limit to hold the second job")

@@ -143,7 +143,8 @@ def test_a_taken_metrics_port_stops_ctld_only_when_metrics_are_required(cluster,
             f"ctld.metrics_listen=127.0.0.1:{cluster.ports['ctld']}"]
     for required in (True, False):
         conf = tmp_path / f"ctld-{required}.toml"
-        conf.write_text(config.dump(config.apply_overrides(cfg, [*base, f"ctld.metrics_required={str(required).lower()}"])))
+        overrides = [*base, f"ctld.metrics_required={str(required).lower()}"]
+        conf.write_text(config.dump(config.apply_overrides(cfg, overrides)))
         log = tmp_path / f"ctld-{required}.log"
         with open(log, "w") as output:
             process = subprocess.Popen([sys.executable, "-m", "hpcq.ctld.main", "-c", str(conf)], env=cluster.env,
@@ -155,7 +156,8 @@ def test_a_taken_metrics_port_stops_ctld_only_when_metrics_are_required(cluster,
                 assert f"metrics: cannot listen on 127.0.0.1:{cluster.ports['ctld']}: Address already in use" in out
                 assert "serving cluster" not in out
                 continue
-            wait_until(lambda: "serving cluster" in log.read_text(), timeout=30, what="the second ctld to serve")
+            wait_until(lambda: "serving cluster" in log.read_text(),  # noqa: B023 - waited for in this iteration
+                       timeout=30, what="the second ctld to serve")
             assert "serving without metrics ([ctld] metrics_required = false)" in log.read_text()
             with socket.create_connection(("127.0.0.1", api_port), timeout=5):
                 pass  # its API port answers

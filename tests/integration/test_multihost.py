@@ -98,7 +98,7 @@ class Site:
         return self.host(host) / "etc" / "hpcq" / "hpcq.toml"
 
     def start(self, host: str, command: str, *argv: str) -> None:
-        log = open(self.host(host) / f"{command}.log", "ab")
+        log = open(self.host(host) / f"{command}.log", "ab")  # noqa: SIM115 - the daemon's, for as long as it runs
         self.daemons[f"{host}/{command}"] = subprocess.Popen(
             ["ip", "netns", "exec", self.net.ns(host), f"{BIN}/{command}", "-c", str(self.conf(host)), *argv],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
@@ -156,7 +156,7 @@ def issue_certificates(site: Site, ca: Path) -> None:
         shutil.copy(ca / "ca.crt", directory / "ca.crt")
 
 
-def as_user(user: pwd.struct_passwd, action) -> object:  # noqa: ANN001
+def as_user(user: pwd.struct_passwd, action) -> object:
     """action() in a child process that has become `user` (the agent learns who from the kernel)."""
     import pickle
     read_end, write_end = os.pipe()
@@ -236,8 +236,8 @@ def site(user) -> Iterator[Site]:
             return out.count(" idle ") == 2
         try:
             wait_until(nodes_up, timeout=20, what="both compute nodes to register over the bridge")
-        except AssertionError:
-            raise AssertionError("\n".join(f"--- {name}\n{site.log(*name.split('/'))}" for name in site.daemons))
+        except AssertionError as e:
+            raise AssertionError("\n".join(f"--- {name}\n{site.log(*name.split('/'))}" for name in site.daemons)) from e
         site.socket = sock
         yield site
     finally:
@@ -253,7 +253,7 @@ def submit(site: Site, user: pwd.struct_passwd, specs: list[jobs_pb2.JobSpec]) -
     return as_user(user, action)
 
 
-def job_spec(workdir: Path, script: str, cpus: int = 2, **fields) -> jobs_pb2.JobSpec:  # noqa: ANN003
+def job_spec(workdir: Path, script: str, cpus: int = 2, **fields) -> jobs_pb2.JobSpec:
     return jobs_pb2.JobSpec(dialect=jobs_pb2.DIALECT_SLURM, name="mh", script=f"#!/bin/sh\n{script}\n",
                             submit_dir=str(workdir), workdir=str(workdir), walltime_seconds=120,
                             resources=jobs_pb2.Resources(cpus_per_task=cpus), **fields)

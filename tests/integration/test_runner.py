@@ -116,7 +116,8 @@ def workdir(tmp_path: Path) -> Path:
 @run_async
 async def test_job_output_environment_and_exit(tmp_path: Path, workdir: Path) -> None:
     async with Node(tmp_path) as node:
-        script = "#!/bin/bash\necho out $1 $SLURM_JOB_ID $PBS_JOBID; echo err >&2; pwd; echo $TMPDIR $SLURM_TASK_PID $$\n"
+        script = ("#!/bin/bash\necho out $1 $SLURM_JOB_ID $PBS_JOBID; echo err >&2; pwd; "
+                  "echo $TMPDIR $SLURM_TASK_PID $$\n")
         started = await node.runner.launch(make_job(1, script, workdir, argv=["a1"]), "c1", 1)
         assert started.running and started.state == pb.RUNNING and started.session_id > 0
         assert started.start_time == pytest.approx(time.time(), abs=5)

@@ -32,7 +32,8 @@ def finished(cluster, job_id: int) -> jobs_pb2.Job:
         return wait_until(done, timeout=60, what=f"job {job_id} to finish")
 
 
-def sacct(cluster, job_id: int, fields: str = "JobID,JobName,State,ExitCode,NTasks,AllocCPUS,NodeList") -> list[list[str]]:
+def sacct(cluster, job_id: int,
+          fields: str = "JobID,JobName,State,ExitCode,NTasks,AllocCPUS,NodeList") -> list[list[str]]:
     out = cluster.run("sacct", "-j", str(job_id), "--parsable2", "-o", fields).stdout
     return [line.split("|") for line in out.splitlines()]
 

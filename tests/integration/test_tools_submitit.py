@@ -44,7 +44,7 @@ def executor(make_cluster, workdir, monkeypatch):
 def test_a_function_returns_its_value_from_a_step(executor):
     job = executor.submit(add, 2, 3)
     assert job.result() == 5
-    job_id, rank, step = executor.submit(rank_and_step).result()
+    _, rank, step = executor.submit(rank_and_step).result()
     assert (rank, step) == ("0", "0")
     info = wait_until(lambda: (lambda i: i if i.get("State") == "COMPLETED" else None)(job.get_info()),
                       timeout=30, what="sacct to show the job COMPLETED")

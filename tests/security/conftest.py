@@ -104,7 +104,7 @@ def bob(secure: SecureCluster) -> Iterator[Client]:
         yield client
 
 
-def submit_request(name: str, **spec_fields) -> bytes:  # noqa: ANN003
+def submit_request(name: str, **spec_fields) -> bytes:
     spec = jobs_pb2.JobSpec(name=name, script="#!/bin/sh\ntrue\n", submit_dir="/tmp", **spec_fields)
     return jobs_pb2.SubmitRequest(specs=[spec]).SerializeToString()
 

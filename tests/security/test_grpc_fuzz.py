@@ -86,7 +86,7 @@ def enum_numbers(f: FieldDescriptor) -> tuple[int, ...]:
     return (*(v.number for v in f.enum_type.values), -1, 6, 12, 99, 2**31 - 1)
 
 
-def scalar(f: FieldDescriptor, rng: random.Random):  # noqa: ANN201 - any scalar
+def scalar(f: FieldDescriptor, rng: random.Random):  # any scalar
     if f.type == FieldDescriptor.TYPE_STRING:
         if rng.random() < 0.2:   # any of the first 256 code points, and one from further on
             return rng.randbytes(rng.randrange(1, 40)).decode("latin-1") + chr(rng.randrange(0x100, 0xD800))

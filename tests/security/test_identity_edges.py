@@ -37,10 +37,10 @@ class RootCluster:
         self.user_env = {"PATH": f"{commands}:/usr/bin:/bin",
                          "HPCQ_AGENT_SOCKET": str(self.cluster.home / "run" / "agent.sock")}
 
-    def as_user(self, user, *argv: str, env: dict[str, str] | None = None):  # noqa: ANN001, ANN201
+    def as_user(self, user, *argv: str, env: dict[str, str] | None = None):
         return localusers.run_as(user, argv, {**self.user_env, **(env or {})})
 
-    def held_job(self, user) -> int:  # noqa: ANN001
+    def held_job(self, user) -> int:
         result = self.as_user(user, "sbatch", "--parsable", "-H", "--wrap", "true")
         assert result.returncode == 0, result.stderr
         return int(result.stdout.strip())
@@ -81,7 +81,8 @@ def test_root_may_cancel_every_users_job_on_the_cluster_it_started(root_cluster:
     root_cluster.cluster.run("scancel", str(alice_job))
     root_cluster.cluster.run("qdel", bob_pbs.stdout.strip())
     for job_id in (alice_job, bob_job):
-        wait_until(lambda: root_cluster.state(job_id) == jobs_pb2.CANCELLED, what=f"job {job_id} cancelled")
+        wait_until(lambda: root_cluster.state(job_id) == jobs_pb2.CANCELLED,  # noqa: B023 - waited for here
+                   what=f"job {job_id} cancelled")
 
 
 def test_without_root_is_admin_root_is_an_ordinary_user(users) -> None:

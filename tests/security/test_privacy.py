@@ -46,7 +46,7 @@ class Site:
     def socket(self) -> str:
         return self.env["HPCQ_AGENT_SOCKET"]
 
-    def run(self, who: str, *argv: str, input: str | None = None, env: dict[str, str] | None = None):  # noqa: ANN201
+    def run(self, who: str, *argv: str, input: str | None = None, env: dict[str, str] | None = None):
         return localusers.run_as(self.users[who], argv, {**self.env, **(env or {})}, input=input)
 
     def out(self, who: str, *argv: str) -> str:
@@ -55,16 +55,16 @@ class Site:
         assert result.returncode == 0, f"{who}: {' '.join(argv)}: {result.stderr}"
         return result.stdout
 
-    def sdk(self, who: str, action):  # noqa: ANN001, ANN201 - action(Client) -> picklable
+    def sdk(self, who: str, action):  # action(Client) -> picklable
         """action(client) in a process of `who`, with the SDK through the agent."""
         user = self.users[who]
 
-        def call():  # noqa: ANN202
+        def call():
             with Client(AgentTransport(self.socket), timeout=20) as client:
                 return action(client)
         return localusers.call_as(user.pw_uid, user.pw_gid, call)
 
-    def raw(self, who: str, method: str, request) -> bytes:  # noqa: ANN001
+    def raw(self, who: str, method: str, request) -> bytes:
         """The agent's answer, bytes as they leave the socket (the shims' fast path)."""
         user = self.users[who]
         return localusers.call_as(user.pw_uid, user.pw_gid, lambda: AgentTransport(self.socket).unary(

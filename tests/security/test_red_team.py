@@ -58,7 +58,7 @@ def test_a_watch_nobody_reads_cannot_fill_ctlds_memory(site, users) -> None:
     it: every change queued a full copy in ctld for B's watcher, 100,000 of them allowed
     (300 changes grew ctld from 150 MB to 2.6 GB). Now the watcher is cut off once it is
     QUEUE_BYTES behind."""
-    cluster, env = site
+    _, env = site
     changes = watch.QUEUE_BYTES // (4 * 1024 * 1024) + 16
     socket_path = env["HPCQ_AGENT_SOCKET"]
 
@@ -85,7 +85,7 @@ def test_a_watch_nobody_reads_cannot_fill_ctlds_memory(site, users) -> None:
             while True:
                 payload = _read_frame(watcher)
                 if payload[:1] != wire.MESSAGE:
-                    return events, "%s %s" % wire.parse_error(payload)
+                    return events, "{} {}".format(*wire.parse_error(payload))
                 events += 1
         except TimeoutError:
             return events, "no end: every event was kept for the watcher"
@@ -152,7 +152,7 @@ def test_one_users_half_sent_requests_cannot_fill_the_agents_memory(site, users)
     the agent read each into memory as it came (16 MiB a connection, thousands of
     connections). Now a user's requests in flight are bounded by MAX_FRAME_BYTES_PER_USER
     and the one beyond is refused at once."""
-    cluster, env = site
+    _, env = site
     header = wire.MAX_FRAME.to_bytes(wire.HEADER_SIZE, "big")   # the frame's length, as wire.frame writes it
     fits = hostagent.MAX_FRAME_BYTES_PER_USER // wire.MAX_FRAME
 
@@ -168,7 +168,7 @@ def test_one_users_half_sent_requests_cannot_fill_the_agents_memory(site, users)
         last.sendall(header)
         last.settimeout(15)
         try:
-            return "%s %s" % wire.parse_error(_read_frame(last))
+            return "{} {}".format(*wire.parse_error(_read_frame(last)))
         except TimeoutError:
             return "no answer: the agent is reading it"
 
@@ -181,7 +181,7 @@ def test_one_users_half_sent_requests_cannot_fill_the_agents_memory(site, users)
 
 @pytest.mark.parametrize("command", ["qstat -f", "qdel", "qhold", "qrls"])
 def test_an_id_beyond_uint64_gets_a_one_line_error(site, users, command) -> None:
-    cluster, env = site
+    _, env = site
     result = localusers.run_as(users[BOB], [*command.split(), "99999999999999999999999"], env)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
@@ -189,6 +189,6 @@ def test_an_id_beyond_uint64_gets_a_one_line_error(site, users, command) -> None
 
 @pytest.mark.parametrize("argv", [["squeue", "-o", "%999999999999999999999i"], ["sacct", "-o", "JobID%99999999999"]])
 def test_a_huge_field_width_gets_a_one_line_error(site, users, argv) -> None:
-    cluster, env = site
+    _, env = site
     result = localusers.run_as(users[BOB], argv, env)
     assert "Traceback" not in result.stderr, result.stderr[-300:]

@@ -20,9 +20,9 @@ def served_certificate_serial(sc) -> int:
     context = ssl.create_default_context(cafile=str(sc.ca))
     context.load_cert_chain(sc.pki / "client.crt", sc.pki / "client.key")
     context.set_alpn_protocols(["h2"])
-    with socket.create_connection((host, int(port)), timeout=10) as raw:
-        with context.wrap_socket(raw, server_hostname="localhost") as tls:
-            return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True)).serial_number
+    with socket.create_connection((host, int(port)), timeout=10) as raw, \
+            context.wrap_socket(raw, server_hostname="localhost") as tls:
+        return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True)).serial_number
 
 
 def test_sighup_rotates_the_server_certificate_without_downtime(secure):
@@ -58,7 +58,7 @@ def test_sighup_makes_noded_reconnect_with_its_new_certificate(secure):
     old_serial = x509.load_pem_x509_certificate((secure.pki / "node1.crt").read_bytes()).serial_number
     with secure.cluster.client(admin=True) as client:
         def node1():
-            return [n for n in client.nodes() if n.name == "node1"][0]
+            return next(n for n in client.nodes() if n.name == "node1")
         before = node1().boot_time
         pki.issue(secure.pki, "node", "node1", secure.pki)
         pki.revoke(secure.pki, old_serial)  # the old certificate could no longer reconnect

@@ -58,12 +58,13 @@ def test_discovery_prefers_hpcq_conf_then_hpcq_home(tmp_path, monkeypatch):
     monkeypatch.setenv("HPCQ_CONF", str(explicit))
     assert config.load().cluster.name == "explicit"
     monkeypatch.setenv("HPCQ_CONF", str(tmp_path / "missing.toml"))
-    with pytest.raises(config.ConfigError, match="missing.toml: no such file"):
+    with pytest.raises(config.ConfigError, match=r"missing\.toml: no such file"):
         config.load()
 
 
 def test_overrides_are_checked_like_the_file():
-    updated = config.apply_overrides(config.Config(), ["ctld.node_timeout=30", "cluster.name=lab", "noded.features=['a']"])
+    updated = config.apply_overrides(config.Config(),
+                                     ["ctld.node_timeout=30", "cluster.name=lab", "noded.features=['a']"])
     assert (updated.ctld.node_timeout, updated.cluster.name, updated.noded.features) == (30.0, "lab", ["a"])
     with pytest.raises(config.ConfigError, match=r"unknown key \[ctld\] node_timout"):
         config.apply_overrides(config.Config(), ["ctld.node_timout=30"])

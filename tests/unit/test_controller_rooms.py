@@ -18,7 +18,7 @@ SCRIPT = "#!/bin/sh\ntrue\n"
 HARDWARE = nodes_pb2.Hardware(cpus=2, memory_mb=1000)
 
 
-def register(c, name: str) -> None:  # noqa: ANN001
+def register(c, name: str) -> None:
     c.on_register(nodes_pb2.Register(name=name, hardware=HARDWARE), NodeLink())
 
 
@@ -82,7 +82,7 @@ def test_a_failed_background_write_is_logged_and_counted_and_the_writer_goes_on(
     failing = [True]
     real_write = store.write
 
-    async def flaky(rows):  # noqa: ANN001
+    async def flaky(rows):
         if failing and failing.pop():
             raise OSError("disk full")
         await real_write(rows)

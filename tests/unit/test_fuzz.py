@@ -48,7 +48,7 @@ def no_script_files():
     script named by path is this fixed text; standard input is read as usual."""
     real = shim_directives.read_script
 
-    def read_script(path, stdin=None):  # noqa: ANN001, ANN202
+    def read_script(path, stdin=None):
         return real(None, stdin) if path is None else SCRIPT
 
     with pytest.MonkeyPatch.context() as mp:
@@ -85,7 +85,7 @@ def units_case(*tokens: str) -> tuple[bytes, bool]:
     return bytes(UNIT_TOKENS.index(t) for t in tokens), False
 
 
-def refuse_only_with_value_error(text: str, *parsers) -> None:  # noqa: ANN002
+def refuse_only_with_value_error(text: str, *parsers) -> None:
     note(f"text={text!r}")
     for parse in parsers:
         try:

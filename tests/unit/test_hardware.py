@@ -40,7 +40,8 @@ def test_overrides_and_features(bin_dir: Path) -> None:
 
 
 def test_gpus_from_nvidia_smi(bin_dir: Path) -> None:
-    fake_nvidia_smi(bin_dir, 'printf "0, NVIDIA A100-SXM4-40GB, 40960, GPU-aaaa\\n1, NVIDIA A100-SXM4-40GB, 40960, GPU-bbbb\\n"')
+    fake_nvidia_smi(bin_dir, 'printf "0, NVIDIA A100-SXM4-40GB, 40960, GPU-aaaa\\n'
+                             '1, NVIDIA A100-SXM4-40GB, 40960, GPU-bbbb\\n"')
     gpus = hardware.detect().gpus
     assert [(g.index, g.model, g.memory_mb, g.uuid) for g in gpus] == [
         (0, "NVIDIA A100-SXM4-40GB", 40960, "GPU-aaaa"), (1, "NVIDIA A100-SXM4-40GB", 40960, "GPU-bbbb")]

@@ -216,7 +216,8 @@ def test_slurm_patterns_expand_as_sbatch_out_patterns() -> None:
 
 
 def test_slurm_patterns_in_directories_padding_and_percent() -> None:
-    record = job(42, name="n", array=(40, 3), stdout_path="/logs/%A/%5a-%%-%J.out", stderr_path="/logs/%A/%5a-%%-%j.out")
+    record = job(42, name="n", array=(40, 3), stdout_path="/logs/%A/%5a-%%-%J.out",
+                 stderr_path="/logs/%A/%5a-%%-%j.out")
     # stderr names the stdout file: one file, opened once
     assert jobenv.output_paths(record, "vm") == ("/logs/40/00003-%-42.out", None)
     assert jobenv.output_paths(job(42, stdout_path="%a.out"), "vm")[0].endswith("/4294967294.out")

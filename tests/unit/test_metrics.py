@@ -18,24 +18,24 @@ from tests.unit.controllers import make
 SCRIPT = "#!/bin/sh\ntrue\n"
 
 
-def sample(name: str, registry=None, **labels) -> float:  # noqa: ANN001
+def sample(name: str, registry=None, **labels) -> float:
     value = (registry or metrics.REGISTRIES["ctld"]).get_sample_value(name, labels)
     return value or 0.0
 
 
 class FakeContext:
-    def __init__(self, code=None) -> None:  # noqa: ANN001
+    def __init__(self, code=None) -> None:
         self._code = code
 
-    def code(self):  # noqa: ANN201
+    def code(self):
         return self._code
 
 
 def test_timed_rpc_counts_by_method_and_status_and_counts_submitted_jobs():
-    async def submit(self, request, context):  # noqa: ANN001, ANN202
+    async def submit(self, request, context):
         return jobs_pb2.SubmitResponse(job_ids=[7, 8, 9])
 
-    async def refused(self, request, context):  # noqa: ANN001, ANN202
+    async def refused(self, request, context):
         raise RuntimeError("aborted")
 
     ok_before = sample("hpcq_rpc_duration_seconds_count", method="Submit", code="OK")

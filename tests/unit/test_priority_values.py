@@ -10,7 +10,7 @@ from hpcq.shims.slurm import options, scontrol
 from hpcq.shims.submit_context import SubmitContext
 
 CTX = SubmitContext(cwd="/tmp", host="vm", user="alice", environ={"PATH": "/bin"}, now=1795439285.0)
-REFUSED = ["", "-1", "²", "１", "2147483648", "1" * 5000, "12x"]  # noqa: RUF001 (a fullwidth digit)
+REFUSED = ["", "-1", "²", "１", "2147483648", "1" * 5000, "12x"]  # a fullwidth digit
 
 
 def sbatch(value: str):

@@ -150,7 +150,7 @@ def test_a_file_it_cannot_narrow_is_a_one_line_error():
         shutil.rmtree(where)
 
 
-def _error_of(action) -> str | None:  # noqa: ANN001
+def _error_of(action) -> str | None:
     try:
         action()
     except private_files.PrivateFileError as e:
@@ -162,7 +162,7 @@ def test_a_daemon_that_cannot_narrow_prints_one_line_and_exits_1(tmp_path, capsy
     class Args:
         config, log_format, log_level, log_file = None, "text", "info", None
 
-    async def serve(config):  # noqa: ANN001, ANN202
+    async def serve(config):
         raise private_files.PrivateFileError("/x/hpcq.db: mode 0644 lets others read or write it, ...")
 
     config_file = tmp_path / "hpcq.toml"

@@ -207,7 +207,7 @@ def message_types() -> int:
     """How many message types admin, jobs and nodes declare, nested ones too (not map entries)."""
     from hpcq.api import admin_pb2, jobs_pb2, nodes_pb2
 
-    def count(descriptor) -> int:  # noqa: ANN001 - a protobuf Descriptor
+    def count(descriptor) -> int:  # a protobuf Descriptor
         return 1 + sum(count(n) for n in descriptor.nested_types if not n.GetOptions().map_entry)
     return sum(count(d) for m in (admin_pb2, jobs_pb2, nodes_pb2) for d in m.DESCRIPTOR.message_types_by_name.values())
 
@@ -239,7 +239,7 @@ def test_upb_without_the_private_names_is_not_used(monkeypatch):
         _c_module = object()     # a upb that has none of the names the fast path uses
 
         @staticmethod
-        def Type() -> str:  # noqa: N802 - protobuf's name
+        def Type() -> str:  # protobuf's name
             return "upb"
     monkeypatch.setitem(sys.modules, "google.protobuf.internal.api_implementation", Implementation)
     assert protolite._private_upb() == (None, "upb lacks MessageMeta, Message, default_pool")

@@ -74,7 +74,7 @@ def test_qalter_command_line():
     with pytest.raises(ShimError) as e:
         qalter.parse(["23"])
     assert e.value.text.startswith("usage: qalter") and e.value.exit_code == 2
-    with pytest.raises(ShimError, match="-W .dependencies cannot be changed yet. is not supported"):
+    with pytest.raises(ShimError, match=r"-W .dependencies cannot be changed yet. is not supported"):
         qalter.parse(["-W", "depend=afterok:1", "23"])
 
 
@@ -107,5 +107,5 @@ def test_qsig():
     assert (e.value.text, e.value.exit_code) == ("qsig: Unknown signal FOO 21", 165)
     with pytest.raises(ShimError, match="-s suspend is not supported"):
         qsig.parse(["-s", "suspend", "21"])
-    with pytest.raises(ShimError, match="illegally formed job identifier: x.y"):
+    with pytest.raises(ShimError, match=r"illegally formed job identifier: x\.y"):
         qsig.parse(["x.y"])

@@ -16,7 +16,7 @@ pbshost:
 {'':60}Req'd  Req'd   Start
 Job ID          Username Queue    Jobname    SessID NDS TSK Memory Time  S Time
 --------------- -------- -------- ---------- ------ --- --- ------ ----- - -----
-"""
+"""  # noqa: W291 - PBS pads its columns with spaces
 
 
 pytestmark = pytest.mark.usefixtures("utc")

@@ -94,7 +94,7 @@ Job id            Name             User              Time Use S Queue
 22.pbshost        run_two          pbsuser           00:00:00 R workq           
 23.pbshost        queued_one       pbsuser                  0 Q workq           
 24.pbshost        held_one         pbsuser                  0 H workq           
-"""
+"""  # noqa: W291 - PBS pads its columns with spaces
 
 
 def test_no_jobs_no_header():                               # qstat -u root: nothing at all
@@ -110,7 +110,7 @@ Job id                         Name            User             Time Use S Queue
 22.pbshost                     run_two         pbsuser          00:00:00 R workq          
 23.pbshost                     queued_one      pbsuser                 0 Q workq          
 24.pbshost                     held_one        pbsuser                 0 H workq          
-"""
+"""  # noqa: W291 - PBS pads its columns with spaces
 
 
 ALT_HEADER = """
@@ -118,7 +118,7 @@ pbshost:
                                                             Req'd  Req'd   Elap
 Job ID          Username Queue    Jobname    SessID NDS TSK Memory Time  S Time
 --------------- -------- -------- ---------- ------ --- --- ------ ----- - -----
-"""
+"""  # noqa: W291 - PBS pads its columns with spaces
 
 
 def test_alternate_table():                                 # qstat -a, qstat -u pbsuser
@@ -127,7 +127,7 @@ def test_alternate_table():                                 # qstat -a, qstat -u
 22.pbshost      pbsuser  workq    run_two     18542   1   1    --    --  R 00:00
 23.pbshost      pbsuser  workq    queued_one    --    1   1    --  01:00 Q   -- 
 24.pbshost      pbsuser  workq    held_one      --    1   1    --    --  H   -- 
-"""
+"""  # noqa: W291 - PBS pads its columns with spaces
 
 
 def test_alternate_nodes_one_line():                        # qstat -n -1
@@ -136,7 +136,7 @@ def test_alternate_nodes_one_line():                        # qstat -n -1
 22.pbshost      pbsuser  workq    run_two     18542   1   1    --    --  R 00:00 pbshost/1
 23.pbshost      pbsuser  workq    queued_one    --    1   1    --  01:00 Q   --   -- 
 24.pbshost      pbsuser  workq    held_one      --    1   1    --    --  H   --   -- 
-"""
+"""  # noqa: W291 - PBS pads its columns with spaces
 
 
 def test_alternate_comments():                              # qstat -s
@@ -151,7 +151,7 @@ def test_alternate_comments():                              # qstat -s
    Not Running: Not enough free nodes available
 24.pbshost      pbsuser  workq    held_one      --    1   1    --    --  H   -- 
     -- 
-"""
+"""  # noqa: W291 - PBS pads its columns with spaces
 
 
 def test_alternate_wide():                                  # qstat -a -w
@@ -164,7 +164,7 @@ Job ID                         Username        Queue           Jobname         S
 22.pbshost                     pbsuser         workq           run_two            18542    1     1    --    --  R 00:00
 23.pbshost                     pbsuser         workq           queued_one           --     1     1    --  01:00 Q   -- 
 24.pbshost                     pbsuser         workq           held_one             --     1     1    --    --  H   -- 
-"""
+"""  # noqa: W291 - PBS pads its columns with spaces
 
 
 def test_truncation_marks():                                # dependencies.txt: qstat -a

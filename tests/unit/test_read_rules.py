@@ -41,7 +41,7 @@ PUBLIC_MARK, OWNER_MARK = "PUBLICMARK", "OWNERMARK"
 MARKS = {auth.FieldClass.PUBLIC: PUBLIC_MARK, auth.FieldClass.OWNER_ONLY: OWNER_MARK}
 
 
-def secret_spec(**fields) -> jobs_pb2.JobSpec:  # noqa: ANN003
+def secret_spec(**fields) -> jobs_pb2.JobSpec:
     return jobs_pb2.JobSpec(
         name=f"job-{PUBLIC_MARK}", comment=PUBLIC_MARK, script=f"#!/bin/sh\necho {OWNER_MARK}\n",
         argv=[f"--token={OWNER_MARK}"], environment={"SECRET_TOKEN": OWNER_MARK},
@@ -56,7 +56,7 @@ def test_every_jobs_and_admin_rpc_has_a_read_rule():
     assert sorted(auth.READS) == sorted(METHODS)
 
 
-def _carries(message, wanted: str, seen=None) -> bool:  # noqa: ANN001 - a message descriptor
+def _carries(message, wanted: str, seen=None) -> bool:  # a message descriptor
     seen = seen if seen is not None else set()
     if message.full_name in seen:
         return False
@@ -135,12 +135,12 @@ class Context:
         self._code = code
         raise Aborted(code, details)
 
-    def code(self):  # noqa: ANN201
+    def code(self):
         return self._code
 
 
 class Audit:
-    def record(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def record(self, *args, **kwargs) -> None:
         pass
 
 
@@ -176,7 +176,7 @@ def controllers(tmp_path):
     """make(private_data): a Controller on its own store, closed after the test."""
     stores = []
 
-    def controller(private: tuple[str, ...] = ()):  # noqa: ANN202
+    def controller(private: tuple[str, ...] = ()):
         directory = tmp_path / f"store{len(stores)}"
         directory.mkdir()
         c, store = make(directory, private_data=list(private))
@@ -187,7 +187,7 @@ def controllers(tmp_path):
         store.close()
 
 
-async def _world(c) -> World:  # noqa: ANN001 - a Controller
+async def _world(c) -> World:  # a Controller
     """alice's jobs held, running and finished, bob's held one, and fair-share rows."""
     c.on_register(nodes_pb2.Register(name="n1", hardware=nodes_pb2.Hardware(cpus=4, memory_mb=4000)), NodeLink())
     [running] = await c.submit("alice", [secret_spec(account="physics")])
@@ -215,21 +215,21 @@ async def _watch(jobs: server.JobsServicer, world: World) -> bytes:
     return first.SerializeToString() + second.SerializeToString()
 
 
-def _drivers(world: World):  # noqa: ANN202 - method -> (servicers -> awaitable answer)
+def _drivers(world: World):  # method -> (servicers -> awaitable answer)
     held, running = world.held, world.running
 
-    def unary(service: int, name: str, request):  # noqa: ANN001, ANN202
-        async def call(servicers):  # noqa: ANN001, ANN202
+    def unary(service: int, name: str, request):
+        async def call(servicers):
             return (await getattr(servicers[service], name)(request, Context())).SerializeToString()
         return call
 
-    async def step(servicers):  # noqa: ANN001, ANN202
+    async def step(servicers):
         reply = await servicers[0].CreateStep(jobs_pb2.CreateStepRequest(job_id=running, name="hostname"), Context())
         await servicers[0].FinishStep(jobs_pb2.FinishStepRequest(job_id=running, step_id=reply.step.step_id),
                                       Context())
         return reply.SerializeToString()
 
-    async def watch(servicers):  # noqa: ANN001, ANN202
+    async def watch(servicers):
         return await _watch(servicers[0], world)
 
     ids = jobs_pb2.JobActionRequest(job_ids=[held])
@@ -249,6 +249,7 @@ def _drivers(world: World):  # noqa: ANN202 - method -> (servicers -> awaitable 
         "/hpcq.v1.Jobs/Explain": unary(0, "Explain", jobs_pb2.ExplainRequest(job_id=held)),
         "/hpcq.v1.Jobs/CreateStep": step,
         "/hpcq.v1.Jobs/FinishStep": unary(0, "FinishStep", jobs_pb2.FinishStepRequest(job_id=running, step_id=99)),
+        "/hpcq.v1.Jobs/Usage": unary(0, "Usage", jobs_pb2.UsageRequest(job_id=running)),
         "/hpcq.v1.Admin/ListNodes": unary(1, "ListNodes", admin_pb2.ListNodesRequest()),
         "/hpcq.v1.Admin/ListQueues": unary(1, "ListQueues", admin_pb2.ListQueuesRequest()),
         "/hpcq.v1.Admin/ServerInfo": unary(1, "ServerInfo", admin_pb2.ServerInfoRequest()),
@@ -311,7 +312,7 @@ def test_every_rpc_answers_each_role_by_its_read_rule(controllers, method):
 def test_the_drivers_cover_every_rpc(controllers):
     c = controllers()
 
-    async def scenario():  # noqa: ANN202
+    async def scenario():
         return set(_drivers(await _world(c)))
     assert asyncio.run(scenario()) == set(METHODS)
 
@@ -458,4 +459,5 @@ def test_the_admin_guide_lists_what_auth_says():
     owner_only = {p for p, c in auth.JOB_FIELDS.items() if c is auth.FieldClass.OWNER_ONLY}
     assert set(re.findall(r"^\| `(spec\.\w+)` \|", section, re.M)) == owner_only
     keys = re.search(r"Keys of `spec.attributes` everyone who sees the job reads: (.*?)\.\n", section, re.S).group(1)
-    assert set(re.findall(r"`([^`]+)`", keys)) == auth.PUBLIC_ATTRIBUTES | {f"{p}*" for p in auth.PUBLIC_ATTRIBUTE_PREFIXES}
+    assert set(re.findall(r"`([^`]+)`", keys)) == \
+        auth.PUBLIC_ATTRIBUTES | {f"{p}*" for p in auth.PUBLIC_ATTRIBUTE_PREFIXES}

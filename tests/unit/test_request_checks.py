@@ -42,7 +42,7 @@ def test_a_broken_encoding_says_so(raw: bytes) -> None:
 
 # -- jobs ----------------------------------------------------------------------------------
 
-def spec(**fields) -> jobs_pb2.JobSpec:  # noqa: ANN003
+def spec(**fields) -> jobs_pb2.JobSpec:
     return jobs_pb2.JobSpec(script=SCRIPT, submit_dir="/tmp", **fields)
 
 
@@ -110,7 +110,7 @@ def test_a_stored_dependency_that_the_checks_refuse_now_still_loads() -> None:
 def test_a_dependency_text_naming_job_zero_is_refused_at_submit() -> None:
     s = spec(dialect=jobs_pb2.DIALECT_SLURM, attributes={"dependency": "afterok:0"})
 
-    with pytest.raises(InvalidArgument, match="BAD_DEPENDENCY: dependency: dependencies.0.: 0 is not a job id"):
+    with pytest.raises(InvalidArgument, match=r"BAD_DEPENDENCY: dependency: dependencies.0.: 0 is not a job id"):
         jobs.resolve_dependencies(s)
 
 
@@ -171,9 +171,9 @@ def test_an_update_checks_only_the_fields_it_takes() -> None:
 
 def test_shares_and_drain_reasons_are_checked() -> None:
     admin.check_share(admin_pb2.Share(account="physics", user="alice@example.org"))
-    with pytest.raises(InvalidArgument, match="BAD_SHARE: share.account: empty"):
+    with pytest.raises(InvalidArgument, match=r"BAD_SHARE: share\.account: empty"):
         admin.check_share(admin_pb2.Share(user="alice"))
-    with pytest.raises(InvalidArgument, match="BAD_SHARE: share.user: 'a,b'"):
+    with pytest.raises(InvalidArgument, match=r"BAD_SHARE: share\.user: 'a,b'"):
         admin.check_share(admin_pb2.Share(account="physics", user="a,b"))
     with pytest.raises(InvalidArgument, match="reason: NUL or line break"):
         admin.check_reason("disk\nNodeName=forged")
@@ -189,7 +189,7 @@ def running_job(nodes: tuple[str, ...] = ("n1", "n2"), steps_run: int = 0) -> jo
     return job
 
 
-def step(**launch) -> jobs_pb2.CreateStepRequest:  # noqa: ANN003
+def step(**launch) -> jobs_pb2.CreateStepRequest:
     return jobs_pb2.CreateStepRequest(job_id=7, name="a.out", ntasks=2, launch=jobs_pb2.StepLaunch(**launch))
 
 

@@ -82,9 +82,9 @@ def spec(**kwargs) -> jobs_pb2.JobSpec:
 
 def test_asking_for_more_runs_than_the_site_allows_is_refused(tmp_path):
     c, store = make(tmp_path, retry_max_attempts=3)
-    with pytest.raises(InvalidArgument, match="retry.max_attempts: 4 is more than the 3 runs"):
+    with pytest.raises(InvalidArgument, match=r"retry\.max_attempts: 4 is more than the 3 runs"):
         asyncio.run(c.submit("alice", [spec(retry=jobs_pb2.RetryPolicy(max_attempts=4))]))
-    with pytest.raises(InvalidArgument, match="retry.backoff_seconds"):
+    with pytest.raises(InvalidArgument, match=r"retry\.backoff_seconds"):
         asyncio.run(c.submit("alice", [spec(retry=jobs_pb2.RetryPolicy(max_attempts=2, backoff_seconds=-1))]))
     store.close()
 

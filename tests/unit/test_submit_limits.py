@@ -175,7 +175,7 @@ def test_a_long_index_list_is_not_copied_into_each_started_task(tmp_path):
 def test_a_license_the_cluster_does_not_have_is_refused_at_submit(tmp_path):
     c, store = make(tmp_path, licenses=["matlab:2"])
     assert run(c.submit("bob", [spec(resources=jobs_pb2.Resources(licenses={"matlab": 1}))]))
-    with pytest.raises(InvalidArgument, match="BAD_LICENSE: resources.licenses: 'fluent' is not a license"):
+    with pytest.raises(InvalidArgument, match=r"BAD_LICENSE: resources\.licenses: 'fluent' is not a license"):
         run(c.submit("bob", [spec(resources=jobs_pb2.Resources(licenses={"fluent": 1}))]))
     store.close()
 

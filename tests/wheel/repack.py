@@ -48,7 +48,7 @@ def _hash(data: bytes) -> str:
 def repack(dist: importlib.metadata.Distribution, out: Path) -> Path:
     """A wheel in `out` with what `dist` installed inside site-packages (scripts are made
     again from entry_points.txt by whoever installs it)."""
-    files = [f for f in dist.files or [] if not f.parts[0] == ".." and "__pycache__" not in f.parts]
+    files = [f for f in dist.files or [] if f.parts[0] != ".." and "__pycache__" not in f.parts]
     info = next(f.parts[0] for f in files if f.parts[0].endswith(".dist-info"))
     wheel_text = Path(dist.locate_file(f"{info}/WHEEL")).read_text()
     offered = [line.split(":", 1)[1].strip() for line in wheel_text.splitlines() if line.startswith("Tag:")]
