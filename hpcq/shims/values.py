@@ -13,7 +13,7 @@ INT32_MAX = 2**31 - 1
 
 def is_digits(text: str) -> bool:
     """ASCII decimal digits only: str.isdigit() takes '²' (which int() refuses) and
-    '１' (which int() takes), neither of which a scheduler option means."""  # noqa: RUF002
+    '１' (which int() takes), neither of which a scheduler option means."""
     return text.isascii() and text.isdigit()
 
 

@@ -76,7 +76,7 @@ def parse(argv: Sequence[str], ctx: SubmitContext, stdin: IO[bytes] | None = Non
     builder = Builder(ctx)
     if command:
         builder.command = command
-        import shlex   # here: with the re it loads, ~3 ms most runs of qsub never use
+        import shlex  # here: with the re it loads, ~3 ms most runs of qsub never use
 
         script = f"#!/bin/sh\nexec {shlex.join(command)}\n"
         default_name = "STDIN"
@@ -109,7 +109,7 @@ def _load(path: str | None, stdin: IO[bytes] | None) -> str:
 def parse_execution_time(value: str, now: float) -> float | None:
     """Unix seconds of ``-a [[[[CC]YY]MM]DD]hhmm[.SS]`` (local time); None if malformed.
     A part left out is the nearest one that puts the time in the future (qsub(1B))."""
-    from datetime import datetime, timedelta   # here: datetime costs every command ~3 ms
+    from datetime import datetime, timedelta  # here: datetime costs every command ~3 ms
 
     m = _EXECUTION_TIME.fullmatch(value)
     if not m:

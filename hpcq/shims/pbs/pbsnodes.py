@@ -19,6 +19,10 @@ from hpcq.shims.pbs import pbsnodes_format as fmt
 from hpcq.shims.record import Record
 from hpcq.shims.shim import Shim
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from hpcq.client import Client
+
 PROG = "pbsnodes"
 USAGE = """\
 usage:
@@ -66,7 +70,7 @@ def parse(argv: Sequence[str]) -> Request:
     return r
 
 
-def _admin_client():  # noqa: ANN202 - hpcq.client.Client
+def _admin_client() -> Client | None:
     """A client acting with the administrator's certificate, or PBS's refusal."""
     from hpcq.client import Client
     try:

@@ -24,7 +24,7 @@ qstat [-a|-i|-r|-H|-T] [-J] [-t] [-u user] [-n] [-s] [-G|-M] [-1] [-w]
 qstat -Q [-f] [-F format] [-D delim] [ destination... ]
 qstat -q [-G|-M] [ destination... ]
 qstat -B [-f] [-F format] [-D delim] [ server_name... ]
-qstat --version"""
+qstat --version"""  # noqa: W291 - OpenPBS prints "usage: " with its space
 # Every option OpenPBS's qstat knows, so that none is "invalid"; those hpcq does not
 # implement yet (-q, -G/-M, -p) are refused by name.
 TABLE = OptionTable(short="1aBD:EfF:GHiJMnpqQrsTtu:wx", long={"version": ("", "version")})
@@ -141,7 +141,7 @@ def select(q: Query, conn: Connection) -> tuple[list[jobs_pb2.Job], list[str], i
     by_id = {job.id: job for job in found}
     members = _members(found, conn)
     shown = []
-    for number, index in zip(q.job_ids, q.indices):
+    for number, index in zip(q.job_ids, q.indices, strict=True):   # one index per job id
         job, subjobs = by_id.get(number), []
         if job is not None and number in members:
             # An array: itself (with -t its subjobs), or the one subjob asked for.

@@ -94,7 +94,7 @@ def depend(text: str, cluster: str) -> str:
         kind, _, ids = item.partition(":")
         full = []
         for ident in ids.split(":") if ids else []:
-            number, dot, server = ident.partition(".")
+            number, _, server = ident.partition(".")
             if not is_digits(number.rstrip("[]")) or "@" in ident:
                 full.append(ident)
                 continue

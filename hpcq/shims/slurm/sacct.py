@@ -19,6 +19,10 @@ from hpcq.shims.record import Record
 from hpcq.shims.shim import Shim
 from hpcq.shims.slurm import sacct_format as sf
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from hpcq.client import Client
+
 PROG = "sacct"
 USAGE = """\
 Usage: sacct [-a] [-b] [-E time] [-j job(.step)] [-l] [-n] [-o fields] [-p|-P] [-r partition]
@@ -212,7 +216,7 @@ def wanted(job: jobs_pb2.Job, q: Query, now: float) -> bool:
     return not job.submit_time or job.submit_time <= end
 
 
-def select(q: Query, client, now: float) -> list[jobs_pb2.Job]:  # noqa: ANN001 - hpcq.client.Client
+def select(q: Query, client: Client, now: float) -> list[jobs_pb2.Job]:
     if q.job_ids:
         jobs, _unknown = client.get(q.job_ids)
         if any(job.array_job_id in q.job_ids for job in jobs):

@@ -19,6 +19,10 @@ from hpcq.shims.record import Record
 from hpcq.shims.shim import Shim
 from hpcq.shims.slurm import scontrol_format as fmt
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from hpcq.client import Client
+
 PROG = "scontrol"
 USAGE = """\
 scontrol [<OPTION>] [<COMMAND>]
@@ -244,7 +248,7 @@ _UPDATE_ERRORS = {
 
 
 def update_failure(error: HpcqError) -> ShimError:
-    token, detail = errors.error_token(error)
+    token, _ = errors.error_token(error)
     if error.code == "PERMISSION_DENIED":
         return ShimError("slurm_update error: Access/permission denied", 1)
     if token in _UPDATE_ERRORS:
@@ -319,7 +323,7 @@ def _in_view(job: jobs_pb2.Job, now: float) -> bool:
     return not states.is_finished(job.state) or job.end_time >= now - MIN_JOB_AGE
 
 
-def find_jobs(name: str, client, now: float) -> list[jobs_pb2.Job]:  # noqa: ANN001 - hpcq.client.Client
+def find_jobs(name: str, client: Client, now: float) -> list[jobs_pb2.Job]:
     """The records ``show job`` prints for ``N`` or an array task ``N_i``: an array's id
     names its own record and then its tasks' (newest first, as Slurm lists them); a task
     not started yet is the array's record with that task's index."""
@@ -346,7 +350,7 @@ def find_jobs(name: str, client, now: float) -> list[jobs_pb2.Job]:  # noqa: ANN
     return [job, *members]
 
 
-def show_jobs(cmd: Command, client, now: float) -> str:  # noqa: ANN001 - hpcq.client.Client
+def show_jobs(cmd: Command, client: Client, now: float) -> str:
     if cmd.name:
         jobs = find_jobs(cmd.name, client, now)
         if not jobs:

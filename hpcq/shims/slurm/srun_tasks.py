@@ -17,6 +17,10 @@ from hpcq.shims.values import compress_indices
 from hpcq.stepexec import ENDING_SIGNALS, TaskOptions, Tasks, exported
 from hpcq.steplayout import node_ranks, ranks_on
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from hpcq.client import Client
+
 
 @dataclass
 class StepOptions(TaskOptions):
@@ -77,7 +81,7 @@ def launch_spec(o: StepOptions, node: str, environ: Mapping[str, str]) -> jobs_p
         open_mode=o.open_mode, cpu_bind=o.cpu_bind_text)
 
 
-def run_step(o: StepOptions, client, node: str, environ: Mapping[str, str]) -> int:  # noqa: ANN001 - Client
+def run_step(o: StepOptions, client: Client, node: str, environ: Mapping[str, str]) -> int:
     """Create the step, run this node's tasks, wait for the other nodes' (ctld has
     their noded start them), report the end; srun's exit code."""
     name = o.job_name or os.path.basename(o.argv[0])
@@ -111,7 +115,7 @@ def run_step(o: StepOptions, client, node: str, environ: Mapping[str, str]) -> i
     return code
 
 
-def _remote_statuses(client, job_id: int, step: jobs_pb2.JobStep) -> dict[int, tuple[str, int]]:  # noqa: ANN001
+def _remote_statuses(client: Client, job_id: int, step: jobs_pb2.JobStep) -> dict[int, tuple[str, int]]:
     """Wait on the job's record until the other nodes have reported their tasks' ends
     (or the step or the job has ended without them: those tasks count as killed)."""
     def interrupt(sig: int, frame: object) -> None:
