@@ -176,6 +176,12 @@ class Client:
         """Why a job is pending: its reason, priority factors and planned start."""
         return self._call("/hpcq.v1.Jobs/Explain", jobs_pb2.ExplainRequest(job_id=job_id), jobs_pb2.ExplainResponse)
 
+    def usage(self, job_id: int) -> jobs_pb2.UsageResponse:
+        """What your running job has used so far, as its node last measured it (sstat)."""
+        reply = self._call("/hpcq.v1.Jobs/Usage", jobs_pb2.UsageRequest(job_id=job_id), jobs_pb2.UsageResponse)
+        self.cluster = reply.cluster or self.cluster
+        return reply
+
     def create_step(self, job_id: int, *, name: str, ntasks: int = 1, cpus_per_task: int = 1, nodes: int = 0,
                     launch: jobs_pb2.StepLaunch | None = None) -> jobs_pb2.CreateStepResponse:
         """A new step of your running job (srun); the reply holds the step and the job.

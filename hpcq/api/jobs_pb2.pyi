@@ -503,6 +503,44 @@ class UpdateJobResponse(_message.Message):
     job: Job
     def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
 
+class JobUsage(_message.Message):
+    __slots__ = ("job_id", "attempt", "node", "cpu_seconds", "user_cpu_seconds", "system_cpu_seconds", "rss_kb", "max_rss_kb", "sample_time")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    CPU_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    USER_CPU_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SYSTEM_CPU_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    RSS_KB_FIELD_NUMBER: _ClassVar[int]
+    MAX_RSS_KB_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_TIME_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    attempt: int
+    node: str
+    cpu_seconds: float
+    user_cpu_seconds: float
+    system_cpu_seconds: float
+    rss_kb: int
+    max_rss_kb: int
+    sample_time: float
+    def __init__(self, job_id: _Optional[int] = ..., attempt: _Optional[int] = ..., node: _Optional[str] = ..., cpu_seconds: _Optional[float] = ..., user_cpu_seconds: _Optional[float] = ..., system_cpu_seconds: _Optional[float] = ..., rss_kb: _Optional[int] = ..., max_rss_kb: _Optional[int] = ..., sample_time: _Optional[float] = ...) -> None: ...
+
+class UsageRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    def __init__(self, job_id: _Optional[int] = ...) -> None: ...
+
+class UsageResponse(_message.Message):
+    __slots__ = ("running", "usage", "cluster")
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    running: bool
+    usage: JobUsage
+    cluster: str
+    def __init__(self, running: _Optional[bool] = ..., usage: _Optional[_Union[JobUsage, _Mapping]] = ..., cluster: _Optional[str] = ...) -> None: ...
+
 class CreateStepRequest(_message.Message):
     __slots__ = ("job_id", "name", "ntasks", "cpus_per_task", "nodes", "launch")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]

@@ -94,6 +94,11 @@ class JobsStub:
                 request_serializer=hpcq_dot_v1_dot_jobs__pb2.FinishStepRequest.SerializeToString,
                 response_deserializer=hpcq_dot_v1_dot_jobs__pb2.FinishStepResponse.FromString,
                 _registered_method=True)
+        self.Usage = channel.unary_unary(
+                '/hpcq.v1.Jobs/Usage',
+                request_serializer=hpcq_dot_v1_dot_jobs__pb2.UsageRequest.SerializeToString,
+                response_deserializer=hpcq_dot_v1_dot_jobs__pb2.UsageResponse.FromString,
+                _registered_method=True)
 
 
 class JobsServicer:
@@ -171,6 +176,12 @@ class JobsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Usage(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -233,6 +244,11 @@ def add_JobsServicer_to_server(servicer, server):
                     servicer.FinishStep,
                     request_deserializer=hpcq_dot_v1_dot_jobs__pb2.FinishStepRequest.FromString,
                     response_serializer=hpcq_dot_v1_dot_jobs__pb2.FinishStepResponse.SerializeToString,
+            ),
+            'Usage': grpc.unary_unary_rpc_method_handler(
+                    servicer.Usage,
+                    request_deserializer=hpcq_dot_v1_dot_jobs__pb2.UsageRequest.FromString,
+                    response_serializer=hpcq_dot_v1_dot_jobs__pb2.UsageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -559,6 +575,33 @@ class Jobs:
             '/hpcq.v1.Jobs/FinishStep',
             hpcq_dot_v1_dot_jobs__pb2.FinishStepRequest.SerializeToString,
             hpcq_dot_v1_dot_jobs__pb2.FinishStepResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Usage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hpcq.v1.Jobs/Usage',
+            hpcq_dot_v1_dot_jobs__pb2.UsageRequest.SerializeToString,
+            hpcq_dot_v1_dot_jobs__pb2.UsageResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -92,10 +92,12 @@ class Register(_message.Message):
     def __init__(self, name: _Optional[str] = ..., hardware: _Optional[_Union[Hardware, _Mapping]] = ..., jobs: _Optional[_Iterable[_Union[JobOutcome, _Mapping]]] = ..., version: _Optional[str] = ...) -> None: ...
 
 class Heartbeat(_message.Message):
-    __slots__ = ("load",)
+    __slots__ = ("load", "usage")
     LOAD_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
     load: Load
-    def __init__(self, load: _Optional[_Union[Load, _Mapping]] = ...) -> None: ...
+    usage: _containers.RepeatedCompositeFieldContainer[_jobs_pb2.JobUsage]
+    def __init__(self, load: _Optional[_Union[Load, _Mapping]] = ..., usage: _Optional[_Iterable[_Union[_jobs_pb2.JobUsage, _Mapping]]] = ...) -> None: ...
 
 class NodeMessage(_message.Message):
     __slots__ = ("register", "heartbeat", "job_started", "job_finished", "step_tasks_ended")

@@ -37,6 +37,7 @@ TABLE: dict[str, Scope] = {
     "/hpcq.v1.Jobs/Explain": Scope.ANY_JOB,
     "/hpcq.v1.Jobs/CreateStep": Scope.ANY_JOB,   # the job's owner or staff: checked per job
     "/hpcq.v1.Jobs/FinishStep": Scope.ANY_JOB,
+    "/hpcq.v1.Jobs/Usage": Scope.ANY_JOB,        # the job's owner or staff: checked per job
     "/hpcq.v1.Admin/ListShares": Scope.PERSON,
     "/hpcq.v1.Admin/SetShare": Scope.STAFF,
     "/hpcq.v1.Admin/ListNodes": Scope.PERSON,
@@ -301,6 +302,7 @@ READS: dict[str, Reads] = {
     "/hpcq.v1.Jobs/FinishStep": Reads.OWN_JOB,
     "/hpcq.v1.Jobs/Update": Reads.OWN_JOB,
     "/hpcq.v1.Jobs/CreateStep": Reads.OWN_JOB,
+    "/hpcq.v1.Jobs/Usage": Reads.OWN_JOB,
     "/hpcq.v1.Admin/ListNodes": Reads.NODE_JOBS,
     "/hpcq.v1.Admin/ListQueues": Reads.NOTHING,
     "/hpcq.v1.Admin/ServerInfo": Reads.COUNTS,

@@ -249,6 +249,15 @@ class Controller:
     def explain(self, job: jobs_pb2.Job) -> scheduler.Explanation | None:
         return self.scheduling.explain(job)
 
+    def live_usage(self, job: jobs_pb2.Job) -> jobs_pb2.JobUsage | None:
+        """What a running job has used so far, as its first node (where its script runs)
+        last measured it; None before the first heartbeat that did."""
+        if job.state != S.RUNNING or not job.allocation.slices:
+            return None
+        node = self.nodes.get(job.allocation.slices[0].node)
+        found = None if node is None else node.usage.get(job.id)
+        return found if found is not None and found.attempt == job.attempt else None
+
     # -- job steps ----------------------------------------------------------------------------
 
     async def create_step(self, job: jobs_pb2.Job, request: jobs_pb2.CreateStepRequest) -> jobs_pb2.JobStep:

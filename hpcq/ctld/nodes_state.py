@@ -5,7 +5,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from hpcq.api import admin_pb2, nodes_pb2
+from hpcq.api import admin_pb2, jobs_pb2, nodes_pb2
 
 N = admin_pb2.NodeState
 
@@ -64,6 +64,8 @@ class NodeRecord:
     jobs: set[int] = field(default_factory=set)
     # job id -> (its CPU ids, its GPU ids) here; a job stored before ids were kept has none
     held_ids: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = field(default_factory=dict)
+    # job id -> what it has used so far, as the last heartbeat said (jobs allocated here only)
+    usage: dict[int, jobs_pb2.JobUsage] = field(default_factory=dict)
 
     @property
     def available(self) -> bool:
@@ -92,6 +94,7 @@ class NodeRecord:
         if job_id in self.jobs:
             self.jobs.discard(job_id)
             self.held_ids.pop(job_id, None)
+            self.usage.pop(job_id, None)
             self.cpus_allocated -= cpus
             self.mem_allocated_mb -= mem_mb
             self.gpus_allocated -= gpus

@@ -67,6 +67,10 @@ class NodeSet:
         if node is not None:
             node.last_seen = now
             node.load = heartbeat.load
+            # Only jobs allocated here: what a node says of others' jobs is not kept.
+            node.usage = {u.job_id: u for u in heartbeat.usage if u.job_id in node.jobs}
+            for u in node.usage.values():
+                u.node = name
 
     def on_disconnect(self, name: str, link: NodeLink) -> None:
         node = self.nodes.get(name)

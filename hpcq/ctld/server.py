@@ -167,6 +167,12 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
         step = await self.c.create_step(job, request)
         return jobs_pb2.CreateStepResponse(step=step, job=self.reads.view_for(who, job))
 
+    @rpc("/hpcq.v1.Jobs/Usage")
+    async def Usage(self, who: Caller, request: jobs_pb2.UsageRequest) -> jobs_pb2.UsageResponse:
+        job = self._own_job(who, request.job_id)   # as Slurm: sstat shows users their own jobs only
+        return jobs_pb2.UsageResponse(running=job.state == jobs_pb2.RUNNING, usage=self.c.live_usage(job),
+                                      cluster=self.c.cluster)
+
     @rpc("/hpcq.v1.Jobs/FinishStep")
     async def FinishStep(self, who: Caller, request: jobs_pb2.FinishStepRequest) -> jobs_pb2.FinishStepResponse:
         job = self._own_job(who, request.job_id)

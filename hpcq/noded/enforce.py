@@ -68,7 +68,7 @@ class Enforcement:
         """The plan's "confine" entry for one job on this node."""
         n = len(self.host_cpus)
         cpus = sorted({self.host_cpus[i % n] for i in cpu_ids}) if n else []
-        return {"kind": self.kind, "name": f"job_{job_id}.{attempt}", "bases": self.bases, "homes": self.homes,
+        return {"kind": self.kind, "name": _job_name(job_id, attempt), "bases": self.bases, "homes": self.homes,
                 "memsw": self.memsw, "cpus": cpus, "mem_bytes": mem_mb << 20}
 
 
@@ -251,22 +251,7 @@ class JobConfinement:
 
     def usage(self) -> dict[str, float] | None:
         """user and system CPU seconds and peak memory (KiB) of every process the job had; None without a cgroup."""
-        if not self.made:
-            return None
-        try:
-            if self.kind == V1:
-                acct, memory = self.dirs["cpuacct"], self.dirs["memory"]
-                user = int(_read(f"{acct}/cpuacct.usage_user")) / 1e9
-                system = int(_read(f"{acct}/cpuacct.usage_sys")) / 1e9
-                peak = int(_read(f"{memory}/memory.max_usage_in_bytes"))
-            else:
-                d = self.dirs["unified"]
-                stat = _keyed(_read(f"{d}/cpu.stat"))
-                user, system = stat.get("user_usec", 0) / 1e6, stat.get("system_usec", 0) / 1e6
-                peak = int(_read(f"{d}/memory.peak")) if os.path.exists(f"{d}/memory.peak") else 0
-        except (OSError, ValueError):
-            return None
-        return {"user": user, "system": system, "max_rss_kb": peak >> 10}
+        return measure(self.kind, self.dirs) if self.made else None
 
     def remove(self) -> None:
         """Remove the job's cgroups once empty (the kernel may take a moment to see the last exit)."""
@@ -282,6 +267,38 @@ class JobConfinement:
         self.made.clear()
 
 
+def job_cgroups(bases: dict[str, str], job_id: int, attempt: int, supervisor_pid: int) -> dict[str, str]:
+    """Where the supervisor `supervisor_pid` made (or makes) the cgroups of a job attempt."""
+    return {c: f"{base}/{_job_name(job_id, attempt)}.{supervisor_pid}" for c, base in bases.items()}
+
+
+def _job_name(job_id: int, attempt: int) -> str:
+    return f"job_{job_id}.{attempt}"
+
+
+def measure(kind: str, dirs: dict[str, str]) -> dict[str, float] | None:
+    """What the processes of a job cgroup used: user and system CPU seconds, peak and
+    present memory in KiB (rss_kb: anonymous memory, without page cache); None if unreadable."""
+    try:
+        if kind == V1:
+            acct, memory = dirs["cpuacct"], dirs["memory"]
+            user = int(_read(f"{acct}/cpuacct.usage_user")) / 1e9
+            system = int(_read(f"{acct}/cpuacct.usage_sys")) / 1e9
+            peak = int(_read(f"{memory}/memory.max_usage_in_bytes"))
+            rss = _keyed(_read_if_there(f"{memory}/memory.stat")).get("total_rss", 0)
+        elif kind == V2:
+            d = dirs["unified"]
+            stat = _keyed(_read(f"{d}/cpu.stat"))
+            user, system = stat.get("user_usec", 0) / 1e6, stat.get("system_usec", 0) / 1e6
+            peak = int(_read(f"{d}/memory.peak")) if os.path.exists(f"{d}/memory.peak") else 0
+            rss = _keyed(_read_if_there(f"{d}/memory.stat")).get("anon", 0)
+        else:
+            return None
+    except (OSError, ValueError, KeyError):
+        return None
+    return {"user": user, "system": system, "max_rss_kb": peak >> 10, "rss_kb": rss >> 10}
+
+
 def _keyed(text: str) -> dict[str, int]:
     """ "key value" lines (memory.events, cpu.stat, memory.oom_control) as a dict."""
     values = {}
@@ -295,6 +312,13 @@ def _keyed(text: str) -> dict[str, int]:
 def _read(path: str) -> str:
     with open(path) as f:
         return f.read()
+
+
+def _read_if_there(path: str) -> str:
+    try:
+        return _read(path)
+    except FileNotFoundError:
+        return ""
 
 
 def make_cgroup(path: str) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from hpcq.api import jobs_pb2, nodes_pb2
 from hpcq.noded import enforce, plan, spool
+from hpcq.noded.usage import Sampler
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ class _Attempt:
     # reports an end before the start it belongs to.
     start_handed_out: bool = True
     end_held: bool = False
+    supervisor_pid: int = 0        # while watched
+    peak_rss_kb: int = 0           # the largest measured while it runs
 
 
 class JobRunner:
@@ -91,6 +94,25 @@ class JobRunner:
         """Every attempt in the spool: running ones and finished ones ctld has not forgotten.
         An attempt whose launch is under way is left out: its launch() answers for it."""
         return [_copy(a.outcome) for a in self._attempts.values() if a.launching is None]
+
+    def usage(self, limit: int) -> list[jobs_pb2.JobUsage]:
+        """What each running job (at most `limit` of them) has used so far."""
+        sampler, now = Sampler(self.enforcement), time.time()
+        measured: list[jobs_pb2.JobUsage] = []
+        for a in self._attempts.values():
+            if len(measured) >= limit:
+                break
+            if not a.outcome.running or a.supervisor_pid <= 0:
+                continue
+            m = sampler.measure(a.outcome.job_id, a.outcome.attempt, a.supervisor_pid)
+            if m is None:
+                continue
+            a.peak_rss_kb = max(a.peak_rss_kb, int(m["max_rss_kb"]))
+            measured.append(jobs_pb2.JobUsage(
+                job_id=a.outcome.job_id, attempt=a.outcome.attempt, node=self.node_name,
+                cpu_seconds=m["user"] + m["system"], user_cpu_seconds=m["user"], system_cpu_seconds=m["system"],
+                rss_kb=int(m["rss_kb"]), max_rss_kb=a.peak_rss_kb, sample_time=now))
+        return measured
 
     # --- commands from ctld --------------------------------------------------------------
 
@@ -287,7 +309,7 @@ class JobRunner:
         if spool.process_start_ticks(pid) != supervisor.get("start_time_ticks"):
             os.close(pidfd)
             return False
-        attempt.pidfd = pidfd
+        attempt.pidfd, attempt.supervisor_pid = pidfd, pid
         asyncio.get_running_loop().add_reader(pidfd, self._on_supervisor_exit, attempt)
         return True
 

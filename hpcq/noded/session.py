@@ -25,6 +25,8 @@ MESSAGE_LIMIT = 64 * 1024 * 1024
 # A job's start is told this long after it: a job that has ended by then is told once,
 # by its end, which carries the start too (a message each way and a store write fewer).
 START_REPORT_DELAY = 0.1
+# A heartbeat carries the usage of at most this many running jobs (ctld keeps no more per node).
+MAX_USAGE_PER_HEARTBEAT = 4096
 
 
 class Session:
@@ -108,7 +110,8 @@ class Session:
     async def _heartbeat(self, outbox: asyncio.Queue[nodes_pb2.NodeMessage | None]) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_seconds)
-            outbox.put_nowait(nodes_pb2.NodeMessage(heartbeat=nodes_pb2.Heartbeat(load=hardware.load())))
+            heartbeat = nodes_pb2.Heartbeat(load=hardware.load(), usage=self.runner.usage(MAX_USAGE_PER_HEARTBEAT))
+            outbox.put_nowait(nodes_pb2.NodeMessage(heartbeat=heartbeat))
             metrics.NODED_HEARTBEATS.inc()
 
     def _dispatch(self, message: nodes_pb2.CtldMessage) -> None:

@@ -69,7 +69,10 @@ def test_v2_moves_noded_to_a_leaf_delegates_controllers_and_confines_a_job(v2: t
     (d / "memory.peak").write_text(str(200 << 20))
     (d / "cpu.stat").write_text("usage_usec 3500000\nuser_usec 3000000\nsystem_usec 500000\n")
     assert job.oom_kills() == 2
-    assert job.usage() == {"user": 3.0, "system": 0.5, "max_rss_kb": 200 << 10}
+    (d / "memory.stat").write_text(f"anon {150 << 20}\nfile {10 << 20}\n")
+    assert job.usage() == {"user": 3.0, "system": 0.5, "max_rss_kb": 200 << 10, "rss_kb": 150 << 10}
+    # noded finds the same cgroup from the job and its supervisor's pid, to measure it live
+    assert enforce.job_cgroups(e.bases, 7, 2, 42) == job.dirs
 
 
 def test_v2_without_the_controllers_delegated_falls_back_and_says_why(v2: tuple[Path, Path]):

@@ -39,6 +39,9 @@ from hpcq.api.jobs_pb2 import JobActionResult as JobActionResult
 from hpcq.api.jobs_pb2 import JobActionResponse as JobActionResponse
 from hpcq.api.jobs_pb2 import UpdateJobRequest as UpdateJobRequest
 from hpcq.api.jobs_pb2 import UpdateJobResponse as UpdateJobResponse
+from hpcq.api.jobs_pb2 import JobUsage as JobUsage
+from hpcq.api.jobs_pb2 import UsageRequest as UsageRequest
+from hpcq.api.jobs_pb2 import UsageResponse as UsageResponse
 from hpcq.api.jobs_pb2 import CreateStepRequest as CreateStepRequest
 from hpcq.api.jobs_pb2 import CreateStepResponse as CreateStepResponse
 from hpcq.api.jobs_pb2 import FinishStepRequest as FinishStepRequest

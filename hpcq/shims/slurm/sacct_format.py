@@ -409,7 +409,7 @@ def rows(jobs: Sequence[Job], *, allocations_only: bool = False) -> list[Row]:
     return out
 
 
-def _cell(text: str, width: int, mark: str = "+") -> str:
+def cell(text: str, width: int, mark: str = "+") -> str:
     """A value in its column: cut with `mark` in the last place when too long."""
     size = abs(width)
     if len(text) > size:
@@ -431,9 +431,9 @@ def render(jobs: Sequence[Job], now: float, columns: Sequence[Column], *, header
         lines += [delimiter.join(values) + end for values in table]
     else:
         if header:
-            lines.append("".join(_cell(n, c.width, "") for n, c in zip(names, columns)))
+            lines.append("".join(cell(n, c.width, "") for n, c in zip(names, columns)))
             lines.append("".join("-" * abs(c.width) + " " for c in columns))
-        lines += ["".join(_cell(v, c.width) for v, c in zip(values, columns)) for values in table]
+        lines += ["".join(cell(v, c.width) for v, c in zip(values, columns)) for values in table]
     return "".join(line + "\n" for line in lines)
 
 
