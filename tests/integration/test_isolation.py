@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def one_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     cluster = start_cluster(tmp_path_factory.mktemp("hpcq-home"), nodes=1, cpus=2,
-                            settings=("ctld.sched_min_interval=0.01",))
+                            settings=("ctld.sched_min_interval=0.01", "ctld.heartbeat_interval=0.5"))
     yield cluster
     cluster.run("hpcqctl", "down", check=False)
 
@@ -114,6 +114,48 @@ def test_user_and_system_cpu_add_up_to_total_cpu_and_qstat_cput(one_node: Cluste
     full = one_node.run("qstat", "-x", "-f", str(job)).stdout
     cput = re.search(r"resources_used\.cput = (\d+):(\d+):(\d+)", full)
     assert cput is not None and 0 <= total - (int(cput[1]) * 3600 + int(cput[2]) * 60 + int(cput[3])) < 1.001
+
+
+def test_sstat_shows_a_running_jobs_figures_live(one_node: Cluster, work: Path):
+    grow = ("python3 -c 'import time; b = bytearray(150 << 20); b[::4096] = b\"x\" * len(b[::4096]); "
+            "sum(range(3 * 10**6)); open(\"grown\", \"w\").close(); time.sleep(600)'")
+    job = sbatch(one_node, work, "--mem=400M", "--wrap", grow)
+    wait_until(lambda: (work / "grown").exists(), timeout=30, what="the job to hold 150 MB")
+
+    def figures() -> list[str] | None:
+        out = one_node.run("sstat", "-j", str(job), "-n", "-P", "-o", "JobID,MaxRSS,AveCPU,NTasks,Nodelist").stdout
+        fields = out.strip().split("|")
+        return fields if len(fields) == 5 and _size_kb(fields[1]) >= 140 << 10 else None
+    job_id, _, ave_cpu, ntasks, nodelist = wait_until(figures, timeout=20, what="sstat to show the memory held")
+    assert (job_id, ntasks, nodelist) == (f"{job}.batch", "1", "node1")
+    assert re.fullmatch(r"00:00:\d\d", ave_cpu)
+    header = one_node.run("sstat", "-j", str(job)).stdout.splitlines()[0].split()
+    assert header[:6] == ["JobID", "MaxVMSize", "MaxVMSizeNode", "MaxVMSizeTask", "AveVMSize", "MaxRSS"]
+    one_node.run("scancel", str(job))
+    assert ended(one_node, job).startswith("CANCELLED")
+    done = one_node.run("sstat", "-j", str(job), "-n", check=False)
+    assert (done.stdout, done.stderr) == ("", f"sstat: error: no steps running for job {job}\n")
+
+
+def test_seff_prints_cpu_and_memory_efficiency(one_node: Cluster, work: Path):
+    touch = "python3 -c 'b = bytearray(200 << 20); b[::4096] = b\"x\" * len(b[::4096]); sum(range(3 * 10**6))'"
+    job = sbatch(one_node, work, "--mem=500M", "--wrap", touch)
+    assert ended(one_node, job) == "COMPLETED"
+    lines = one_node.run("seff", str(job)).stdout.splitlines()
+    assert lines[0] == f"Job ID: {job}" and lines[3] == "State: COMPLETED (exit code 0)" and lines[4] == "Cores: 1"
+    efficiency = re.fullmatch(r"CPU Efficiency: (\d+\.\d\d)% of (\d\d:\d\d:\d\d) core-walltime", lines[6])
+    assert efficiency is not None and 0 < float(efficiency[1]) <= 100
+    used = re.fullmatch(r"Memory Utilized: (\d+\.\d\d) MB", lines[8])
+    assert used is not None and float(used[1]) >= 190
+    assert re.fullmatch(r"Memory Efficiency: \d+\.\d\d% of 500\.00 MB \(500\.00 MB/node\)", lines[9])
+
+
+def _size_kb(text: str) -> int:
+    """sstat's 1164K / 200M / 1.50G (or a number of bytes) in KiB."""
+    if not text:
+        return 0
+    scale = {"K": 1, "M": 1 << 10, "G": 1 << 20}.get(text[-1])
+    return int(float(text[:-1]) * scale) if scale else int(text) >> 10
 
 
 def _cpu(text: str) -> float:
