@@ -59,7 +59,7 @@ def step_view(job: Job, step: jobs_pb2.JobStep) -> Job:
     view.cpu_seconds, view.max_rss_kb = step.cpu_seconds, step.max_rss_kb
     view.user_cpu_seconds = view.system_cpu_seconds = 0.0   # a step's CPU is not split
     del view.allocation.slices[:]
-    for node, tasks in zip(step.nodes, step.tasks_per_node):
+    for node, tasks in zip(step.nodes, step.tasks_per_node, strict=False):
         view.allocation.slices.add(node=node, cpus=tasks * (step.cpus_per_task or 1))
     return view
 
@@ -225,7 +225,7 @@ class FieldDef(namedtuple("FieldDef", "name width job step", defaults=(None,))):
 
 
 def _f(name: str, width: int, job: Callable[[Job, float], str],
-       step: Callable[[Job, float], str] | None | str = "same") -> FieldDef:
+       step: Callable[[Job, float], str] | str | None = "same") -> FieldDef:
     return FieldDef(name, width, job, job if step == "same" else step)  # type: ignore[arg-type]
 
 
@@ -431,9 +431,9 @@ def render(jobs: Sequence[Job], now: float, columns: Sequence[Column], *, header
         lines += [delimiter.join(values) + end for values in table]
     else:
         if header:
-            lines.append("".join(cell(n, c.width, "") for n, c in zip(names, columns)))
+            lines.append("".join(cell(n, c.width, "") for n, c in zip(names, columns, strict=True)))
             lines.append("".join("-" * abs(c.width) + " " for c in columns))
-        lines += ["".join(cell(v, c.width) for v, c in zip(values, columns)) for values in table]
+        lines += ["".join(cell(v, c.width) for v, c in zip(values, columns, strict=True)) for values in table]
     return "".join(line + "\n" for line in lines)
 
 
