@@ -99,6 +99,12 @@ class CtldSection:
     metrics_listen: str = _key("", "HOST:PORT of the Prometheus metrics endpoint (plain HTTP, /metrics); empty: none.")
     metrics_required: bool = _key(False, "Refuse to start when metrics_listen cannot be bound; false: log it and serve "
                                          "without.")
+    default_mem_per_cpu: int = _key(0, "MiB of memory per allocated CPU given to a job that asks for none (Slurm "
+                                    "DefMemPerCPU); a queue's default_mem_per_cpu_mb comes first. 0: none (such a "
+                                    "job gets no memory limit).")
+    require_memory_enforcement: bool = _key(False, "Refuse at submit a job that asks for memory when no node of its "
+                                            "queue enforces memory limits (a cgroup host with [noded] "
+                                            "confine_memory on).")
 
 
 @dataclass
@@ -118,6 +124,14 @@ class NodedSection:
     confine_jobs: bool = _key(True, "Hold each job to its allocated CPUs and memory, and kill every process of it at "
                               "its end: cgroup v2 or v1 where the host lets noded use them, else CPU affinity and "
                               "RLIMIT_DATA (see the admin guide); false: none of it.")
+    confine_cores: bool = _key(True, "With confine_jobs: a job's cpuset (or CPU affinity) is its allocated CPUs; "
+                               "false: it may run on every CPU of the node.")
+    confine_memory: bool = _key(True, "With confine_jobs: a job's memory request is its limit (cgroup, or "
+                                "RLIMIT_DATA); false: no memory limit, and the node does not count as enforcing "
+                                "memory for [ctld] require_memory_enforcement.")
+    track_processes: bool = _key(True, "With confine_jobs on a cgroup host: every process left in a job's cgroup is "
+                                 "killed at its end; false: only those the job's own supervisor can reach (its "
+                                 "process group and the orphans it adopted).")
     metrics_listen: str = _key("", "HOST:PORT of the Prometheus metrics endpoint (plain HTTP, /metrics); empty: none. "
                                "In a local cluster (`hpcqctl up`) node k of N listens on PORT+k-1.")
     metrics_required: bool = _key(False, "Refuse to start when metrics_listen cannot be bound; false: log it and serve "
@@ -259,7 +273,7 @@ def value_errors(config: Config, origin: str) -> list[str]:
                          ("ctld", "max_batch_requeue"), ("ctld", "retry_backoff"), ("ctld", "retry_backoff_max"),
                          ("ctld", "retry_max_attempts"), ("ctld", "max_submit_jobs"), ("ctld", "max_running_jobs"),
                          ("ctld", "max_running_cpus"), ("ctld", "fairshare_gpu_weight"), ("ctld", "priority_max_age"),
-                         ("noded", "cpus"), ("noded", "memory_mb"),
+                         ("ctld", "default_mem_per_cpu"), ("noded", "cpus"), ("noded", "memory_mb"),
                          ("agent", "rate"), ("agent", "burst"), ("agent", "min_uid")]:
         if getattr(getattr(config, section), key) < 0:
             errors.append(f"{origin}: [{section}] {key}: must not be negative")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from hpcq import states
+from hpcq import confinement, states
 from hpcq.api import admin_pb2, jobs_pb2
 from hpcq.config import CtldSection
 from hpcq.ctld import jobs as jobrules
@@ -42,6 +42,9 @@ class Admission:
         self._check_licenses(spec)
         queue = self.queues.for_spec(spec)
         self.queues.admits(queue, user)
+        if jobrules.asks_memory(spec.resources):
+            self._check_memory_enforced(queue)
+        spec = self._with_default_memory(spec, queue)
         self._check_fits(spec, queue)
         jobrules.resolve_dependencies(spec)
         tasks = jobrules.array_tasks(spec)
@@ -69,6 +72,9 @@ class Admission:
         if queue.name != job.queue:
             self.queues.admits(queue, job.user)
             self._check_queue_submit_limit(job.user, queue, units(job))
+        if any(p.startswith("resources.mem_") for p in fields) and jobrules.asks_memory(changed.resources):
+            self._check_memory_enforced(queue)
+        changed = self._with_default_memory(changed, queue)
         self._check_fits(changed, queue)
         if "dependencies" in fields:
             self.table.refuse_dependency_cycle(job.id, changed)
@@ -86,6 +92,29 @@ class Admission:
             if name not in self.licenses:
                 raise InvalidArgument("BAD_LICENSE", f"resources.licenses: {name!r} is not a license of this cluster "
                                       f"([ctld] licenses: {', '.join(sorted(self.licenses)) or 'none'})")
+
+    def _with_default_memory(self, spec: jobs_pb2.JobSpec, queue: admin_pb2.Queue) -> jobs_pb2.JobSpec:
+        """A spec that asks for no memory gets the queue's, else the cluster's, memory per
+        CPU (Slurm's DefMemPerCPU), so that it is allocated, limited and shown as asked."""
+        default = queue.default_mem_per_cpu_mb or self.settings.default_mem_per_cpu
+        if not default or jobrules.asks_memory(spec.resources):
+            return spec
+        given = jobs_pb2.JobSpec()
+        given.CopyFrom(spec)
+        given.resources.mem_per_cpu_mb = default
+        return given
+
+    def _check_memory_enforced(self, queue: admin_pb2.Queue) -> None:
+        """With [ctld] require_memory_enforcement, a memory request is refused where no node
+        of the queue would hold the job to it."""
+        if not self.settings.require_memory_enforcement:
+            return
+        members = [n for n in self.nodes if not queue.nodes or n.name in queue.nodes]
+        if not any(confinement.enforces_memory(n.hardware.enforcement) for n in members):
+            kinds = sorted({confinement.kind(n.hardware.enforcement) for n in members if n.hardware.cpus})
+            raise InvalidArgument("TOO_BIG", f"Memory specification can not be satisfied: no node of queue "
+                                  f"{queue.name} enforces memory limits (theirs: {', '.join(kinds) or 'no node'}) "
+                                  "and [ctld] require_memory_enforcement is set")
 
     def _check_fits(self, spec: jobs_pb2.JobSpec, queue: admin_pb2.Queue) -> None:
         """Refuse at submit what no node of the queue could ever run (when nodes are known)."""

@@ -43,6 +43,10 @@ def shape(spec: jobs_pb2.JobSpec) -> tuple[int, int, int, int]:
     return resources_shape(spec.resources)
 
 
+def asks_memory(r: jobs_pb2.Resources) -> bool:
+    return bool(r.mem_per_node_mb or r.mem_per_cpu_mb)
+
+
 def resources_shape(r: jobs_pb2.Resources) -> tuple[int, int, int, int]:
     nodes = max(1, r.nodes)
     tasks = r.tasks or (r.tasks_per_node * nodes if r.tasks_per_node else nodes)

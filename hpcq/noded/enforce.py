@@ -32,11 +32,13 @@ import contextlib
 import os
 import signal
 
+from hpcq import confinement
+
 TYPE_CHECKING = False  # see hpcq.noded.spool
 if TYPE_CHECKING:
     from typing import Any
 
-V2, V1, AFFINITY = "cgroup/v2", "cgroup/v1", "affinity+rlimits"
+V2, V1, AFFINITY = confinement.CGROUP_V2, confinement.CGROUP_V1, confinement.AFFINITY
 V1_CONTROLLERS = ("cpuset", "memory", "cpuacct")
 V2_CONTROLLERS = ("cpuset", "cpu", "memory", "pids")
 _BASE = "hpcq"
@@ -54,22 +56,33 @@ class Enforcement:
         self.homes = homes or {}              # the same -> the cgroup noded (and so each supervisor) is in
         self.memsw = memsw
         self.why = why                        # why a stronger kind was not used ("" if none was expected)
+        # [noded] confine_cores, confine_memory, track_processes: each constraint may be turned off
+        self.cores = self.memory = self.track = True
+
+    def switch(self, *, cores: bool = True, memory: bool = True, track: bool = True) -> Enforcement:
+        self.cores, self.memory, self.track = cores, memory, track
+        return self
 
     def describe(self) -> str:
         """What noded logs and reports: the kind and, for the fallback, its weaker guarantee."""
+        off = [name for name, on in ((confinement.CORES, self.cores), (confinement.MEMORY, self.memory),
+                                     (confinement.PROCESSES, self.track)) if not on]
         if self.kind == AFFINITY:
             text = ("affinity+rlimits (CPU affinity, which a job may change; RLIMIT_DATA per process; "
                     "no OOM detection)")
-            return f"{text}: {self.why}" if self.why else text
-        parts = ", ".join(self.bases if self.kind == V1 else V2_CONTROLLERS)
-        return f"{self.kind} ({parts}{', memsw' if self.memsw else ''})"
+            text = f"{text}: {self.why}" if self.why else text
+        else:
+            parts = ", ".join(self.bases if self.kind == V1 else V2_CONTROLLERS)
+            text = f"{self.kind} ({parts}{', memsw' if self.memsw else ''})"
+        return f"{text}{confinement.OFF}{', '.join(off)}" if off else text
 
     def job_limits(self, job_id: int, attempt: int, cpu_ids: list[int], mem_mb: int) -> dict[str, Any]:
         """The plan's "confine" entry for one job on this node."""
         n = len(self.host_cpus)
-        cpus = sorted({self.host_cpus[i % n] for i in cpu_ids}) if n else []
+        cpus = sorted({self.host_cpus[i % n] for i in cpu_ids}) if n and self.cores else []
         return {"kind": self.kind, "name": _job_name(job_id, attempt), "bases": self.bases, "homes": self.homes,
-                "memsw": self.memsw, "cpus": cpus, "mem_bytes": mem_mb << 20}
+                "memsw": self.memsw, "cpus": cpus, "mem_bytes": mem_mb << 20 if self.memory else 0,
+                "track": self.track}
 
 
 # --- choosing, in noded -------------------------------------------------------------------
@@ -221,8 +234,8 @@ class JobConfinement:
                 _write(f"{d}/cgroup.procs", pid)
 
     def processes(self) -> list[int]:
-        """Every process of the job still alive (cgroups only; [] otherwise)."""
-        if self.kind == AFFINITY or not self.made:
+        """Every process of the job still alive (cgroups only, with tracking on; [] otherwise)."""
+        if self.kind == AFFINITY or not self.made or not self.limits.get("track", True):
             return []
         d = self.dirs["memory" if self.kind == V1 else "unified"]
         try:
@@ -231,7 +244,7 @@ class JobConfinement:
             return []
 
     def kill_all(self) -> None:
-        if self.kind == V2 and self.made:
+        if self.kind == V2 and self.made and self.limits.get("track", True):
             with contextlib.suppress(OSError):   # cgroup.kill: Linux 5.14 and later
                 _write(f"{self.dirs['unified']}/cgroup.kill", "1")
                 return

@@ -22,7 +22,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def one_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     cluster = start_cluster(tmp_path_factory.mktemp("hpcq-home"), nodes=1, cpus=2,
-                            settings=("ctld.sched_min_interval=0.01", "ctld.heartbeat_interval=0.5"))
+                            settings=("ctld.sched_min_interval=0.01", "ctld.heartbeat_interval=0.5",
+                                      "ctld.default_mem_per_cpu=300"))
     yield cluster
     cluster.run("hpcqctl", "down", check=False)
 
@@ -106,7 +107,7 @@ def test_sacct_shows_what_a_job_used(one_node: Cluster, work: Path):
 
 def test_user_and_system_cpu_add_up_to_total_cpu_and_qstat_cput(one_node: Cluster, work: Path):
     # user time in Python's loop, system time in the kernel zeroing 100 MB of pages
-    busy = "python3 -c 'sum(range(5 * 10**6)); [bytearray(100 << 20) for _ in range(5)]'"
+    busy = "python3 -c 'sum(range(5 * 10**6)); [len(bytearray(100 << 20)) for _ in range(5)]'"
     job = sbatch(one_node, work, "--wrap", busy)
     assert ended(one_node, job) == "COMPLETED"
     user, system, total = map(_cpu, sacct(one_node, job, "UserCPU,SystemCPU,TotalCPU"))
@@ -114,6 +115,14 @@ def test_user_and_system_cpu_add_up_to_total_cpu_and_qstat_cput(one_node: Cluste
     full = one_node.run("qstat", "-x", "-f", str(job)).stdout
     cput = re.search(r"resources_used\.cput = (\d+):(\d+):(\d+)", full)
     assert cput is not None and 0 <= total - (int(cput[1]) * 3600 + int(cput[2]) * 60 + int(cput[3])) < 1.001
+
+
+def test_a_job_asking_for_no_memory_gets_the_default_per_cpu_as_its_limit(one_node: Cluster, work: Path):
+    limit = "cat /sys/fs/cgroup/memory$(grep :memory: /proc/self/cgroup | cut -d: -f3)/memory.limit_in_bytes"
+    job = sbatch(one_node, work, "-c1", "--wrap", limit)
+    assert ended(one_node, job) == "COMPLETED"
+    assert (work / f"{job}.out").read_text().split() == [str(300 << 20)]
+    assert sacct(one_node, job, "ReqMem") == ["300Mc"]
 
 
 def test_sstat_shows_a_running_jobs_figures_live(one_node: Cluster, work: Path):
