@@ -18,6 +18,7 @@ from hpcq.api import jobs_pb2, nodes_pb2, nodes_pb2_grpc
 from hpcq.noded import hardware
 from hpcq.noded.runner import JobRunner
 from hpcq.noded.steptasks import StepTasks
+from hpcq.noded.supervised import Supervised
 
 log = logging.getLogger("hpcq.noded")
 
@@ -43,6 +44,7 @@ class Session:
         self.connected = asyncio.Event()
         self.owners: dict[int, str] = {}  # job id -> user, for the log lines of this run of noded
         self._starts: dict[tuple[int, int], nodes_pb2.JobOutcome] = {}  # started, not yet told
+        self._launches = Supervised(log)
         self.steps = StepTasks(runner.node_name, runner.allow_root,
                                lambda ended: self.report(nodes_pb2.NodeMessage(step_tasks_ended=ended)))
 
@@ -124,7 +126,7 @@ class Session:
         elif kind == "launch":
             for forget in message.launch.forget:
                 self.runner.forget(forget.job_id, forget.attempt)
-            asyncio.get_running_loop().create_task(self._launch(message.launch))
+            self._launches.start(self._launch(message.launch), f"launch of job {message.launch.job.id}")
         elif kind == "signal":
             self.runner.signal(message.signal.job_id, message.signal.attempt, message.signal.signal)
         elif kind == "kill":

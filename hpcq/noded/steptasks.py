@@ -21,6 +21,7 @@ import sys
 from collections.abc import Callable
 
 from hpcq.api import jobs_pb2, nodes_pb2
+from hpcq.noded.supervised import Supervised
 from hpcq.steplayout import ranks_on
 
 log = logging.getLogger("hpcq.noded.steps")
@@ -38,13 +39,14 @@ class StepTasks:
         self.report = report
         self._helpers: dict[Key, asyncio.subprocess.Process | None] = {}   # None: starting
         self._early: dict[Key, int] = {}          # a signal that came while the helper was starting
+        self._runs = Supervised(log)
 
     def launch(self, message: nodes_pb2.LaunchStepTasks) -> None:
         key = (message.job.id, message.step.attempt, message.step.step_id)
         if key in self._helpers:
             return      # a repeat
         self._helpers[key] = None
-        asyncio.get_running_loop().create_task(self._run(key, message))
+        self._runs.start(self._run(key, message), f"tasks of job {key[0]} step {key[2]}")
 
     def signal(self, job_id: int, attempt: int, step_id: int, sig: int) -> None:
         key = (job_id, attempt, step_id)
