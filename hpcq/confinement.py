@@ -25,3 +25,12 @@ def enforces_memory(description: str) -> bool:
     """Whether a node with this description holds a job to its memory (a cgroup limit,
     whose excess ends the job OUT_OF_MEMORY): the fallback's per-process RLIMIT_DATA is not."""
     return kind(description) in (CGROUP_V2, CGROUP_V1) and MEMORY not in turned_off(description)
+
+
+def summary(description: str) -> str:
+    """The kind and what is off, without the details: ``cgroup/v1``, ``cgroup/v1 (off: memory)``
+    (scontrol show node, pbsnodes); "" when the node said nothing (before it registered)."""
+    if not description:
+        return ""
+    off = turned_off(description)
+    return f"{kind(description)} (off: {', '.join(off)})" if off else kind(description)

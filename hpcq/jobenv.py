@@ -74,6 +74,9 @@ def job_environment(job: jobs_pb2.Job, node_name: str, cluster: str, *, tmpdir: 
         PBS_O_WORKDIR=spec.submit_dir, PBS_O_HOST=spec.submit_host, PBS_ENVIRONMENT="PBS_BATCH",
         PBS_NODEFILE=nodefile, PBS_NODENUM="0", PBS_TASKNUM="1", PBS_JOBDIR=user.home,
         NCPUS=str(here.cpus), OMP_NUM_THREADS=str(here.cpus),
+        # Not in OpenPBS's own environment (its NCPUS is): for scripts written against it
+        # (issue 14), the same count.
+        PBS_NCPUS=str(here.cpus),
     )
 
     # --- Slurm ---

@@ -53,6 +53,16 @@ def test_the_node_says_how_it_confines_jobs(one_node: Cluster):
     shown = one_node.run("hpcqctl", "node", "show", "node1").stdout
     assert re.search(r"^Enforcement\s+cgroup/v1 \(cpuset, memory, cpuacct", shown, re.M)
     assert "jobs are confined by cgroup/v1" in one_node.log("node1")
+    assert "   Comment=Enforcement=cgroup/v1" in one_node.run("scontrol", "show", "node", "node1").stdout.splitlines()
+    assert "     resources_available.hpcq_enforcement = cgroup/v1" in one_node.run("pbsnodes", "-a").stdout.splitlines()
+
+
+def test_pbs_ncpus_ncpus_and_slurm_agree_with_the_cpus_a_job_may_use(one_node: Cluster, work: Path):
+    report = "echo $PBS_NCPUS $NCPUS $OMP_NUM_THREADS $SLURM_CPUS_ON_NODE; grep Cpus_allowed_list /proc/self/status"
+    job = sbatch(one_node, work, "-c2", "--wrap", report)
+    assert ended(one_node, job) == "COMPLETED"
+    words = (work / f"{job}.out").read_text().split()
+    assert words[:4] == ["2"] * 4 and len(enforce.parse_cpu_list(words[5])) == 2
 
 
 def test_more_memory_than_asked_ends_out_of_memory_as_slurm_says(one_node: Cluster, work: Path):

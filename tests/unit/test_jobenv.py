@@ -96,7 +96,7 @@ def test_multi_node_job_lists_its_nodes_compactly() -> None:
     assert env["SLURM_JOB_CPUS_PER_NODE"] == "4(x2),2"
     assert env["SLURM_TASKS_PER_NODE"] == "4(x2),2"
     assert env["SLURM_NTASKS"] == "10"
-    assert env["NCPUS"] == env["SLURM_CPUS_ON_NODE"] == "4"
+    assert env["NCPUS"] == env["PBS_NCPUS"] == env["OMP_NUM_THREADS"] == env["SLURM_CPUS_ON_NODE"] == "4"
     assert env["SLURM_MEM_PER_NODE"] == "2000"
     assert jobenv.nodefile_lines(record, "node01") == ["node01"] * 4 + ["node02"] * 4 + ["node03"] * 2
 

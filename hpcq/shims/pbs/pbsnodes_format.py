@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from hpcq import units
+from hpcq import confinement, units
 from hpcq.api.lite import admin_pb2, jobs_pb2
 from hpcq.shims.pbs.qstat_output import Raw, json_object
 
@@ -55,8 +55,10 @@ def attributes(node: Node, jobs: Mapping[int, jobs_pb2.Job], server: str) -> lis
                                        ("pcpus", str(hw.cpus))]
     if slots:
         items.append(("jobs", slots))
-    items += [("resources_available.arch", "linux"), ("resources_available.host", node.name),
-              ("resources_available.mem", _kb(hw.memory_mb)), ("resources_available.ncpus", str(hw.cpus))]
+    items += [("resources_available.arch", "linux"), ("resources_available.host", node.name)]
+    if hw.enforcement:   # how the node confines jobs: a custom string resource, in PBS's sorted place
+        items.append(("resources_available.hpcq_enforcement", confinement.summary(hw.enforcement)))
+    items += [("resources_available.mem", _kb(hw.memory_mb)), ("resources_available.ncpus", str(hw.cpus))]
     if hw.gpus:
         items.append(("resources_available.ngpus", str(len(hw.gpus))))
     items += [("resources_available.vnode", node.name),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from hpcq import hostlist, states, units
+from hpcq import confinement, hostlist, states, units
 from hpcq.api.lite import admin_pb2, jobs_pb2
 from hpcq.shims.slurm import sinfo_format
 from hpcq.shims.slurm import squeue_format as sq
@@ -262,6 +262,8 @@ def node_lines(node: Node, queues: Sequence[Queue], *, version: str = SLURM_VERS
     ]
     if node.reason:
         lines.insert(-5, f"Reason={node.reason}")
+    if hw.enforcement:   # how the node confines jobs, where Slurm shows a node's comment
+        lines.insert(-5, f"Comment=Enforcement={confinement.summary(hw.enforcement)}")
     return lines
 
 
