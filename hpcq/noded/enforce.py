@@ -29,6 +29,7 @@ several noded (and clusters) on one host never share a name.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 
@@ -125,6 +126,7 @@ def _prepare_v1(root: str, own: dict[str, str], host_cpus: list[int]) -> Enforce
         base = f"{home}/{_BASE}"
         with contextlib.suppress(FileExistsError):
             make_cgroup(base)
+        _check_writable(base)
         if c == "cpuset":  # a new cpuset has no CPUs and no memory nodes until given them
             for name in ("cpuset.cpus", "cpuset.mems"):
                 if not _read(f"{base}/{name}").strip():
@@ -155,9 +157,17 @@ def _prepare_v2(root: str, own: str, host_cpus: list[int]) -> Enforcement:
     base = f"{parent}/{_BASE}"
     with contextlib.suppress(FileExistsError):
         make_cgroup(base)
+    _check_writable(base)
     _write(f"{base}/cgroup.subtree_control", enable)
     host_cpus = parse_cpu_list(_read(f"{base}/cpuset.cpus.effective")) or host_cpus
     return Enforcement(V2, host_cpus, {"unified": base}, {"unified": leaf}, memsw=False)
+
+
+def _check_writable(base: str) -> None:
+    """Job cgroups are made in `base`: one made by another user (root's noded before) may
+    be there already, yet closed to this one."""
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), base)
 
 
 def parse_cpu_list(text: str) -> list[int]:
