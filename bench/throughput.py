@@ -1,4 +1,5 @@
-"""End-to-end throughput: 2,000 jobs of /bin/true through a local cluster of 4 noded.
+"""End-to-end throughput: 2,000 jobs of /bin/true through a local cluster of 4 noded,
+with every job confined by noded (cgroups, where the host has them) and without.
 
 Two runs: 2,000 single Submits through the SDK, and the same 2,000 jobs in one batched
 Submit (the stand-in for one array until arrays land). Each prints jobs/s from the first
@@ -91,18 +92,30 @@ def run(client: Client, workdir: str, batched: bool) -> float:
 
 def main() -> int:
     workdir = tempfile.mkdtemp(prefix="hpcq-bench-tp.")
-    with cpu_group() as total, local_cluster(nodes=4, cpus=0) as cluster:  # cpus=0: the machine's
-        home = cluster.home
-        if total is None:
-            print("(no cgroup of our own: 'supervisors+jobs' is the rest of the machine, other work included)")
-        with Client.from_config(config.load(home / "hpcq.toml"), use_agent=False) as client:
-            for label, batched in (("2,000 single submits", False), ("2,000 jobs in one Submit", True)):
-                before = cpu_seconds(home, total)
-                rate = run(client, workdir, batched)
-                after = cpu_seconds(home, total)
-                print(f"{label:<28} {rate:8.1f} jobs/s end to end   target {TARGET:g} (ratio {rate / TARGET:.2f}); "
-                      f"real Slurm {SLURM_DEFAULT:g} (hpcq/Slurm {rate / SLURM_DEFAULT:.1f}x)")
-                print(cpu_per_job(before, after))
+    rates: dict[tuple[bool, str], float] = {}
+    # Each job confined by noded (its cgroup: cores, memory, process tracking), then not:
+    # the same two runs on a fresh cluster each, side by side in this one run.
+    for confined in (True, False):
+        settings = (f"noded.confine_jobs={'true' if confined else 'false'}",)
+        with cpu_group() as total, local_cluster(nodes=4, cpus=0, settings=settings) as cluster:  # cpus=0: all
+            home = cluster.home
+            if total is None:
+                print("(no cgroup of our own: 'supervisors+jobs' is the rest of the machine, other work included)")
+            with Client.from_config(config.load(home / "hpcq.toml"), use_agent=False) as client:
+                enforcement = client.nodes()[0].hardware.enforcement
+                print(f"-- jobs confined: {'yes' if confined else 'no'} (nodes: {enforcement or 'none'})")
+                for label, batched in (("2,000 single submits", False), ("2,000 jobs in one Submit", True)):
+                    before = cpu_seconds(home, total)
+                    rate = rates[(confined, label)] = run(client, workdir, batched)
+                    after = cpu_seconds(home, total)
+                    print(f"{label:<28} {rate:8.1f} jobs/s end to end   target {TARGET:g} (ratio "
+                          f"{rate / TARGET:.2f}); real Slurm {SLURM_DEFAULT:g} "
+                          f"(hpcq/Slurm {rate / SLURM_DEFAULT:.1f}x)")
+                    print(cpu_per_job(before, after))
+    for label in ("2,000 single submits", "2,000 jobs in one Submit"):
+        on, off = rates[(True, label)], rates[(False, label)]
+        print(f"{label:<28} confined/unconfined {on / off:.2f} (cost of confinement {(1 - on / off) * 100:.0f}%; "
+              f"target at most 20%)")
     return 0
 
 
