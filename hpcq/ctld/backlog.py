@@ -32,17 +32,23 @@ class Backlog:
         self.of_user_in_queue: Counter[tuple[str, str]] = Counter()
 
     def update(self, job: jobs_pb2.Job, pending_tasks: int | None = None) -> None:
-        """Count a record as it is now (a new one, or a change of state, queue or tasks)."""
-        old = self._counted.pop(job.id, None)
-        if old is not None:
-            self._add(*old, sign=-1)
+        """Count a record as it is now (a new one, or a change of state, queue or tasks).
+        On every job's every change: kept to plain dict operations."""
         n = units(job, pending_tasks)
+        old = self._counted.get(job.id)
+        entry = (job.user, job.queue, n)
+        if old == entry:
+            return
+        of_user, in_queue = self.of_user, self.of_user_in_queue
+        if old is not None:
+            user, queue, k = old
+            self.total -= k
+            of_user[user] -= k
+            in_queue[(user, queue)] -= k
         if n:
-            entry = (job.user, job.queue, n)
             self._counted[job.id] = entry
-            self._add(*entry, sign=1)
-
-    def _add(self, user: str, queue: str, n: int, *, sign: int) -> None:
-        self.total += sign * n
-        self.of_user[user] += sign * n
-        self.of_user_in_queue[(user, queue)] += sign * n
+            self.total += n
+            of_user[entry[0]] += n
+            in_queue[(entry[0], entry[1])] += n
+        elif old is not None:
+            del self._counted[job.id]

@@ -12,6 +12,7 @@ Slurm treats as satisfied, and so does this module.
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -301,11 +302,16 @@ def to_proto(deps: Dependencies) -> tuple[list[Any], bool]:
 MAX_TARGETS = 10_000   # every scheduling pass looks each one up, for as long as the job is pending
 
 
+@functools.cache
+def _kinds_by_number() -> dict[int, Kind]:
+    from hpcq.api import jobs_pb2
+    return {jobs_pb2.Dependency.Kind.Value(name): kind for kind, name in _PROTO_KIND.items()}
+
+
 def from_proto(messages: Iterable[Any], any_of: bool = False) -> Dependencies | None:
     """From JobSpec.dependencies / dependency_any; None when there are none. Raises
     DependencyError for a kind it does not know; `check` says what else is wrong."""
-    from hpcq.api import jobs_pb2
-    kinds = {jobs_pb2.Dependency.Kind.Value(name): kind for kind, name in _PROTO_KIND.items()}
+    kinds = _kinds_by_number()
     terms = []
     for n, msg in enumerate(messages):
         if msg.kind not in kinds:
