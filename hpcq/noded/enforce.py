@@ -13,10 +13,13 @@ What each kind gives:
   CPUs; memory.limit_in_bytes (and memory.memsw.limit_in_bytes, so no swap beyond it) is
   its memory; an OOM kill is counted (memory.oom_control) and ends the job OUT_OF_MEMORY;
   every process of the job is in the cgroup and killed at its end; usage (CPU user and
-  system, peak memory) is read from the cgroup.
+  system, peak memory) is read from the cgroup. With the devices hierarchy too, the node's
+  GPU device nodes (/dev/nvidia<N>, char 195:N) other than the job's are denied to it
+  (devices.deny); /dev/nvidiactl and /dev/nvidia-uvm stay open, as the job's GPUs need them.
 - cgroup/v2 (a delegated subtree with cpuset, memory, cpu, pids): the same, with
   cpuset.cpus, memory.max, memory.swap.max = 0, memory.events, memory.peak, cpu.stat and
-  cgroup.kill.
+  cgroup.kill. Devices are not fenced: v2 has no file for it (an eBPF program would be
+  needed), and the node's description says so.
 - affinity+rlimits (neither, e.g. an unprivileged personal cluster): the job's CPU
   affinity is its CPUs, but the job may widen it again; memory is RLIMIT_DATA per
   process (a process that maps more gets ENOMEM; processes together may exceed it; no
@@ -41,6 +44,9 @@ if TYPE_CHECKING:
 
 V2, V1, AFFINITY = confinement.CGROUP_V2, confinement.CGROUP_V1, confinement.AFFINITY
 V1_CONTROLLERS = ("cpuset", "memory", "cpuacct")
+V1_DEVICES = "devices"   # used where the host has it: a host may have no GPUs to fence
+NVIDIA_MAJOR = 195       # /dev/nvidia<N> is char 195:N (195:255 is nvidiactl, which stays open)
+DEVICES_NOT_ENFORCED = "devices not enforced"
 V2_CONTROLLERS = ("cpuset", "cpu", "memory", "pids")
 _BASE = "hpcq"
 _V2_NODED = "noded"   # v2: a leaf for noded itself, as its cgroup may not hold processes and children
@@ -50,13 +56,15 @@ class Enforcement:
     """What noded chose at start, and what every job's plan gets of it."""
 
     def __init__(self, kind: str, host_cpus: list[int], bases: dict[str, str] | None = None,
-                 homes: dict[str, str] | None = None, memsw: bool = False, why: str = "") -> None:
+                 homes: dict[str, str] | None = None, memsw: bool = False, why: str = "",
+                 gpus: list[int] | None = None) -> None:
         self.kind = kind
         self.host_cpus = host_cpus            # the CPUs allocated ids 0, 1, ... stand for
         self.bases = bases or {}              # controller (v1) or "unified" (v2) -> where job cgroups go
         self.homes = homes or {}              # the same -> the cgroup noded (and so each supervisor) is in
         self.memsw = memsw
         self.why = why                        # why a stronger kind was not used ("" if none was expected)
+        self.gpus = gpus or []                # the GPU indices noded reported (hpcq.noded.hardware)
         # [noded] confine_cores, confine_memory, track_processes: each constraint may be turned off
         self.cores = self.memory = self.track = True
 
@@ -74,22 +82,33 @@ class Enforcement:
             text = f"{text}: {self.why}" if self.why else text
         else:
             parts = ", ".join(self.bases if self.kind == V1 else V2_CONTROLLERS)
-            text = f"{self.kind} ({parts}{', memsw' if self.memsw else ''})"
+            fenced = "" if V1_DEVICES in self.bases else f"; {DEVICES_NOT_ENFORCED}"
+            text = f"{self.kind} ({parts}{', memsw' if self.memsw else ''}{fenced})"
         return f"{text}{confinement.OFF}{', '.join(off)}" if off else text
 
-    def job_limits(self, job_id: int, attempt: int, cpu_ids: list[int], mem_mb: int) -> dict[str, Any]:
+    def job_limits(self, job_id: int, attempt: int, cpu_ids: list[int], mem_mb: int,
+                   gpu_ids: list[int] | tuple[int, ...] = ()) -> dict[str, Any]:
         """The plan's "confine" entry for one job on this node."""
         n = len(self.host_cpus)
         cpus = sorted({self.host_cpus[i % n] for i in cpu_ids}) if n and self.cores else []
+        denied = [f"c {NVIDIA_MAJOR}:{g} rwm" for g in self.gpus if g not in gpu_ids] \
+            if V1_DEVICES in self.bases else []
         return {"kind": self.kind, "name": _job_name(job_id, attempt), "bases": self.bases, "homes": self.homes,
                 "memsw": self.memsw, "cpus": cpus, "mem_bytes": mem_mb << 20 if self.memory else 0,
-                "track": self.track}
+                "track": self.track, "devices_denied": denied}
 
 
 # --- choosing, in noded -------------------------------------------------------------------
 
-def detect(root: str = "/sys/fs/cgroup", proc: str = "/proc/self") -> Enforcement:
-    """The strongest kind the host lets this process use, its cgroups made ready."""
+def detect(root: str = "/sys/fs/cgroup", proc: str = "/proc/self", gpus: list[int] | None = None) -> Enforcement:
+    """The strongest kind the host lets this process use, its cgroups made ready; `gpus`
+    are the GPU indices of the node, those a job was not given are fenced off (v1)."""
+    e = _detect(root, proc)
+    e.gpus = gpus or []
+    return e
+
+
+def _detect(root: str, proc: str) -> Enforcement:
     host_cpus = sorted(os.sched_getaffinity(0))
     own = _own_cgroups(f"{proc}/cgroup")
     reasons = []
@@ -121,7 +140,8 @@ def _own_cgroups(path: str) -> dict[str, str]:
 
 def _prepare_v1(root: str, own: dict[str, str], host_cpus: list[int]) -> Enforcement:
     bases, homes = {}, {}
-    for c in V1_CONTROLLERS:
+    optional = (V1_DEVICES,) if os.path.isdir(f"{root}/{V1_DEVICES}") else ()
+    for c in V1_CONTROLLERS + optional:
         home = os.path.normpath(f"{root}/{c}/{own.get(c, '/').lstrip('/')}")
         base = f"{home}/{_BASE}"
         with contextlib.suppress(FileExistsError):
@@ -193,7 +213,9 @@ class JobConfinement:
         self.kind: str = limits["kind"]
         self.limits = limits
         name = f"{limits['name']}.{supervisor_pid}"
-        self.dirs = {c: f"{base}/{name}" for c, base in limits["bases"].items()}
+        # A devices cgroup only for a job with something to deny: a mkdir less for most jobs.
+        self.dirs = {c: f"{base}/{name}" for c, base in limits["bases"].items()
+                     if c != V1_DEVICES or limits.get("devices_denied")}
         self.made: list[str] = []
 
     def prepare(self) -> None:
@@ -214,6 +236,10 @@ class JobConfinement:
                 _write(f"{memory}/memory.limit_in_bytes", str(mem))
                 if self.limits["memsw"]:
                     _write(f"{memory}/memory.memsw.limit_in_bytes", str(mem))
+            # A new devices cgroup inherits its parent's list (on a usual host: everything
+            # allowed); each rule makes one device an exception, one line per write.
+            for rule in self.limits.get("devices_denied", []) if V1_DEVICES in self.dirs else []:
+                _write(f"{self.dirs[V1_DEVICES]}/devices.deny", rule)
         else:
             d = self.dirs["unified"]
             if cpus:
@@ -240,8 +266,8 @@ class JobConfinement:
     def _move(self, dirs: dict[str, str]) -> None:
         if self.kind != AFFINITY:
             pid = str(os.getpid())
-            for d in dirs.values():
-                _write(f"{d}/cgroup.procs", pid)
+            for c in self.dirs:
+                _write(f"{dirs[c]}/cgroup.procs", pid)
 
     def processes(self) -> list[int]:
         """Every process of the job still alive (cgroups only, with tracking on; [] otherwise)."""

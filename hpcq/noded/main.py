@@ -39,8 +39,8 @@ async def run(config: configuration.Config) -> None:
     n = config.noded
     name = n.name or socket.gethostname().split(".")[0]
     facts = hardware.detect(n.cpus, n.memory_mb, n.features)
-    enforcement = enforce.detect().switch(cores=n.confine_cores, memory=n.confine_memory,
-                                          track=n.track_processes) if n.confine_jobs else None
+    enforcement = enforce.detect(gpus=[g.index for g in facts.gpus]).switch(
+        cores=n.confine_cores, memory=n.confine_memory, track=n.track_processes) if n.confine_jobs else None
     facts.enforcement = enforcement.describe() if enforcement else "none ([noded] confine_jobs = false)"
     log.info("jobs are confined by %s", facts.enforcement)
     endpoint = metrics.serve(n.metrics_listen, required=n.metrics_required, daemon="hpcq-noded", section="noded")

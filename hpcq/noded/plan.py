@@ -54,7 +54,8 @@ def make(job: jobs_pb2.Job, cluster: str, node_name: str, directory: spool.Attem
     if enforcement is not None:
         here = next((s for s in job.allocation.slices if s.node == node_name), None)
         if here is not None:
-            plan["confine"] = enforcement.job_limits(job.id, job.attempt, list(here.cpu_ids), here.mem_mb)
+            plan["confine"] = enforcement.job_limits(job.id, job.attempt, list(here.cpu_ids), here.mem_mb,
+                                                     list(here.gpu_ids))
         if not pbs:
             plan["oom_message"] = SLURM_OOM_MESSAGE % job.id
     return plan

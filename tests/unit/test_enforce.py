@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,7 @@ def test_v2_moves_noded_to_a_leaf_delegates_controllers_and_confines_a_job(v2: t
     root, proc = v2
     e = enforce.detect(str(root), str(proc))
     own = root / "system.slice" / "hpcq-noded.service"
-    assert e.kind == enforce.V2 and e.describe() == "cgroup/v2 (cpuset, cpu, memory, pids)"
+    assert e.kind == enforce.V2 and e.describe() == "cgroup/v2 (cpuset, cpu, memory, pids; devices not enforced)"
     assert (own / "noded" / "cgroup.procs").read_text() == str(os.getpid())
     assert (own / "cgroup.subtree_control").read_text() == "+cpuset +cpu +memory +pids"
     assert (own / "hpcq" / "cgroup.subtree_control").read_text() == "+cpuset +cpu +memory +pids"
@@ -73,6 +74,70 @@ def test_v2_moves_noded_to_a_leaf_delegates_controllers_and_confines_a_job(v2: t
     assert job.usage() == {"user": 3.0, "system": 0.5, "max_rss_kb": 200 << 10, "rss_kb": 150 << 10}
     # noded finds the same cgroup from the job and its supervisor's pid, to measure it live
     assert enforce.job_cgroups(e.bases, 7, 2, 42) == job.dirs
+
+
+def test_v2_fences_no_device_and_says_so(v2: tuple[Path, Path]):
+    root, proc = v2
+    e = enforce.detect(str(root), str(proc), gpus=[0, 1])
+    assert "devices not enforced" in e.describe()
+    assert e.job_limits(7, 1, [0], 100, gpu_ids=[0])["devices_denied"] == []
+
+
+# The files a cgroup v1 directory has in each hierarchy hpcq uses (those it touches).
+V1_FILES = {"cpuset": {"cpuset.cpus": "0-3\n", "cpuset.mems": "0\n", "cpuset.effective_cpus": "0-3\n"},
+            "memory": {"memory.limit_in_bytes": "", "memory.memsw.limit_in_bytes": "", "memory.oom_control": ""},
+            "cpuacct": {"cpuacct.usage_user": "0\n", "cpuacct.usage_sys": "0\n"},
+            "devices": {"devices.allow": "", "devices.deny": "", "devices.list": "a *:* rwm\n"}}
+
+
+def _fake_v1(root: Path) -> Callable[[str], None]:
+    """mkdir in a fake v1 tree: the new cgroup's files, a new cpuset's CPUs and memory nodes empty."""
+    def make(path: str) -> None:
+        os.mkdir(path)
+        Path(path, "cgroup.procs").write_text("")
+        for name, text in V1_FILES[Path(path).relative_to(root).parts[0]].items():
+            Path(path, name).write_text("" if name in ("cpuset.cpus", "cpuset.mems") else text)
+    return make
+
+
+def test_v1_with_the_devices_hierarchy_denies_the_gpus_a_job_was_not_given(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch):
+    root = tmp_path / "cgroup"
+    for hierarchy, files in V1_FILES.items():
+        (root / hierarchy).mkdir(parents=True)
+        for name, text in {"cgroup.procs": "", **files}.items():
+            (root / hierarchy / name).write_text(text)
+    proc = tmp_path / "proc"
+    proc.mkdir()
+    (proc / "cgroup").write_text("5:devices:/\n4:memory:/\n3:cpuset:/\n2:cpuacct:/\n0::/\n")
+    monkeypatch.setattr(enforce, "make_cgroup", _fake_v1(root))
+    writes: list[tuple[str, str]] = []
+    real_write = enforce._write
+
+    def recorded(path: str, text: str) -> None:
+        writes.append((os.path.relpath(path, root), text))
+        real_write(path, text)
+    monkeypatch.setattr(enforce, "_write", recorded)
+
+    e = enforce.detect(str(root), str(proc), gpus=[0, 1, 2])
+    assert e.describe() == "cgroup/v1 (cpuset, memory, cpuacct, devices, memsw)"
+    limits = e.job_limits(7, 1, [0], 100, gpu_ids=[1])
+    assert limits["devices_denied"] == ["c 195:0 rwm", "c 195:2 rwm"]
+    job = enforce.JobConfinement(limits, supervisor_pid=42)
+    job.prepare()
+    deny = "devices/hpcq/job_7.1.42/devices.deny"
+    assert [w for w in writes if w[0].startswith("devices/")] == [(deny, "c 195:0 rwm"), (deny, "c 195:2 rwm")]
+    writes.clear()
+    job.enter()
+    assert sorted(w[0] for w in writes) == [f"{h}/hpcq/job_7.1.42/cgroup.procs" for h in sorted(V1_FILES)]
+    writes.clear()
+    job.leave()
+    assert sorted(w[0] for w in writes) == [f"{h}/cgroup.procs" for h in sorted(V1_FILES)]
+
+    # A job with every GPU (or a node with none) gets no devices cgroup at all.
+    every = enforce.JobConfinement(e.job_limits(8, 1, [0], 100, gpu_ids=[0, 1, 2]), supervisor_pid=42)
+    every.prepare()
+    assert "devices" not in every.dirs and not (root / "devices" / "hpcq" / "job_8.1.42").exists()
 
 
 def test_v2_without_the_controllers_delegated_falls_back_and_says_why(v2: tuple[Path, Path]):
@@ -130,3 +195,23 @@ def test_v1_on_this_host_limits_memory_counts_the_oom_kill_pins_cpus_and_measure
     finally:
         job.remove()
     assert not any(os.path.exists(d) for d in job.dirs.values())
+
+
+@needs_v1
+@pytest.mark.skipif(not (v1_root / "devices").is_dir(), reason="needs the cgroup v1 devices hierarchy")
+def test_v1_devices_denied_to_a_job_cannot_be_opened_from_its_cgroup():
+    # This host has no GPU: /dev/null (c 1:3) stands for one, through the same rule a GPU gets.
+    e = enforce.detect()
+    assert "devices" in e.describe()
+    limits = e.job_limits(1, 1, [0], 100)
+    limits["devices_denied"] = ["c 1:3 rwm"]
+    job = enforce.JobConfinement(limits, os.getpid())
+    job.prepare()
+    try:
+        procs = " ".join(f"{d}/cgroup.procs" for d in job.dirs.values())
+        done = subprocess.run(["/bin/sh", "-c", f"for f in {procs}; do echo $$ > $f; done; exec cat /dev/null"],
+                              capture_output=True, text=True)
+        assert done.returncode == 1 and "/dev/null: Operation not permitted" in done.stderr
+        assert subprocess.run(["cat", "/dev/null"]).returncode == 0   # outside the job's cgroup it opens
+    finally:
+        job.remove()
