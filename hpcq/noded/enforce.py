@@ -218,6 +218,13 @@ class JobConfinement:
                      if c != V1_DEVICES or limits.get("devices_denied")}
         self.made: list[str] = []
 
+    @classmethod
+    def made_by(cls, limits: dict[str, Any], pid: int) -> JobConfinement:
+        """The confinement process `pid` made with these limits (to kill what is left in it and remove it)."""
+        confinement = cls(limits, pid)
+        confinement.made = [d for d in confinement.dirs.values() if os.path.isdir(d)]
+        return confinement
+
     def prepare(self) -> None:
         """Make the cgroup and set its limits (cgroups), or set our own affinity (the job inherits it)."""
         cpus, mem = self.limits["cpus"], self.limits["mem_bytes"]

@@ -46,7 +46,8 @@ class Session:
         self._starts: dict[tuple[int, int], nodes_pb2.JobOutcome] = {}  # started, not yet told
         self._launches = Supervised(log)
         self.steps = StepTasks(runner.node_name, runner.allow_root,
-                               lambda ended: self.report(nodes_pb2.NodeMessage(step_tasks_ended=ended)))
+                               lambda ended: self.report(nodes_pb2.NodeMessage(step_tasks_ended=ended)),
+                               runner.enforcement)
 
     def use_credentials(self, credentials: grpc.ChannelCredentials) -> None:
         """Certificate rotation: end the current stream cleanly (its request side closes,

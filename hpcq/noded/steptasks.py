@@ -7,8 +7,12 @@ output going to srun's --output/--error files or else to the job's own output fi
 and prints each rank's wait status; noded reports them to ctld (StepTasksEnded),
 where srun reads them. SignalStepTasks reaches the helper's whole session.
 
-Not done here: the job's cgroup and limits (jobd's) do not apply to these tasks, and
-an end that happens while noded is disconnected is not reported again.
+Where noded confines jobs by cgroup, the helper makes the job's cgroup on this node
+(as jobd would: this node's cpu ids and memory of the job) and enters it before it
+becomes the user, so every task and whatever a task leaves behind is counted there;
+when the helper has ended, noded kills what is left in it and removes it.
+
+Not done here: an end that happens while noded is disconnected is not reported again.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ import sys
 from collections.abc import Callable
 
 from hpcq.api import jobs_pb2, nodes_pb2
+from hpcq.noded import enforce
 from hpcq.noded.supervised import Supervised
 from hpcq.steplayout import ranks_on
 
@@ -33,8 +38,10 @@ class StepTasks:
     """noded's side: one helper per step, its end reported through `report`."""
 
     def __init__(self, node_name: str, allow_root: bool,
-                 report: Callable[[nodes_pb2.StepTasksEnded], None]) -> None:
+                 report: Callable[[nodes_pb2.StepTasksEnded], None],
+                 enforcement: enforce.Enforcement | None = None) -> None:
         self.node_name = node_name
+        self.enforcement = enforcement
         self.allow_root = allow_root
         self.report = report
         self._helpers: dict[Key, asyncio.subprocess.Process | None] = {}   # None: starting
@@ -64,10 +71,13 @@ class StepTasks:
     async def _run(self, key: Key, message: nodes_pb2.LaunchStepTasks) -> None:
         ranks = ranks_on(message.step, self.node_name)
         statuses: dict[int, int] = {}
+        limits = self._limits(message)
+        helper = None
         try:
             helper = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "hpcq.noded.steptasks", "--node", self.node_name,
                 *(["--allow-root"] if self.allow_root else []),
+                *(["--confine", json.dumps(limits)] if limits else []),
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, start_new_session=True)
             self._helpers[key] = helper
             if key in self._early:
@@ -85,8 +95,30 @@ class StepTasks:
         finally:
             self._helpers.pop(key, None)
             self._early.pop(key, None)
+            if limits and helper is not None:
+                await _end_the_rest(enforce.JobConfinement.made_by(limits, helper.pid))
         tasks = [jobs_pb2.TaskExit(rank=r, node=self.node_name, wait_status=statuses.get(r, lost)) for r in ranks]
         self.report(nodes_pb2.StepTasksEnded(job_id=key[0], attempt=key[1], step_id=key[2], tasks=tasks))
+
+
+    def _limits(self, message: nodes_pb2.LaunchStepTasks) -> dict[str, object] | None:
+        """The job's cgroup limits on this node (none for the fallback: the step's binding sets affinity)."""
+        e = self.enforcement
+        here = next((s for s in message.job.allocation.slices if s.node == self.node_name), None)
+        if e is None or e.kind == enforce.AFFINITY or here is None:
+            return None
+        return e.job_limits(message.job.id, message.step.attempt, list(here.cpu_ids), here.mem_mb,
+                            list(here.gpu_ids))
+
+
+async def _end_the_rest(confinement: enforce.JobConfinement) -> None:
+    """Kill what the step's tasks left in their cgroup, wait until it is empty, remove it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5.0
+    while confinement.processes() and loop.time() < deadline:
+        confinement.kill_all()
+        await asyncio.sleep(0.01)
+    confinement.remove()
 
 
 # -- the helper ---------------------------------------------------------------------------------
@@ -130,6 +162,15 @@ def main() -> int:
     args = sys.argv[1:]
     node = args[args.index("--node") + 1]
     message = nodes_pb2.LaunchStepTasks.FromString(sys.stdin.buffer.read())
+    if "--confine" in args:
+        # As root still: make the job's cgroup here and stay in it; the tasks inherit it.
+        confinement = enforce.JobConfinement(json.loads(args[args.index("--confine") + 1]), os.getpid())
+        try:
+            confinement.prepare()
+            confinement.enter()
+        except OSError as e:
+            confinement.remove()
+            raise SystemExit(f"hpcq-steptasks: cannot confine the step's tasks: {e.strerror or e}") from None
     _become(message.job.user, "--allow-root" in args)
     statuses = run(message, node)
     sys.stdout.write(json.dumps({str(k): v for k, v in statuses.items()}))

@@ -9,6 +9,7 @@ import pytest
 
 from hpcq import hostlist
 from hpcq.api import jobs_pb2
+from hpcq.noded.enforce import parse_cpu_list
 from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.integration,
@@ -135,3 +136,21 @@ def test_cancelling_a_job_ends_its_step_s_tasks_on_every_node(make_cluster, work
     finished(cluster, job_id)
     wait_until(lambda: not sleeps(), timeout=30, what="every task to end")
     assert sacct(cluster, job_id, "JobID,State")[3] == [f"{job_id}.0", "CANCELLED"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.path.isdir("/sys/fs/cgroup/memory")
+                    or os.path.exists("/sys/fs/cgroup/cgroup.controllers"), reason="needs root and cgroup v1")
+def test_the_other_node_s_tasks_run_in_the_job_s_cgroup_there_and_leave_nothing_behind(make_cluster, workdir):
+    cluster = make_cluster(nodes=2, cpus=1)
+    marker = f"{400 + os.getpid() % 1000}.{os.getpid() % 89}"    # a sleep no other process runs
+    task = (f"grep :memory: /proc/self/cgroup; grep Cpus_allowed_list /proc/self/status; "
+            f"(setsid sh -c 'sleep {marker} &' &)")
+    job_id = submit(cluster, workdir, f'srun -o "r_%t.out" sh -c "{task}"\n', "-N", "2", "-n", "2", "-o", "out.txt")
+    job = finished(cluster, job_id)
+    cgroup, cpus = (workdir / "r_1.out").read_text().split("\n")[:2]
+    assert f"/hpcq/job_{job_id}.{job.attempt}." in cgroup
+    assert len(parse_cpu_list(cpus.split()[1])) == len(job.allocation.slices[1].cpu_ids)   # the job's cpuset there
+    # Nothing of either rank is left: the other node's daemon was killed with the step's cgroup, now gone.
+    wait_until(lambda: not [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", marker]],
+               timeout=15, what="the daemons to be killed")
+    assert not os.path.exists("/sys/fs/cgroup/memory" + cgroup.split(":", 2)[2])
