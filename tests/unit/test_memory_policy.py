@@ -87,5 +87,5 @@ def test_each_constraint_can_be_turned_off_on_the_node():
     e.switch(cores=False, memory=False, track=False)
     limits = e.job_limits(1, 1, [1], 64)
     assert (limits["cpus"], limits["mem_bytes"], limits["track"]) == ([], 0, False)
-    assert e.describe() == "cgroup/v1 (memory, memsw); off: cores, memory, process tracking"
+    assert e.describe() == "cgroup/v1 (memory, memsw; devices not enforced); off: cores, memory, process tracking"
     assert confinement.turned_off(e.describe()) == ["cores", "memory", "process tracking"]
