@@ -56,6 +56,9 @@ def resources_shape(r: jobs_pb2.Resources) -> tuple[int, int, int, int]:
     return nodes, cpus, mem, r.gpus_per_node
 
 
+_DIALECTS = frozenset(jobs_pb2.Dialect.values())
+
+
 def validate(spec: jobs_pb2.JobSpec) -> None:
     """Checks that need no cluster state; each error names the field. What passes here
     must be safe for everything after: the scheduler's arithmetic, the store, the
@@ -75,7 +78,7 @@ def validate(spec: jobs_pb2.JobSpec) -> None:
     if spec.ByteSize() > MAX_SPEC_BYTES:
         raise InvalidArgument("BAD_SPEC", f"spec: larger than {MAX_SPEC_BYTES} bytes in all")
     _check_resources(spec.resources)
-    if spec.dialect not in jobs_pb2.Dialect.values():
+    if spec.dialect not in _DIALECTS:
         raise InvalidArgument("BAD_SPEC", f"dialect: {spec.dialect} is not a dialect")
     if not math.isfinite(spec.begin_time) or not 0 <= spec.begin_time <= MAX_TIME:
         raise InvalidArgument("BAD_SPEC", "begin_time: must be a finite, non-negative time before the year 10000")
