@@ -90,8 +90,8 @@ class Scheduling:
 
     def snapshot(self, now: float, depth: int | None = None) -> scheduler.Snapshot:
         """What a pass sees; with `depth`, a quick pass's: only the `depth` best-ranked
-        pending jobs (by the last full pass) and those queued since."""
-        self.table.release_due(now)
+        pending jobs (by the last full pass) and those queued since. Changes nothing: the
+        callers first let the waiting jobs whose time has come into the queue."""
         s = self.settings
         weights = scheduler.PriorityWeights(
             age=s.priority_weight_age, fairshare=s.priority_weight_fairshare, job_size=s.priority_weight_job_size,
@@ -124,6 +124,7 @@ class Scheduling:
         if job.id not in self.table.queued:
             return None
         now = self.clock.wall()
+        self.table.release_due(now)
         return scheduler.explain(self.snapshot(now), now, job.id)
 
     async def schedule_once(self, depth: int | None = None) -> int:
@@ -131,6 +132,7 @@ class Scheduling:
         started_at = time.perf_counter()
         table = self.table
         now = self.clock.wall()
+        table.release_due(now)
         decisions = scheduler.schedule(self.snapshot(now, depth), now)
         if depth is None:  # decisions come in priority order
             table.ranking, table.ranking_start = list(dict.fromkeys(d.job_id for d in decisions)), 0
