@@ -6,12 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from hpcq.api.lite import jobs_pb2
-from hpcq.shims import errors
+from hpcq.shims import errors, values
 from hpcq.shims.errors import ShimError
 from hpcq.shims.pbs import qstat_format
 
 R = jobs_pb2.JobActionResult
-MAX_JOB_ID = 2**64 - 1     # a job id is a uint64 on the wire
 
 
 def parse_ids(prog: str, operands: Sequence[str], usage: str) -> list[int]:
@@ -21,7 +20,7 @@ def parse_ids(prog: str, operands: Sequence[str], usage: str) -> list[int]:
     numbers = []
     for operand in operands:
         number = qstat_format.parse_job_id(operand)
-        if number is None or number > MAX_JOB_ID:
+        if number is None or number > values.UINT64_MAX:   # a job id is a uint64 on the wire
             raise ShimError(f"{prog}: illegally formed job identifier: {operand}", 1)
         numbers.append(number)
     return numbers
