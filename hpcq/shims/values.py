@@ -9,6 +9,9 @@ from collections.abc import Iterable
 UINT32_MAX = 2**32 - 1     # the largest count a JobSpec field holds
 UINT64_MAX = 2**64 - 1
 INT32_MAX = 2**31 - 1
+# The widest column a -o/--format may ask for: Slurm reads widths into an int; a wider one
+# here would only build a cell of that many characters.
+MAX_FIELD_WIDTH = 4096
 
 
 def is_digits(text: str) -> bool:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 from hpcq import hostlist, states, units
 from hpcq.api.lite import jobs_pb2
+from hpcq.shims import values
 from hpcq.shims.slurm import squeue_format as sq
 from hpcq.shims.slurm.scontrol_format import duration
 from hpcq.shims.submit_context import user_ids
@@ -213,9 +214,6 @@ def _cpu_time(seconds: float) -> str:
     return duration(seconds)
 
 
-MAX_WIDTH = 4096      # the widest column a format may ask for
-
-
 class FieldDef(namedtuple("FieldDef", "name width job step", defaults=(None,))):
     __slots__ = ()
     name: str
@@ -392,7 +390,7 @@ def parse_fields(text: str) -> list[Column]:
             size = int(width) if width else 0
         except ValueError:
             size = 0
-        size = max(-MAX_WIDTH, min(size, MAX_WIDTH))   # a cell is built of that many characters
+        size = max(-values.MAX_FIELD_WIDTH, min(size, values.MAX_FIELD_WIDTH))
         columns.append(Column(found, size or found.width))
     return columns
 

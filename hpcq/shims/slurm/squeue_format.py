@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from hpcq import filenames, hostlist, states, units
 from hpcq.api.lite import jobs_pb2
+from hpcq.shims import values
 from hpcq.shims.submit_context import user_ids
 
 S = jobs_pb2.JobState
@@ -312,11 +313,6 @@ class Field(namedtuple("Field", "letter width right suffix")):
 _SPEC = re.compile(r"%(\.?)-?(\d*)([A-Za-z])")   # "%-8j" is left-justified, as "%8j"
 
 
-# The widest column a format may ask for: Slurm reads widths into an int; a wider one here
-# would only build a cell of that many spaces.
-MAX_WIDTH = 4096
-
-
 class FormatError(ValueError):
     pass
 
@@ -342,7 +338,7 @@ def parse_format(text: str) -> tuple[str, list[Field]]:
         if m[3] not in FIELDS:
             raise FormatError(f"Invalid job format specification: {m[3]}")
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        fields.append(Field(m[3], min(int(m[2] or 0), MAX_WIDTH), m[1] == ".", text[m.end():end]))
+        fields.append(Field(m[3], min(int(m[2] or 0), values.MAX_FIELD_WIDTH), m[1] == ".", text[m.end():end]))
     prefix = text[:matches[0].start()] if matches else text
     return prefix, fields
 

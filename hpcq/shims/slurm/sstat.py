@@ -22,7 +22,7 @@ from hpcq.shims.errors import ShimError
 from hpcq.shims.getopt import OptionTable
 from hpcq.shims.record import Record
 from hpcq.shims.shim import Shim
-from hpcq.shims.slurm.sacct_format import MAX_WIDTH, cell
+from hpcq.shims.slurm.sacct_format import cell
 from hpcq.shims.slurm.scontrol_format import duration
 
 PROG = "sstat"
@@ -220,7 +220,7 @@ def parse_fields(text: str) -> list[tuple[Field, int]]:
         if found is None:
             raise ShimError(f'{PROG}: error: Invalid field requested: "{name}"', 1)
         size = int(width) if width.lstrip("-").isdigit() else 0
-        columns.append((found, max(-MAX_WIDTH, min(size, MAX_WIDTH)) or found.width))
+        columns.append((found, max(-values.MAX_FIELD_WIDTH, min(size, values.MAX_FIELD_WIDTH)) or found.width))
     return columns
 
 
