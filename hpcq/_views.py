@@ -38,6 +38,7 @@ class JobState(enum.IntEnum):
     TIMEOUT = 9
     NODE_FAIL = 10
     OUT_OF_MEMORY = 11
+    SUSPENDED = 12        #: stopped by an operator; its walltime stands still
 
     def __str__(self) -> str:
         return self.name

@@ -7,7 +7,7 @@ S = pb.JobState
 
 FINISHED = frozenset({S.COMPLETED, S.FAILED, S.CANCELLED, S.TIMEOUT, S.NODE_FAIL, S.OUT_OF_MEMORY})
 QUEUED = frozenset({S.PENDING, S.HELD, S.WAITING})
-ACTIVE = frozenset({S.RUNNING, S.COMPLETING})
+ACTIVE = frozenset({S.RUNNING, S.COMPLETING, S.SUSPENDED})
 
 # hpcq state -> (Slurm long name, Slurm compact code)
 SLURM = {
@@ -22,6 +22,7 @@ SLURM = {
     S.TIMEOUT: ("TIMEOUT", "TO"),
     S.NODE_FAIL: ("NODE_FAIL", "NF"),
     S.OUT_OF_MEMORY: ("OUT_OF_MEMORY", "OOM"),
+    S.SUSPENDED: ("SUSPENDED", "S"),
 }
 
 PBS = {
@@ -30,6 +31,7 @@ PBS = {
     S.WAITING: "W",
     S.RUNNING: "R",
     S.COMPLETING: "E",
+    S.SUSPENDED: "S",
 }
 
 

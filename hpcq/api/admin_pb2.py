@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from hpcq.api import nodes_pb2 as hpcq_dot_v1_dot_nodes__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13hpcq/v1/admin.proto\x12\x07hpcq.v1\x1a\x13hpcq/v1/nodes.proto\"\xa0\x02\n\x04Node\x12\x0c\n\x04name\x18\x01 \x01(\t\x12!\n\x05state\x18\x02 \x01(\x0e\x32\x12.hpcq.v1.NodeState\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12#\n\x08hardware\x18\x04 \x01(\x0b\x32\x11.hpcq.v1.Hardware\x12\x1b\n\x04load\x18\x05 \x01(\x0b\x32\r.hpcq.v1.Load\x12\x16\n\x0e\x63pus_allocated\x18\x06 \x01(\r\x12\x1b\n\x13memory_allocated_mb\x18\x07 \x01(\x04\x12\x16\n\x0egpus_allocated\x18\x08 \x01(\r\x12\x0f\n\x07job_ids\x18\t \x03(\x04\x12\x11\n\tlast_seen\x18\n \x01(\x01\x12\x11\n\tboot_time\x18\x0b \x01(\x01\x12\x11\n\tconnected\x18\x0c \x01(\x08\"\x9f\x03\n\x05Queue\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nis_default\x18\x02 \x01(\x08\x12#\n\x05state\x18\x03 \x01(\x0e\x32\x14.hpcq.v1.Queue.State\x12\r\n\x05nodes\x18\x04 \x03(\t\x12 \n\x18\x64\x65\x66\x61ult_walltime_seconds\x18\x05 \x01(\r\x12\x1c\n\x14max_walltime_seconds\x18\x06 \x01(\r\x12\x10\n\x08priority\x18\x07 \x01(\x05\x12\x1c\n\x14max_running_per_user\x18\x08 \x01(\r\x12\x19\n\x11max_cpus_per_user\x18\t \x01(\r\x12\x1e\n\x16\x64\x65\x66\x61ult_mem_per_cpu_mb\x18\n \x01(\x04\x12\x15\n\rallowed_users\x18\x0b \x03(\t\x12\x16\n\x0e\x61llowed_groups\x18\x0c \x03(\t\x12\x1b\n\x13max_submit_per_user\x18\r \x01(\r\"I\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x06\n\x02UP\x10\x01\x12\x08\n\x04\x44OWN\x10\x02\x12\t\n\x05\x44RAIN\x10\x03\x12\x0c\n\x08INACTIVE\x10\x04\"!\n\x10ListNodesRequest\x12\r\n\x05names\x18\x01 \x03(\t\"1\n\x11ListNodesResponse\x12\x1c\n\x05nodes\x18\x01 \x03(\x0b\x32\r.hpcq.v1.Node\"1\n\x11NodeActionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"1\n\x12NodeActionResponse\x12\x1b\n\x04node\x18\x01 \x01(\x0b\x32\r.hpcq.v1.Node\"\"\n\x11ListQueuesRequest\x12\r\n\x05names\x18\x01 \x03(\t\"4\n\x12ListQueuesResponse\x12\x1e\n\x06queues\x18\x01 \x03(\x0b\x32\x0e.hpcq.v1.Queue\"=\n\x0cQueueRequest\x12\x1d\n\x05queue\x18\x01 \x01(\x0b\x32\x0e.hpcq.v1.Queue\x12\x0e\n\x06\x66ields\x18\x02 \x03(\t\".\n\rQueueResponse\x12\x1d\n\x05queue\x18\x01 \x01(\x0b\x32\x0e.hpcq.v1.Queue\"\"\n\x12\x44\x65leteQueueRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteQueueResponse\"\x13\n\x11ServerInfoRequest\"\xa3\x02\n\x12ServerInfoResponse\x12\x0f\n\x07\x63luster\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x12\n\nstart_time\x18\x03 \x01(\x01\x12\x13\n\x0bnext_job_id\x18\x04 \x01(\x04\x12\x43\n\rjobs_by_state\x18\x05 \x03(\x0b\x32,.hpcq.v1.ServerInfoResponse.JobsByStateEntry\x12\r\n\x05nodes\x18\x06 \x01(\r\x12\x0e\n\x06\x63\x61ller\x18\x07 \x01(\t\x12\x13\n\x0b\x63\x61ller_role\x18\x08 \x01(\t\x12\x15\n\rdefault_queue\x18\t \x01(\t\x1a\x32\n\x10JobsByStateEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"E\n\x05Share\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x0e\n\x06shares\x18\x03 \x01(\r\x12\r\n\x05usage\x18\x04 \x01(\x01\"\x13\n\x11ListSharesRequest\"\xb9\x02\n\x12ListSharesResponse\x12\x1e\n\x06shares\x18\x01 \x03(\x0b\x32\x0e.hpcq.v1.Share\x12>\n\nuser_usage\x18\x02 \x03(\x0b\x32*.hpcq.v1.ListSharesResponse.UserUsageEntry\x12\x44\n\raccount_usage\x18\x03 \x03(\x0b\x32-.hpcq.v1.ListSharesResponse.AccountUsageEntry\x12\x16\n\x0e\x64\x65\x66\x61ult_shares\x18\x04 \x01(\r\x1a\x30\n\x0eUserUsageEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a\x33\n\x11\x41\x63\x63ountUsageEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"0\n\x0fSetShareRequest\x12\x1d\n\x05share\x18\x01 \x01(\x0b\x32\x0e.hpcq.v1.Share\"1\n\x10SetShareResponse\x12\x1d\n\x05share\x18\x01 \x01(\x0b\x32\x0e.hpcq.v1.Share*\x8e\x01\n\tNodeState\x12\x1a\n\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\r\n\tNODE_IDLE\x10\x01\x12\x0e\n\nNODE_MIXED\x10\x02\x12\x12\n\x0eNODE_ALLOCATED\x10\x03\x12\r\n\tNODE_DOWN\x10\x04\x12\x11\n\rNODE_DRAINING\x10\x05\x12\x10\n\x0cNODE_DRAINED\x10\x06\x32\xfb\x05\n\x05\x41\x64min\x12\x42\n\tListNodes\x12\x19.hpcq.v1.ListNodesRequest\x1a\x1a.hpcq.v1.ListNodesResponse\x12\x44\n\tDrainNode\x12\x1a.hpcq.v1.NodeActionRequest\x1a\x1b.hpcq.v1.NodeActionResponse\x12\x45\n\nResumeNode\x12\x1a.hpcq.v1.NodeActionRequest\x1a\x1b.hpcq.v1.NodeActionResponse\x12\x45\n\nRemoveNode\x12\x1a.hpcq.v1.NodeActionRequest\x1a\x1b.hpcq.v1.NodeActionResponse\x12\x45\n\nListQueues\x12\x1a.hpcq.v1.ListQueuesRequest\x1a\x1b.hpcq.v1.ListQueuesResponse\x12<\n\x0b\x43reateQueue\x12\x15.hpcq.v1.QueueRequest\x1a\x16.hpcq.v1.QueueResponse\x12<\n\x0bUpdateQueue\x12\x15.hpcq.v1.QueueRequest\x1a\x16.hpcq.v1.QueueResponse\x12H\n\x0b\x44\x65leteQueue\x12\x1b.hpcq.v1.DeleteQueueRequest\x1a\x1c.hpcq.v1.DeleteQueueResponse\x12\x45\n\nServerInfo\x12\x1a.hpcq.v1.ServerInfoRequest\x1a\x1b.hpcq.v1.ServerInfoResponse\x12\x45\n\nListShares\x12\x1a.hpcq.v1.ListSharesRequest\x1a\x1b.hpcq.v1.ListSharesResponse\x12?\n\x08SetShare\x12\x18.hpcq.v1.SetShareRequest\x1a\x19.hpcq.v1.SetShareResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13hpcq/v1/admin.proto\x12\x07hpcq.v1\x1a\x13hpcq/v1/nodes.proto\"\xa0\x02\n\x04Node\x12\x0c\n\x04name\x18\x01 \x01(\t\x12!\n\x05state\x18\x02 \x01(\x0e\x32\x12.hpcq.v1.NodeState\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12#\n\x08hardware\x18\x04 \x01(\x0b\x32\x11.hpcq.v1.Hardware\x12\x1b\n\x04load\x18\x05 \x01(\x0b\x32\r.hpcq.v1.Load\x12\x16\n\x0e\x63pus_allocated\x18\x06 \x01(\r\x12\x1b\n\x13memory_allocated_mb\x18\x07 \x01(\x04\x12\x16\n\x0egpus_allocated\x18\x08 \x01(\r\x12\x0f\n\x07job_ids\x18\t \x03(\x04\x12\x11\n\tlast_seen\x18\n \x01(\x01\x12\x11\n\tboot_time\x18\x0b \x01(\x01\x12\x11\n\tconnected\x18\x0c \x01(\x08\"\x9f\x03\n\x05Queue\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nis_default\x18\x02 \x01(\x08\x12#\n\x05state\x18\x03 \x01(\x0e\x32\x14.hpcq.v1.Queue.State\x12\r\n\x05nodes\x18\x04 \x03(\t\x12 \n\x18\x64\x65\x66\x61ult_walltime_seconds\x18\x05 \x01(\r\x12\x1c\n\x14max_walltime_seconds\x18\x06 \x01(\r\x12\x10\n\x08priority\x18\x07 \x01(\x05\x12\x1c\n\x14max_running_per_user\x18\x08 \x01(\r\x12\x19\n\x11max_cpus_per_user\x18\t \x01(\r\x12\x1e\n\x16\x64\x65\x66\x61ult_mem_per_cpu_mb\x18\n \x01(\x04\x12\x15\n\rallowed_users\x18\x0b \x03(\t\x12\x16\n\x0e\x61llowed_groups\x18\x0c \x03(\t\x12\x1b\n\x13max_submit_per_user\x18\r \x01(\r\"I\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x06\n\x02UP\x10\x01\x12\x08\n\x04\x44OWN\x10\x02\x12\t\n\x05\x44RAIN\x10\x03\x12\x0c\n\x08INACTIVE\x10\x04\"!\n\x10ListNodesRequest\x12\r\n\x05names\x18\x01 \x03(\t\"1\n\x11ListNodesResponse\x12\x1c\n\x05nodes\x18\x01 \x03(\x0b\x32\r.hpcq.v1.Node\"1\n\x11NodeActionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"1\n\x12NodeActionResponse\x12\x1b\n\x04node\x18\x01 \x01(\x0b\x32\r.hpcq.v1.Node\"\"\n\x11ListQueuesRequest\x12\r\n\x05names\x18\x01 \x03(\t\"4\n\x12ListQueuesResponse\x12\x1e\n\x06queues\x18\x01 \x03(\x0b\x32\x0e.hpcq.v1.Queue\"=\n\x0cQueueRequest\x12\x1d\n\x05queue\x18\x01 \x01(\x0b\x32\x0e.hpcq.v1.Queue\x12\x0e\n\x06\x66ields\x18\x02 \x03(\t\".\n\rQueueResponse\x12\x1d\n\x05queue\x18\x01 \x01(\x0b\x32\x0e.hpcq.v1.Queue\"\"\n\x12\x44\x65leteQueueRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteQueueResponse\"\x13\n\x11ServerInfoRequest\"\xd2\x03\n\x12ServerInfoResponse\x12\x0f\n\x07\x63luster\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x12\n\nstart_time\x18\x03 \x01(\x01\x12\x13\n\x0bnext_job_id\x18\x04 \x01(\x04\x12\x43\n\rjobs_by_state\x18\x05 \x03(\x0b\x32,.hpcq.v1.ServerInfoResponse.JobsByStateEntry\x12\r\n\x05nodes\x18\x06 \x01(\r\x12\x0e\n\x06\x63\x61ller\x18\x07 \x01(\t\x12\x13\n\x0b\x63\x61ller_role\x18\x08 \x01(\t\x12\x15\n\rdefault_queue\x18\t \x01(\t\x12(\n\x0b\x63ontrollers\x18\n \x03(\x0b\x32\x13.hpcq.v1.Controller\x12\x15\n\rlast_takeover\x18\x0b \x01(\x01\x12;\n\x08settings\x18\x0c \x03(\x0b\x32).hpcq.v1.ServerInfoResponse.SettingsEntry\x1a\x32\n\x10JobsByStateEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a/\n\rSettingsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"I\n\nController\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\r\n\x05since\x18\x03 \x01(\x01\x12\r\n\x05\x65poch\x18\x04 \x01(\x04\"E\n\x05Share\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x0e\n\x06shares\x18\x03 \x01(\r\x12\r\n\x05usage\x18\x04 \x01(\x01\"\x13\n\x11ListSharesRequest\"\xb9\x02\n\x12ListSharesResponse\x12\x1e\n\x06shares\x18\x01 \x03(\x0b\x32\x0e.hpcq.v1.Share\x12>\n\nuser_usage\x18\x02 \x03(\x0b\x32*.hpcq.v1.ListSharesResponse.UserUsageEntry\x12\x44\n\raccount_usage\x18\x03 \x03(\x0b\x32-.hpcq.v1.ListSharesResponse.AccountUsageEntry\x12\x16\n\x0e\x64\x65\x66\x61ult_shares\x18\x04 \x01(\r\x1a\x30\n\x0eUserUsageEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a\x33\n\x11\x41\x63\x63ountUsageEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"0\n\x0fSetShareRequest\x12\x1d\n\x05share\x18\x01 \x01(\x0b\x32\x0e.hpcq.v1.Share\"1\n\x10SetShareResponse\x12\x1d\n\x05share\x18\x01 \x01(\x0b\x32\x0e.hpcq.v1.Share*\x8e\x01\n\tNodeState\x12\x1a\n\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\r\n\tNODE_IDLE\x10\x01\x12\x0e\n\nNODE_MIXED\x10\x02\x12\x12\n\x0eNODE_ALLOCATED\x10\x03\x12\r\n\tNODE_DOWN\x10\x04\x12\x11\n\rNODE_DRAINING\x10\x05\x12\x10\n\x0cNODE_DRAINED\x10\x06\x32\xfb\x05\n\x05\x41\x64min\x12\x42\n\tListNodes\x12\x19.hpcq.v1.ListNodesRequest\x1a\x1a.hpcq.v1.ListNodesResponse\x12\x44\n\tDrainNode\x12\x1a.hpcq.v1.NodeActionRequest\x1a\x1b.hpcq.v1.NodeActionResponse\x12\x45\n\nResumeNode\x12\x1a.hpcq.v1.NodeActionRequest\x1a\x1b.hpcq.v1.NodeActionResponse\x12\x45\n\nRemoveNode\x12\x1a.hpcq.v1.NodeActionRequest\x1a\x1b.hpcq.v1.NodeActionResponse\x12\x45\n\nListQueues\x12\x1a.hpcq.v1.ListQueuesRequest\x1a\x1b.hpcq.v1.ListQueuesResponse\x12<\n\x0b\x43reateQueue\x12\x15.hpcq.v1.QueueRequest\x1a\x16.hpcq.v1.QueueResponse\x12<\n\x0bUpdateQueue\x12\x15.hpcq.v1.QueueRequest\x1a\x16.hpcq.v1.QueueResponse\x12H\n\x0b\x44\x65leteQueue\x12\x1b.hpcq.v1.DeleteQueueRequest\x1a\x1c.hpcq.v1.DeleteQueueResponse\x12\x45\n\nServerInfo\x12\x1a.hpcq.v1.ServerInfoRequest\x1a\x1b.hpcq.v1.ServerInfoResponse\x12\x45\n\nListShares\x12\x1a.hpcq.v1.ListSharesRequest\x1a\x1b.hpcq.v1.ListSharesResponse\x12?\n\x08SetShare\x12\x18.hpcq.v1.SetShareRequest\x1a\x19.hpcq.v1.SetShareResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,12 +34,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SERVERINFORESPONSE_JOBSBYSTATEENTRY']._loaded_options = None
   _globals['_SERVERINFORESPONSE_JOBSBYSTATEENTRY']._serialized_options = b'8\001'
+  _globals['_SERVERINFORESPONSE_SETTINGSENTRY']._loaded_options = None
+  _globals['_SERVERINFORESPONSE_SETTINGSENTRY']._serialized_options = b'8\001'
   _globals['_LISTSHARESRESPONSE_USERUSAGEENTRY']._loaded_options = None
   _globals['_LISTSHARESRESPONSE_USERUSAGEENTRY']._serialized_options = b'8\001'
   _globals['_LISTSHARESRESPONSE_ACCOUNTUSAGEENTRY']._loaded_options = None
   _globals['_LISTSHARESRESPONSE_ACCOUNTUSAGEENTRY']._serialized_options = b'8\001'
-  _globals['_NODESTATE']._serialized_start=2035
-  _globals['_NODESTATE']._serialized_end=2177
+  _globals['_NODESTATE']._serialized_start=2285
+  _globals['_NODESTATE']._serialized_end=2427
   _globals['_NODE']._serialized_start=54
   _globals['_NODE']._serialized_end=342
   _globals['_QUEUE']._serialized_start=345
@@ -69,23 +71,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SERVERINFOREQUEST']._serialized_start=1210
   _globals['_SERVERINFOREQUEST']._serialized_end=1229
   _globals['_SERVERINFORESPONSE']._serialized_start=1232
-  _globals['_SERVERINFORESPONSE']._serialized_end=1523
-  _globals['_SERVERINFORESPONSE_JOBSBYSTATEENTRY']._serialized_start=1473
-  _globals['_SERVERINFORESPONSE_JOBSBYSTATEENTRY']._serialized_end=1523
-  _globals['_SHARE']._serialized_start=1525
-  _globals['_SHARE']._serialized_end=1594
-  _globals['_LISTSHARESREQUEST']._serialized_start=1596
-  _globals['_LISTSHARESREQUEST']._serialized_end=1615
-  _globals['_LISTSHARESRESPONSE']._serialized_start=1618
-  _globals['_LISTSHARESRESPONSE']._serialized_end=1931
-  _globals['_LISTSHARESRESPONSE_USERUSAGEENTRY']._serialized_start=1830
-  _globals['_LISTSHARESRESPONSE_USERUSAGEENTRY']._serialized_end=1878
-  _globals['_LISTSHARESRESPONSE_ACCOUNTUSAGEENTRY']._serialized_start=1880
-  _globals['_LISTSHARESRESPONSE_ACCOUNTUSAGEENTRY']._serialized_end=1931
-  _globals['_SETSHAREREQUEST']._serialized_start=1933
-  _globals['_SETSHAREREQUEST']._serialized_end=1981
-  _globals['_SETSHARERESPONSE']._serialized_start=1983
-  _globals['_SETSHARERESPONSE']._serialized_end=2032
-  _globals['_ADMIN']._serialized_start=2180
-  _globals['_ADMIN']._serialized_end=2943
+  _globals['_SERVERINFORESPONSE']._serialized_end=1698
+  _globals['_SERVERINFORESPONSE_JOBSBYSTATEENTRY']._serialized_start=1599
+  _globals['_SERVERINFORESPONSE_JOBSBYSTATEENTRY']._serialized_end=1649
+  _globals['_SERVERINFORESPONSE_SETTINGSENTRY']._serialized_start=1651
+  _globals['_SERVERINFORESPONSE_SETTINGSENTRY']._serialized_end=1698
+  _globals['_CONTROLLER']._serialized_start=1700
+  _globals['_CONTROLLER']._serialized_end=1773
+  _globals['_SHARE']._serialized_start=1775
+  _globals['_SHARE']._serialized_end=1844
+  _globals['_LISTSHARESREQUEST']._serialized_start=1846
+  _globals['_LISTSHARESREQUEST']._serialized_end=1865
+  _globals['_LISTSHARESRESPONSE']._serialized_start=1868
+  _globals['_LISTSHARESRESPONSE']._serialized_end=2181
+  _globals['_LISTSHARESRESPONSE_USERUSAGEENTRY']._serialized_start=2080
+  _globals['_LISTSHARESRESPONSE_USERUSAGEENTRY']._serialized_end=2128
+  _globals['_LISTSHARESRESPONSE_ACCOUNTUSAGEENTRY']._serialized_start=2130
+  _globals['_LISTSHARESRESPONSE_ACCOUNTUSAGEENTRY']._serialized_end=2181
+  _globals['_SETSHAREREQUEST']._serialized_start=2183
+  _globals['_SETSHAREREQUEST']._serialized_end=2231
+  _globals['_SETSHARERESPONSE']._serialized_start=2233
+  _globals['_SETSHARERESPONSE']._serialized_end=2282
+  _globals['_ADMIN']._serialized_start=2430
+  _globals['_ADMIN']._serialized_end=3193
 # @@protoc_insertion_point(module_scope)

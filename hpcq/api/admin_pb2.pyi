@@ -162,7 +162,7 @@ class ServerInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ServerInfoResponse(_message.Message):
-    __slots__ = ("cluster", "version", "start_time", "next_job_id", "jobs_by_state", "nodes", "caller", "caller_role", "default_queue")
+    __slots__ = ("cluster", "version", "start_time", "next_job_id", "jobs_by_state", "nodes", "caller", "caller_role", "default_queue", "controllers", "last_takeover", "settings")
     class JobsByStateEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -170,6 +170,13 @@ class ServerInfoResponse(_message.Message):
         key: str
         value: int
         def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class SettingsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -179,6 +186,9 @@ class ServerInfoResponse(_message.Message):
     CALLER_FIELD_NUMBER: _ClassVar[int]
     CALLER_ROLE_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_QUEUE_FIELD_NUMBER: _ClassVar[int]
+    CONTROLLERS_FIELD_NUMBER: _ClassVar[int]
+    LAST_TAKEOVER_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
     cluster: str
     version: str
     start_time: float
@@ -188,7 +198,22 @@ class ServerInfoResponse(_message.Message):
     caller: str
     caller_role: str
     default_queue: str
-    def __init__(self, cluster: _Optional[str] = ..., version: _Optional[str] = ..., start_time: _Optional[float] = ..., next_job_id: _Optional[int] = ..., jobs_by_state: _Optional[_Mapping[str, int]] = ..., nodes: _Optional[int] = ..., caller: _Optional[str] = ..., caller_role: _Optional[str] = ..., default_queue: _Optional[str] = ...) -> None: ...
+    controllers: _containers.RepeatedCompositeFieldContainer[Controller]
+    last_takeover: float
+    settings: _containers.ScalarMap[str, str]
+    def __init__(self, cluster: _Optional[str] = ..., version: _Optional[str] = ..., start_time: _Optional[float] = ..., next_job_id: _Optional[int] = ..., jobs_by_state: _Optional[_Mapping[str, int]] = ..., nodes: _Optional[int] = ..., caller: _Optional[str] = ..., caller_role: _Optional[str] = ..., default_queue: _Optional[str] = ..., controllers: _Optional[_Iterable[_Union[Controller, _Mapping]]] = ..., last_takeover: _Optional[float] = ..., settings: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class Controller(_message.Message):
+    __slots__ = ("address", "role", "since", "epoch")
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    address: str
+    role: str
+    since: float
+    epoch: int
+    def __init__(self, address: _Optional[str] = ..., role: _Optional[str] = ..., since: _Optional[float] = ..., epoch: _Optional[int] = ...) -> None: ...
 
 class Share(_message.Message):
     __slots__ = ("account", "user", "shares", "usage")

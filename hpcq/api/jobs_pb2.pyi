@@ -27,6 +27,7 @@ class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TIMEOUT: _ClassVar[JobState]
     NODE_FAIL: _ClassVar[JobState]
     OUT_OF_MEMORY: _ClassVar[JobState]
+    SUSPENDED: _ClassVar[JobState]
 DIALECT_UNSPECIFIED: Dialect
 DIALECT_PBS: Dialect
 DIALECT_SLURM: Dialect
@@ -42,6 +43,7 @@ CANCELLED: JobState
 TIMEOUT: JobState
 NODE_FAIL: JobState
 OUT_OF_MEMORY: JobState
+SUSPENDED: JobState
 
 class Resources(_message.Message):
     __slots__ = ("nodes", "tasks", "tasks_per_node", "cpus_per_task", "mem_per_node_mb", "mem_per_cpu_mb", "gpus_per_node", "features", "licenses", "exclusive", "exclude_nodes")
@@ -128,7 +130,7 @@ class ArraySpec(_message.Message):
     def __init__(self, max_running: _Optional[int] = ..., tasks: _Optional[str] = ..., task_count: _Optional[int] = ...) -> None: ...
 
 class JobSpec(_message.Message):
-    __slots__ = ("dialect", "name", "queue", "account", "script", "argv", "interpreter", "submit_dir", "submit_host", "workdir", "stdout_path", "stderr_path", "join_output", "append_output", "environment", "resources", "walltime_seconds", "nice", "hold", "begin_time", "dependencies", "dependency_any", "array", "requeue", "comment", "mail_events", "mail_users", "umask", "kill_signal", "kill_signal_seconds", "attributes", "retry", "priority")
+    __slots__ = ("dialect", "name", "queue", "account", "script", "argv", "interpreter", "submit_dir", "submit_host", "workdir", "stdout_path", "stderr_path", "join_output", "append_output", "environment", "resources", "walltime_seconds", "nice", "hold", "begin_time", "dependencies", "dependency_any", "array", "requeue", "comment", "mail_events", "mail_users", "umask", "kill_signal", "kill_signal_seconds", "attributes", "retry", "priority", "allocation")
     class EnvironmentEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -176,6 +178,7 @@ class JobSpec(_message.Message):
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     RETRY_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    ALLOCATION_FIELD_NUMBER: _ClassVar[int]
     dialect: Dialect
     name: str
     queue: str
@@ -209,7 +212,8 @@ class JobSpec(_message.Message):
     attributes: _containers.ScalarMap[str, str]
     retry: RetryPolicy
     priority: int
-    def __init__(self, dialect: _Optional[_Union[Dialect, str]] = ..., name: _Optional[str] = ..., queue: _Optional[str] = ..., account: _Optional[str] = ..., script: _Optional[str] = ..., argv: _Optional[_Iterable[str]] = ..., interpreter: _Optional[str] = ..., submit_dir: _Optional[str] = ..., submit_host: _Optional[str] = ..., workdir: _Optional[str] = ..., stdout_path: _Optional[str] = ..., stderr_path: _Optional[str] = ..., join_output: _Optional[bool] = ..., append_output: _Optional[bool] = ..., environment: _Optional[_Mapping[str, str]] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., walltime_seconds: _Optional[int] = ..., nice: _Optional[int] = ..., hold: _Optional[bool] = ..., begin_time: _Optional[float] = ..., dependencies: _Optional[_Iterable[_Union[Dependency, _Mapping]]] = ..., dependency_any: _Optional[bool] = ..., array: _Optional[_Union[ArraySpec, _Mapping]] = ..., requeue: _Optional[bool] = ..., comment: _Optional[str] = ..., mail_events: _Optional[str] = ..., mail_users: _Optional[str] = ..., umask: _Optional[int] = ..., kill_signal: _Optional[int] = ..., kill_signal_seconds: _Optional[int] = ..., attributes: _Optional[_Mapping[str, str]] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ..., priority: _Optional[int] = ...) -> None: ...
+    allocation: bool
+    def __init__(self, dialect: _Optional[_Union[Dialect, str]] = ..., name: _Optional[str] = ..., queue: _Optional[str] = ..., account: _Optional[str] = ..., script: _Optional[str] = ..., argv: _Optional[_Iterable[str]] = ..., interpreter: _Optional[str] = ..., submit_dir: _Optional[str] = ..., submit_host: _Optional[str] = ..., workdir: _Optional[str] = ..., stdout_path: _Optional[str] = ..., stderr_path: _Optional[str] = ..., join_output: _Optional[bool] = ..., append_output: _Optional[bool] = ..., environment: _Optional[_Mapping[str, str]] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., walltime_seconds: _Optional[int] = ..., nice: _Optional[int] = ..., hold: _Optional[bool] = ..., begin_time: _Optional[float] = ..., dependencies: _Optional[_Iterable[_Union[Dependency, _Mapping]]] = ..., dependency_any: _Optional[bool] = ..., array: _Optional[_Union[ArraySpec, _Mapping]] = ..., requeue: _Optional[bool] = ..., comment: _Optional[str] = ..., mail_events: _Optional[str] = ..., mail_users: _Optional[str] = ..., umask: _Optional[int] = ..., kill_signal: _Optional[int] = ..., kill_signal_seconds: _Optional[int] = ..., attributes: _Optional[_Mapping[str, str]] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ..., priority: _Optional[int] = ..., allocation: _Optional[bool] = ...) -> None: ...
 
 class Allocation(_message.Message):
     __slots__ = ("slices",)
@@ -372,20 +376,32 @@ class StepLaunch(_message.Message):
     def __init__(self, launch_node: _Optional[str] = ..., argv: _Optional[_Iterable[str]] = ..., environment: _Optional[_Mapping[str, str]] = ..., cwd: _Optional[str] = ..., output: _Optional[str] = ..., error: _Optional[str] = ..., input: _Optional[str] = ..., open_mode: _Optional[str] = ..., cpu_bind: _Optional[str] = ...) -> None: ...
 
 class SubmitRequest(_message.Message):
-    __slots__ = ("specs", "test_only")
+    __slots__ = ("specs", "test_only", "idempotency_key")
     SPECS_FIELD_NUMBER: _ClassVar[int]
     TEST_ONLY_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     specs: _containers.RepeatedCompositeFieldContainer[JobSpec]
     test_only: bool
-    def __init__(self, specs: _Optional[_Iterable[_Union[JobSpec, _Mapping]]] = ..., test_only: _Optional[bool] = ...) -> None: ...
+    idempotency_key: str
+    def __init__(self, specs: _Optional[_Iterable[_Union[JobSpec, _Mapping]]] = ..., test_only: _Optional[bool] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class SubmitResponse(_message.Message):
-    __slots__ = ("job_ids", "cluster")
+    __slots__ = ("job_ids", "cluster", "repeated_submit")
     JOB_IDS_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    REPEATED_SUBMIT_FIELD_NUMBER: _ClassVar[int]
     job_ids: _containers.RepeatedScalarFieldContainer[int]
     cluster: str
-    def __init__(self, job_ids: _Optional[_Iterable[int]] = ..., cluster: _Optional[str] = ...) -> None: ...
+    repeated_submit: bool
+    def __init__(self, job_ids: _Optional[_Iterable[int]] = ..., cluster: _Optional[str] = ..., repeated_submit: _Optional[bool] = ...) -> None: ...
+
+class ArrayTaskRef(_message.Message):
+    __slots__ = ("array_job_id", "task")
+    ARRAY_JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    array_job_id: int
+    task: int
+    def __init__(self, array_job_id: _Optional[int] = ..., task: _Optional[int] = ...) -> None: ...
 
 class GetJobsRequest(_message.Message):
     __slots__ = ("job_ids",)
@@ -450,17 +466,21 @@ class JobEvent(_message.Message):
     def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
 
 class JobActionRequest(_message.Message):
-    __slots__ = ("job_ids", "signal", "admin")
+    __slots__ = ("job_ids", "signal", "admin", "tasks", "hold")
     JOB_IDS_FIELD_NUMBER: _ClassVar[int]
     SIGNAL_FIELD_NUMBER: _ClassVar[int]
     ADMIN_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    HOLD_FIELD_NUMBER: _ClassVar[int]
     job_ids: _containers.RepeatedScalarFieldContainer[int]
     signal: int
     admin: bool
-    def __init__(self, job_ids: _Optional[_Iterable[int]] = ..., signal: _Optional[int] = ..., admin: _Optional[bool] = ...) -> None: ...
+    tasks: _containers.RepeatedCompositeFieldContainer[ArrayTaskRef]
+    hold: bool
+    def __init__(self, job_ids: _Optional[_Iterable[int]] = ..., signal: _Optional[int] = ..., admin: _Optional[bool] = ..., tasks: _Optional[_Iterable[_Union[ArrayTaskRef, _Mapping]]] = ..., hold: _Optional[bool] = ...) -> None: ...
 
 class JobActionResult(_message.Message):
-    __slots__ = ("job_id", "code", "message")
+    __slots__ = ("job_id", "task", "code", "message")
     class Code(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         OK: _ClassVar[JobActionResult.Code]
@@ -474,12 +494,14 @@ class JobActionResult(_message.Message):
     NOT_PERMITTED: JobActionResult.Code
     INVALID_STATE: JobActionResult.Code
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     job_id: int
+    task: ArrayTaskRef
     code: JobActionResult.Code
     message: str
-    def __init__(self, job_id: _Optional[int] = ..., code: _Optional[_Union[JobActionResult.Code, str]] = ..., message: _Optional[str] = ...) -> None: ...
+    def __init__(self, job_id: _Optional[int] = ..., task: _Optional[_Union[ArrayTaskRef, _Mapping]] = ..., code: _Optional[_Union[JobActionResult.Code, str]] = ..., message: _Optional[str] = ...) -> None: ...
 
 class JobActionResponse(_message.Message):
     __slots__ = ("results",)
@@ -488,20 +510,62 @@ class JobActionResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[JobActionResult, _Mapping]]] = ...) -> None: ...
 
 class UpdateJobRequest(_message.Message):
-    __slots__ = ("job_id", "spec", "fields")
+    __slots__ = ("job_id", "spec", "fields", "task")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     FIELDS_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
     job_id: int
     spec: JobSpec
     fields: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, job_id: _Optional[int] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., fields: _Optional[_Iterable[str]] = ...) -> None: ...
+    task: ArrayTaskRef
+    def __init__(self, job_id: _Optional[int] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., fields: _Optional[_Iterable[str]] = ..., task: _Optional[_Union[ArrayTaskRef, _Mapping]] = ...) -> None: ...
 
 class UpdateJobResponse(_message.Message):
     __slots__ = ("job",)
     JOB_FIELD_NUMBER: _ClassVar[int]
     job: Job
     def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
+
+class AllocateRequest(_message.Message):
+    __slots__ = ("spec", "idempotency_key", "release", "exit_code")
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    spec: JobSpec
+    idempotency_key: str
+    release: bool
+    exit_code: int
+    def __init__(self, spec: _Optional[_Union[JobSpec, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., release: _Optional[bool] = ..., exit_code: _Optional[int] = ...) -> None: ...
+
+class AllocateEvent(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: Job
+    def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
+
+class OutputRequest(_message.Message):
+    __slots__ = ("job_id", "step_id", "stderr", "follow", "offset")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    STEP_ID_FIELD_NUMBER: _ClassVar[int]
+    STDERR_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    step_id: int
+    stderr: bool
+    follow: bool
+    offset: int
+    def __init__(self, job_id: _Optional[int] = ..., step_id: _Optional[int] = ..., stderr: _Optional[bool] = ..., follow: _Optional[bool] = ..., offset: _Optional[int] = ...) -> None: ...
+
+class OutputChunk(_message.Message):
+    __slots__ = ("data", "offset")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    offset: int
+    def __init__(self, data: _Optional[bytes] = ..., offset: _Optional[int] = ...) -> None: ...
 
 class JobUsage(_message.Message):
     __slots__ = ("job_id", "attempt", "node", "cpu_seconds", "user_cpu_seconds", "system_cpu_seconds", "rss_kb", "max_rss_kb", "sample_time")

@@ -99,6 +99,31 @@ class JobsStub:
                 request_serializer=hpcq_dot_v1_dot_jobs__pb2.UsageRequest.SerializeToString,
                 response_deserializer=hpcq_dot_v1_dot_jobs__pb2.UsageResponse.FromString,
                 _registered_method=True)
+        self.Requeue = channel.unary_unary(
+                '/hpcq.v1.Jobs/Requeue',
+                request_serializer=hpcq_dot_v1_dot_jobs__pb2.JobActionRequest.SerializeToString,
+                response_deserializer=hpcq_dot_v1_dot_jobs__pb2.JobActionResponse.FromString,
+                _registered_method=True)
+        self.Suspend = channel.unary_unary(
+                '/hpcq.v1.Jobs/Suspend',
+                request_serializer=hpcq_dot_v1_dot_jobs__pb2.JobActionRequest.SerializeToString,
+                response_deserializer=hpcq_dot_v1_dot_jobs__pb2.JobActionResponse.FromString,
+                _registered_method=True)
+        self.Resume = channel.unary_unary(
+                '/hpcq.v1.Jobs/Resume',
+                request_serializer=hpcq_dot_v1_dot_jobs__pb2.JobActionRequest.SerializeToString,
+                response_deserializer=hpcq_dot_v1_dot_jobs__pb2.JobActionResponse.FromString,
+                _registered_method=True)
+        self.Allocate = channel.stream_stream(
+                '/hpcq.v1.Jobs/Allocate',
+                request_serializer=hpcq_dot_v1_dot_jobs__pb2.AllocateRequest.SerializeToString,
+                response_deserializer=hpcq_dot_v1_dot_jobs__pb2.AllocateEvent.FromString,
+                _registered_method=True)
+        self.Output = channel.unary_stream(
+                '/hpcq.v1.Jobs/Output',
+                request_serializer=hpcq_dot_v1_dot_jobs__pb2.OutputRequest.SerializeToString,
+                response_deserializer=hpcq_dot_v1_dot_jobs__pb2.OutputChunk.FromString,
+                _registered_method=True)
 
 
 class JobsServicer:
@@ -182,6 +207,42 @@ class JobsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Requeue(self, request, context):
+        """Back to the queue for another attempt (scontrol requeue, qrerun).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Suspend(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Resume(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Allocate(self, request_iterator, context):
+        """An interactive allocation (salloc, srun outside a job, qsub -I): the first request
+        carries the spec; ctld answers with the job as it changes (queued, granted, ended).
+        A request with release set, or the stream's end, ends the allocation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Output(self, request, context):
+        """A job's output as its node reads it (sattach, follow), whether or not the client
+        shares a filesystem with the node.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -249,6 +310,31 @@ def add_JobsServicer_to_server(servicer, server):
                     servicer.Usage,
                     request_deserializer=hpcq_dot_v1_dot_jobs__pb2.UsageRequest.FromString,
                     response_serializer=hpcq_dot_v1_dot_jobs__pb2.UsageResponse.SerializeToString,
+            ),
+            'Requeue': grpc.unary_unary_rpc_method_handler(
+                    servicer.Requeue,
+                    request_deserializer=hpcq_dot_v1_dot_jobs__pb2.JobActionRequest.FromString,
+                    response_serializer=hpcq_dot_v1_dot_jobs__pb2.JobActionResponse.SerializeToString,
+            ),
+            'Suspend': grpc.unary_unary_rpc_method_handler(
+                    servicer.Suspend,
+                    request_deserializer=hpcq_dot_v1_dot_jobs__pb2.JobActionRequest.FromString,
+                    response_serializer=hpcq_dot_v1_dot_jobs__pb2.JobActionResponse.SerializeToString,
+            ),
+            'Resume': grpc.unary_unary_rpc_method_handler(
+                    servicer.Resume,
+                    request_deserializer=hpcq_dot_v1_dot_jobs__pb2.JobActionRequest.FromString,
+                    response_serializer=hpcq_dot_v1_dot_jobs__pb2.JobActionResponse.SerializeToString,
+            ),
+            'Allocate': grpc.stream_stream_rpc_method_handler(
+                    servicer.Allocate,
+                    request_deserializer=hpcq_dot_v1_dot_jobs__pb2.AllocateRequest.FromString,
+                    response_serializer=hpcq_dot_v1_dot_jobs__pb2.AllocateEvent.SerializeToString,
+            ),
+            'Output': grpc.unary_stream_rpc_method_handler(
+                    servicer.Output,
+                    request_deserializer=hpcq_dot_v1_dot_jobs__pb2.OutputRequest.FromString,
+                    response_serializer=hpcq_dot_v1_dot_jobs__pb2.OutputChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -602,6 +688,141 @@ class Jobs:
             '/hpcq.v1.Jobs/Usage',
             hpcq_dot_v1_dot_jobs__pb2.UsageRequest.SerializeToString,
             hpcq_dot_v1_dot_jobs__pb2.UsageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Requeue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hpcq.v1.Jobs/Requeue',
+            hpcq_dot_v1_dot_jobs__pb2.JobActionRequest.SerializeToString,
+            hpcq_dot_v1_dot_jobs__pb2.JobActionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Suspend(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hpcq.v1.Jobs/Suspend',
+            hpcq_dot_v1_dot_jobs__pb2.JobActionRequest.SerializeToString,
+            hpcq_dot_v1_dot_jobs__pb2.JobActionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Resume(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hpcq.v1.Jobs/Resume',
+            hpcq_dot_v1_dot_jobs__pb2.JobActionRequest.SerializeToString,
+            hpcq_dot_v1_dot_jobs__pb2.JobActionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Allocate(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/hpcq.v1.Jobs/Allocate',
+            hpcq_dot_v1_dot_jobs__pb2.AllocateRequest.SerializeToString,
+            hpcq_dot_v1_dot_jobs__pb2.AllocateEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Output(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/hpcq.v1.Jobs/Output',
+            hpcq_dot_v1_dot_jobs__pb2.OutputRequest.SerializeToString,
+            hpcq_dot_v1_dot_jobs__pb2.OutputChunk.FromString,
             options,
             channel_credentials,
             insecure,

@@ -100,18 +100,34 @@ class Heartbeat(_message.Message):
     def __init__(self, load: _Optional[_Union[Load, _Mapping]] = ..., usage: _Optional[_Iterable[_Union[_jobs_pb2.JobUsage, _Mapping]]] = ...) -> None: ...
 
 class NodeMessage(_message.Message):
-    __slots__ = ("register", "heartbeat", "job_started", "job_finished", "step_tasks_ended")
+    __slots__ = ("register", "heartbeat", "job_started", "job_finished", "step_tasks_ended", "output")
     REGISTER_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     JOB_STARTED_FIELD_NUMBER: _ClassVar[int]
     JOB_FINISHED_FIELD_NUMBER: _ClassVar[int]
     STEP_TASKS_ENDED_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
     register: Register
     heartbeat: Heartbeat
     job_started: JobOutcome
     job_finished: JobOutcome
     step_tasks_ended: StepTasksEnded
-    def __init__(self, register: _Optional[_Union[Register, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., job_started: _Optional[_Union[JobOutcome, _Mapping]] = ..., job_finished: _Optional[_Union[JobOutcome, _Mapping]] = ..., step_tasks_ended: _Optional[_Union[StepTasksEnded, _Mapping]] = ...) -> None: ...
+    output: OutputData
+    def __init__(self, register: _Optional[_Union[Register, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., job_started: _Optional[_Union[JobOutcome, _Mapping]] = ..., job_finished: _Optional[_Union[JobOutcome, _Mapping]] = ..., step_tasks_ended: _Optional[_Union[StepTasksEnded, _Mapping]] = ..., output: _Optional[_Union[OutputData, _Mapping]] = ...) -> None: ...
+
+class OutputData(_message.Message):
+    __slots__ = ("request_id", "data", "offset", "ended", "error")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    ENDED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    data: bytes
+    offset: int
+    ended: bool
+    error: str
+    def __init__(self, request_id: _Optional[int] = ..., data: _Optional[bytes] = ..., offset: _Optional[int] = ..., ended: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
 
 class StepTasksEnded(_message.Message):
     __slots__ = ("job_id", "attempt", "step_id", "tasks")
@@ -158,10 +174,40 @@ class KillJob(_message.Message):
     def __init__(self, job_id: _Optional[int] = ..., attempt: _Optional[int] = ..., grace_seconds: _Optional[int] = ...) -> None: ...
 
 class Registered(_message.Message):
-    __slots__ = ("heartbeat_seconds",)
+    __slots__ = ("heartbeat_seconds", "controller_epoch")
     HEARTBEAT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    CONTROLLER_EPOCH_FIELD_NUMBER: _ClassVar[int]
     heartbeat_seconds: float
-    def __init__(self, heartbeat_seconds: _Optional[float] = ...) -> None: ...
+    controller_epoch: int
+    def __init__(self, heartbeat_seconds: _Optional[float] = ..., controller_epoch: _Optional[int] = ...) -> None: ...
+
+class ReadOutput(_message.Message):
+    __slots__ = ("request_id", "job_id", "attempt", "step_id", "stderr", "offset", "max_bytes")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    STEP_ID_FIELD_NUMBER: _ClassVar[int]
+    STDERR_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    MAX_BYTES_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    job_id: int
+    attempt: int
+    step_id: int
+    stderr: bool
+    offset: int
+    max_bytes: int
+    def __init__(self, request_id: _Optional[int] = ..., job_id: _Optional[int] = ..., attempt: _Optional[int] = ..., step_id: _Optional[int] = ..., stderr: _Optional[bool] = ..., offset: _Optional[int] = ..., max_bytes: _Optional[int] = ...) -> None: ...
+
+class SuspendJob(_message.Message):
+    __slots__ = ("job_id", "attempt", "resume")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    RESUME_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    attempt: int
+    resume: bool
+    def __init__(self, job_id: _Optional[int] = ..., attempt: _Optional[int] = ..., resume: _Optional[bool] = ...) -> None: ...
 
 class Forget(_message.Message):
     __slots__ = ("job_id", "attempt")
@@ -172,7 +218,7 @@ class Forget(_message.Message):
     def __init__(self, job_id: _Optional[int] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class CtldMessage(_message.Message):
-    __slots__ = ("registered", "launch", "signal", "kill", "forget", "launch_step", "signal_step")
+    __slots__ = ("registered", "launch", "signal", "kill", "forget", "launch_step", "signal_step", "read_output", "suspend")
     REGISTERED_FIELD_NUMBER: _ClassVar[int]
     LAUNCH_FIELD_NUMBER: _ClassVar[int]
     SIGNAL_FIELD_NUMBER: _ClassVar[int]
@@ -180,6 +226,8 @@ class CtldMessage(_message.Message):
     FORGET_FIELD_NUMBER: _ClassVar[int]
     LAUNCH_STEP_FIELD_NUMBER: _ClassVar[int]
     SIGNAL_STEP_FIELD_NUMBER: _ClassVar[int]
+    READ_OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    SUSPEND_FIELD_NUMBER: _ClassVar[int]
     registered: Registered
     launch: Launch
     signal: SignalJob
@@ -187,7 +235,9 @@ class CtldMessage(_message.Message):
     forget: Forget
     launch_step: LaunchStepTasks
     signal_step: SignalStepTasks
-    def __init__(self, registered: _Optional[_Union[Registered, _Mapping]] = ..., launch: _Optional[_Union[Launch, _Mapping]] = ..., signal: _Optional[_Union[SignalJob, _Mapping]] = ..., kill: _Optional[_Union[KillJob, _Mapping]] = ..., forget: _Optional[_Union[Forget, _Mapping]] = ..., launch_step: _Optional[_Union[LaunchStepTasks, _Mapping]] = ..., signal_step: _Optional[_Union[SignalStepTasks, _Mapping]] = ...) -> None: ...
+    read_output: ReadOutput
+    suspend: SuspendJob
+    def __init__(self, registered: _Optional[_Union[Registered, _Mapping]] = ..., launch: _Optional[_Union[Launch, _Mapping]] = ..., signal: _Optional[_Union[SignalJob, _Mapping]] = ..., kill: _Optional[_Union[KillJob, _Mapping]] = ..., forget: _Optional[_Union[Forget, _Mapping]] = ..., launch_step: _Optional[_Union[LaunchStepTasks, _Mapping]] = ..., signal_step: _Optional[_Union[SignalStepTasks, _Mapping]] = ..., read_output: _Optional[_Union[ReadOutput, _Mapping]] = ..., suspend: _Optional[_Union[SuspendJob, _Mapping]] = ...) -> None: ...
 
 class LaunchStepTasks(_message.Message):
     __slots__ = ("job", "step", "launch")

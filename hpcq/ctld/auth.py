@@ -38,6 +38,11 @@ TABLE: dict[str, Scope] = {
     "/hpcq.v1.Jobs/CreateStep": Scope.ANY_JOB,   # the job's owner or staff: checked per job
     "/hpcq.v1.Jobs/FinishStep": Scope.ANY_JOB,
     "/hpcq.v1.Jobs/Usage": Scope.ANY_JOB,        # the job's owner or staff: checked per job
+    "/hpcq.v1.Jobs/Requeue": Scope.ANY_JOB,
+    "/hpcq.v1.Jobs/Suspend": Scope.STAFF,        # as Slurm: operators and admins only
+    "/hpcq.v1.Jobs/Resume": Scope.STAFF,
+    "/hpcq.v1.Jobs/Allocate": Scope.PERSON,
+    "/hpcq.v1.Jobs/Output": Scope.ANY_JOB,       # the job's owner or staff: checked per job
     "/hpcq.v1.Admin/ListShares": Scope.PERSON,
     "/hpcq.v1.Admin/SetShare": Scope.STAFF,
     "/hpcq.v1.Admin/ListNodes": Scope.PERSON,
@@ -139,7 +144,7 @@ JOB_FIELDS: dict[str, FieldClass] = {
         "dialect", "name", "queue", "account", "interpreter", "submit_dir", "submit_host", "workdir",
         "stdout_path", "stderr_path", "join_output", "append_output", "resources", "walltime_seconds", "nice",
         "hold", "begin_time", "dependencies", "dependency_any", "array", "requeue", "comment", "mail_events",
-        "mail_users", "umask", "kill_signal", "kill_signal_seconds", "retry", "priority")},
+        "mail_users", "umask", "kill_signal", "kill_signal_seconds", "retry", "priority", "allocation")},
     "spec.script": _OWNER,
     "spec.argv": _OWNER,
     "spec.environment": _OWNER,
@@ -303,6 +308,11 @@ READS: dict[str, Reads] = {
     "/hpcq.v1.Jobs/Update": Reads.OWN_JOB,
     "/hpcq.v1.Jobs/CreateStep": Reads.OWN_JOB,
     "/hpcq.v1.Jobs/Usage": Reads.OWN_JOB,
+    "/hpcq.v1.Jobs/Requeue": Reads.BY_ID,
+    "/hpcq.v1.Jobs/Suspend": Reads.BY_ID,
+    "/hpcq.v1.Jobs/Resume": Reads.BY_ID,
+    "/hpcq.v1.Jobs/Allocate": Reads.OWN_JOB,
+    "/hpcq.v1.Jobs/Output": Reads.OWN_JOB,
     "/hpcq.v1.Admin/ListNodes": Reads.NODE_JOBS,
     "/hpcq.v1.Admin/ListQueues": Reads.NOTHING,
     "/hpcq.v1.Admin/ServerInfo": Reads.COUNTS,

@@ -10,7 +10,8 @@ ALL_METHODS = sorted(f"/{service.full_name}/{method.name}"
                      for service in module.DESCRIPTOR.services_by_name.values()
                      for method in service.methods)
 
-STAFF_ONLY = {"DrainNode", "ResumeNode", "RemoveNode", "CreateQueue", "UpdateQueue", "DeleteQueue", "SetShare"}
+STAFF_ONLY = {"DrainNode", "ResumeNode", "RemoveNode", "CreateQueue", "UpdateQueue", "DeleteQueue", "SetShare",
+              "Suspend", "Resume"}
 
 
 def expected(method: str, role: str) -> bool:

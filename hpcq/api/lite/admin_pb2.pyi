@@ -21,6 +21,7 @@ from hpcq.api.admin_pb2 import DeleteQueueRequest as DeleteQueueRequest
 from hpcq.api.admin_pb2 import DeleteQueueResponse as DeleteQueueResponse
 from hpcq.api.admin_pb2 import ServerInfoRequest as ServerInfoRequest
 from hpcq.api.admin_pb2 import ServerInfoResponse as ServerInfoResponse
+from hpcq.api.admin_pb2 import Controller as Controller
 from hpcq.api.admin_pb2 import Share as Share
 from hpcq.api.admin_pb2 import ListSharesRequest as ListSharesRequest
 from hpcq.api.admin_pb2 import ListSharesResponse as ListSharesResponse

@@ -16,6 +16,7 @@ from hpcq.api.jobs_pb2 import CANCELLED as CANCELLED
 from hpcq.api.jobs_pb2 import TIMEOUT as TIMEOUT
 from hpcq.api.jobs_pb2 import NODE_FAIL as NODE_FAIL
 from hpcq.api.jobs_pb2 import OUT_OF_MEMORY as OUT_OF_MEMORY
+from hpcq.api.jobs_pb2 import SUSPENDED as SUSPENDED
 from hpcq.api.jobs_pb2 import Resources as Resources
 from hpcq.api.jobs_pb2 import Dependency as Dependency
 from hpcq.api.jobs_pb2 import RetryPolicy as RetryPolicy
@@ -28,6 +29,7 @@ from hpcq.api.jobs_pb2 import TaskExit as TaskExit
 from hpcq.api.jobs_pb2 import StepLaunch as StepLaunch
 from hpcq.api.jobs_pb2 import SubmitRequest as SubmitRequest
 from hpcq.api.jobs_pb2 import SubmitResponse as SubmitResponse
+from hpcq.api.jobs_pb2 import ArrayTaskRef as ArrayTaskRef
 from hpcq.api.jobs_pb2 import GetJobsRequest as GetJobsRequest
 from hpcq.api.jobs_pb2 import GetJobsResponse as GetJobsResponse
 from hpcq.api.jobs_pb2 import ListJobsRequest as ListJobsRequest
@@ -39,6 +41,10 @@ from hpcq.api.jobs_pb2 import JobActionResult as JobActionResult
 from hpcq.api.jobs_pb2 import JobActionResponse as JobActionResponse
 from hpcq.api.jobs_pb2 import UpdateJobRequest as UpdateJobRequest
 from hpcq.api.jobs_pb2 import UpdateJobResponse as UpdateJobResponse
+from hpcq.api.jobs_pb2 import AllocateRequest as AllocateRequest
+from hpcq.api.jobs_pb2 import AllocateEvent as AllocateEvent
+from hpcq.api.jobs_pb2 import OutputRequest as OutputRequest
+from hpcq.api.jobs_pb2 import OutputChunk as OutputChunk
 from hpcq.api.jobs_pb2 import JobUsage as JobUsage
 from hpcq.api.jobs_pb2 import UsageRequest as UsageRequest
 from hpcq.api.jobs_pb2 import UsageResponse as UsageResponse

@@ -6,11 +6,14 @@ from hpcq.api.nodes_pb2 import JobOutcome as JobOutcome
 from hpcq.api.nodes_pb2 import Register as Register
 from hpcq.api.nodes_pb2 import Heartbeat as Heartbeat
 from hpcq.api.nodes_pb2 import NodeMessage as NodeMessage
+from hpcq.api.nodes_pb2 import OutputData as OutputData
 from hpcq.api.nodes_pb2 import StepTasksEnded as StepTasksEnded
 from hpcq.api.nodes_pb2 import Launch as Launch
 from hpcq.api.nodes_pb2 import SignalJob as SignalJob
 from hpcq.api.nodes_pb2 import KillJob as KillJob
 from hpcq.api.nodes_pb2 import Registered as Registered
+from hpcq.api.nodes_pb2 import ReadOutput as ReadOutput
+from hpcq.api.nodes_pb2 import SuspendJob as SuspendJob
 from hpcq.api.nodes_pb2 import Forget as Forget
 from hpcq.api.nodes_pb2 import CtldMessage as CtldMessage
 from hpcq.api.nodes_pb2 import LaunchStepTasks as LaunchStepTasks
