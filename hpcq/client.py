@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from hpcq.transport import Transport
 
     Reply = TypeVar("Reply", bound=Message)
+    TaskRefs = Iterable[tuple[int, int]]     # array tasks by (array job id, index)
 
 JobSpec = jobs_pb2.JobSpec
 Job = jobs_pb2.Job
@@ -154,23 +155,44 @@ class Client:
             raise TimeoutError(f"jobs {sorted(pending)} still not finished after {timeout} s") from None
         return [done[i] for i in sorted(done)]
 
-    def cancel(self, job_ids: Iterable[int]) -> list[jobs_pb2.JobActionResult]:
-        return self._action("Cancel", job_ids)
+    # `tasks`: array tasks by (array job id, index), Slurm's N_i and PBS's N[i], besides
+    # the job ids; each gets its own result, with `task` set.
 
-    def hold(self, job_ids: Iterable[int], *, admin: bool = False) -> list[jobs_pb2.JobActionResult]:
-        return self._action("Hold", job_ids, admin=admin)
+    def cancel(self, job_ids: Iterable[int], *, tasks: TaskRefs = ()) -> list[jobs_pb2.JobActionResult]:
+        return self._action("Cancel", job_ids, tasks=tasks)
 
-    def release(self, job_ids: Iterable[int]) -> list[jobs_pb2.JobActionResult]:
-        return self._action("Release", job_ids)
+    def hold(self, job_ids: Iterable[int], *, admin: bool = False,
+             tasks: TaskRefs = ()) -> list[jobs_pb2.JobActionResult]:
+        return self._action("Hold", job_ids, admin=admin, tasks=tasks)
 
-    def signal(self, job_ids: Iterable[int], signal: int) -> list[jobs_pb2.JobActionResult]:
-        return self._action("Signal", job_ids, signal=signal)
+    def release(self, job_ids: Iterable[int], *, tasks: TaskRefs = ()) -> list[jobs_pb2.JobActionResult]:
+        return self._action("Release", job_ids, tasks=tasks)
 
-    def update(self, job_id: int, spec: JobSpec, fields: Sequence[str]) -> Job:
-        """Change the named JobSpec fields of a queued job."""
-        reply = self._call("/hpcq.v1.Jobs/Update", jobs_pb2.UpdateJobRequest(job_id=job_id, spec=spec, fields=fields),
-                           jobs_pb2.UpdateJobResponse)
-        return reply.job
+    def signal(self, job_ids: Iterable[int], signal: int, *,
+               tasks: TaskRefs = ()) -> list[jobs_pb2.JobActionResult]:
+        return self._action("Signal", job_ids, signal=signal, tasks=tasks)
+
+    def requeue(self, job_ids: Iterable[int], *, tasks: TaskRefs = (),
+                hold: bool = False) -> list[jobs_pb2.JobActionResult]:
+        """Back to the queue for another attempt, running or finished (scontrol requeue,
+        qrerun); with `hold`, held there (scontrol requeuehold)."""
+        return self._action("Requeue", job_ids, tasks=tasks, hold=hold)
+
+    def suspend(self, job_ids: Iterable[int], *, tasks: TaskRefs = ()) -> list[jobs_pb2.JobActionResult]:
+        """Stop running jobs where they are, their CPUs kept (operators and admins)."""
+        return self._action("Suspend", job_ids, tasks=tasks)
+
+    def resume(self, job_ids: Iterable[int], *, tasks: TaskRefs = ()) -> list[jobs_pb2.JobActionResult]:
+        """Let suspended jobs run on (operators and admins)."""
+        return self._action("Resume", job_ids, tasks=tasks)
+
+    def update(self, job_id: int, spec: JobSpec, fields: Sequence[str], *, task: tuple[int, int] | None = None) -> Job:
+        """Change the named JobSpec fields of a job; with `task` (array job id, index), of
+        that array task instead (job_id is then ignored: pass 0)."""
+        request = jobs_pb2.UpdateJobRequest(job_id=job_id, spec=spec, fields=fields)
+        if task is not None:
+            request.task.array_job_id, request.task.task = task
+        return self._call("/hpcq.v1.Jobs/Update", request, jobs_pb2.UpdateJobResponse).job
 
     def explain(self, job_id: int) -> jobs_pb2.ExplainResponse:
         """Why a job is pending: its reason, priority factors and planned start."""
@@ -198,11 +220,16 @@ class Client:
                                              cancelled=cancelled, cpu_seconds=cpu_seconds, max_rss_kb=max_rss_kb)
         return self._call("/hpcq.v1.Jobs/FinishStep", request, jobs_pb2.FinishStepResponse).step
 
-    def _action(self, method: str, job_ids: Iterable[int], *, signal: int = 0,
-                admin: bool = False) -> list[jobs_pb2.JobActionResult]:
+    def _action(self, method: str, job_ids: Iterable[int], *, signal: int = 0, admin: bool = False,
+                tasks: TaskRefs = (), hold: bool = False) -> list[jobs_pb2.JobActionResult]:
         results: list[jobs_pb2.JobActionResult] = []
-        for chunk in _chunks(job_ids):
-            request = jobs_pb2.JobActionRequest(job_ids=chunk, signal=signal, admin=admin)
+        ids = list(job_ids)
+        refs = [jobs_pb2.ArrayTaskRef(array_job_id=a, task=i) for a, i in tasks]
+        # ctld counts ids and task refs together against its limit per call.
+        for start in range(0, max(len(ids) + len(refs), 1), MAX_JOB_IDS_PER_CALL):
+            end = start + MAX_JOB_IDS_PER_CALL
+            request = jobs_pb2.JobActionRequest(job_ids=ids[start:end], signal=signal, admin=admin, hold=hold,
+                                                tasks=refs[max(0, start - len(ids)):max(0, end - len(ids))])
             results += self._call(f"/hpcq.v1.Jobs/{method}", request, jobs_pb2.JobActionResponse).results
         return results
 
