@@ -34,6 +34,7 @@ from hpcq.ctld.nodeset import NodeSet, node_row
 from hpcq.ctld.queueset import QueueSet
 from hpcq.ctld.scheduling import Scheduling
 from hpcq.ctld.store.writer import Delete, Loaded, Put, Store
+from hpcq.ctld.submitkeys import SubmitKeys
 from hpcq.ctld.usagebook import UsageBook
 from hpcq.ctld.watch import Watchers
 
@@ -61,6 +62,7 @@ class Controller:
         self.licenses = {name: int(count) for name, _, count in (i.partition(":") for i in settings.licenses)}
         self.comm = comm or NodeComm(self.nodeset.link_of)
         self.watchers = Watchers()
+        self.submit_keys = SubmitKeys()
         self.background = BackgroundWrites(store)
         self.admission = Admission(settings, self.table, self.queueset, self.nodeset, self.licenses)
         self.steps = JobSteps(self.clock, store, self.background, self.table, self.nodeset, self.comm, self.watchers)
@@ -126,6 +128,7 @@ class Controller:
             for s in job.allocation.slices:
                 self.nodeset.node(s.node).allocate(s.cpus, s.mem_mb, s.gpus, job.id, s.cpu_ids, s.gpu_ids)
         self.usage.load(loaded.meta)
+        self.submit_keys.load(loaded.submit_keys)
         log.info("loaded %d jobs (%d queued), %d nodes, %d queues; next job id %d", len(self.jobs),
                  len(self.queued), len(self.nodes), len(self.queues), self.next_job_id)
         return created
@@ -164,13 +167,17 @@ class Controller:
     # -- jobs: submit, queries, actions -------------------------------------------------------
 
     async def submit(self, user: str, specs: Iterable[jobs_pb2.JobSpec], *, staff: bool = False,
-                     test_only: bool = False) -> list[int]:
-        """Store new jobs of `user` (an operator or admin when `staff`); their ids once durable."""
+                     test_only: bool = False, key_row: Callable[[list[int]], Put] | None = None) -> list[int]:
+        """Store new jobs of `user` (an operator or admin when `staff`); their ids once durable.
+        `key_row` makes the row of the submit's idempotency key, committed with the jobs."""
         now = self.clock.wall()
         new = self.admission.new_jobs(user, specs, now, staff)
         if test_only:
             return []
-        await self.store.write(self.table.add_new(new))
+        rows = self.table.add_new(new)
+        if key_row is not None:
+            rows.append(key_row([job.id for job in new]))
+        await self.store.write(rows)
         for job in new:
             self.table.admit(job, now)
             self.watchers.publish(job)
@@ -178,6 +185,15 @@ class Controller:
             log.debug("job %d submitted by %s to %s", job.id, user, job.queue)
         self.kick()
         return [job.id for job in new]
+
+    async def submit_keyed(self, user: str, specs: Iterable[jobs_pb2.JobSpec], key: str, *,
+                           staff: bool = False) -> tuple[list[int], bool]:
+        """submit() under the caller's idempotency key; a repeat of a stored submit's key
+        stores nothing and answers that submit's ids (and True)."""
+        async with self.submit_keys.claim(user, key) as claim:
+            if claim.earlier is not None:
+                return claim.earlier, True
+            return await self.submit(user, specs, staff=staff, key_row=claim.row), False
 
     def get(self, job_id: int) -> jobs_pb2.Job | None:
         return self.table.get(job_id)
@@ -325,6 +341,7 @@ class Controller:
         for job in old:
             row = self.table.row(job)
             changes += [Put("jobs_archive", row.row), Delete("jobs", job.id)]
+        changes += self.submit_keys.forget(job.id for job in old)
         await self.store.write(changes)
         self.table.forget(old)
         log.info("archived %d jobs that ended before %s", len(old),

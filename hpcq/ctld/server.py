@@ -11,7 +11,7 @@ import grpc
 
 from hpcq import __version__
 from hpcq.api import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc, nodes_pb2, nodes_pb2_grpc
-from hpcq.ctld import admin, auth, listing
+from hpcq.ctld import admin, auth, listing, submitkeys
 from hpcq.ctld import jobs as jobrules
 from hpcq.ctld import steps as steprules
 from hpcq.ctld.auth import Caller
@@ -35,6 +35,11 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
     @rpc("/hpcq.v1.Jobs/Submit", audited="submit")
     async def Submit(self, who: Caller, request: jobs_pb2.SubmitRequest) -> jobs_pb2.SubmitResponse:
         jobrules.check_count("specs", len(request.specs), jobrules.MAX_SPECS_PER_SUBMIT)
+        if request.idempotency_key and not request.test_only:
+            submitkeys.check_key(request.idempotency_key)
+            ids, repeated = await self.c.submit_keyed(who.name, request.specs, request.idempotency_key,
+                                                      staff=who.is_staff)
+            return jobs_pb2.SubmitResponse(job_ids=ids, cluster=self.c.cluster, repeated_submit=repeated)
         ids = await self.c.submit(who.name, request.specs, staff=who.is_staff, test_only=request.test_only)
         return jobs_pb2.SubmitResponse(job_ids=ids, cluster=self.c.cluster)
 

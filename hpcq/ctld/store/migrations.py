@@ -20,7 +20,12 @@ def _v2_job_account(conn: Connection) -> None:
         conn.execute(text("UPDATE jobs SET account = :account WHERE id = :id"), rows)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_job_account}
+def _v3_submit_keys(conn: Connection) -> None:
+    """Submits carry idempotency keys: a table of the keys and the job ids they answered."""
+    conn.execute(text("CREATE TABLE submit_keys (id VARCHAR NOT NULL PRIMARY KEY, job_ids VARCHAR NOT NULL)"))
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_job_account, 3: _v3_submit_keys}
 
 
 def stored_version(conn: Connection) -> int | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlmodel import Column, Field, LargeBinary, SQLModel
 
-SCHEMA_VERSION = 2  # bump with a function in migrations.py
+SCHEMA_VERSION = 3  # bump with a function in migrations.py
 
 
 class JobRow(SQLModel, table=True):
@@ -47,6 +47,15 @@ class QueueRow(SQLModel, table=True):
     __tablename__ = "queues"
     name: str = Field(primary_key=True)
     record: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class SubmitKeyRow(SQLModel, table=True):
+    """A submit's idempotency key and the ids it answered, kept as long as its jobs are
+    (hpcq/ctld/submitkeys.py). `id` is the owner, a space and the key: the key has no
+    space, so two owners' keys never meet."""
+    __tablename__ = "submit_keys"
+    id: str = Field(primary_key=True)
+    job_ids: str    # comma-separated, in the order the submit answered them
 
 
 class MetaRow(SQLModel, table=True):

@@ -31,11 +31,20 @@ from sqlmodel import SQLModel, col
 
 from hpcq import daemon, private_files, store_url
 from hpcq.ctld.store import migrations
-from hpcq.ctld.store.models import SCHEMA_VERSION, ArchivedJobRow, JobRow, MetaRow, NodeRow, QueueRow
+from hpcq.ctld.store.models import (
+    SCHEMA_VERSION,
+    ArchivedJobRow,
+    JobRow,
+    MetaRow,
+    NodeRow,
+    QueueRow,
+    SubmitKeyRow,
+)
 
 log = logging.getLogger("hpcq.ctld.store")
 
-TABLES = {"jobs": JobRow, "jobs_archive": ArchivedJobRow, "nodes": NodeRow, "queues": QueueRow, "meta": MetaRow}
+TABLES = {"jobs": JobRow, "jobs_archive": ArchivedJobRow, "nodes": NodeRow, "queues": QueueRow, "meta": MetaRow,
+          "submit_keys": SubmitKeyRow}
 # An upsert statement: both dialects' INSERT ... ON CONFLICT DO UPDATE.
 Upsert = sqlite.Insert | postgresql.Insert
 
@@ -70,6 +79,7 @@ class Loaded:
     nodes: list[bytes] = field(default_factory=list)
     queues: list[bytes] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
+    submit_keys: list[tuple[str, str]] = field(default_factory=list)   # (id, job_ids) rows
 
 
 class StoreError(Exception):
@@ -164,6 +174,8 @@ class Store:
             loaded.jobs = [r for (r,) in conn.execute(select(col(JobRow.record)).order_by(col(JobRow.id)))]
             loaded.nodes = [r for (r,) in conn.execute(select(col(NodeRow.record)))]
             loaded.queues = [r for (r,) in conn.execute(select(col(QueueRow.record)))]
+            loaded.submit_keys = [(k, ids) for k, ids in conn.execute(select(col(SubmitKeyRow.id),
+                                                                              col(SubmitKeyRow.job_ids)))]
         if loaded.meta.get("schema_version") != str(SCHEMA_VERSION):
             self._apply([Put("meta", {"key": "schema_version", "value": str(SCHEMA_VERSION)})])
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
@@ -275,7 +287,8 @@ class Store:
 
 
 def _key_column(table: str) -> str:
-    return {"jobs": "id", "jobs_archive": "id", "nodes": "name", "queues": "name", "meta": "key"}[table]
+    return {"jobs": "id", "jobs_archive": "id", "nodes": "name", "queues": "name", "meta": "key",
+            "submit_keys": "id"}[table]
 
 
 def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
