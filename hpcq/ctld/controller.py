@@ -31,6 +31,7 @@ from hpcq.ctld.lifecycle import Lifecycle
 from hpcq.ctld.node_events import NodeEvents
 from hpcq.ctld.nodes_state import NodeLink, NodeRecord
 from hpcq.ctld.nodeset import NodeSet, node_row
+from hpcq.ctld.output import OutputReads
 from hpcq.ctld.queueset import QueueSet
 from hpcq.ctld.scheduling import Scheduling
 from hpcq.ctld.store.writer import Delete, Loaded, Put, Store
@@ -62,6 +63,7 @@ class Controller:
         self.licenses = {name: int(count) for name, _, count in (i.partition(":") for i in settings.licenses)}
         self.comm = comm or NodeComm(self.nodeset.link_of)
         self.watchers = Watchers()
+        self.outputs = OutputReads(self.comm)   # Jobs.Output's reads on the nodes
         self.submit_keys = SubmitKeys()
         self.background = BackgroundWrites(store)
         self.admission = Admission(settings, self.table, self.queueset, self.nodeset, self.licenses)

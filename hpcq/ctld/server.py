@@ -11,13 +11,13 @@ import grpc
 
 from hpcq import __version__
 from hpcq.api import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc, nodes_pb2, nodes_pb2_grpc
-from hpcq.ctld import admin, auth, listing, submitkeys
+from hpcq.ctld import admin, auth, listing, output, submitkeys
 from hpcq.ctld import jobs as jobrules
 from hpcq.ctld import steps as steprules
 from hpcq.ctld.auth import Caller
 from hpcq.ctld.boundary import Context
 from hpcq.ctld.controller import ActionResult, Controller
-from hpcq.ctld.errors import InvalidArgument, NotFound
+from hpcq.ctld.errors import DomainError, InvalidArgument, NotFound
 from hpcq.ctld.gate import Gate, rpc
 from hpcq.ctld.nodes_state import NodeLink
 
@@ -172,6 +172,16 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
         step = await self.c.create_step(job, request)
         return jobs_pb2.CreateStepResponse(step=step, job=self.reads.view_for(who, job))
 
+    async def Output(self, request: jobs_pb2.OutputRequest, context: Context) -> AsyncIterator[jobs_pb2.OutputChunk]:
+        who = await self.gate.admit(context, "/hpcq.v1.Jobs/Output")
+        try:
+            job = self._own_job(who, request.job_id)   # as Slurm's sattach: the owner's, or staff's
+            output.check_readable(job, request.step_id if request.HasField("step_id") else None)
+            async for chunk in output.chunks(self.c.outputs, job, request, self.c.get):
+                yield chunk
+        except (auth.Refused, DomainError) as e:
+            await context.abort(grpc.StatusCode[e.status], str(e))
+
     @rpc("/hpcq.v1.Jobs/Usage")
     async def Usage(self, who: Caller, request: jobs_pb2.UsageRequest) -> jobs_pb2.UsageResponse:
         job = self._own_job(who, request.job_id)   # as Slurm: sstat shows users their own jobs only
@@ -319,6 +329,8 @@ class NodeSessionServicer(nodes_pb2_grpc.NodeSessionServicer):
                     self.c.on_job_finished(name, message.job_finished)
                 elif kind == "step_tasks_ended":
                     self.c.on_step_tasks_ended(name, message.step_tasks_ended)
+                elif kind == "output":
+                    self.c.outputs.on_output(name, message.output)
                 else:
                     log.warning("node %s sent an unexpected %s; ignored", name, kind)
         except asyncio.CancelledError:

@@ -116,6 +116,7 @@ class _Supervisor:
         self.leader = 0
         self.confinement: enforce.JobConfinement | None = None
         self.stderr = -1  # kept open while the job runs only to tell of an OOM kill in it
+        self.output_paths: list[str | None] = []
 
     # --- the whole life --------------------------------------------------------------
 
@@ -141,7 +142,8 @@ class _Supervisor:
             if self.confinement is not None:
                 self.confinement.remove()
             return
-        record.update(session_id=started["session_id"], start_time=started["start_time"])
+        record.update(session_id=started["session_id"], start_time=started["start_time"], output=self.output_paths,
+                      uid=self.plan["uid"], gid=self.plan["gid"])   # what noded's outputreader reads
         spool.write_json(self.dir.supervisor, record)
         self._report(record, started)
         try:
@@ -270,6 +272,7 @@ class _Supervisor:
         with _as_user(plan["uid"], plan["gid"], plan["groups"], plan["umask"]):
             dirs = [p for p in plan["probes"] if os.path.isdir(p)]
             stdout_path, stderr_path = next((o, e) for d, o, e in plan["outputs"] if d == dirs)
+            self.output_paths = [stdout_path, stderr_path]
             with _failing(f"cannot open output file {stdout_path}"):
                 stdout = os.open(stdout_path, flags, mode)
             stderr = stdout

@@ -16,6 +16,7 @@ import grpc
 from hpcq import __version__, metrics
 from hpcq.api import jobs_pb2, nodes_pb2, nodes_pb2_grpc
 from hpcq.noded import hardware
+from hpcq.noded.outputreader import OutputReader
 from hpcq.noded.runner import JobRunner
 from hpcq.noded.steptasks import StepTasks
 from hpcq.noded.supervised import Supervised
@@ -45,6 +46,8 @@ class Session:
         self.owners: dict[int, str] = {}  # job id -> user, for the log lines of this run of noded
         self._starts: dict[tuple[int, int], nodes_pb2.JobOutcome] = {}  # started, not yet told
         self._launches = Supervised(log)
+        self.outputs = OutputReader(runner.spool_dir)
+        self._reads = Supervised(log)
         self.steps = StepTasks(runner.node_name, runner.allow_root,
                                lambda ended: self.report(nodes_pb2.NodeMessage(step_tasks_ended=ended)),
                                runner.enforcement)
@@ -134,6 +137,8 @@ class Session:
             self.runner.kill(message.kill.job_id, message.kill.attempt, message.kill.grace_seconds)
         elif kind == "forget":
             self.runner.forget(message.forget.job_id, message.forget.attempt)
+        elif kind == "read_output":
+            self._reads.start(self._read_output(message.read_output), "output read")
         elif kind == "launch_step":
             self.steps.launch(message.launch_step)
         elif kind == "signal_step":
@@ -157,6 +162,9 @@ class Session:
             asyncio.get_running_loop().call_later(START_REPORT_DELAY, self._report_start, key)
         elif outcome.end_time:
             self.report(nodes_pb2.NodeMessage(job_finished=outcome))
+
+    async def _read_output(self, request: nodes_pb2.ReadOutput) -> None:
+        self.report(nodes_pb2.NodeMessage(output=await self.outputs.read(request)))
 
     def _report_start(self, key: tuple[int, int]) -> None:
         outcome = self._starts.pop(key, None)

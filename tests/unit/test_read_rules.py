@@ -215,6 +215,26 @@ async def _watch(jobs: server.JobsServicer, world: World) -> bytes:
     return first.SerializeToString() + second.SerializeToString()
 
 
+async def _output(jobs: server.JobsServicer, world: World) -> bytes:
+    """The running job's output, as its node n1 answers the read ctld sends it."""
+    c = world.controller
+    link = c.nodes["n1"].link
+
+    async def node() -> None:
+        while (message := await link.outbox.get()) is not None:
+            if message.HasField("read_output"):
+                ask = message.read_output
+                c.outputs.on_output("n1", nodes_pb2.OutputData(request_id=ask.request_id, data=b"hello\n",
+                                                               offset=ask.offset, ended=True))
+    answering = asyncio.create_task(node())
+    try:
+        chunks = [chunk async for chunk in jobs.Output(jobs_pb2.OutputRequest(job_id=world.running), Context())]
+    finally:
+        answering.cancel()
+    assert [chunk.data for chunk in chunks] == [b"hello\n"]
+    return b"".join(chunk.SerializeToString() for chunk in chunks)
+
+
 def _drivers(world: World):  # method -> (servicers -> awaitable answer)
     held, running = world.held, world.running
 
@@ -231,6 +251,9 @@ def _drivers(world: World):  # method -> (servicers -> awaitable answer)
 
     async def watch(servicers):
         return await _watch(servicers[0], world)
+
+    async def output(servicers):
+        return await _output(servicers[0], world)
 
     ids = jobs_pb2.JobActionRequest(job_ids=[held])
     queue = admin_pb2.Queue(name="extra", state=admin_pb2.Queue.UP)
@@ -250,6 +273,7 @@ def _drivers(world: World):  # method -> (servicers -> awaitable answer)
         "/hpcq.v1.Jobs/CreateStep": step,
         "/hpcq.v1.Jobs/FinishStep": unary(0, "FinishStep", jobs_pb2.FinishStepRequest(job_id=running, step_id=99)),
         "/hpcq.v1.Jobs/Usage": unary(0, "Usage", jobs_pb2.UsageRequest(job_id=running)),
+        "/hpcq.v1.Jobs/Output": output,
         "/hpcq.v1.Admin/ListNodes": unary(1, "ListNodes", admin_pb2.ListNodesRequest()),
         "/hpcq.v1.Admin/ListQueues": unary(1, "ListQueues", admin_pb2.ListQueuesRequest()),
         "/hpcq.v1.Admin/ServerInfo": unary(1, "ServerInfo", admin_pb2.ServerInfoRequest()),

@@ -1,0 +1,117 @@
+"""Jobs.Output: a running job's stdout or stderr, read where it is written.
+
+The file is on the job's node, which may share no file system with the caller. ctld asks
+the node for the next chunk (ReadOutput on its session stream, answered by OutputData
+with the same request id) and passes it on. A follower asks again as soon as a full chunk
+came, and POLL_INTERVAL after a short one: a line a job prints reaches the caller within
+that interval and two message trips, and an idle follower costs its node four small
+messages a second. Each stream has one read outstanding and holds one chunk at most.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from hpcq import states
+from hpcq.api import jobs_pb2, nodes_pb2
+from hpcq.ctld.comm import NodeComm, head_node
+from hpcq.ctld.errors import DomainError, FailedPrecondition, NotFound
+
+CHUNK_BYTES = 256 * 1024
+POLL_INTERVAL = 0.25
+# A node that has not answered by then is gone or stuck; the caller may ask again.
+ANSWER_TIMEOUT = 30.0
+
+S = jobs_pb2.JobState
+JobOf = Callable[[int], "jobs_pb2.Job | None"]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class NodeUnavailable(DomainError):
+    status = "UNAVAILABLE"
+
+
+class OutputReads:
+    """Reads in flight, by request id: sent down a node's stream, answered by that node."""
+
+    def __init__(self, comm: NodeComm) -> None:
+        self._comm = comm
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, tuple[str, asyncio.Future[nodes_pb2.OutputData]]] = {}
+
+    async def read(self, node: str, request: nodes_pb2.ReadOutput) -> nodes_pb2.OutputData:
+        request.request_id = next(self._ids)
+        answer: asyncio.Future[nodes_pb2.OutputData] = asyncio.get_running_loop().create_future()
+        self._waiting[request.request_id] = (node, answer)
+        try:
+            if not self._comm.send(node, nodes_pb2.CtldMessage(read_output=request)):
+                raise NodeUnavailable("NODE_UNAVAILABLE", f"node {node} is not connected")
+            try:
+                return await asyncio.wait_for(answer, ANSWER_TIMEOUT)
+            except TimeoutError:
+                raise NodeUnavailable("NODE_UNAVAILABLE", f"node {node} did not answer in "
+                                                          f"{ANSWER_TIMEOUT:.0f} s") from None
+        finally:
+            del self._waiting[request.request_id]
+
+    def on_output(self, node: str, data: nodes_pb2.OutputData) -> None:
+        waiting = self._waiting.get(data.request_id)
+        # Late (its reader gave up), or not this node's to answer: dropped.
+        if waiting is not None and waiting[0] == node and not waiting[1].done():
+            waiting[1].set_result(data)
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+
+def check_readable(job: jobs_pb2.Job, step_id: int | None) -> None:
+    """Only a running job's output (and a running step's) can be read: its node has it."""
+    if job.state in (S.PENDING, S.HELD, S.WAITING):
+        raise FailedPrecondition("JOB_PENDING", f"job {job.id} is pending execution")
+    if job.state not in states.ACTIVE or not job.allocation.slices:
+        raise FailedPrecondition("JOB_NOT_RUNNING", f"job {job.id} is not running")
+    if step_id is not None and _running_step(job, step_id) is None:
+        raise NotFound("UNKNOWN_STEP", f"step {job.id}.{step_id} is not running")
+
+
+def _running_step(job: jobs_pb2.Job, step_id: int) -> jobs_pb2.JobStep | None:
+    return next((s for s in job.steps if s.step_id == step_id and s.attempt == job.attempt
+                 and s.state == S.RUNNING), None)
+
+
+def _still_running(job: jobs_pb2.Job | None, attempt: int, step_id: int | None) -> bool:
+    if job is None or job.attempt != attempt or job.state not in states.ACTIVE:
+        return False
+    return step_id is None or _running_step(job, step_id) is not None
+
+
+async def chunks(reads: OutputReads, job: jobs_pb2.Job, request: jobs_pb2.OutputRequest, job_of: JobOf,
+                 sleep: Sleep = asyncio.sleep) -> AsyncIterator[jobs_pb2.OutputChunk]:
+    """The file from request.offset: what is there now, and with `follow` what is written
+    after, until the job (or the step) has ended and every byte has been sent."""
+    step_id = request.step_id if request.HasField("step_id") else None
+    node, attempt, offset = head_node(job), job.attempt, request.offset
+    ask = nodes_pb2.ReadOutput(job_id=job.id, attempt=attempt, stderr=request.stderr, max_bytes=CHUNK_BYTES)
+    if step_id is not None:
+        ask.step_id = step_id
+    last_look = False      # ctld has seen the end: one more read takes what is left
+    while True:
+        ask.offset = offset
+        data = await reads.read(node, ask)
+        running = _still_running(job_of(job.id), attempt, step_id)
+        if data.error:
+            if data.ended and not running:
+                return        # the node has already let the attempt go: nothing more to read
+            raise FailedPrecondition("OUTPUT_UNREADABLE", data.error)
+        if data.data:
+            yield jobs_pb2.OutputChunk(data=data.data, offset=offset)
+            offset += len(data.data)
+        if len(data.data) >= CHUNK_BYTES:
+            continue
+        if not request.follow or data.ended or last_look:
+            return
+        if not running:
+            last_look = True
+            continue
+        await sleep(POLL_INTERVAL)
