@@ -95,6 +95,12 @@ class Client:
         for job in self.raw.watch(job_ids, send_initial=send_initial, timeout=timeout):
             yield JobInfo.from_proto(job)
 
+    def output(self, job_id: int, *, step_id: int | None = None, stderr: bool = False, follow: bool = False,
+               offset: int = 0) -> Iterator[bytes]:
+        """Your running job's output (stderr: its error file) from byte `offset`, read on its
+        node; with `follow`, what it writes after too, within a second, until it ends."""
+        return self.raw.output(job_id, step_id=step_id, stderr=stderr, follow=follow, offset=offset)
+
     def wait(self, job_ids: Iterable[int], timeout: float | None = None) -> list[JobInfo]:
         """Block until every job has finished; returns them, by id. Raises TimeoutError when
         they have not all finished within `timeout` seconds."""

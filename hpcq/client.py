@@ -198,6 +198,17 @@ class Client:
         """Why a job is pending: its reason, priority factors and planned start."""
         return self._call("/hpcq.v1.Jobs/Explain", jobs_pb2.ExplainRequest(job_id=job_id), jobs_pb2.ExplainResponse)
 
+    def output(self, job_id: int, *, step_id: int | None = None, stderr: bool = False, follow: bool = False,
+               offset: int = 0, timeout: float | None = None) -> Iterator[bytes]:
+        """Your running job's output file (stderr: its error file) from byte `offset`, as it
+        is on the job's node; with `follow`, also what the job writes after, until it ends.
+        HpcqError FAILED_PRECONDITION when the job does not run (JOB_PENDING, JOB_NOT_RUNNING)."""
+        request = jobs_pb2.OutputRequest(job_id=job_id, stderr=stderr, follow=follow, offset=offset)
+        if step_id is not None:
+            request.step_id = step_id
+        for raw in self._transport.stream("/hpcq.v1.Jobs/Output", request.SerializeToString(), timeout):
+            yield jobs_pb2.OutputChunk.FromString(raw).data
+
     def usage(self, job_id: int) -> jobs_pb2.UsageResponse:
         """What your running job has used so far, as its node last measured it (sstat)."""
         reply = self._call("/hpcq.v1.Jobs/Usage", jobs_pb2.UsageRequest(job_id=job_id), jobs_pb2.UsageResponse)

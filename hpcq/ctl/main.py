@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from hpcq.ctl import certs, scheduling
+from hpcq.ctl import certs, scheduling, tail
 from hpcq.errors import ConfigError, HpcqError
 
 TYPE_CHECKING = False  # typing would cost every hpcqctl command its import
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     certs.add_parser(sub)
     scheduling.add_parser(sub)
+    tail.add_parser(sub)
 
     json_help = "print JSON for scripts"
     node = sub.add_parser("node", help="list, show, drain, resume or remove nodes")
