@@ -63,7 +63,7 @@ def validate(spec: jobs_pb2.JobSpec) -> None:
     """Checks that need no cluster state; each error names the field. What passes here
     must be safe for everything after: the scheduler's arithmetic, the store, the
     commands that print it, and the node that runs it."""
-    if not spec.script.strip():
+    if not spec.script.strip() and not spec.allocation:   # an allocation runs no script
         raise InvalidArgument("BAD_SPEC", "script: empty")
     if len(spec.script.encode()) > MAX_SCRIPT_BYTES:
         raise InvalidArgument("BAD_SPEC", f"script: larger than {MAX_SCRIPT_BYTES} bytes")

@@ -14,6 +14,7 @@ from hpcq.api import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc, nodes_p
 from hpcq.ctld import admin, auth, listing, output, submitkeys
 from hpcq.ctld import jobs as jobrules
 from hpcq.ctld import steps as steprules
+from hpcq.ctld.allocations import Allocations, check_submitted
 from hpcq.ctld.auth import Caller
 from hpcq.ctld.boundary import Context
 from hpcq.ctld.controller import ActionResult, Controller
@@ -31,10 +32,12 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
         self.c = controller
         self.gate = gate
         self.reads = auth.ReadRules.from_config(controller.config.ctld.private_data)
+        self.allocations = Allocations(controller)
 
     @rpc("/hpcq.v1.Jobs/Submit", audited="submit")
     async def Submit(self, who: Caller, request: jobs_pb2.SubmitRequest) -> jobs_pb2.SubmitResponse:
         jobrules.check_count("specs", len(request.specs), jobrules.MAX_SPECS_PER_SUBMIT)
+        check_submitted(request.specs)
         if request.idempotency_key and not request.test_only:
             submitkeys.check_key(request.idempotency_key)
             ids, repeated = await self.c.submit_keyed(who.name, request.specs, request.idempotency_key,
@@ -188,6 +191,12 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
         return jobs_pb2.UsageResponse(running=job.state == jobs_pb2.RUNNING, usage=self.c.live_usage(job),
                                       cluster=self.c.cluster)
 
+    async def Allocate(self, request_iterator: AsyncIterator[jobs_pb2.AllocateRequest],
+                       context: Context) -> AsyncIterator[jobs_pb2.AllocateEvent]:
+        who = await self.gate.admit(context, "/hpcq.v1.Jobs/Allocate")
+        async for job in self.allocations.serve(who, request_iterator, context, self.gate.audit):
+            yield jobs_pb2.AllocateEvent(job=job)
+
     @rpc("/hpcq.v1.Jobs/FinishStep")
     async def FinishStep(self, who: Caller, request: jobs_pb2.FinishStepRequest) -> jobs_pb2.FinishStepResponse:
         job = self._own_job(who, request.job_id)
@@ -339,4 +348,3 @@ class NodeSessionServicer(nodes_pb2_grpc.NodeSessionServicer):
             log.info("node %s stream ended: %s", name, e)
         finally:
             link.close()
-

@@ -1,0 +1,173 @@
+"""Interactive allocations (salloc, srun outside a job, qsub -I): ctld's side of Jobs.Allocate.
+
+An allocation is a job with no batch script (JobSpec.allocation): it is queued, admitted and
+scheduled as any other, and its node holds it (hpcq/noded/plan.py) for the client's steps. It
+lives as long as its client's stream: the client's release (with its command's exit status)
+ends it COMPLETED or FAILED at once, as Slurm records an salloc's end; the stream's end
+without a release (the client went away) cancels it; scancel, the walltime and a node's
+loss end it as they end any job, and the client hears of it on its stream.
+
+A stream controls the one job it made: there is no way to name another, so nobody can
+release or follow someone else's allocation through it.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterable
+
+import grpc
+
+from hpcq import states
+from hpcq.api import jobs_pb2
+from hpcq.ctld import auth
+from hpcq.ctld.audit import AuditLog
+from hpcq.ctld.auth import Caller
+from hpcq.ctld.boundary import Context
+from hpcq.ctld.controller import Controller
+from hpcq.ctld.errors import DomainError, InvalidArgument
+
+log = logging.getLogger("hpcq.ctld")
+S = jobs_pb2.JobState
+
+
+def check_submitted(specs: Iterable[jobs_pb2.JobSpec]) -> None:
+    """Jobs.Submit takes batch jobs only: an allocation without a client to hold it would
+    hold its resources until its walltime."""
+    for i, spec in enumerate(specs):
+        if spec.allocation:
+            raise InvalidArgument("BAD_SPEC", f"specs[{i}].allocation: set only through Jobs.Allocate "
+                                  "(salloc, srun outside a job, qsub -I)")
+
+
+def allocation_spec(first: jobs_pb2.AllocateRequest | None) -> jobs_pb2.JobSpec:
+    """The job an Allocate stream's first message asks for: its spec, an allocation, never
+    an array, never run again (its client is gone by then), no script to run."""
+    if first is None or not first.HasField("spec"):
+        raise InvalidArgument("BAD_REQUEST", "spec: the first message of Allocate must carry the job's spec")
+    spec = jobs_pb2.JobSpec()
+    spec.CopyFrom(first.spec)
+    if spec.HasField("array") and spec.array.tasks:
+        raise InvalidArgument("BAD_SPEC", "array: an allocation is one job")
+    spec.allocation = True
+    spec.requeue = False
+    spec.ClearField("retry")
+    spec.ClearField("script")
+    spec.ClearField("argv")
+    return spec
+
+
+def check_release(request: jobs_pb2.AllocateRequest) -> None:
+    if not 0 <= request.exit_code <= 255:
+        raise InvalidArgument("BAD_REQUEST", f"exit_code: {request.exit_code} is not an exit status (0-255)")
+
+
+class Allocations:
+    """The open Allocate streams' jobs, and how each ends."""
+
+    def __init__(self, controller: Controller) -> None:
+        self.c = controller
+        # Ends of allocations whose client went away: awaited here, not by the stream that is gone.
+        self._ending: set[asyncio.Task[None]] = set()
+
+    async def serve(self, who: Caller, requests: AsyncIterator[jobs_pb2.AllocateRequest], context: Context,
+                    audit: AuditLog) -> AsyncIterator[jobs_pb2.Job]:
+        """One Allocate stream, from its first message to its job's end; a refusal ends the
+        call with its status, audited as Submit's are."""
+        requests = aiter(requests)
+        try:
+            job = await self.open(who, await anext(requests, None))
+        except (auth.Refused, DomainError) as e:
+            audit.record("allocate", who.name, who.role, who.via_host, outcome="refused", reason=str(e))
+            await context.abort(grpc.StatusCode[e.status], str(e))
+        audit.record("allocate", who.name, who.role, who.via_host, job_ids=[job.id])
+        try:
+            async for event in self.follow(who, job, requests):
+                yield event
+        except DomainError as e:
+            await context.abort(grpc.StatusCode[e.status], str(e))
+
+    async def open(self, who: Caller, first: jobs_pb2.AllocateRequest | None) -> jobs_pb2.Job:
+        """Admit and store the allocation's job (durable when it returns)."""
+        [job_id] = await self.c.submit(who.name, [allocation_spec(first)], staff=who.is_staff)
+        return self.c.jobs[job_id]
+
+    async def follow(self, who: Caller, job: jobs_pb2.Job,
+                     requests: AsyncIterator[jobs_pb2.AllocateRequest]) -> AsyncIterator[jobs_pb2.Job]:
+        """The job as it is now, then each change until it has ended; the client's release
+        or hang-up ends it. Call right after open(), before anything else awaits: the
+        subscription then misses no change."""
+        job_id = job.id
+        sub = self.c.watchers.subscribe(lambda j: auth.View.FULL if j.id == job_id else auth.View.HIDDEN)
+        client = asyncio.ensure_future(_release_of(requests))
+        ended = False
+        try:
+            last = _copy(job)
+            yield last
+            while not states.is_finished(last.state):   # the client hears of the end, whoever ended it
+                change = asyncio.ensure_future(sub.next())
+                await asyncio.wait({change} if ended else {change, client}, return_when=asyncio.FIRST_COMPLETED)
+                if change.done():
+                    event = change.result()
+                    if event is None:
+                        break   # overflowed: cannot happen with one job, but never loop on it
+                    last = event
+                    yield event
+                else:
+                    change.cancel()
+                if client.done() and not ended:
+                    ended = True
+                    await self.end(who, job, _result(client))
+        finally:
+            client.cancel()
+            self.c.watchers.unsubscribe(sub)
+            if not states.is_finished(job.state) and not ended:
+                task = asyncio.get_running_loop().create_task(self.end(who, job, None))
+                self._ending.add(task)
+                task.add_done_callback(self._ended)
+
+    async def end(self, who: Caller, job: jobs_pb2.Job, release: jobs_pb2.AllocateRequest | None) -> None:
+        """End the allocation: released while it runs, COMPLETED or FAILED with the client's
+        exit status, and its node told to let go; otherwise (queued, or the client gone)
+        cancelled as scancel would."""
+        if states.is_finished(job.state):
+            return
+        if release is None or job.state not in states.ACTIVE:
+            await self.c.cancel(job, who.name)
+            return
+        now = self.c.clock.wall()
+        job.exit_code, job.signal = release.exit_code, 0
+        self.c.lifecycle.finish(job, S.COMPLETED if release.exit_code == 0 else S.FAILED, "None", now)
+        await self.c.store.write([self.c.table.row(job)])
+        self.c.watchers.publish(job)
+        # The node's end report comes for a finished job: ctld answers it with Forget.
+        self.c.comm.kill(job, 0)
+        log.info("job %d of %s: allocation released (exit %d)", job.id, job.user, release.exit_code)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._ending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("ending an allocation failed: %r", task.exception(), exc_info=task.exception())
+
+
+async def _release_of(requests: AsyncIterator[jobs_pb2.AllocateRequest]) -> jobs_pb2.AllocateRequest | None:
+    """The client's release, or None when its stream ends without one."""
+    async for request in requests:
+        if request.release:
+            check_release(request)
+            return request
+    return None
+
+
+def _result(client: asyncio.Future[jobs_pb2.AllocateRequest | None]) -> jobs_pb2.AllocateRequest | None:
+    """The release the client sent; None if its side of the stream broke (it is gone)."""
+    error = client.exception()
+    if isinstance(error, DomainError):
+        raise error
+    return None if error is not None else client.result()
+
+
+def _copy(job: jobs_pb2.Job) -> jobs_pb2.Job:
+    copy = jobs_pb2.Job()
+    copy.CopyFrom(job)
+    return copy
