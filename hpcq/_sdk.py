@@ -30,8 +30,11 @@ class Client:
     True
     """
 
-    def __init__(self, transport: Transport, *, cluster: str = "", timeout: float = 60.0) -> None:
-        self.raw = lowlevel.Client(transport, cluster=cluster, timeout=timeout)
+    def __init__(self, transport: Transport, *, cluster: str = "", timeout: float = 60.0,
+                 retry_seconds: float | None = None) -> None:
+        """`retry_seconds`: how long a call safe to repeat is retried while ctld is
+        unreachable or overloaded (default: HPCQ_RETRY_SECONDS, else 60; 0: never)."""
+        self.raw = lowlevel.Client(transport, cluster=cluster, timeout=timeout, retry_seconds=retry_seconds)
         """The same connection, answering with protobuf messages (hpcq.client.Client)."""
 
     @classmethod
@@ -70,9 +73,13 @@ class Client:
 
     # -- jobs -------------------------------------------------------------------------
 
-    def submit(self, specs: Sequence[jobs_pb2.JobSpec], *, test_only: bool = False) -> list[int]:
-        """Submit jobs in one call; returns their ids, in order. Durable when it returns."""
-        return self.raw.submit(specs, test_only=test_only)
+    def submit(self, specs: Sequence[jobs_pb2.JobSpec], *, test_only: bool = False,
+               idempotency_key: str | None = None) -> list[int]:
+        """Submit jobs in one call; returns their ids, in order. Durable when it returns.
+        The call is retried while ctld restarts: its idempotency key (random unless given,
+        up to 128 printable ASCII characters, no spaces) makes a repeat return the first
+        attempt's ids; give your own to make your own retries safe too."""
+        return self.raw.submit(specs, test_only=test_only, idempotency_key=idempotency_key)
 
     def submit_one(self, spec: jobs_pb2.JobSpec) -> int:
         """Submit one job; returns its id."""

@@ -9,13 +9,13 @@ import os
 from hpcq import states
 from hpcq.api.lite import admin_pb2, jobs_pb2
 from hpcq.errors import HpcqError
-from hpcq.transport import AgentTransport, GrpcTransport
+from hpcq.transport import REPEATABLE, AgentTransport, GrpcTransport, Retrying, retry_window
 
 # Nothing for type checkers only is imported at run time: typing alone would cost every
 # command ~10 ms at start-up (see hpcq/protolite.py).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
     from typing import TypeVar
 
     from google.protobuf.message import Message
@@ -50,23 +50,28 @@ class Client:
     ...     c.wait([job_id])
     """
 
-    def __init__(self, transport: Transport, *, cluster: str = "", timeout: float = 60.0) -> None:
+    def __init__(self, transport: Transport, *, cluster: str = "", timeout: float = 60.0,
+                 retry_seconds: float | None = None, on_retry: Callable[[HpcqError], None] | None = None) -> None:
+        """`retry_seconds` (default: HPCQ_RETRY_SECONDS, else 60): how long a call that is
+        safe to repeat is retried while ctld is unreachable or overloaded; `on_retry` hears
+        of the first retry (hpcq.transport.Retrying)."""
         self._transport = transport
         self._timeout = timeout
+        self._retrying = Retrying(retry_seconds if retry_seconds is not None else retry_window(60.0), on_retry)
         self.cluster = cluster
 
     @classmethod
-    def connect(cls, *, timeout: float = 60.0) -> Client:
+    def connect(cls, *, timeout: float = 60.0, on_retry: Callable[[HpcqError], None] | None = None) -> Client:
         """The quickest way in for a command: the local agent's socket when one is found
         without reading any config file, else `from_config()`."""
         socket_path = _agent_socket_without_config()
         if socket_path:
-            return cls(AgentTransport(socket_path), timeout=timeout)
-        return cls.from_config(timeout=timeout)
+            return cls(AgentTransport(socket_path), timeout=timeout, on_retry=on_retry)
+        return cls.from_config(timeout=timeout, on_retry=on_retry)
 
     @classmethod
     def from_config(cls, config: configuration.Config | None = None, *, timeout: float = 60.0,
-                    use_agent: bool = True) -> Client:
+                    use_agent: bool = True, on_retry: Callable[[HpcqError], None] | None = None) -> Client:
         """A client for the cluster the configuration names (see hpcq.config for discovery).
 
         The host agent's socket is used when it exists (unless use_agent is False: admin
@@ -78,8 +83,10 @@ class Client:
         config = config or configuration.load()
         c = config.client
         socket_path = os.environ.get("HPCQ_AGENT_SOCKET", c.agent_socket)  # set but empty: no agent
+        retrying = retry_window(c.retry_seconds)
         if use_agent and socket_path and os.path.exists(socket_path):
-            return cls(AgentTransport(socket_path), cluster=config.cluster.name, timeout=timeout)
+            return cls(AgentTransport(socket_path), cluster=config.cluster.name, timeout=timeout,
+                       retry_seconds=retrying, on_retry=on_retry)
         missing = [k for k in ("ca", "cert", "key") if not getattr(c, k)]
         if missing:
             where = config.path or "no config file found (" + ", ".join(map(str, configuration.candidate_paths())) + ")"
@@ -87,7 +94,8 @@ class Client:
                             f"{where}: [client] {', '.join(missing)} not set; run `hpcqctl up` for a local cluster, "
                             "or ask your administrator for a certificate (`hpcqctl certs issue user $USER`)")
         transport = GrpcTransport(c.server, ca=c.ca, cert=c.cert, key=c.key, server_name=c.server_name)
-        return cls(transport, cluster=config.cluster.name, timeout=timeout)
+        return cls(transport, cluster=config.cluster.name, timeout=timeout, retry_seconds=retrying,
+                   on_retry=on_retry)
 
     def close(self) -> None:
         self._transport.close()
@@ -99,10 +107,15 @@ class Client:
 
     # -- jobs -------------------------------------------------------------------------
 
-    def submit(self, specs: Sequence[JobSpec], *, test_only: bool = False) -> list[int]:
-        """Submit jobs in one call; returns their ids, in order. Durable when it returns."""
-        reply = self._call("/hpcq.v1.Jobs/Submit", jobs_pb2.SubmitRequest(specs=specs, test_only=test_only),
-                           jobs_pb2.SubmitResponse)
+    def submit(self, specs: Sequence[JobSpec], *, test_only: bool = False,
+               idempotency_key: str | None = None) -> list[int]:
+        """Submit jobs in one call; returns their ids, in order. Durable when it returns.
+
+        The call carries an idempotency key (a random one unless given; "" sends none): a
+        retry after a lost answer returns the first attempt's ids instead of new jobs."""
+        key = os.urandom(16).hex() if idempotency_key is None else idempotency_key
+        request = jobs_pb2.SubmitRequest(specs=specs, test_only=test_only, idempotency_key=key)
+        reply = self._call("/hpcq.v1.Jobs/Submit", request, jobs_pb2.SubmitResponse, repeatable=bool(key))
         self.cluster = reply.cluster or self.cluster
         return list(reply.job_ids)
 
@@ -301,8 +314,12 @@ class Client:
 
     # -- transport --------------------------------------------------------------------
 
-    def _call(self, method: str, request: Message, response_type: type[Reply]) -> Reply:
-        return response_type.FromString(self._transport.unary(method, request.SerializeToString(), self._timeout))
+    def _call(self, method: str, request: Message, response_type: type[Reply], *,
+              repeatable: bool | None = None) -> Reply:
+        payload = request.SerializeToString()
+        reply = self._retrying.call(lambda: self._transport.unary(method, payload, self._timeout),
+                                    method in REPEATABLE if repeatable is None else repeatable)
+        return response_type.FromString(reply)
 
     # Last in the class: below it, `list` in an annotation would name this method for
     # type checkers, not the builtin.

@@ -32,13 +32,17 @@ class ClusterSection:
 
 @dataclass
 class ClientSection:
-    server: str = _key("127.0.0.1:6817", "host:port of hpcq-ctld.")
+    server: str = _key("127.0.0.1:6817", "host:port of hpcq-ctld; with a standby controller, every controller's "
+                                         "host:port, comma-separated: the commands try them in order.")
     ca: str = _key("", "CA certificate that signed ctld's certificate.")
     cert: str = _key("", "Personal client certificate (role user or admin).")
     key: str = _key("", "Private key of `cert` (mode 0600).")
     server_name: str = _key("", "TLS name to expect in ctld's certificate when it differs from the host dialled.")
     agent_socket: str = _key("/run/hpcq/agent.sock", "hpcq-agent's socket; used instead of a certificate when it "
                                                      "exists.")
+    retry_seconds: float = _key(60.0, "Seconds a command keeps retrying while ctld is unreachable or overloaded "
+                                      "(a restart, a failover) before it fails; 0: no retries. The environment "
+                                      "variable HPCQ_RETRY_SECONDS overrides it.")
 
 
 @dataclass
@@ -274,7 +278,7 @@ def value_errors(config: Config, origin: str) -> list[str]:
                          ("ctld", "retry_max_attempts"), ("ctld", "max_submit_jobs"), ("ctld", "max_running_jobs"),
                          ("ctld", "max_running_cpus"), ("ctld", "fairshare_gpu_weight"), ("ctld", "priority_max_age"),
                          ("ctld", "default_mem_per_cpu"), ("noded", "cpus"), ("noded", "memory_mb"),
-                         ("agent", "rate"), ("agent", "burst"), ("agent", "min_uid")]:
+                         ("agent", "rate"), ("agent", "burst"), ("agent", "min_uid"), ("client", "retry_seconds")]:
         if getattr(getattr(config, section), key) < 0:
             errors.append(f"{origin}: [{section}] {key}: must not be negative")
     if config.ctld.fairshare_half_life <= 0:

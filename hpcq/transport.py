@@ -16,7 +16,7 @@ from hpcq.errors import HpcqError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from os import PathLike
     from typing import Protocol
 
@@ -28,6 +28,106 @@ if TYPE_CHECKING:
         def close(self) -> None: ...
 
 MESSAGE_LIMIT = 64 * 1024 * 1024
+
+# An overloaded ctld's refusal (RESOURCE_EXHAUSTED) says when to come back: in its
+# trailing metadata under this key, and as `retry-after-ms=N` in its message, which is
+# what reaches a client through the agent (it forwards a status's code and text only).
+RETRY_AFTER_KEY = "retry-after-ms"
+
+# Calls that may be sent again when their answer was lost: reads, and actions whose
+# repeat changes nothing more (a second Cancel finds the job cancelled, a second Hold
+# finds it held). Submit is one because the client keys every submit it sends
+# (SubmitRequest.idempotency_key). The others (Signal, CreateStep, Requeue, creating,
+# deleting or removing a queue or node) are sent again only when they cannot have
+# reached ctld: nothing connected, or ctld shed them unread.
+REPEATABLE = frozenset("/hpcq.v1." + name for name in (
+    "Jobs/Submit", "Jobs/Get", "Jobs/List", "Jobs/Cancel", "Jobs/Hold", "Jobs/Release", "Jobs/Update",
+    "Jobs/Explain", "Jobs/Usage", "Jobs/FinishStep", "Jobs/Suspend", "Jobs/Resume",
+    "Admin/ListNodes", "Admin/DrainNode", "Admin/ResumeNode", "Admin/ListQueues", "Admin/UpdateQueue",
+    "Admin/ServerInfo", "Admin/ListShares", "Admin/SetShare"))
+# gRPC's words for a call that found no connection to ctld, and so was never sent
+# (ctld is down, or restarting); the agent passes them on as they are.
+_NO_CONNECTION = "failed to connect to all addresses"
+
+
+class NotSent(HpcqError):
+    """UNAVAILABLE before the request left: nothing could be connected to."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("UNAVAILABLE", message)
+
+
+class Overloaded(HpcqError):
+    """RESOURCE_EXHAUSTED from a saturated ctld, which shed the call unread: it may be sent
+    again after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__("RESOURCE_EXHAUSTED", message)
+        self.retry_after = retry_after
+
+
+def _classified(code: str, message: str, retry_after_ms: str | None = None) -> HpcqError:
+    """The error for a status: NotSent or Overloaded when it says so, else HpcqError."""
+    if code == "UNAVAILABLE" and _NO_CONNECTION in message:
+        return NotSent(message)
+    if code == "RESOURCE_EXHAUSTED":
+        hint = retry_after_ms or message.rpartition(RETRY_AFTER_KEY + "=")[2].partition(")")[0]
+        if retry_after_ms or RETRY_AFTER_KEY + "=" in message:
+            try:
+                return Overloaded(message, int(hint) / 1000)
+            except ValueError:
+                pass
+    return HpcqError(code, message)
+
+
+class Retrying:
+    """How a client rides out a controller restart, failover or overload: a call that
+    failed UNAVAILABLE or DEADLINE_EXCEEDED is sent again, with capped exponential
+    backoff and jitter, for up to `seconds` after its first failure, when it is safe to
+    repeat (REPEATABLE, or it was never sent); one an overloaded ctld shed is sent again
+    after the time ctld asked for. `on_retry` hears of the first retry (a command says
+    so once on stderr)."""
+
+    FIRST_DELAY = 0.2
+    MAX_DELAY = 2.0
+
+    def __init__(self, seconds: float, on_retry: Callable[[HpcqError], None] | None = None) -> None:
+        self.seconds = seconds
+        self.on_retry = on_retry
+        self.retries = 0
+
+    def call(self, attempt: Callable[[], bytes], repeatable: bool) -> bytes:
+        deadline = 0.0
+        delay = self.FIRST_DELAY
+        while True:
+            try:
+                return attempt()
+            except HpcqError as e:
+                if not (isinstance(e, (NotSent, Overloaded)) or
+                        (repeatable and e.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED"))):
+                    raise
+                import random
+                now = time.monotonic()
+                deadline = deadline or now + self.seconds
+                # Jitter: clients that lost ctld together do not all come back at once.
+                pause = (e.retry_after if isinstance(e, Overloaded) else delay / 2) * (1 + random.random())
+                if now + pause > deadline:
+                    raise
+                if not self.retries and self.on_retry is not None:
+                    self.on_retry(e)
+                self.retries += 1
+                time.sleep(pause)
+                delay = min(delay * 2, self.MAX_DELAY)
+
+
+def retry_window(configured: float) -> float:
+    """How long a client retries: HPCQ_RETRY_SECONDS, else the configured [client] retry_seconds."""
+    import os
+    named = os.environ.get("HPCQ_RETRY_SECONDS", "")
+    try:
+        return max(0.0, float(named)) if named else configured
+    except ValueError:
+        return configured
 
 
 class AgentTransport:
@@ -44,7 +144,7 @@ class AgentTransport:
                 sock.connect(self.path)
             except OSError as e:
                 sock.close()
-                raise HpcqError("UNAVAILABLE", f"cannot reach hpcq-agent at {self.path}: {e.strerror}") from None
+                raise NotSent(f"cannot reach hpcq-agent at {self.path}: {e.strerror}") from None
             self._sock = sock
         return self._sock
 
@@ -120,12 +220,16 @@ def _message_or_raise(payload: bytes) -> bytes:
     if kind == wire.MESSAGE:
         return payload[1:]
     if kind == wire.ERROR:
-        raise HpcqError(*wire.parse_error(payload))
+        raise _classified(*wire.parse_error(payload))
     raise HpcqError("INTERNAL", f"hpcq-agent sent an unknown frame kind {kind!r}")
 
 
 class GrpcTransport:
-    """Mutual TLS straight to ctld with a personal certificate."""
+    """Mutual TLS straight to ctld with a personal certificate.
+
+    `server` may list several controllers, comma-separated (host:port,host:port): a call
+    goes to the one that last answered, and one that cannot be connected to is passed
+    over for the next in the list."""
 
     def __init__(self, server: str, *, ca: str | PathLike[str], cert: str | PathLike[str],
                  key: str | PathLike[str], server_name: str = "", metadata: tuple[tuple[str, str], ...] = ()) -> None:
@@ -135,24 +239,44 @@ class GrpcTransport:
 
         from hpcq import pki
 
-        options = [("grpc.max_send_message_length", MESSAGE_LIMIT),
-                   ("grpc.max_receive_message_length", MESSAGE_LIMIT)]
+        self._options = [("grpc.max_send_message_length", MESSAGE_LIMIT),
+                         ("grpc.max_receive_message_length", MESSAGE_LIMIT)]
         if server_name:
-            options.append(("grpc.ssl_target_name_override", server_name))
-        credentials = pki.channel_credentials(Path(ca), Path(cert), Path(key))
+            self._options.append(("grpc.ssl_target_name_override", server_name))
+        self._credentials = pki.channel_credentials(Path(ca), Path(cert), Path(key))
         self._grpc = grpc
-        self._channel = grpc.secure_channel(server, credentials, options=options)
+        self.servers = server_list(server)
+        self._channels: dict[str, grpc.Channel] = {}
+        self._current = 0
         self._metadata = metadata
 
+    @property
+    def server(self) -> str:
+        """The controller calls go to now."""
+        return self.servers[self._current]
+
+    def _channel(self) -> grpc.Channel:
+        channel = self._channels.get(self.server)
+        if channel is None:
+            channel = self._channels[self.server] = self._grpc.secure_channel(self.server, self._credentials,
+                                                                                options=self._options)
+        return channel
+
     def unary(self, method: str, request: bytes, timeout: float) -> bytes:
-        call = self._channel.unary_unary(method)
-        try:
-            return call(request, timeout=timeout, metadata=self._metadata)
-        except self._grpc.RpcError as e:
-            raise grpc_error(e) from None
+        tried = 0
+        while True:
+            call = self._channel().unary_unary(method)
+            try:
+                return call(request, timeout=timeout, metadata=self._metadata)
+            except self._grpc.RpcError as e:
+                error = grpc_error(e)
+            tried += 1
+            if not isinstance(error, NotSent) or tried == len(self.servers):
+                raise error
+            self._current = (self._current + 1) % len(self.servers)
 
     def stream(self, method: str, request: bytes, timeout: float | None = None) -> Iterator[bytes]:
-        responses = self._channel.unary_stream(method)(request, timeout=timeout, metadata=self._metadata)
+        responses = self._channel().unary_stream(method)(request, timeout=timeout, metadata=self._metadata)
         try:
             yield from responses
         except self._grpc.RpcError as e:
@@ -161,7 +285,14 @@ class GrpcTransport:
             responses.cancel()
 
     def close(self) -> None:
-        self._channel.close()
+        for channel in self._channels.values():
+            channel.close()
+        self._channels.clear()
+
+
+def server_list(server: str) -> list[str]:
+    """The controllers of a `server` setting: host:port, or several comma-separated."""
+    return [s.strip() for s in server.split(",") if s.strip()] or [server]
 
 
 def grpc_error(e: grpc.RpcError) -> HpcqError:
@@ -170,5 +301,7 @@ def grpc_error(e: grpc.RpcError) -> HpcqError:
     # grpc's own refusal of a message over MESSAGE_LIMIT, on either side ("Sent message
     # larger than max (N vs. M)", "Received message larger than max ...").
     if code == "RESOURCE_EXHAUSTED" and "message larger than max" in (details or ""):
-        details = f"{wire.TOO_LARGE}: {details}"
-    return HpcqError(code, details)
+        return HpcqError(code, f"{wire.TOO_LARGE}: {details}")
+    trailers = e.trailing_metadata() if hasattr(e, "trailing_metadata") else None
+    hint = next((str(v) for k, v in trailers or () if k == RETRY_AFTER_KEY), None)
+    return _classified(code, details or "", hint)

@@ -13,7 +13,7 @@ import sys
 
 from hpcq.errors import HpcqError
 from hpcq.shims import errors
-from hpcq.shims.connection import Connection
+from hpcq.shims.connection import Connection, pbs_retry_notice, slurm_retry_notice
 from hpcq.shims.errors import ShimError
 from hpcq.shims.output import print_error
 
@@ -31,29 +31,31 @@ class Shim:
     ShimError for a failure it words itself; a failed call it lets through becomes
     `failure(error, conn)`, in the dialect's words and with its exit code."""
 
-    __slots__ = ("body", "failure")
+    __slots__ = ("body", "failure", "retry_notice")
 
-    def __init__(self, body: Body, failure: Failure) -> None:
+    def __init__(self, body: Body, failure: Failure, retry_notice: RetryNotice | None = None) -> None:
         self.body = body
         self.failure = failure
 
     @classmethod
+        self.retry_notice = retry_notice
     def pbs(cls, prog: str, body: Body) -> Shim:
         """A PBS command: a failed call as PBS prints it, naming the cluster as the server."""
-        return cls(body, lambda error, conn: errors.pbs_failure(prog, error, server=conn.cluster))
+        return cls(body, lambda error, conn: errors.pbs_failure(prog, error, server=conn.cluster),
+                   pbs_retry_notice(prog))
 
     @classmethod
     def slurm(cls, prog: str, body: Body, *, lead: str | None = None) -> Shim:
         """A Slurm command: a failed call as Slurm prints it, after `lead` (by default
         ``<prog>: error: ``)."""
         words = f"{prog}: error: " if lead is None else lead
-        return cls(body, lambda error, conn: errors.slurm_failure(prog, error, words))
+        return cls(body, lambda error, conn: errors.slurm_failure(prog, error, words), slurm_retry_notice(prog))
 
     def main(self, argv: list[str] | None = None) -> int:
         """Run the command on `argv` (sys.argv[1:] when None); print a failure in the
         dialect's words and return the exit code."""
         args = sys.argv[1:] if argv is None else argv
-        conn = Connection()
+        conn = Connection(self.retry_notice)
         try:
             return self.body(args, conn)
         except HpcqError as e:
