@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import NoReturn
 
+    from hpcq.shims.connection import RetryNotice
+
     Body = Callable[[list[str], Connection], int]
     Failure = Callable[[HpcqError, Connection], ShimError]
 
