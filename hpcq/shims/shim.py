@@ -38,9 +38,9 @@ class Shim:
     def __init__(self, body: Body, failure: Failure, retry_notice: RetryNotice | None = None) -> None:
         self.body = body
         self.failure = failure
+        self.retry_notice = retry_notice
 
     @classmethod
-        self.retry_notice = retry_notice
     def pbs(cls, prog: str, body: Body) -> Shim:
         """A PBS command: a failed call as PBS prints it, naming the cluster as the server."""
         return cls(body, lambda error, conn: errors.pbs_failure(prog, error, server=conn.cluster),
