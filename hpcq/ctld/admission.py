@@ -11,7 +11,7 @@ from hpcq.config import CtldSection
 from hpcq.ctld import jobs as jobrules
 from hpcq.ctld import privileges
 from hpcq.ctld.backlog import units
-from hpcq.ctld.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
+from hpcq.ctld.errors import FailedPrecondition, InvalidArgument, PermissionDenied, ResourceExhausted
 from hpcq.ctld.fieldpaths import copy_path
 from hpcq.ctld.jobtable import JobTable
 from hpcq.ctld.nodeset import NodeSet
@@ -48,6 +48,9 @@ class Admission:
         self._check_fits(spec, queue)
         jobrules.resolve_dependencies(spec)
         tasks = jobrules.array_tasks(spec)
+        if tasks and tasks.last() >= self.settings.max_array_size:   # Slurm's MaxArraySize: indices below it
+            raise InvalidArgument("BAD_ARRAY", f"array: index {tasks.last()} is beyond the largest this cluster "
+                                               f"allows ({self.settings.max_array_size - 1}, [ctld] max_array_size)")
         state, reason = jobrules.initial_state(spec, now)
         job = jobs_pb2.Job(spec=spec, user=user, state=state, reason=reason, submit_time=now,
                            eligible_time=max(now, spec.begin_time), walltime_seconds=jobrules.walltime(spec, queue),
@@ -59,11 +62,13 @@ class Admission:
     def updated(self, job: jobs_pb2.Job, spec: jobs_pb2.JobSpec, fields: list[str], staff: bool) -> jobs_pb2.Job:
         """A queued job as an update would leave it (a copy): the same checks as a submit."""
         if job.state not in states.QUEUED:
-            raise FailedPrecondition("NOT_QUEUED", f"job {job.id} is no longer queued")
+            raise FailedPrecondition("NOT_QUEUED", f"Job is no longer pending execution: job {job.id} has started")
         changed = jobs_pb2.JobSpec()
         changed.CopyFrom(job.spec)
         for path in fields:
             copy_path(spec, changed, path)
+        if "dependencies" in fields:
+            self._dependencies_changed(changed, bool(spec.dependencies))
         jobrules.validate(changed)
         jobrules.check_retry(changed, self.settings.retry_max_attempts)
         privileges.check_spec(changed, staff, fields)
@@ -82,9 +87,25 @@ class Admission:
         updated.CopyFrom(job)
         updated.spec.CopyFrom(changed)
         updated.queue, updated.walltime_seconds = queue.name, jobrules.walltime(changed, queue)
+        if updated.walltime_seconds > job.walltime_seconds and not staff:
+            # As Slurm: a user may lower a job's time limit, only staff may raise it.
+            raise PermissionDenied("PRIVILEGED", f"Access/permission denied: only operators and administrators "
+                                   f"may raise job {job.id}'s time limit ({job.walltime_seconds} s)")
         if "priority" in fields:
             updated.priority, updated.admin_priority_set = changed.priority, changed.HasField("priority")
         return updated
+
+    def _dependencies_changed(self, changed: jobs_pb2.JobSpec, structured: bool) -> None:
+        """New dependencies, given structured or as the shim's text in attributes (read
+        as at submit); each job they name must be known (Slurm: "Job dependency problem")."""
+        if not structured:
+            changed.ClearField("dependencies")
+            changed.dependency_any = False
+            jobrules.resolve_dependencies(changed)
+        for d in changed.dependencies:
+            for job_id in [*d.job_ids, *(t.array_job_id for t in d.tasks)]:
+                if self.table.get(job_id) is None:
+                    raise InvalidArgument("BAD_DEPENDENCY", f"dependency: job {job_id} does not exist")
 
     def _check_licenses(self, spec: jobs_pb2.JobSpec) -> None:
         """A license the cluster does not have could never be granted (Slurm refuses it too)."""

@@ -19,9 +19,11 @@ def units(job: jobs_pb2.Job, pending_tasks: int | None = None) -> int:
     """How many jobs a record stands for until it ends: its pending array tasks (the
     array's own record), else 1, and 0 once finished. `pending_tasks`, when the caller
     knows it, saves parsing the index list again."""
+    if states.is_finished(job.state):
+        return 0        # a cancelled array's pending rest ended with its record
     if job.array_tasks_pending:
         return pending_tasks if pending_tasks is not None else len(IndexSet.parse(job.array_tasks_pending))
-    return 0 if states.is_finished(job.state) else 1
+    return 1
 
 
 class Backlog:

@@ -48,6 +48,12 @@ class NodeComm:
             self.send(head_node(job), nodes_pb2.CtldMessage(signal=nodes_pb2.SignalJob(
                 job_id=job.id, attempt=job.attempt, signal=sig)))
 
+    def suspend(self, job: jobs_pb2.Job, resume: bool) -> None:
+        """Stop (or continue) the job on every node it has: its walltime stands still."""
+        for node in dict.fromkeys(s.node for s in job.allocation.slices):
+            self.send(node, nodes_pb2.CtldMessage(suspend=nodes_pb2.SuspendJob(
+                job_id=job.id, attempt=job.attempt, resume=resume)))
+
 
 def head_node(job: jobs_pb2.Job) -> str:
     """The node a job's script runs on: its first slice's."""

@@ -20,17 +20,20 @@ from hpcq.api import admin_pb2, jobs_pb2, nodes_pb2
 from hpcq.config import Config
 from hpcq.ctld import scheduler
 from hpcq.ctld.admission import Admission
+from hpcq.ctld.arraytasks import TaskTarget
 from hpcq.ctld.auth import AgentPolicy
 from hpcq.ctld.background import BackgroundWrites
 from hpcq.ctld.backlog import Backlog
 from hpcq.ctld.clock import Clock
 from hpcq.ctld.comm import NodeComm
+from hpcq.ctld.jobactions import ActionResult, JobActions, Target
 from hpcq.ctld.jobsteps import JobSteps
 from hpcq.ctld.jobtable import JobTable
 from hpcq.ctld.lifecycle import Lifecycle
 from hpcq.ctld.node_events import NodeEvents
 from hpcq.ctld.nodes_state import NodeLink, NodeRecord
 from hpcq.ctld.nodeset import NodeSet, node_row
+from hpcq.ctld.notify import Notifier
 from hpcq.ctld.output import OutputReads
 from hpcq.ctld.queueset import QueueSet
 from hpcq.ctld.scheduling import Scheduling
@@ -42,10 +45,8 @@ from hpcq.ctld.watch import Watchers
 log = logging.getLogger("hpcq.ctld")
 
 S = jobs_pb2.JobState
-R = jobs_pb2.JobActionResult
 # A periodic chore: a function or a coroutine function.
 Chore = Callable[[], Coroutine[Any, Any, None] | None]
-ActionResult = tuple[jobs_pb2.JobActionResult.Code, str]   # what an action did to one job
 
 
 class Controller:
@@ -64,6 +65,7 @@ class Controller:
         self.comm = comm or NodeComm(self.nodeset.link_of)
         self.watchers = Watchers()
         self.outputs = OutputReads(self.comm)   # Jobs.Output's reads on the nodes
+        self.notifier = Notifier(settings, self.cluster, self.watchers, self.table.get, self.clock.wall)
         self.submit_keys = SubmitKeys()
         self.background = BackgroundWrites(store)
         self.admission = Admission(settings, self.table, self.queueset, self.nodeset, self.licenses)
@@ -73,6 +75,8 @@ class Controller:
                                      self.licenses, self.comm, self.watchers, self.cluster, self.lifecycle.finish)
         self.node_events = NodeEvents(settings, self.clock, self.background, self.table, self.nodeset, self.comm,
                                       self.watchers, self.lifecycle, self.scheduling)
+        self.actions = JobActions(settings, self.clock, store, self.table, self.lifecycle, self.admission, self.comm,
+                                  self.watchers, lambda: self.kick())
         self.started_at = self.clock.wall()
         self.agent_policy = AgentPolicy(frozenset(settings.agent_hosts), settings.agents_may_assert_root,
                                         settings.root_is_admin)
@@ -142,7 +146,8 @@ class Controller:
     def loops(self) -> list[Coroutine[Any, Any, None]]:
         """What ctld runs beside its servicers, each for as long as it serves."""
         return [self.scheduling.run(), self.background.run(), self._every(self._health_interval(), self.check_health),
-                self._every(10.0, self.flush_usage), self._every(3600.0, self._archive_now, first=True)]
+                self._every(10.0, self.flush_usage), self._every(3600.0, self._archive_now, first=True),
+                self.notifier.run()]
 
     def _health_interval(self) -> float:
         return min(self.config.ctld.heartbeat_interval, self.config.ctld.node_timeout / 4)
@@ -200,69 +205,36 @@ class Controller:
     def get(self, job_id: int) -> jobs_pb2.Job | None:
         return self.table.get(job_id)
 
-    async def cancel(self, job: jobs_pb2.Job, by: str) -> ActionResult:
-        """Cancel a job; an array's own id cancels every task of it and its pending rest."""
-        if job.array_job_id == job.id and job.array_tasks_pending:
-            results = [await self._cancel_one(self.jobs[i], by) for i in sorted(self.table.array_members[job.id])]
-            return min(results)
-        return await self._cancel_one(job, by)
+    # Cancel, hold, release, signal, requeue, suspend, resume, update (see JobActions): a
+    # target is a job by id (an array's own id: the whole array) or an array task by index.
 
-    async def _cancel_one(self, job: jobs_pb2.Job, by: str) -> ActionResult:
-        if states.is_finished(job.state):
-            return R.FINISHED, "job has finished"
-        job.cancelled_by = by
-        if job.state in states.QUEUED:
-            self.table.dequeue(job)
-            self.lifecycle.finish(job, S.CANCELLED, "None", self.clock.wall())
-            await self._store_and_publish(job)
-            return R.OK, ""
-        self.table.cancel_requested.add(job.id)
-        self.comm.kill(job, self.config.ctld.kill_grace)
-        return R.OK, ""
+    def array_task(self, array_id: int, index: int) -> TaskTarget | None:
+        return self.actions.task(array_id, index)
 
-    def signal(self, job: jobs_pb2.Job, sig: int) -> ActionResult:
-        if job.state not in states.ACTIVE:
-            return (R.FINISHED, "job has finished") if states.is_finished(job.state) \
-                else (R.INVALID_STATE, "job is not running")
-        self.comm.signal(job, sig)
-        return R.OK, ""
+    async def cancel(self, job: Target, by: str) -> ActionResult:
+        return await self.actions.cancel(job, by)
 
-    async def hold(self, job: jobs_pb2.Job, admin: bool) -> ActionResult:
-        if states.is_finished(job.state):
-            return R.FINISHED, "job has finished"
-        if job.state not in states.QUEUED:
-            return R.INVALID_STATE, "job is not queued"
-        self.table.dequeue(job)
-        job.state, job.reason = S.HELD, "JobHeldAdmin" if admin else "JobHeldUser"
-        await self._store_and_publish(job)
-        return R.OK, ""
+    async def signal(self, job: Target, sig: int) -> ActionResult:
+        return await self.actions.signal(job, sig)
 
-    async def release(self, job: jobs_pb2.Job) -> ActionResult:
-        if states.is_finished(job.state):
-            return R.FINISHED, "job has finished"
-        if job.state != S.HELD:
-            return R.INVALID_STATE, "job is not held"
-        job.state = S.PENDING
-        self.table.enqueue(job, self.clock.wall())
-        await self._store_and_publish(job)
-        self.kick()
-        return R.OK, ""
+    async def hold(self, job: Target, admin: bool) -> ActionResult:
+        return await self.actions.hold(job, admin)
 
-    async def update(self, job: jobs_pb2.Job, spec: jobs_pb2.JobSpec, fields: Iterable[str], *,
+    async def release(self, job: Target, *, staff: bool = True) -> ActionResult:
+        return await self.actions.release(job, staff)
+
+    async def requeue(self, job: Target, held: bool = False) -> ActionResult:
+        return await self.actions.requeue(job, held)
+
+    async def suspend(self, job: Target) -> ActionResult:
+        return await self.actions.suspend(job)
+
+    async def resume(self, job: Target) -> ActionResult:
+        return await self.actions.resume(job)
+
+    async def update(self, job: Target, spec: jobs_pb2.JobSpec, fields: Iterable[str], *,
                      staff: bool = False) -> jobs_pb2.Job:
-        """Change a queued job's spec: the same checks as a submit (validation, queue
-        access and limits, privileged settings), made by the owner or by staff."""
-        updated = self.admission.updated(job, spec, list(fields), staff)
-        await self.store.write([self.table.row(updated)])
-        job.CopyFrom(updated)
-        self.table.requeue_request(job)
-        self.watchers.publish(job)
-        self.kick()
-        return job
-
-    async def _store_and_publish(self, job: jobs_pb2.Job) -> None:
-        await self.store.write([self.table.row(job)])
-        self.watchers.publish(job)
+        return await self.actions.update(job, spec, fields, staff=staff)
 
     def explain(self, job: jobs_pb2.Job) -> scheduler.Explanation | None:
         return self.scheduling.explain(job)

@@ -107,7 +107,8 @@ def _audit_fields(request: Message, reply: Message) -> dict[str, Any]:
     if isinstance(reply, jobs_pb2.SubmitResponse):
         fields["job_ids"] = list(reply.job_ids)
     elif isinstance(reply, jobs_pb2.JobActionResponse):
-        fields["results"] = {r.job_id: jobs_pb2.JobActionResult.Code.Name(r.code) for r in reply.results}
+        fields["results"] = {f"{r.task.array_job_id}_{r.task.task}" if r.HasField("task") else r.job_id:
+                             jobs_pb2.JobActionResult.Code.Name(r.code) for r in reply.results}
     for name in ("job_id", "name"):
         if name in request.DESCRIPTOR.fields_by_name:
             fields[name] = getattr(request, name)

@@ -277,14 +277,20 @@ def not_before(job: jobs_pb2.Job) -> float:
     return max(job.spec.begin_time, job.retry_time)
 
 
-def run_end(job: jobs_pb2.Job, state: int, cancelled: bool) -> scheduler.RunEnd:
-    """How a job's run ended and what the job asked for, for scheduler.after_run."""
+def run_end(job: jobs_pb2.Job, state: int, cancelled: bool, requeue_held: bool | None = None) -> scheduler.RunEnd:
+    """How a job's run ended and what the job asked for, for scheduler.after_run;
+    `requeue_held` not None: somebody asked for a requeue (held, or not)."""
     spec = job.spec
     return scheduler.RunEnd(
-        state=S.Name(state), attempt=job.attempt, cancelled=cancelled,
-        requeue=spec.requeue if spec.HasField("requeue") else True,
+        state=S.Name(state), attempt=job.attempt, cancelled=cancelled, requeue=may_requeue(job),
         max_attempts=spec.retry.max_attempts, backoff=spec.retry.backoff_seconds,
-        backoff_max=spec.retry.max_backoff_seconds)
+        backoff_max=spec.retry.max_backoff_seconds, requeued=requeue_held is not None,
+        requeue_held=bool(requeue_held))
+
+
+def may_requeue(job: jobs_pb2.Job) -> bool:
+    """sbatch --requeue / --no-requeue, qsub -r y / n: unset means yes (Slurm's JobRequeue=1)."""
+    return job.spec.requeue if job.spec.HasField("requeue") else True
 
 
 def outcome_state(requested_cancel: bool, state: jobs_pb2.JobState) -> jobs_pb2.JobState:

@@ -37,8 +37,10 @@ class JobTable:
         self.waiting: set[int] = set()                       # WAITING jobs (begin time or backoff ahead)
         self.active: set[int] = set()                        # RUNNING and COMPLETING jobs
         self.array_members: dict[int, set[int]] = {}         # array job id -> its records (tasks, and its own)
+        self.task_records: dict[tuple[int, int], int] = {}   # (array job id, task index) -> the task's record
         self.backlog = Backlog()                             # unfinished jobs, as the submit limits count them
         self.cancel_requested: set[int] = set()              # running jobs somebody cancelled
+        self.requeue_requested: dict[int, bool] = {}         # running jobs somebody requeued -> held after
         self.next_job_id = 1
         self.next_due = float("inf")                         # the earliest start of a WAITING job
         # Pending jobs in the order of the last full pass, and those queued since (see scheduling).
@@ -55,6 +57,7 @@ class JobTable:
             self.backlog.update(job)
             if job.array_job_id:
                 self.array_members.setdefault(job.array_job_id, set()).add(job.id)
+                self.index_task(job)
             if job.state in states.QUEUED:
                 self._enqueue_loaded(job, now)
             elif job.state in states.ACTIVE:
@@ -140,7 +143,18 @@ class JobTable:
         self.next_job_id += 1
         self.jobs[task.id] = task
         self.array_members[head.id].add(task.id)
+        self.index_task(task)
         return task
+
+    def index_task(self, job: jobs_pb2.Job) -> None:
+        """An array task's record, new or taken over by a task: found by its index from now on."""
+        if job.array_job_id and job.HasField("array_task_id"):
+            self.task_records[(job.array_job_id, job.array_task_id)] = job.id
+
+    def array_task(self, array_id: int, index: int) -> jobs_pb2.Job | None:
+        """The record task `index` of an array has: its own, once started or split out."""
+        job_id = self.task_records.get((array_id, index))
+        return None if job_id is None else self.jobs.get(job_id)
 
     # -- dependencies -------------------------------------------------------------------------
 
@@ -165,15 +179,17 @@ class JobTable:
             job = self.jobs.get(target.job_id)
             return of(job) if job is not None and target.task is None else None
         if target.task is None:
+            # A pending rest waits, unless it ended with its record (cancelled).
             return scheduler.Phase.combine(
-                scheduler.Phase.WAITING if m.array_tasks_pending else of(m) for m in members)
+                scheduler.Phase.WAITING if m.array_tasks_pending and not states.is_finished(m.state) else of(m)
+                for m in members)
         for m in members:
             if m.HasField("array_task_id") and m.array_task_id == target.task:
                 return of(m)
         head = self.jobs.get(target.job_id)
         if head is not None and head.array_tasks_pending and \
                 target.task in scheduler.IndexSet.parse(head.array_tasks_pending):
-            return scheduler.Phase.WAITING
+            return of(head) if states.is_finished(head.state) else scheduler.Phase.WAITING
         return None
 
     def refuse_dependency_cycle(self, job_id: int, spec: jobs_pb2.JobSpec) -> None:
@@ -197,6 +213,8 @@ class JobTable:
     def forget(self, jobs: Iterable[jobs_pb2.Job]) -> None:
         for job in jobs:
             del self.jobs[job.id]
+            if job.HasField("array_task_id"):
+                self.task_records.pop((job.array_job_id, job.array_task_id), None)
             members = self.array_members.get(job.array_job_id)
             if members is not None:
                 members.discard(job.id)

@@ -43,15 +43,23 @@ class Lifecycle:
         done next, for the log ("" if nothing)."""
         cancelled = job.id in self.table.cancel_requested
         self.table.cancel_requested.discard(job.id)
+        requeue_held = self.table.requeue_requested.pop(job.id, None)
         ended = jobrules.outcome_state(cancelled, state)
         self.finish(job, ended, reason, end)
-        return ended, self._run_again(job, cancelled, now)
+        return ended, self._run_again(job, cancelled, now, requeue_held)
 
-    def _run_again(self, job: jobs_pb2.Job, cancelled: bool, now: float) -> str:
+    def requeue_finished(self, job: jobs_pb2.Job, held: bool, now: float) -> str:
+        """A finished job somebody requeued (scontrol requeue, qrerun): queued again (held
+        with `held`) as if its run had just ended so; what was done, for the log."""
+        job.cancelled_by = ""
+        return self._run_again(job, False, now, held)
+
+    def _run_again(self, job: jobs_pb2.Job, cancelled: bool, now: float, requeue_held: bool | None = None) -> str:
+        """`requeue_held`: None, or somebody asked for a requeue (held, or not)."""
         settings = self.settings
         limits = scheduler.RetryLimits(backoff=settings.retry_backoff, backoff_max=settings.retry_backoff_max,
                                        max_batch_requeue=settings.max_batch_requeue)
-        outcome = scheduler.after_run(jobrules.run_end(job, job.state, cancelled), limits, now)
+        outcome = scheduler.after_run(jobrules.run_end(job, job.state, cancelled, requeue_held), limits, now)
         if isinstance(outcome, scheduler.Finish):
             return ""
         job.end_time = 0.0

@@ -178,7 +178,7 @@ class Scheduling:
         for job in starting:
             self.launch(job)
             self.watchers.publish(job)
-            if job.id in table.cancel_requested:
+            if job.id in table.cancel_requested or job.id in table.requeue_requested:
                 self.comm.kill(job, self.settings.kill_grace)
         return len(starting)
 
@@ -211,6 +211,7 @@ class Scheduling:
         if len(a.taken) == a.count:
             head.array_tasks_pending = ""
             head.array_task_id = index
+            self.table.index_task(head)
             return head
         return self.table.add_task(head, a.template(), index)
 

@@ -5,7 +5,7 @@ import asyncio
 import functools
 import logging
 import operator
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
 
@@ -17,9 +17,10 @@ from hpcq.ctld import steps as steprules
 from hpcq.ctld.allocations import Allocations, check_submitted
 from hpcq.ctld.auth import Caller
 from hpcq.ctld.boundary import Context
-from hpcq.ctld.controller import ActionResult, Controller
+from hpcq.ctld.controller import Controller
 from hpcq.ctld.errors import DomainError, InvalidArgument, NotFound
 from hpcq.ctld.gate import Gate, rpc
+from hpcq.ctld.jobactions import ActionResult, Target
 from hpcq.ctld.nodes_state import NodeLink
 
 log = logging.getLogger("hpcq.ctld.server")
@@ -85,58 +86,84 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
         finally:
             self.c.watchers.unsubscribe(sub)
 
-    async def _each(self, who: Caller, ids: Sequence[int],
-                    act: Callable[[jobs_pb2.Job], Awaitable[ActionResult]]) -> jobs_pb2.JobActionResponse:
-        jobrules.check_count("job_ids", len(ids), jobrules.MAX_JOB_IDS)
+    async def _each(self, who: Caller, request: jobs_pb2.JobActionRequest,
+                    act: Callable[[Target], Awaitable[ActionResult]]) -> jobs_pb2.JobActionResponse:
+        """`act` on every job and array task the request names, one result each."""
+        ids, tasks = request.job_ids, request.tasks
+        jobrules.check_count("job_ids", len(ids) + len(tasks), jobrules.MAX_JOB_IDS)
         reply = jobs_pb2.JobActionResponse()
         for n, job_id in enumerate(ids):
             if n and not n % 1000:
                 await asyncio.sleep(0)  # a long list shares the event loop with every other caller
             job = self.c.get(job_id)
-            if job is None or not self.reads.may_see(who, job):
-                code, message = R.UNKNOWN_JOB, "unknown job id"
-            elif not who.may_act_on(job.user):
-                code, message = R.NOT_PERMITTED, f"job {job_id} belongs to {job.user}"
-            else:
-                code, message = await act(job)
+            code, message = await self._act_if_allowed(who, job, job, act)
             reply.results.add(job_id=job_id, code=code, message=message)
+        for n, ref in enumerate(tasks):
+            if n and not n % 1000:
+                await asyncio.sleep(0)
+            target = self.c.array_task(ref.array_job_id, ref.task)
+            job = None if target is None else target.job
+            code, message = await self._act_if_allowed(who, job, target, act)
+            # The task's record, if it has one now (the action may have split it out).
+            after = self.c.array_task(ref.array_job_id, ref.task) if code != R.UNKNOWN_JOB else None
+            reply.results.add(job_id=after.job.id if after is not None and not after.pending else 0, task=ref,
+                              code=code, message=message)
         return reply
+
+    async def _act_if_allowed(self, who: Caller, job: jobs_pb2.Job | None, target: Target | None,
+                              act: Callable[[Target], Awaitable[ActionResult]]) -> ActionResult:
+        if job is None or target is None or not self.reads.may_see(who, job):
+            return R.UNKNOWN_JOB, "Invalid job id specified"
+        if not who.may_act_on(job.user):
+            return R.NOT_PERMITTED, f"job {job.id} belongs to {job.user}"
+        return await act(target)
 
     @rpc("/hpcq.v1.Jobs/Cancel", audited="cancel")
     async def Cancel(self, who: Caller, request: jobs_pb2.JobActionRequest) -> jobs_pb2.JobActionResponse:
-        return await self._each(who, request.job_ids, lambda job: self.c.cancel(job, who.name))
+        return await self._each(who, request, lambda job: self.c.cancel(job, who.name))
 
     @rpc("/hpcq.v1.Jobs/Signal", audited="signal")
     async def Signal(self, who: Caller, request: jobs_pb2.JobActionRequest) -> jobs_pb2.JobActionResponse:
         if not 0 < request.signal < 65:
             raise InvalidArgument("BAD_REQUEST", f"signal: {request.signal} is not a signal number")
-
-        async def act(job: jobs_pb2.Job) -> ActionResult:
-            return self.c.signal(job, request.signal)
-        return await self._each(who, request.job_ids, act)
+        return await self._each(who, request, lambda job: self.c.signal(job, request.signal))
 
     @rpc("/hpcq.v1.Jobs/Hold", audited="hold")
     async def Hold(self, who: Caller, request: jobs_pb2.JobActionRequest) -> jobs_pb2.JobActionResponse:
         admin = request.admin and who.is_staff
-        return await self._each(who, request.job_ids, lambda job: self.c.hold(job, admin))
+        return await self._each(who, request, lambda job: self.c.hold(job, admin))
 
     @rpc("/hpcq.v1.Jobs/Release", audited="release")
     async def Release(self, who: Caller, request: jobs_pb2.JobActionRequest) -> jobs_pb2.JobActionResponse:
-        async def act(job: jobs_pb2.Job) -> ActionResult:
-            if job.reason in ("JobHeldAdmin", "JobHoldMaxRequeue") and not who.is_staff:
-                return R.NOT_PERMITTED, "held by an administrator"
-            return await self.c.release(job)
-        return await self._each(who, request.job_ids, act)
+        return await self._each(who, request, lambda job: self.c.release(job, staff=who.is_staff))
+
+    @rpc("/hpcq.v1.Jobs/Requeue", audited="requeue")
+    async def Requeue(self, who: Caller, request: jobs_pb2.JobActionRequest) -> jobs_pb2.JobActionResponse:
+        return await self._each(who, request, lambda job: self.c.requeue(job, request.hold))
+
+    @rpc("/hpcq.v1.Jobs/Suspend", audited="suspend")
+    async def Suspend(self, who: Caller, request: jobs_pb2.JobActionRequest) -> jobs_pb2.JobActionResponse:
+        return await self._each(who, request, self.c.suspend)
+
+    @rpc("/hpcq.v1.Jobs/Resume", audited="resume")
+    async def Resume(self, who: Caller, request: jobs_pb2.JobActionRequest) -> jobs_pb2.JobActionResponse:
+        return await self._each(who, request, self.c.resume)
 
     @rpc("/hpcq.v1.Jobs/Update", audited="update")
     async def Update(self, who: Caller, request: jobs_pb2.UpdateJobRequest) -> jobs_pb2.UpdateJobResponse:
-        job = self.c.get(request.job_id)
-        if job is None or not self.reads.may_see(who, job):
-            raise NotFound("UNKNOWN_JOB", f"job {request.job_id} does not exist")
+        target: Target | None
+        if request.HasField("task"):
+            target = self.c.array_task(request.task.array_job_id, request.task.task)
+            job, name = (None if target is None else target.job), f"{request.task.array_job_id}_{request.task.task}"
+        else:
+            target = job = self.c.get(request.job_id)
+            name = str(request.job_id)
+        if target is None or job is None or not self.reads.may_see(who, job):
+            raise NotFound("UNKNOWN_JOB", f"job {name} does not exist")
         if not who.may_act_on(job.user):
             raise auth.Refused("PERMISSION_DENIED", f"job {job.id} belongs to {job.user}")
         jobrules.check_update_fields(request.fields)
-        updated = await self.c.update(job, request.spec, request.fields, staff=who.is_staff)
+        updated = await self.c.update(target, request.spec, request.fields, staff=who.is_staff)
         return jobs_pb2.UpdateJobResponse(job=self.reads.view_for(who, updated))
 
     @rpc("/hpcq.v1.Jobs/Explain")

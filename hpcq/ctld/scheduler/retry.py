@@ -13,6 +13,11 @@ Retrying a job whose script failed, with a number of attempts and an exponential
 backoff (Kue's ``attempts`` and ``backoff``), is an hpcq extension a job asks for in
 its spec (``JobSpec.retry``). A retry waits pending with reason BeginTime, as a job
 with a begin time in the future does.
+
+A requeue somebody asks for (``scontrol requeue``, ``qrerun``) sends the job back
+whatever its run's end: pending at once, or held (``scontrol requeuehold``). Slurm keeps
+a requeued job with reason BeginTime until its launch credential has expired; an hpcq
+node ignores a launch of an attempt it has run, so the job may start again at once.
 """
 from __future__ import annotations
 
@@ -42,6 +47,8 @@ class RunEnd:
     max_attempts: int = 0              # JobSpec.retry.max_attempts: runs in all; 0 or 1: no retry
     backoff: float = 0.0               # JobSpec.retry.backoff_seconds; 0: the site's
     backoff_max: float = 0.0           # JobSpec.retry.max_backoff_seconds; 0: the site's
+    requeued: bool = False             # somebody asked for a requeue (scontrol requeue, qrerun)
+    requeue_held: bool = False         # ... and for the job to come back held (scontrol requeuehold)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +84,8 @@ def backoff(retry: int, base: float, cap: float) -> float:
 
 def after_run(end: RunEnd, limits: RetryLimits, now: float) -> Outcome:
     """Whether and when a job whose run ended as `end` runs again."""
+    if end.requeued and not end.cancelled:
+        return Hold("JobHeldUser") if end.requeue_held else Requeue(at=now, reason="None")
     if end.cancelled or end.state not in RETRIED:
         return Finish()
     if end.state == "NODE_FAIL" and not end.requeue:
