@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from google.protobuf.message import Message
 
     from hpcq import config as configuration
+    from hpcq.allocation import Allocation
     from hpcq.transport import Transport
 
     Reply = TypeVar("Reply", bound=Message)
@@ -243,6 +244,12 @@ class Client:
         request = jobs_pb2.FinishStepRequest(job_id=job_id, step_id=step_id, exit_code=exit_code, signal=signal,
                                              cancelled=cancelled, cpu_seconds=cpu_seconds, max_rss_kb=max_rss_kb)
         return self._call("/hpcq.v1.Jobs/FinishStep", request, jobs_pb2.FinishStepResponse).step
+
+    def allocate(self, spec: JobSpec) -> Allocation:
+        """An interactive allocation (salloc): read its events() until it is granted; it is
+        held until you release() it or close() the Allocation (see hpcq/allocation.py)."""
+        from hpcq.allocation import Allocation
+        return Allocation.open(self._transport, spec)
 
     def _action(self, method: str, job_ids: Iterable[int], *, signal: int = 0, admin: bool = False,
                 tasks: TaskRefs = (), hold: bool = False) -> list[jobs_pb2.JobActionResult]:

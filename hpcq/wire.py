@@ -4,7 +4,10 @@ Request:  frame( u16 method length | method | serialized request )
 Replies:  frame( kind byte | payload ), kind one of
           MESSAGE (a serialized response), END (a stream is over), ERROR ("CODE\\nmessage").
 A unary call gets one MESSAGE or one ERROR; a streaming call any number of MESSAGEs,
-then END or ERROR. A connection may carry several calls, one after another.
+then END or ERROR. A connection may carry several calls, one after another; but a call
+whose client streams too (Jobs.Allocate) is the connection's last: after its request frame,
+each frame( MESSAGE | serialized request ) is its next request, frame( END ) or hanging up
+ends the client's side, and the agent closes the connection when the call ends.
 """
 from __future__ import annotations
 

@@ -151,11 +151,13 @@ class Allocations:
 
 
 async def _release_of(requests: AsyncIterator[jobs_pb2.AllocateRequest]) -> jobs_pb2.AllocateRequest | None:
-    """The client's release, or None when its stream ends without one."""
+    """The client's release, or None when its stream ends without one. Nothing else may
+    follow the first message: a client cannot make ctld read an endless stream."""
     async for request in requests:
-        if request.release:
-            check_release(request)
-            return request
+        if not request.release:
+            raise InvalidArgument("BAD_REQUEST", "release: only a release may follow the first message")
+        check_release(request)
+        return request
     return None
 
 

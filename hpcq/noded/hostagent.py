@@ -26,6 +26,7 @@ import socket
 import struct
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
@@ -42,6 +43,9 @@ FORWARD_TIMEOUT = 60.0
 _SHOWN_METHOD = 100   # characters of an unknown method name echoed back to its sender
 MAX_CONNECTIONS_PER_USER = 256
 MAX_FRAME_BYTES_PER_USER = 4 * wire.MAX_FRAME
+# A later message of a call that streams requests (Allocate's release) is this small: a
+# larger one ends the client's side of the call.
+MAX_STREAM_REQUEST_BYTES = 64 * 1024
 # What a connection may buffer beyond the frame being read (asyncio pauses reading at
 # twice this): a client that pipelines requests costs 512 KiB a connection, not two frames.
 _READ_BUFFER = 256 * 1024
@@ -55,6 +59,12 @@ def forwardable_methods() -> dict[str, bool]:
         for m in descriptor.methods:
             methods[f"/{descriptor.full_name}/{m.name}"] = m.server_streaming
     return methods
+
+
+def request_streaming_methods() -> frozenset[str]:
+    """The forwardable RPCs whose client streams requests too (Jobs.Allocate)."""
+    return frozenset(f"/{d.full_name}/{m.name}" for module, service in ((jobs_pb2, "Jobs"), (admin_pb2, "Admin"))
+                     for d in [module.DESCRIPTOR.services_by_name[service]] for m in d.methods if m.client_streaming)
 
 
 class TokenBucket:
@@ -117,6 +127,7 @@ class Agent:
     def __init__(self, settings: configuration.AgentSection) -> None:
         self.settings = settings
         self.methods = forwardable_methods()
+        self.bidi = request_streaming_methods()
         self.bucket = TokenBucket(settings.rate, settings.burst)
         self.budget = UserBudget()
         options: list[tuple[str, int | str]] = [("grpc.max_send_message_length", wire.MAX_FRAME * 4),
@@ -240,7 +251,10 @@ class Agent:
                 writer.write(wire.frame(wire.MESSAGE + reply))
                 await writer.drain()
                 return "OK"
-            await self._stream(method, body, metadata, reader, writer)
+            if method in self.bidi:
+                await self._bidi(method, body, metadata, reader, writer)
+            else:
+                await self._stream(method, body, metadata, reader, writer)
             return "OK"
         except grpc.aio.AioRpcError as e:
             return self._answer(writer, e.code().name, e.details() or "")
@@ -265,6 +279,37 @@ class Agent:
                 raise
         finally:
             hangup.cancel()
+
+    async def _bidi(self, method: str, body: bytes, metadata: tuple[tuple[str, str], ...],
+                    reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """A call that streams both ways (wire.py): the client's later MESSAGE frames go on
+        as the call's requests, as the kernel's uid (already in `metadata`) sent them; its
+        END frame or hang-up ends its side, which for Allocate ends the allocation. The
+        connection carries nothing after such a call: it is closed at the call's end."""
+        async def requests() -> AsyncIterator[bytes]:
+            yield body
+            while True:
+                try:
+                    length = wire.frame_length(await reader.readexactly(wire.HEADER_SIZE))
+                    if length > MAX_STREAM_REQUEST_BYTES:
+                        return
+                    payload = await reader.readexactly(length)
+                except (asyncio.IncompleteReadError, wire.WireError, ConnectionError):
+                    return
+                if payload[:1] != wire.MESSAGE:
+                    return
+                yield payload[1:]
+        call = self.channel.stream_stream(method, request_serializer=None, response_deserializer=None)(
+            requests(), metadata=metadata)
+        try:
+            async for reply in call:
+                writer.write(wire.frame(wire.MESSAGE + reply))
+                await writer.drain()
+            writer.write(wire.frame(wire.END))
+            await writer.drain()
+        finally:
+            call.cancel()
+            writer.close()
 
 
 async def run(settings: configuration.AgentSection) -> None:

@@ -20,6 +20,9 @@ from hpcq.noded import enforce, spool
 SLURM_OOM_MESSAGE = ("slurmstepd: error: Detected {count} oom_kill event{s} in StepId=%s.batch. "
                      "Some of the step tasks have been OOM Killed.\n")
 
+# What an allocation's job runs: nothing but waiting to be ended.
+ALLOCATION_HOLD = "exec sleep infinity\n"
+
 
 class Refused(Exception):
     """The job cannot start on this node; the message is the reason the user will read."""
@@ -37,13 +40,18 @@ def make(job: jobs_pb2.Job, cluster: str, node_name: str, directory: spool.Attem
     else:
         argv = ["/bin/sh", script, *spec.argv]
     pbs = jobenv.is_pbs(job)
-    probes, outputs = _outputs(job, node_name)
+    if spec.allocation:
+        # salloc, srun outside a job, qsub -I: no script and no output files; the job's
+        # process holds the allocation (its cgroup, walltime, cancel) until ctld ends it.
+        argv, probes, outputs = ["/bin/sh", script], [], [[[], os.devnull, None]]
+    else:
+        probes, outputs = _outputs(job, node_name)
     plan: dict[str, Any] = {
         "dir": str(directory.path), "job_id": job.id, "attempt": job.attempt,
         "uid": user.uid, "gid": user.gid, "groups": groups,
         # The submitter's umask when the shim sent one; else PBS's 077, Slurm's usual 022.
         "umask": spec.umask or (0o077 if pbs else 0o022),
-        "script": spec.script, "argv": argv,
+        "script": ALLOCATION_HOLD if spec.allocation else spec.script, "argv": argv,
         "nodefile": "".join(f"{n}\n" for n in jobenv.nodefile_lines(job, node_name)),
         "env": jobenv.job_environment(job, node_name, cluster, tmpdir="", nodefile=directory.nodefile,
                                       user=user),
