@@ -111,6 +111,11 @@ class CtldSection:
                                             "confine_memory on).")
 
 
+    mail_program: str = _key("", "sendmail-compatible program that mails job notifications (sbatch --mail-type, "
+                                 "qsub -m), run as `PROGRAM -oi ADDRESS...` with the message on its input; empty: "
+                                 "sendmail on ctld's PATH, else /usr/sbin/sendmail. With none, no mail is sent.")
+    notify_url: str = _key("", "http(s) URL that gets a JSON POST for every job's start, end and requeue (for chat "
+                               "and dashboards); empty: none.")
 @dataclass
 class NodedSection:
     server: str = _key("127.0.0.1:6817", "host:port of hpcq-ctld.")
@@ -302,6 +307,8 @@ def value_errors(config: Config, origin: str) -> list[str]:
 def split_address(address: str) -> tuple[str, int] | None:
     """("host", port) of `host:port` or `[v6]:port` with a port 1-65535; None if it is not one."""
     host, sep, port = address.rpartition(":")
+    if config.ctld.notify_url and not config.ctld.notify_url.startswith(("http://", "https://")):
+        errors.append(f"{origin}: [ctld] notify_url: {config.ctld.notify_url!r} is not an http:// or https:// URL")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         return None
     if host.startswith("[") and host.endswith("]"):
