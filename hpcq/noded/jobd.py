@@ -169,11 +169,12 @@ class _Supervisor:
 
     @staticmethod
     def _catch_signals() -> int:
-        """SIGTERM (cancel) and SIGCHLD (an orphan to reap) arrive as bytes on a pipe
-        that poll() watches with the job's pidfd: no race, no polling."""
+        """SIGTERM (cancel), SIGCHLD (an orphan to reap) and SIGUSR1 (suspend or resume)
+        arrive as bytes on a pipe that poll() watches with the job's pidfd: no race, no
+        polling."""
         r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(w)
-        for sig in (signal.SIGTERM, signal.SIGCHLD):
+        for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGUSR1):
             signal.signal(sig, lambda *_: None)
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # ignored by the launcher; the job inherits ours
         return r
@@ -293,7 +294,8 @@ class _Supervisor:
     def _wait(self, started: dict[str, Any]) -> dict[str, Any]:
         """Wait for the job; at the walltime or on cancel TERM it, KILL after the grace;
         when it has ended, give leftovers the rest of that grace (none after a normal
-        end), then kill them and collect everything."""
+        end), then kill them and collect everything. While suspended (SIGSTOP) its
+        walltime stands still: the deadline moves on by the time it was stopped."""
         leader = self.leader
         pidfd = os.pidfd_open(leader)
         poller = select.poll()
@@ -304,20 +306,37 @@ class _Supervisor:
         ending: str | None = None  # TIMEOUT or CANCELLED once we have started ending it
         kill_at: float | None = None
         killing = leader_done = False
+        suspended_at: float | None = None
         while True:
-            timers = [t for t in (None if ending or leader_done else deadline, kill_at) if t is not None]
+            running = not (ending or leader_done or suspended_at is not None)
+            timers = [t for t in (deadline if running else None, kill_at) if t is not None]
             timeout = max(0.0, min(timers) - time.monotonic()) * 1000 if timers else None
             ready = {fd for fd, _ in poller.poll(timeout)}
             now = time.monotonic()
             if self.wake_r in ready:
-                if signal.SIGTERM in os.read(self.wake_r, 4096) and not leader_done:
+                caught = os.read(self.wake_r, 4096)
+                if signal.SIGTERM in caught and not leader_done:
                     grace = self._cancel_grace()
                     if ending is None:
                         ending = CANCELLED
                         self._signal_job(signal.SIGTERM)
                     kill_at = min(kill_at or now + grace, now + grace)
+                if signal.SIGUSR1 in caught and not leader_done and ending is None:
+                    wanted = self._suspend_wanted()
+                    if wanted and suspended_at is None:
+                        self._signal_job(signal.SIGSTOP)
+                        suspended_at = now
+                    elif not wanted and suspended_at is not None:
+                        if deadline is not None:
+                            deadline += now - suspended_at
+                        self._signal_job(signal.SIGCONT)
+                        suspended_at = None
+                if ending is not None and suspended_at is not None:
+                    self._signal_job(signal.SIGCONT)   # a stopped job cannot act on its SIGTERM
+                    suspended_at = None
                 self._reap_orphans()
-            if ending is None and not leader_done and deadline is not None and now >= deadline:
+            if ending is None and suspended_at is None and not leader_done and deadline is not None and \
+                    now >= deadline:
                 ending = TIMEOUT
                 self._signal_job(signal.SIGTERM)
                 kill_at = now + self.grace
@@ -375,6 +394,9 @@ class _Supervisor:
             confinement.kill_all()
             self._reap_orphans()
             time.sleep(0.005)
+
+    def _suspend_wanted(self) -> bool:
+        return bool((spool.read_json(self.dir.suspend) or {}).get("suspended", False))
 
     def _cancel_grace(self) -> int:
         record = spool.read_json(self.dir.cancel) or {}

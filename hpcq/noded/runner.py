@@ -170,6 +170,19 @@ class JobRunner:
             return False
         return True
 
+    def suspend(self, job_id: int, attempt: int, resume: bool) -> bool:
+        """Stop (or continue) a running job: its supervisor stops the job's processes and
+        its walltime (SIGUSR1: read suspend.json, which says which)."""
+        a = self._attempts.get((job_id, attempt))
+        if a is None or not a.outcome.running or a.pidfd is None:
+            return False
+        spool.write_json(a.dir.suspend, {"suspended": not resume})
+        try:
+            signal.pidfd_send_signal(a.pidfd, signal.SIGUSR1)
+        except ProcessLookupError:
+            return False
+        return True
+
     def forget(self, job_id: int, attempt: int) -> None:
         """ctld has stored the outcome: the spool directory can go."""
         a = self._attempts.get((job_id, attempt))

@@ -144,6 +144,8 @@ class Session:
         elif kind == "signal_step":
             s = message.signal_step
             self.steps.signal(s.job_id, s.attempt, s.step_id, s.signal)
+        elif kind == "suspend":
+            self.runner.suspend(message.suspend.job_id, message.suspend.attempt, message.suspend.resume)
 
     async def _launch(self, launch: nodes_pb2.Launch) -> None:
         job, started = launch.job, time.perf_counter()

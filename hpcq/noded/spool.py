@@ -91,6 +91,10 @@ class AttemptDir:
     def status(self) -> str:
         return self._dir + "/status.json"
 
+    @property
+    def suspend(self) -> str:
+        return self._dir + "/suspend.json"
+
 
 def jobs_dir(spool_dir: Path) -> Path:
     return spool_dir / "jobs"
