@@ -7,10 +7,15 @@ pending task as a job of its own: a copy of the array's record with the task's i
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from hpcq.api.lite.jobs_pb2 import Job
 from hpcq.indexset import IndexSet
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from hpcq.client import Client
+    from hpcq.shims.jobrefs import JobRef
 
 
 def indices(text: str) -> Iterator[int]:
@@ -42,3 +47,45 @@ def expand(jobs: Iterable[Job]) -> list[Job]:
 def has_pending(job: Job, index: int) -> bool:
     """Whether task `index` is in the pending rest `job` holds."""
     return bool(job.array_tasks_pending) and index in IndexSet.parse(job.array_tasks_pending)
+
+
+def find_task(records: Iterable[Job], array_job_id: int, index: int) -> Job | None:
+    """Task `index` of array `array_job_id` among these records: its own record (once
+    started, or split out of the pending rest to be held or changed alone), else the
+    array's pending rest's copy for it; None when the array has no such task."""
+    head = None
+    for job in records:
+        if job.array_job_id != array_job_id:
+            continue
+        if job.HasField("array_task_id") and job.array_task_id == index:
+            return job
+        if job.id == array_job_id:
+            head = job
+    return pending_task(head, index) if head is not None and has_pending(head, index) else None
+
+
+def lookup(client: Client, refs: Sequence[JobRef]) -> dict[JobRef, Job]:
+    """The record of each job and array task the references name (a pending task: its
+    copy of the array's record); those not found are left out."""
+    records, _unknown = client.get(list(dict.fromkeys(ref.job_id for ref in refs)))
+    by_id = {job.id: job for job in records}
+    found: dict[JobRef, Job] = {}
+    started: list[JobRef] = []
+    for ref in refs:
+        if ref.task is None:
+            if ref.job_id in by_id:
+                found[ref] = by_id[ref.job_id]
+            continue
+        task = find_task(records, ref.job_id, ref.task)
+        if task is not None:
+            found[ref] = task
+        elif ref.job_id in by_id:
+            started.append(ref)          # a task with a record of its own: listed below
+    if started:
+        arrays_asked = {ref.job_id for ref in started}
+        members = [job for job in client.list(include_finished=True) if job.array_job_id in arrays_asked]
+        for ref in started:
+            task = find_task(members, ref.job_id, ref.task or 0)
+            if task is not None:
+                found[ref] = task
+    return found

@@ -7,6 +7,7 @@ import pytest
 from hpcq.api import jobs_pb2 as pb
 from hpcq.errors import HpcqError
 from hpcq.shims.errors import ShimError
+from hpcq.shims.jobrefs import JobRef
 from hpcq.shims.pbs import actions, qalter, qhold, qsig
 from hpcq.shims.submit_context import SubmitContext
 
@@ -74,12 +75,25 @@ def test_qalter_command_line():
     with pytest.raises(ShimError) as e:
         qalter.parse(["23"])
     assert e.value.text.startswith("usage: qalter") and e.value.exit_code == 2
-    with pytest.raises(ShimError, match=r"-W .dependencies cannot be changed yet. is not supported"):
-        qalter.parse(["-W", "depend=afterok:1", "23"])
+    with pytest.raises(ShimError, match=r"qalter: -W umask is not supported by hpcq yet"):
+        qalter.parse(["-W", "umask=022", "23"])
+    with pytest.raises(ShimError, match=r"illegally formed job identifier: 23\[1-3\]"):
+        qalter.parse(["-N", "x", "23[1-3]"])
+    assert qalter.parse(["-N", "x", "23[2].pbshost"]).refs == [JobRef(23, 2)]
+
+
+def test_dependency_goes_to_ctld_as_text():           # qalter -W depend=afterok:M N
+    job = queued()
+    job.spec.attributes["depend"] = "afterany:20"
+    job.spec.dependencies.add(kind=pb.Dependency.AFTER_ANY, job_ids=[20])
+    spec, fields = alter("-W", "depend=afterok:21.pbshost", job=job)
+    assert fields == ["dependencies", "attributes"]
+    assert spec.attributes["depend"] == "afterok:21.pbshost" and not spec.dependencies
 
 
 def test_hold_types():
-    assert qhold.parse("qhold", ["23.pbshost"]) == qhold.Request([23], "u", admin=False)
+    assert qhold.parse("qhold", ["23.pbshost"]) == qhold.Request([JobRef(23)], "u", admin=False)
+    assert qhold.parse("qrls", ["23[1-2]", "24[3]"]).refs == [JobRef(23, 1), JobRef(23, 2), JobRef(24, 3)]
     assert qhold.parse("qhold", ["-h", "o", "23"]).admin and qhold.parse("qrls", ["-h", "s", "23"]).admin
     with pytest.raises(ShimError) as e:
         qhold.parse("qhold", ["-h", "x", "23"])
@@ -99,13 +113,28 @@ def test_reports():
                           ignore=frozenset({R.INVALID_STATE})) == ([], 0)
 
 
+
+def test_subjob_reports_name_the_subjob():            # qdel 5[3] of a subjob ctld does not know
+    task = R(job_id=5, task=pb.ArrayTaskRef(array_job_id=5, task=3), code=R.UNKNOWN_JOB)
+    assert actions.report("qdel", [R(job_id=6, code=R.UNKNOWN_JOB), task], "pbshost",
+                          refs=[JobRef(5, 3), JobRef(6)]) == \
+        (["qdel: Unknown Job Id 5[3].pbshost", "qdel: Unknown Job Id 6.pbshost"], 153)
+    with pytest.raises(ShimError) as e:
+        actions.parse_ids("qdel", ["5[x]"], "usage")
+    assert (e.value.text, e.value.exit_code) == ("qdel: illegally formed job identifier: 5[x]", 1)
+    assert actions.parse_ids("qdel", ["5[2-3].pbshost", "6[]"], "usage") == [JobRef(5, 2), JobRef(5, 3), JobRef(6)]
+
+
 def test_qsig():
-    assert qsig.parse(["21.pbshost"]) == (15, [21])
-    assert qsig.parse(["-s", "SIGKILL", "21"]) == (9, [21]) and qsig.parse(["-s", "10", "21"]) == (10, [21])
+    j21 = [JobRef(21)]
+    assert qsig.parse(["21.pbshost"]) == (15, j21)
+    assert qsig.parse(["-s", "SIGKILL", "21"]) == (9, j21) and qsig.parse(["-s", "10", "21"]) == (10, j21)
     with pytest.raises(ShimError) as e:
         qsig.parse(["-s", "FOO", "21"])
     assert (e.value.text, e.value.exit_code) == ("qsig: Unknown signal FOO 21", 165)
-    with pytest.raises(ShimError, match="-s suspend is not supported"):
-        qsig.parse(["-s", "suspend", "21"])
+    assert qsig.parse(["-s", "suspend", "21[3]"]) == (qsig.SUSPEND, [JobRef(21, 3)])
+    assert qsig.parse(["-s", "RESUME", "21"]) == (qsig.RESUME, j21)
+    with pytest.raises(ShimError, match="-s admin-suspend is not supported"):
+        qsig.parse(["-s", "admin-suspend", "21"])
     with pytest.raises(ShimError, match=r"illegally formed job identifier: x\.y"):
         qsig.parse(["x.y"])

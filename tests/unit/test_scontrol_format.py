@@ -10,6 +10,7 @@ import pytest
 from hpcq.api import admin_pb2 as a
 from hpcq.api import jobs_pb2 as pb
 from hpcq.shims.errors import ShimError
+from hpcq.shims.jobrefs import JobRef
 from hpcq.shims.slurm import scontrol
 from hpcq.shims.slurm import scontrol_format as fmt
 
@@ -21,7 +22,7 @@ def test_commands_and_options_in_any_order():
     assert (c.verb, c.entity, c.name, c.details) == ("show", "job", "42", True)
     c = scontrol.parse(["-o", "show", "partitions"])
     assert (c.entity, c.one_line) == ("partition", True)
-    assert scontrol.parse(["hold", "1,2", "3"]).job_ids == [1, 2, 3]
+    assert scontrol.parse(["hold", "1,2", "3"]).refs == [JobRef(1), JobRef(2), JobRef(3)]
     assert scontrol.parse(["--version"]).verb == "version" and scontrol.parse(["help"]).verb == "help"
     assert scontrol.parse(["oneliner", "show", "node"]).one_line
 
@@ -44,7 +45,7 @@ def test_update_maps_slurm_keys_to_jobspec_fields():
         ("JobId", "7"), ("JobName", "renamed"), ("TimeLimit", "1-00:00:00"), ("NumNodes", "2"),
         ("minmemorynode", "2G"), ("Nice", "-5"), ("Partition", "long"), ("Requeue", "0"),
         ("Features", "a&b"), ("ExcNodeList", "n[1-2]"), ("Comment", "x")])
-    assert ids == [7]
+    assert ids == [JobRef(7)]
     assert (spec.name, spec.walltime_seconds, spec.resources.nodes, spec.resources.mem_per_node_mb) == \
         ("renamed", 86400, 2, 2048)
     assert (spec.nice, spec.queue, spec.requeue, list(spec.resources.features)) == (-5, "long", False, ["a", "b"])
@@ -64,8 +65,7 @@ def test_update_of_one_attribute_keeps_the_others():
 
 @pytest.mark.parametrize("updates, text", [
     ([("JobId", "7"), ("Bogus", "1")], "Update of this parameter is not supported: Bogus=1"),
-    ([("JobId", "7"), ("Dependency", "afterok:3")],
-     "scontrol: error: update of Dependency is not supported by hpcq yet"),
+    ([("JobId", "7_x"), ("Nice", "1")], "Invalid job id specified for job 7_x"),
     ([("JobId", "7"), ("TimeLimit", "soon")], "Invalid TimeLimit value: soon"),
     ([("JobId", "7"), ("NumNodes", "4294967296")], "Invalid NumNodes value: 4294967296"),
     ([("JobId", "7"), ("Nice", "9999999999999")], "Invalid Nice value: 9999999999999"),
@@ -80,14 +80,76 @@ def test_update_errors(updates, text):
     assert e.value.text.splitlines()[0] == text
 
 
-def test_update_failures_in_slurm_words():
+def test_update_failures_in_slurm_words():           # as Slurm 22.05's scontrol update prints them
     from hpcq.errors import HpcqError
-    assert scontrol.update_failure(HpcqError("FAILED_PRECONDITION", "NOT_QUEUED: job 7 is no longer queued")).text \
-        == "slurm_update error: Job is no longer pending execution"
-    assert scontrol.update_failure(HpcqError("NOT_FOUND", "UNKNOWN_JOB: job 7 does not exist")).text \
-        == "slurm_update error: Invalid job id specified"
-    assert scontrol.update_failure(HpcqError("INVALID_ARGUMENT", "UNKNOWN_QUEUE: queue 'x' does not exist")).text \
-        == "slurm_update error: Invalid partition name specified"
+    failure = scontrol.update_failure
+    assert failure(HpcqError("FAILED_PRECONDITION", "NOT_QUEUED: job 7 is no longer queued"), JobRef(7)).text \
+        == "Job is no longer pending execution for job 7"
+    assert failure(HpcqError("NOT_FOUND", "UNKNOWN_JOB: job 7 does not exist"), JobRef(7)).text \
+        == "Invalid job id specified for job 7"
+    assert failure(HpcqError("NOT_FOUND", "UNKNOWN_JOB: no task 99"), JobRef(19, 99)).text \
+        == "19_99: Invalid job id specified"
+    assert failure(HpcqError("INVALID_ARGUMENT", "UNKNOWN_QUEUE: queue 'x' does not exist"), JobRef(39)).text \
+        == "Invalid partition name specified for job 39"
+    assert failure(HpcqError("INVALID_ARGUMENT", "BAD_DEPENDENCY: dependency: unknown type 'bogus'"),
+                   JobRef(39)).text == "Job dependency problem for job 39"
+
+
+def test_update_of_tasks_dependency_and_cpus():
+    refs, spec, fields = scontrol.build_update([("JobId", "19_[3-4],20"), ("TimeLimit", "5")])
+    assert refs == [JobRef(19, 3), JobRef(19, 4), JobRef(20)] and fields == ["walltime_seconds"]
+    current = pb.Job(id=7)
+    current.spec.resources.tasks = 2
+    current.spec.attributes.update({"qos": "normal", "dependency": "afterok:3"})
+    assert scontrol.needs_record([("Dependency", "afterok:4")]) and not scontrol.needs_record([("Nice", "1")])
+    _, spec, fields = scontrol.build_update([("JobId", "7"), ("Dependency", "afterok:4_2"), ("NumCPUs", "4")],
+                                            current)
+    # ctld reads the new text into the structured form: the old form goes with it.
+    assert fields == ["dependencies", "resources.cpus_per_task", "attributes"] and not spec.dependencies
+    assert dict(spec.attributes) == {"qos": "normal", "dependency": "afterok:4_2"}
+    assert spec.resources.cpus_per_task == 2                # 4 CPUs over 2 tasks
+    _, spec, fields = scontrol.build_update([("JobId", "7"), ("Dependency", "")], current)
+    assert dict(spec.attributes) == {"qos": "normal"} and "dependencies" in fields
+
+
+def test_job_lists_name_tasks_and_ranges():
+    assert scontrol.parse(["hold", "5_7,6_[1-2,4]", "8"]).refs == \
+        [JobRef(5, 7), JobRef(6, 1), JobRef(6, 2), JobRef(6, 4), JobRef(8)]
+    for verb in ("requeue", "requeuehold", "suspend", "resume", "uhold", "release"):
+        assert scontrol.parse([verb, "5_7"]).verb == verb
+    with pytest.raises(ShimError) as e:               # scontrol hold 19_x on Slurm 22.05
+        scontrol.parse(["hold", "19_x"])
+    assert e.value.text == "Invalid job id specified for job 19_x\nslurm_suspend error: Invalid job id specified"
+    with pytest.raises(ShimError) as e:
+        scontrol.parse(["requeue", "29.batch"])
+    assert e.value.text == "Invalid job id specified for job 29.batch"
+
+
+def test_task_refusals_name_the_task():               # Slurm 22.05: scontrol hold 999999 19_99, 19_99 999999
+    unknown_task = R(job_id=19, task=pb.ArrayTaskRef(array_job_id=19, task=99), code=R.UNKNOWN_JOB)
+    unknown_job = R(job_id=999999, code=R.UNKNOWN_JOB)
+    refs = [JobRef(999999), JobRef(19, 99)]
+    # ctld answers the job ids first, the task refs after: printed in the order given
+    assert scontrol.action_report("hold", [unknown_job, unknown_task], refs) == (
+        ["Invalid job id specified for job 999999", "slurm_suspend error: Invalid job id specified",
+         "19_99: Invalid job id specified"], 1)
+    assert scontrol.action_report("hold", [unknown_job, unknown_task], refs[::-1]) == (
+        ["19_99: Invalid job id specified", "Invalid job id specified for job 999999",
+         "slurm_suspend error: Invalid job id specified"], 1)
+    assert scontrol.action_report("requeue", [unknown_task, unknown_job], refs[::-1]) == (
+        ["19_99: Invalid job id specified", "Invalid job id specified for job 999999"], 1)
+
+
+def test_requeue_suspend_resume_reports():            # Slurm 22.05 on a pending, a running job
+    assert scontrol.action_report("requeue", [R(job_id=28, code=R.INVALID_STATE)]) == \
+        (["Job is pending execution for job 28"], 1)
+    assert scontrol.action_report("suspend", [R(job_id=28, code=R.INVALID_STATE)]) == \
+        (["Job is pending execution for job 28"], 1)
+    assert scontrol.action_report("resume", [R(job_id=29, code=R.INVALID_STATE)]) == \
+        (["Job is not suspended for job 29"], 1)
+    assert scontrol.action_report("suspend", [R(job_id=30, code=R.NOT_PERMITTED)]) == \
+        (["Access/permission denied for job 30"], 1)
+    assert scontrol.action_report("requeuehold", [R(job_id=30, code=R.OK)]) == ([], 0)
 
 
 def test_hold_and_release_reports():

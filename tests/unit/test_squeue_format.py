@@ -294,7 +294,7 @@ def test_scancel_reports():                     # scancel_unknown.txt, scancel_u
     assert scancel.report(unknown, verbose=True) == \
         (["scancel: error: Kill job error on job id 999999: Invalid job id specified"], 0)
     assert scancel.report([R(job_id=5, code=R.NOT_PERMITTED)], verbose=False) == \
-        (["scancel: error: Kill job error on job id 5: Access/permission denied"], 1)
+        (["scancel: error: Kill job error on job id 5: Access/permission denied"], 210)   # ESLURM_ACCESS_DENIED
     with pytest.raises(scancel.ShimError) as e:
         scancel.parse(["abc"])
     assert (e.value.text, e.value.exit_code) == ("scancel: error: Invalid job id abc", 1)
@@ -302,7 +302,7 @@ def test_scancel_reports():                     # scancel_unknown.txt, scancel_u
         scancel.parse([])
     assert e.value.text == "scancel: error: No job identification provided"
     r = scancel.parse(["--signal=USR1", "-u", "root", "11267", "11268"])
-    assert (r.signal, r.job_ids, r.filters.users) == (10, [11267, 11268], ["root"])
+    assert (r.signal, [ref.job_id for ref in r.refs], r.filters.users) == (10, [11267, 11268], ["root"])
 
 
 # -- -O, --start, -S -----------------------------------------------------------------------

@@ -1,6 +1,6 @@
-"""qalter: change queued PBS jobs — ``-l`` resources, ``-N``, ``-A``, ``-p``, ``-r``, ``-m``,
-``-M``, ``-o``, ``-e``, ``-j``, ``-a``, ``-P``, ``-S``, ``-k``, ``-c``, ``-u``; through
-``Client.update`` with the JobSpec fields each option changes.
+"""qalter: change queued PBS jobs and subjobs (``10[3]``) — ``-l`` resources, ``-N``, ``-A``,
+``-p``, ``-r``, ``-m``, ``-M``, ``-o``, ``-e``, ``-j``, ``-a``, ``-P``, ``-S``, ``-k``, ``-c``,
+``-u``, ``-W depend=``; through ``Client.update`` with the JobSpec fields each option changes.
 
 A running job cannot be altered (hpcq has no operator override yet): PBS says
 ``Unauthorized Request`` to a user who tries, and so does this (qhold_qrls_qalter.txt).
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from hpcq import units
 from hpcq.api.lite import jobs_pb2
 from hpcq.errors import HpcqError
-from hpcq.shims import errors, getopt, versions
+from hpcq.shims import arrays, errors, getopt, jobrefs, versions
 from hpcq.shims.connection import Connection
 from hpcq.shims.errors import ShimError
 from hpcq.shims.getopt import OptionTable
@@ -31,7 +31,7 @@ usage: qalter [-a date_time] [-A account_string] [-c interval] [-e path]
 \t[-u user_list] [-W dependency_list] [-t date_time] job_identifier...
        qalter --version"""
 TABLE = OptionTable(short="a:A:c:e:h:j:k:l:m:M:N:o:p:P:r:R:S:t:u:W:", long={"version": ("", "version")})
-_NOT_YET = {"h": "-h (use qhold/qrls)", "W": "-W (dependencies cannot be changed yet)", "t": "-t"}
+_NOT_YET = {"h": "-h (use qhold/qrls)", "t": "-t"}
 # The JobSpec field each plain option sets (as qsub's handler for it does).
 _FIELDS = {"A": "account", "p": "nice", "r": "requeue", "m": "mail_events", "M": "mail_users", "o": "stdout_path",
            "e": "stderr_path", "j": "join_output", "a": "begin_time", "S": "interpreter"}
@@ -42,7 +42,7 @@ _RESOURCE_FIELDS = ("resources.nodes", "resources.tasks_per_node", "resources.cp
 class Alteration(Record):
     """The options of one qalter, to apply to each job's current spec."""
     options: list[tuple[str, str]] = []
-    job_ids: list[int] = []
+    refs: list[jobrefs.JobRef] = []
     version: bool = False
 
 
@@ -53,9 +53,13 @@ def parse(argv: Sequence[str]) -> Alteration:
     for key, _ in options:
         if key in _NOT_YET:
             raise ShimError(f"qalter: {_NOT_YET[key]} is not supported by hpcq yet", 2)
+    for key, value in options:
+        name = (value or "").partition("=")[0].strip()
+        if key == "W" and name != "depend":
+            raise ShimError(f"qalter: -W {name or value} is not supported by hpcq yet", 2)
     if not options:
         raise ShimError(USAGE, 2)
-    return Alteration([(k, v or "") for k, v in options], actions.parse_ids(PROG, operands, USAGE))
+    return Alteration([(k, v or "") for k, v in options], actions.parse_ids(PROG, operands, USAGE, ranges=False))
 
 
 def _bad_value(name: str, ident: str) -> ShimError:
@@ -64,10 +68,10 @@ def _bad_value(name: str, ident: str) -> ShimError:
 
 
 def alter(job: jobs_pb2.Job, options: Sequence[tuple[str, str]], ctx: SubmitContext,
-          cluster: str) -> tuple[jobs_pb2.JobSpec, list[str]]:
-    """The spec to send and the field paths it changes, for this job. Raises ShimError
-    as qalter words a bad value for this job."""
-    ident = f"{job.id}.{cluster}"
+          cluster: str, ref: jobrefs.JobRef | None = None) -> tuple[jobs_pb2.JobSpec, list[str]]:
+    """The spec to send and the field paths it changes, for this job (named as `ref`, by
+    default by its id). Raises ShimError as qalter words a bad value for this job."""
+    ident = (ref or jobrefs.JobRef(job.id)).pbs(cluster)
     spec = jobs_pb2.JobSpec()
     spec.CopyFrom(job.spec)
     fields: list[str] = []
@@ -99,6 +103,12 @@ def _apply(key: str, value: str, spec: jobs_pb2.JobSpec, attrs: dict[str, str],
     if key == "N":
         spec.name = builder.name
         return ["name"]
+    if key == "W":
+        # ctld reads the new text into the structured form, as at submit (the old form goes).
+        attrs["depend"] = scratch.attributes["depend"]
+        del spec.dependencies[:]
+        spec.dependency_any = False
+        return ["dependencies"]
     if key in _FIELDS:
         field = _FIELDS[key]
         setattr(spec, field, getattr(scratch, field))
@@ -154,15 +164,17 @@ def _resources(value: str, spec: jobs_pb2.JobSpec, attrs: dict[str, str], builde
     return changed
 
 
-def failure(error: HpcqError, job_id: int, cluster: str) -> ShimError:
-    """ctld's refusal of one job's update, in qalter's words (with the job id, as qalter)."""
-    ident = f"{job_id}.{cluster}"
+def failure(error: HpcqError, job: int | jobrefs.JobRef, cluster: str, prog: str = PROG) -> ShimError:
+    """ctld's refusal of one job's update, in qalter's (or qmove's) words, with the job id."""
+    ident = (job if isinstance(job, jobrefs.JobRef) else jobrefs.JobRef(job)).pbs(cluster)
     token, _ = errors.error_token(error)
     if error.code == "NOT_FOUND" or token == "UNKNOWN_JOB":
-        return ShimError(f"qalter: Unknown Job Id {ident}", errors.pbs_exit(errors.PBSE_UNKJOBID))
+        return ShimError(f"{prog}: Unknown Job Id {ident}", errors.pbs_exit(errors.PBSE_UNKJOBID))
+    if token == "NOT_QUEUED" and prog != PROG:
+        return ShimError(f"{prog}: Request invalid for state of job {ident}", errors.pbs_exit(errors.PBSE_BADSTATE))
     if token == "NOT_QUEUED" or error.code == "PERMISSION_DENIED":
-        return ShimError(f"qalter: Unauthorized Request  {ident}", errors.pbs_exit(errors.PBSE_PERM))
-    refused = errors.pbs_failure(PROG, error, server=cluster)
+        return ShimError(f"{prog}: Unauthorized Request  {ident}", errors.pbs_exit(errors.PBSE_PERM))
+    refused = errors.pbs_failure(prog, error, server=cluster)
     first, _, rest = refused.text.partition("\n")
     return ShimError(f"{first} {ident}" + (f"\n{rest}" if rest else ""), refused.exit_code)
 
@@ -172,25 +184,32 @@ def _alter(argv: list[str], conn: Connection) -> int:
     if versions.pbs_version(request.version):
         return 0
     ctx = SubmitContext.current()
-    jobs, _unknown = conn.client.get(request.job_ids)
-    by_id = {job.id: job for job in jobs}
+    found = arrays.lookup(conn.client, request.refs)
     code = 0
-    for job_id in request.job_ids:
+    for ref in request.refs:
         try:
-            job = by_id.get(job_id)
+            job = found.get(ref)
             if job is None:
-                raise ShimError(f"qalter: Unknown Job Id {job_id}.{conn.cluster}",
+                raise ShimError(f"qalter: Unknown Job Id {ref.pbs(conn.cluster)}",
                                 errors.pbs_exit(errors.PBSE_UNKJOBID))
-            spec, fields = alter(job, request.options, ctx, conn.cluster)
+            spec, fields = alter(job, request.options, ctx, conn.cluster, ref)
             if fields:
-                try:
-                    conn.client.update(job_id, spec, fields)
-                except HpcqError as e:
-                    raise failure(e, job_id, conn.cluster) from None
+                update(conn, ref, spec, fields, PROG)
         except ShimError as e:
             print(e.text, file=sys.stderr)
             code = e.exit_code
     return code
+
+
+def update(conn: Connection, ref: jobrefs.JobRef, spec: jobs_pb2.JobSpec, fields: list[str], prog: str) -> None:
+    """One job's or subjob's update; ctld's refusal as `prog` words it."""
+    try:
+        if ref.task is None:
+            conn.client.update(ref.job_id, spec, fields)
+        else:
+            conn.client.update(0, spec, fields, task=(ref.job_id, ref.task))
+    except HpcqError as e:
+        raise failure(e, ref, conn.cluster, prog) from None
 
 
 command = Shim.pbs(PROG, _alter)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Sequence
 
-from hpcq.shims import errors, getopt, output, versions
+from hpcq.shims import errors, getopt, jobrefs, output, versions
 from hpcq.shims.connection import Connection
 from hpcq.shims.errors import ShimError
 from hpcq.shims.getopt import OptionTable
@@ -16,9 +16,9 @@ TABLE = OptionTable(short="h:", long={"version": ("", "version")})
 _USAGE = "usage: {prog} [-h hold_list] job_identifier ...\n       {prog} --version"
 
 
-class Request(namedtuple("Request", "job_ids holds admin version", defaults=("u", False, False))):
+class Request(namedtuple("Request", "refs holds admin version", defaults=("u", False, False))):
     __slots__ = ()
-    job_ids: list[int]
+    refs: list[jobrefs.JobRef]    # jobs and subjobs (10[3], 10[1-3])
     holds: str
     admin: bool                    # -h o or s: an operator's hold
     version: bool
@@ -45,17 +45,18 @@ def act(prog: str, argv: list[str], conn: Connection) -> int:
     if request.admin and conn.client.server_info().caller_role not in ("operator", "admin"):
         # Operator and system holds are the administrator's, as in PBS; ctld would quietly
         # make a user's operator hold a user hold instead.
-        denied = [f"{prog}: Unauthorized Request  {job_id}.{conn.cluster}" for job_id in request.job_ids]
+        denied = [f"{prog}: Unauthorized Request  {ref.pbs(conn.cluster)}" for ref in request.refs]
         return output.refusals(denied, errors.pbs_exit(errors.PBSE_PERM))
+    job_ids, tasks = jobrefs.split(request.refs)
     if prog == "qhold":
-        results = conn.client.hold(request.job_ids, admin=request.admin)
+        results = conn.client.hold(job_ids, admin=request.admin, tasks=tasks)
         # PBS accepts a hold on a running job (it applies if the job is rerun); hpcq
         # has nothing to hold then, and says nothing either.
         ignore = frozenset({actions.R.INVALID_STATE})
     else:
-        results = conn.client.release(request.job_ids)
+        results = conn.client.release(job_ids, tasks=tasks)
         ignore = frozenset({actions.R.INVALID_STATE})        # releasing a job that is not held
-    return output.refusals(*actions.report(prog, results, conn.cluster, ignore=ignore))
+    return output.refusals(*actions.report(prog, results, conn.cluster, ignore=ignore, refs=request.refs))
 
 
 command = Shim.pbs("qhold", lambda argv, conn: act("qhold", argv, conn))

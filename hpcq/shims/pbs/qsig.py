@@ -1,9 +1,11 @@
-"""qsig: send a signal to running PBS jobs (``-s`` a name or number; SIGTERM by default)."""
+"""qsig: send a signal to running PBS jobs and subjobs (``-s`` a name or number; SIGTERM by
+default); ``-s suspend`` and ``-s resume`` stop a job where it is and let it run on, as
+OpenPBS (operators and administrators)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hpcq.shims import errors, getopt, output, values, versions
+from hpcq.shims import errors, getopt, jobrefs, output, values, versions
 from hpcq.shims.connection import Connection
 from hpcq.shims.errors import ShimError
 from hpcq.shims.getopt import OptionTable
@@ -13,11 +15,14 @@ from hpcq.shims.shim import Shim
 PROG = "qsig"
 USAGE = "usage: qsig [-s signal] job_identifier...\n       qsig --version"
 TABLE = OptionTable(short="s:", long={"version": ("", "version")})
-_NOT_YET = frozenset({"suspend", "resume", "admin-suspend", "admin-resume"})
+SUSPEND, RESUME = -1, -2           # not signals: the Suspend and Resume calls
+_VERBS = {"suspend": SUSPEND, "resume": RESUME}
+_NOT_YET = frozenset({"admin-suspend", "admin-resume"})
 
 
-def parse(argv: Sequence[str]) -> tuple[int, list[int]]:
-    """(signal, job numbers); signal 0 asks for the version."""
+def parse(argv: Sequence[str]) -> tuple[int, list[jobrefs.JobRef]]:
+    """(signal, jobs and subjobs); signal 0 asks for the version, SUSPEND and RESUME
+    name those calls."""
     options, operands = getopt.command_line(PROG, argv, TABLE, then=USAGE, exit_code=2)
     if any(key == "version" for key, _ in options):
         return 0, []
@@ -27,6 +32,9 @@ def parse(argv: Sequence[str]) -> tuple[int, list[int]]:
             name = value or ""
             if name.lower() in _NOT_YET:
                 raise ShimError(f"qsig: -s {name} is not supported by hpcq yet", 2)
+            if name.lower() in _VERBS:
+                signal = _VERBS[name.lower()]
+                continue
             try:
                 signal = values.parse_signal(name)
             except ValueError:
@@ -37,10 +45,17 @@ def parse(argv: Sequence[str]) -> tuple[int, list[int]]:
 
 
 def _signal(argv: list[str], conn: Connection) -> int:
-    signal, job_ids = parse(argv)
+    signal, refs = parse(argv)
     if versions.pbs_version(not signal):
         return 0
-    return output.refusals(*actions.report(PROG, conn.client.signal(job_ids, signal), conn.cluster))
+    job_ids, tasks = jobrefs.split(refs)
+    if signal == SUSPEND:
+        results = conn.client.suspend(job_ids, tasks=tasks)
+    elif signal == RESUME:
+        results = conn.client.resume(job_ids, tasks=tasks)
+    else:
+        results = conn.client.signal(job_ids, signal, tasks=tasks)
+    return output.refusals(*actions.report(PROG, results, conn.cluster, refs=refs))
 
 
 command = Shim.pbs(PROG, _signal)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from hpcq import states
 from hpcq.api.lite import jobs_pb2
-from hpcq.shims import clock, errors, getopt, submit_context, versions
+from hpcq.shims import clock, errors, getopt, jobrefs, submit_context, versions
 from hpcq.shims.connection import Connection
 from hpcq.shims.errors import ShimError
 from hpcq.shims.getopt import OptionTable
@@ -30,7 +30,6 @@ qstat --version"""  # noqa: W291 - OpenPBS prints "usage: " with its space
 TABLE = OptionTable(short="1aBD:EfF:GHiJMnpqQrsTtu:wx", long={"version": ("", "version")})
 _UNSUPPORTED = frozenset("GMpq")
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9][\w.-]*")
-_SUBJOB = re.compile(r"(\d+)\[(\d+)\](?:\.\S*)?")      # 10[1].server
 
 
 class Query(Record):
@@ -84,11 +83,13 @@ def parse(argv: Sequence[str]) -> Query:
                                             comments="s" in letters, wide=q.wide, est_start="T" in letters)
     q.subjobs, q.arrays_only = "t" in letters, "J" in letters
     for operand in operands:
-        number = qstat_format.parse_job_id(operand)
-        subjob = _SUBJOB.fullmatch(operand)
-        if number is not None or subjob:
-            q.job_ids.append(number if number is not None else int(subjob[1]))
-            q.indices.append(int(subjob[2]) if subjob else None)
+        try:
+            ref = jobrefs.parse_pbs(operand)[0]
+        except jobrefs.JobRefError:
+            ref = None                  # not a job: a destination
+        if ref is not None:
+            q.job_ids.append(ref.job_id)
+            q.indices.append(ref.task)
             continue
         queue, at, server = operand.partition("@")
         if at and server:

@@ -6,7 +6,6 @@ Widths, truncation marks and wrapping follow OpenPBS 23.06's qstat.c
 """
 from __future__ import annotations
 
-import re
 import shlex
 import time
 from collections import namedtuple
@@ -35,18 +34,6 @@ def job_id(job: Job, cluster: str) -> str:
     if job.spec.array.tasks and not job.HasField("array_task_id"):
         return f"{job.id}[].{cluster}"
     return f"{job.id}.{cluster}"
-
-
-_JOB_ID = re.compile(r"(\d+)(\[\d*\])?(\.\S*)?")
-
-
-def parse_job_id(text: str) -> int | None:
-    """The sequence number of ``21``, ``21.pbshost``, ``10[]`` or ``10[].pbshost``;
-    None for text that is not a job id (qstat takes it for a destination)."""
-    m = _JOB_ID.fullmatch(text)
-    if not m or (m[2] and m[2] != "[]"):
-        return None
-    return int(m[1])
 
 
 def is_array(job: Job) -> bool:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from hpcq import states
 from hpcq.api.lite import jobs_pb2
-from hpcq.shims import clock, getopt, submit_context, values, versions
+from hpcq.shims import arrays, clock, getopt, jobrefs, submit_context, values, versions
 from hpcq.shims.connection import Connection
 from hpcq.shims.errors import ShimError
 from hpcq.shims.getopt import OptionTable
@@ -47,6 +47,7 @@ _NOT_YET = {"c": "-c/--completion", "json": "--json", "yaml": "--yaml", "A": "-A
 class Query(Record):
     job_ids: list[int] = []
     unknown_ids: bool = False          # an id that is not a number of ours: it matches nothing
+    tasks: list[tuple[int, int]] = []  # array tasks N_i, by (array job id, index)
     users: list[str] = []
     all_users: bool = False
     names: list[str] = []
@@ -150,12 +151,18 @@ def parse(argv: Sequence[str], now: float, *, user: str = "", root: bool | None 
             q.allocations_only = True
         elif key == "j":
             for item in values.split_list(value):
-                number = values.parse_uint(item.partition(".")[0], values.UINT64_MAX)
-                if number is None:
-                    # An array task (N_i) or a malformed id: sacct finds nothing for it.
-                    q.unknown_ids = True
+                try:
+                    ref = jobrefs.parse_slurm(item, steps=True)[0]      # a step selects its job
+                except jobrefs.JobRefError:
+                    head, underscore, _ = item.partition("_")
+                    if underscore and values.is_digits(head):
+                        raise ShimError(f"{PROG}: fatal: Bad job array element specified: {head}", 1) from None
+                    q.unknown_ids = True        # not an id of ours: sacct finds nothing for it
+                    continue
+                if ref.task is None:
+                    q.job_ids.append(ref.job_id)
                 else:
-                    q.job_ids.append(number)
+                    q.tasks.append((ref.job_id, ref.task))
         elif key == "u":
             q.users.extend(_user_name(u) for u in values.split_list(value))
         elif key == "name":
@@ -181,7 +188,7 @@ def parse(argv: Sequence[str], now: float, *, user: str = "", root: bool | None 
     is_root = os.geteuid() == 0 if root is None else root
     if not q.users and not q.all_users and not is_root:
         q.users = [user or submit_context.login_name()]          # as sacct: your own jobs unless -a
-    if q.start is None and not q.job_ids and not q.states:
+    if q.start is None and not q.job_ids and not q.tasks and not q.states:
         # "Default is 00:00:00 of the current day", unless -j or -s say which jobs.
         q.start = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
     return q
@@ -217,13 +224,8 @@ def wanted(job: jobs_pb2.Job, q: Query, now: float) -> bool:
 
 
 def select(q: Query, client: Client, now: float) -> list[jobs_pb2.Job]:
-    if q.job_ids:
-        jobs, _unknown = client.get(q.job_ids)
-        if any(job.array_job_id in q.job_ids for job in jobs):
-            # An array's id names all its tasks, each a record of its own.
-            seen = {job.id for job in jobs}
-            jobs += [job for job in client.list(include_finished=True)
-                     if job.array_job_id in q.job_ids and job.id not in seen]
+    if q.job_ids or q.tasks:
+        jobs = _named(q, client)
     elif q.unknown_ids:
         jobs = []
     else:
@@ -235,6 +237,23 @@ def select(q: Query, client: Client, now: float) -> list[jobs_pb2.Job]:
 def render(q: Query, jobs: Sequence[jobs_pb2.Job], now: float) -> str:
     return sf.render(jobs, now, sf.parse_fields(q.fields), header=q.header, parsable=q.parsable,
                      delimiter=q.delimiter, allocations_only=q.allocations_only)
+
+def _named(q: Query, client: Client) -> list[jobs_pb2.Job]:
+    """The jobs -j names: a job, an array with all its tasks (each a record of its own),
+    an array task N_i."""
+    arrays_of_tasks = {a for a, _ in q.tasks}
+    jobs, _unknown = client.get(list(dict.fromkeys([*q.job_ids, *arrays_of_tasks])))
+    if any(job.array_job_id in q.job_ids or job.array_job_id in arrays_of_tasks for job in jobs):
+        seen = {job.id for job in jobs}
+        jobs += [job for job in client.list(include_finished=True)
+                 if (job.array_job_id in q.job_ids or job.array_job_id in arrays_of_tasks) and job.id not in seen]
+    named = [job for job in jobs if job.id in q.job_ids or job.array_job_id in q.job_ids]
+    for array_job_id, index in q.tasks:
+        task = arrays.find_task(jobs, array_job_id, index)
+        if task is not None and task not in named:
+            named.append(task)
+    return named
+
 
 
 def help_format() -> str:

@@ -1,11 +1,12 @@
-"""scancel: cancel or signal Slurm jobs, by id or by filter (-u, -t, -n, -p, --me)."""
+"""scancel: cancel or signal Slurm jobs, by id (``N``, an array task ``N_i``, tasks
+``N_[1-3,7]``) or by filter (-u, -t, -n, -p, --me)."""
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
 
 from hpcq.api.lite import jobs_pb2
-from hpcq.shims import getopt, output, submit_context, values
+from hpcq.shims import getopt, jobrefs, output, submit_context, values
 from hpcq.shims.connection import Connection
 from hpcq.shims.errors import ShimError
 from hpcq.shims.getopt import OptionTable
@@ -19,7 +20,7 @@ USAGE = """\
 Usage: scancel [-A account] [--batch] [--full] [--interactive] [-n job_name]
                [-p partition] [-Q] [-q qos] [-R reservation] [-s signal | integer]
                [-t PENDING | RUNNING | SUSPENDED] [--usage] [-u user_name]
-               [--hurry] [-V] [-v] [-w hosts...] [--wckey=wckey] [--me] [job_id[_array_id][.step_id]]"""
+               [--hurry] [-V] [-v] [-w hosts...] [--wckey=wckey] [--me] [job_id[_array_id]]"""
 TABLE = OptionTable(
     short="bfn:p:Qs:t:u:v",
     long={"batch": ("", "b"), "full": ("", "f"), "name": (":", "n"), "jobname": (":", "n"),
@@ -35,8 +36,13 @@ _LOUD_REFUSALS = {R.NOT_PERMITTED: "Access/permission denied",
                   R.INVALID_STATE: "Job is pending execution"}
 
 
+# ESLURM_ACCESS_DENIED (2002) is what scancel exits with, modulo 256, for a job not yours.
+_ACCESS_DENIED_EXIT = 2002 % 256
+
+
 class Request(Record):
-    job_ids: list[int] = []
+    refs: list[jobrefs.JobRef] = []    # whole jobs and array tasks, in the order given
+    operands: list[str] = []           # as typed, for -v
     signal: int = 0                    # 0: cancel
     filters: squeue.Query | None = None
     verbose: bool = False
@@ -71,30 +77,45 @@ def parse(argv: Sequence[str], user: str = "") -> Request:
             filters.states, filters.all_states = squeue.parse_states(value or "")
             filtered = True
     for operand in operands:
-        number = values.parse_uint(operand, values.UINT64_MAX)
-        if number is None:
-            raise ShimError(f"scancel: error: Invalid job id {operand}", 1)
-        r.job_ids.append(number)
+        try:
+            refs = jobrefs.parse_slurm(operand, ranges=True, steps=True)
+        except jobrefs.JobRefError:
+            raise ShimError(f"scancel: error: Invalid job id {operand}", 1) from None
+        if any(ref.step for ref in refs):
+            raise ShimError(f"scancel: error: cancelling a job step ({operand}) is not supported by hpcq yet", 1)
+        r.refs.extend(refs)
+        r.operands.append(operand)
     if filtered:
         r.filters = filters
-    if not r.job_ids and not filtered and not r.help:
+    if not r.refs and not filtered and not r.help:
         raise ShimError("scancel: error: No job identification provided", 1)
     return r
 
 
-def report(results: Sequence[jobs_pb2.JobActionResult], *, verbose: bool) -> tuple[list[str], int]:
-    """Error lines and exit code for the results of a cancel or signal."""
+def report(results: Sequence[jobs_pb2.JobActionResult], *, verbose: bool,
+           refs: Sequence[jobrefs.JobRef] = ()) -> tuple[list[str], int]:
+    """Error lines and exit code for the results of a cancel or signal, in the order of
+    `refs` (each job named as the user named it: ``5`` or ``5_7``)."""
     lines, code = [], 0
-    for result in results:
+    for ref, result in jobrefs.in_order(refs, results):
         if result.code in _QUIET_REFUSALS:
             if verbose:
-                lines.append(f"scancel: error: Kill job error on job id {result.job_id}: "
+                lines.append(f"scancel: error: Kill job error on job id {ref.slurm()}: "
                              f"{_QUIET_REFUSALS[result.code]}")
         elif result.code != R.OK:
             words = _LOUD_REFUSALS.get(result.code, result.message or "Unspecified error")
-            lines.append(f"scancel: error: Kill job error on job id {result.job_id}: {words}")
-            code = 1
+            lines.append(f"scancel: error: Kill job error on job id {ref.slurm()}: {words}")
+            code = _ACCESS_DENIED_EXIT if result.code == R.NOT_PERMITTED else 1
     return lines, code
+
+
+def chosen(refs: Sequence[jobrefs.JobRef], matching: Sequence[jobs_pb2.Job]) -> list[jobrefs.JobRef]:
+    """The references a filter leaves: with ids, those of the matching jobs (an array task
+    by its array's id or its own), else every matching job."""
+    if not refs:
+        return [jobrefs.JobRef(job.id) for job in matching]
+    ids = {job.id for job in matching} | {job.array_job_id for job in matching if job.array_job_id}
+    return [ref for ref in refs if ref.job_id in ids]
 
 
 def _cancel(argv: list[str], conn: Connection) -> int:
@@ -102,18 +123,22 @@ def _cancel(argv: list[str], conn: Connection) -> int:
     if r.help:
         output.write(USAGE)
         return 0
-    job_ids = r.job_ids
+    refs, named = r.refs, r.operands
     if r.filters is not None:
-        matching = [job.id for job in squeue.select(r.filters, conn)]
-        job_ids = [i for i in job_ids if i in matching] if job_ids else matching
-    if not job_ids:
+        refs = chosen(refs, squeue.select(r.filters, conn))
+        named = [ref.slurm() for ref in refs]
+    if not refs:
         return 0
     if r.verbose:
-        for job_id in job_ids:
-            what = f"Signal {r.signal} to job" if r.signal else "Terminating job"
-            print(f"scancel: {what} {job_id}", file=sys.stderr)
-    results = conn.client.signal(job_ids, r.signal) if r.signal else conn.client.cancel(job_ids)
-    return output.refusals(*report(results, verbose=r.verbose))
+        what = f"Signal {r.signal} to job" if r.signal else "Terminating job"
+        for text in named:
+            print(f"scancel: {what} {text}", file=sys.stderr)
+    job_ids, tasks = jobrefs.split(refs)
+    if r.signal:
+        results = conn.client.signal(job_ids, r.signal, tasks=tasks)
+    else:
+        results = conn.client.cancel(job_ids, tasks=tasks)
+    return output.refusals(*report(results, verbose=r.verbose, refs=refs))
 
 
 command = Shim.slurm(PROG, _cancel)

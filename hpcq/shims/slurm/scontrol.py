@@ -1,6 +1,7 @@
 """scontrol: ``show job|node|partition|config|hostnames|hostlist`` (a job ``N``, an array
-``N`` and its tasks, one task ``N_i``), ``hold``, ``uhold``, ``release``, ``update JobId=N
-Key=Value...``, ``requeue`` (refused: not supported yet)."""
+``N`` and its tasks, one task ``N_i``), ``hold``, ``uhold``, ``release``, ``requeue``,
+``requeuehold``, ``suspend``, ``resume`` (jobs ``N``, tasks ``N_i`` and ``N_[1-3]``),
+``update JobId=N|N_i Key=Value...``."""
 from __future__ import annotations
 
 import os
@@ -11,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from hpcq import hostlist, states, units
 from hpcq.api.lite import jobs_pb2
 from hpcq.errors import HpcqError
-from hpcq.shims import arrays, clock, errors, getopt, output, values, versions
+from hpcq.shims import arrays, clock, errors, getopt, jobrefs, output, values, versions
 from hpcq.shims.connection import Connection
 from hpcq.shims.errors import ShimError
 from hpcq.shims.getopt import OptionTable
@@ -37,12 +38,17 @@ scontrol [<OPTION>] [<COMMAND>]
      hold <job_list>          prevent the jobs from starting
      uhold <job_list>         hold the jobs, as their user
      release <job_list>       let held jobs start
-     requeue <job_list>       (not supported by hpcq yet)
+     requeue <job_list>       put running or finished jobs back in the queue
+     requeuehold <job_list>   requeue the jobs, held
+     suspend <job_list>       stop running jobs where they are (operators)
+     resume <job_list>        let suspended jobs run on (operators)
      show <ENTITY> [<ID>]     ENTITY: job, node, partition, config, hostnames, hostlist
      update JobId=<id> <SPECIFICATIONS>
-                              JobName TimeLimit NumNodes NumTasks CPUsPerTask MinMemoryNode
-                              MinMemoryCPU Nice Partition Account Comment Requeue StartTime
-                              Features ExcNodeList QOS WCKey"""
+                              JobName TimeLimit NumNodes NumTasks NumCPUs CPUsPerTask
+                              MinMemoryNode MinMemoryCPU Nice Priority Partition Account
+                              Comment Requeue StartTime Dependency Features ExcNodeList
+                              QOS WCKey
+    A <job_list> names jobs N, array tasks N_i or N_[1-3,7], by spaces or commas."""
 TABLE = OptionTable(
     short="dhoQvV",
     long={"details": ("", "d"), "help": ("", "h"), "oneline": ("", "o"), "quiet": ("", "Q"),
@@ -53,30 +59,50 @@ _ENTITIES = {"job": "job", "jobs": "job", "jobid": "job", "node": "node", "nodes
              "configuration": "config", "hostnames": "hostnames", "hostname": "hostnames",
              "hostlist": "hostlist", "hostlistsorted": "hostlist"}
 R = jobs_pb2.JobActionResult
+# The verbs that act on a list of jobs and array tasks, by the client call each makes.
+_ACTIONS = ("hold", "uhold", "release", "requeue", "requeuehold", "suspend", "resume")
+# Their refusals end with a line of Slurm's own (slurm_perror after slurm_update_job2).
+_SUSPEND_ERROR_VERBS = ("hold", "uhold", "release")
 
 
 class Command(Record):
-    verb: str                                  # show, hold, uhold, release, requeue, update, help, version
+    verb: str               # show, update, help, version, or one of _ACTIONS
     entity: str = ""
     name: str = ""
-    job_ids: list[int] = []
+    refs: list[jobrefs.JobRef] = []
     updates: list[tuple[str, str]] = []
     one_line: bool = False
     details: bool = False
     quiet: bool = False
 
 
-def parse_job_list(words: Sequence[str]) -> list[int]:
-    """``11268``, ``11268,11269``, several words; Slurm's words for anything else."""
-    ids = []
-    for item in (i for word in words for i in word.split(",") if i):
-        number = values.parse_uint(item, values.UINT64_MAX)
-        if number is None:
-            raise ShimError(f"Invalid job id specified for job {item}", 1)
-        ids.append(number)
-    if not ids:
+def parse_job_list(words: Sequence[str], verb: str = "update") -> list[jobrefs.JobRef]:
+    """``11268``, ``11268,11269``, array tasks ``11268_3`` and ``11268_[1-3,7]``, several
+    words; Slurm's words for anything else."""
+    refs: list[jobrefs.JobRef] = []
+    for item in _items(words):
+        try:
+            refs += jobrefs.parse_slurm(item, ranges=True)
+        except jobrefs.JobRefError:
+            tail = "\nslurm_suspend error: Invalid job id specified" if verb in _SUSPEND_ERROR_VERBS else ""
+            raise ShimError(f"Invalid job id specified for job {item}{tail}", 1) from None
+    if not refs:
         raise ShimError(f"{PROG}: error: No job identification provided", 1)
-    return ids
+    return refs
+
+
+def _items(words: Sequence[str]) -> list[str]:
+    """A job list's items, split on commas outside the brackets of ``N_[1,3]``."""
+    items: list[str] = []
+    for word in words:
+        depth, start = 0, 0
+        for n, char in enumerate(word):
+            depth += (char == "[") - (char == "]")
+            if char == "," and depth == 0:
+                items.append(word[start:n])
+                start = n + 1
+        items.append(word[start:])
+    return [item for item in items if item]
 
 
 def parse(argv: Sequence[str]) -> Command:
@@ -100,8 +126,8 @@ def parse(argv: Sequence[str]) -> Command:
         if entity is None:
             raise ShimError(f"{PROG}: error: invalid entity:{rest[0]} for keyword:show", 1)
         return Command("show", entity, rest[1] if len(rest) > 1 else "", **flags)
-    if verb in ("hold", "uhold", "release", "requeue"):
-        return Command(verb, job_ids=parse_job_list(rest), **flags)
+    if verb in _ACTIONS:
+        return Command(verb, refs=parse_job_list(rest, verb), **flags)
     if verb == "update":
         return Command("update", updates=[_key_value(word) for word in rest], **flags)
     raise ShimError(f"{PROG}: error: Invalid keyword: {words[0]}", 1)
@@ -158,15 +184,23 @@ def _hosts(value: str) -> list[str]:
         raise ShimError(f"Invalid ExcNodeList value: {e}\nRequest aborted", 1) from None
 
 
-_UNSUPPORTED_KEYS = {"dependency": "Dependency", "arraytaskthrottle": "ArrayTaskThrottle",
-                     "nodelist": "NodeList", "reqnodelist": "ReqNodeList"}
+_UNSUPPORTED_KEYS = {"arraytaskthrottle": "ArrayTaskThrottle", "nodelist": "NodeList", "reqnodelist": "ReqNodeList"}
+# The attributes an update changes in the job's map: the dependency text ctld reads
+# (as sbatch --dependency leaves it), QOS and WCKey kept for display.
+_ATTRIBUTE_KEYS = {"qos": "qos", "wckey": "wckey", "dependency": "dependency"}
+
+
+def needs_record(updates: Sequence[tuple[str, str]]) -> bool:
+    """Whether `build_update` needs the job's record for these keys."""
+    return any(key.lower() in (*_ATTRIBUTE_KEYS, "numcpus") for key, _ in updates)
 
 
 def build_update(updates: Sequence[tuple[str, str]], current: jobs_pb2.Job | None = None
-                 ) -> tuple[list[int], jobs_pb2.JobSpec, list[str]]:
-    """(job ids, spec, field paths) of ``update JobId=N Key=Value ...``. `current`, the
-    job's record, is needed only to change one attribute (QOS, WCKey) in the map."""
-    ids: list[int] = []
+                 ) -> tuple[list[jobrefs.JobRef], jobs_pb2.JobSpec, list[str]]:
+    """(jobs and array tasks, spec, field paths) of ``update JobId=N Key=Value ...``.
+    `current`, the job's record, is needed only to change one attribute (QOS, WCKey,
+    Dependency) in the map."""
+    ids: list[jobrefs.JobRef] = []
     spec = jobs_pb2.JobSpec()
     fields: list[str] = []
     attributes: dict[str, str] = {}
@@ -174,7 +208,7 @@ def build_update(updates: Sequence[tuple[str, str]], current: jobs_pb2.Job | Non
     for key, value in updates:
         k = key.lower()
         if k in ("jobid", "job"):
-            ids.extend(parse_job_list([value]))
+            ids.extend(parse_job_list([value], "update"))
             continue
         if k in ("jobname", "name"):
             spec.name, path = value, "name"
@@ -184,6 +218,11 @@ def build_update(updates: Sequence[tuple[str, str]], current: jobs_pb2.Job | Non
             r.nodes, path = _count(key, value.partition("-")[0]), "resources.nodes"
         elif k in ("numtasks", "reqtasks"):
             r.tasks, path = _count(key, value), "resources.tasks"
+        elif k == "numcpus":
+            # The job's CPUs in all: shared among its tasks (CPUs/Task), as Slurm shows them.
+            tasks = (current.spec.resources.tasks or 1) if current is not None else 1
+            r.cpus_per_task = -(-_count(key, value.partition("-")[0]) // tasks)
+            path = "resources.cpus_per_task"
         elif k == "cpuspertask":
             r.cpus_per_task, path = _count(key, value), "resources.cpus_per_task"
         elif k in ("minmemorynode", "minmemory"):
@@ -217,8 +256,11 @@ def build_update(updates: Sequence[tuple[str, str]], current: jobs_pb2.Job | Non
         elif k == "excnodelist":
             r.exclude_nodes.extend(_hosts(value))
             path = "resources.exclude_nodes"
-        elif k in ("qos", "wckey"):
-            attributes[k] = value
+        elif k in _ATTRIBUTE_KEYS:
+            attributes[_ATTRIBUTE_KEYS[k]] = value
+            if k == "dependency":
+                # ctld reads the text again into the structured form, as at submit.
+                fields.append("dependencies")
             continue
         elif k in _UNSUPPORTED_KEYS:
             raise ShimError(f"{PROG}: error: update of {_UNSUPPORTED_KEYS[k]} is not supported by hpcq yet", 1)
@@ -231,6 +273,8 @@ def build_update(updates: Sequence[tuple[str, str]], current: jobs_pb2.Job | Non
         if current is not None:
             spec.attributes.update(current.spec.attributes)
         spec.attributes.update(attributes)
+        if not spec.attributes.get("dependency", "x"):
+            del spec.attributes["dependency"]        # Dependency= : no dependency any more
         fields.append("attributes")
     if not fields:
         raise ShimError(f"{PROG}: error: No changes specified\nRequest aborted", 1)
@@ -247,35 +291,60 @@ _UPDATE_ERRORS = {
 }
 
 
-def update_failure(error: HpcqError) -> ShimError:
+def refusal(ref: jobrefs.JobRef, words: str) -> str:
+    """A refusal for one job as scontrol words it: ``<words> for job 5``, but ``5_7: <words>``
+    for an array task."""
+    return f"{ref.slurm()}: {words}" if ref.is_task else f"{words} for job {ref.slurm()}"
+
+
+def update_failure(error: HpcqError, ref: jobrefs.JobRef) -> ShimError:
+    """ctld's refusal of an update of one job or array task, as scontrol update prints it."""
     token, _ = errors.error_token(error)
     if error.code == "PERMISSION_DENIED":
-        return ShimError("slurm_update error: Access/permission denied", 1)
+        return ShimError(refusal(ref, "Access/permission denied"), 1)
     if token in _UPDATE_ERRORS:
-        return ShimError(f"slurm_update error: {_UPDATE_ERRORS[token]}", 1)
+        return ShimError(refusal(ref, _UPDATE_ERRORS[token]), 1)
     if error.code == "NOT_FOUND":
-        return ShimError("slurm_update error: Invalid job id specified", 1)
+        return ShimError(refusal(ref, "Invalid job id specified"), 1)
     return errors.slurm_failure(PROG, error, "slurm_update error: ")
 
 
-# -- hold and release ------------------------------------------------------------------------------
+# -- hold, release, requeue, suspend, resume ---------------------------------------------------------
 
 _ACTION_REFUSALS = {R.UNKNOWN_JOB: "Invalid job id specified", R.FINISHED: "Job is no longer pending execution",
                     R.INVALID_STATE: "Job is no longer pending execution", R.NOT_PERMITTED: "Access/permission denied"}
+# Where a verb's words differ (Slurm 22.05: scontrol requeue of a pending job, resume of
+# one that runs).
+_VERB_REFUSALS = {
+    "requeue": {R.INVALID_STATE: "Job is pending execution",
+                R.FINISHED: "Job/step already completing or completed"},
+    "suspend": {R.INVALID_STATE: "Job is pending execution",
+                R.FINISHED: "Job/step already completing or completed"},
+    "resume": {R.INVALID_STATE: "Job is not suspended", R.FINISHED: "Job/step already completing or completed"},
+}
+_VERB_REFUSALS["requeuehold"] = _VERB_REFUSALS["requeue"]
 
 
-def action_report(verb: str, results: Sequence[jobs_pb2.JobActionResult]) -> tuple[list[str], int]:
-    """Error lines and exit code of hold/release (scontrol_hold_unknown.txt): one line per
-    refused job, then ``slurm_suspend error:`` with the last refusal's words."""
-    lines, last = [], ""
-    for result in results:
+def action_report(verb: str, results: Sequence[jobs_pb2.JobActionResult],
+                  refs: Sequence[jobrefs.JobRef] = ()) -> tuple[list[str], int]:
+    """Error lines and exit code of a job list verb (scontrol_hold_unknown.txt): a line per
+    refused job or task, in the order given; after the last refused job (not task) of
+    hold/uhold/release, ``slurm_suspend error:`` with its words."""
+    lines: list[str] = []
+    last_job_line, last_words = -1, ""
+    words_of = {**_ACTION_REFUSALS, **_VERB_REFUSALS.get(verb, {})}
+    for ref, result in jobrefs.in_order(refs, results):
         if result.code == R.OK or (verb == "release" and result.code == R.INVALID_STATE):
             continue        # releasing a job that is not held is no error in Slurm
-        last = _ACTION_REFUSALS.get(result.code, result.message or "Unspecified error")
-        lines.append(f"{last} for job {result.job_id}")
+        words = words_of.get(result.code, result.message or "Unspecified error")
+        lines.append(refusal(ref, words))
+        if not ref.is_task:
+            last_job_line, last_words = len(lines), words
     if not lines:
         return [], 0
-    return lines + [f"slurm_suspend error: {last}"], 1
+    if verb in _SUSPEND_ERROR_VERBS and last_job_line >= 0:
+        lines.insert(last_job_line, f"slurm_suspend error: {last_words}")
+    return lines, 1
 
 
 # -- show ---------------------------------------------------------------------------------------
@@ -353,6 +422,8 @@ def find_jobs(name: str, client: Client, now: float) -> list[jobs_pb2.Job]:
 def show_jobs(cmd: Command, client: Client, now: float) -> str:
     if cmd.name:
         jobs = find_jobs(cmd.name, client, now)
+        if not jobs and "_" in cmd.name and "[" not in cmd.name:
+            raise ShimError(f"Job {cmd.name} not found", 1)
         if not jobs:
             raise ShimError("slurm_load_jobs error: Invalid job id specified", 1)
     else:
@@ -366,10 +437,8 @@ def show_jobs(cmd: Command, client: Client, now: float) -> str:
 # -- the command ------------------------------------------------------------------------------------
 
 def _failure(error: HpcqError, verb: str) -> ShimError:
-    if verb == "update":
-        return update_failure(error)
-    lead = {"show": "slurm_load_jobs error: ", "hold": "slurm_suspend error: ", "uhold": "slurm_suspend error: ",
-            "release": "slurm_suspend error: "}.get(verb, f"{PROG}: error: ")
+    lead = "slurm_load_jobs error: " if verb == "show" else \
+        "slurm_suspend error: " if verb in _SUSPEND_ERROR_VERBS else f"{PROG}: error: "
     return errors.slurm_failure(PROG, error, lead)
 
 
@@ -387,24 +456,45 @@ def _act(cmd: Command, conn: Connection) -> int:
     if cmd.verb == "show":
         sys.stdout.write(show(cmd, conn, os.environ))
         return 0
-    if cmd.verb == "requeue":
-        raise ShimError(f"{PROG}: error: requeue is not supported by hpcq yet", 1)
     if cmd.verb == "update":
-        ids, spec, fields = build_update(cmd.updates)
-        if "attributes" in fields:
-            current, _ = conn.client.get(ids[:1])
-            ids, spec, fields = build_update(cmd.updates, current[0] if current else None)
-        for job_id in ids:
-            conn.client.update(job_id, spec, fields)
-        return 0
+        return update(cmd.updates, conn.client)
     client = conn.client
+    job_ids, tasks = jobrefs.split(cmd.refs)
     if cmd.verb == "release":
-        results = client.release(cmd.job_ids)
+        results = client.release(job_ids, tasks=tasks)
+    elif cmd.verb in ("requeue", "requeuehold"):
+        results = client.requeue(job_ids, tasks=tasks, hold=cmd.verb == "requeuehold")
+    elif cmd.verb == "suspend":
+        results = client.suspend(job_ids, tasks=tasks)
+    elif cmd.verb == "resume":
+        results = client.resume(job_ids, tasks=tasks)
     else:
         # As Slurm: an operator's hold is an admin hold (JobHeldAdmin), a user's a user hold.
-        results = client.hold(cmd.job_ids, admin=cmd.verb == "hold" and os.geteuid() == 0)
-    lines, code = action_report(cmd.verb, results)
+        results = client.hold(job_ids, admin=cmd.verb == "hold" and os.geteuid() == 0, tasks=tasks)
+    lines, code = action_report(cmd.verb, results, cmd.refs)
     return output.refusals([] if cmd.quiet else lines, code)
+
+
+def update(updates: Sequence[tuple[str, str]], client: Client) -> int:
+    """``update JobId=...``: each job or array task in turn, a refusal printed as scontrol
+    prints it; exit 1 when any was refused."""
+    refs, spec, fields = build_update(updates)
+    code = 0
+    for ref in refs:
+        if needs_record(updates):
+            current = find_jobs(ref.slurm(), client, clock.now())[:1]
+            if not current:
+                code = output.refusals([refusal(ref, "Invalid job id specified")], 1)
+                continue
+            _, spec, fields = build_update(updates, current[0])
+        try:
+            if ref.is_task:
+                client.update(0, spec, fields, task=(ref.job_id, ref.task or 0))
+            else:
+                client.update(ref.job_id, spec, fields)
+        except HpcqError as e:
+            code = output.refusals([update_failure(e, ref).text], 1)
+    return code
 
 
 command = Shim.slurm(PROG, _run)       # each verb's failures in its own words: _run

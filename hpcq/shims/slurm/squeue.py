@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from hpcq import states
 from hpcq.api.lite import jobs_pb2
-from hpcq.shims import arrays, clock, getopt, submit_context, values, versions
+from hpcq.shims import arrays, clock, getopt, jobrefs, submit_context, values, versions
 from hpcq.shims.connection import Connection
 from hpcq.shims.errors import ShimError
 from hpcq.shims.getopt import OptionTable
@@ -43,6 +43,7 @@ _SLURM_STATES = {"PENDING": "PD", "RUNNING": "R", "SUSPENDED": "S", "COMPLETING"
 
 class Query(Record):
     job_ids: list[int] = []
+    tasks: list[tuple[int, int]] = []    # array tasks N_i, by (array job id, index)
     users: list[str] = []
     partitions: list[str] = []
     names: list[str] = []
@@ -102,10 +103,10 @@ def parse(argv: Sequence[str], environ: dict[str, str] | None = None, user: str 
             q.fmt = value or ""
         elif key == "j":
             for item in values.split_list(value):
-                number = values.parse_uint(item, values.UINT64_MAX)
-                if number is None:
-                    raise ShimError(f"squeue: error: Invalid job id: {item}", 1)
-                q.job_ids.append(number)
+                try:
+                    _add_job(q, jobrefs.parse_slurm(item)[0])
+                except jobrefs.JobRefError:
+                    raise ShimError(f"squeue: error: Invalid job id: {item}", 1) from None
         elif key == "u":
             q.users.extend(values.split_list(value))
         elif key == "me":
@@ -117,10 +118,10 @@ def parse(argv: Sequence[str], environ: dict[str, str] | None = None, user: str 
         elif key == "t":
             q.states, q.all_states = parse_states(value or "")
     for operand in operands:   # squeue takes job ids as arguments too (squeue 42)
-        number = values.parse_uint(operand, values.UINT64_MAX)
-        if number is None:
-            raise ShimError(f"squeue: error: Unrecognized option: {operand}\n{USAGE}", 1)
-        q.job_ids.append(number)
+        try:
+            _add_job(q, jobrefs.parse_slurm(operand)[0])
+        except jobrefs.JobRefError:
+            raise ShimError(f"squeue: error: Unrecognized option: {operand}\n{USAGE}", 1) from None
     given = {key for key, _ in options}
     if q.long and "o" not in given:
         q.fmt = squeue_format.LONG_FORMAT
@@ -140,6 +141,13 @@ def parse(argv: Sequence[str], environ: dict[str, str] | None = None, user: str 
 def _wanted(job: jobs_pb2.Job, q: Query) -> bool:
     if q.states:
         if job.state not in q.states:
+def _add_job(q: Query, ref: jobrefs.JobRef) -> None:
+    if ref.task is None:
+        q.job_ids.append(ref.job_id)
+    else:
+        q.tasks.append((ref.job_id, ref.task))
+
+
             return False
     elif not q.all_states and states.is_finished(job.state):
         return False
@@ -151,17 +159,8 @@ def _wanted(job: jobs_pb2.Job, q: Query) -> bool:
 
 
 def select(q: Query, conn: Connection) -> list[jobs_pb2.Job]:
-    if q.job_ids:
-        jobs, unknown = conn.client.get(q.job_ids)
-        # As squeue: asking for one job loads that job, and an unknown id is an error;
-        # asking for several filters the whole list.
-        if len(set(q.job_ids)) == 1 and unknown:
-            raise ShimError("slurm_load_jobs error: Invalid job id specified", 1)
-        heads = {j.id for j in jobs if j.array_job_id == j.id}
-        if heads:
-            # An array's id names its tasks too, each a record of its own once started.
-            jobs += [j for j in conn.client.list(include_finished=q.all_states or bool(q.states))
-                     if j.array_job_id in heads and j.id not in heads]
+    if q.job_ids or q.tasks:
+        jobs = _named(q, conn)
     else:
         jobs = conn.client.list(states=q.states, users=q.users, queues=q.partitions, names=q.names,
                                 include_finished=q.all_states)
@@ -178,6 +177,28 @@ def select(q: Query, conn: Connection) -> list[jobs_pb2.Job]:
 def _show(argv: list[str], conn: Connection) -> int:
     q = parse(argv)
     if versions.slurm_help_or_version(q.help, q.version, USAGE):
+def _named(q: Query, conn: Connection) -> list[jobs_pb2.Job]:
+    """The jobs -j names: each job, each array with its tasks, each array task N_i (a task
+    the array does not have, as squeue, names nothing)."""
+    whole = set(q.job_ids)
+    records, unknown = conn.client.get(list(dict.fromkeys([*q.job_ids, *(a for a, _ in q.tasks)])))
+    # As squeue: asking for one job loads that job, and an unknown id is an error;
+    # asking for several filters the whole list.
+    if len(whole) == 1 and not q.tasks and unknown:
+        raise ShimError("slurm_load_jobs error: Invalid job id specified", 1)
+    heads = {j.id for j in records if j.array_job_id == j.id}
+    if heads:
+        # An array's id names its tasks too, each a record of its own once started.
+        records += [j for j in conn.client.list(include_finished=q.all_states or bool(q.states))
+                    if j.array_job_id in heads and j.id not in heads]
+    jobs = [j for j in records if j.id in whole or (j.array_job_id in whole and j.array_job_id in heads)]
+    for array_job_id, index in q.tasks:
+        task = arrays.find_task(records, array_job_id, index)
+        if task is not None and task not in jobs:
+            jobs.append(task)
+    return jobs
+
+
         return 0
     jobs = select(q, conn)
     if q.named:
