@@ -46,8 +46,8 @@ _NOT_YET = {"c": "-c/--completion", "json": "--json", "yaml": "--yaml", "A": "-A
 
 class Query(Record):
     job_ids: list[int] = []
-    unknown_ids: bool = False          # an id that is not a number of ours: it matches nothing
     tasks: list[tuple[int, int]] = []  # array tasks N_i, by (array job id, index)
+    unknown_ids: bool = False          # an id that is not a number of ours: it matches nothing
     users: list[str] = []
     all_users: bool = False
     names: list[str] = []
@@ -234,10 +234,6 @@ def select(q: Query, client: Client, now: float) -> list[jobs_pb2.Job]:
     return sorted((j for j in jobs if wanted(j, q, now)), key=sf.sort_key)
 
 
-def render(q: Query, jobs: Sequence[jobs_pb2.Job], now: float) -> str:
-    return sf.render(jobs, now, sf.parse_fields(q.fields), header=q.header, parsable=q.parsable,
-                     delimiter=q.delimiter, allocations_only=q.allocations_only)
-
 def _named(q: Query, client: Client) -> list[jobs_pb2.Job]:
     """The jobs -j names: a job, an array with all its tasks (each a record of its own),
     an array task N_i."""
@@ -254,6 +250,10 @@ def _named(q: Query, client: Client) -> list[jobs_pb2.Job]:
             named.append(task)
     return named
 
+
+def render(q: Query, jobs: Sequence[jobs_pb2.Job], now: float) -> str:
+    return sf.render(jobs, now, sf.parse_fields(q.fields), header=q.header, parsable=q.parsable,
+                     delimiter=q.delimiter, allocations_only=q.allocations_only)
 
 
 def help_format() -> str:

@@ -138,9 +138,6 @@ def parse(argv: Sequence[str], environ: dict[str, str] | None = None, user: str 
     return q
 
 
-def _wanted(job: jobs_pb2.Job, q: Query) -> bool:
-    if q.states:
-        if job.state not in q.states:
 def _add_job(q: Query, ref: jobrefs.JobRef) -> None:
     if ref.task is None:
         q.job_ids.append(ref.job_id)
@@ -148,6 +145,9 @@ def _add_job(q: Query, ref: jobrefs.JobRef) -> None:
         q.tasks.append((ref.job_id, ref.task))
 
 
+def _wanted(job: jobs_pb2.Job, q: Query) -> bool:
+    if q.states:
+        if job.state not in q.states:
             return False
     elif not q.all_states and states.is_finished(job.state):
         return False
@@ -174,9 +174,6 @@ def select(q: Query, conn: Connection) -> list[jobs_pb2.Job]:
     return squeue_format.sort_jobs(wanted)
 
 
-def _show(argv: list[str], conn: Connection) -> int:
-    q = parse(argv)
-    if versions.slurm_help_or_version(q.help, q.version, USAGE):
 def _named(q: Query, conn: Connection) -> list[jobs_pb2.Job]:
     """The jobs -j names: each job, each array with its tasks, each array task N_i (a task
     the array does not have, as squeue, names nothing)."""
@@ -199,6 +196,9 @@ def _named(q: Query, conn: Connection) -> list[jobs_pb2.Job]:
     return jobs
 
 
+def _show(argv: list[str], conn: Connection) -> int:
+    q = parse(argv)
+    if versions.slurm_help_or_version(q.help, q.version, USAGE):
         return 0
     jobs = select(q, conn)
     if q.named:
