@@ -8,11 +8,12 @@ import asyncio
 import pytest
 
 from hpcq.api import jobs_pb2, nodes_pb2
-from hpcq.ctld import auth, scheduler
+from hpcq.ctld import auth, scheduler, server
 from hpcq.ctld.clock import ManualClock
 from hpcq.ctld.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from hpcq.ctld.nodes_state import NodeLink
 from tests.unit.controllers import RecordingComm, make
+from tests.unit.test_read_rules import Context, Gate
 
 S = jobs_pb2.JobState
 R = jobs_pb2.JobActionResult
@@ -321,3 +322,39 @@ def test_an_update_of_a_pending_task_changes_that_task_alone(world):
     a, task = run(scenario())
     assert (task.id != a, task.array_task_id, task.spec.name) == (True, 2, "second")
     assert c.jobs[a].spec.name == "" and c.jobs[a].array_tasks_pending == "1,3"
+
+
+# -- the servicers: task refs in requests and results ------------------------------------
+
+def servicer(c, who: str, role: str = "user"):
+    return server.JobsServicer(c, Gate(auth.Caller(who, role)))
+
+
+def test_a_request_names_tasks_by_index_and_each_result_says_which(world):
+    c, _, _ = world
+
+    async def scenario():
+        [a] = await c.submit("alice", [array("1-3", hold=True)])
+        request = jobs_pb2.JobActionRequest(tasks=[jobs_pb2.ArrayTaskRef(array_job_id=a, task=2),
+                                                   jobs_pb2.ArrayTaskRef(array_job_id=a, task=9)])
+        by_bob = await servicer(c, "bob").Cancel(request, Context())
+        by_alice = await servicer(c, "alice").Cancel(request, Context())
+        return a, by_bob, by_alice
+    a, by_bob, by_alice = run(scenario())
+    assert [r.code for r in by_bob.results] == [R.NOT_PERMITTED, R.UNKNOWN_JOB]
+    split, unknown = by_alice.results
+    assert (split.code, split.task.array_job_id, split.task.task) == (R.OK, a, 2)
+    assert split.job_id == task_record(c, a, 2).id != a and c.jobs[split.job_id].state == S.CANCELLED
+    assert (unknown.code, unknown.message, unknown.task.task) == (R.UNKNOWN_JOB, "Invalid job id specified", 9)
+
+
+def test_an_update_names_a_task_by_index(world):
+    c, _, _ = world
+
+    async def scenario():
+        [a] = await c.submit("alice", [array("1-3", hold=True)])
+        request = jobs_pb2.UpdateJobRequest(task=jobs_pb2.ArrayTaskRef(array_job_id=a, task=3),
+                                            spec=jobs_pb2.JobSpec(name="third"), fields=["name"])
+        return a, (await servicer(c, "alice").Update(request, Context())).job
+    a, job = run(scenario())
+    assert (job.array_job_id, job.array_task_id, job.spec.name) == (a, 3, "third")
