@@ -48,11 +48,13 @@ class NodeComm:
             self.send(head_node(job), nodes_pb2.CtldMessage(signal=nodes_pb2.SignalJob(
                 job_id=job.id, attempt=job.attempt, signal=sig)))
 
-    def suspend(self, job: jobs_pb2.Job, resume: bool) -> None:
-        """Stop (or continue) the job on every node it has: its walltime stands still."""
-        for node in dict.fromkeys(s.node for s in job.allocation.slices):
-            self.send(node, nodes_pb2.CtldMessage(suspend=nodes_pb2.SuspendJob(
-                job_id=job.id, attempt=job.attempt, resume=resume)))
+    def suspend(self, job: jobs_pb2.Job, resume: bool, node: str = "") -> bool:
+        """Stop (or continue) the job on every node it has (or on `node`): its walltime
+        stands still. False when its head node, which holds the walltime, is not connected."""
+        sent = {n: self.send(n, nodes_pb2.CtldMessage(suspend=nodes_pb2.SuspendJob(
+                    job_id=job.id, attempt=job.attempt, resume=resume)))
+                for n in ([node] if node else dict.fromkeys(s.node for s in job.allocation.slices))}
+        return sent.get(head_node(job), True) if job.allocation.slices else False
 
 
 def head_node(job: jobs_pb2.Job) -> str:

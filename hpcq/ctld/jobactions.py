@@ -213,9 +213,11 @@ class JobActions:
             return R.INVALID_STATE, PENDING_EXECUTION
         if job.state != (S.SUSPENDED if resume else S.RUNNING) or job.id in self.table.cancel_requested:
             return R.INVALID_STATE, "Job is not suspended" if resume else "Job is not running"
+        # Told first: a node that does not hear of it would leave the job as it is.
+        if not self.comm.suspend(job, resume):
+            return R.INVALID_STATE, f"Job's node {job.allocation.slices[0].node} is not responding"
         job.state = S.RUNNING if resume else S.SUSPENDED
         await self._store_and_publish(job)
-        self.comm.suspend(job, resume)
         return R.OK, ""
 
     async def _store_and_publish(self, job: jobs_pb2.Job) -> None:

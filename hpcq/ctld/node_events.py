@@ -50,6 +50,8 @@ class NodeEvents:
                 self.comm.send(node.name, message)
             elif outcome.running:
                 self.on_job_started(outcome)
+                if job is not None and job.state == S.SUSPENDED:   # told again: the message may have been lost
+                    self.comm.suspend(job, resume=False, node=node.name)
             else:
                 self.on_job_finished(node.name, outcome)
         for job_id in sorted(node.jobs):

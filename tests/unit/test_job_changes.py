@@ -358,3 +358,35 @@ def test_an_update_names_a_task_by_index(world):
         return a, (await servicer(c, "alice").Update(request, Context())).job
     a, job = run(scenario())
     assert (job.array_job_id, job.array_task_id, job.spec.name) == (a, 3, "third")
+
+
+def test_a_job_whose_node_is_not_connected_is_not_suspended(tmp_path):
+    c, store = make(tmp_path)
+
+    async def scenario():
+        link = NodeLink()
+        c.on_register(nodes_pb2.Register(name="n1", hardware=nodes_pb2.Hardware(cpus=4, memory_mb=4000)), link)
+        [j] = await c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT)])
+        await c.schedule_once()
+        c.on_disconnect("n1", link)
+        return await c.suspend(c.jobs[j]), c.jobs[j].state
+    (code, message), state = run(scenario())
+    store.close()
+    assert (code, state) == (R.INVALID_STATE, S.RUNNING) and "not responding" in message
+
+
+def test_a_node_that_registers_again_is_told_again_of_a_suspended_job(world):
+    c, comm, _ = world
+
+    async def scenario():
+        [j] = await c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT)])
+        await c.schedule_once()
+        await c.suspend(c.jobs[j])
+        comm.sent.clear()
+        job = c.jobs[j]
+        c.on_register(nodes_pb2.Register(name="n1", hardware=nodes_pb2.Hardware(cpus=4, memory_mb=4000), jobs=[
+            nodes_pb2.JobOutcome(job_id=j, attempt=job.attempt, running=True, state=S.RUNNING, session_id=5)]),
+            NodeLink())
+        return [(node, m.suspend.job_id, m.suspend.resume) for node, m in comm.sent
+                if m.WhichOneof("kind") == "suspend"]
+    assert len(run(scenario())) == 1
