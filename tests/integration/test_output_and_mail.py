@@ -101,6 +101,7 @@ def test_the_owner_follows_a_running_job_live_and_nobody_else_may(site):
         following = [pool.submit(delays, p, attached) for p in (tail, sattach)]
         refused = [localusers.run_as(bob, argv, env) for argv in (["sattach", f"{job_id}.0"],
                                                                   ["hpcqctl", "tail", str(job_id)])]
+        errors_so_far = localusers.run_as(alice, ["hpcqctl", "tail", "-e", str(job_id)], env)   # Slurm: in the output
         tailed, attached_lines = (f.result() for f in following)
     assert tail.wait(timeout=60) == 0 and sattach.wait(timeout=60) == 0, (tail.stderr.read(), sattach.stderr.read())
     assert len(tailed) >= 10 and len(attached_lines) >= 10
@@ -109,6 +110,7 @@ def test_the_owner_follows_a_running_job_live_and_nobody_else_may(site):
         1, "sattach: error: Could not get job step info: Access/permission denied\n")
     assert (refused[1].returncode, refused[1].stderr) == (1, f"hpcqctl: tail {job_id}: not your job\n")
     assert refused[0].stdout == refused[1].stdout == ""
+    assert errors_so_far.returncode == 0 and float(errors_so_far.stdout.splitlines()[0]) > 0
 
 
 def test_sattach_of_a_job_that_does_not_run(site):

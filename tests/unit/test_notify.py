@@ -203,6 +203,13 @@ def test_time_limit_mail_when_the_share_of_the_walltime_has_passed():
     assert asyncio.run(scenario()) == ["Slurm Job_id=12 Name=job Reached 50% of time limit, Run time 00:00:50"]
 
 
+def test_without_a_mail_program_the_log_says_mail_is_not_sent(caplog):
+    sender = RecordingSender()
+    sender.mail_program = ""
+    asyncio.run(notifier(sender).run())        # nothing to send: it returns, subscribing nothing
+    assert any("is not sent" in r.getMessage() for r in caplog.records)
+
+
 # -- the sender ----------------------------------------------------------------------------------
 
 def test_sender_runs_the_mail_program_with_the_message_on_its_input(tmp_path):
