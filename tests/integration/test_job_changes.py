@@ -93,8 +93,9 @@ def test_a_requeued_running_job_runs_again_as_attempt_2(client, workdir):
     client.cancel([job_id])
 
 
-def test_a_suspended_job_is_stopped_until_resumed(cluster, client, workdir):
-    [job_id] = client.submit([spec(workdir, "#!/bin/sh\nexec sleep 300\n")])
+def test_a_suspended_job_is_stopped_and_its_walltime_stands_still_until_resumed(cluster, client, workdir):
+    walltime, stopped_for = 4, 6
+    [job_id] = client.submit([spec(workdir, "#!/bin/sh\nexec sleep 300\n", walltime_seconds=walltime)])
     job = wait_until(lambda: (j := state_of(client, job_id)).session_id and j, timeout=60, what="the job's start")
     status = Path(f"/proc/{job.session_id}/status")
 
@@ -104,10 +105,15 @@ def test_a_suspended_job_is_stopped_until_resumed(cluster, client, workdir):
         [result] = admin.suspend([job_id])
         assert result.code == R.OK and state_of(client, job_id).state == S.SUSPENDED
         wait_until(lambda: process_state() == "T", timeout=30, what="the job's process stopped")
+        # Its walltime passes while it is stopped: it must not end for that.
+        wait_until(lambda: time.time() > job.start_time + walltime + stopped_for - 2, timeout=60,
+                   what="the walltime to pass")
+        assert state_of(client, job_id).state == S.SUSPENDED and process_state() == "T"
         [result] = admin.resume([job_id])
         assert result.code == R.OK and state_of(client, job_id).state == S.RUNNING
-        wait_until(lambda: process_state() != "T", timeout=30, what="the job's process running again")
-    client.cancel([job_id])
+    [ended] = client.wait([job_id], timeout=60)
+    # It ran its walltime in all: before the suspend and after the resume.
+    assert ended.state == S.TIMEOUT and ended.end_time - ended.start_time >= walltime + stopped_for - 2
 
 
 def test_a_dependency_added_to_a_pending_job_makes_it_wait(client, workdir):
