@@ -40,7 +40,7 @@ class FakeCluster:
             self.jobs[job.id] = job
         return self
 
-    def client(self) -> FakeClient:
+    def client(self, on_retry: object = None) -> FakeClient:
         return FakeClient(self)
 
 
@@ -77,16 +77,26 @@ class FakeClient:
                                            include_finished=include_finished, ended_after=ended_after)
         return list(filter(jobrules.list_filter(request), self.world.jobs.values()))
 
-    def _each(self, job_ids: Iterable[int], act: Callable[[jobs_pb2.Job], tuple[int, str]]
-              ) -> list[jobs_pb2.JobActionResult]:
+    def _each(self, job_ids: Iterable[int], act: Callable[[jobs_pb2.Job], tuple[int, str]],
+              tasks: Iterable[tuple[int, int]] = ()) -> list[jobs_pb2.JobActionResult]:
+        """Job ids first, then array tasks (a started task's record; the scenarios hold
+        no pending task a command names alone), as ctld answers them."""
         results = []
         for job_id in job_ids:
             job = self.world.jobs.get(job_id)
             code, message = (R.UNKNOWN_JOB, "") if job is None else act(job)
             results.append(R(job_id=job_id, code=code, message=message))
+        for array_job_id, index in tasks:
+            job = next((j for j in self.world.jobs.values() if j.array_job_id == array_job_id
+                        and j.HasField("array_task_id") and j.array_task_id == index), None)
+            code, message = (R.UNKNOWN_JOB, "") if job is None else act(job)
+            results.append(R(job_id=job.id if job else 0, task=jobs_pb2.ArrayTaskRef(array_job_id=array_job_id,
+                                                                                      task=index),
+                             code=code, message=message))
         return results
 
-    def cancel(self, job_ids: Iterable[int]) -> list[jobs_pb2.JobActionResult]:
+    def cancel(self, job_ids: Iterable[int], *, tasks: Iterable[tuple[int, int]] = ()
+               ) -> list[jobs_pb2.JobActionResult]:
         def act(job: jobs_pb2.Job) -> tuple[int, str]:
             if job.state in _FINISHED:
                 return R.FINISHED, "job has finished"
@@ -94,9 +104,10 @@ class FakeClient:
             if job.state in _QUEUED:
                 job.state, job.reason, job.end_time = S.CANCELLED, "None", self.world.now
             return R.OK, ""           # a running job ends when its node reports it
-        return self._each(job_ids, act)
+        return self._each(job_ids, act, tasks)
 
-    def hold(self, job_ids: Iterable[int], *, admin: bool = False) -> list[jobs_pb2.JobActionResult]:
+    def hold(self, job_ids: Iterable[int], *, admin: bool = False, tasks: Iterable[tuple[int, int]] = ()
+             ) -> list[jobs_pb2.JobActionResult]:
         def act(job: jobs_pb2.Job) -> tuple[int, str]:
             if job.state in _FINISHED:
                 return R.FINISHED, "job has finished"
@@ -105,9 +116,10 @@ class FakeClient:
             staff = admin and self.world.role in ("operator", "admin")
             job.state, job.reason = S.HELD, "JobHeldAdmin" if staff else "JobHeldUser"
             return R.OK, ""
-        return self._each(job_ids, act)
+        return self._each(job_ids, act, tasks)
 
-    def release(self, job_ids: Iterable[int]) -> list[jobs_pb2.JobActionResult]:
+    def release(self, job_ids: Iterable[int], *, tasks: Iterable[tuple[int, int]] = ()
+                ) -> list[jobs_pb2.JobActionResult]:
         def act(job: jobs_pb2.Job) -> tuple[int, str]:
             if job.reason == "JobHeldAdmin" and self.world.role not in ("operator", "admin"):
                 return R.NOT_PERMITTED, "held by an administrator"
@@ -117,16 +129,18 @@ class FakeClient:
                 return R.INVALID_STATE, "job is not held"
             job.state, job.reason = S.PENDING, "None"
             return R.OK, ""
-        return self._each(job_ids, act)
+        return self._each(job_ids, act, tasks)
 
-    def signal(self, job_ids: Iterable[int], signal: int) -> list[jobs_pb2.JobActionResult]:
+    def signal(self, job_ids: Iterable[int], signal: int, *, tasks: Iterable[tuple[int, int]] = ()
+               ) -> list[jobs_pb2.JobActionResult]:
         def act(job: jobs_pb2.Job) -> tuple[int, str]:
             if job.state in _FINISHED:
                 return R.FINISHED, "job has finished"
             return (R.OK, "") if job.state in (S.RUNNING, S.COMPLETING) else (R.INVALID_STATE, "job is not running")
-        return self._each(job_ids, act)
+        return self._each(job_ids, act, tasks)
 
-    def update(self, job_id: int, spec: jobs_pb2.JobSpec, fields: Sequence[str]) -> jobs_pb2.Job:
+    def update(self, job_id: int, spec: jobs_pb2.JobSpec, fields: Sequence[str], *,
+               task: tuple[int, int] | None = None) -> jobs_pb2.Job:
         job = self.world.jobs.get(job_id)
         if job is None:
             raise HpcqError("NOT_FOUND", f"UNKNOWN_JOB: job {job_id} does not exist")
