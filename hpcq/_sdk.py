@@ -113,25 +113,45 @@ class Client:
         they have not all finished within `timeout` seconds."""
         return [JobInfo.from_proto(j) for j in self.raw.wait(job_ids, timeout)]
 
-    def cancel(self, job_ids: Iterable[int]) -> list[ActionResult]:
-        """Cancel jobs (a whole array by its id); one result per job."""
-        return [ActionResult.from_proto(r) for r in self.raw.cancel(job_ids)]
+    # `tasks`: array tasks by (array job id, index), as Slurm's 42_7 and PBS's 42[7], started
+    # or not; each gets a result of its own (`.proto.task` says which).
 
-    def hold(self, job_ids: Iterable[int], *, admin: bool = False) -> list[ActionResult]:
+    def cancel(self, job_ids: Iterable[int], *, tasks: Iterable[tuple[int, int]] = ()) -> list[ActionResult]:
+        """Cancel jobs (a whole array by its id: every task at every stage); one result per job."""
+        return [ActionResult.from_proto(r) for r in self.raw.cancel(job_ids, tasks=tasks)]
+
+    def hold(self, job_ids: Iterable[int], *, admin: bool = False,
+             tasks: Iterable[tuple[int, int]] = ()) -> list[ActionResult]:
         """Hold queued jobs (admin: an operator hold, which only staff release)."""
-        return [ActionResult.from_proto(r) for r in self.raw.hold(job_ids, admin=admin)]
+        return [ActionResult.from_proto(r) for r in self.raw.hold(job_ids, admin=admin, tasks=tasks)]
 
-    def release(self, job_ids: Iterable[int]) -> list[ActionResult]:
+    def release(self, job_ids: Iterable[int], *, tasks: Iterable[tuple[int, int]] = ()) -> list[ActionResult]:
         """Release held jobs."""
-        return [ActionResult.from_proto(r) for r in self.raw.release(job_ids)]
+        return [ActionResult.from_proto(r) for r in self.raw.release(job_ids, tasks=tasks)]
 
-    def signal(self, job_ids: Iterable[int], signal: int) -> list[ActionResult]:
+    def signal(self, job_ids: Iterable[int], signal: int, *,
+               tasks: Iterable[tuple[int, int]] = ()) -> list[ActionResult]:
         """Send a signal to running jobs' processes."""
-        return [ActionResult.from_proto(r) for r in self.raw.signal(job_ids, signal)]
+        return [ActionResult.from_proto(r) for r in self.raw.signal(job_ids, signal, tasks=tasks)]
 
-    def update(self, job_id: int, spec: jobs_pb2.JobSpec, fields: Sequence[str]) -> JobInfo:
-        """Change the named JobSpec fields (e.g. "name", "resources.nodes") of a queued job."""
-        return JobInfo.from_proto(self.raw.update(job_id, spec, fields))
+    def requeue(self, job_ids: Iterable[int], *, tasks: Iterable[tuple[int, int]] = (),
+                hold: bool = False) -> list[ActionResult]:
+        """Send running or finished jobs back to the queue for another attempt (hold: held)."""
+        return [ActionResult.from_proto(r) for r in self.raw.requeue(job_ids, tasks=tasks, hold=hold)]
+
+    def suspend(self, job_ids: Iterable[int], *, tasks: Iterable[tuple[int, int]] = ()) -> list[ActionResult]:
+        """Stop running jobs, their walltime with them (operators and admins)."""
+        return [ActionResult.from_proto(r) for r in self.raw.suspend(job_ids, tasks=tasks)]
+
+    def resume(self, job_ids: Iterable[int], *, tasks: Iterable[tuple[int, int]] = ()) -> list[ActionResult]:
+        """Let suspended jobs run on (operators and admins)."""
+        return [ActionResult.from_proto(r) for r in self.raw.resume(job_ids, tasks=tasks)]
+
+    def update(self, job_id: int, spec: jobs_pb2.JobSpec, fields: Sequence[str], *,
+               task: tuple[int, int] | None = None) -> JobInfo:
+        """Change the named JobSpec fields (e.g. "name", "resources.nodes") of a queued job;
+        with `task` (array job id, index), of that array task (job_id: 0)."""
+        return JobInfo.from_proto(self.raw.update(job_id, spec, fields, task=task))
 
     def explain(self, job_id: int) -> jobs_pb2.ExplainResponse:
         """Why a job is pending: its reason, priority factors and planned start (`.lines`
