@@ -16,6 +16,7 @@ from hpcq.ctld.fieldpaths import copy_path
 from hpcq.ctld.jobtable import JobTable
 from hpcq.ctld.nodeset import NodeSet
 from hpcq.ctld.queueset import QueueSet
+from hpcq.indexset import IndexSet
 
 
 class Admission:
@@ -48,9 +49,8 @@ class Admission:
         self._check_fits(spec, queue)
         jobrules.resolve_dependencies(spec)
         tasks = jobrules.array_tasks(spec)
-        if tasks and tasks.last() >= self.settings.max_array_size:   # Slurm's MaxArraySize: indices below it
-            raise InvalidArgument("BAD_ARRAY", f"array: index {tasks.last()} is beyond the largest this cluster "
-                                               f"allows ({self.settings.max_array_size - 1}, [ctld] max_array_size)")
+        if tasks:
+            self._check_array_size(spec, tasks)
         state, reason = jobrules.initial_state(spec, now)
         job = jobs_pb2.Job(spec=spec, user=user, state=state, reason=reason, submit_time=now,
                            eligible_time=max(now, spec.begin_time), walltime_seconds=jobrules.walltime(spec, queue),
@@ -87,7 +87,7 @@ class Admission:
         updated.CopyFrom(job)
         updated.spec.CopyFrom(changed)
         updated.queue, updated.walltime_seconds = queue.name, jobrules.walltime(changed, queue)
-        if updated.walltime_seconds > job.walltime_seconds and not staff:
+        if "walltime_seconds" in fields and updated.walltime_seconds > job.walltime_seconds and not staff:
             # As Slurm: a user may lower a job's time limit, only staff may raise it.
             raise PermissionDenied("PRIVILEGED", f"Access/permission denied: only operators and administrators "
                                    f"may raise job {job.id}'s time limit ({job.walltime_seconds} s)")
@@ -106,6 +106,18 @@ class Admission:
             for job_id in [*d.job_ids, *(t.array_job_id for t in d.tasks)]:
                 if self.table.get(job_id) is None:
                     raise InvalidArgument("BAD_DEPENDENCY", f"dependency: job {job_id} does not exist")
+
+    def _check_array_size(self, spec: jobs_pb2.JobSpec, tasks: IndexSet) -> None:
+        """[ctld] max_array_size in each dialect's sense: Slurm's MaxArraySize bounds the
+        indices (below it), PBS's max_array_size the number of subjobs."""
+        limit = self.settings.max_array_size
+        if spec.dialect == jobs_pb2.DIALECT_PBS:
+            if len(tasks) > limit:
+                raise InvalidArgument("BAD_ARRAY", f"array: {len(tasks)} subjobs, more than this cluster allows "
+                                                   f"({limit}, [ctld] max_array_size)")
+        elif tasks.last() >= limit:
+            raise InvalidArgument("BAD_ARRAY", f"array: index {tasks.last()} is beyond the largest this cluster "
+                                               f"allows ({limit - 1}, [ctld] max_array_size)")
 
     def _check_licenses(self, spec: jobs_pb2.JobSpec) -> None:
         """A license the cluster does not have could never be granted (Slurm refuses it too)."""

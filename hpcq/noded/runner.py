@@ -174,7 +174,12 @@ class JobRunner:
         """Stop (or continue) a running job: its supervisor stops the job's processes and
         its walltime (SIGUSR1: read suspend.json, which says which)."""
         a = self._attempts.get((job_id, attempt))
-        if a is None or not a.outcome.running or a.pidfd is None:
+        if a is None:
+            return False
+        if a.launching is not None:
+            spool.write_json(a.dir.suspend, {"suspended": not resume})
+            return True     # the launch's end tells the supervisor
+        if not a.outcome.running or a.pidfd is None:
             return False
         spool.write_json(a.dir.suspend, {"suspended": not resume})
         try:
@@ -228,6 +233,8 @@ class JobRunner:
         attempt.launching = None
         if attempt.kill_grace is not None:
             self.kill(job.id, job.attempt, attempt.kill_grace)
+        elif started.running and os.path.exists(attempt.dir.suspend):
+            self.suspend(job.id, job.attempt, resume=not (spool.read_json(attempt.dir.suspend) or {}).get("suspended"))
         return started
 
     def _hand_out_start(self, attempt: _Attempt) -> None:

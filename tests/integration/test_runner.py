@@ -282,6 +282,25 @@ async def test_kill_during_launch_applies_once_started(tmp_path: Path, workdir: 
         assert (await node.ends.of(21)).state == pb.CANCELLED
 
 
+@run_async
+async def test_a_suspend_during_launch_stops_the_job_once_started_and_resume_continues_it(
+        tmp_path: Path, workdir: Path) -> None:
+    async with Node(tmp_path) as node:
+        launching = asyncio.create_task(node.runner.launch(make_job(22, "sleep 100 & wait\n", workdir), "c1", 1))
+        await until(lambda: node.runner._attempts.get((22, 1)), what="the launch under way")
+        assert node.runner.suspend(22, 1, resume=False)
+        pgid = (await launching).session_id
+
+        def states() -> set[str]:
+            return {psutil.Process(p).status() for p in group_members(pgid)}
+        await until(lambda: len(group_members(pgid)) == 2 and states() == {psutil.STATUS_STOPPED},
+                    what="the shell and its sleep stopped")
+        assert node.runner.suspend(22, 1, resume=True)
+        await until(lambda: psutil.STATUS_STOPPED not in states(), what="the job running again")
+        assert node.runner.kill(22, 1, 1)
+        assert (await node.ends.of(22)).state == pb.CANCELLED
+
+
 # --- noded restarts ------------------------------------------------------------------------
 
 @run_async
