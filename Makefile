@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test unit lint proto bench install clean bytecode
+.PHONY: demo test unit lint proto bench install clean bytecode conformance
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ lint: $(STAMP)
 test: $(STAMP) bytecode lint
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -p no:cacheprovider tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
+
+# The differential conformance suite (tests/conformance/): installs (apt, on a fresh machine)
+# and starts a reference Slurm 22.05 beside an hpcq cluster, runs every generated case on
+# both and prints the summary table. Not part of `make test` (minutes, and root for Slurm).
+conformance: $(STAMP) bytecode
+	PATH="$(CURDIR)/$(BIN):$$PATH" HPCQ_CONFORMANCE=1 $(BIN)/python -m pytest -q -p no:cacheprovider \
+	  --tb=line tests/conformance
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit

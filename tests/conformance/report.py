@@ -1,0 +1,40 @@
+"""The summary of a conformance run: per command, how many cases, identical, allowed
+differences and failures; and every outcome as JSON for whoever fixes the failures."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from tests.conformance.harness import ALLOWED, FAILED, IDENTICAL, Outcome
+
+
+def table(outcomes: Sequence[Outcome], seconds: float) -> list[str]:
+    by_command: dict[str, Counter[str]] = {}
+    for o in outcomes:
+        by_command.setdefault(o.case.command, Counter())[o.verdict] += 1
+    rows = [("command", "cases", IDENTICAL, "allowed", "failures")]
+    total: Counter[str] = Counter()
+    for command in sorted(by_command):
+        c = by_command[command]
+        total.update(c)
+        rows.append((command, str(sum(c.values())), str(c[IDENTICAL]), str(c[ALLOWED]), str(c[FAILED])))
+    rows.append(("total", str(sum(total.values())), str(total[IDENTICAL]), str(total[ALLOWED]), str(total[FAILED])))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = ["conformance: hpcq against Slurm 22.05"]
+    for i, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(w) if j == 0 else cell.rjust(w) for j, (cell, w) in enumerate(zip(row, widths))))
+        if i == 0 or i == len(rows) - 2:
+            lines.append("  ".join("-" * w for w in widths))
+    lines.append(f"duration: {seconds / 60:.1f} min")
+    return lines
+
+
+def write_json(outcomes: Sequence[Outcome]) -> Path:
+    path = Path(os.environ.get("HPCQ_CONFORMANCE_REPORT", Path(tempfile.gettempdir()) / "hpcq-conformance.json"))
+    path.write_text(json.dumps([{"case": o.case.id, "family": o.case.family, "verdict": o.verdict,
+                                 "reason": o.reason, "diff": o.diff} for o in outcomes], indent=1))
+    return path
