@@ -68,7 +68,7 @@ class Admission:
         for path in fields:
             copy_path(spec, changed, path)
         if "dependencies" in fields:
-            self._dependencies_changed(changed, bool(spec.dependencies))
+            self._dependencies_changed(changed, from_text=not spec.dependencies and "attributes" in fields)
         jobrules.validate(changed)
         jobrules.check_retry(changed, self.settings.retry_max_attempts)
         privileges.check_spec(changed, staff, fields)
@@ -95,11 +95,11 @@ class Admission:
             updated.priority, updated.admin_priority_set = changed.priority, changed.HasField("priority")
         return updated
 
-    def _dependencies_changed(self, changed: jobs_pb2.JobSpec, structured: bool) -> None:
-        """New dependencies, given structured or as the shim's text in attributes (read
-        as at submit); each job they name must be known (Slurm: "Job dependency problem")."""
-        if not structured:
-            changed.ClearField("dependencies")
+    def _dependencies_changed(self, changed: jobs_pb2.JobSpec, from_text: bool) -> None:
+        """New dependencies, given structured or (`from_text`) as a shim's text in the
+        attributes, read as at submit; each job they name must be known (Slurm: "Job
+        dependency problem")."""
+        if from_text:
             changed.dependency_any = False
             jobrules.resolve_dependencies(changed)
         for d in changed.dependencies:

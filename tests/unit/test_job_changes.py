@@ -390,3 +390,20 @@ def test_a_node_that_registers_again_is_told_again_of_a_suspended_job(world):
         return [(node, m.suspend.job_id, m.suspend.resume) for node, m in comm.sent
                 if m.WhichOneof("kind") == "suspend"]
     assert len(run(scenario())) == 1
+
+
+def test_qalter_depend_text_of_a_pbs_job_makes_it_wait_for_the_other(world):
+    c, _, _ = world
+
+    async def scenario():
+        [first] = await c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT, walltime_seconds=60,
+                                                            resources=jobs_pb2.Resources(cpus_per_task=4))])
+        [second] = await c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT, dialect=jobs_pb2.DIALECT_PBS)])
+        await c.update(c.jobs[second], jobs_pb2.JobSpec(attributes={"depend": f"afterok:{first}"}),
+                       ["dependencies", "attributes"])
+        await c.schedule_once()
+        return first, c.jobs[first].state, c.jobs[second]
+    first, first_state, second = run(scenario())
+    assert first_state == S.RUNNING
+    assert (second.state, second.reason) == (S.PENDING, "Dependency")
+    assert [list(d.job_ids) for d in second.spec.dependencies] == [[first]]
