@@ -10,6 +10,8 @@ Layout::
                          starts the job or by a restarted noded that finds a launch cut
                          short (pid 0): so a job cannot start after noded declared it failed
         cancel.json      {grace_seconds}: written by kill() just before it TERMs the supervisor
+        suspend.json     {suspended}: written by suspend() just before it sends the supervisor
+                         SIGUSR1, on which it stops (or continues) the job and its walltime
         status.json      the finished outcome; its presence means "ended"
                          (these records: noded's, 0600)
 
