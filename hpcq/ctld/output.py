@@ -10,18 +10,21 @@ messages a second. Each stream has one read outstanding and holds one chunk at m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 from hpcq import states
 from hpcq.api import jobs_pb2, nodes_pb2
 from hpcq.ctld.comm import NodeComm, head_node
-from hpcq.ctld.errors import DomainError, FailedPrecondition, NotFound
+from hpcq.ctld.errors import DomainError, FailedPrecondition, NotFound, ResourceExhausted
 
 CHUNK_BYTES = 256 * 1024
 POLL_INTERVAL = 0.25
 # A node that has not answered by then is gone or stuck; the caller may ask again.
 ANSWER_TIMEOUT = 30.0
+# Each open stream costs its node a read every POLL_INTERVAL: one person may hold this many.
+MAX_STREAMS_PER_USER = 32
 
 S = jobs_pb2.JobState
 JobOf = Callable[[int], "jobs_pb2.Job | None"]
@@ -39,6 +42,21 @@ class OutputReads:
         self._comm = comm
         self._ids = itertools.count(1)
         self._waiting: dict[int, tuple[str, asyncio.Future[nodes_pb2.OutputData]]] = {}
+        self._streams: dict[str, int] = {}    # open streams by user (people only: the table is bounded)
+
+    @contextlib.contextmanager
+    def stream_of(self, user: str) -> Iterator[None]:
+        """One more open stream of `user`, or RESOURCE_EXHAUSTED past MAX_STREAMS_PER_USER."""
+        if self._streams.get(user, 0) >= MAX_STREAMS_PER_USER:
+            raise ResourceExhausted("TOO_MANY_STREAMS", f"{user} has {MAX_STREAMS_PER_USER} output streams open "
+                                                        f"already")
+        self._streams[user] = self._streams.get(user, 0) + 1
+        try:
+            yield
+        finally:
+            self._streams[user] -= 1
+            if not self._streams[user]:
+                del self._streams[user]
 
     async def read(self, node: str, request: nodes_pb2.ReadOutput) -> nodes_pb2.OutputData:
         request.request_id = next(self._ids)

@@ -207,8 +207,9 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
         try:
             job = self._own_job(who, request.job_id)   # as Slurm's sattach: the owner's, or staff's
             output.check_readable(job, request.step_id if request.HasField("step_id") else None)
-            async for chunk in output.chunks(self.c.outputs, job, request, self.c.get):
-                yield chunk
+            with self.c.outputs.stream_of(who.name):
+                async for chunk in output.chunks(self.c.outputs, job, request, self.c.get):
+                    yield chunk
         except (auth.Refused, DomainError) as e:
             await context.abort(grpc.StatusCode[e.status], str(e))
 

@@ -4,6 +4,7 @@ chunks over a node that answers ReadOutput."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import tempfile
@@ -13,7 +14,7 @@ import pytest
 
 from hpcq.api import jobs_pb2, nodes_pb2
 from hpcq.ctld import output
-from hpcq.ctld.errors import FailedPrecondition, NotFound
+from hpcq.ctld.errors import FailedPrecondition, NotFound, ResourceExhausted
 from hpcq.noded import outputreader, spool
 
 S = jobs_pb2.JobState
@@ -189,3 +190,16 @@ def test_a_step_must_be_running():
         with pytest.raises(NotFound):
             output.check_readable(job, step)
 
+
+
+def test_one_person_holds_a_bounded_number_of_streams():
+    reads = output.OutputReads(None)   # type: ignore[arg-type]
+    with contextlib.ExitStack() as stack:
+        for _ in range(output.MAX_STREAMS_PER_USER):
+            stack.enter_context(reads.stream_of("alice"))
+        with pytest.raises(ResourceExhausted), reads.stream_of("alice"):
+            pass
+        with reads.stream_of("bob"):
+            pass
+    with reads.stream_of("alice"):     # all closed: alice may open again
+        assert reads._streams == {"alice": 1}
