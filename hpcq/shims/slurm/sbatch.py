@@ -5,7 +5,7 @@ import sys
 
 from hpcq.errors import HpcqError
 from hpcq.shims import errors, output, versions
-from hpcq.shims.connection import Connection
+from hpcq.shims.connection import Connection, slurm_retry_notice
 from hpcq.shims.errors import ShimError
 from hpcq.shims.shim import Shim
 from hpcq.shims.slurm import options
@@ -70,5 +70,5 @@ def _submit(argv: list[str], conn: Connection) -> int:
 
 
 # _submit words a refused submit itself, with the partition asked for.
-command = Shim(_submit, lambda error, conn: submission_failure(error, ""))
+command = Shim(_submit, lambda error, conn: submission_failure(error, ""), slurm_retry_notice("sbatch"))
 main = command.main
