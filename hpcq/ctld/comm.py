@@ -26,6 +26,10 @@ class NodeComm:
         link.send(message)
         return True
 
+    def link(self, node: str) -> NodeLink | None:
+        """The node's stream now (None: not connected); each reconnect makes a new one."""
+        return self._link_of(node)
+
     def forget(self, node: str, job_id: int, attempt: int) -> None:
         """The node may drop this attempt's spool (batched with the next launch)."""
         link = self._link_of(node)

@@ -23,6 +23,7 @@ CHUNK_BYTES = 256 * 1024
 POLL_INTERVAL = 0.25
 # A node that has not answered by then is gone or stuck; the caller may ask again.
 ANSWER_TIMEOUT = 30.0
+LINK_CHECK = 1.0          # how often a read waiting for its answer looks whether the stream still stands
 # Each open stream costs its node a read every POLL_INTERVAL: one person may hold this many.
 MAX_STREAMS_PER_USER = 32
 
@@ -59,17 +60,26 @@ class OutputReads:
                 del self._streams[user]
 
     async def read(self, node: str, request: nodes_pb2.ReadOutput) -> nodes_pb2.OutputData:
+        link = self._comm.link(node)
+        if link is None:
+            raise NodeUnavailable("NODE_UNAVAILABLE", f"node {node} is not connected")
+        loop = asyncio.get_running_loop()
         request.request_id = next(self._ids)
-        answer: asyncio.Future[nodes_pb2.OutputData] = asyncio.get_running_loop().create_future()
+        answer: asyncio.Future[nodes_pb2.OutputData] = loop.create_future()
         self._waiting[request.request_id] = (node, answer)
+        deadline = loop.time() + ANSWER_TIMEOUT
         try:
-            if not self._comm.send(node, nodes_pb2.CtldMessage(read_output=request)):
-                raise NodeUnavailable("NODE_UNAVAILABLE", f"node {node} is not connected")
-            try:
-                return await asyncio.wait_for(answer, ANSWER_TIMEOUT)
-            except TimeoutError:
-                raise NodeUnavailable("NODE_UNAVAILABLE", f"node {node} did not answer in "
-                                                          f"{ANSWER_TIMEOUT:.0f} s") from None
+            link.send(nodes_pb2.CtldMessage(read_output=request))
+            while True:
+                try:
+                    return await asyncio.wait_for(asyncio.shield(answer), LINK_CHECK)
+                except TimeoutError:
+                    # A read sent down a stream that has since closed is never answered.
+                    if link.closed:
+                        raise NodeUnavailable("NODE_UNAVAILABLE", f"node {node} disconnected") from None
+                    if loop.time() >= deadline:
+                        raise NodeUnavailable("NODE_UNAVAILABLE", f"node {node} did not answer in "
+                                                                  f"{ANSWER_TIMEOUT:.0f} s") from None
         finally:
             del self._waiting[request.request_id]
 

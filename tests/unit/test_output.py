@@ -98,21 +98,43 @@ def test_the_file_is_opened_with_the_users_rights(public):
 # -- ctld's side --------------------------------------------------------------------------------
 
 class Node:
-    """A node whose job's file grows as the test says; it answers ReadOutput on the next turn."""
+    """A node (its comm and its one link) whose job's file grows as the test says; it answers
+    ReadOutput on the next turn."""
 
     def __init__(self) -> None:
         self.file = b""
         self.ended = False
+        self.closed = False
         self.reads: list[nodes_pb2.ReadOutput] = []
         self.outputs: output.OutputReads | None = None
 
-    def send(self, name: str, message: nodes_pb2.CtldMessage) -> bool:
+    def link(self, name: str) -> Node:
+        return self
+
+    def send(self, message: nodes_pb2.CtldMessage) -> None:
         ask = message.read_output
         self.reads.append(ask)
         data = nodes_pb2.OutputData(request_id=ask.request_id, offset=ask.offset, ended=self.ended,
                                     data=self.file[ask.offset:ask.offset + ask.max_bytes])
-        asyncio.get_running_loop().call_soon(self.outputs.on_output, name, data)
-        return True
+        asyncio.get_running_loop().call_soon(self.outputs.on_output, "n1", data)
+
+
+class SilentNode(Node):
+    def send(self, message: nodes_pb2.CtldMessage) -> None:
+        self.reads.append(message.read_output)
+
+
+def test_a_read_down_a_stream_that_closes_fails_at_once(monkeypatch):
+    monkeypatch.setattr(output, "LINK_CHECK", 0.01)
+
+    async def scenario():
+        node = SilentNode()
+        reads = output.OutputReads(node)   # type: ignore[arg-type]
+        asyncio.get_running_loop().call_later(0.05, setattr, node, "closed", True)
+        with pytest.raises(output.NodeUnavailable, match="n1 disconnected"):
+            await reads.read("n1", nodes_pb2.ReadOutput(job_id=5))
+        return len(reads), len(node.reads)
+    assert asyncio.run(scenario()) == (0, 1)
 
 
 def running_job() -> jobs_pb2.Job:
