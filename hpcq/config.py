@@ -67,6 +67,11 @@ class CtldSection:
                                           "each array task counted.")
     max_submit_jobs: int = _key(0, "Unfinished jobs (array tasks counted) one user may have at once; more are refused "
                                    "at submit (Slurm MaxSubmitJobsPerUser). 0: no limit.")
+    max_array_size: int = _key(1001, "Array size limit, refused at submit beyond it. A Slurm array's task "
+                                     "indices must be below it (MaxArraySize: 1001 allows 0-1000; `Invalid job "
+                                     "array specification`); a PBS array may have at most this many subjobs "
+                                     "(max_array_size; `Array job exceeds server or queue size limit`). At most "
+                                     "4000001.")
     max_running_jobs: int = _key(0, "Jobs one user may run at once; the rest stay pending with reason "
                                  "AssocMaxJobsLimit (Slurm MaxJobsPerUser). 0: no limit.")
     max_running_cpus: int = _key(0, "CPUs one user's running jobs may hold at once; the rest stay pending with reason "
@@ -106,16 +111,16 @@ class CtldSection:
     default_mem_per_cpu: int = _key(0, "MiB of memory per allocated CPU given to a job that asks for none (Slurm "
                                     "DefMemPerCPU); a queue's default_mem_per_cpu_mb comes first. 0: none (such a "
                                     "job gets no memory limit).")
-    require_memory_enforcement: bool = _key(False, "Refuse at submit a job that asks for memory when no node of its "
-                                            "queue enforces memory limits (a cgroup host with [noded] "
-                                            "confine_memory on).")
-
-
     mail_program: str = _key("", "sendmail-compatible program that mails job notifications (sbatch --mail-type, "
                                  "qsub -m), run as `PROGRAM -oi ADDRESS...` with the message on its input; empty: "
                                  "sendmail on ctld's PATH, else /usr/sbin/sendmail. With none, no mail is sent.")
     notify_url: str = _key("", "http(s) URL that gets a JSON POST for every job's start, end and requeue (for chat "
                                "and dashboards); empty: none.")
+    require_memory_enforcement: bool = _key(False, "Refuse at submit a job that asks for memory when no node of its "
+                                            "queue enforces memory limits (a cgroup host with [noded] "
+                                            "confine_memory on).")
+
+
 @dataclass
 class NodedSection:
     server: str = _key("127.0.0.1:6817", "host:port of hpcq-ctld.")
@@ -173,6 +178,9 @@ class Config:
     agent: AgentSection = field(default_factory=AgentSection)
     path: Path | None = None  # the file it was read from
 
+
+# Slurm's upper bound of MaxArraySize (slurm.conf(5)).
+MAX_ARRAY_SIZE_LIMIT = 4_000_001
 
 # What [ctld] private_data may hide, as Slurm's PrivateData names it.
 PRIVATE_DATA = ("jobs", "accounting", "usage", "users")
@@ -288,6 +296,8 @@ def value_errors(config: Config, origin: str) -> list[str]:
             errors.append(f"{origin}: [{section}] {key}: must not be negative")
     if config.ctld.fairshare_half_life <= 0:
         errors.append(f"{origin}: [ctld] fairshare_half_life: must be greater than 0")
+    if not 1 <= config.ctld.max_array_size <= MAX_ARRAY_SIZE_LIMIT:
+        errors.append(f"{origin}: [ctld] max_array_size: must be between 1 and {MAX_ARRAY_SIZE_LIMIT}")
     for item in config.ctld.private_data:
         if item not in PRIVATE_DATA:
             errors.append(f"{origin}: [ctld] private_data: {item!r} is not one of {', '.join(PRIVATE_DATA)}")
@@ -295,6 +305,8 @@ def value_errors(config: Config, origin: str) -> list[str]:
         name, sep, count = item.partition(":")
         if not name or not sep or not count.isdigit():
             errors.append(f"{origin}: [ctld] licenses: {item!r} is not NAME:COUNT")
+    if config.ctld.notify_url and not config.ctld.notify_url.startswith(("http://", "https://")):
+        errors.append(f"{origin}: [ctld] notify_url: {config.ctld.notify_url!r} is not an http:// or https:// URL")
     if config.ctld.node_timeout <= config.ctld.heartbeat_interval:
         errors.append(f"{origin}: [ctld] node_timeout: must be longer than heartbeat_interval")
     for section in ("ctld", "noded", "agent"):
@@ -307,8 +319,6 @@ def value_errors(config: Config, origin: str) -> list[str]:
 def split_address(address: str) -> tuple[str, int] | None:
     """("host", port) of `host:port` or `[v6]:port` with a port 1-65535; None if it is not one."""
     host, sep, port = address.rpartition(":")
-    if config.ctld.notify_url and not config.ctld.notify_url.startswith(("http://", "https://")):
-        errors.append(f"{origin}: [ctld] notify_url: {config.ctld.notify_url!r} is not an http:// or https:// URL")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         return None
     if host.startswith("[") and host.endswith("]"):

@@ -22,6 +22,7 @@ from hpcq.ctld.errors import DomainError, InvalidArgument, NotFound
 from hpcq.ctld.gate import Gate, rpc
 from hpcq.ctld.jobactions import ActionResult, Target
 from hpcq.ctld.nodes_state import NodeLink
+from hpcq.ctld.settings import slurm_settings
 
 log = logging.getLogger("hpcq.ctld.server")
 R = jobs_pb2.JobActionResult
@@ -315,7 +316,8 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         return admin_pb2.ServerInfoResponse(
             cluster=self.c.cluster, version=__version__, start_time=self.c.started_at,
             next_job_id=self.c.next_job_id, jobs_by_state=by_state, nodes=len(self.c.nodes), caller=who.name,
-            caller_role=who.role, default_queue=next((q.name for q in self.c.queues.values() if q.is_default), ""))
+            caller_role=who.role, default_queue=next((q.name for q in self.c.queues.values() if q.is_default), ""),
+            settings=slurm_settings(self.c.config))
 
 
 class NodeSessionServicer(nodes_pb2_grpc.NodeSessionServicer):

@@ -81,6 +81,7 @@ PBSE_BADDEPEND = 15054
 PBSE_UNKNODE = 15062
 PBSE_JOBSCRIPTMAXSIZE = 15175
 PBSE_ENTLIMCT = 15142
+PBSE_MAXARRAYSIZE = 15107
 
 _PBS_ERRNO = {
     "NOT_FOUND": PBSE_UNKJOBID,
@@ -108,6 +109,7 @@ _PBS_REFUSALS = {
     "SUBMIT_LIMIT": ("would exceed the per-user limit of jobs", PBSE_ENTLIMCT, True),
     "BAD_LICENSE": ("Unknown resource", PBSE_UNKRESC, True),
     "BAD_DEPENDENCY": ("Invalid dependency", PBSE_BADDEPEND, True),
+    "BAD_ARRAY": ("Array job exceeds server or queue size limit", PBSE_MAXARRAYSIZE, False),
     "BAD_SPEC": ("Illegal attribute or resource value", PBSE_BADATVAL, True),
 }
 

@@ -134,7 +134,7 @@ def _pbs(path: Path) -> list[Case]:
 
 def read(dialect: str, name: str) -> list[Case]:
     path = COMPAT_DIR / dialect / name
-    return _slurm(path) if dialect == "slurm" else _pbs(path)
+    return _slurm(path) if dialect.startswith("slurm") else _pbs(path)
 
 
 def all_cases() -> list[Case]:

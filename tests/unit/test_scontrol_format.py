@@ -198,7 +198,7 @@ def test_partition_of_some_nodes():
 
 def test_config_layout():
     info = a.ServerInfoResponse(cluster="lab", next_job_id=42, nodes=3, version="0.1.0", default_queue="batch")
-    text = fmt.config_text(info, [], 1795439409.0)
+    text = fmt.config_text(info, 1795439409.0)
     assert text.startswith("Configuration data as of ")
     assert "ClusterName             = lab\n" in text and "NEXT_JOB_ID             = 42\n" in text
 

@@ -17,6 +17,7 @@ from hpcq.shims.errors import ShimError
 from hpcq.shims.getopt import OptionTable
 from hpcq.shims.record import Record
 from hpcq.shims.shim import Shim
+from hpcq.shims.slurm import dumps
 from hpcq.shims.slurm import sacct_format as sf
 
 TYPE_CHECKING = False
@@ -39,7 +40,7 @@ TABLE = OptionTable(
           "uid": (":", "u"), "verbose": ("", "v"), "version": ("", "V"), "wckeys": (":", "W"),
           "associations": (":", "x"), "allocations": ("", "X"), "usage": ("", "h"),
           "json": ("::", "json"), "yaml": ("::", "yaml")})
-_NOT_YET = {"c": "-c/--completion", "json": "--json", "yaml": "--yaml", "A": "-A/--accounts",
+_NOT_YET = {"c": "-c/--completion", "A": "-A/--accounts",
             "C": "-C/--constraints", "q": "-q/--qos", "W": "-W/--wckeys", "x": "-x/--associations",
             "i": "-i/--nnodes", "k": "-k/--timelimit-min", "K": "-K/--timelimit-max", "N": "-N/--nodelist"}
 
@@ -63,6 +64,7 @@ class Query(Record):
     help: bool = False
     help_format: bool = False
     version: bool = False
+    dump: str = ""                     # --json or --yaml: the selected jobs, Slurm 22.05's data (dumps.py)
 
 
 # -- times ------------------------------------------------------------------------------------
@@ -129,6 +131,8 @@ def parse(argv: Sequence[str], now: float, *, user: str = "", root: bool | None 
             raise ShimError(f"{PROG}: error: {_NOT_YET[key]} is not supported by hpcq yet", 1)
         if key == "h":
             q.help = True
+        elif key in ("json", "yaml"):
+            q.dump = key
         elif key == "e":
             q.help_format = True
         elif key == "V":
@@ -269,6 +273,9 @@ def _show(argv: list[str], conn: Connection) -> int:
         return 0
     if q.help_format:
         sys.stdout.write(help_format())
+        return 0
+    if q.dump:
+        sys.stdout.write(dumps.sacct(q.dump, select(q, conn.client, now), conn.cluster, now))
         return 0
     sys.stdout.write(render(q, select(q, conn.client, now), now))
     return 0

@@ -27,6 +27,7 @@ _REFUSALS = {
     "PRIVILEGED": ("Access/permission denied", False),
     "BAD_LICENSE": ("Invalid license specification", True),
     "BAD_DEPENDENCY": ("Job dependency problem", False),      # sbatch_dependency_bad_syntax.txt
+    "BAD_ARRAY": ("Invalid job array specification", False),  # beyond MaxArraySize ([ctld] max_array_size)
     "BAD_SPEC": ("Invalid job specification", True),
 }
 

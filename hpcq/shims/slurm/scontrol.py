@@ -9,7 +9,7 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 
-from hpcq import hostlist, states, units
+from hpcq import hostlist, slurmconf, states, units
 from hpcq.api.lite import jobs_pb2
 from hpcq.errors import HpcqError
 from hpcq.shims import arrays, clock, errors, getopt, jobrefs, output, values, versions
@@ -382,10 +382,10 @@ def show(cmd: Command, conn: Connection, environ: Mapping[str, str]) -> str:
         nodes = client.nodes()
         queues.sort(key=lambda q: (not q.is_default, q.name))
         return fmt.render([fmt.partition_lines(q, nodes) for q in queues], one_line=cmd.one_line)
-    return fmt.config_text(client.server_info(), client.queues(), now)
+    return fmt.config_text(client.server_info(), now)
 
 
-MIN_JOB_AGE = 300      # seconds a finished job stays in scontrol's view, as Slurm's MinJobAge default
+MIN_JOB_AGE = slurmconf.MIN_JOB_AGE      # seconds a finished job stays in scontrol's view
 
 
 def _in_view(job: jobs_pb2.Job, now: float) -> bool:

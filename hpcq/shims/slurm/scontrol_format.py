@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from hpcq import confinement, hostlist, states, units
+from hpcq import confinement, hostlist, slurmconf, states, units
 from hpcq.api.lite import admin_pb2, jobs_pb2
 from hpcq.shims.slurm import sinfo_format
 from hpcq.shims.slurm import squeue_format as sq
@@ -305,26 +305,24 @@ def partition_lines(queue: Queue, nodes: Sequence[Node]) -> list[str]:
 
 # -- config ------------------------------------------------------------------------------------
 
-def config_text(info: admin_pb2.ServerInfoResponse, queues: Sequence[Queue], now: float) -> str:
-    """``scontrol show config``: the settings hpcq has a value for, in Slurm's names and layout."""
-    default = info.default_queue or next((q.name for q in queues if q.is_default), "(null)")
-    settings: list[tuple[str, str]] = [
-        ("AccountingStorageType", "accounting_storage/hpcq"),
-        ("AuthType", "auth/hpcq-mtls"),
-        ("BOOT_TIME", _iso(info.start_time, "(null)")),
-        ("ClusterName", info.cluster or "(null)"),
-        ("DefMemPerNode", "UNLIMITED"),
-        ("DefaultPartition", default),
-        ("JobRequeue", "1"),
-        ("MaxArraySize", "0"),
-        ("MaxNodeCount", str(info.nodes)),
-        ("MinJobAge", "300 sec"),
-        ("NEXT_JOB_ID", str(info.next_job_id)),
-        ("PriorityType", "priority/multifactor"),
-        ("SchedulerType", "sched/backfill"),
-        ("SelectType", "select/cons_tres"),
-        ("SLURM_VERSION", SLURM_VERSION),
-        ("hpcq_version", info.version or "(null)"),
-    ]
-    return f"Configuration data as of {units.format_iso(now)}\n" + \
-        "".join(f"{key:<23} = {value}\n" for key, value in settings)
+def config_text(info: admin_pb2.ServerInfoResponse, now: float) -> str:
+    """``scontrol show config``: every key of Slurm 22.05's, in its order: the value ctld
+    applies (ServerInfoResponse.settings, the live facts of the response), else the value
+    Slurm has when slurm.conf does not set the key (hpcq/slurmconf.py); then the
+    controllers, as slurmctld lists itself and its backups."""
+    settings = dict(info.settings)
+    live = {"BOOT_TIME": _iso(info.start_time, "(null)"), "ClusterName": info.cluster,
+            "MaxNodeCount": str(info.nodes), "NEXT_JOB_ID": str(info.next_job_id), "SLURM_VERSION": SLURM_VERSION}
+    lines = []
+    for key, default in slurmconf.CONFIG_KEYS:
+        if key == "DefMemPerNode" and "DefMemPerCPU" in settings:
+            key = "DefMemPerCPU"          # Slurm prints one or the other, in the same place
+        value = settings.get(key) or live.get(key) or default or "(null)"
+        lines.append(f"{key:<23} = {value}\n")
+    lines.append(f"{'hpcq_version':<23} = {info.version or '(null)'}\n")
+    host = settings.get("SlurmctldHost[0]", "localhost")
+    controllers = [(c.role != "standby", c.address.rpartition(":")[0] or c.address) for c in info.controllers] \
+        or [(True, host)]
+    status = "".join(f"Slurmctld({'primary' if active else 'backup'}) at {name} is UP\n"
+                     for active, name in controllers)
+    return f"Configuration data as of {units.format_iso(now)}\n" + "".join(lines) + "\n" + status

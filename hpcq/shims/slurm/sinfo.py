@@ -12,6 +12,7 @@ from hpcq.shims.errors import ShimError
 from hpcq.shims.getopt import OptionTable
 from hpcq.shims.record import Record
 from hpcq.shims.shim import Shim
+from hpcq.shims.slurm import dumps
 from hpcq.shims.slurm import sinfo_format as sf
 from hpcq.shims.slurm.squeue_format import FormatError
 
@@ -39,7 +40,8 @@ TABLE = OptionTable(
     long={"all": ("", "a"), "dead": ("", "d"), "exact": ("", "e"), "noheader": ("", "h"), "long": ("", "l"),
           "nodes": (":", "n"), "Node": ("", "N"), "format": (":", "o"), "partition": (":", "p"),
           "responding": ("", "r"), "list-reasons": ("", "R"), "summarize": ("", "s"), "states": (":", "t"),
-          "verbose": ("", "v"), "version": ("", "V"), "help": ("", "help"), "usage": ("", "usage")})
+          "verbose": ("", "v"), "version": ("", "V"), "help": ("", "help"), "usage": ("", "usage"),
+          "json": ("::", "json"), "yaml": ("::", "yaml")})
 
 # -t words and the hpcq states they name (sinfo accepts long and short spellings).
 _STATE_WORDS = {
@@ -62,6 +64,7 @@ class Query(Record):
     responding: bool | None = None
     help: bool = False
     version: bool = False
+    dump: str = ""                # --json or --yaml: every node, Slurm 22.05's data (dumps.py)
 
     def format(self) -> str:
         if self.fmt:
@@ -85,6 +88,8 @@ def parse(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Quer
         value = value or ""
         if key in ("help", "usage"):
             q.help = True
+        elif key in ("json", "yaml"):
+            q.dump = key
         elif key == "V":
             q.version = True
         elif key == "h":
@@ -162,6 +167,9 @@ def render(q: Query, queues: Sequence[sf.Queue], nodes: Sequence[sf.Node], now: 
 def _show(argv: list[str], conn: Connection) -> int:
     q = parse(argv)
     if versions.slurm_help_or_version(q.help, q.version, USAGE):
+        return 0
+    if q.dump:
+        sys.stdout.write(dumps.sinfo(q.dump, conn))
         return 0
     client = conn.client
     sys.stdout.write(render(q, client.queues(), client.nodes(), clock.now()))

@@ -13,7 +13,7 @@ from hpcq.shims.errors import ShimError
 from hpcq.shims.getopt import OptionTable
 from hpcq.shims.record import Record
 from hpcq.shims.shim import Shim
-from hpcq.shims.slurm import squeue_format
+from hpcq.shims.slurm import dumps, squeue_format
 
 PROG = "squeue"
 TRY_HELP = 'Try "squeue --help" for more information'
@@ -31,7 +31,7 @@ TABLE = OptionTable(
           "Format": (":", "O"), "jobs": ("::", "j"), "long": ("", "l"), "name": (":", "n"),
           "partition": (":", "p"), "sort": (":", "S"), "start": ("", "start"), "states": (":", "t"),
           "user": (":", "u"), "verbose": ("", "v"), "version": ("", "V"), "me": ("", "me"),
-          "help": ("", "help"), "usage": ("", "usage")})
+          "help": ("", "help"), "usage": ("", "usage"), "json": ("::", "json"), "yaml": ("::", "yaml")})
 
 # Every state name squeue accepts with -t, hpcq's or not (a state hpcq never has matches nothing).
 _SLURM_STATES = {"PENDING": "PD", "RUNNING": "R", "SUSPENDED": "S", "COMPLETING": "CG", "COMPLETED": "CD",
@@ -58,6 +58,7 @@ class Query(Record):
     expand: bool = False                 # -r: a pending array as one line per task
     help: bool = False
     version: bool = False
+    dump: str = ""                       # --json or --yaml: every job, Slurm 22.05's data (dumps.py)
 
 
 def parse_states(value: str) -> tuple[list[int], bool]:
@@ -81,6 +82,8 @@ def parse(argv: Sequence[str], environ: dict[str, str] | None = None, user: str 
     for key, value in options:
         if key in ("help", "usage"):
             q.help = True
+        elif key in ("json", "yaml"):
+            q.dump = key
         elif key == "V":
             q.version = True
         elif key == "start":
@@ -199,6 +202,9 @@ def _named(q: Query, conn: Connection) -> list[jobs_pb2.Job]:
 def _show(argv: list[str], conn: Connection) -> int:
     q = parse(argv)
     if versions.slurm_help_or_version(q.help, q.version, USAGE):
+        return 0
+    if q.dump:
+        sys.stdout.write(dumps.squeue(q.dump, conn))
         return 0
     jobs = select(q, conn)
     if q.named:
