@@ -54,7 +54,7 @@ def test_a_user_cannot_raise_a_jobs_priority_but_root_can(limited, users) -> Non
     job_id, err = sbatch(users, env, BOB, "--hold", "--nice=10")
     assert job_id, err
     update = localusers.run_as(users[BOB], ["scontrol", "update", f"JobId={job_id}", "Nice=-5000"], env)
-    assert (update.returncode, update.stderr) == (1, "slurm_update error: Access/permission denied\n")
+    assert (update.returncode, update.stderr) == (1, f"Access/permission denied for job {job_id}\n")   # Slurm 22.05
     assert squeue(users, env, BOB, "-j", str(job_id), "-o", "%y") == "10\n"
     # qsub -p from a user is accepted as PBS accepts it, and ranks the job no higher
     qsub = localusers.run_as(users[BOB], ["qsub", "-h", "-p", "1000"], env, input="sleep 300\n")
