@@ -231,10 +231,19 @@ def test_missing_argument():
     assert failure("-N").text == "qsub: option requires an argument -- 'N'" + USAGE_TAIL
 
 
-def test_interactive_refused():
-    for argv in (["-I"], ["-I", "-X"]):
+def test_interactive_takes_the_job_options_and_no_script():
+    request = qsub("-I", "-l", "walltime=00:05:00", "-N", "shell")
+    assert request.interactive and not request.spec.script
+    assert (request.spec.name, request.spec.walltime_seconds) == ("shell", 300)
+    assert failure("-I", "job.sh").exit_code == 2
+
+
+def test_x11_forwarding_and_gui_jobs_are_refused_clearly():
+    for argv in (["-I", "-X"], ["-X"]):
         e = failure(*argv)
-        assert (e.text, e.exit_code) == ("qsub: interactive jobs are not supported", 2)
+        assert (e.text, e.exit_code) == ("qsub: -X (X11 forwarding) is not supported: hpcq's interactive jobs (-I) "
+                                         "have no display", 2)
+    assert failure("-I", "-G").exit_code == 2
 
 
 def test_bad_walltime():                         # qsub -l walltime=xx -- /bin/true

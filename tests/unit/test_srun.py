@@ -71,10 +71,10 @@ def test_export_all_none_and_lists():
     assert stepexec.exported(env, "ALL,B=9") == {**env, "B": "9"}
 
 
-def test_outside_a_job_srun_says_it_needs_one(monkeypatch, capsys):
-    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
-    assert srun.main(["hostname"]) == 1
-    assert "hpcq runs srun only inside a batch job" in capsys.readouterr().err
+def test_outside_a_job_srun_takes_the_allocations_size_and_limits(monkeypatch):
+    o = srun.parse(["-n2", "-t", "5", "-p", "debug", "--mem=1G", "--pty", "bash"], {})
+    assert (o.tasks, o.job_id, o.pty, o.argv) == (2, 0, True, ["bash"])
+    assert o.allocation == [("time", "5"), ("partition", "debug"), ("mem", "1G")]
 
 
 def test_a_refused_step_is_printed_as_slurm_does():

@@ -51,10 +51,11 @@ _PBS_O_FROM_ENV = (("PBS_O_HOME", "HOME"), ("PBS_O_LOGNAME", "LOGNAME"), ("PBS_O
                    ("PBS_O_MAIL", "MAIL"), ("PBS_O_SHELL", "SHELL"))
 
 
-class QsubRequest(namedtuple("QsubRequest", "spec print_id", defaults=(True,))):
+class QsubRequest(namedtuple("QsubRequest", "spec print_id interactive", defaults=(True, False))):
     __slots__ = ()
     spec: jobs_pb2.JobSpec
     print_id: bool
+    interactive: bool          # -I: no script; a shell here in the job's allocation (hpcq/shims/pbs/qsub.py)
 
 
 def usage_error(text: str) -> ShimError:
@@ -65,15 +66,26 @@ def parse(argv: Sequence[str], ctx: SubmitContext, stdin: IO[bytes] | None = Non
     """Build the job qsub would submit. Raises ShimError with qsub's words."""
     command: list[str] = []
     cmdline, operands = getopt.command_line(PROG, argv, TABLE, command=command, then=USAGE, exit_code=2)
-    if any(key in ("I", "X", "G") for key, _ in cmdline):
-        raise ShimError("qsub: interactive jobs are not supported", 2)
+    keys = {key for key, _ in cmdline}
+    if "G" in keys:
+        raise ShimError("qsub: -G (a GUI application in an interactive job) is not supported", 2)
+    if "X" in keys:
+        raise ShimError("qsub: -X (X11 forwarding) is not supported: hpcq's interactive jobs (-I) have no "
+                        "display", 2)
+    interactive = "I" in keys
     flags = {key: value for key, value in cmdline if key in _COMMAND_KEYS}
-    job_options = [(key, value) for key, value in cmdline if key not in _COMMAND_KEYS]
+    job_options = [(key, value) for key, value in cmdline if key not in _COMMAND_KEYS and key != "I"]
     if len(operands) > 1 or (operands and command):
         raise ShimError(f"qsub: too many arguments: {' '.join(operands[1:] or command)}\n{USAGE}", 2)
     Builder(ctx).apply(job_options)          # command-line errors first
 
     builder = Builder(ctx)
+    if interactive:
+        if operands or command:
+            raise ShimError(f"qsub: -I takes no script or command: {' '.join(operands or command)}\n{USAGE}", 2)
+        builder.apply(job_options)
+        spec = builder.finish(script="", default_name="STDIN", submit_arguments=" ".join(argv))
+        return QsubRequest(spec, interactive=True)
     if command:
         builder.command = command
         import shlex  # here: with the re it loads, ~3 ms most runs of qsub never use

@@ -1,6 +1,8 @@
-"""qsub: submit a PBS job script (or ``-- command``) and print ``<id>.<server>``."""
+"""qsub: submit a PBS job script (or ``-- command``) and print ``<id>.<server>``; with -I,
+an interactive job: a shell on this host in the job's allocation, for as long as it runs."""
 from __future__ import annotations
 
+from hpcq.api.lite import jobs_pb2
 from hpcq.errors import HpcqError
 from hpcq.shims import errors, output
 from hpcq.shims.connection import Connection
@@ -21,11 +23,63 @@ def submission_failure(error: HpcqError, server: str) -> ShimError:
 
 def _submit(argv: list[str], conn: Connection) -> int:
     request = options.parse(argv, SubmitContext.current())
+    if request.interactive:
+        return _interactive(request.spec, conn)
     job_ids = conn.client.submit([request.spec])
     if request.print_id:
         brackets = "[]" if request.spec.array.tasks else ""  # an array: 12[].server, as PBS prints it
         output.write(f"{job_ids[0]}{brackets}.{conn.cluster}")
     return 0
+
+
+def _interactive(spec: jobs_pb2.JobSpec, conn: Connection) -> int:
+    """qsub -I: wait for the job to start, then run the user's shell here with the job's PBS
+    environment (PBS runs it on the job's first node; hpcq runs it where qsub runs, in the
+    home directory as PBS does); the job ends with the shell. A job deleted meanwhile
+    hangs the shell up, as the end of its PBS session would."""
+    import os
+    import signal
+    import subprocess
+    import tempfile
+
+    from hpcq.shims import interactive
+
+    held = interactive.Held.request(conn.client, spec)
+    first = held.next()
+    if first is None:
+        raise HpcqError("UNAVAILABLE", "the allocation's stream ended before its job was queued")
+    job_id = f"{first.id}.{conn.cluster}"
+    _say(f"qsub: waiting for job {job_id} to start")
+    try:
+        job = first if first.state == jobs_pb2.RUNNING else held.granted(lambda job: None)
+    except KeyboardInterrupt:
+        held.close()
+        _say(f"qsub: job {job_id} deleted")   # hpcq cancels an allocation whose client goes
+        return 1
+    if job.state != jobs_pb2.RUNNING:
+        held.close()
+        _say(f"qsub: job {job_id} completed")
+        return 1
+    _say(f"qsub: job {job_id} ready")
+    shell: list[subprocess.Popen[bytes]] = []
+    held.watch_end(lambda ended: None if held.releasing or not shell else shell[0].send_signal(signal.SIGHUP))
+    with tempfile.NamedTemporaryFile("w", prefix=f"hpcq.{first.id}.", suffix=".nodes") as nodefile:
+        from hpcq.jobenv import nodefile_lines
+        nodefile.write("".join(f"{n}\n" for n in nodefile_lines(job, job.allocation.slices[0].node)))
+        nodefile.flush()
+        env = {**os.environ, **interactive.allocation_environment(job, conn.cluster,
+                                                                  interactive.PBS_ALLOCATION_VARIABLES,
+                                                                  nodefile=nodefile.name),
+               "PBS_NODEFILE": nodefile.name, "PBS_ENVIRONMENT": "PBS_INTERACTIVE"}
+        status = interactive.run_command(interactive.default_shell(os.environ), env, cwd=os.path.expanduser("~"),
+                                         on_start=shell.append)
+    held.release(status)
+    _say(f"qsub: job {job_id} completed")
+    return status
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
 
 
 command = Shim(_submit, lambda error, conn: submission_failure(error, conn.cluster))

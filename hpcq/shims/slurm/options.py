@@ -459,3 +459,28 @@ def export_environment(export: str, environ: Mapping[str, str]) -> dict[str, str
         elif name.upper() not in ("ALL", "NONE") and name in environ:
             env[name] = environ[name]
     return env
+
+
+# -- allocations (salloc, srun outside a job) ------------------------------------------
+
+# sbatch's options about a batch script's files and runs: an allocation has no script.
+_BATCH_ONLY = frozenset({"array", "output", "error", "input", "open-mode", "requeue", "no-requeue", "export"})
+
+
+def allocation_table(extra: Mapping[str, tuple[str, str]]) -> OptionTable:
+    """salloc's options: sbatch's that shape a job's resources and place, and `extra` ones."""
+    aliases = {letter: key for letter, key in _SHORT_KEYS.items() if key not in _BATCH_ONLY}
+    return OptionTable(
+        short="".join(letter + (":" if _LONG[key][0] == ":" else "") for letter, key in aliases.items()),
+        long={**{name: v for name, v in _LONG.items() if v[1] not in _BATCH_ONLY}, **extra}, aliases=aliases)
+
+
+def allocation_spec(job_options: Sequence[tuple[str, str | None]], ctx: SubmitContext,
+                    default_name: str) -> jobs_pb2.JobSpec:
+    """The job an allocation asks for, from sbatch's job options (salloc's, srun's sizes and
+    limits); sbatch's words for a bad value. No script, no environment: its command runs here."""
+    builder = _Builder(ctx)
+    builder.apply(job_options)
+    spec = builder.finish(script="", argv=(), default_name=default_name, command="")
+    spec.ClearField("environment")
+    return spec
