@@ -65,7 +65,8 @@ class Controller:
         self.comm = comm or NodeComm(self.nodeset.link_of)
         self.watchers = Watchers()
         self.outputs = OutputReads(self.comm)   # Jobs.Output's reads on the nodes
-        self.notifier = Notifier(settings, self.cluster, self.watchers, self.table.get, self.clock.wall)
+        self.notifier = Notifier(settings, self.cluster, self.watchers, self.table.get, self.array_records,
+                                 self.clock.wall)
         self.submit_keys = SubmitKeys()
         self.background = BackgroundWrites(store)
         self.admission = Admission(settings, self.table, self.queueset, self.nodeset, self.licenses)
@@ -138,6 +139,10 @@ class Controller:
         log.info("loaded %d jobs (%d queued), %d nodes, %d queues; next job id %d", len(self.jobs),
                  len(self.queued), len(self.nodes), len(self.queues), self.next_job_id)
         return created
+
+    def array_records(self, array_id: int) -> list[jobs_pb2.Job]:
+        """Every record of an array: its started tasks' and its own."""
+        return [self.table.jobs[i] for i in sorted(self.table.array_members.get(array_id, ()))]
 
     def kick(self) -> None:
         """Something changed that may let a job start: run a pass soon."""

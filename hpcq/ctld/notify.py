@@ -38,6 +38,7 @@ _ABORTED = frozenset({S.CANCELLED, S.TIMEOUT, S.NODE_FAIL, S.OUT_OF_MEMORY})
 # A recipient goes on the mail program's command line: an address or a login, never an option.
 KEEP_FINISHED = 20_000
 JobOf = Callable[[int], "jobs_pb2.Job | None"]
+ArrayOf = Callable[[int], "list[jobs_pb2.Job]"]     # every record of an array (its tasks and its own)
 _ADDRESS = re.compile(r"[A-Za-z0-9_.+=%][A-Za-z0-9_.+=%-]*(@[A-Za-z0-9.-]+)?")
 
 
@@ -138,6 +139,37 @@ def slurm_subject(job: jobs_pb2.Job, event: str, now: float) -> str:
     return f"Slurm Job_id={job.id} Name={name} {_SLURM_WORDS[event]}{timing}{term}"
 
 
+def slurm_array_subject(members: list[jobs_pb2.Job], array_id: int, name: str, event: str) -> str:
+    """The one mail of an array whose mail types leave out ARRAY_TASKS (_set_job_term_info's
+    summary: the tasks' lowest and highest exit codes)."""
+    term = ""
+    if event in (END, FAIL):
+        finished = [m for m in members if m.state in states.FINISHED]
+        signals = [m.signal for m in finished if m.signal]
+        codes = [m.exit_code for m in finished if not m.signal]
+        if signals:
+            term = f", Mixed, MaxSignal [{max(signals)}]"
+        else:
+            low, high = min(codes, default=0), max(codes, default=0)
+            head = next((m for m in members if m.id == array_id), finished[-1] if finished else None)
+            state = "Mixed" if low == 0 < high else states.slurm_name(head.state if head else S.COMPLETED)
+            term = f", {state}, ExitCode [{low}-{high}]"
+    return f"Slurm Array Summary Job_id={array_id}_* ({array_id}) Name={_one_line(name)} {_SLURM_WORDS[event]}{term}"
+
+
+def array_mail_event(c: Change, members: list[jobs_pb2.Job]) -> str | None:
+    """The array's one mail this change of one of its records asks for (BEGIN: its first
+    task began; END or FAIL: its last one ended), or None."""
+    types = slurm_types(c.job)
+    if c.kind == BEGIN:
+        return BEGIN if BEGIN in types else None
+    if c.kind != END or any(m.state not in states.FINISHED for m in members):
+        return None
+    if any(m.state not in (S.COMPLETED, S.CANCELLED) for m in members) and FAIL in types:
+        return FAIL
+    return END if END in types else None
+
+
 def pbs_job_id(job: jobs_pb2.Job, cluster: str) -> str:
     if job.HasField("array_task_id"):
         return f"{job.array_job_id}[{job.array_task_id}].{cluster}"
@@ -182,14 +214,16 @@ class Notifier:
     """Hears every stored change of the jobs that want a notification and hands the mail and
     posts to the Sender; times the time-limit mails of running jobs that asked for them."""
 
-    def __init__(self, settings: CtldSection, cluster: str, watchers: Watchers, job_of: JobOf,
+    def __init__(self, settings: CtldSection, cluster: str, watchers: Watchers, job_of: JobOf, array_of: ArrayOf,
                  wall: Callable[[], float], sender: Sender | None = None) -> None:
-        self.cluster, self.watchers, self.job_of, self.wall = cluster, watchers, job_of, wall
+        self.cluster, self.watchers, self.job_of, self.array_of, self.wall = cluster, watchers, job_of, array_of, wall
         self.sender = sender or Sender(settings.mail_program, settings.notify_url)
         # (state, attempt) of each job heard of; finished ones only while they are recent
         # (a finished job published again must not be told of twice)
         self._seen: dict[int, tuple[int, int]] = {}
         self._finished: dict[int, None] = {}
+        # arrays whose one mail of a kind has gone: (array id, BEGIN or END); ended ones pruned as _finished
+        self._array_mails: dict[tuple[int, str], None] = {}
         self._timers: dict[int, list[asyncio.TimerHandle]] = {}
 
     def wants(self, job: jobs_pb2.Job) -> bool:
@@ -234,13 +268,29 @@ class Notifier:
         if self.sender.url:
             self.sender.submit(Post(job.id, webhook_body(job, c.kind, self.cluster)))
         if self.sender.mail_program:
-            event = mail_event(c)
-            if event is not None:
+            if job.array_job_id and not is_pbs(job) and "ARRAY_TASKS" not in slurm_types(job):
+                self._array_mail(c)
+            elif (event := mail_event(c)) is not None:
                 self._mail(job, event)
             if c.kind == BEGIN and not is_pbs(job):
                 self._time_limit_timers(job)
 
-    def _mail(self, job: jobs_pb2.Job, event: str) -> None:
+    def _array_mail(self, c: Change) -> None:
+        array_id = c.job.array_job_id
+        members = self.array_of(array_id) if c.kind == END else []
+        event = array_mail_event(c, members)
+        # Two tasks' ends heard one after the other may each find the whole array ended.
+        once = (array_id, BEGIN if event == BEGIN else END)
+        if event is None or once in self._array_mails:
+            return
+        self._array_mails[once] = None
+        if once[1] == END:
+            self._array_mails.pop((array_id, BEGIN), None)
+            if len(self._array_mails) > KEEP_FINISHED:
+                del self._array_mails[next(iter(self._array_mails))]
+        self._mail(c.job, event, slurm_array_subject(members, array_id, c.job.spec.name, event))
+
+    def _mail(self, job: jobs_pb2.Job, event: str, subject: str = "") -> None:
         to, refused = recipients(job)
         if refused:
             log.warning("job %d: mail not sent to %d address(es) that are not plain addresses", job.id, len(refused))
@@ -249,7 +299,7 @@ class Notifier:
         if is_pbs(job):
             subject, body = pbs_message(job, event, self.cluster)
         else:
-            subject, body = slurm_subject(job, event, self.wall()), ""
+            subject, body = subject or slurm_subject(job, event, self.wall()), ""
         self.sender.submit(Mail(job.id, tuple(to), subject, body))
 
     def _time_limit_timers(self, job: jobs_pb2.Job) -> None:

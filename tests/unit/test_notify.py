@@ -149,7 +149,11 @@ class RecordingSender(Sender):
 
 
 def notifier(sender: RecordingSender, jobs: dict[int, jobs_pb2.Job] | None = None) -> Notifier:
-    return Notifier(config.CtldSection(), "hpcq", Watchers(), (jobs or {}).get, lambda: 2000.0, sender)
+    jobs = jobs or {}
+
+    def array_of(array_id: int) -> list[jobs_pb2.Job]:
+        return [j for j in jobs.values() if j.array_job_id == array_id]
+    return Notifier(config.CtldSection(), "hpcq", Watchers(), jobs.get, array_of, lambda: 2000.0, sender)
 
 
 def test_one_mail_per_event_however_often_a_job_is_published():
@@ -163,6 +167,50 @@ def test_one_mail_per_event_however_often_a_job_is_published():
         n.on_job(job)
     assert sender.sent == [Mail(12, ("alice",), "Slurm Job_id=12 Name=job Ended, Run time 00:00:05, COMPLETED, "
                                                 "ExitCode 0", "")]
+
+
+def array(events: str) -> dict[int, jobs_pb2.Job]:
+    """Array 11 of three tasks: 11_1 (its own id 12), 11_2 (13) and 11_3, the last to start (11)."""
+    return {i: slurm_job(S.PENDING, events=events, name="sweep", job_id=i, array_job_id=11, array_task_id=t)
+            for i, t in ((12, 1), (13, 2), (11, 3))}
+
+
+def run_array(n: Notifier, tasks: dict[int, jobs_pb2.Job], ends: dict[int, tuple[int, int]]) -> None:
+    """Each task starts, then each ends (state, exit code); every end is published after
+    the table has them all ended, as a notifier that fell behind hears them."""
+    for task in tasks.values():
+        task.state = S.RUNNING
+        n.on_job(task)
+    for i, (state, code) in ends.items():
+        tasks[i].state, tasks[i].exit_code = state, code
+    for i in ends:
+        n.on_job(tasks[i])
+
+
+def test_an_array_mails_once_as_a_whole_unless_array_tasks():
+    sender = RecordingSender()
+    tasks = array("BEGIN,END")
+    run_array(notifier(sender, tasks), tasks, {12: (S.COMPLETED, 0), 13: (S.FAILED, 2), 11: (S.COMPLETED, 0)})
+    assert [m.subject for m in sender.sent] == ["Slurm Array Summary Job_id=11_* (11) Name=sweep Began",
+                                                "Slurm Array Summary Job_id=11_* (11) Name=sweep Ended, Mixed, "
+                                                "ExitCode [0-2]"]
+    sender = RecordingSender()
+    tasks = array("FAIL")
+    run_array(notifier(sender, tasks), tasks, {12: (S.COMPLETED, 0), 13: (S.TIMEOUT, 0), 11: (S.COMPLETED, 0)})
+    assert [m.subject for m in sender.sent] == ["Slurm Array Summary Job_id=11_* (11) Name=sweep Failed, "
+                                                "COMPLETED, ExitCode [0-0]"]
+    sender = RecordingSender()
+    tasks = array("END,ARRAY_TASKS")
+    run_array(notifier(sender, tasks), tasks, {12: (S.COMPLETED, 0), 13: (S.COMPLETED, 0), 11: (S.COMPLETED, 0)})
+    assert [m.subject.split(" Name=")[0] for m in sender.sent] == [
+        "Slurm Array Task Job_id=11_1 (12)", "Slurm Array Task Job_id=11_2 (13)", "Slurm Array Task Job_id=11_3 (11)"]
+
+
+def test_an_array_with_tasks_still_to_end_sends_no_end_mail():
+    sender = RecordingSender()
+    tasks = array("END")
+    run_array(notifier(sender, tasks), tasks, {12: (S.COMPLETED, 0)})
+    assert sender.sent == []
 
 
 def test_webhook_gets_every_event_of_every_job():
