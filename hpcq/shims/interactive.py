@@ -49,13 +49,16 @@ class Held:
     """An allocation this process holds: the job's changes, read by a thread of their own
     so that the command's wait and the allocation's end can be told apart."""
 
-    def __init__(self, allocation: Allocation) -> None:
+    def __init__(self, allocation: Allocation, client: Client | None = None) -> None:
         self.allocation = allocation
+        self.client = client
+        self.broken = False                           # the stream failed (ctld restarted, the agent went)
         self.ended: jobs_pb2.Job | None = None       # the job's last record once it has ended
         self.releasing = False                        # the end coming is our own release
         self._changes: queue.Queue[jobs_pb2.Job | HpcqError | None] = queue.Queue()
         self._on_end: Callable[[jobs_pb2.Job], None] | None = None
         self._done = threading.Event()
+        self._latest_id = 0
         # Started with the signals blocked, which the thread keeps: they are the main thread's.
         old = signal.pthread_sigmask(signal.SIG_BLOCK, _MAIN_THREAD_SIGNALS)
         try:
@@ -65,7 +68,7 @@ class Held:
 
     @classmethod
     def request(cls, client: Client, spec: jobs_pb2.JobSpec) -> Held:
-        return cls(client.allocate(spec))
+        return cls(client.allocate(spec), client)
 
     def _read(self) -> None:
         try:
@@ -75,8 +78,10 @@ class Held:
                     on_end = self._on_end
                     if on_end is not None:
                         on_end(job)
+                self._latest_id = job.id
                 self._changes.put(job)
         except HpcqError as e:
+            self.broken = True
             self._changes.put(e)
         finally:
             self._changes.put(None)
@@ -128,6 +133,13 @@ class Held:
                 pass   # the stream is gone: ctld cancels an allocation whose client went away
             self._done.wait(RELEASE_WAIT)
         self.allocation.close()
+        if self.ended is None and self.broken and self.client is not None and self._latest_id:
+            # A stream that broke (a ctld restart ends every stream) leaves its allocation
+            # to a ctld that cannot know its client is done: end it as scancel would.
+            try:
+                self.client.cancel([self._latest_id])
+            except HpcqError:
+                pass
 
     def close(self) -> None:
         self.allocation.close()
