@@ -155,7 +155,7 @@ def test_an_allocation_whose_client_hangs_up_is_cancelled(tmp_path):
 
 
 def test_submit_takes_no_allocation_and_an_allocation_is_one_job():
-    with pytest.raises(InvalidArgument, match="set only through Jobs.Allocate"):
+    with pytest.raises(InvalidArgument, match=r"set only through Jobs\.Allocate"):
         allocations.check_submitted([jobs_pb2.JobSpec(script="x"), jobs_pb2.JobSpec(allocation=True)])
     with pytest.raises(InvalidArgument, match="an allocation is one job"):
         allocations.allocation_spec(jobs_pb2.AllocateRequest(spec=jobs_pb2.JobSpec(
