@@ -40,6 +40,8 @@ def make(job: jobs_pb2.Job, cluster: str, node_name: str, directory: spool.Attem
     else:
         argv = ["/bin/sh", script, *spec.argv]
     pbs = jobenv.is_pbs(job)
+    probes: list[str]
+    outputs: list[list[Any]]
     if spec.allocation:
         # salloc, srun outside a job, qsub -I: no script and no output files; the job's
         # process holds the allocation (its cgroup, walltime, cancel) until ctld ends it.
