@@ -73,10 +73,14 @@ def test_scontrol_shows_an_array_then_its_tasks_newest_first(monkeypatch):
     assert [line.split()[0] for line in out.stdout.splitlines()] == ["JobId=7", "JobId=9", "JobId=8"]
 
 
-@pytest.mark.parametrize("name", ["7_6", "8_1", "7_x", "99_1"])
-def test_scontrol_unknown_tasks(monkeypatch, name):
+@pytest.mark.parametrize("name, error", [          # as Slurm 22.05 on a live array 47, job 48
+    ("7_6", "Job 7_6 not found"), ("8_1", "Job 8_1 not found"),
+    ("7_x", "scontrol_print_job error: Invalid job id specified"),
+    ("99_1", "slurm_load_jobs error: Invalid job id specified"),
+])
+def test_scontrol_unknown_tasks(monkeypatch, name, error):
     out = fake.run(scontrol.main, ["show", "job", name], slurm_world(monkeypatch), monkeypatch)
-    assert (out.stdout, out.stderr, out.exit) == ("", "slurm_load_jobs error: Invalid job id specified\n", 1)
+    assert (out.stdout, out.stderr, out.exit) == ("", error + "\n", 1)
 
 
 # -- PBS ---------------------------------------------------------------------------------------

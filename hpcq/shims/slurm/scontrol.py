@@ -396,17 +396,16 @@ def find_jobs(name: str, client: Client, now: float) -> list[jobs_pb2.Job]:
     """The records ``show job`` prints for ``N`` or an array task ``N_i``: an array's id
     names its own record and then its tasks' (newest first, as Slurm lists them); a task
     not started yet is the array's record with that task's index."""
-    head, _, task = name.partition("_")
-    number = values.parse_uint(head, values.UINT64_MAX)
-    index = values.parse_uint(task, values.UINT32_MAX) if task else None
-    if number is None or (task and index is None):
+    try:
+        number, index, _ = jobrefs.parse_slurm(name)[0]
+    except jobrefs.JobRefError:
         return []
     found, _ = client.get([number])
     if not found:
         return []
     job = found[0]
     if job.array_job_id != job.id:
-        return [] if task else [job]          # an ordinary job, or a task named by its own id
+        return [] if index is not None else [job]          # an ordinary job, or a task named by its own id
     if index is not None and job.HasField("array_task_id") and job.array_task_id == index:
         return [job]
     if index is not None and arrays.has_pending(job, index):
@@ -419,13 +418,25 @@ def find_jobs(name: str, client: Client, now: float) -> list[jobs_pb2.Job]:
     return [job, *members]
 
 
+def _not_shown(name: str, client: Client) -> ShimError:
+    """Why ``show job NAME`` shows nothing, as Slurm 22.05 says it: a task the job does not
+    have is not found, a job it does not know an invalid id, and so is text that is no id."""
+    try:
+        ref = jobrefs.parse_slurm(name)[0]
+    except jobrefs.JobRefError:
+        if "_" in name:
+            return ShimError("scontrol_print_job error: Invalid job id specified", 1)
+        return ShimError("slurm_load_jobs error: Invalid job id specified", 1)
+    if ref.is_task and client.get([ref.job_id])[0]:
+        return ShimError(f"Job {name} not found", 1)
+    return ShimError("slurm_load_jobs error: Invalid job id specified", 1)
+
+
 def show_jobs(cmd: Command, client: Client, now: float) -> str:
     if cmd.name:
         jobs = find_jobs(cmd.name, client, now)
-        if not jobs and "_" in cmd.name and "[" not in cmd.name:
-            raise ShimError(f"Job {cmd.name} not found", 1)
         if not jobs:
-            raise ShimError("slurm_load_jobs error: Invalid job id specified", 1)
+            raise _not_shown(cmd.name, client)
     else:
         jobs = sorted(client.list(include_finished=True, ended_after=now - MIN_JOB_AGE), key=lambda j: j.id)
         jobs = [j for j in jobs if _in_view(j, now)]
