@@ -1,7 +1,9 @@
 """The limits and defaults ctld applies, under the names Slurm's ``scontrol show config``
 gives them: what ServerInfoResponse.settings carries, so that the shims report what hpcq
 does instead of placeholders. Keys hpcq has no notion of are not here: the shims print
-Slurm's defaults for them (hpcq/slurmconf.py). Pure: a function of the config.
+Slurm's defaults for them (hpcq/slurmconf.py). Limits Slurm keeps in its accounting
+database, not its config, are named ``qos:<sacctmgr field>`` (QOS normal's per-user caps).
+Pure: a function of the config.
 """
 from __future__ import annotations
 
@@ -51,6 +53,12 @@ def slurm_settings(config: Config) -> dict[str, str]:
         "StateSaveLocation": ctld.state_dir,
         "TaskPlugin": "task/cgroup,task/affinity",
     }
+    # The per-user caps, as QOS normal's (sacctmgr show qos): empty where there is none.
+    for key, value in (("qos:MaxSubmitPU", ctld.max_submit_jobs), ("qos:MaxJobsPU", ctld.max_running_jobs)):
+        if value:
+            settings[key] = str(value)
+    if ctld.max_running_cpus:
+        settings["qos:MaxTRESPU"] = f"cpu={ctld.max_running_cpus}"
     if ctld.default_mem_per_cpu:
         settings["DefMemPerCPU"] = str(ctld.default_mem_per_cpu)
     else:

@@ -1,10 +1,10 @@
-"""sacctmgr: ``show|list assoc|user|account [where] [user=... account=... name=...]
+"""sacctmgr: ``show|list assoc|user|account|qos [where] [user=... account=... name=...]
 [format=...] [withassoc]``, with ``-n``, ``-p``, ``-P`` — enough to list a user's
 accounts (``sacctmgr -nP show assoc where user=$USER format=account``).
 
 hpcq has no accounting database: the associations are the fair-share shares ctld holds
 and the accounts the jobs it still knows name (see assoc.py). Limits, QOS and priority
-columns are empty (QOS ``normal``); an account's description and organisation are its
+columns are empty (QOS ``normal``, whose per-user limits are ctld's); an account's description and organisation are its
 name; a user's default account is the account of their latest job that named one, else
 their first association. Changes (add, modify, delete) are refused: shares are set
 with ``hpcqctl share set``.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 from collections import namedtuple
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from hpcq.api.lite.jobs_pb2 import Job
 from hpcq.shims import getopt, values, versions
@@ -39,7 +39,7 @@ sacctmgr [<OPTION>] [<COMMAND>]
      list <ENTITY> [<SPECS>]  display info of identified entity, default is all
      show <ENTITY> [<SPECS>]  same as list
 
-    <ENTITY> may be "account", "association" or "user";
+    <ENTITY> may be "account", "association", "qos" or "user";
     <SPECS> are "where" and Name=, User=, Account=, Cluster=, Format=, WithAssoc.
     Shares are set with "hpcqctl share set"."""
 TABLE = OptionTable(
@@ -62,6 +62,12 @@ def _blank(row: Row) -> None:
     return None
 
 
+def _admin_level(user: str) -> str:
+    """slurmdbd makes root (and SlurmUser) an Administrator; hpcq's admins are certificates,
+    not users, so every other user is None."""
+    return "Administrator" if user == "root" else "None"
+
+
 def _parent(row: Row) -> str:
     return "root" if not row.assoc.user and row.assoc.account != "root" else ""
 
@@ -70,7 +76,7 @@ def _parent(row: Row) -> str:
 FIELDS = [
     FieldDef("Account", 3, "Account", 10, lambda r: r.assoc.account),
     FieldDef("Acct", 4, "Account", 10, lambda r: r.assoc.account),
-    FieldDef("AdminLevel", 2, "Admin", 9, lambda r: "None"),
+    FieldDef("AdminLevel", 2, "Admin", 9, lambda r: _admin_level(r.assoc.user)),
     FieldDef("Clusters", 2, "Cluster", 10, lambda r: r.cluster),
     FieldDef("DefaultAccount", 8, "Def Acct", 10, lambda r: r.default_account),
     FieldDef("DefaultQOS", 8, "Def QOS", 9, _blank),
@@ -104,6 +110,57 @@ FIELDS = [
     FieldDef("FairShare", 2, "Share", 9, lambda r: r.assoc.shares),
     FieldDef("User", 1, "User", 10, lambda r: r.assoc.user),
 ]
+class Qos(namedtuple("Qos", "name limits")):
+    """A QOS line: hpcq has one, ``normal``, whose per-user limits are ctld's ([ctld]
+    max_running_jobs, max_submit_jobs, max_running_cpus, reported in
+    ServerInfoResponse.settings under ``qos:`` and the field's name)."""
+    __slots__ = ()
+    name: str
+    limits: dict[str, str]
+
+
+def _limit(field: str) -> Callable[[Qos], str | None]:
+    return lambda q: q.limits.get(f"qos:{field}") or None
+
+
+# sacctmgr's QOS fields, in its order, with its headers and widths (sacctmgr show qos).
+QOS_FIELDS = [
+    FieldDef("Name", 2, "Name", 10, lambda q: q.name),
+    FieldDef("Priority", 2, "Priority", 10, lambda q: 0),
+    FieldDef("GraceTime", 2, "GraceTime", 10, lambda q: "00:00:00"),
+    FieldDef("Preempt", 7, "Preempt", 10, _blank),
+    FieldDef("PreemptExemptTime", 8, "PreemptExemptTime", 19, _blank),
+    FieldDef("PreemptMode", 8, "PreemptMode", 11, lambda q: "cluster"),
+    FieldDef("Flags", 2, "Flags", 40, _blank),
+    FieldDef("UsageThreshold", 6, "UsageThres", 10, _blank),
+    FieldDef("UsageFactor", 6, "UsageFactor", 11, lambda q: 1.0),
+    FieldDef("GrpTRES", 7, "GrpTRES", 13, _blank),
+    FieldDef("GrpTRESMins", 8, "GrpTRESMins", 13, _blank),
+    FieldDef("GrpTRESRunMins", 8, "GrpTRESRunMins", 13, _blank),
+    FieldDef("GrpJobs", 4, "GrpJobs", 7, _blank),
+    FieldDef("GrpSubmitJobs", 4, "GrpSubmit", 9, _blank),
+    FieldDef("GrpWall", 4, "GrpWall", 11, _blank),
+    FieldDef("MaxTRES", 7, "MaxTRES", 13, _blank),
+    FieldDef("MaxTRESPerNode", 11, "MaxTRESPerNode", 14, _blank),
+    FieldDef("MaxTRESMins", 8, "MaxTRESMins", 13, _blank),
+    FieldDef("MaxWall", 4, "MaxWall", 11, _blank),
+    FieldDef("MaxTRESPU", 9, "MaxTRESPU", 13, _limit("MaxTRESPU")),
+    FieldDef("MaxTRESPerUser", 9, "MaxTRESPU", 13, _limit("MaxTRESPU")),
+    FieldDef("MaxJobsPU", 8, "MaxJobsPU", 9, _limit("MaxJobsPU")),
+    FieldDef("MaxJobsPerUser", 8, "MaxJobsPU", 9, _limit("MaxJobsPU")),
+    FieldDef("MaxSubmitPU", 10, "MaxSubmitPU", 11, _limit("MaxSubmitPU")),
+    FieldDef("MaxSubmitJobsPerUser", 10, "MaxSubmitPU", 11, _limit("MaxSubmitPU")),
+    FieldDef("MaxTRESPA", 9, "MaxTRESPA", 13, _blank),
+    FieldDef("MaxJobsPA", 8, "MaxJobsPA", 9, _blank),
+    FieldDef("MaxSubmitPA", 10, "MaxSubmitPA", 11, _blank),
+    FieldDef("MinTRES", 4, "MinTRES", 13, _blank),
+    FieldDef("ID", 2, "ID", 6, lambda q: 1),
+    FieldDef("Description", 3, "Descr", 11, lambda q: "Normal QOS default"),
+]
+QOS_FORMAT = ("Name,Priority,GraceTime,Preempt,PreemptExemptTime,PreemptMode,Flags,UsageThreshold,UsageFactor,"
+              "GrpTRES,GrpTRESMins,GrpTRESRunMins,GrpJobs,GrpSubmitJobs,GrpWall,MaxTRES,MaxTRESPerNode,"
+              "MaxTRESMins,MaxWall,MaxTRESPU,MaxJobsPU,MaxSubmitPU,MaxTRESPA,MaxJobsPA,MaxSubmitPA,MinTRES")
+
 # The columns that describe an association, not a user or an account: asking for one
 # lists associations (as sacctmgr's WithAssoc does).
 _ASSOC_COLUMNS = {"Cluster", "Partition", "Share", "Priority", "QOS", "Def QOS", "Par Name", "ID"} | {
@@ -123,7 +180,7 @@ FORMATS = {
 }
 # (a word it may be a prefix of, how short, the entity), as sacctmgr matches them
 _ENTITY_WORDS = (("associations", 2, "association"), ("accounts", 2, "account"), ("accts", 4, "account"),
-                 ("users", 1, "user"))
+                 ("users", 1, "user"), ("qos", 1, "qos"))
 _REFUSED_VERBS = ("add", "create", "modify", "update", "delete", "remove", "archive", "dump", "load",
                   "reconfigure", "shutdown")
 
@@ -150,8 +207,8 @@ def _entity(word: str) -> str:
     for name, least, entity in _ENTITY_WORDS:
         if len(lower) >= least and name.startswith(lower):
             return entity
-    raise ShimError('No valid entity in list command\nInput line must include "Account", "Association" '
-                    'or "User" (the entities hpcq keeps)', 1)
+    raise ShimError('No valid entity in list command\nInput line must include "Account", "Association", '
+                    '"QOS" or "User" (the entities hpcq keeps)', 1)
 
 
 # The conditions a command may give, and which list of the command each fills.
@@ -261,9 +318,23 @@ def rows(cmd: Command, assocs: Sequence[Association], jobs: Sequence[Job], clust
     return out
 
 
+def show_qos(cmd: Command, settings: dict[str, str]) -> str:
+    """``show qos [name]``: hpcq's one QOS, with ctld's per-user limits."""
+    try:
+        found = assoc.parse_format(cmd.fmt or QOS_FORMAT, QOS_FIELDS)
+    except assoc.FieldError as e:
+        raise ShimError(f"{PROG}: error: {e}", 1) from None
+    wanted = set(cmd.names)
+    shown = [Qos("normal", settings)] if not wanted or "normal" in wanted else []
+    return assoc.render(found, shown, header=cmd.header, parsable=cmd.parsable)
+
+
 def _run(argv: list[str], conn: Connection) -> int:
     cmd = parse(argv)
     if versions.slurm_help_or_version(cmd.verb == "help", cmd.verb == "version", USAGE):
+        return 0
+    if cmd.entity == "qos":
+        sys.stdout.write(show_qos(cmd, dict(conn.client.server_info().settings)))
         return 0
     found, per_assoc = columns(cmd)
     reply = conn.client.share_usage()

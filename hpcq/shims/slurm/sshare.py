@@ -134,7 +134,11 @@ def columns(q: Query, cluster: str = "") -> list[assoc.Column]:
         found = assoc.parse_format(q.fmt, FIELDS, prefix_any=True)
     except assoc.FieldError as e:
         raise ShimError(f"{PROG}: error: {e}", 1) from None
-    return [assoc.Column(c.name, c.width, lambda r: cluster) if c.name == "Cluster" else c for c in found]
+    found = [assoc.Column(c.name, c.width, lambda r: cluster) if c.name == "Cluster" else c for c in found]
+    if q.users_only:      # users' lines alone: no tree to indent
+        found = [assoc.Column(c.name, c.width, lambda r: r.assoc.account) if c.value is _account else c
+                 for c in found]
+    return found
 
 
 def render(q: Query, rows: Sequence[ShareRow], me: str, cluster: str = "") -> str:
