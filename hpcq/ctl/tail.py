@@ -19,13 +19,20 @@ _REFUSALS = {
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     tail = subparsers.add_parser("tail", help="print a running job's output as it is written (through the API, "
                                               "no shared file system needed)")
-    tail.add_argument("job_id", type=int, metavar="JOB")
+    tail.add_argument("job_id", type=job_number, metavar="JOB", help="a job id: 12, or PBS's 12.server")
     tail.add_argument("-f", "--follow", action="store_true", help="keep printing what the job writes until it ends")
     tail.add_argument("-e", "--stderr", action="store_true", help="the job's error file instead of its output file")
     tail.add_argument("--step", type=int, metavar="STEP",
                       help="follow while this srun step runs (its output goes to the job's files)")
     tail.add_argument("--offset", type=int, default=0, metavar="BYTES", help="start at this byte of the file")
     tail.set_defaults(func=cmd_tail)
+
+
+def job_number(text: str) -> int:
+    number, _, server = text.partition(".")
+    if not number.isdigit() or (_ and not server):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a job id")
+    return int(number)
 
 
 def cmd_tail(args: argparse.Namespace) -> int:

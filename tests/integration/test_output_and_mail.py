@@ -149,5 +149,8 @@ def test_mail_at_the_end_in_slurm_and_pbs_words_and_a_webhook_per_event(site):
     [pbs_mail] = [m for m in _mails(mails) if f"PBS JOB {pbs_id}\n" in m]
     assert pbs_mail.split("\n\n", 1)[1].splitlines()[:4] == [
         f"PBS Job Id: {pbs_id}", "Job Name:   sim", "Execution terminated", "Exit_status=0"]
+    ended = localusers.run_as(alice, ["hpcqctl", "tail", pbs_id], env)     # PBS's id, of a job that has ended
+    assert (ended.returncode, ended.stderr) == (
+        1, f"hpcqctl: tail {pbs_id.split('.')[0]}: the job is not running (its output file is in place on its node)\n")
     events = [(p["event"], p["state"]) for p in Hook.posts if p["job_id"] == slurm_id]
     assert events == [("BEGIN", "RUNNING"), ("END", "COMPLETED")]
