@@ -6,11 +6,16 @@ from __future__ import annotations
 import pytest
 
 from bench.retries import submit_through_kills
+from hpcq import config, pki
+from hpcq.api import jobs_pb2
+from hpcq.client import Client
+from hpcq.errors import HpcqError
+from hpcq.transport import GrpcTransport
 
 pytestmark = pytest.mark.integration
 
 
-def test_sbatch_loops_ride_out_three_ctld_kills(make_cluster, workdir):
+def test_sbatch_loops_ride_out_three_ctld_kills_and_a_key_answers_its_first_submit(make_cluster, workdir):
     cluster = make_cluster(cpus=4)
     outcome = submit_through_kills(cluster, workdir, submits=200, loops=4, kills=3, nodes=2, cpus=4)
     print(f"\n[chaos] sbatch through ctld kill -9 x3: {outcome.figures()}")
@@ -21,3 +26,24 @@ def test_sbatch_loops_ride_out_three_ctld_kills(make_cluster, workdir):
     assert outcome.lost == [] and outcome.duplicated == []
     assert outcome.stored == 200
     assert len({i.job_id for i in outcome.invocations}) == 200
+
+    # A repeat of a key answers the first submit's ids, through the agent as through a
+    # certificate; the same key from another user is that user's own new submit.
+    spec = jobs_pb2.JobSpec(script="#!/bin/sh\ntrue\n", submit_dir=str(workdir), hold=True)
+    with cluster.client() as owner, user_client(cluster, "bob") as bob:
+        first = owner.submit([spec, spec], idempotency_key="workflow-step-7")
+        assert owner.submit([spec, spec], idempotency_key="workflow-step-7") == first
+        [bobs] = bob.submit([spec], idempotency_key="workflow-step-7")
+        assert bobs not in first and bob.get([bobs])[0][0].user == "bob"
+        assert bob.submit([spec], idempotency_key="workflow-step-7") == [bobs]
+        with pytest.raises(HpcqError, match="idempotency_key"):
+            owner.submit([spec], idempotency_key="has a space")
+
+
+def user_client(cluster, name: str) -> Client:
+    """A client of user `name` with a certificate from the cluster's CA, straight to ctld."""
+    pki_dir = cluster.home / "pki"
+    pki.issue(pki_dir, "user", name, pki_dir / "people")
+    server = config.load(cluster.home / "hpcq.toml").client.server
+    return Client(GrpcTransport(server, ca=pki_dir / "ca.crt", cert=pki_dir / "people" / f"{name}.crt",
+                                key=pki_dir / "people" / f"{name}.key"), timeout=30)
