@@ -49,12 +49,18 @@ class Change:
     job: jobs_pb2.Job
 
 
-def change(before: tuple[int, int] | None, job: jobs_pb2.Job) -> Change | None:
-    """The event between the (state, attempt) last seen and this record, if any."""
+def change(before: tuple[int, int] | None, job: jobs_pb2.Job, since: float = 0.0) -> Change | None:
+    """The event between the (state, attempt) last seen and this record, if any. A job first
+    heard of now (after a restart of ctld, say) began or ended now only if it did so after
+    `since`, when the listening began: before that, an earlier run told of it."""
     if job.state in states.FINISHED:
-        return Change(END, job) if before is None or before[0] not in states.FINISHED else None
+        if before is None:
+            return Change(END, job) if job.end_time >= since or not job.end_time else None
+        return Change(END, job) if before[0] not in states.FINISHED else None
     if job.state == S.RUNNING:
-        started = before is None or before[1] != job.attempt or before[0] not in states.ACTIVE
+        if before is None:
+            return Change(BEGIN, job) if job.start_time >= since else None
+        started = before[1] != job.attempt or before[0] not in states.ACTIVE
         return Change(BEGIN, job) if started else None   # (a resume from SUSPENDED is no begin)
     if job.state in states.QUEUED and before is not None and before[0] in states.ACTIVE:
         return Change(REQUEUE, job)
@@ -225,6 +231,7 @@ class Notifier:
         # arrays whose one mail of a kind has gone: (array id, BEGIN or END); ended ones pruned as _finished
         self._array_mails: dict[tuple[int, str], None] = {}
         self._timers: dict[int, list[asyncio.TimerHandle]] = {}
+        self.since = 0.0        # when run() began to listen
 
     def wants(self, job: jobs_pb2.Job) -> bool:
         if self.sender.url:
@@ -241,6 +248,7 @@ class Notifier:
         if not (self.sender.url or self.sender.mail_program):
             return     # nothing could be sent: not even a subscription
         self.sender.start()
+        self.since = self.wall()
         while True:
             sub = self.watchers.subscribe(lambda job: auth.View.FULL if self.wants(job) else auth.View.HIDDEN)
             try:
@@ -259,7 +267,7 @@ class Notifier:
                 oldest = next(iter(self._finished))
                 del self._finished[oldest]
                 self._seen.pop(oldest, None)
-        c = change(before, job)
+        c = change(before, job, self.since)
         if c is None:
             return
         if c.kind != BEGIN:

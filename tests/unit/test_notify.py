@@ -49,6 +49,14 @@ def test_change_between_records(before, state, attempt, kind):
     assert (c.kind if c else None) == kind
 
 
+def test_a_job_first_heard_of_after_a_restart_is_told_of_only_for_what_happens_since():
+    began_before = slurm_job(S.RUNNING, start_time=100.0)
+    assert notify.change(None, began_before, since=500.0) is None        # an srun step published it again
+    assert notify.change(None, slurm_job(S.RUNNING, start_time=600.0), since=500.0).kind == BEGIN
+    assert notify.change(None, slurm_job(S.COMPLETED, start_time=100.0, end_time=600.0), since=500.0).kind == END
+    assert notify.change(None, slurm_job(S.COMPLETED, end_time=400.0), since=500.0) is None
+
+
 @pytest.mark.parametrize(("events", "kind", "state", "mail"), [
     ("END", END, S.COMPLETED, END),
     ("END", END, S.FAILED, END),
