@@ -252,9 +252,8 @@ class Agent:
                 await writer.drain()
                 return "OK"
             if method in self.bidi:
-                await self._bidi(method, body, metadata, reader, writer)
-            else:
-                await self._stream(method, body, metadata, reader, writer)
+                return await self._bidi(method, body, metadata, reader, writer)
+            await self._stream(method, body, metadata, reader, writer)
             return "OK"
         except grpc.aio.AioRpcError as e:
             return self._answer(writer, e.code().name, e.details() or "")
@@ -281,7 +280,7 @@ class Agent:
             hangup.cancel()
 
     async def _bidi(self, method: str, body: bytes, metadata: tuple[tuple[str, str], ...],
-                    reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                    reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
         """A call that streams both ways (wire.py): the client's later MESSAGE frames go on
         as the call's requests, as the kernel's uid (already in `metadata`) sent them; its
         END frame or hang-up ends its side, which for Allocate ends the allocation. The
@@ -301,15 +300,22 @@ class Agent:
                 yield payload[1:]
         call = self.channel.stream_stream(method, request_serializer=None, response_deserializer=None)(
             requests(), metadata=metadata)
+        code = "OK"
         try:
             async for reply in call:
                 writer.write(wire.frame(wire.MESSAGE + reply))
                 await writer.drain()
             writer.write(wire.frame(wire.END))
-            await writer.drain()
+        except grpc.aio.AioRpcError as e:   # answered here: the connection closes right after
+            code = self._answer(writer, e.code().name, e.details() or "")
         finally:
             call.cancel()
+            try:
+                await writer.drain()
+            except ConnectionError:
+                pass
             writer.close()
+        return code
 
 
 async def run(settings: configuration.AgentSection) -> None:

@@ -144,6 +144,16 @@ def test_srun_outside_a_job_makes_an_allocation_for_its_step(cluster, terminal):
     jobs = cluster.run("sacct", "-X", "-P", "-n", "-o", "JobName,State").stdout.splitlines()
     assert "hostname|COMPLETED" in jobs
 
+    # With every CPU taken, srun says it waits, then runs once they are free.
+    everything = terminal("salloc", "-N2", "-n4")
+    everything.expect(r"salloc: Granted job allocation \d+\n")
+    everything.expect(re.escape(PROMPT))
+    t = terminal("srun", "-n1", "hostname")
+    job_id = int(t.expect(r"srun: job (\d+) queued and waiting for resources\n")[1])
+    everything.send("exit")
+    t.expect(rf"srun: job {job_id} has been allocated resources\n{re.escape(host)}\n")
+    assert t.wait() == 0 and everything.wait() == 0
+
 
 def test_srun_pty_bash_is_a_shell_at_the_terminal(cluster, terminal):
     t = terminal("srun", "--pty", "bash", "--norc", "--noprofile", "-i")
@@ -169,9 +179,12 @@ def test_qsub_interactive_gives_a_shell_with_the_pbs_environment(cluster, termin
     assert unfinished(cluster) == []
 
 
-def test_qsub_refuses_x11_forwarding(cluster):
+def test_refusals_are_the_commands_own(cluster):
     result = cluster.run("qsub", "-I", "-X", check=False)
     assert result.returncode == 2 and "-X (X11 forwarding) is not supported" in result.stderr
+    result = cluster.run("salloc", "-n64", "true", check=False)
+    assert (result.returncode, result.stderr.splitlines()[-1]) == (
+        1, "salloc: error: Job submit/allocate failed: Requested node configuration is not available")
     assert unfinished(cluster) == []
 
 
@@ -187,6 +200,23 @@ def test_scancel_revokes_an_allocation_and_the_shell_goes_on(cluster, terminal):
     assert unfinished(cluster) == []
     out = cluster.run("sacct", "-X", "-j", str(job_id), "-P", "-n", "-o", "State").stdout
     assert out.split()[0].startswith("CANCELLED")
+
+    t = terminal("salloc", "--kill-command=TERM", "sleep", "300")
+    job_id = int(t.expect(r"salloc: Granted job allocation (\d+)\n")[1])
+    cluster.run("scancel", str(job_id))
+    t.expect(rf"salloc: Job allocation {job_id} has been revoked\.\n")
+    assert t.wait() == 128 + signal.SIGTERM
+
+
+def test_a_held_allocation_waits_and_says_so_until_released(cluster, terminal):
+    t = terminal("salloc", "-H", "true")
+    job_id = int(t.expect(r"salloc: Pending job allocation (\d+)\n")[1])
+    t.expect(rf"salloc: job {job_id} queued and waiting for resources\n")
+    cluster.run("scontrol", "release", str(job_id))
+    t.expect(rf"salloc: job {job_id} has been allocated resources\nsalloc: Granted job allocation {job_id}\n"
+             rf"salloc: Relinquishing job allocation {job_id}\n")
+    assert t.wait() == 0
+    assert unfinished(cluster) == []
 
 
 # -- another user ------------------------------------------------------------------------------
