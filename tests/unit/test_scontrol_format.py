@@ -152,6 +152,22 @@ def test_requeue_suspend_resume_reports():            # Slurm 22.05 on a pending
     assert scontrol.action_report("requeuehold", [R(job_id=30, code=R.OK)]) == ([], 0)
 
 
+
+def test_refusals_of_another_users_job():               # hpcqbob on root's job 31, on his admin-held 49
+    theirs = R(job_id=31, code=R.NOT_PERMITTED, message="job 31 belongs to root")
+    assert scontrol.action_report("hold", [theirs]) == \
+        (["Invalid user id for job 31", "slurm_suspend error: Invalid user id"], 1)
+    assert scontrol.action_report("requeue", [theirs]) == (["Access/permission denied for job 31"], 1)
+    admin_held = R(job_id=49, code=R.NOT_PERMITTED, message="held by an administrator")
+    assert scontrol.action_report("release", [admin_held]) == \
+        (["Access/permission denied for job 49", "slurm_suspend error: Access/permission denied"], 1)
+    from hpcq.errors import HpcqError
+    assert scontrol.update_failure(HpcqError("PERMISSION_DENIED", "job 30 belongs to root"), JobRef(30)).text == \
+        "Invalid user id for job 30"
+    privileged = HpcqError("PERMISSION_DENIED", "PRIVILEGED: Access/permission denied: nice below 0")
+    assert scontrol.update_failure(privileged, JobRef(46)).text == "Access/permission denied for job 46"
+
+
 def test_hold_and_release_reports():
     unknown = [R(job_id=999999, code=R.UNKNOWN_JOB)]
     assert scontrol.action_report("hold", unknown) == \

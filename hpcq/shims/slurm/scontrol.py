@@ -301,7 +301,9 @@ def update_failure(error: HpcqError, ref: jobrefs.JobRef) -> ShimError:
     """ctld's refusal of an update of one job or array task, as scontrol update prints it."""
     token, _ = errors.error_token(error)
     if error.code == "PERMISSION_DENIED":
-        return ShimError(refusal(ref, "Access/permission denied"), 1)
+        # Slurm 22.05: another user's job is "Invalid user id"; a privileged change of
+        # one's own job (a negative Nice, a higher TimeLimit) "Access/permission denied".
+        return ShimError(refusal(ref, "Access/permission denied" if token else _NOT_OWNER), 1)
     if token in _UPDATE_ERRORS:
         return ShimError(refusal(ref, _UPDATE_ERRORS[token]), 1)
     if error.code == "NOT_FOUND":
@@ -313,6 +315,7 @@ def update_failure(error: HpcqError, ref: jobrefs.JobRef) -> ShimError:
 
 _ACTION_REFUSALS = {R.UNKNOWN_JOB: "Invalid job id specified", R.FINISHED: "Job is no longer pending execution",
                     R.INVALID_STATE: "Job is no longer pending execution", R.NOT_PERMITTED: "Access/permission denied"}
+_NOT_OWNER = "Invalid user id"        # Slurm 22.05's word when a user acts on another's job via update
 # Where a verb's words differ (Slurm 22.05: scontrol requeue of a pending job, resume of
 # one that runs).
 _VERB_REFUSALS = {
@@ -337,6 +340,8 @@ def action_report(verb: str, results: Sequence[jobs_pb2.JobActionResult],
         if result.code == R.OK or (verb == "release" and result.code == R.INVALID_STATE):
             continue        # releasing a job that is not held is no error in Slurm
         words = words_of.get(result.code, result.message or "Unspecified error")
+        if verb in _SUSPEND_ERROR_VERBS and result.code == R.NOT_PERMITTED and " belongs to " in result.message:
+            words = _NOT_OWNER     # another user's job (ctld's words); not an operator's hold
         lines.append(refusal(ref, words))
         if not ref.is_task:
             last_job_line, last_words = len(lines), words
