@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 MAX_RANGE_TASKS = 100_000
 
 _SLURM = re.compile(r"([0-9]+)(?:_(?:([0-9]+)|\[([0-9,:\-]+)\]))?(?:\.([A-Za-z0-9_+]+))?")
-_PBS = re.compile(r"([0-9]+)(?:\[([0-9:\-]*)\])?(?:\.\S*)?")
+_PBS = re.compile(r"([0-9]+)(?:\[([0-9:\-]*)\])?(?:\.[^\s\[\]]*)?")    # the server part after the index
 
 
 class JobRefError(ValueError):

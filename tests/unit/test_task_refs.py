@@ -49,7 +49,7 @@ def test_pbs_references(text, kwargs, refs):
     assert jobrefs.parse_pbs(text, **kwargs) == refs
 
 
-@pytest.mark.parametrize("text", ["10[1-3]", "10[x]", "10[", "x1", "notajob!!", "10_3", str(2**64)])
+@pytest.mark.parametrize("text", ["10[1-3]", "10[x]", "10[", "x1", "notajob!!", "10_3", str(2**64), "10.srv[3]"])
 def test_pbs_refusals(text):
     with pytest.raises(jobrefs.JobRefError):
         jobrefs.parse_pbs(text)
