@@ -116,8 +116,9 @@ class Allocations:
                 else:
                     change.cancel()
                 if client.done() and not ended:
+                    release = _result(client)   # a bad release raises: then the finally cancels
                     ended = True
-                    await self.end(who, job, _result(client))
+                    await self.end(who, job, release)
         finally:
             client.cancel()
             self.c.watchers.unsubscribe(sub)

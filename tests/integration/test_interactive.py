@@ -284,3 +284,15 @@ def _peek_and_cancel(socket_path: str, job_id: int) -> tuple[str, str]:
         [job], _ = client.get([job_id])
         results = client.cancel([job_id])
         return str(job), jobs_pb2.JobActionResult.Code.Name(results[0].code)
+
+
+def test_a_personal_certificate_holds_an_allocation_too(cluster):
+    """Jobs.Allocate straight over mutual TLS (the SDK's path without an agent)."""
+    with cluster.client(admin=True) as client:
+        allocation = client.allocate(jobs_pb2.JobSpec(name="direct", submit_dir="/tmp"))
+        events = allocation.events()
+        granted = next(j for j in events if j.state != S.PENDING)
+        allocation.release(0)
+        ended = next(events)
+        allocation.close()
+    assert (granted.state, ended.state) == (S.RUNNING, S.COMPLETED)

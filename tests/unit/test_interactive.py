@@ -162,3 +162,24 @@ def test_submit_takes_no_allocation_and_an_allocation_is_one_job():
             array=jobs_pb2.ArraySpec(tasks="1-3"))))
     with pytest.raises(InvalidArgument, match="first message"):
         allocations.allocation_spec(jobs_pb2.AllocateRequest(release=True))
+
+
+def test_a_bad_release_is_refused_and_the_allocation_cancelled(tmp_path):
+    c, store, _ = _controller(tmp_path)
+
+    async def scenario() -> jobs_pb2.Job:
+        later: asyncio.Queue = asyncio.Queue()
+        rooms = allocations.Allocations(c)
+        job = await rooms.open(ANN, jobs_pb2.AllocateRequest(spec=jobs_pb2.JobSpec(hold=True)))
+        stream = rooms.follow(ANN, job, _later(later))
+        await anext(stream)
+        later.put_nowait(jobs_pb2.AllocateRequest(release=True, exit_code=300))
+        with pytest.raises(InvalidArgument, match="exit_code: 300"):
+            await anext(stream)
+        await asyncio.gather(*rooms._ending)
+        return job
+    try:
+        ended = asyncio.run(scenario())
+    finally:
+        store.close()
+    assert ended.state == S.CANCELLED
