@@ -407,3 +407,19 @@ def test_qalter_depend_text_of_a_pbs_job_makes_it_wait_for_the_other(world):
     assert first_state == S.RUNNING
     assert (second.state, second.reason) == (S.PENDING, "Dependency")
     assert [list(d.job_ids) for d in second.spec.dependencies] == [[first]]
+
+
+def test_a_split_out_task_and_the_rest_it_left_survive_a_restart(tmp_path):
+    c, store = make(tmp_path)
+
+    async def scenario():
+        [a] = await c.submit("alice", [array("1-4", hold=True)])
+        await c.release(c.array_task(a, 3))
+        return a, task_record(c, a, 3).id
+    a, task_id = run(scenario())
+    store.close()
+    again, store = make(tmp_path)
+    assert again.array_task(a, 3).job.id == task_id and task_id in again.queued
+    assert again.jobs[a].array_tasks_pending == "1-2,4" and again.backlog.of_user["alice"] == 4
+    assert again.next_job_id > task_id
+    store.close()
