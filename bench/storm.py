@@ -1,0 +1,164 @@
+"""Submit latency under a polling storm: many users' squeue loops against one ctld.
+
+Prints submit p50/p99 (one job per Submit, through the agent as sbatch sends it) on an
+idle cluster and while LOOPS squeue loops poll it for SECONDS, and the p99 ratio against
+the target (at most 2x idle). The queue holds JOBS held jobs, so that each listing has
+something to carry.
+
+A squeue loop is what ctld sees of one: one List of every unfinished job through the
+agent, again as soon as the last one answered, after the pause ctld asks for when it
+sheds load (`--processes`: the real squeue command instead, which on a 2-core machine
+measures the commands' own start-up more than ctld).
+The agent's per-user rate limit is lifted, as many users' loops would not meet it.
+
+    python bench/storm.py [--loops 200] [--seconds 30] [--jobs 2000] [--processes]
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hpcq import config
+from hpcq.api import jobs_pb2
+from hpcq.client import Client
+from hpcq.errors import HpcqError
+from hpcq.testing import local_cluster
+from hpcq.transport import AgentTransport, Retrying
+
+TARGET_RATIO = 2.0
+THREADS_PER_PROCESS = 25   # storm loops share a process; more processes than cores only adds switching
+
+
+def spec(workdir: str) -> jobs_pb2.JobSpec:
+    return jobs_pb2.JobSpec(dialect=jobs_pb2.DIALECT_SLURM, name="storm", script="#!/bin/sh\ntrue\n",
+                            submit_dir=workdir, hold=True)
+
+
+def submit_latencies(client: Client, workdir: str, count: int, until: float = 0.0) -> list[float]:
+    """Seconds per single-job Submit: `count` of them, or as many as fit before `until`."""
+    samples = []
+    while len(samples) < count or (until and time.monotonic() < until):
+        started = time.perf_counter()
+        client.submit([spec(workdir)])
+        samples.append(time.perf_counter() - started)
+        if until and time.monotonic() >= until:
+            break
+        time.sleep(0.02)   # a user's submits, not a flood: the storm is the load here
+    return samples
+
+
+def _rpc_loops(socket: str, threads: int, until: float, counts: multiprocessing.Queue) -> None:
+    """One process of the storm: `threads` loops, each a List through the agent after the other."""
+    done = [0, 0]   # lists answered, refused (shed or failed)
+    lock = threading.Lock()
+
+    request = jobs_pb2.ListJobsRequest().SerializeToString()   # squeue's: every unfinished job
+
+    def loop() -> None:
+        # The answer is not parsed: squeue's own parsing runs on the users' login nodes, not
+        # on ctld's host, which is the one being measured here.
+        transport, retrying = AgentTransport(socket), Retrying(60)
+        while time.monotonic() < until:
+            try:
+                retrying.call(lambda: transport.unary("/hpcq.v1.Jobs/List", request, 60), repeatable=True)
+                index = 0
+            except HpcqError:
+                index = 1
+            with lock:
+                done[index] += 1
+        transport.close()
+    workers = [threading.Thread(target=loop) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    counts.put(tuple(done))
+
+
+def _process_loops(env: dict[str, str], loops: int, until: float) -> tuple[int, int]:
+    done = [0, 0]
+    lock = threading.Lock()
+
+    def loop() -> None:
+        while time.monotonic() < until:
+            ok = subprocess.run(["squeue"], env=env, capture_output=True).returncode == 0
+            with lock:
+                done[0 if ok else 1] += 1
+    workers = [threading.Thread(target=loop) for _ in range(loops)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return done[0], done[1]
+
+
+def percentile(samples: list[float], q: float) -> float:
+    return statistics.quantiles(samples, n=100, method="inclusive")[int(q) - 1] * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--loops", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--jobs", type=int, default=2000)
+    parser.add_argument("--samples", type=int, default=300, help="idle submits timed")
+    parser.add_argument("--processes", action="store_true", help="real squeue commands instead of List calls")
+    args = parser.parse_args()
+    workdir = tempfile.mkdtemp(prefix="hpcq-bench-work.")
+    settings = ("agent.rate=1000000", "agent.burst=1000000")
+    with local_cluster(nodes=2, cpus=2, settings=settings, activate=False) as cluster:
+        cfg = config.load(cluster.home / "hpcq.toml")
+        socket = str(cluster.home / "run" / "agent.sock")
+        with Client.from_config(cfg) as client:
+            for start in range(0, args.jobs, 1000):
+                client.submit([spec(workdir)] * min(1000, args.jobs - start))
+            submit_latencies(client, workdir, 20)   # warm-up
+            idle = submit_latencies(client, workdir, args.samples)
+            until = time.monotonic() + args.seconds
+            counts: multiprocessing.Queue[tuple[int, int]] = multiprocessing.Queue()
+            storm: list[multiprocessing.Process] = []
+            answered = refused = 0
+            if args.processes:
+                result: list[tuple[int, int]] = []
+                runner = threading.Thread(target=lambda: result.append(_process_loops(cluster.env, args.loops, until)))
+                runner.start()
+            else:
+                for first in range(0, args.loops, THREADS_PER_PROCESS):
+                    p = multiprocessing.Process(target=_rpc_loops, args=(
+                        socket, min(THREADS_PER_PROCESS, args.loops - first), until, counts))
+                    p.start()
+                    storm.append(p)
+            time.sleep(min(2.0, args.seconds / 4))   # the storm at full strength before timing
+            stormy = submit_latencies(client, workdir, 1, until=until)
+            if args.processes:
+                runner.join()
+                answered, refused = result[0]
+            else:
+                for _ in storm:
+                    a, r = counts.get()
+                    answered, refused = answered + a, refused + r
+                for p in storm:
+                    p.join()
+    kind = "squeue processes" if args.processes else "List loops through the agent"
+    print(f"storm: {args.loops} {kind} for {args.seconds:g} s over {args.jobs} queued jobs: "
+          f"{answered / args.seconds:.0f} lists/s answered, {refused} refused or failed")
+    print(f"{'submit latency (ms)':<28} {'p50':>8} {'p99':>8} {'n':>6}")
+    for label, samples in (("idle", idle), ("under storm", stormy)):
+        print(f"{label:<28} {percentile(samples, 50):>8.1f} {percentile(samples, 99):>8.1f} {len(samples):>6}")
+    ratio = percentile(stormy, 99) / percentile(idle, 99)
+    print(f"p99 under storm / idle: {ratio:.2f}x (target at most {TARGET_RATIO:g}x: "
+          f"{'met' if ratio <= TARGET_RATIO else 'not met'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
