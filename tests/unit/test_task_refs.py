@@ -228,6 +228,19 @@ def test_squeue_j_selects_tasks_pending_and_started():
     assert squeue.select(squeue.parse(["-j", "5_5000"], environ={}), conn) == []   # as squeue: nothing, no error
 
 
+def test_squeue_j_reads_ids_as_squeue_does():           # Slurm 22.05 with job 50 held, 999999 unknown
+    conn = Conn(Recorder(array()))
+    assert [j.id for j in squeue.select(squeue.parse(["-j", "5.0"], environ={}), conn)][:1] == [5]
+    for unknown in ("999999_1", "999999_x"):
+        with pytest.raises(squeue.ShimError) as e:
+            squeue.select(squeue.parse(["-j", unknown], environ={}), conn)
+        assert e.value.text == "slurm_load_jobs error: Invalid job id specified"
+    for nothing in ("5_x", "5_[1-2]", "999999_1,999998"):
+        assert squeue.select(squeue.parse(["-j", nothing], environ={}), conn) == []
+    with pytest.raises(squeue.ShimError, match="squeue: error: Invalid job id: abc"):
+        squeue.parse(["-j", "abc"], environ={})
+
+
 def test_sacct_j_task_and_array():
     jobs = array(running=(1, 2))
     now = 100.0

@@ -44,6 +44,7 @@ _SLURM_STATES = {"PENDING": "PD", "RUNNING": "R", "SUSPENDED": "S", "COMPLETING"
 class Query(Record):
     job_ids: list[int] = []
     tasks: list[tuple[int, int]] = []    # array tasks N_i, by (array job id, index)
+    unmatched: list[int] = []            # jobs named with a task part that names no task (N_x)
     users: list[str] = []
     partitions: list[str] = []
     names: list[str] = []
@@ -106,10 +107,7 @@ def parse(argv: Sequence[str], environ: dict[str, str] | None = None, user: str 
             q.fmt = value or ""
         elif key == "j":
             for item in values.split_list(value):
-                try:
-                    _add_job(q, jobrefs.parse_slurm(item)[0])
-                except jobrefs.JobRefError:
-                    raise ShimError(f"squeue: error: Invalid job id: {item}", 1) from None
+                _add_job_id(q, item)
         elif key == "u":
             q.users.extend(values.split_list(value))
         elif key == "me":
@@ -141,6 +139,18 @@ def parse(argv: Sequence[str], environ: dict[str, str] | None = None, user: str 
     return q
 
 
+def _add_job_id(q: Query, item: str) -> None:
+    """One -j item. As squeue, a step (N.0) names its job, and a task part that is no
+    index (N_x, N_[1-2]) names none of the job's records (but the job is still looked up)."""
+    try:
+        _add_job(q, jobrefs.parse_slurm(item, steps=True)[0])
+    except jobrefs.JobRefError:
+        number, underscore, _ = item.partition("_")
+        if not underscore or values.parse_uint(number, values.UINT64_MAX) is None:
+            raise ShimError(f"squeue: error: Invalid job id: {item}", 1) from None
+        q.unmatched.append(int(number))
+
+
 def _add_job(q: Query, ref: jobrefs.JobRef) -> None:
     if ref.task is None:
         q.job_ids.append(ref.job_id)
@@ -162,7 +172,7 @@ def _wanted(job: jobs_pb2.Job, q: Query) -> bool:
 
 
 def select(q: Query, conn: Connection) -> list[jobs_pb2.Job]:
-    if q.job_ids or q.tasks:
+    if q.job_ids or q.tasks or q.unmatched:
         jobs = _named(q, conn)
     else:
         jobs = conn.client.list(states=q.states, users=q.users, queues=q.partitions, names=q.names,
@@ -181,10 +191,11 @@ def _named(q: Query, conn: Connection) -> list[jobs_pb2.Job]:
     """The jobs -j names: each job, each array with its tasks, each array task N_i (a task
     the array does not have, as squeue, names nothing)."""
     whole = set(q.job_ids)
-    records, unknown = conn.client.get(list(dict.fromkeys([*q.job_ids, *(a for a, _ in q.tasks)])))
-    # As squeue: asking for one job loads that job, and an unknown id is an error;
-    # asking for several filters the whole list.
-    if len(whole) == 1 and not q.tasks and unknown:
+    loaded = list(dict.fromkeys([*q.job_ids, *(a for a, _ in q.tasks), *q.unmatched]))
+    records, unknown = conn.client.get(loaded)
+    # As squeue: asking for one job (or tasks of one) loads that job, and an unknown id is
+    # an error; asking for several filters the whole list.
+    if len(loaded) == 1 and unknown:
         raise ShimError("slurm_load_jobs error: Invalid job id specified", 1)
     heads = {j.id for j in records if j.array_job_id == j.id}
     if heads:
