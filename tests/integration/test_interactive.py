@@ -17,6 +17,7 @@ import pytest
 import hpcq.allocation  # noqa: F401 - loaded here: the users' forks cannot read this interpreter's files
 from hpcq.api import jobs_pb2
 from hpcq.client import Client
+from hpcq.noded.enforce import parse_cpu_list
 from hpcq.transport import AgentTransport
 from tests import localusers
 from tests.conftest import wait_until
@@ -127,6 +128,11 @@ def test_salloc_gives_a_shell_whose_srun_runs_on_the_allocation_and_exit_release
     t.expect(rf"\n{re.escape(socket.gethostname())}\nsrun=0\n")
     t.send('srun sh -c \'echo "step=$SLURM_STEP_ID on=$SLURMD_NODENAME"\'')
     t.expect(rf"step=1 on={node}\n")
+    t.send("srun grep Cpus_allowed_list /proc/self/status")     # the job's CPUs on its node
+    bound = parse_cpu_list(t.expect(r"Cpus_allowed_list:\s+(\S+)\n")[1])
+    with cluster.client() as client:
+        [job], _ = client.get([job_id])
+    assert set(bound) == set(job.allocation.slices[0].cpu_ids) & os.sched_getaffinity(0)
     t.send("exit 3")
     t.expect(rf"salloc: Relinquishing job allocation {job_id}\n")
     assert t.wait() == 3
