@@ -58,6 +58,7 @@ class Held:
         self._changes: queue.Queue[jobs_pb2.Job | HpcqError | None] = queue.Queue()
         self._on_end: Callable[[jobs_pb2.Job], None] | None = None
         self._done = threading.Event()
+        self._end_lock = threading.Lock()          # on_end is called once, whichever thread sees the end last
         self._latest_id = 0
         # Started with the signals blocked, which the thread keeps: they are the main thread's.
         old = signal.pthread_sigmask(signal.SIG_BLOCK, _MAIN_THREAD_SIGNALS)
@@ -74,8 +75,8 @@ class Held:
         try:
             for job in self.allocation.events():
                 if states.is_finished(job.state):
-                    self.ended = job
-                    on_end = self._on_end
+                    with self._end_lock:
+                        self.ended, on_end = job, self._on_end
                     if on_end is not None:
                         on_end(job)
                 self._latest_id = job.id
@@ -119,9 +120,10 @@ class Held:
 
     def watch_end(self, on_end: Callable[[jobs_pb2.Job], None]) -> None:
         """Call `on_end` (in the reading thread) when the job ends, whoever ends it."""
-        self._on_end = on_end
-        if self.ended is not None:
-            on_end(self.ended)
+        with self._end_lock:
+            self._on_end, ended = on_end, self.ended
+        if ended is not None:
+            on_end(ended)
 
     def release(self, exit_code: int) -> None:
         """End the allocation with the command's exit status and wait (a while) for ctld's word."""
