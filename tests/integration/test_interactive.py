@@ -214,6 +214,17 @@ def test_scancel_revokes_an_allocation_and_the_shell_goes_on(cluster, terminal):
     assert t.wait() == 128 + signal.SIGTERM
 
 
+def test_an_allocation_whose_salloc_dies_is_cancelled(cluster, terminal):
+    t = terminal("salloc", "-n1", "sleep", "300")
+    job_id = int(t.expect(r"salloc: Granted job allocation (\d+)\n")[1])
+    os.kill(t.pid, signal.SIGKILL)
+    assert t.wait() == -signal.SIGKILL
+    wait_until(lambda: not unfinished(cluster), timeout=60, what=f"allocation {job_id} to end")
+    with cluster.client() as client:
+        [job], _ = client.get([job_id])
+    assert job.state == S.CANCELLED
+
+
 def test_a_held_allocation_waits_and_says_so_until_released(cluster, terminal):
     t = terminal("salloc", "-H", "true")
     job_id = int(t.expect(r"salloc: Pending job allocation (\d+)\n")[1])
