@@ -42,9 +42,11 @@ def find(table: JobTable, array_id: int, index: int) -> TaskTarget | None:
     return None
 
 
-def split(table: JobTable, head: jobs_pb2.Job, index: int, now: float) -> tuple[jobs_pb2.Job, list[Put]]:
+def split(table: JobTable, head: jobs_pb2.Job, index: int) -> tuple[jobs_pb2.Job, list[Put]]:
     """Take pending task `index` out of the array `head`'s rest into a record of its own,
-    in the state the rest is in; the record and the rows that store the change."""
+    in the state the rest is in; the record and the rows that store the change. A new
+    record is not queued yet: the action it was split for decides (JobTable.enqueue), so
+    no pass starts it in between."""
     rest = IndexSet.parse(head.array_tasks_pending).without([index])
     if not rest:
         # The last one: it takes over the array's own record.
@@ -56,6 +58,4 @@ def split(table: JobTable, head: jobs_pb2.Job, index: int, now: float) -> tuple[
     task = table.add_task(head, ArrayStarts(head).template(), index)
     head.array_tasks_pending = str(rest)
     table.requeue_request(head)
-    if head.state != S.HELD:
-        table.enqueue(task, now, reason=head.reason)
     return task, [table.row(task), table.row(head, pending_tasks=len(rest)), table.next_id_row()]

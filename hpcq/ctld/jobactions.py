@@ -98,13 +98,16 @@ class JobActions:
         array task is split out first: the change is its alone."""
         fields = list(fields)
         job = target.job if isinstance(target, TaskTarget) else target
-        if isinstance(target, TaskTarget) and target.pending:
-            self.admission.updated(job, spec, fields, staff)    # refused before anything is split
-            job = await self._split(target)
         updated = self.admission.updated(job, spec, fields, staff)
+        if isinstance(target, TaskTarget) and target.pending:
+            job = await self._split(target)
+            updated = self.admission.updated(job, spec, fields, staff)   # the task's own record now
         await self.store.write([self.table.row(updated)])
         job.CopyFrom(updated)
-        self.table.requeue_request(job)
+        if job.id in self.table.queued:
+            self.table.requeue_request(job)
+        elif job.state != S.HELD and job.id not in self.table.waiting:
+            self.table.enqueue(job, self.clock.wall(), reason=job.reason)      # split out: queued now
         self.watchers.publish(job)
         self._kick()
         return job
@@ -131,7 +134,7 @@ class JobActions:
         return await one(job)
 
     async def _split(self, target: TaskTarget) -> jobs_pb2.Job:
-        task, rows = arraytasks.split(self.table, target.job, target.index, self.clock.wall())
+        task, rows = arraytasks.split(self.table, target.job, target.index)
         await self.store.write(rows)
         self.watchers.publish(target.job)
         if task is not target.job:
