@@ -286,16 +286,16 @@ class Notifier:
     def _array_mail(self, c: Change) -> None:
         array_id = c.job.array_job_id
         members = self.array_of(array_id) if c.kind == END else []
+        if members and all(m.state in states.FINISHED for m in members):
+            self._array_mails.pop((array_id, BEGIN), None)     # its begin is told of, or never will be
         event = array_mail_event(c, members)
         # Two tasks' ends heard one after the other may each find the whole array ended.
-        once = (array_id, BEGIN if event == BEGIN else END)
+        once = (array_id, BEGIN if c.kind == BEGIN else END)
         if event is None or once in self._array_mails:
             return
         self._array_mails[once] = None
-        if once[1] == END:
-            self._array_mails.pop((array_id, BEGIN), None)
-            if len(self._array_mails) > KEEP_FINISHED:
-                del self._array_mails[next(iter(self._array_mails))]
+        if len(self._array_mails) > KEEP_FINISHED:
+            del self._array_mails[next(iter(self._array_mails))]
         self._mail(c.job, event, slurm_array_subject(members, array_id, c.job.spec.name, event))
 
     def _mail(self, job: jobs_pb2.Job, event: str, subject: str = "") -> None:

@@ -221,6 +221,14 @@ def test_an_array_with_tasks_still_to_end_sends_no_end_mail():
     assert sender.sent == []
 
 
+def test_an_ended_array_leaves_nothing_behind():
+    sender = RecordingSender()
+    tasks = array("BEGIN")
+    n = notifier(sender, tasks)
+    run_array(n, tasks, {12: (S.COMPLETED, 0), 13: (S.COMPLETED, 0), 11: (S.COMPLETED, 0)})
+    assert len(sender.sent) == 1 and n._array_mails == {}
+
+
 def test_webhook_gets_every_event_of_every_job():
     sender = RecordingSender(mail_program="", url="http://127.0.0.1:9/")
     sender.mail_program = ""
