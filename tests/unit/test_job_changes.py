@@ -423,3 +423,16 @@ def test_a_split_out_task_and_the_rest_it_left_survive_a_restart(tmp_path):
     assert again.jobs[a].array_tasks_pending == "1-2,4" and again.backlog.of_user["alice"] == 4
     assert again.next_job_id > task_id
     store.close()
+
+
+def test_a_pending_task_updated_alone_is_queued_as_a_job_of_its_own(tmp_path):
+    c, store = make(tmp_path)           # no node: nothing starts
+
+    async def scenario():
+        [a] = await c.submit("alice", [array("1-3")])
+        task = await c.update(c.array_task(a, 2), jobs_pb2.JobSpec(name="second"), ["name"])
+        return a, task
+    a, task = run(scenario())
+    store.close()
+    assert task.state == S.PENDING and task.id in c.queued and c.queued[task.id].array is None
+    assert c.queued[a].array is not None and list(c.queued[a].array.indices) == [1, 3]
