@@ -62,7 +62,8 @@ class JobActions:
     async def hold(self, target: Target, admin: bool) -> ActionResult:
         async def one(job: jobs_pb2.Job) -> ActionResult:
             return await self._hold_one(job, admin)
-        if isinstance(target, TaskTarget) and target.pending and target.job.state == S.HELD:
+        if isinstance(target, TaskTarget) and target.pending and target.job.state == S.HELD and \
+                (not admin or target.job.reason == "JobHeldAdmin"):
             return R.OK, ""       # held with the rest of its array already
         return await self._act(target, one, split=lambda head: True)
 

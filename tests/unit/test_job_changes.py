@@ -436,3 +436,17 @@ def test_a_pending_task_updated_alone_is_queued_as_a_job_of_its_own(tmp_path):
     store.close()
     assert task.state == S.PENDING and task.id in c.queued and c.queued[task.id].array is None
     assert c.queued[a].array is not None and list(c.queued[a].array.indices) == [1, 3]
+
+
+def test_an_operator_hold_of_a_task_in_a_user_held_rest_is_the_tasks_alone(world):
+    c, _, _ = world
+
+    async def scenario():
+        [a] = await c.submit("alice", [array("1-3", hold=True)])
+        assert await c.hold(c.array_task(a, 1), admin=False) == OK      # held with its rest already
+        assert c.array_task(a, 1).pending
+        assert await c.hold(c.array_task(a, 2), admin=True) == OK
+        return a
+    a = run(scenario())
+    assert task_record(c, a, 2).reason == "JobHeldAdmin" and c.jobs[a].reason == "JobHeldUser"
+    assert c.jobs[a].array_tasks_pending == "1,3"
