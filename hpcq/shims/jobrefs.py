@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 # call (hpcq.client.MAX_JOB_IDS_PER_CALL), and a typo must not build millions of them.
 MAX_RANGE_TASKS = 100_000
 
-_SLURM = re.compile(r"([0-9]+)(?:_(?:([0-9]+)|\[([0-9,:\-]+)\]))?(?:\.([A-Za-z0-9_+]+))?")
+_SLURM = re.compile(r"([0-9]+)(?:_(?:([0-9]+)|\[([0-9,:\-]+)\]))?(?:\.([0-9]+|batch|extern|interactive))?")
 _PBS = re.compile(r"([0-9]+)(?:\[([0-9:\-]*)\])?(?:\.[^\s\[\]]*)?")    # the server part after the index
 
 

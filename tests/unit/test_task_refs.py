@@ -32,6 +32,7 @@ def test_slurm_references(text, kwargs, refs):
 
 @pytest.mark.parametrize("text, kwargs", [
     ("5_[1-3]", {}), ("5.batch", {}), ("5+1", {"ranges": True, "steps": True}), ("5_", {}), ("5_x", {}),
+    ("5.x", {"steps": True}), ("5.batch.1", {"steps": True}),
     ("5_[x]", {"ranges": True}), ("5_[1-3", {"ranges": True}), ("abc", {}), ("", {}), ("-5", {}),
     (str(2**64), {}), (f"5_{2**32}", {}), ("5_[1-200000]", {"ranges": True}), ("\u00b2", {}),
 ])
@@ -241,6 +242,16 @@ def test_squeue_j_reads_ids_as_squeue_does():           # Slurm 22.05 with job 5
         squeue.parse(["-j", "abc"], environ={})
 
 
+@pytest.mark.parametrize("item, error", [              # Slurm 22.05's sacct -j ITEM
+    ("abc", "Bad job/step specified: abc"), ("5.x", "Bad step specified: 5"),
+    ("19_x", "Bad job array element specified: 19"), ("19_[1-2]", "Bad job array element specified: 19"),
+])
+def test_sacct_j_malformed(item, error):
+    with pytest.raises(sacct.ShimError) as e:
+        sacct.parse(["-j", item], 100.0, root=True)
+    assert (e.value.text, e.value.exit_code) == (f"sacct: fatal: {error}", 1)
+
+
 def test_sacct_j_task_and_array():
     jobs = array(running=(1, 2))
     now = 100.0
@@ -248,9 +259,7 @@ def test_sacct_j_task_and_array():
     chosen = sacct.select(sacct.parse(["-j", "5_2"], now, root=True), Recorder(jobs), now)
     assert [(j.id, j.array_task_id) for j in chosen] == [(106, 2)]
     assert len(sacct.select(sacct.parse(["-j", "5"], now, root=True), Recorder(jobs), now)) == 3
-    with pytest.raises(sacct.ShimError) as e:              # sacct -j 19_x on Slurm 22.05
-        sacct.parse(["-j", "19_x"], now, root=True)
-    assert e.value.text == "sacct: fatal: Bad job array element specified: 19"
+    assert sacct.parse(["-j", "5_3.batch,6.extern"], now, root=True).tasks == [(5, 3)]
 
 
 # -- PBS --------------------------------------------------------------------------------------

@@ -48,7 +48,6 @@ _NOT_YET = {"c": "-c/--completion", "A": "-A/--accounts",
 class Query(Record):
     job_ids: list[int] = []
     tasks: list[tuple[int, int]] = []  # array tasks N_i, by (array job id, index)
-    unknown_ids: bool = False          # an id that is not a number of ours: it matches nothing
     users: list[str] = []
     all_users: bool = False
     names: list[str] = []
@@ -158,11 +157,7 @@ def parse(argv: Sequence[str], now: float, *, user: str = "", root: bool | None 
                 try:
                     ref = jobrefs.parse_slurm(item, steps=True)[0]      # a step selects its job
                 except jobrefs.JobRefError:
-                    head, underscore, _ = item.partition("_")
-                    if underscore and values.is_digits(head):
-                        raise ShimError(f"{PROG}: fatal: Bad job array element specified: {head}", 1) from None
-                    q.unknown_ids = True        # not an id of ours: sacct finds nothing for it
-                    continue
+                    raise ShimError(f"{PROG}: fatal: {_bad_id(item)}", 1) from None
                 if ref.task is None:
                     q.job_ids.append(ref.job_id)
                 else:
@@ -198,6 +193,15 @@ def parse(argv: Sequence[str], now: float, *, user: str = "", root: bool | None 
     return q
 
 
+def _bad_id(item: str) -> str:
+    """Slurm 22.05's words for a -j item that is no job, task or step."""
+    number = item.partition("_")[0].partition(".")[0]
+    if not values.is_digits(number):
+        return f"Bad job/step specified: {item}"
+    return f"Bad job array element specified: {number}" if item[len(number)] == "_" else \
+        f"Bad step specified: {number}"
+
+
 def _user_name(text: str) -> str:
     """-u takes names or uids."""
     if values.is_digits(text):
@@ -230,8 +234,6 @@ def wanted(job: jobs_pb2.Job, q: Query, now: float) -> bool:
 def select(q: Query, client: Client, now: float) -> list[jobs_pb2.Job]:
     if q.job_ids or q.tasks:
         jobs = _named(q, client)
-    elif q.unknown_ids:
-        jobs = []
     else:
         jobs = client.list(include_finished=True, ended_after=q.start or 0.0, users=q.users, names=q.names,
                            queues=q.partitions)
