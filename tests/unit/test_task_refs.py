@@ -283,6 +283,22 @@ def test_qsig_suspend_and_resume_are_their_calls(capsys):
     assert run(qsig, ["-s", "suspend", "6"], denied, capsys) == (159, "qsig: Unauthorized Request  6.pbshost\n")
 
 
+class StaffOnly(Recorder):
+    """ctld refusing Suspend and Resume to a user at the door (auth's STAFF scope)."""
+
+    def suspend(self, job_ids, *, tasks=()):
+        raise HpcqError("PERMISSION_DENIED", "user 'bob' may not call Suspend")
+
+    resume = suspend
+
+
+def test_suspend_by_a_user(capsys):                      # bob's scontrol suspend 30, 19_2 on Slurm 22.05
+    assert run(scontrol, ["suspend", "30,19_2"], StaffOnly(array()), capsys) == \
+        (1, "Access/permission denied for job 30\nAccess/permission denied for job 19_2\n")
+    assert run(qsig, ["-s", "resume", "30", "19[2]"], StaffOnly(array()), capsys) == \
+        (159, "qsig: Unauthorized Request  30.pbshost\nqsig: Unauthorized Request  19[2].pbshost\n")
+
+
 def test_qrerun(capsys):
     client = Recorder(array(), [R(job_id=7, code=R.INVALID_STATE)])
     assert run(qrerun, ["7", "5[2]"], client, capsys) == (168, "qrerun: Request invalid for state of job 7.pbshost\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from hpcq.errors import HpcqError
 from hpcq.shims import errors, getopt, jobrefs, output, values, versions
 from hpcq.shims.connection import Connection
 from hpcq.shims.errors import ShimError
@@ -49,12 +50,18 @@ def _signal(argv: list[str], conn: Connection) -> int:
     if versions.pbs_version(not signal):
         return 0
     job_ids, tasks = jobrefs.split(refs)
-    if signal == SUSPEND:
-        results = conn.client.suspend(job_ids, tasks=tasks)
-    elif signal == RESUME:
-        results = conn.client.resume(job_ids, tasks=tasks)
-    else:
+    if signal not in (SUSPEND, RESUME):
         results = conn.client.signal(job_ids, signal, tasks=tasks)
+        return output.refusals(*actions.report(PROG, results, conn.cluster, refs=refs))
+    try:
+        call = conn.client.suspend if signal == SUSPEND else conn.client.resume
+        results = call(job_ids, tasks=tasks)
+    except HpcqError as e:
+        if e.code != "PERMISSION_DENIED":
+            raise
+        # Suspending is an operator's: PBS refuses each job as it refuses an operator hold.
+        denied = [f"{PROG}: Unauthorized Request  {ref.pbs(conn.cluster)}" for ref in refs]
+        return output.refusals(denied, errors.pbs_exit(errors.PBSE_PERM))
     return output.refusals(*actions.report(PROG, results, conn.cluster, refs=refs))
 
 

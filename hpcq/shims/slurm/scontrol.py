@@ -480,10 +480,15 @@ def _act(cmd: Command, conn: Connection) -> int:
         results = client.release(job_ids, tasks=tasks)
     elif cmd.verb in ("requeue", "requeuehold"):
         results = client.requeue(job_ids, tasks=tasks, hold=cmd.verb == "requeuehold")
-    elif cmd.verb == "suspend":
-        results = client.suspend(job_ids, tasks=tasks)
-    elif cmd.verb == "resume":
-        results = client.resume(job_ids, tasks=tasks)
+    elif cmd.verb in ("suspend", "resume"):
+        try:
+            results = (client.suspend if cmd.verb == "suspend" else client.resume)(job_ids, tasks=tasks)
+        except HpcqError as e:
+            if e.code != "PERMISSION_DENIED":
+                raise
+            # An operator's verb: Slurm 22.05 refuses each job, a task too, "for job N_i".
+            denied = [f"Access/permission denied for job {ref.slurm()}" for ref in cmd.refs]
+            return output.refusals([] if cmd.quiet else denied, 1)
     else:
         # As Slurm: an operator's hold is an admin hold (JobHeldAdmin), a user's a user hold.
         results = client.hold(job_ids, admin=cmd.verb == "hold" and os.geteuid() == 0, tasks=tasks)
