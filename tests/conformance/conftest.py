@@ -24,6 +24,8 @@ from tests.conformance.scenario import Scenario  # noqa: E402
 
 OUTCOMES: list[Outcome] = []
 STARTED = time.monotonic()
+if ENABLED:
+    report.start()
 
 
 @pytest.fixture(scope="session")
@@ -63,5 +65,4 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line("")
         for line in report.table(OUTCOMES, time.monotonic() - STARTED):
             terminalreporter.write_line(line)
-        path = report.write_json(OUTCOMES)
-        terminalreporter.write_line(f"details: {path}")
+        terminalreporter.write_line(f"every outcome: {report.path()}")

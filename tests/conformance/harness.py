@@ -28,7 +28,8 @@ class Outcome:
 def _transcript(results: list[tuple[str, Result]]) -> str:
     parts = []
     for command, r in results:
-        parts.append(f"$ {command}\n{r.stdout}" + (f"[stderr]\n{r.stderr}" if r.stderr else "") + f"[exit {r.status}]\n")
+        stderr = f"[stderr]\n{r.stderr}" if r.stderr else ""
+        parts.append(f"$ {command}\n{r.stdout}{stderr}[exit {r.status}]\n")
     return "".join(parts)
 
 
@@ -59,5 +60,5 @@ def run_case(case: Case, scenario: Scenario, systems: list[System], workdir: Pat
         return Outcome(case, IDENTICAL)
     diff = "".join(difflib.unified_diff(reference.splitlines(keepends=True), ours.splitlines(keepends=True),
                                         systems[0].name, systems[1].name))
-    reason = allowlist.reason(case.id)
+    reason = allowlist.explain(case.id, reference, ours)
     return Outcome(case, ALLOWED if reason else FAILED, reason or "", diff)

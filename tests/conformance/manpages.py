@@ -11,6 +11,7 @@ paragraphs (``\\fB%a\\fR``, ``\\fBAccount\\fR``) inside that option's paragraph.
 from __future__ import annotations
 
 import gzip
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +64,7 @@ def tags(command: str) -> list[Tag]:
     lines = read(command)
     found: list[Tag] = []
     owner = ""
-    for previous, line in zip(lines, lines[1:]):
+    for previous, line in itertools.pairwise(lines):
         if not previous.startswith(".TP") or line.startswith("."):
             continue
         text = plain(line).strip()
@@ -96,11 +97,11 @@ def field_names(command: str, option: str) -> list[str]:
     names: list[str] = []
     for tag in tags(command):
         # ``%`` letters are -o's alone, wherever the page's examples put other option tags.
-        if option == "-o" and tag.text.startswith("%"):
-            pass
-        elif option == "-o" or tag.text.startswith("%"):
-            continue
-        elif tag.owner.split("=")[0].split(", ")[0] != option and option not in tag.owner.split("=")[0].split(", "):
+        owners = tag.owner.split("=")[0].split(", ")
+        if option == "-o":
+            if not tag.text.startswith("%"):
+                continue
+        elif tag.text.startswith("%") or option not in owners:
             continue
         word = tag.bold_word
         if word and word not in names:

@@ -26,15 +26,32 @@ def table(outcomes: Sequence[Outcome], seconds: float) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     lines = ["conformance: hpcq against Slurm 22.05"]
     for i, row in enumerate(rows):
-        lines.append("  ".join(cell.ljust(w) if j == 0 else cell.rjust(w) for j, (cell, w) in enumerate(zip(row, widths))))
+        cells = zip(row, widths, strict=True)
+        lines.append("  ".join(cell.ljust(w) if j == 0 else cell.rjust(w) for j, (cell, w) in enumerate(cells)))
         if i == 0 or i == len(rows) - 2:
             lines.append("  ".join("-" * w for w in widths))
     lines.append(f"duration: {seconds / 60:.1f} min")
     return lines
 
 
-def write_json(outcomes: Sequence[Outcome]) -> Path:
-    path = Path(os.environ.get("HPCQ_CONFORMANCE_REPORT", Path(tempfile.gettempdir()) / "hpcq-conformance.json"))
-    path.write_text(json.dumps([{"case": o.case.id, "family": o.case.family, "verdict": o.verdict,
-                                 "reason": o.reason, "diff": o.diff} for o in outcomes], indent=1))
-    return path
+def _path() -> Path:
+    return Path(os.environ.get("HPCQ_CONFORMANCE_REPORT", Path(tempfile.gettempdir()) / "hpcq-conformance.jsonl"))
+
+
+def _record(o: Outcome) -> str:
+    return json.dumps({"case": o.case.id, "family": o.case.family, "verdict": o.verdict, "reason": o.reason,
+                       "diff": o.diff}) + "\n"
+
+
+def start() -> None:
+    _path().write_text("")
+
+
+def append(outcome: Outcome) -> None:
+    """One outcome more in the run's JSON lines, as it happens (a long run can be read midway)."""
+    with _path().open("a") as f:
+        f.write(_record(outcome))
+
+
+def path() -> Path:
+    return _path()

@@ -95,6 +95,10 @@ def stop_slurm() -> None:
     subprocess.run(["bash", str(HERE / "slurm_up.sh"), "down"], capture_output=True, timeout=120)
 
 
+# Slurm's default priority/basic orders jobs by submission alone: no multifactor weights.
+_SLURM_PRIORITY = [f"ctld.priority_weight_{factor}=0" for factor in ("age", "fairshare", "job_size", "queue")]
+
+
 def start_hpcq(home: Path, workdir: Path) -> System:
     """An hpcq local cluster whose one node is named as the host (as Slurm's is), offering
     the reference node's CPUs and memory."""
@@ -105,7 +109,7 @@ def start_hpcq(home: Path, workdir: Path) -> System:
     bindir = testing.commands_dir()
     env = {**_base_env(), "HPCQ_HOME": str(home), "PATH": f"{bindir}:{os.environ.get('PATH', '')}"}
     # The node offers more CPUs than this machine may have: no confinement to real cores.
-    settings = ["noded.confine_jobs=false", "ctld.sched_interval=1", f"cluster.name={HOST}"]
+    settings = ["noded.confine_jobs=false", "ctld.sched_interval=1", f"cluster.name={HOST}", *_SLURM_PRIORITY]
     done = subprocess.run([str(bindir / "hpcqctl"), "up", "--nodes", "0", *(f"--set={s}" for s in settings)],
                           capture_output=True, text=True, env=env, timeout=120)
     if done.returncode != 0:

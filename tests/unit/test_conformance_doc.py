@@ -40,8 +40,9 @@ def test_durations_keep_their_shape():
 
 
 def test_sessions_load_and_new_ids():
-    assert normalize("AllocNode:Sid=vm:4242 CPULoad=0.35 FreeMem=123\nSubmitted batch job 42\n") == \
-        "AllocNode:Sid=vm:<pid> CPULoad=<load> FreeMem=<load>\nSubmitted batch job <new-id>\n"
+    assert normalize("AllocNode:Sid=localhost:4242 CPULoad=0.35 FreeMem=123\nSubmitted batch job 42\n") == \
+        "AllocNode:Sid=<session> CPULoad=<load> FreeMem=<load>\nSubmitted batch job <new-id>\n"
+    assert normalize("   Priority=4294901759 Nice=0") == normalize("   Priority=1 Nice=0")
 
 
 def test_counts_and_ids_are_compared():

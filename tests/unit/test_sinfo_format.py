@@ -93,7 +93,7 @@ def test_filters_by_state_and_responding():
 
 def test_list_reasons():
     assert show("-R").splitlines() == ["REASON               USER      TIMESTAMP           NODELIST",
-                                       "disk                 (null)    Unknown             n04"]
+                                       "disk                 Unknown   Unknown             n04"]
 
 
 def test_option_errors():

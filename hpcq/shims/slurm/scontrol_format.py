@@ -99,6 +99,9 @@ def _end(job: Job) -> str:
     limit = sq.time_limit(job)
     if sq.started(job) and limit:
         return _iso(job.start_time + math.ceil(limit / 60) * 60)
+    if job.state in states.QUEUED and job.planned_start_time and limit:
+        # A job the scheduler has planned: its expected end, as Slurm's backfill sets it.
+        return _iso(job.planned_start_time + math.ceil(limit / 60) * 60)
     return "Unknown"
 
 
@@ -166,7 +169,8 @@ def job_lines(job: Job, now: float, *, details: bool = False) -> list[str]:
         f"SubmitTime={_iso(job.submit_time)} EligibleTime={_eligible(job)}",
         f"AccrueTime={_accrue(job)}",
         f"StartTime={_start(job)} EndTime={_end(job)} Deadline=N/A",
-        f"SuspendTime=None SecsPreSuspend=0 LastSchedEval={_iso(job.start_time or job.submit_time)} Scheduler=Main",
+        f"SuspendTime=None SecsPreSuspend=0 LastSchedEval={_iso(job.start_time or job.submit_time)} "
+        f"Scheduler={'Backfill:*' if job.state in states.QUEUED and job.planned_start_time else 'Main'}",
         f"Partition={sq.partition(job)} AllocNode:Sid={spec.submit_host or 'localhost'}:0",
         f"ReqNodeList={spec.attributes.get('nodelist') or '(null)'} "
         f"ExcNodeList={hostlist.compress(r.exclude_nodes) or '(null)'}",

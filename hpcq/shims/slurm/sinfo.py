@@ -1,4 +1,4 @@
-"""sinfo: partitions and nodes — the default table, ``-s``, ``-l``, ``-N``, ``-R``, ``-o`` formats."""
+"""sinfo: partitions and nodes — the default table, ``-s``, ``-l``, ``-N``, ``-R``, ``-o`` and ``-O`` formats."""
 from __future__ import annotations
 
 import os
@@ -29,6 +29,7 @@ Usage: sinfo [OPTIONS]
   -n, --nodes=NODES          report on specific node(s)
   -N, --Node                 Node-centric format
   -o, --format=format        format specification
+  -O, --Format=format        long format specification
   -p, --partition=PARTITION  report on specific partition
   -r, --responding           report only responding nodes
   -R, --list-reasons         list reason nodes are down or drained
@@ -36,12 +37,12 @@ Usage: sinfo [OPTIONS]
   -t, --states=node_state    specify the what states of nodes to view
   -V, --version              output version information and exit"""
 TABLE = OptionTable(
-    short="adehln:No:p:rRst:vV",
+    short="adehln:No:O:p:rRst:vV",
     long={"all": ("", "a"), "dead": ("", "d"), "exact": ("", "e"), "noheader": ("", "h"), "long": ("", "l"),
           "nodes": (":", "n"), "Node": ("", "N"), "format": (":", "o"), "partition": (":", "p"),
           "responding": ("", "r"), "list-reasons": ("", "R"), "summarize": ("", "s"), "states": (":", "t"),
           "verbose": ("", "v"), "version": ("", "V"), "help": ("", "help"), "usage": ("", "usage"),
-          "json": ("::", "json"), "yaml": ("::", "yaml")})
+          "json": ("::", "json"), "yaml": ("::", "yaml"), "Format": (":", "O"), "noconvert": ("", "noconvert")})
 
 # -t words and the hpcq states they name (sinfo accepts long and short spellings).
 _STATE_WORDS = {
@@ -58,6 +59,7 @@ class Query(Record):
     summarize: bool = False
     reasons: bool = False
     fmt: str = ""
+    named_format: str = ""        # -O's text: the table is -O's fields
     partitions: list[str] = []
     node_names: list[str] = []
     states: set[str] = set()      # sinfo %T words, without "*"
@@ -103,7 +105,11 @@ def parse(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Quer
         elif key == "R":
             q.reasons = True
         elif key == "o":
-            q.fmt = value
+            q.fmt, q.named_format = value, ""
+        elif key == "O":
+            q.named_format = value
+            if value.lower() == "all":       # -O All is %all
+                q.fmt, q.named_format = "%all", ""
         elif key == "p":
             q.partitions.extend(values.split_list(value))
         elif key == "n":
@@ -160,8 +166,9 @@ def render(q: Query, queues: Sequence[sf.Queue], nodes: Sequence[sf.Node], now: 
     if not q.node_oriented and (q.states or q.node_names or q.responding is not None):
         # A partition none of whose nodes are left is not shown.
         wanted_queues = [x for x in wanted_queues if not x.nodes or set(x.nodes) & {n.name for n in kept}]
+    named = sf.parse_named_format(q.named_format) if q.named_format else None
     return sf.render(wanted_queues, kept, now, fmt=q.format(), header=q.header, long=q.long,
-                     node_oriented=q.node_oriented, summarize=q.summarize)
+                     node_oriented=q.node_oriented, summarize=q.summarize, named=named)
 
 
 def _show(argv: list[str], conn: Connection) -> int:
@@ -171,6 +178,8 @@ def _show(argv: list[str], conn: Connection) -> int:
     if q.dump:
         sys.stdout.write(dumps.sinfo(q.dump, conn))
         return 0
+    for error in sf.named_format_errors(q.named_format):
+        print(f"sinfo: error: {error}", file=sys.stderr)
     client = conn.client
     sys.stdout.write(render(q, client.queues(), client.nodes(), clock.now()))
     return 0

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 from hpcq import hostlist, units
 from hpcq.api.lite import admin_pb2
+from hpcq.shims import versions
 from hpcq.shims.record import Record
 from hpcq.shims.slurm.squeue_format import Field, FormatError
 
@@ -146,21 +147,52 @@ FIELDS: dict[str, FieldDef] = {
     "N": FieldDef("NODELIST", lambda ln: hostlist.compress(n.name for n in ln.nodes)),
     "o": FieldDef("NODE_ADDR", lambda ln: hostlist.compress(n.name for n in ln.nodes)),
     "O": FieldDef("CPU_LOAD", lambda ln: f"{ln.first.load.load_1m:.2f}", per_node=True),
-    "p": FieldDef("PRIO_TIER", lambda ln: str(ln.queue.priority) if ln.queue else "n/a"),
+    "p": FieldDef("PRIO_TIER", lambda ln: str(ln.queue.priority or 1) if ln.queue else "n/a"),
     "P": FieldDef("PARTITION", lambda ln: _partition(ln, star=True)),
     "r": FieldDef("ROOT", lambda ln: "no"),
     "R": FieldDef("PARTITION", lambda ln: _partition(ln, star=False)),
     "s": FieldDef("JOB_SIZE", lambda ln: "1-infinite"),
     "t": FieldDef("STATE", lambda ln: state_short(ln.first), per_node=True),
     "T": FieldDef("STATE", lambda ln: state_long(ln.first), per_node=True),
-    "u": FieldDef("USER", lambda ln: "(null)"),
-    "U": FieldDef("USER", lambda ln: "(null)"),
+    "u": FieldDef("USER", lambda ln: "Unknown"),
+    "U": FieldDef("USER", lambda ln: "Unknown"),
+    "v": FieldDef("VERSION", lambda ln: versions.SLURM_VERSION_LINE.split()[-1]),
+    "V": FieldDef("CLUSTER", lambda ln: "N/A"),
     "w": FieldDef("WEIGHT", lambda ln: "1"),
+    "I": FieldDef("PRIO_JOB_FACTOR", lambda ln: "1"),
+    "M": FieldDef("PREEMPT_MODE", lambda ln: "OFF"),
+    "S": FieldDef("ALLOCNODES", lambda ln: "all"),
     "X": FieldDef("SOCKETS", lambda ln: "1", per_node=True),
     "Y": FieldDef("CORES", lambda ln: socket_core_thread(ln.first).split(":")[1], per_node=True),
     "Z": FieldDef("THREADS", lambda ln: socket_core_thread(ln.first).split(":")[2], per_node=True),
     "z": FieldDef("S:C:T", lambda ln: socket_core_thread(ln.first), per_node=True),
 }
+# -O names sinfo has no letter for (they are reached by name only).
+NAMED_ONLY: dict[str, FieldDef] = {
+    "allocmem": FieldDef("ALLOCMEM", lambda ln: str(ln.first.memory_allocated_mb), per_node=True),
+    "comment": FieldDef("COMMENT", lambda ln: "(null)"),
+    "extra": FieldDef("EXTRA", lambda ln: "(null)"),
+    "gresused": FieldDef("GRES_USED", lambda ln: "(null)", per_node=True),
+    "port": FieldDef("PORT", lambda ln: "0", per_node=True),
+    "statecomplete": FieldDef("STATECOMPLETE", lambda ln: state_long(ln.first), per_node=True),
+}
+FIELDS.update(NAMED_ONLY)
+# sinfo(1) "-O <output_format>": name (any case) -> its field.
+NAMED_FIELDS: dict[str, str] = {
+    "allocmem": "allocmem", "allocnodes": "S", "available": "a", "cluster": "V", "comment": "comment",
+    "cores": "Y", "cpus": "c", "cpusload": "O", "cpusstate": "C", "defaulttime": "L", "disk": "d",
+    "extra": "extra", "features": "f", "features_act": "b", "freemem": "e", "gres": "G", "gresused": "gresused",
+    "groups": "g", "maxcpuspernode": "B", "memory": "m", "nodeaddr": "o", "nodeai": "A", "nodeaiot": "F",
+    "nodehost": "n", "nodelist": "N", "nodes": "D", "oversubscribe": "h", "partition": "P",
+    "partitionname": "R", "port": "port", "preemptmode": "M", "priorityjobfactor": "I", "prioritytier": "p",
+    "reason": "E", "root": "r", "size": "s", "socketcorethread": "z", "sockets": "X",
+    "statecompact": "t", "statelong": "T", "statecomplete": "statecomplete", "threads": "Z", "time": "l",
+    "timestamp": "H", "user": "u", "userlong": "U", "version": "v", "weight": "w",
+}
+# %all (and -O All): every letter, lower case first, "|" after each lower-case one and " |"
+# between upper-case ones, as sinfo builds it.
+ALL_FORMAT = "|".join(f"%{c}" for c in "abcdefghlmnoprstuvwz") + "|" + \
+    " |".join(f"%{c}" for c in "ABCDEFGHILMNOPRSTUVXYZ") + " "
 # Fields whose width "#" stretches: the partition name, or the node list.
 _HASH_PARTITION = frozenset("PR")
 _HASH_NODES = frozenset("Nno")
@@ -183,9 +215,47 @@ class SinfoField(namedtuple("SinfoField", "letter width right suffix")):
 _SPEC = re.compile(r"%(\.?)(#|-?\d*)([A-Za-z])")
 
 
+_WIDTH = re.compile(r"\s*([+-]?\d*)")
+
+
+def _named_tokens(text: str) -> list[tuple[str, SinfoField | None]]:
+    """-O's comma-separated ``name[:[.][width][suffix]]`` pieces as sinfo parses them: 20
+    wide without ``:``, as wide as the value with ``:`` and no width; None for a name
+    sinfo does not know."""
+    found: list[tuple[str, SinfoField | None]] = []
+    for item in text.split(","):
+        if not item:
+            continue
+        name, colon, rest = item.partition(":")
+        key = NAMED_FIELDS.get(name.lower())
+        right, width, suffix = False, 20, ""
+        if colon:
+            right = rest.startswith(".")
+            rest = rest[1:] if right else rest
+            m = _WIDTH.match(rest)
+            assert m is not None
+            digits = m[1] if m[1] not in ("", "+", "-") else ""
+            width = max(int(digits), 0) if digits else 0
+            suffix = rest[m.end():] if digits else rest
+        found.append((name, SinfoField(key, width, right, suffix) if key else None))
+    return found
+
+
+def parse_named_format(text: str) -> list[SinfoField]:
+    """``NodeList:10,CPUs:.4,StateLong``: the fields sinfo knows (named_format_errors the others)."""
+    return [f for _, f in _named_tokens(text) if f is not None]
+
+
+def named_format_errors(text: str) -> list[str]:
+    # sic: sinfo 22.05 says "job" here.
+    return [f"Invalid job format specification: {name}" for name, f in _named_tokens(text) if f is None]
+
+
 def parse_format(text: str) -> tuple[str, list[SinfoField]]:
     """The text before the first field, and the fields. Raises FormatError naming an
     unknown field letter."""
+    if text == "%all":
+        text = ALL_FORMAT
     matches = list(_SPEC.finditer(text))
     fields = []
     for i, m in enumerate(matches):
@@ -244,9 +314,10 @@ def _value(letter: str, line: Line) -> str:
 
 def render(queues: Sequence[Queue], nodes: Sequence[Node], now: float, *, fmt: str = DEFAULT_FORMAT,
            header: bool = True, long: bool = False, node_oriented: bool = False,
-           summarize: bool = False) -> str:
-    """The whole of sinfo's output for these partitions and nodes."""
-    prefix, spec = parse_format(fmt)
+           summarize: bool = False, named: Sequence[SinfoField] | None = None) -> str:
+    """The whole of sinfo's output for these partitions and nodes; `named`: -O's fields,
+    instead of the format."""
+    prefix, spec = ("", list(named)) if named is not None else parse_format(fmt)
     rows = lines(queues, nodes, spec, node_oriented=node_oriented, summarize=summarize)
     hash_widths = {
         "P": max([MIN_HASH_WIDTH] + [len(_partition(r, star=True)) for r in rows]),

@@ -31,7 +31,8 @@ TABLE = OptionTable(
           "Format": (":", "O"), "jobs": ("::", "j"), "long": ("", "l"), "name": (":", "n"),
           "partition": (":", "p"), "sort": (":", "S"), "start": ("", "start"), "states": (":", "t"),
           "user": (":", "u"), "verbose": ("", "v"), "version": ("", "V"), "me": ("", "me"),
-          "help": ("", "help"), "usage": ("", "usage"), "json": ("::", "json"), "yaml": ("::", "yaml")})
+          "help": ("", "help"), "usage": ("", "usage"), "json": ("::", "json"), "yaml": ("::", "yaml"),
+          "noconvert": ("", "noconvert")})
 
 # Every state name squeue accepts with -t, hpcq's or not (a state hpcq never has matches nothing).
 _SLURM_STATES = {"PENDING": "PD", "RUNNING": "R", "SUSPENDED": "S", "COMPLETING": "CG", "COMPLETED": "CD",
@@ -54,6 +55,7 @@ class Query(Record):
     long: bool = False
     fmt: str = squeue_format.DEFAULT_FORMAT
     named: list[squeue_format.NamedField] = []    # -O
+    named_format: str = ""                        # -O's text (or SQUEUE_FORMAT2's): the table is -O's
     sort: list[tuple[str, bool]] = []             # -S
     start: bool = False
     expand: bool = False                 # -r: a pending array as one line per task
@@ -80,6 +82,9 @@ def parse(argv: Sequence[str], environ: dict[str, str] | None = None, user: str 
     environ = os.environ if environ is None else environ
     options, operands = getopt.command_line(PROG, argv, TABLE, then=TRY_HELP, exit_code=1)
     q = Query(fmt=environ.get("SQUEUE_FORMAT", squeue_format.DEFAULT_FORMAT))
+    if environ.get("SQUEUE_FORMAT2") and not environ.get("SQUEUE_FORMAT"):
+        q.named_format = environ["SQUEUE_FORMAT2"]
+        q.named = squeue_format.parse_named_format(q.named_format)
     for key, value in options:
         if key in ("help", "usage"):
             q.help = True
@@ -92,7 +97,8 @@ def parse(argv: Sequence[str], environ: dict[str, str] | None = None, user: str 
         elif key in ("O", "S"):
             try:
                 if key == "O":
-                    q.named = squeue_format.parse_named_format(value or "")
+                    q.named_format = value or ""
+                    q.named = squeue_format.parse_named_format(q.named_format)
                 else:
                     q.sort = squeue_format.parse_sort(value or "")
             except squeue_format.FormatError as e:
@@ -104,7 +110,7 @@ def parse(argv: Sequence[str], environ: dict[str, str] | None = None, user: str 
         elif key == "l":
             q.long = True
         elif key == "o":
-            q.fmt = value or ""
+            q.fmt, q.named_format, q.named = value or "", "", []
         elif key == "j":
             for item in values.split_list(value):
                 _add_job_id(q, item)
@@ -217,9 +223,15 @@ def _show(argv: list[str], conn: Connection) -> int:
     if q.dump:
         sys.stdout.write(dumps.squeue(q.dump, conn))
         return 0
+    # As squeue: a field it does not know is said, and left out (-O) or printed as written (-o).
+    errors = squeue_format.named_format_errors(q.named_format) if q.named_format else \
+        squeue_format.format_errors(q.fmt)
+    for error in errors:
+        print(f"squeue: error: {error}", file=sys.stderr)
     jobs = select(q, conn)
-    if q.named:
-        sys.stdout.write(squeue_format.render_named(jobs, clock.now(), q.named, header=q.header))
+    if q.named_format:
+        sys.stdout.write(squeue_format.render_named(jobs, clock.now(), q.named, header=q.header,
+                                                    cluster=conn.cluster))
     else:
         sys.stdout.write(squeue_format.render(jobs, clock.now(), fmt=q.fmt, header=q.header, long=q.long))
     return 0

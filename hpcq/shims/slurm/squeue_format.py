@@ -147,12 +147,13 @@ def output_path(job: Job, which: str) -> str:
     working directory."""
     spec = job.spec
     pattern = spec.stdout_path if which == "o" or spec.join_output or not spec.stderr_path else spec.stderr_path
-    array = job.HasField("array_task_id")
+    # The pending rest of an array is an array record too: its %a is Slurm's "no task".
+    array = job.HasField("array_task_id") or bool(job.array_tasks_pending)
     pattern = pattern or ("slurm-%A_%a.out" if array else "slurm-%j.out")
     nodes = node_names(job)
     values = {"j": str(job.id), "J": str(job.id), "x": spec.name, "u": job.user, "N": nodes[0] if nodes else "",
               "n": "0", "t": "0", "s": "4294967294", "A": str(job.array_job_id if array else job.id),
-              "a": str(job.array_task_id) if array else NO_ARRAY_INDEX}
+              "a": str(job.array_task_id) if job.HasField("array_task_id") else NO_ARRAY_INDEX}
     path = filenames.expand_slurm(pattern, values)
     directory = spec.workdir or spec.submit_dir
     return path if path.startswith("/") or not directory else f"{directory.rstrip('/')}/{path}"
@@ -310,9 +311,8 @@ class Field(namedtuple("Field", "letter width right suffix")):
         return (cut.rjust(self.width) if self.right else cut.ljust(self.width)) + self.suffix
 
 
-_SPEC = re.compile(r"%(\.?)-?(\d*)([A-Za-z])")   # "%-8j" is left-justified, as "%8j"
-
-
+# One ``%`` token: ``[.][width]letter`` and the literal text up to the next ``%``.
+_TOKEN = re.compile(r"(\.?)(\d*)(.?)", re.S)
 class FormatError(ValueError):
     pass
 
@@ -327,20 +327,42 @@ def _group(job: Job) -> tuple[str, str, str]:
     return group or "(null)", "" if gid is None else str(gid), "" if uid is None else str(uid)
 
 
+def _tokens(text: str) -> tuple[str, list[tuple[re.Match[str], str]]]:
+    """As squeue splits a format: the text before the first ``%``, then each non-empty
+    piece between two ``%`` (so ``%%`` is nothing), parsed as ``[.][width]letter suffix``."""
+    prefix, percent, rest = text.partition("%")
+    if not percent:
+        return text, []
+    found = []
+    for token in rest.split("%"):
+        if token:
+            m = _TOKEN.match(token)
+            assert m is not None
+            found.append((m, token))
+    return prefix, found
+
+
 def parse_format(text: str) -> tuple[str, list[Field]]:
-    """The text before the first field, and the fields. Raises FormatError naming an
-    unknown field letter. ``%all`` is every field."""
+    """The text before the first field, and the fields. ``%all`` is every field. A piece
+    whose letter is no field is printed as written (``%!``), as squeue does after saying
+    so (format_errors)."""
     if text == "%all":
         text = ALL_FORMAT
-    matches = list(_SPEC.finditer(text))
+    prefix, tokens = _tokens(text)
     fields = []
-    for i, m in enumerate(matches):
-        if m[3] not in FIELDS:
-            raise FormatError(f"Invalid job format specification: {m[3]}")
-        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        fields.append(Field(m[3], min(int(m[2] or 0), values.MAX_FIELD_WIDTH), m[1] == ".", text[m.end():end]))
-    prefix = text[:matches[0].start()] if matches else text
+    for m, token in tokens:
+        if m[3] in FIELDS:
+            fields.append(Field(m[3], min(int(m[2] or 0), values.MAX_FIELD_WIDTH), m[1] == ".", token[m.end():]))
+        else:
+            fields.append(Field("", 0, False, "%" + token))
     return prefix, fields
+
+
+def format_errors(text: str) -> list[str]:
+    """squeue's complaint for each piece of a -o format whose letter is no field."""
+    if text == "%all":
+        return []
+    return [f"Invalid job format specification: {m[3]}" for m, _ in _tokens(text)[1] if m[3] not in FIELDS]
 
 
 # -- tables -------------------------------------------------------------------------------
@@ -352,8 +374,9 @@ _STATE_ORDER = {S.PENDING: 0, S.HELD: 0, S.WAITING: 0, S.RUNNING: 1, S.COMPLETIN
 
 
 def sort_jobs(jobs: Iterable[Job]) -> list[Job]:
-    """squeue's default order ("P,t,-p"): partition, state, then priority, highest first."""
-    return sorted(jobs, key=lambda j: (partition(j), _STATE_ORDER.get(j.state, 9), -j.priority,
+    """squeue's default order ("P,t,-p"): partition, state, then priority, highest first.
+    squeue orders states by their compact names (``CA`` ``CD`` ``F`` ``PD`` ``R`` ``TO``)."""
+    return sorted(jobs, key=lambda j: (partition(j), states.slurm_code(j.state), -priority(j),
                                        j.array_job_id or j.id, j.array_task_id, j.id))
 
 
@@ -367,9 +390,9 @@ def render(jobs: Sequence[Job], now: float, *, fmt: str = DEFAULT_FORMAT, header
     if long:
         lines.append(units.format_ctime(now))
     if header:
-        lines.append(prefix + "".join(f.render(FIELDS[f.letter].header) for f in fields))
+        lines.append(prefix + "".join(f.render(FIELDS[f.letter].header if f.letter else "") for f in fields))
     for job in jobs:
-        lines.append(prefix + "".join(f.render(FIELDS[f.letter].value(job, now)) for f in fields))
+        lines.append(prefix + "".join(f.render(FIELDS[f.letter].value(job, now) if f.letter else "") for f in fields))
     return "".join(line + "\n" for line in lines)
 
 
@@ -418,88 +441,226 @@ def _named(letter: str) -> Callable[[Job, float], str]:
     return FIELDS[letter].value
 
 
-# squeue(1) "-O <output_format>": name -> (header, value). Names are case-insensitive.
+def _iso_or_na(seconds: float) -> str:
+    return units.format_iso(seconds) if seconds else "N/A"
+
+
+def _eligible(job: Job) -> str:
+    """When the job became eligible to run: N/A while held, waiting on a dependency or a
+    throttle, or never considered (the pending rest of an array)."""
+    if job.state == S.HELD or job.array_tasks_pending or job.reason in _NOT_ELIGIBLE:
+        return "N/A"
+    if states.is_finished(job.state) and not job.start_time:
+        return "N/A"
+    return _iso_or_na(job.eligible_time or job.submit_time)
+
+
+def _accrue(job: Job) -> str:
+    """When the job began to accrue age priority; an array's tasks do not."""
+    if job.HasField("array_task_id") or job.array_tasks_pending:
+        return "N/A"
+    return _eligible(job)
+
+
+_NOT_ELIGIBLE = {"Dependency", "DependencyNeverSatisfied", "BeginTime", "JobArrayTaskLimit"}
+
+
+def _pending_seconds(job: Job, now: float) -> str:
+    """PendingTime: seconds from eligible to start (or to now while pending)."""
+    eligible = job.eligible_time or job.submit_time
+    if _eligible(job) == "N/A" or not eligible:
+        return "0"
+    end = job.start_time if job.start_time else (0 if states.is_finished(job.state) else now)
+    return str(max(0, int(end - eligible))) if end else "0"
+
+
+def _batch_host(job: Job) -> str:
+    return (node_names(job) or ["n/a"])[0]
+
+
+def _exit_status(job: Job) -> str:
+    """-O exit_code: the wait status, as the kernel reports it (3 << 8, or the signal)."""
+    return str((job.exit_code << 8) | job.signal)
+
+
+def _constant(text: str) -> Callable[[Job, float], str]:
+    return lambda j, now: text
+
+
+# squeue(1) "-O <output_format>": name -> (header, value), every documented name; names
+# are case-insensitive. Fields for what hpcq has no notion of (burst buffers, federation,
+# boards, switches) print what Slurm prints for a job that uses none.
 NAMED_FIELDS: dict[str, tuple[str, Callable[[Job, float], str]]] = {
     "account": ("ACCOUNT", _named("a")),
+    "accruetime": ("ACCRUE_TIME", lambda j, now: _accrue(j)),
+    "admin_comment": ("ADMIN_COMMENT", _constant("(null)")),
+    "allocnodes": ("ALLOC_NODES", lambda j, now: j.spec.submit_host or "localhost"),
+    "allocsid": ("ALLOC_SID", _constant("0")),
     "arrayjobid": ("ARRAY_JOB_ID", _named("F")),
     "arraytaskid": ("ARRAY_TASK_ID", _named("K")),
-    "batchhost": ("EXEC_HOST", _named("B")),
+    "associd": ("ASSOC_ID", _constant("0")),
+    "batchflag": ("BATCH_FLAG", _constant("1")),
+    "batchhost": ("EXEC_HOST", lambda j, now: _batch_host(j)),
+    "boardspernode": ("BOARDS_PER_NODE", _constant("0")),
+    "burstbuffer": ("BURST_BUFFER", _constant("(null)")),
+    "burstbufferstate": ("BURST_BUFFER_STATE", _constant("(null)")),
+    "cluster": ("CLUSTER", _constant("")),      # render_named's cluster
+    "clusterfeature": ("CLUSTER_FEATURES", _constant("(null)")),
     "command": ("COMMAND", _named("o")),
     "comment": ("COMMENT", _named("k")),
+    "contiguous": ("CONTIGUOUS", _constant("0")),
+    "container": ("CONTAINER", _constant("(null)")),
+    "cores": ("CORES_PER_SOCKET", _constant("*")),
+    "corespec": ("CORE_SPEC", _constant("N/A")),
     "cpus-per-task": ("CPUS_PER_TASK", lambda j, now: str(j.spec.resources.cpus_per_task or 1)),
+    "cpuspertask": ("CPUS_PER_TASK", lambda j, now: str(j.spec.resources.cpus_per_task or 1)),
+    "deadline": ("DEADLINE", _constant("N/A")),
+    "delayboot": ("DELAY_BOOT", _constant("0:00")),
     "dependency": ("DEPENDENCY", _named("E")),
-    "eligibletime": ("ELIGIBLE_TIME", lambda j, now: units.format_iso(j.eligible_time) if j.eligible_time
-                     else "N/A"),
+    "derivedec": ("DERIVED_EC", _constant("0")),
+    "eligibletime": ("ELIGIBLE_TIME", lambda j, now: _eligible(j)),
     "endtime": ("END_TIME", _named("e")),
-    "exit_code": ("EXIT_CODE", lambda j, now: exit_code(j)),
+    "exit_code": ("EXIT_CODE", lambda j, now: _exit_status(j)),
     "feature": ("FEATURES", _named("f")),
+    "groupid": ("GROUP", _named("G")),
+    "groupname": ("GROUP", _named("g")),
+    "hetjobid": ("HET_JOB_ID", _constant("N/A")),
+    "hetjobidset": ("HET_JOB_ID_SET", _constant("N/A")),
+    "hetjoboffset": ("HET_JOB_OFFSET", _constant("N/A")),
     "jobarrayid": ("JOBID", _named("i")),
     "jobid": ("JOBID", lambda j, now: str(j.id)),
+    "lastschedeval": ("LAST_SCHED_EVAL", lambda j, now: _iso_or_na(j.start_time or j.submit_time)),
+    "licenses": ("LICENSES", _named("W")),
+    "maxcpus": ("MAX_CPUS", lambda j, now: _min_cpus(j)),
+    "maxnodes": ("MAX_NODES", lambda j, now: str(j.spec.resources.nodes or 1)),
+    "mcslabel": ("MCSLABEL", _constant("(null)")),
     "mincpus": ("MIN_CPUS", _named("c")),
     "minmemory": ("MIN_MEMORY", _named("m")),
+    "mintime": ("TIME_MIN", _constant("0:00")),
+    "mintmpdisk": ("MIN_TMP_DISK", _named("d")),
     "name": ("NAME", _named("j")),
+    "network": ("NETWORK", _constant("(null)")),
     "nice": ("NICE", _named("y")),
     "nodelist": ("NODELIST", _named("N")),
+    "ntperboard": ("NTASKS_PER_BOARD", _constant("0")),
+    "ntpercore": ("NTASKS_PER_CORE", _constant("N/A")),
+    "ntpernode": ("NTASKS_PER_NODE", lambda j, now: str(j.spec.resources.tasks_per_node)),
+    "ntpersocket": ("NTASKS_PER_SOCKET", _constant("N/A")),
     "numcpus": ("CPUS", _named("C")),
     "numnodes": ("NODES", _named("D")),
     "numtasks": ("TASKS", lambda j, now: str(requested_tasks(j.spec.resources))),
+    "origin": ("ORIGIN", _constant("NA")),
+    "originraw": ("ORIGIN_RAW", _constant("NA")),
+    "oversubscribe": ("OVER_SUBSCRIBE", _named("h")),
     "partition": ("PARTITION", _named("P")),
+    "pendingtime": ("PENDING_TIME", _pending_seconds),
+    "preempttime": ("PREEMPT_TIME", _constant("N/A")),
+    "prefer": ("PREFER", _constant("(null)")),
     "priority": ("PRIORITY", _named("p")),
     "prioritylong": ("PRIORITY", _named("Q")),
+    "profile": ("PROFILE", _constant("NotSet")),
     "qos": ("QOS", _named("q")),
     "reason": ("REASON", _named("r")),
     "reasonlist": ("NODELIST(REASON)", _named("R")),
+    "reboot": ("REBOOT", _constant("0")),
     "reqnodes": ("REQ_NODES", _named("n")),
+    "reqswitch": ("REQ_SWITCH", _constant("0")),
+    "requeue": ("REQUEUE", lambda j, now: "0" if j.spec.HasField("requeue") and not j.spec.requeue else "1"),
+    "reservation": ("RESERVATION", _named("v")),
+    "resizetime": ("RESIZE_TIME", _constant("N/A")),
+    "restartcnt": ("RESTART_COUNT", lambda j, now: str(max(0, j.attempt - 1))),
     "schednodes": ("SCHEDNODES", _named("Y")),
+    "sct": ("S:C:T", _named("z")),
+    "selectjobinfo": ("", _constant("")),
+    "siblingsactive": ("ACTIVE_SIBLINGS", _constant("NA")),
+    "siblingsactiveraw": ("ACTIVE_SIBLINGS_RAW", _constant("NA")),
+    "siblingsviable": ("VIABLE_SIBLINGS", _constant("NA")),
+    "siblingsviableraw": ("VIALBLE_SIBLINGS_RAW", _constant("NA")),   # sic, as squeue spells it
+    "sockets": ("SOCKETS_PER_NODE", _named("H")),
+    "sperboard": ("SOCKETS_PER_BOARD", _constant("0")),
     "starttime": ("START_TIME", _named("S")),
     "state": ("STATE", _named("T")),
     "statecompact": ("ST", _named("t")),
     "stderr": ("STDERR", lambda j, now: output_path(j, "e")),
+    "stdin": ("STDIN", lambda j, now: j.spec.attributes.get("input") or "/dev/null"),
     "stdout": ("STDOUT", lambda j, now: output_path(j, "o")),
     "submittime": ("SUBMIT_TIME", _named("V")),
+    "system_comment": ("SYSTEM_COMMENT", _constant("(null)")),
+    "threads": ("THREADS_PER_CORE", _named("J")),
     "timeleft": ("TIME_LEFT", _named("L")),
     "timelimit": ("TIME_LIMIT", _named("l")),
     "timeused": ("TIME", _named("M")),
+    "userid": ("UID", _named("U")),
     "username": ("USER", _named("u")),
-    "userid": ("UID", lambda j, now: j.user),
+    "wait4switch": ("WAIT4SWITCH", _constant("0:00")),
+    "wckey": ("WCKEY", _named("w")),
     "workdir": ("WORK_DIR", _named("Z")),
 }
 NAMED_DEFAULT_WIDTH = 20
 
 
-class NamedField(namedtuple("NamedField", "name width right")):
+class NamedField(namedtuple("NamedField", "name width right suffix")):
+    """One ``name[:[.][width][suffix]]`` of -O: 20 wide without a ``:``, as wide as the
+    value with ``:`` and no width; cut to the width; the suffix after it."""
     __slots__ = ()
     name: str
     width: int
     right: bool
+    suffix: str
 
     def render(self, text: str) -> str:
+        if not self.width:
+            return text + self.suffix
         cut = text[:self.width]
-        return cut.rjust(self.width) if self.right else cut.ljust(self.width)
+        return (cut.rjust(self.width) if self.right else cut.ljust(self.width)) + self.suffix
+
+
+_WIDTH = re.compile(r"\s*([+-]?\d*)")
+
+
+def _named_tokens(text: str) -> list[tuple[str, NamedField]]:
+    """Each comma-separated piece (empty ones skipped) as squeue parses it: the name up to
+    the first ``:``, then ``.`` to right-justify, a number (strtol's) and the suffix."""
+    found = []
+    for item in text.split(","):
+        if not item:
+            continue
+        name, colon, rest = item.partition(":")
+        if not colon:
+            found.append((name, NamedField(name.lower(), NAMED_DEFAULT_WIDTH, False, "")))
+            continue
+        right = rest.startswith(".")
+        rest = rest[1:] if right else rest
+        m = _WIDTH.match(rest)
+        assert m is not None
+        digits = m[1] if m[1] not in ("", "+", "-") else ""
+        width = min(max(int(digits), 0), values.MAX_FIELD_WIDTH) if digits else 0
+        suffix = rest[m.end():] if digits else rest
+        found.append((name, NamedField(name.lower(), width, right, suffix)))
+    return found
 
 
 def parse_named_format(text: str) -> list[NamedField]:
-    """``JobID,State:10,Reason:.30``: names (any case), each with an optional width,
-    ``.`` before it to right-justify; 20 wide, left-justified by default."""
-    fields = []
-    for item in (i.strip() for i in text.split(",")):
-        if not item:
-            continue
-        name, _, size = item.partition(":")
-        if name.lower() not in NAMED_FIELDS:
-            raise FormatError(f"Invalid job format specification: {name}")
-        right = size.startswith(".")
-        digits = size.lstrip(".")
-        width = int(digits) if digits.isascii() and digits.isdigit() and len(digits) < 5 else NAMED_DEFAULT_WIDTH
-        fields.append(NamedField(name.lower(), width or NAMED_DEFAULT_WIDTH, right))
-    return fields
+    """``JobID,State:10,Reason:.30|``: the fields squeue knows; the others it leaves out
+    after saying so (named_format_errors)."""
+    return [f for _, f in _named_tokens(text) if f.name in NAMED_FIELDS]
 
 
-def render_named(jobs: Sequence[Job], now: float, fields: Sequence[NamedField], *, header: bool = True) -> str:
-    """``squeue -O``'s output (squeue_O_JobID_State_Reason.txt): every column padded, the last too."""
+def named_format_errors(text: str) -> list[str]:
+    return [f"Invalid job format specification: {name}" for name, f in _named_tokens(text)
+            if f.name not in NAMED_FIELDS]
+
+
+def render_named(jobs: Sequence[Job], now: float, fields: Sequence[NamedField], *, header: bool = True,
+                 cluster: str = "") -> str:
+    """``squeue -O``'s output (squeue_O_JobID_State_Reason.txt): every column padded, the last
+    too. `cluster`: the Cluster field's value."""
+    def value(f: NamedField, job: Job) -> str:
+        return cluster if f.name == "cluster" else NAMED_FIELDS[f.name][1](job, now)
+
     lines = []
     if header:
         lines.append("".join(f.render(NAMED_FIELDS[f.name][0]) for f in fields))
     for job in jobs:
-        lines.append("".join(f.render(NAMED_FIELDS[f.name][1](job, now)) for f in fields))
+        lines.append("".join(f.render(value(f, job)) for f in fields))
     return "".join(line + "\n" for line in lines)
