@@ -48,6 +48,8 @@ class ClientSection:
 @dataclass
 class CtldSection:
     listen: str = _key("127.0.0.1:6817", "Address the gRPC API listens on (mutual TLS only).")
+    advertise: str = _key("", "host:port by which nodes, agents and clients reach this controller, as `hpcqctl "
+                              "status` lists it beside the other controllers of a PostgreSQL store; empty: listen.")
     state_dir: str = _key("/var/lib/hpcq", "Directory for the database and ctld's own files.")
     database: str = _key("", "SQLAlchemy URL of the store; empty: SQLite at <state_dir>/hpcq.db.")
     ca: str = _key("", "CA certificate that client certificates must be signed by.")
@@ -123,7 +125,8 @@ class CtldSection:
 
 @dataclass
 class NodedSection:
-    server: str = _key("127.0.0.1:6817", "host:port of hpcq-ctld.")
+    server: str = _key("127.0.0.1:6817", "host:port of hpcq-ctld; with standby controllers, every controller's "
+                                         "host:port, comma-separated: noded registers with whichever is active.")
     server_name: str = _key("", "TLS name to expect in ctld's certificate when it differs from the host dialled.")
     name: str = _key("", "Node name; empty: the short host name. Must match the node certificate's CN.")
     cpus: int = _key(0, "CPUs offered to jobs; 0: every logical CPU.")
@@ -155,7 +158,8 @@ class NodedSection:
 @dataclass
 class AgentSection:
     socket: str = _key("/run/hpcq/agent.sock", "Unix socket the agent listens on (mode 0666: every local user).")
-    server: str = _key("127.0.0.1:6817", "host:port of hpcq-ctld.")
+    server: str = _key("127.0.0.1:6817", "host:port of hpcq-ctld; with standby controllers, every controller's "
+                                         "host:port, comma-separated: the agent forwards to whichever is active.")
     server_name: str = _key("", "TLS name to expect in ctld's certificate when it differs from the host dialled.")
     ca: str = _key("", "CA certificate that signed ctld's certificate.")
     cert: str = _key("", "The host's certificate (role host).")
@@ -309,6 +313,8 @@ def value_errors(config: Config, origin: str) -> list[str]:
         errors.append(f"{origin}: [ctld] notify_url: {config.ctld.notify_url!r} is not an http:// or https:// URL")
     if config.ctld.node_timeout <= config.ctld.heartbeat_interval:
         errors.append(f"{origin}: [ctld] node_timeout: must be longer than heartbeat_interval")
+    if config.ctld.advertise and split_address(config.ctld.advertise) is None:
+        errors.append(f"{origin}: [ctld] advertise: {config.ctld.advertise!r} is not HOST:PORT with a port 1-65535")
     for section in ("ctld", "noded", "agent"):
         listen = getattr(config, section).metrics_listen
         if listen and split_address(listen) is None:

@@ -188,13 +188,18 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps({"cluster": info.cluster, "version": info.version, "start_time": info.start_time,
                           "next_job_id": info.next_job_id, "default_queue": info.default_queue,
                           "jobs": dict(info.jobs_by_state), "nodes": {n.name: _node_state(n) for n in nodes},
-                          "daemons": daemons, "metrics": figures, "metrics_error": why_not or None}, indent=2))
+                          "daemons": daemons, "metrics": figures, "metrics_error": why_not or None,
+                          "controllers": [{"address": c.address, "role": c.role, "since": c.since, "epoch": c.epoch}
+                                          for c in info.controllers],
+                          "last_takeover": info.last_takeover}, indent=2))
         return 0
     up = status.duration(max(0.0, time.time() - info.start_time)) if info.start_time else "?"
     print(f"cluster {info.cluster} (hpcq {info.version}), up {up}, next job id {info.next_job_id}, "
           f"default queue {info.default_queue}; you are {info.caller} ({info.caller_role})")
     for daemon, pid in daemons.items():
         print(f"  {daemon:<10} {'pid ' + str(pid) if pid else 'not running'}")
+    for line in status.controller_lines(list(info.controllers), info.last_takeover, time.time()):
+        print(line)
     print("jobs: " + (", ".join(f"{k.lower()} {v}" for k, v in sorted(info.jobs_by_state.items())) or "none"))
     print("nodes: " + (", ".join(f"{n.name} {_node_state(n)}" for n in nodes) or "none"))
     if figures is None:

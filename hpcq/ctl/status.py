@@ -7,6 +7,7 @@ figures come from ctld's Prometheus endpoint, which the admin's config names
 from __future__ import annotations
 
 import math
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -162,3 +163,20 @@ def read_metrics(url: str) -> tuple[dict[str, Any] | None, str]:
         return summary(parse(fetch(url))), ""
     except (urllib.error.URLError, OSError, ValueError) as e:
         return None, f"{url}: {getattr(e, 'reason', e)}"
+
+
+def controller_lines(controllers: list[Any], last_takeover: float, now: float) -> list[str]:
+    """The controllers (admin_pb2.Controller, the active one first) and the last takeover,
+    as status prints them; nothing from a ctld that does not say."""
+    if not controllers:
+        return []
+
+    def when(t: float) -> str:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+    shown = [f"{c.address} {c.role} since {when(c.since)}" + (f" (epoch {c.epoch})" if c.role == "active" else "")
+             for c in controllers]
+    standbys = sum(c.role == "standby" for c in controllers)
+    takeover = (f"{when(last_takeover)}, {duration(max(0.0, now - last_takeover))} ago" if last_takeover
+                else "never")
+    return ["controllers: " + "; ".join(shown) + ("" if standbys else "; no standby"),
+            f"last takeover: {takeover}"]

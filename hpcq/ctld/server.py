@@ -20,6 +20,7 @@ from hpcq.ctld.boundary import Context
 from hpcq.ctld.controller import Controller
 from hpcq.ctld.errors import DomainError, InvalidArgument, NotFound
 from hpcq.ctld.gate import Gate, rpc
+from hpcq.ctld.leadership import Role, Sole
 from hpcq.ctld.jobactions import ActionResult, Target
 from hpcq.ctld.nodes_state import NodeLink
 from hpcq.ctld.settings import slurm_settings
@@ -234,9 +235,10 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
 
 
 class AdminServicer(admin_pb2_grpc.AdminServicer):
-    def __init__(self, controller: Controller, gate: Gate) -> None:
+    def __init__(self, controller: Controller, gate: Gate, role: Role | None = None) -> None:
         self.c = controller
         self.gate = gate
+        self.role = role or sole_controller(controller)
         self.reads = auth.ReadRules.from_config(controller.config.ctld.private_data)
 
     @rpc("/hpcq.v1.Admin/ListNodes")
@@ -317,15 +319,23 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             cluster=self.c.cluster, version=__version__, start_time=self.c.started_at,
             next_job_id=self.c.next_job_id, jobs_by_state=by_state, nodes=len(self.c.nodes), caller=who.name,
             caller_role=who.role, default_queue=next((q.name for q in self.c.queues.values() if q.is_default), ""),
+            controllers=self.role.controllers(), last_takeover=self.role.last_takeover,
             settings=slurm_settings(self.c.config))
+
+
+def sole_controller(controller: Controller) -> Sole:
+    """The role of a controller that is the only one (what tests and a SQLite store have)."""
+    settings = controller.config.ctld
+    return Sole(settings.advertise or settings.listen, controller.started_at)
 
 
 class NodeSessionServicer(nodes_pb2_grpc.NodeSessionServicer):
     """One bidirectional stream per noded; the node's certificate CN is its name."""
 
-    def __init__(self, controller: Controller, gate: Gate) -> None:
+    def __init__(self, controller: Controller, gate: Gate, role: Role | None = None) -> None:
         self.c = controller
         self.gate = gate
+        self.role = role or sole_controller(controller)
 
     async def Connect(self, request_iterator: AsyncIterator[nodes_pb2.NodeMessage],
                       context: Context) -> AsyncIterator[nodes_pb2.CtldMessage]:
@@ -342,13 +352,13 @@ class NodeSessionServicer(nodes_pb2_grpc.NodeSessionServicer):
         name = who.name
         link = NodeLink()
         link.send(nodes_pb2.CtldMessage(registered=nodes_pb2.Registered(
-            heartbeat_seconds=self.c.config.ctld.heartbeat_interval)))
+            heartbeat_seconds=self.c.config.ctld.heartbeat_interval, controller_epoch=self.role.epoch)))
         self.c.on_register(first.register, link)
         reader = asyncio.get_running_loop().create_task(self._read(name, request_iterator, link))
         try:
             while True:
                 message = await link.outbox.get()
-                if message is None:
+                if message is None or not self.role.may_act():  # a controller that lost its lease sends nothing
                     return
                 yield message
         finally:

@@ -32,9 +32,10 @@ from pathlib import Path
 import grpc
 
 from hpcq import config as configuration
-from hpcq import daemon, logs, metrics, pki, private_files, wire
+from hpcq import daemon, failover, logs, metrics, pki, private_files, wire
 from hpcq.api import admin_pb2, jobs_pb2
 from hpcq.pki import ASSERTED_USER_KEY
+from hpcq.transport import server_list
 
 log = logging.getLogger("hpcq.agent")
 
@@ -132,16 +133,51 @@ class Agent:
         self.budget = UserBudget()
         options: list[tuple[str, int | str]] = [("grpc.max_send_message_length", wire.MAX_FRAME * 4),
                    ("grpc.max_receive_message_length", wire.MAX_FRAME * 4),
-                   ("grpc.keepalive_time_ms", 30_000), ("grpc.keepalive_permit_without_calls", 1)]
+                   *failover.KEEPALIVE_OPTIONS]
         if settings.server_name:
             options.append(("grpc.ssl_target_name_override", settings.server_name))
         credentials = pki.channel_credentials(Path(settings.ca), Path(settings.cert), Path(settings.key))
-        self.channel = grpc.aio.secure_channel(settings.server, credentials, options=options)
+        # A channel to each controller of [agent] server; requests go to the one in use.
+        self.controllers = failover.Rotation(server_list(settings.server))
+        self.channels = [grpc.aio.secure_channel(address, credentials, options=options)
+                         for address in self.controllers.addresses]
         # One callable per method, made once: every shim command is a new connection
         # with a single call, so the agent's per-call work is on each command's path.
         # Bytes go through unparsed: no serializers.
-        self._unary = {m: self.channel.unary_unary(m, request_serializer=None, response_deserializer=None)
-                       for m, streams in self.methods.items() if not streams}
+        self._unaries = [{m: channel.unary_unary(m, request_serializer=None, response_deserializer=None)
+                          for m, streams in self.methods.items() if not streams} for channel in self.channels]
+
+    @property
+    def channel(self) -> grpc.aio.Channel:
+        """The channel to the controller in use."""
+        return self.channels[self.controllers.index]
+
+    @property
+    def _unary(self) -> dict[str, grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]]:
+        return self._unaries[self.controllers.index]
+
+    async def find_controller(self) -> bool:
+        """Use a connected controller: the one in use if it is, else another that is, else
+        the first to connect within CONNECT_TIMEOUT. False when none does (a stopped
+        controller's channel leaves READY when its pings go unanswered)."""
+        ready = grpc.ChannelConnectivity.READY
+        states = [channel.get_state(try_to_connect=True) for channel in self.channels]
+        if states[self.controllers.index] == ready:
+            return True
+        connected = [i for i, state in enumerate(states) if state == ready]
+        if not connected:
+            waits = {asyncio.ensure_future(channel.channel_ready()): i for i, channel in enumerate(self.channels)}
+            done, pending = await asyncio.wait(waits, timeout=failover.CONNECT_TIMEOUT,
+                                               return_when=asyncio.FIRST_COMPLETED)
+            for waiting in pending:
+                waiting.cancel()
+            connected = sorted(waits[d] for d in done)
+        if not connected:
+            return False
+        if connected[0] != self.controllers.index:
+            self.controllers.index = connected[0]
+            log.info("forwarding to hpcq-ctld at %s", self.controllers.current)
+        return True
 
     def user_for(self, uid: int) -> str:
         if uid == 0 and not self.settings.allow_root:
@@ -245,6 +281,9 @@ class Agent:
             shown = method if len(method) <= _SHOWN_METHOD else method[:_SHOWN_METHOD] + "..."
             return self._answer(writer, "UNIMPLEMENTED", f"{shown!r} is not available through the agent")
         metadata = ((ASSERTED_USER_KEY, user),)
+        if not await self.find_controller():
+            return self._answer(writer, "UNAVAILABLE",
+                                f"no hpcq-ctld answers at {', '.join(self.controllers.addresses)}")
         try:
             if not streaming:
                 reply = await self._unary[method](body, metadata=metadata, timeout=FORWARD_TIMEOUT)
@@ -339,7 +378,8 @@ async def run(settings: configuration.AgentSection) -> None:
     await stop.wait()
     server.close()
     path.unlink(missing_ok=True)
-    await agent.channel.close(grace=None)
+    for channel in agent.channels:
+        await channel.close(grace=None)
     if endpoint is not None:
         endpoint.close()
 

@@ -13,13 +13,14 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from hpcq import __version__, metrics
+from hpcq import __version__, failover, metrics
 from hpcq.api import jobs_pb2, nodes_pb2, nodes_pb2_grpc
 from hpcq.noded import hardware
 from hpcq.noded.outputreader import OutputReader
 from hpcq.noded.runner import JobRunner
 from hpcq.noded.steptasks import StepTasks
 from hpcq.noded.supervised import Supervised
+from hpcq.transport import server_list
 
 log = logging.getLogger("hpcq.noded")
 
@@ -29,13 +30,35 @@ MESSAGE_LIMIT = 64 * 1024 * 1024
 START_REPORT_DELAY = 0.1
 # A heartbeat carries the usage of at most this many running jobs (ctld keeps no more per node).
 MAX_USAGE_PER_HEARTBEAT = 4096
+RECONNECT_MAX_SECONDS = 2.0
+
+
+class EpochFence:
+    """Orders come only from the newest controller: a controller that registers this node
+    with an epoch below the highest one it has registered with (an active controller that
+    has since been replaced) is left at once."""
+
+    def __init__(self) -> None:
+        self.highest = 0
+
+    def admit(self, epoch: int) -> bool:
+        if epoch < self.highest:
+            return False
+        self.highest = epoch
+        return True
+
+
+class StaleController(Exception):
+    pass
 
 
 class Session:
     def __init__(self, name: str, server: str, credentials: grpc.ChannelCredentials, facts: nodes_pb2.Hardware,
                  runner: JobRunner, *, server_name: str = "") -> None:
         self.name = name
-        self.server = server
+        self.controllers = failover.Rotation(server_list(server))
+        self.server = self.controllers.current
+        self.epochs = EpochFence()
         self.credentials = credentials
         self.facts = facts
         self.runner = runner
@@ -78,27 +101,32 @@ class Session:
         while True:
             try:
                 await self._run_once()
-                backoff = 0.1
             except grpc.aio.AioRpcError as e:
                 log.warning("session to %s ended: %s %s", self.server, e.code().name, e.details())
                 if e.code() == grpc.StatusCode.PERMISSION_DENIED:
                     backoff = 30.0
-            except OSError as e:
+            except TimeoutError:
+                log.warning("session to %s: no connection within %g s", self.server, failover.CONNECT_TIMEOUT)
+            except (OSError, StaleController) as e:
                 log.warning("session to %s failed: %s", self.server, e)
+            if self.connected.is_set():
+                backoff = 0.1
             self.connected.clear()
             self._outbox = None
-            delay = backoff * (0.5 + random.random())
-            await asyncio.sleep(delay)
-            backoff = min(backoff * 2, 5.0)
+            # The next controller of the list at once; a pause after each round of them.
+            if self.controllers.advance():
+                await asyncio.sleep(backoff * (0.5 + random.random()))
+                backoff = min(backoff * 2, RECONNECT_MAX_SECONDS)
+            self.server = self.controllers.current
 
     async def _run_once(self) -> None:
         options: list[tuple[str, int | str]] = [
             ("grpc.max_send_message_length", MESSAGE_LIMIT), ("grpc.max_receive_message_length", MESSAGE_LIMIT),
-            ("grpc.keepalive_time_ms", 20_000), ("grpc.keepalive_timeout_ms", 10_000),
-            ("grpc.keepalive_permit_without_calls", 1)]
+            *failover.KEEPALIVE_OPTIONS]
         if self.server_name:
             options.append(("grpc.ssl_target_name_override", self.server_name))
         async with grpc.aio.secure_channel(self.server, self.credentials, options=options) as channel:
+            await asyncio.wait_for(channel.channel_ready(), failover.CONNECT_TIMEOUT)
             outbox: asyncio.Queue[nodes_pb2.NodeMessage | None] = asyncio.Queue()
             outbox.put_nowait(nodes_pb2.NodeMessage(register=nodes_pb2.Register(
                 name=self.name, hardware=self.facts, jobs=self.runner.outcomes(), version=__version__)))
@@ -123,10 +151,16 @@ class Session:
     def _dispatch(self, message: nodes_pb2.CtldMessage) -> None:
         kind = message.WhichOneof("kind")
         if kind == "registered":
+            epoch = message.registered.controller_epoch
+            if not self.epochs.admit(epoch):
+                raise StaleController(f"its controller epoch {epoch} is older than epoch {self.epochs.highest}, which "
+                                      "this node has registered with: not taking its orders")
             self.heartbeat_seconds = message.registered.heartbeat_seconds or self.heartbeat_seconds
             self.connected.set()
             metrics.NODED_SESSIONS.inc()
-            log.info("registered with %s as %s", self.server, self.name)
+            log.info("registered with %s as %s (controller epoch %d)", self.server, self.name, epoch)
+        elif not self.connected.is_set():
+            log.warning("%s sent %s before registering this node; ignored", self.server, kind)
         elif kind == "launch":
             for forget in message.launch.forget:
                 self.runner.forget(forget.job_id, forget.attempt)

@@ -95,7 +95,7 @@ def database_url(url: str, state_dir: Path) -> str:
     return url or f"sqlite:///{state_dir / 'hpcq.db'}"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, connect_args: dict[str, Any] | None = None) -> Engine:
     """The engine for `url`. A SQLite database file and its -wal, -shm and -journal
     files are the owner's alone (0600), whatever the umask."""
     if url.startswith("sqlite"):
@@ -114,7 +114,7 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA busy_timeout=5000")
             cursor.close()
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args or {})
 
 
 def _private_sqlite_files(path: str) -> None:
@@ -127,11 +127,11 @@ def _private_sqlite_files(path: str) -> None:
 
 
 class Store:
-    def __init__(self, url: str, *, max_batch: int = 2000) -> None:
+    def __init__(self, url: str, *, max_batch: int = 2000, connect_args: dict[str, Any] | None = None) -> None:
         self.url = store_url.shown(url)
         """The URL to show: its password, if any, hidden."""
         try:
-            self.engine = make_engine(url)
+            self.engine = make_engine(url, connect_args)
         except (OSError, ValueError, SQLAlchemyError) as e:  # a malformed URL, no such driver
             raise StoreUnavailable(f"{self.url}: {store_url.scrub(str(e), url)}") from None
         self._secret_url = url
@@ -142,6 +142,9 @@ class Store:
         self.last_commit_seconds = 0.0
         self.last_batch_size = 0
         self.on_commit: Callable[[float, int], None] | None = None  # (seconds, changes), on the writer thread
+        # Called first in every write transaction (on the writer thread); raises to abort it:
+        # a standby controller's takeover fences the old active's writes (leadership.py).
+        self.fence: Callable[[Connection], None] | None = None
         self._upserts: dict[str, Upsert] = {}
         # The writer's own connection, kept across commits: a checkout and return of a
         # pooled one costs about as much as committing a few rows.
@@ -260,6 +263,8 @@ class Store:
 
     def _write(self, conn: Connection, latest: dict[str, dict[Any, dict[str, Any] | None]]) -> None:
         with conn.begin():
+            if self.fence is not None:
+                self.fence(conn)
             for table_name, rows in latest.items():
                 table, key = _table(table_name), _key_column(table_name)
                 puts = [row for row in rows.values() if row is not None]

@@ -1,0 +1,72 @@
+"""The pure decisions of standby controllers: how long an active controller may act after
+renewing its lease, which controller epoch a node obeys, which controller a daemon dials
+next, and a second controller on a SQLite store."""
+from __future__ import annotations
+
+import pytest
+
+from hpcq import daemon
+from hpcq.ctld.leadership import LEASE_SECONDS, MARGIN, Sole, Tenure
+from hpcq.failover import Rotation
+from hpcq.noded.session import EpochFence
+
+
+def test_an_active_controller_acts_until_its_lease_minus_the_margin_after_a_renewal_began():
+    tenure = Tenure(lease_seconds=5.0, margin=1.5)
+    assert not tenure.may_act(0.0), "not before the first renewal"
+    tenure.renewed(started=100.0)
+    assert tenure.may_act(100.0) and tenure.may_act(103.4)
+    assert not tenure.may_act(103.5), "the database's expiry (>= 105.0) is still 1.5 s away"
+    tenure.renewed(started=101.0)
+    assert tenure.may_act(104.4)
+
+
+def test_a_renewal_that_began_earlier_than_the_last_one_does_not_shorten_the_tenure():
+    tenure = Tenure(lease_seconds=5.0, margin=1.5)
+    tenure.renewed(started=10.0)
+    tenure.renewed(started=9.0)
+    assert tenure.until == 13.5
+
+
+def test_a_stopped_controller_resumes_with_its_tenure_over():
+    """SIGSTOP for longer than the lease: the monotonic clock ran on meanwhile."""
+    tenure = Tenure()
+    tenure.renewed(started=50.0)
+    assert not tenure.may_act(50.0 + LEASE_SECONDS)
+    assert not tenure.may_act(50.0 + LEASE_SECONDS - MARGIN)
+
+
+def test_a_lost_tenure_is_over_at_once():
+    tenure = Tenure()
+    tenure.renewed(started=0.0)
+    tenure.end()
+    assert not tenure.may_act(0.0)
+
+
+def test_a_node_obeys_only_the_newest_controller_epoch():
+    fence = EpochFence()
+    assert fence.admit(0), "a single controller (SQLite) is epoch 0"
+    assert fence.admit(3)
+    assert fence.admit(3), "the same active controller again (a reconnect)"
+    assert not fence.admit(2), "a controller replaced since"
+    assert fence.admit(4) and fence.highest == 4
+    assert not fence.admit(3)
+
+
+def test_daemons_go_through_the_controllers_in_turn():
+    rotation = Rotation(["a:1", "b:1", "c:1"])
+    assert rotation.current == "a:1"
+    assert not rotation.advance() and rotation.current == "b:1"
+    assert not rotation.advance() and rotation.current == "c:1"
+    assert rotation.advance() and rotation.current == "a:1", "a new round"
+    single = Rotation(["a:1"])
+    assert single.advance() and single.current == "a:1"
+
+
+def test_a_second_controller_on_a_sqlite_state_directory_refuses_to_start(tmp_path):
+    first = Sole("127.0.0.1:6817", 0.0)
+    first.lock(tmp_path, "sqlite:///x/hpcq.db")
+    with pytest.raises(daemon.CannotStart, match="SQLite keeps a single controller; a standby controller needs a "
+                                                 r"PostgreSQL store \(\[ctld\] database\)"):
+        Sole("127.0.0.1:6818", 0.0).lock(tmp_path, "sqlite:///x/hpcq.db")
+    assert [(c.address, c.role, c.epoch) for c in first.controllers()] == [("127.0.0.1:6817", "active", 0)]
