@@ -1,10 +1,14 @@
-"""How a call reaches a servicer's handler: the caller identified and authorized (Gate),
-domain errors mapped to statuses, and the call audited (`rpc`)."""
+"""How a call reaches a servicer's handler: the load it adds weighed (Load), the caller
+identified and authorized (Gate), domain errors mapped to statuses, and the call audited
+(`rpc`)."""
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any, Protocol, TypeVar
 
 import grpc
@@ -20,6 +24,89 @@ from hpcq.ctld.errors import DomainError
 
 log = logging.getLogger("hpcq.ctld.server")   # its lines are the servicers'
 
+# Reads whose answer grows with the queue (squeue's and qstat's): they take turns.
+QUEUED_READS = frozenset({"/hpcq.v1.Jobs/List", "/hpcq.v1.Jobs/Get", "/hpcq.v1.Admin/ListNodes"})
+MAX_IN_FLIGHT = 4096        # calls being handled at once (a submit awaiting its commit is one)
+MAX_WAITING_READS = 64      # queued reads waiting for their turn
+BUSY_READS_PER_SECOND = 20  # past this, or with reads waiting, ctld is being polled hard (Load.busy)
+RETRY_AFTER_KEY = "retry-after-ms"   # hpcq.transport.RETRY_AFTER_KEY: what the clients read
+
+
+class Overloaded(Exception):
+    def __init__(self, why: str, retry_after_ms: int) -> None:
+        super().__init__(f"OVERLOADED: hpcq-ctld is saturated ({why}); retry-after-ms={retry_after_ms}")
+        self.retry_after_ms = retry_after_ms
+
+
+class Load:
+    """How much ctld has on its hands, and the turns queued reads take.
+
+    ctld answers every call on one event loop, and a List of a long queue holds it for
+    milliseconds. Left alone, a storm of squeue polls puts hundreds of those ahead of a
+    submit. So queued reads go one at a time, each after the loop has run whatever else
+    was ready (a submit, a node's report): a submit waits behind one read at most. Past
+    MAX_WAITING_READS waiting reads, or MAX_IN_FLIGHT calls in all, a call is refused
+    unread with RESOURCE_EXHAUSTED and the time to come back (its retry hint), which the
+    clients honour (hpcq.transport.Retrying): cheaper than letting them time out."""
+
+    def __init__(self, max_in_flight: int = MAX_IN_FLIGHT, max_waiting_reads: int = MAX_WAITING_READS) -> None:
+        self.max_in_flight = max_in_flight
+        self.max_waiting_reads = max_waiting_reads
+        self.in_flight = 0
+        self.waiting_reads = 0
+        self.shed = 0
+        self._read_turn = asyncio.Lock()
+        self._read_seconds = 0.005   # a moving average of a queued read's cost
+        self._second = 0.0           # the second reads are being counted in, and its count
+        self._reads_this_second = 0
+        self._reads_last_second = 0
+
+    @property
+    def busy(self) -> bool:
+        """Reads are waiting their turn, or came at a storm's rate in the last second."""
+        return self.waiting_reads > 0 or max(self._reads_this_second, self._reads_last_second) >= BUSY_READS_PER_SECOND
+
+    def _count_read(self, now: float) -> None:
+        if now - self._second >= 1.0:
+            self._reads_last_second = self._reads_this_second if now - self._second < 2.0 else 0
+            self._second, self._reads_this_second = now, 0
+        self._reads_this_second += 1
+
+    @asynccontextmanager
+    async def call(self, method: str) -> AsyncIterator[None]:
+        """Hold a place for one call (and its read turn); Overloaded when there is none."""
+        if self.in_flight >= self.max_in_flight:
+            self.shed += 1
+            raise Overloaded(f"{self.in_flight} calls in flight", self._hint(self.in_flight / 100))
+        read = method in QUEUED_READS
+        if read and self.waiting_reads >= self.max_waiting_reads:
+            self.shed += 1
+            raise Overloaded(f"{self.waiting_reads} reads waiting", self._hint(self.waiting_reads))
+        self.in_flight += 1
+        try:
+            if not read:
+                yield
+                return
+            self.waiting_reads += 1
+            try:
+                await self._read_turn.acquire()
+            finally:
+                self.waiting_reads -= 1
+            try:
+                await asyncio.sleep(0)   # what else was ready runs first
+                started = time.perf_counter()
+                self._count_read(started)
+                yield
+                self._read_seconds += (time.perf_counter() - started - self._read_seconds) / 16
+            finally:
+                self._read_turn.release()
+        finally:
+            self.in_flight -= 1
+
+    def _hint(self, reads_ahead: float) -> int:
+        """Milliseconds until the reads ahead are likely done: 50 ms to 5 s."""
+        return int(min(5000, max(50, reads_ahead * self._read_seconds * 1000)))
+
 
 class Gate:
     """Who is calling, and may they: certificate, revocation, agent assertion, the table.
@@ -29,6 +116,7 @@ class Gate:
         self.policy = policy
         self.revoked = revoked
         self.audit = audit
+        self.load = Load()
 
     def identify(self, context: Context, method: str) -> Caller:
         identity = pki.identity_from_auth_context(context.auth_context())
@@ -76,6 +164,15 @@ def rpc(method: str, audited: str = "") -> Callable[[Handler[Servicer, Request, 
     def decorate(handler: Handler[Servicer, Request, Reply]) -> Method[Servicer, Request, Reply]:
         @functools.wraps(handler)
         async def wrapper(self: Servicer, request: Request, context: Context) -> Reply:
+            try:
+                async with self.gate.load.call(method):
+                    return await _handle(self, request, context)
+            except Overloaded as e:
+                context.set_trailing_metadata(((RETRY_AFTER_KEY, str(e.retry_after_ms)),))
+                await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(e))
+                raise  # abort raised already; for type checkers
+
+        async def _handle(self: Servicer, request: Request, context: Context) -> Reply:
             who = await self.gate.admit(context, method)
             try:
                 reply = await handler(self, who, request)

@@ -20,8 +20,9 @@ from hpcq.ctld.boundary import Context
 from hpcq.ctld.controller import Controller
 from hpcq.ctld.errors import DomainError, InvalidArgument, NotFound
 from hpcq.ctld.gate import Gate, rpc
-from hpcq.ctld.leadership import Role, Sole
 from hpcq.ctld.jobactions import ActionResult, Target
+from hpcq.ctld.leadership import Role, Sole
+from hpcq.ctld.listcache import Listings
 from hpcq.ctld.nodes_state import NodeLink
 from hpcq.ctld.settings import slurm_settings
 
@@ -36,6 +37,7 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
         self.gate = gate
         self.reads = auth.ReadRules.from_config(controller.config.ctld.private_data)
         self.allocations = Allocations(controller)
+        self.listings = Listings(controller.watchers, self.reads, self._list, controller.get)
 
     @rpc("/hpcq.v1.Jobs/Submit", audited="submit")
     async def Submit(self, who: Caller, request: jobs_pb2.SubmitRequest) -> jobs_pb2.SubmitResponse:
@@ -62,6 +64,10 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
 
     @rpc("/hpcq.v1.Jobs/List")
     async def List(self, who: Caller, request: jobs_pb2.ListJobsRequest) -> jobs_pb2.ListJobsResponse:
+        # A storm of polls shares recent answers.
+        return self.listings.answer(who, request, busy=self.gate.load.busy)
+
+    def _list(self, who: Caller, request: jobs_pb2.ListJobsRequest) -> jobs_pb2.ListJobsResponse:
         after, visible = listing.resume_after(request.page_token), self.reads.visible(who)
         jobs = sorted((j for j in self.c.list(request) if j.id > after and visible(j)), key=_job_id)
         reply = jobs_pb2.ListJobsResponse(cluster=self.c.cluster)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -15,6 +15,7 @@ from hpcq import config
 from hpcq.api import admin_pb2, jobs_pb2, nodes_pb2
 from hpcq.ctld import auth, listing, server
 from hpcq.ctld.errors import InvalidArgument
+from hpcq.ctld.gate import Load
 from hpcq.ctld.nodes_state import NodeLink
 from tests.unit.controllers import make
 
@@ -151,6 +152,7 @@ class Gate:
     """The real table decides; only the certificate is left out."""
     who: auth.Caller
     audit = Audit()
+    load: Load = field(default_factory=Load)
 
     async def admit(self, context: Context, method: str) -> auth.Caller:
         try:

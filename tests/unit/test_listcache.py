@@ -1,0 +1,88 @@
+"""Shared List answers under a storm: who shares what, and when an answer is recomputed."""
+import asyncio
+import functools
+import operator
+
+from hpcq.api import jobs_pb2
+from hpcq.ctld import auth, listing
+from hpcq.ctld.auth import Caller
+from hpcq.ctld.listcache import Listings
+from tests.unit.controllers import make
+
+SCRIPT = "#!/bin/sh\nsecret-token\n"
+
+
+class World:
+    def __init__(self, tmp_path, private=()):
+        self.c, self.store = make(tmp_path)
+        self.reads = auth.ReadRules.from_config(private)
+        self.computed = []
+        self.now = [0.0]
+        self.listings = Listings(self.c.watchers, self.reads, self.compute, self.c.get, clock=lambda: self.now[0])
+
+    def compute(self, who, request):
+        """As the List servicer computes an answer."""
+        self.computed.append(who.name)
+        visible = self.reads.visible(who)
+        jobs = sorted((j for j in self.c.list(request) if visible(j)), key=operator.attrgetter("id"))
+        reply = jobs_pb2.ListJobsResponse()
+        reply.next_page_token = listing.fill(reply.jobs, jobs, functools.partial(self.reads.copy_view, who))
+        return reply
+
+    def submit(self, user, n=1):
+        return asyncio.run(self.c.submit(user, [jobs_pb2.JobSpec(script=SCRIPT, hold=True)] * n))
+
+    def list(self, who, busy=True):
+        return self.listings.answer(who, jobs_pb2.ListJobsRequest(), busy=busy)
+
+
+ALICE, BOB, CAROL = Caller("alice", "user"), Caller("bob", "user"), Caller("carol", "user")
+ADMIN = Caller("root", "admin")
+
+
+def scripts(reply):
+    return {j.id: j.spec.script for j in reply.jobs}
+
+
+def test_users_share_one_listing_each_seeing_only_their_own_scripts(tmp_path):
+    w = World(tmp_path)
+    alices, bobs = w.submit("alice", 3), w.submit("bob", 2)
+    first = w.list(ALICE)
+    assert scripts(first) == {**{i: SCRIPT for i in alices}, **{i: "" for i in bobs}}
+    assert scripts(w.list(BOB)) == {**{i: "" for i in alices}, **{i: SCRIPT for i in bobs}}
+    assert scripts(w.list(CAROL)) == {i: "" for i in alices + bobs}
+    assert w.computed == [""] and w.listings.hits == 2   # once, as nobody's
+    assert scripts(w.list(ADMIN)) == {i: SCRIPT for i in alices + bobs}
+    w.store.close()
+
+
+def test_a_job_change_or_age_makes_the_next_answer_afresh(tmp_path):
+    w = World(tmp_path)
+    w.submit("alice")
+    w.list(BOB)
+    [new] = w.submit("alice")   # published to the watchers: the shared answer is stale
+    assert new in {j.id for j in w.list(BOB).jobs}
+    w.now[0] += 1.0
+    w.list(BOB)
+    assert w.computed == ["", "", ""]
+    w.store.close()
+
+
+def test_an_idle_ctld_answers_every_list_afresh(tmp_path):
+    w = World(tmp_path)
+    w.submit("alice")
+    w.list(BOB, busy=False)
+    w.list(BOB, busy=False)
+    assert w.computed == ["bob", "bob"] and w.listings.hits == 0
+    w.store.close()
+
+
+def test_with_private_data_a_user_shares_only_with_themselves(tmp_path):
+    w = World(tmp_path, private=("jobs",))
+    w.submit("alice")
+    w.submit("bob")
+    assert [j.user for j in w.list(BOB).jobs] == ["bob"]
+    assert [j.user for j in w.list(ALICE).jobs] == ["alice"]
+    assert [j.user for j in w.list(BOB).jobs] == ["bob"]
+    assert w.computed == ["bob", "alice"]
+    w.store.close()

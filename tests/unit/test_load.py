@@ -1,0 +1,60 @@
+"""ctld's load gate: queued reads take turns behind other work, and a saturated ctld
+sheds calls with a retry hint instead of letting them time out."""
+import asyncio
+
+import pytest
+
+from hpcq.ctld.gate import Load, Overloaded
+
+LIST = "/hpcq.v1.Jobs/List"
+SUBMIT = "/hpcq.v1.Jobs/Submit"
+
+
+def test_a_submit_waits_behind_one_read_at_most():
+    load, order = Load(), []
+
+    async def call(method, name):
+        async with load.call(method):
+            order.append(name)
+
+    async def storm():
+        # ten reads arrive first, then a submit: the submit runs after the first read
+        await asyncio.gather(*[call(LIST, f"read{i}") for i in range(10)], call(SUBMIT, "submit"))
+    asyncio.run(storm())
+    assert order.index("submit") <= 1 and len(order) == 11
+
+
+def test_reads_past_the_bound_are_shed_with_a_hint_and_other_calls_still_pass():
+    load = Load(max_waiting_reads=3)
+    shed = []
+
+    async def read():
+        try:
+            async with load.call(LIST):
+                await asyncio.sleep(0.01)
+        except Overloaded as e:
+            shed.append(e)
+
+    async def storm():
+        reads = [asyncio.ensure_future(read()) for _ in range(6)]
+        await asyncio.sleep(0)
+        async with load.call(SUBMIT):   # not a queued read: never waits for a turn, never shed here
+            pass
+        await asyncio.gather(*reads)
+    asyncio.run(storm())
+    assert len(shed) == 2 and load.shed == 2     # one reading, three waiting, two refused
+    assert "retry-after-ms=" in str(shed[0]) and 50 <= shed[0].retry_after_ms <= 5000
+
+
+def test_past_the_bound_of_calls_in_flight_everything_is_shed():
+    load = Load(max_in_flight=2)
+
+    async def main():
+        async with load.call(SUBMIT), load.call(SUBMIT):
+            with pytest.raises(Overloaded, match="2 calls in flight"):
+                async with load.call(SUBMIT):
+                    pass
+        async with load.call(SUBMIT):   # room again
+            pass
+    asyncio.run(main())
+    assert load.in_flight == 0
