@@ -130,7 +130,7 @@ def test_selection_by_time_window():
 
 def test_option_errors():
     for argv, text in ((["-o", "JobID,Nope"], 'sacct: error: Invalid field requested: "Nope"'),
-                       (["--json"], "sacct: error: --json is not supported by hpcq yet"),
+                       (["-c"], "sacct: error: -c/--completion is not supported by hpcq yet"),
                        (["-s", "ZZ"], "sacct: error: Invalid state: ZZ"),
                        (["extra"], "sacct: error: Unknown arguments: extra")):
         with pytest.raises(ShimError) as e:

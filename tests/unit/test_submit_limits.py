@@ -144,7 +144,7 @@ def test_moving_a_job_to_a_queue_checks_who_may_use_it(tmp_path):
 def test_a_long_index_list_is_not_copied_into_each_started_task(tmp_path):
     """40,000 explicit indices (a ~230 KB list): every task runs, each task record stays
     small, and the array's pending rest is rewritten once a pass, not once a task."""
-    c, store = make(tmp_path, max_pending_jobs=100_000)
+    c, store = make(tmp_path, max_pending_jobs=100_000, max_array_size=120_000)
     indices = ",".join(str(i) for i in range(0, 120_000, 3))
     assert len(indices) > 200_000
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import signal as signals
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from hpcq import hostlist, states, units
 from hpcq.api.lite import admin_pb2, jobs_pb2
@@ -29,7 +28,12 @@ N = admin_pb2.NodeState
 Job = jobs_pb2.Job
 Node = admin_pb2.Node
 Queue = admin_pb2.Queue
-Dict = dict[str, Any]
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:                  # typing is not imported on a command's path
+    from typing import Any
+
+    Dict = dict[str, Any]
 
 SLURM_VERSION = {"major": 22, "micro": 8, "minor": 5}
 RELEASE = "22.05.8"

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any
 
-Tree = dict[str, Any] | list[Any] | str | int | float | bool | None
+TYPE_CHECKING = False
+if TYPE_CHECKING:                  # typing is not imported on a command's path
+    from typing import Any
+
+    Tree = dict[str, Any] | list[Any] | str | int | float | bool | None
 
 
 class _KeptEmpty(str):
