@@ -3,6 +3,8 @@ PostgreSQL. No invocation fails (each retries until ctld is back, saying so once
 every job is stored and runs exactly once. bench/retries.py runs the same with 2,000."""
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from bench.retries import submit_through_kills
@@ -39,11 +41,22 @@ def test_sbatch_loops_ride_out_three_ctld_kills_and_a_key_answers_its_first_subm
         with pytest.raises(HpcqError, match="idempotency_key"):
             owner.submit([spec], idempotency_key="has a space")
 
+    # [client] server may list several controllers: one that does not answer is passed over.
+    with user_client(cluster, "carol", servers=f"127.0.0.1:{free_port()},{{server}}") as carol:
+        assert carol.submit([spec]) and carol._transport.server == carol._transport.servers[1]
 
-def user_client(cluster, name: str) -> Client:
-    """A client of user `name` with a certificate from the cluster's CA, straight to ctld."""
+
+def user_client(cluster, name: str, servers: str = "{server}") -> Client:
+    """A client of user `name` with a certificate from the cluster's CA, straight to ctld
+    (`servers`: the [client] server setting, "{server}" standing for ctld's address)."""
     pki_dir = cluster.home / "pki"
     pki.issue(pki_dir, "user", name, pki_dir / "people")
-    server = config.load(cluster.home / "hpcq.toml").client.server
+    server = servers.format(server=config.load(cluster.home / "hpcq.toml").client.server)
     return Client(GrpcTransport(server, ca=pki_dir / "ca.crt", cert=pki_dir / "people" / f"{name}.crt",
                                 key=pki_dir / "people" / f"{name}.key"), timeout=30)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

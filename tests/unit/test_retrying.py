@@ -88,3 +88,17 @@ def test_the_window_comes_from_the_environment_first(monkeypatch):
 def test_a_server_setting_may_list_several_controllers():
     assert server_list("a:6817") == ["a:6817"]
     assert server_list("a:6817, b:6817,") == ["a:6817", "b:6817"]
+
+
+def test_a_command_says_once_in_its_dialect_that_it_retries(capsys):
+    from hpcq.shims.connection import Connection, pbs_retry_notice, slurm_retry_notice
+
+    down = HpcqError("UNAVAILABLE", "no hpcq-ctld answers")
+    Connection(slurm_retry_notice("squeue"))._on_retry(down)
+    Connection(slurm_retry_notice("sbatch"))._on_retry(Overloaded("OVERLOADED: busy", 0.1))
+    pbs = Connection(pbs_retry_notice("qsub"))
+    pbs._on_retry(down)
+    assert capsys.readouterr().err.splitlines() == [
+        "squeue: error: Unable to contact slurm controller (connect failure), retrying",
+        "sbatch: error: Slurm temporarily unable to accept job, sleeping and retrying.",
+        f"qsub: cannot connect to server {pbs.cluster} (errno=15010), retrying"]
