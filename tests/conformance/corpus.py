@@ -376,4 +376,15 @@ def generate(host: str, sacct_fields: list[str]) -> list[Case]:
     cases = [*squeue_cases(host), *sinfo_cases(host), *sacct_cases(sacct_fields), *scontrol_cases(host),
              *scontrol_update_cases(), *scancel_cases(host), *sbatch_cases(host), *late_cases()]
     unique = list({c.id: c for c in cases}.values())
-    return sorted(unique, key=lambda c: c.group if c.states or c.group else 0)
+    # Within a group, the families take turns: a run's first minutes tell about every command.
+    rank: dict[str, int] = {}
+    turn = []
+    for c in unique:
+        rank[c.family] = rank.get(c.family, -1) + 1
+        turn.append(rank[c.family])
+    order = sorted(range(len(unique)), key=lambda i: (_group(unique[i]), turn[i]))
+    return [unique[i] for i in order]
+
+
+def _group(case: Case) -> int:
+    return case.group if case.states or case.group else 0

@@ -23,6 +23,8 @@ class Outcome:
     verdict: str
     reason: str = ""
     diff: str = ""
+    reference: str = ""       # both normalised transcripts, when they differ
+    ours: str = ""
 
 
 def _transcript(results: list[tuple[str, Result]]) -> str:
@@ -61,4 +63,4 @@ def run_case(case: Case, scenario: Scenario, systems: list[System], workdir: Pat
     diff = "".join(difflib.unified_diff(reference.splitlines(keepends=True), ours.splitlines(keepends=True),
                                         systems[0].name, systems[1].name))
     reason = allowlist.explain(case.id, reference, ours)
-    return Outcome(case, ALLOWED if reason else FAILED, reason or "", diff)
+    return Outcome(case, ALLOWED if reason else FAILED, reason or "", diff, reference, ours)

@@ -157,6 +157,8 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SlurmdParameters=config_overrides
 MaxArraySize=10001
+# Finished jobs stay listed (Slurm forgets them after 300 s by default; hpcq keeps them).
+MinJobAge=86400
 AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=$HOST
 AccountingStoragePort=6819
