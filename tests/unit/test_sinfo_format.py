@@ -97,7 +97,7 @@ def test_list_reasons():
 
 
 def test_option_errors():
-    for argv, text in ((["-t", "sleepy"], "sinfo: error: Invalid node state specified: sleepy"),
+    for argv, text in ((["-t", "sleepy"], 'sinfo: error: Bad state string: "sleepy"'),
                        (["--bogus"], "sinfo: unrecognized option '--bogus'"),
                        (["-n", "n[1-"], "sinfo: error: invalid host list 'n[1-': unbalanced brackets"),
                        (["extra"], "sinfo: error: Unrecognized option: extra")):

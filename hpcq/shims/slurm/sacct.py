@@ -122,7 +122,7 @@ def parse(argv: Sequence[str], now: float, *, user: str = "", root: bool | None 
         PROG, argv, TABLE, then="Try \"sacct --help\" for more information", exit_code=1)
     if operands:
         raise ShimError(f"{PROG}: error: Unknown arguments: {' '.join(operands)}", 1)
-    q = Query()
+    q = Query(fields=os.environ.get("SACCT_FORMAT") or sf.DEFAULT_FIELDS)    # -o's default
     fields_given = ""
     for key, value in options:
         value = value or ""

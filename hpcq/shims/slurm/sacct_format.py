@@ -9,6 +9,7 @@ left-justifies, and a value longer than its column is cut with ``+`` in the last
 from __future__ import annotations
 
 import math
+import re
 from collections import namedtuple
 from collections.abc import Callable, Sequence
 
@@ -382,16 +383,17 @@ def parse_fields(text: str) -> list[Column]:
     for item in (i.strip() for i in text.split(",")):
         if not item:
             continue
-        name, _, width = item.partition("%")
+        name, percent, width = item.partition("%")
         found = next((f for f in FIELDS if f.name.lower().startswith(name.lower())), None) if name else None
         if found is None:
             raise FieldError(f'Invalid field requested: "{name}"')
-        try:
-            size = int(width) if width else 0
-        except ValueError:
-            size = 0
-        size = max(-values.MAX_FIELD_WIDTH, min(size, values.MAX_FIELD_WIDTH))
-        columns.append(Column(found, size or found.width))
+        if not percent:
+            columns.append(Column(found, found.width))
+            continue
+        # atoi's reading of what follows the %: "%.4" and "%x" are 0, a column printed empty.
+        m = re.match(r"\s*([+-]?\d+)", width)
+        size = int(m[1]) if m else 0
+        columns.append(Column(found, max(-values.MAX_FIELD_WIDTH, min(size, values.MAX_FIELD_WIDTH))))
     return columns
 
 
@@ -410,6 +412,8 @@ def rows(jobs: Sequence[Job], *, allocations_only: bool = False) -> list[Row]:
 def cell(text: str, width: int, mark: str = "+") -> str:
     """A value in its column: cut with `mark` in the last place when too long."""
     size = abs(width)
+    if not size:
+        return " "
     if len(text) > size:
         text = text[:size - len(mark)] + mark
     return (text.rjust(size) if width > 0 else text.ljust(size)) + " "
@@ -436,6 +440,6 @@ def render(jobs: Sequence[Job], now: float, columns: Sequence[Column], *, header
 
 
 def sort_key(job: Job) -> tuple[int, int, int]:
-    """sacct's order: by job, array tasks by index."""
-    task = job.array_task_id if job.HasField("array_task_id") else -1
+    """sacct's order: by job, array tasks by index, the pending rest of an array after them."""
+    task = job.array_task_id if job.HasField("array_task_id") else (1 << 32 if job.array_tasks_pending else -1)
     return (job.array_job_id or job.id, task, job.id)

@@ -58,6 +58,10 @@ _ENTITIES = {"job": "job", "jobs": "job", "jobid": "job", "node": "node", "nodes
              "partition": "partition", "partitions": "partition", "config": "config",
              "configuration": "config", "hostnames": "hostnames", "hostname": "hostnames",
              "hostlist": "hostlist", "hostlistsorted": "hostlist"}
+# show's entities as scontrol matches them: a prefix at least this long (scontrol.c _show_it).
+_ENTITY_PREFIXES = (("hostlistsorted", 9, "hostlist"), ("hostnames", 5, "hostnames"), ("hostlist", 5, "hostlist"),
+                    ("jobid", 4, "job"), ("jobs", 1, "job"), ("nodes", 1, "node"), ("partitions", 2, "partition"),
+                    ("configuration", 1, "config"))
 R = jobs_pb2.JobActionResult
 # The verbs that act on a list of jobs and array tasks, by the client call each makes.
 _ACTIONS = ("hold", "uhold", "release", "requeue", "requeuehold", "suspend", "resume")
@@ -119,18 +123,30 @@ def parse(argv: Sequence[str]) -> Command:
     if not words:
         raise ShimError(f"{PROG}: error: no command given\n{USAGE}", 1)
     verb, rest = words[0].lower(), list(words[1:])
-    if verb == "show":
+    if len(verb) >= 3 and "show".startswith(verb):         # scontrol takes "sho"
         if not rest:
-            raise ShimError(f"{PROG}: error: too few arguments for keyword:show", 1)
-        entity = _ENTITIES.get(rest[0].lower())
+            raise ShimError("too few arguments for keyword:show", 1)
+        # ENTITY ID or ENTITY=ID
+        tag, eq, name = rest[0].partition("=")
+        entity = _show_entity(tag)
         if entity is None:
-            raise ShimError(f"{PROG}: error: invalid entity:{rest[0]} for keyword:show", 1)
-        return Command("show", entity, rest[1] if len(rest) > 1 else "", **flags)
+            raise ShimError(f"invalid entity:{rest[0]} for keyword:show ", 1)
+        return Command("show", entity, name if eq else (rest[1] if len(rest) > 1 else ""), **flags)
     if verb in _ACTIONS:
         return Command(verb, refs=parse_job_list(rest, verb), **flags)
     if verb == "update":
         return Command("update", updates=[_key_value(word) for word in rest], **flags)
-    raise ShimError(f"{PROG}: error: Invalid keyword: {words[0]}", 1)
+    raise ShimError(f"invalid keyword: {words[0]}", 1)
+
+
+def _show_entity(tag: str) -> str | None:
+    word = tag.lower()
+    if word in _ENTITIES:
+        return _ENTITIES[word]
+    for name, shortest, entity in _ENTITY_PREFIXES:
+        if len(word) >= shortest and name.startswith(word):
+            return entity
+    return None
 
 
 def _key_value(word: str) -> tuple[str, str]:

@@ -297,7 +297,7 @@ def partition_lines(queue: Queue, nodes: Sequence[Node]) -> list[str]:
         f"MaxNodes=UNLIMITED MaxTime={_limit(queue.max_walltime_seconds, 'UNLIMITED')} MinNodes=0 LLN=NO "
         "MaxCPUsPerNode=UNLIMITED",
         f"Nodes={hostlist.compress(n.name for n in members) or '(null)'}",
-        f"PriorityJobFactor=1 PriorityTier={queue.priority} RootOnly=NO ReqResv=NO OverSubscribe=NO",
+        f"PriorityJobFactor=1 PriorityTier={queue.priority or 1} RootOnly=NO ReqResv=NO OverSubscribe=NO",
         "OverTimeLimit=NONE PreemptMode=OFF",
         f"State={_PARTITION_STATES.get(queue.state, 'UP')} TotalCPUs={cpus} TotalNodes={len(members)} "
         "SelectTypeParameters=NONE",

@@ -52,6 +52,11 @@ _STATE_WORDS = {
 }
 
 
+# As sinfo lists them after a state it does not know.
+_VALID_STATES = ("unknown,down,idle,allocated,?,mixed,future,drain,drained,draining,no_respond,reserved,perfctrs,"
+                 "cloud,completing,powering_down,powered_down,power_down,powering_up,fail,maint,reboot,reboot^,unknown")
+
+
 class Query(Record):
     header: bool = True
     long: bool = False
@@ -120,7 +125,8 @@ def parse(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Quer
         elif key == "t":
             for word in values.split_list(value):
                 if word.upper() not in _STATE_WORDS:
-                    raise ShimError(f"sinfo: error: Invalid node state specified: {word}", 1)
+                    raise ShimError(f'sinfo: error: Bad state string: "{word}"\nsinfo: error: valid states: '
+                                    f"{_VALID_STATES}", 1)
                 q.states |= _STATE_WORDS[word.upper()]
         elif key == "r":
             q.responding = True
@@ -180,6 +186,8 @@ def _show(argv: list[str], conn: Connection) -> int:
         return 0
     for error in sf.named_format_errors(q.named_format):
         print(f"sinfo: error: {error}", file=sys.stderr)
+    for error in [] if q.named_format else sf.format_errors(q.format()):
+        print(error, file=sys.stderr)
     client = conn.client
     sys.stdout.write(render(q, client.queues(), client.nodes(), clock.now()))
     return 0

@@ -16,7 +16,7 @@ from hpcq import hostlist, units
 from hpcq.api.lite import admin_pb2
 from hpcq.shims import versions
 from hpcq.shims.record import Record
-from hpcq.shims.slurm.squeue_format import Field, FormatError
+from hpcq.shims.slurm.squeue_format import Field, long_header_time
 
 Node = admin_pb2.Node
 Queue = admin_pb2.Queue
@@ -175,6 +175,7 @@ NAMED_ONLY: dict[str, FieldDef] = {
     "gresused": FieldDef("GRES_USED", lambda ln: "(null)", per_node=True),
     "port": FieldDef("PORT", lambda ln: "0", per_node=True),
     "statecomplete": FieldDef("STATECOMPLETE", lambda ln: state_long(ln.first), per_node=True),
+    "": FieldDef("", lambda ln: ""),          # a name sinfo does not know
 }
 FIELDS.update(NAMED_ONLY)
 # sinfo(1) "-O <output_format>": name (any case) -> its field.
@@ -212,17 +213,14 @@ class SinfoField(namedtuple("SinfoField", "letter width right suffix")):
         return Field(self.letter, width, self.right, self.suffix)
 
 
-_SPEC = re.compile(r"%(\.?)(#|-?\d*)([A-Za-z])")
-
-
 _WIDTH = re.compile(r"\s*([+-]?\d*)")
 
 
-def _named_tokens(text: str) -> list[tuple[str, SinfoField | None]]:
+def _named_tokens(text: str) -> list[tuple[str, SinfoField]]:
     """-O's comma-separated ``name[:[.][width][suffix]]`` pieces as sinfo parses them: 20
-    wide without ``:``, as wide as the value with ``:`` and no width; None for a name
-    sinfo does not know."""
-    found: list[tuple[str, SinfoField | None]] = []
+    wide without ``:``, as wide as the value with ``:`` and no width; a name sinfo does
+    not know is the empty field "" (it prints only its suffix)."""
+    found: list[tuple[str, SinfoField]] = []
     for item in text.split(","):
         if not item:
             continue
@@ -237,35 +235,62 @@ def _named_tokens(text: str) -> list[tuple[str, SinfoField | None]]:
             digits = m[1] if m[1] not in ("", "+", "-") else ""
             width = max(int(digits), 0) if digits else 0
             suffix = rest[m.end():] if digits else rest
-        found.append((name, SinfoField(key, width, right, suffix) if key else None))
+        found.append((name, SinfoField(key, width, right, suffix) if key else SinfoField("", 0, False, suffix)))
     return found
 
 
 def parse_named_format(text: str) -> list[SinfoField]:
-    """``NodeList:10,CPUs:.4,StateLong``: the fields sinfo knows (named_format_errors the others)."""
-    return [f for _, f in _named_tokens(text) if f is not None]
+    """``NodeList:10,CPUs:.4,StateLong``: the fields sinfo knows; of the others, which it
+    names (named_format_errors), only the suffix is printed."""
+    return [f for _, f in _named_tokens(text)]
 
 
 def named_format_errors(text: str) -> list[str]:
     # sic: sinfo 22.05 says "job" here.
-    return [f"Invalid job format specification: {name}" for name, f in _named_tokens(text) if f is None]
+    return [f"Invalid job format specification: {name}" for name, f in _named_tokens(text) if not f.letter]
+
+
+_TOKEN = re.compile(r"(\.?)(#|\d*)(.?)", re.S)
+
+
+def _tokens(text: str) -> tuple[str, list[tuple[re.Match[str], str]]]:
+    """As sinfo splits a format: the text before the first ``%``, then each non-empty
+    piece between two ``%``, parsed as ``[.][width|#]letter suffix``."""
+    prefix, percent, rest = text.partition("%")
+    if not percent:
+        return text, []
+    found = []
+    for token in rest.split("%"):
+        if token:
+            m = _TOKEN.match(token)
+            assert m is not None
+            found.append((m, token))
+    return prefix, found
 
 
 def parse_format(text: str) -> tuple[str, list[SinfoField]]:
-    """The text before the first field, and the fields. Raises FormatError naming an
-    unknown field letter."""
+    """The text before the first field, and the fields; a piece whose letter is no field
+    is printed as written (format_errors says so)."""
     if text == "%all":
         text = ALL_FORMAT
-    matches = list(_SPEC.finditer(text))
+    prefix, tokens = _tokens(text)
     fields = []
-    for i, m in enumerate(matches):
-        if m[3] not in FIELDS:
-            raise FormatError(f"Invalid node format specification: {m[3]}")
-        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        width = -1 if m[2] == "#" else abs(int(m[2] or 0))
-        fields.append(SinfoField(m[3], width, m[1] == ".", text[m.end():end]))
-    prefix = text[:matches[0].start()] if matches else text
+    for m, token in tokens:
+        if len(m[3]) == 1 and m[3] in FIELDS:
+            width = -1 if m[2] == "#" else int(m[2] or 0)
+            fields.append(SinfoField(m[3], width, m[1] == ".", token[m.end():]))
+        else:
+            fields.append(SinfoField("", 0, False, "%" + token))
     return prefix, fields
+
+
+def format_errors(text: str) -> list[str]:
+    """sinfo's complaint (on stderr, without its name) for each piece of a -o format whose
+    letter is no field; a piece without one names the NUL character, as sinfo prints it."""
+    if text == "%all":
+        return []
+    return [f"Invalid node format specification: {m[3] or chr(0)}" for m, _ in _tokens(text)[1]
+            if not (len(m[3]) == 1 and m[3] in FIELDS)]
 
 
 # -- grouping ---------------------------------------------------------------------------
@@ -326,7 +351,7 @@ def render(queues: Sequence[Queue], nodes: Sequence[Node], now: float, *, fmt: s
     fields = [f.sized(hash_widths) for f in spec]
     out = []
     if long:
-        out.append(units.format_ctime(now))
+        out.append(long_header_time(now))
     if header:
         out.append(prefix + "".join(f.render(FIELDS[f.letter].header) for f in fields))
     for row in rows:

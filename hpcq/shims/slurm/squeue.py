@@ -42,6 +42,12 @@ _SLURM_STATES = {"PENDING": "PD", "RUNNING": "R", "SUSPENDED": "S", "COMPLETING"
                  "SPECIAL_EXIT": "SE", "STAGE_OUT": "SO", "STOPPED": "ST"}
 
 
+# As squeue lists them after a state it does not know (job_state_string order).
+_VALID_STATES = ("PENDING,RUNNING,SUSPENDED,COMPLETED,CANCELLED,FAILED,TIMEOUT,NODE_FAIL,PREEMPTED,BOOT_FAIL,"
+                 "DEADLINE,OUT_OF_MEMORY,COMPLETING,CONFIGURING,RESIZING,RESV_DEL_HOLD,REQUEUED,REQUEUE_FED,"
+                 "REQUEUE_HOLD,REVOKED,SIGNALING,SPECIAL_EXIT,STAGE_OUT,STOPPED")
+
+
 class Query(Record):
     job_ids: list[int] = []
     tasks: list[tuple[int, int]] = []    # array tasks N_i, by (array job id, index)
@@ -73,7 +79,7 @@ def parse_states(value: str) -> tuple[list[int], bool]:
             return [], True
         if upper not in _SLURM_STATES and upper not in _SLURM_STATES.values():
             raise ShimError(f"squeue: error: Invalid job state specified: {word}\n"
-                            f"squeue: error: Valid job states include: {','.join(_SLURM_STATES)}", 1)
+                            f"squeue: error: Valid job states include: {_VALID_STATES}\n", 1)
         found.extend(s for s in states.from_slurm_name(upper) if s not in found)
     return found, False
 
@@ -82,6 +88,11 @@ def parse(argv: Sequence[str], environ: dict[str, str] | None = None, user: str 
     environ = os.environ if environ is None else environ
     options, operands = getopt.command_line(PROG, argv, TABLE, then=TRY_HELP, exit_code=1)
     q = Query(fmt=environ.get("SQUEUE_FORMAT", squeue_format.DEFAULT_FORMAT))
+    if environ.get("SQUEUE_SORT"):     # -S's default
+        try:
+            q.sort = squeue_format.parse_sort(environ["SQUEUE_SORT"])
+        except squeue_format.FormatError as e:
+            raise ShimError(f"squeue: error: {e}", 1) from None
     if environ.get("SQUEUE_FORMAT2") and not environ.get("SQUEUE_FORMAT"):
         q.named_format = environ["SQUEUE_FORMAT2"]
         q.named = squeue_format.parse_named_format(q.named_format)

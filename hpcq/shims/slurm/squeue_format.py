@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Sequence
 
@@ -198,7 +199,9 @@ def _time_left(job: Job, now: float) -> str:
     limit = time_limit(job)
     if limit is None:
         return "UNLIMITED"
-    return units.format_slurm_elapsed(max(0, math.ceil(limit / 60) * 60 - time_used(job, now)))
+    # Whole seconds used, as TIME shows them; past the limit (a job not yet killed) INVALID.
+    left = math.ceil(limit / 60) * 60 - int(time_used(job, now))
+    return units.format_slurm_elapsed(left) if left >= 0 else "INVALID"
 
 
 def _min_memory(job: Job) -> str:
@@ -304,15 +307,25 @@ class Field(namedtuple("Field", "letter width right suffix")):
     right: bool
     suffix: str            # the literal text up to the next field
 
-    def render(self, text: str) -> str:
-        if not self.width:
-            return text + self.suffix
-        cut = text[:self.width]
-        return (cut.rjust(self.width) if self.right else cut.ljust(self.width)) + self.suffix
+    def render(self, text: str, *, cut: bool = True) -> str:
+        return justify(text, self.width, self.right, cut) + self.suffix
+
+
+def justify(text: str, width: int, right: bool, cut: bool = True) -> str:
+    """A value in its field: padded to the width (none: as it is) and cut to it. "(null)"
+    stands for Slurm's NULL string, which printf's "%.Ns" prints as nothing when N < 6."""
+    if not width:
+        return text
+    if text == "(null)" and width < len(text):
+        text = ""
+    shown = text[:width] if cut else text
+    return shown.rjust(width) if right else shown.ljust(width)
 
 
 # One ``%`` token: ``[.][width]letter`` and the literal text up to the next ``%``.
 _TOKEN = re.compile(r"(\.?)(\d*)(.?)", re.S)
+
+
 class FormatError(ValueError):
     pass
 
@@ -388,12 +401,20 @@ def render(jobs: Sequence[Job], now: float, *, fmt: str = DEFAULT_FORMAT, header
     prefix, fields = parse_format(fmt)
     lines = []
     if long:
-        lines.append(units.format_ctime(now))
+        lines.append(long_header_time(now))
     if header:
-        lines.append(prefix + "".join(f.render(FIELDS[f.letter].header if f.letter else "") for f in fields))
+        # squeue prints NODELIST(REASON) whole, whatever the width.
+        lines.append(prefix + "".join(f.render(FIELDS[f.letter].header if f.letter else "", cut=f.letter != "R")
+                                      for f in fields))
     for job in jobs:
         lines.append(prefix + "".join(f.render(FIELDS[f.letter].value(job, now) if f.letter else "") for f in fields))
     return "".join(line + "\n" for line in lines)
+
+
+def long_header_time(now: float) -> str:
+    """The date line of squeue -l and sinfo -l: ctime's fields, the day zero-padded
+    (``Sat Dec 05 23:31:38 2026``), as Slurm's slurm_ctime2 prints it."""
+    return time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(now))
 
 
 def sort_by_start(jobs: Iterable[Job], now: float) -> list[Job]:
@@ -609,10 +630,7 @@ class NamedField(namedtuple("NamedField", "name width right suffix")):
     suffix: str
 
     def render(self, text: str) -> str:
-        if not self.width:
-            return text + self.suffix
-        cut = text[:self.width]
-        return (cut.rjust(self.width) if self.right else cut.ljust(self.width)) + self.suffix
+        return justify(text, self.width, self.right) + self.suffix
 
 
 _WIDTH = re.compile(r"\s*([+-]?\d*)")
@@ -641,9 +659,9 @@ def _named_tokens(text: str) -> list[tuple[str, NamedField]]:
 
 
 def parse_named_format(text: str) -> list[NamedField]:
-    """``JobID,State:10,Reason:.30|``: the fields squeue knows; the others it leaves out
-    after saying so (named_format_errors)."""
-    return [f for _, f in _named_tokens(text) if f.name in NAMED_FIELDS]
+    """``JobID,State:10,Reason:.30|``: the fields squeue knows; of the others, which it
+    names (named_format_errors), only the suffix is printed."""
+    return [f if f.name in NAMED_FIELDS else NamedField("", 0, False, f.suffix) for _, f in _named_tokens(text)]
 
 
 def named_format_errors(text: str) -> list[str]:
@@ -656,11 +674,13 @@ def render_named(jobs: Sequence[Job], now: float, fields: Sequence[NamedField], 
     """``squeue -O``'s output (squeue_O_JobID_State_Reason.txt): every column padded, the last
     too. `cluster`: the Cluster field's value."""
     def value(f: NamedField, job: Job) -> str:
+        if not f.name:
+            return ""
         return cluster if f.name == "cluster" else NAMED_FIELDS[f.name][1](job, now)
 
     lines = []
     if header:
-        lines.append("".join(f.render(NAMED_FIELDS[f.name][0]) for f in fields))
+        lines.append("".join(f.render(NAMED_FIELDS[f.name][0] if f.name else "") for f in fields))
     for job in jobs:
         lines.append("".join(f.render(value(f, job)) for f in fields))
     return "".join(line + "\n" for line in lines)
