@@ -2,7 +2,7 @@
 gives them: what ServerInfoResponse.settings carries, so that the shims report what hpcq
 does instead of placeholders. Keys hpcq has no notion of are not here: the shims print
 Slurm's defaults for them (hpcq/slurmconf.py). Limits Slurm keeps in its accounting
-database, not its config, are named ``qos:<sacctmgr field>`` (QOS normal's per-user caps).
+database, not its config, are named ``assoc:<sacctmgr field>`` (every user's association).
 Pure: a function of the config.
 """
 from __future__ import annotations
@@ -53,12 +53,13 @@ def slurm_settings(config: Config) -> dict[str, str]:
         "StateSaveLocation": ctld.state_dir,
         "TaskPlugin": "task/cgroup,task/affinity",
     }
-    # The per-user caps, as QOS normal's (sacctmgr show qos): empty where there is none.
-    for key, value in (("qos:MaxSubmitPU", ctld.max_submit_jobs), ("qos:MaxJobsPU", ctld.max_running_jobs)):
+    # The per-user caps, as each user's association limits (sacctmgr; squeue's reasons for
+    # them are AssocMaxJobsLimit and AssocGrpCpuLimit): none where there is no cap.
+    for key, value in (("assoc:MaxSubmitJobs", ctld.max_submit_jobs), ("assoc:MaxJobs", ctld.max_running_jobs)):
         if value:
             settings[key] = str(value)
     if ctld.max_running_cpus:
-        settings["qos:MaxTRESPU"] = f"cpu={ctld.max_running_cpus}"
+        settings["assoc:GrpTRES"] = f"cpu={ctld.max_running_cpus}"
     if ctld.default_mem_per_cpu:
         settings["DefMemPerCPU"] = str(ctld.default_mem_per_cpu)
     else:

@@ -1,8 +1,8 @@
 """sacctmgr and sshare against Slurm 22.05's answers to the queries clients make
 (captured/slurm_anchor/sacctmgr_*.txt, sshare_*.txt: a database with the cluster's root
 account and user, no limits set), on the same jobs (anchor_dump_world.py): the same
-rows and columns, and empty where nothing is set. A QOS limit ctld applies shows where
-Slurm would show it."""
+rows and columns, and empty where nothing is set. A per-user cap ctld applies shows on
+the users' associations, as the Assoc* reasons squeue gives for it."""
 from __future__ import annotations
 
 import pytest
@@ -52,11 +52,15 @@ def test_accounting_queries_answer_as_slurm(name: str, monkeypatch) -> None:
         assert [len(line) for line in ours if "root" in line][-1:] == [len(line) for line in theirs][-1:]
 
 
-def test_qos_shows_the_per_user_limits_ctld_applies(monkeypatch) -> None:
+def test_user_associations_show_the_per_user_caps_ctld_applies(monkeypatch) -> None:
     limits = config.from_dict({"ctld": {"max_submit_jobs": 100, "max_running_jobs": 10, "max_running_cpus": 64}})
     world = with_ctld(monkeypatch, slurm_settings(limits))
-    out = run("sacctmgr_show_qos_format.txt", world, monkeypatch,
-              ["-nP", "show", "qos", "format=name,maxjobspu,maxsubmitpu,maxtrespu,maxwall"])
-    assert out.stdout == "normal|10|100|cpu=64|\n"
+    out = run("sacctmgr_show_assoc_format.txt", world, monkeypatch,
+              ["-nP", "show", "assoc", "format=account,user,maxjobs,maxsubmit,grptres,maxwall"])
+    # The account's own association has none: the caps are each user's.
+    assert out.stdout == "root|||||\nroot|root|10|100|cpu=64|\n"
+    qos = run("sacctmgr_show_qos_format.txt", world, monkeypatch,
+              ["-nP", "show", "qos", "format=name,maxjobspu,maxsubmitpu,maxtrespu"])
+    assert qos.stdout == "normal|||\n"
     unknown = run("sacctmgr_show_qos_format.txt", world, monkeypatch, ["-nP", "show", "qos", "high"])
     assert unknown.stdout == ""

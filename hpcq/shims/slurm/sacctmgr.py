@@ -4,7 +4,8 @@ accounts (``sacctmgr -nP show assoc where user=$USER format=account``).
 
 hpcq has no accounting database: the associations are the fair-share shares ctld holds
 and the accounts the jobs it still knows name (see assoc.py). Limits, QOS and priority
-columns are empty (QOS ``normal``, whose per-user limits are ctld's); an account's description and organisation are its
+columns are empty but a user's MaxJobs, MaxSubmit and GrpTRES, ctld's per-user caps
+(QOS ``normal``, without limits); an account's description and organisation are its
 name; a user's default account is the account of their latest job that named one, else
 their first association. Changes (add, modify, delete) are refused: shares are set
 with ``hpcqctl share set``.
@@ -50,12 +51,20 @@ TABLE = OptionTable(
           "version": ("", "V")})
 
 
-class Row(namedtuple("Row", "assoc cluster default_account", defaults=("",))):
-    """What a line shows: an association, the cluster, the user's default account."""
+class Row(namedtuple("Row", "assoc cluster default_account limits", defaults=("", {}))):
+    """What a line shows: an association, the cluster, the user's default account, and
+    ctld's per-user caps (ServerInfoResponse.settings' ``assoc:`` keys)."""
     __slots__ = ()
     assoc: Association
     cluster: str
     default_account: str
+    limits: dict[str, str]
+
+
+def _user_limit(name: str) -> Callable[[Row], str | None]:
+    """A cap ctld applies to every user, on each user's association (Slurm's Assoc*
+    reasons, AssocMaxJobsLimit and AssocGrpCpuLimit, are the ones squeue shows for it)."""
+    return lambda r: (r.limits.get(f"assoc:{name}") or None) if r.assoc.user else None
 
 
 def _blank(row: Row) -> None:
@@ -83,7 +92,7 @@ FIELDS = [
     FieldDef("Description", 3, "Descr", 20, lambda r: r.assoc.account),
     FieldDef("GrpCPUs", 6, "GrpCPUs", 8, _blank),
     FieldDef("GrpCPUMins", 7, "GrpCPUMins", 11, _blank),
-    FieldDef("GrpTRES", 7, "GrpTRES", 13, _blank),
+    FieldDef("GrpTRES", 7, "GrpTRES", 13, _user_limit("GrpTRES")),
     FieldDef("GrpTRESMins", 7, "GrpTRESMins", 13, _blank),
     FieldDef("GrpTRESRunMins", 7, "GrpTRESRunMins", 13, _blank),
     FieldDef("GrpJobs", 4, "GrpJobs", 7, _blank),
@@ -97,9 +106,9 @@ FIELDS = [
     FieldDef("MaxTRES", 7, "MaxTRES", 13, _blank),
     FieldDef("MaxTRESPerNode", 11, "MaxTRESPerNode", 14, _blank),
     FieldDef("MaxTRESMinsPerJob", 8, "MaxTRESMins", 13, _blank),
-    FieldDef("MaxJobs", 4, "MaxJobs", 7, _blank),
+    FieldDef("MaxJobs", 4, "MaxJobs", 7, _user_limit("MaxJobs")),
     FieldDef("MaxNodesPerJob", 4, "MaxNodes", 8, _blank),
-    FieldDef("MaxSubmitJobs", 4, "MaxSubmit", 9, _blank),
+    FieldDef("MaxSubmitJobs", 4, "MaxSubmit", 9, _user_limit("MaxSubmitJobs")),
     FieldDef("MaxWallDurationPerJob", 4, "MaxWall", 11, _blank),
     FieldDef("Organization", 1, "Org", 20, lambda r: r.assoc.account),
     FieldDef("ParentName", 7, "Par Name", 10, _parent),
@@ -110,17 +119,11 @@ FIELDS = [
     FieldDef("FairShare", 2, "Share", 9, lambda r: r.assoc.shares),
     FieldDef("User", 1, "User", 10, lambda r: r.assoc.user),
 ]
-class Qos(namedtuple("Qos", "name limits")):
-    """A QOS line: hpcq has one, ``normal``, whose per-user limits are ctld's ([ctld]
-    max_running_jobs, max_submit_jobs, max_running_cpus, reported in
-    ServerInfoResponse.settings under ``qos:`` and the field's name)."""
+class Qos(namedtuple("Qos", "name")):
+    """A QOS line: hpcq has one, ``normal``, with no limits of its own (ctld's per-user
+    caps are shown on the users' associations)."""
     __slots__ = ()
     name: str
-    limits: dict[str, str]
-
-
-def _limit(field: str) -> Callable[[Qos], str | None]:
-    return lambda q: q.limits.get(f"qos:{field}") or None
 
 
 # sacctmgr's QOS fields, in its order, with its headers and widths (sacctmgr show qos).
@@ -144,12 +147,12 @@ QOS_FIELDS = [
     FieldDef("MaxTRESPerNode", 11, "MaxTRESPerNode", 14, _blank),
     FieldDef("MaxTRESMins", 8, "MaxTRESMins", 13, _blank),
     FieldDef("MaxWall", 4, "MaxWall", 11, _blank),
-    FieldDef("MaxTRESPU", 9, "MaxTRESPU", 13, _limit("MaxTRESPU")),
-    FieldDef("MaxTRESPerUser", 9, "MaxTRESPU", 13, _limit("MaxTRESPU")),
-    FieldDef("MaxJobsPU", 8, "MaxJobsPU", 9, _limit("MaxJobsPU")),
-    FieldDef("MaxJobsPerUser", 8, "MaxJobsPU", 9, _limit("MaxJobsPU")),
-    FieldDef("MaxSubmitPU", 10, "MaxSubmitPU", 11, _limit("MaxSubmitPU")),
-    FieldDef("MaxSubmitJobsPerUser", 10, "MaxSubmitPU", 11, _limit("MaxSubmitPU")),
+    FieldDef("MaxTRESPU", 9, "MaxTRESPU", 13, _blank),
+    FieldDef("MaxTRESPerUser", 9, "MaxTRESPU", 13, _blank),
+    FieldDef("MaxJobsPU", 8, "MaxJobsPU", 9, _blank),
+    FieldDef("MaxJobsPerUser", 8, "MaxJobsPU", 9, _blank),
+    FieldDef("MaxSubmitPU", 10, "MaxSubmitPU", 11, _blank),
+    FieldDef("MaxSubmitJobsPerUser", 10, "MaxSubmitPU", 11, _blank),
     FieldDef("MaxTRESPA", 9, "MaxTRESPA", 13, _blank),
     FieldDef("MaxJobsPA", 8, "MaxJobsPA", 9, _blank),
     FieldDef("MaxSubmitPA", 10, "MaxSubmitPA", 11, _blank),
@@ -295,7 +298,7 @@ def columns(cmd: Command) -> tuple[list[assoc.Column], bool]:
 
 
 def rows(cmd: Command, assocs: Sequence[Association], jobs: Sequence[Job], cluster: str,
-         per_assoc: bool) -> list[Row]:
+         per_assoc: bool, limits: dict[str, str] | None = None) -> list[Row]:
     defaults = default_accounts(assocs, jobs)
     users = set(cmd.users) | (set(cmd.names) if cmd.entity == "user" else set())
     accounts = set(cmd.accounts) | (set(cmd.names) if cmd.entity == "account" else set())
@@ -309,7 +312,7 @@ def rows(cmd: Command, assocs: Sequence[Association], jobs: Sequence[Job], clust
             continue
         if cmd.entity == "account" and not per_assoc and a.user:
             continue
-        out.append(Row(a, cluster, defaults.get(a.user, "")))
+        out.append(Row(a, cluster, defaults.get(a.user, ""), limits or {}))
     if cmd.entity == "user" and not per_assoc:
         seen: dict[str, Row] = {}
         for row in out:
@@ -318,14 +321,14 @@ def rows(cmd: Command, assocs: Sequence[Association], jobs: Sequence[Job], clust
     return out
 
 
-def show_qos(cmd: Command, settings: dict[str, str]) -> str:
-    """``show qos [name]``: hpcq's one QOS, with ctld's per-user limits."""
+def show_qos(cmd: Command) -> str:
+    """``show qos [name]``: hpcq's one QOS."""
     try:
         found = assoc.parse_format(cmd.fmt or QOS_FORMAT, QOS_FIELDS)
     except assoc.FieldError as e:
         raise ShimError(f"{PROG}: error: {e}", 1) from None
     wanted = set(cmd.names)
-    shown = [Qos("normal", settings)] if not wanted or "normal" in wanted else []
+    shown = [Qos("normal")] if not wanted or "normal" in wanted else []
     return assoc.render(found, shown, header=cmd.header, parsable=cmd.parsable)
 
 
@@ -334,14 +337,15 @@ def _run(argv: list[str], conn: Connection) -> int:
     if versions.slurm_help_or_version(cmd.verb == "help", cmd.verb == "version", USAGE):
         return 0
     if cmd.entity == "qos":
-        sys.stdout.write(show_qos(cmd, dict(conn.client.server_info().settings)))
+        sys.stdout.write(show_qos(cmd))
         return 0
     found, per_assoc = columns(cmd)
     reply = conn.client.share_usage()
     users = sorted(set(cmd.users) | (set(cmd.names) if cmd.entity == "user" else set()))
     jobs = conn.client.list(include_finished=True, users=users)
     assocs = assoc.associations(reply, jobs)
-    shown = rows(cmd, assocs, jobs, conn.cluster, per_assoc)
+    limits = dict(conn.client.server_info().settings) if per_assoc else {}
+    shown = rows(cmd, assocs, jobs, conn.cluster, per_assoc, limits)
     sys.stdout.write(assoc.render(found, shown, header=cmd.header, parsable=cmd.parsable))
     return 0
 
