@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test unit lint proto bench install clean bytecode conformance
+.PHONY: demo test unit lint proto bench bench-long install clean bytecode conformance
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,12 @@ bench: $(STAMP) bytecode
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/cli.py
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/throughput.py
 	$(BIN)/python bench/sched.py
+
+# Minutes, not seconds: 2,000 sbatch through three ctld SIGKILLs on each store (lost and
+# duplicated must be 0), and submit latency under a storm of 200 squeue-like pollers.
+bench-long: $(STAMP) bytecode
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/retries.py
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/storm.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

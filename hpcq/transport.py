@@ -45,13 +45,15 @@ REPEATABLE = frozenset("/hpcq.v1." + name for name in (
     "Jobs/Explain", "Jobs/Usage", "Jobs/FinishStep", "Jobs/Suspend", "Jobs/Resume",
     "Admin/ListNodes", "Admin/DrainNode", "Admin/ResumeNode", "Admin/ListQueues", "Admin/UpdateQueue",
     "Admin/ServerInfo", "Admin/ListShares", "Admin/SetShare"))
-# gRPC's words for a call that found no connection to ctld, and so was never sent
-# (ctld is down, or restarting); the agent passes them on as they are.
-_NO_CONNECTION = "failed to connect to all addresses"
+# What an UNAVAILABLE says when the call was certainly not acted on: gRPC found no
+# connection to ctld (down, restarting); the agent found no controller to forward to
+# (hostagent.py); a standby controller refused it before any servicer ran
+# (ctld/leadership.py). The agent passes ctld's and gRPC's words on as they are.
+_NOT_SENT = ("failed to connect to all addresses", "no hpcq-ctld answers at", "is not the active controller")
 
 
 class NotSent(HpcqError):
-    """UNAVAILABLE before the request left: nothing could be connected to."""
+    """UNAVAILABLE for a call no controller acted on: it may go to the next one, or again."""
 
     def __init__(self, message: str) -> None:
         super().__init__("UNAVAILABLE", message)
@@ -68,7 +70,7 @@ class Overloaded(HpcqError):
 
 def _classified(code: str, message: str, retry_after_ms: str | None = None) -> HpcqError:
     """The error for a status: NotSent or Overloaded when it says so, else HpcqError."""
-    if code == "UNAVAILABLE" and _NO_CONNECTION in message:
+    if code == "UNAVAILABLE" and any(words in message for words in _NOT_SENT):
         return NotSent(message)
     if code == "RESOURCE_EXHAUSTED":
         hint = retry_after_ms or message.rpartition(RETRY_AFTER_KEY + "=")[2].partition(")")[0]
@@ -228,8 +230,8 @@ class GrpcTransport:
     """Mutual TLS straight to ctld with a personal certificate.
 
     `server` may list several controllers, comma-separated (host:port,host:port): a call
-    goes to the one that last answered, and one that cannot be connected to is passed
-    over for the next in the list."""
+    goes to the one that last answered; one that cannot be connected to, or a standby
+    that refuses to act, is passed over for the next in the list."""
 
     def __init__(self, server: str, *, ca: str | PathLike[str], cert: str | PathLike[str],
                  key: str | PathLike[str], server_name: str = "", metadata: tuple[tuple[str, str], ...] = ()) -> None:

@@ -71,6 +71,8 @@ def test_retries_stop_once_the_window_is_spent(monkeypatch):
 
 def test_statuses_are_classified_from_what_ctld_and_grpc_say():
     assert isinstance(_classified("UNAVAILABLE", "failed to connect to all addresses; last error: ..."), NotSent)
+    assert isinstance(_classified("UNAVAILABLE", "this hpcq-ctld is not the active controller"), NotSent)
+    assert isinstance(_classified("UNAVAILABLE", "no hpcq-ctld answers at a:1, b:2"), NotSent)
     assert type(_classified("UNAVAILABLE", "Socket closed")) is HpcqError
     shed = _classified("RESOURCE_EXHAUSTED", "OVERLOADED: hpcq-ctld is busy (retry-after-ms=250)")
     assert isinstance(shed, Overloaded) and shed.retry_after == 0.25

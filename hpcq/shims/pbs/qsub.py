@@ -5,7 +5,7 @@ from __future__ import annotations
 from hpcq.api.lite import jobs_pb2
 from hpcq.errors import HpcqError
 from hpcq.shims import errors, output
-from hpcq.shims.connection import Connection
+from hpcq.shims.connection import Connection, pbs_retry_notice
 from hpcq.shims.errors import ShimError
 from hpcq.shims.pbs import options
 from hpcq.shims.shim import Shim
@@ -82,5 +82,5 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
-command = Shim(_submit, lambda error, conn: submission_failure(error, conn.cluster))
+command = Shim(_submit, lambda error, conn: submission_failure(error, conn.cluster), pbs_retry_notice("qsub"))
 main = command.main
