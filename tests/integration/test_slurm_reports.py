@@ -1,7 +1,8 @@
 """What a real cluster reports of itself and its jobs to Slurm's tools: `scontrol show config`
 tells the limits ctld applies ([ctld] max_array_size as MaxArraySize, and ctld refuses an
-array beyond it in both dialects), and squeue/sinfo/sacct --json are documents a JSON
-reader takes, with the jobs and the node of the cluster."""
+array beyond it in both dialects), and squeue/sinfo/sacct --json have the jobs and the
+node of the cluster in Slurm 22.05's keys, key order and value types (learnt from the
+captures of tests/compat/captured/slurm_anchor/)."""
 from __future__ import annotations
 
 import json
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.cluster import Cluster, start_cluster
+from tests.compat import dumpcheck
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration
@@ -71,4 +73,10 @@ def test_json_documents_of_the_cluster(cluster: Cluster, tmp_path) -> None:
     assert [(j["job_id"], j["state"]["current"], j["exit_code"]) for j in accounted] == [
         (int(done), "FAILED", {"status": "FAILED", "return_code": 3})]
     assert cluster.run("squeue", "--yaml").stdout.startswith("%YAML 1.1\n--- !!map\n!!str meta: !!map\n")
+    # The same keys, in the same order, with values of the same types as Slurm 22.05's documents.
+    for command, captured in (("squeue", ["squeue_json.txt", "squeue_json_more.txt"]), ("sinfo", ["sinfo_json.txt"]),
+                              ("sacct", ["sacct_json.txt", "sacct_json_more.txt"])):
+        shapes = dumpcheck.learn(dumpcheck.captured_document(name) for name in captured)
+        argv = [command, "--json"] + (["-j", f"{held},{done}"] if command == "sacct" else [])
+        assert list(dumpcheck.mismatches(json.loads(cluster.run(*argv).stdout), shapes)) == [], command
     cluster.run("scancel", held)
