@@ -68,6 +68,7 @@ ROWS: dict[str, list[str]] = {
         "D": ["-a", "-F", "dsv", "-D", "|"], "F": ["-a", "-F", "json"], "H": ["-H", "pbshost"], "j": ["-j"],
         "l": ["-l"], "L": ["-L"], "o": ["-o", "pbshost"], "q": ["-q", "-a"], "r": ["-r", "pbshost"],
         "s": ["-s", "pbshost", "-a"], "S": ["-S"], "v": ["-v", "pbshost"]}.items()},
+    **{f"{command} --version": [command, "--version"] for command in REFERENCE_GETOPT},
 }
 # Options that change the server (pbsnodes -o/-r need an administrator's certificate, which
 # the compat world has not: they are checked with one in tests/integration).
@@ -80,9 +81,10 @@ def _letters(getopt: str) -> set[str]:
 
 def test_every_reference_option_has_a_row() -> None:
     for command, getopt in REFERENCE_GETOPT.items():
-        rows = {case.split()[1][1:] for case in ROWS if case.startswith(f"{command} -")}
+        rows = {case.split()[1][1:] for case in ROWS if case.startswith(f"{command} -") and "--" not in case}
         assert rows == _letters(getopt), command
     assert {case.split()[2] for case in ROWS if case.startswith("qsub -W ")} == set(QSUB_W)
+    assert {case for case in ROWS if case.endswith("--version")} == {f"{c} --version" for c in REFERENCE_GETOPT}
 
 
 def run(argv: list[str], monkeypatch, tmp_path) -> fake.Output:
