@@ -80,9 +80,10 @@ def test_long_partition_names_widen_the_hash_column():
 
 def test_node_oriented_lists_a_node_once_per_partition():
     lines = show("-N", "-n", "n03").splitlines()
+    # The partition right-justified, as sinfo 22.05 prints -N (checked by tests/conformance).
     assert lines == ["NODELIST   NODES PARTITION STATE ",
-                     "n03            1 batch*    idle  ",
-                     "n03            1 long      idle  "]
+                     "n03            1    batch* idle  ",
+                     "n03            1      long idle  "]
 
 
 def test_filters_by_state_and_responding():

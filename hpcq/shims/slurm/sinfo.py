@@ -37,12 +37,13 @@ Usage: sinfo [OPTIONS]
   -t, --states=node_state    specify the what states of nodes to view
   -V, --version              output version information and exit"""
 TABLE = OptionTable(
-    short="adehln:No:O:p:rRst:vV",
+    short="adehln:No:O:p:rRst:TvV",
     long={"all": ("", "a"), "dead": ("", "d"), "exact": ("", "e"), "noheader": ("", "h"), "long": ("", "l"),
           "nodes": (":", "n"), "Node": ("", "N"), "format": (":", "o"), "partition": (":", "p"),
           "responding": ("", "r"), "list-reasons": ("", "R"), "summarize": ("", "s"), "states": (":", "t"),
           "verbose": ("", "v"), "version": ("", "V"), "help": ("", "help"), "usage": ("", "usage"),
-          "json": ("::", "json"), "yaml": ("::", "yaml"), "Format": (":", "O"), "noconvert": ("", "noconvert")})
+          "json": ("::", "json"), "yaml": ("::", "yaml"), "Format": (":", "O"), "noconvert": ("", "noconvert"),
+          "reservation": ("", "T"), "hide": ("", "hide"), "local": ("", "local"), "federation": ("", "federation")})
 
 # -t words and the hpcq states they name (sinfo accepts long and short spellings).
 _STATE_WORDS = {
@@ -72,6 +73,7 @@ class Query(Record):
     help: bool = False
     version: bool = False
     dump: str = ""                # --json or --yaml: every node, Slurm 22.05's data (dumps.py)
+    reservations: bool = False    # -T: hpcq has none
 
     def format(self) -> str:
         if self.fmt:
@@ -99,6 +101,8 @@ def parse(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Quer
             q.dump = key
         elif key == "V":
             q.version = True
+        elif key == "T":
+            q.reservations = True
         elif key == "h":
             q.header = False
         elif key == "l":
@@ -183,6 +187,9 @@ def _show(argv: list[str], conn: Connection) -> int:
         return 0
     if q.dump:
         sys.stdout.write(dumps.sinfo(q.dump, conn))
+        return 0
+    if q.reservations:
+        print("No reservations in the system")
         return 0
     for error in sf.named_format_errors(q.named_format):
         print(f"sinfo: error: {error}", file=sys.stderr)

@@ -25,7 +25,7 @@ N = admin_pb2.NodeState
 DEFAULT_FORMAT = "%#P %.5a %.10l %.6D %.6t %N"
 SUMMARIZE_FORMAT = "%#P %.5a %.10l %.16F %N"
 LONG_FORMAT = "%#P %.5a %.10l %.10s %.4r %.8h %.10g %.6D %.11T %N"
-NODE_FORMAT = "%#N %.6D %#P %6t"
+NODE_FORMAT = "%#N %.6D %.#P %6t"        # the partition right-justified, as 22.05 prints it
 # As 22.05 prints it (sinfo_N_l.txt): the partition right-justified, CPUS left-justified.
 NODE_LONG_FORMAT = "%#N %.6D %.#P %.11T %4c %.8z %.6m %.8d %.6w %.8f %20E"
 REASONS_FORMAT = "%20E %9u %19H %N"

@@ -5,7 +5,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from hpcq import states
+from hpcq import hostlist, states
 from hpcq.api.lite import jobs_pb2
 from hpcq.shims import arrays, clock, getopt, jobrefs, submit_context, values, versions
 from hpcq.shims.connection import Connection
@@ -26,13 +26,17 @@ Usage: squeue [-A account] [--clusters names] [-i seconds] [--job jobid]
               [--json=data_parser] [--yaml=data_parser]
               [-ahjlrsv]"""
 TABLE = OptionTable(
-    short="ahj:ln:o:O:p:rS:t:u:vV",
+    short="A:ahj:lL:n:o:O:p:q:rR:S:t:u:vVw:",
     long={"all": ("", "a"), "array": ("", "r"), "noheader": ("", "h"), "format": (":", "o"),
           "Format": (":", "O"), "jobs": ("::", "j"), "long": ("", "l"), "name": (":", "n"),
           "partition": (":", "p"), "sort": (":", "S"), "start": ("", "start"), "states": (":", "t"),
           "user": (":", "u"), "verbose": ("", "v"), "version": ("", "V"), "me": ("", "me"),
           "help": ("", "help"), "usage": ("", "usage"), "json": ("::", "json"), "yaml": ("::", "yaml"),
-          "noconvert": ("", "noconvert")})
+          "noconvert": ("", "noconvert"), "account": (":", "A"), "qos": (":", "q"), "licenses": (":", "L"),
+          "reservation": (":", "R"), "nodelist": (":", "w"),
+          # One cluster, nothing hidden: accepted, and nothing to do.
+          "hide": ("", "hide"), "local": ("", "local"), "federation": ("", "federation"),
+          "sibling": ("", "sibling")})
 
 # Every state name squeue accepts with -t, hpcq's or not (a state hpcq never has matches nothing).
 _SLURM_STATES = {"PENDING": "PD", "RUNNING": "R", "SUSPENDED": "S", "COMPLETING": "CG", "COMPLETED": "CD",
@@ -62,6 +66,11 @@ class Query(Record):
     fmt: str = squeue_format.DEFAULT_FORMAT
     named: list[squeue_format.NamedField] = []    # -O
     named_format: str = ""                        # -O's text (or SQUEUE_FORMAT2's): the table is -O's
+    accounts: list[str] = []                      # -A, -q, -L, -R, -w: more filters
+    qos: list[str] = []
+    licenses: list[str] = []
+    reservations: list[str] = []
+    nodes: list[str] = []
     sort: list[tuple[str, bool]] = []             # -S
     start: bool = False
     expand: bool = False                 # -r: a pending array as one line per task
@@ -131,6 +140,9 @@ def parse(argv: Sequence[str], environ: dict[str, str] | None = None, user: str 
             q.users.append(user or submit_context.login_name())
         elif key == "p":
             q.partitions.extend(values.split_list(value))
+        elif key in ("A", "q", "L", "R", "w"):
+            filters = {"A": q.accounts, "q": q.qos, "L": q.licenses, "R": q.reservations, "w": q.nodes}
+            filters[key].extend(hostlist.expand(value or "") if key == "w" else values.split_list(value))
         elif key == "n":
             q.names.extend(values.split_list(value))
         elif key == "t":
@@ -184,6 +196,16 @@ def _wanted(job: jobs_pb2.Job, q: Query) -> bool:
     if q.users and job.user not in q.users:
         return False
     if q.partitions and squeue_format.partition(job) not in q.partitions:
+        return False
+    if q.accounts and job.spec.account not in q.accounts:
+        return False
+    if q.qos and job.spec.attributes.get("qos", "normal") not in q.qos:
+        return False
+    if q.licenses and not set(q.licenses) & set(job.spec.resources.licenses):
+        return False
+    if q.reservations:      # hpcq has no reservations: no job is in one
+        return False
+    if q.nodes and not set(q.nodes) & set(squeue_format.node_names(job)):
         return False
     return not q.names or job.spec.name in q.names
 
