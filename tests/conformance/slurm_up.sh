@@ -20,7 +20,7 @@ CONF=$BASE/etc/slurm.conf
 HOST=$(hostname -s)
 CPUS=${CPUS:-4}
 MEMORY_MB=${MEMORY_MB:-4000}
-CLUSTER=$HOST                  # as hpcq names a local cluster
+CLUSTER=${CLUSTER:-$HOST}      # the suite gives each run its own (the slurmdbd is shared)
 CTLD_PORT=6917
 SLURMD_PORT=6918
 

@@ -1,7 +1,7 @@
 """The two systems a conformance case runs on: the reference Slurm (Debian's slurm-wlm
 22.05, its own slurmctld and slurmd started by slurm_up.sh) and an hpcq local cluster
 configured alike — one node named as the host, the same CPUs and memory, partition
-``batch``, the same cluster name, a 60-minute default time limit.
+``batch``, the same cluster name (one per run), a 60-minute default time limit.
 
 A command line runs on both under the same name (``argv[0]`` is ``squeue``, so that
 getopt's messages match) from the same working directory, with the same environment but
@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,9 @@ def _cpus() -> int:
 
 
 CPUS = _cpus()
+# A cluster name of this run's own: the reference slurmdbd is shared and keeps every run's
+# jobs, which sacct would otherwise find under the same ids.
+CLUSTER = f"cf{int(time.time()) % 10**8:08d}"
 MEMORY_MB = 4000
 SLURM_BIN = Path("/usr/bin")
 COMMAND_TIMEOUT = 60.0
@@ -81,7 +85,7 @@ def _base_env() -> dict[str, str]:
 
 def start_slurm(workdir: Path) -> System:
     """slurm_up.sh: install (on a fresh machine) and start the reference Slurm, fresh."""
-    sizes = {"CPUS": str(CPUS), "MEMORY_MB": str(MEMORY_MB)}
+    sizes = {"CPUS": str(CPUS), "MEMORY_MB": str(MEMORY_MB), "CLUSTER": CLUSTER}
     done = subprocess.run(["bash", str(HERE / "slurm_up.sh")], capture_output=True, text=True,
                           env={**_base_env(), **sizes}, timeout=900)
     if done.returncode != 0:
@@ -109,7 +113,7 @@ def start_hpcq(home: Path, workdir: Path) -> System:
     bindir = testing.commands_dir()
     env = {**_base_env(), "HPCQ_HOME": str(home), "PATH": f"{bindir}:{os.environ.get('PATH', '')}"}
     # The node offers more CPUs than this machine may have: no confinement to real cores.
-    settings = ["noded.confine_jobs=false", "ctld.sched_interval=1", f"cluster.name={HOST}", *_SLURM_PRIORITY]
+    settings = ["noded.confine_jobs=false", "ctld.sched_interval=1", f"cluster.name={CLUSTER}", *_SLURM_PRIORITY]
     done = subprocess.run([str(bindir / "hpcqctl"), "up", "--nodes", "0", *(f"--set={s}" for s in settings)],
                           capture_output=True, text=True, env=env, timeout=120)
     if done.returncode != 0:

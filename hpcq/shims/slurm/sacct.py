@@ -112,7 +112,7 @@ def parse_time(value: str, now: float) -> float:
             return today.replace(hour=int(m[1]), minute=int(m[2]), second=int(m[3] or 0)).timestamp()
     except (ValueError, OverflowError, OSError):
         pass
-    raise ShimError(f"{PROG}: error: Invalid time specification (pos=0): {value}", 1)
+    raise ShimError(f"Invalid time specification (pos=0): {value}", 1)     # sacct's words, no "error:"
 
 
 # -- options -----------------------------------------------------------------------------------

@@ -126,7 +126,7 @@ def elapsed(job: Job, now: float) -> float:
 
 
 def _date(seconds: float) -> str:
-    return units.format_iso(seconds) if seconds else "Unknown"
+    return sq.slurm_time(seconds) if seconds else "Unknown"
 
 
 def _start(job: Job) -> str:

@@ -43,7 +43,7 @@ def duration(seconds: float) -> str:
 
 
 def _iso(seconds: float, none: str = "Unknown") -> str:
-    return units.format_iso(seconds) if seconds else none
+    return sq.slurm_time(seconds) if seconds else none
 
 
 def user_and_group(user: str) -> tuple[str, str]:
@@ -329,4 +329,4 @@ def config_text(info: admin_pb2.ServerInfoResponse, now: float) -> str:
         or [(True, host)]
     status = "".join(f"Slurmctld({'primary' if active else 'backup'}) at {name} is UP\n"
                      for active, name in controllers)
-    return f"Configuration data as of {units.format_iso(now)}\n" + "".join(lines) + "\n" + status
+    return f"Configuration data as of {sq.slurm_time(now)}\n" + "".join(lines) + "\n" + status

@@ -117,7 +117,7 @@ def parse(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Quer
             q.fmt, q.named_format = value, ""
         elif key == "O":
             q.named_format = value
-            if value.lower() == "all":       # -O All is %all
+            if value.split(":")[0].lower() == "all":       # -O All is %all
                 q.fmt, q.named_format = "%all", ""
         elif key == "p":
             q.partitions.extend(values.split_list(value))

@@ -5,7 +5,9 @@ Widths, headers and spellings follow Slurm 22.05 (shared/compat/slurm/squeue_*.t
 """
 from __future__ import annotations
 
+import datetime
 import math
+import os
 import re
 import time
 from collections import namedtuple
@@ -182,16 +184,16 @@ def expected_start(job: Job, now: float) -> float:
 
 def _start_time(job: Job, now: float) -> str:
     start = expected_start(job, now)
-    return units.format_iso(start) if start else "N/A"
+    return slurm_time(start) if start else "N/A"
 
 
 def _end_time(job: Job, now: float) -> str:
     if job.end_time and states.is_finished(job.state):
-        return units.format_iso(job.end_time)
+        return slurm_time(job.end_time)
     start = expected_start(job, now)
     if start:
         limit = time_limit(job)
-        return units.format_iso(start + math.ceil(limit / 60) * 60) if limit else "NONE"
+        return slurm_time(start + math.ceil(limit / 60) * 60) if limit else "NONE"
     return "N/A"
 
 
@@ -271,7 +273,7 @@ FIELDS: dict[str, FieldDef] = {
     "t": FieldDef("ST", lambda j, now: states.slurm_code(j.state)),
     "T": FieldDef("STATE", lambda j, now: states.slurm_name(j.state)),
     "u": FieldDef("USER", lambda j, now: j.user),
-    "V": FieldDef("SUBMIT_TIME", lambda j, now: units.format_iso(j.submit_time) if j.submit_time else "N/A"),
+    "V": FieldDef("SUBMIT_TIME", lambda j, now: slurm_time(j.submit_time) if j.submit_time else "N/A"),
     "x": FieldDef("EXC_NODES", lambda j, now: hostlist.compress(j.spec.resources.exclude_nodes)),
     "y": FieldDef("NICE", lambda j, now: str(j.spec.nice)),
     "Y": FieldDef("SCHEDNODES", lambda j, now: "(null)"),
@@ -411,6 +413,30 @@ def render(jobs: Sequence[Job], now: float, *, fmt: str = DEFAULT_FORMAT, header
     return "".join(line + "\n" for line in lines)
 
 
+def slurm_time(seconds: float, now: float | None = None) -> str:
+    """A time as Slurm's commands print it, after SLURM_TIME_FORMAT: ``standard`` (the
+    default, ``2026-11-23T13:08:05``), ``relative`` (``13:08:05`` today, ``Tomorr 13:08``,
+    ``Ystday 13:08``, ``Mon 13:08`` within a week, ``23 Nov 13:08``, ``23 Nov 2027``), or a
+    strftime format. Local time."""
+    fmt = os.environ.get("SLURM_TIME_FORMAT", "standard")
+    t = time.localtime(seconds)
+    if fmt == "relative":
+        today = time.localtime(time.time() if now is None else now)
+        days = (datetime.date(t.tm_year, t.tm_mon, t.tm_mday) -
+                datetime.date(today.tm_year, today.tm_mon, today.tm_mday)).days
+        if days == 0:
+            fmt = "%H:%M:%S"
+        elif days in (1, -1):
+            fmt = ("Tomorr" if days == 1 else "Ystday") + " %H:%M"
+        elif -7 < days < 7:
+            fmt = "%a %H:%M"
+        else:
+            fmt = f"{t.tm_mday} %b %H:%M" if t.tm_year == today.tm_year else f"{t.tm_mday} %b %Y"
+    elif "%" not in fmt:
+        fmt = "%Y-%m-%dT%H:%M:%S"
+    return time.strftime(fmt, t)
+
+
 def long_header_time(now: float) -> str:
     """The date line of squeue -l and sinfo -l: ctime's fields, the day zero-padded
     (``Sat Dec 05 23:31:38 2026``), as Slurm's slurm_ctime2 prints it."""
@@ -426,7 +452,8 @@ def sort_by_start(jobs: Iterable[Job], now: float) -> list[Job]:
 
 # -- -S: sorting by fields ------------------------------------------------------------------
 
-_NUMERIC_SORT = {"i": lambda j: (j.array_job_id or j.id, j.array_task_id, j.id), "A": lambda j: j.id,
+# %i sorts by the record's own id (an array task's is its own, as in Slurm).
+_NUMERIC_SORT = {"i": lambda j: j.id, "A": lambda j: j.id,
                  "F": lambda j: j.array_job_id or j.id, "p": lambda j: j.priority, "Q": lambda j: j.priority,
                  "D": node_count, "C": cpu_count, "y": lambda j: j.spec.nice,
                  "t": lambda j: _STATE_ORDER.get(j.state, 9), "T": lambda j: _STATE_ORDER.get(j.state, 9)}
@@ -463,7 +490,7 @@ def _named(letter: str) -> Callable[[Job, float], str]:
 
 
 def _iso_or_na(seconds: float) -> str:
-    return units.format_iso(seconds) if seconds else "N/A"
+    return slurm_time(seconds) if seconds else "N/A"
 
 
 def _eligible(job: Job) -> str:
