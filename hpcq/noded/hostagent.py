@@ -164,18 +164,13 @@ class Agent:
         states = [channel.get_state(try_to_connect=True) for channel in self.channels]
         if states[self.controllers.index] == ready:
             return True
-        connected = [i for i, state in enumerate(states) if state == ready]
-        if not connected:
-            waits = {asyncio.ensure_future(channel.channel_ready()): i for i, channel in enumerate(self.channels)}
-            done, pending = await asyncio.wait(waits, timeout=failover.CONNECT_TIMEOUT,
-                                               return_when=asyncio.FIRST_COMPLETED)
-            for waiting in pending:
-                waiting.cancel()
-            connected = sorted(waits[d] for d in done)
-        if not connected:
+        use = next((i for i, state in enumerate(states) if state == ready), None)
+        if use is None:
+            use = await failover.first_connected(self.channels)
+        if use is None:
             return False
-        if connected[0] != self.controllers.index:
-            self.controllers.index = connected[0]
+        if use != self.controllers.index:
+            self.controllers.index = use
             log.info("forwarding to hpcq-ctld at %s", self.controllers.current)
         return True
 

@@ -52,6 +52,10 @@ class StaleController(Exception):
     pass
 
 
+class Unreachable(Exception):
+    pass
+
+
 class Session:
     def __init__(self, name: str, server: str, credentials: grpc.ChannelCredentials, facts: nodes_pb2.Hardware,
                  runner: JobRunner, *, server_name: str = "") -> None:
@@ -105,9 +109,7 @@ class Session:
                 log.warning("session to %s ended: %s %s", self.server, e.code().name, e.details())
                 if e.code() == grpc.StatusCode.PERMISSION_DENIED:
                     backoff = 30.0
-            except TimeoutError:
-                log.warning("session to %s: no connection within %g s", self.server, failover.CONNECT_TIMEOUT)
-            except (OSError, StaleController) as e:
+            except (OSError, StaleController, Unreachable) as e:
                 log.warning("session to %s failed: %s", self.server, e)
             if self.connected.is_set():
                 backoff = 0.1
@@ -126,7 +128,8 @@ class Session:
         if self.server_name:
             options.append(("grpc.ssl_target_name_override", self.server_name))
         async with grpc.aio.secure_channel(self.server, self.credentials, options=options) as channel:
-            await asyncio.wait_for(channel.channel_ready(), failover.CONNECT_TIMEOUT)
+            if not await failover.connected(channel):
+                raise Unreachable(f"not answering (refused, or not connected within {failover.CONNECT_TIMEOUT:g} s)")
             outbox: asyncio.Queue[nodes_pb2.NodeMessage | None] = asyncio.Queue()
             outbox.put_nowait(nodes_pb2.NodeMessage(register=nodes_pb2.Register(
                 name=self.name, hardware=self.facts, jobs=self.runner.outcomes(), version=__version__)))

@@ -104,6 +104,7 @@ def pair(postgres, tmp_path_factory) -> Iterator[Pair]:
         wait_until(lambda: "standby" in pair.log("b"), timeout=30, what="controller B to wait as a standby")
         yield pair
     finally:
+        cluster.run("hpcqctl", "down", check=False)   # first the node, whose stream a ctld would wait for
         for process in pair.processes.values():
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGCONT)
@@ -112,7 +113,6 @@ def pair(postgres, tmp_path_factory) -> Iterator[Pair]:
                     process.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
-        cluster.run("hpcqctl", "down", check=False)
 
 
 class SubmitLoop:
@@ -206,13 +206,13 @@ def test_a_stopped_controller_is_replaced_and_fenced_when_it_continues(pair, tmp
     os.chmod(tmp_path, 0o755)
     pair.start("a", "ctld-a2")   # A again, now the standby
     wait_until(lambda: "standby" in pair.log("a"), timeout=30, what="controller A to wait as a standby")
-    out = pair.cluster.run("hpcqctl", "status").stdout
-    assert "standby since" in out and pair.addresses["a"] in out
+    wait_until(lambda: f"{pair.addresses['a']} standby since" in pair.cluster.run("hpcqctl", "status").stdout,
+               timeout=10, what="hpcqctl status to list A as a standby")
     seconds = takeover(pair, "b", "a", signal.SIGSTOP, tmp_path, "SIGSTOP")
     assert seconds < TAKEOVER_LIMIT
     node_log_at_takeover = len(pair.cluster.log("node1"))
     os.kill(pair.pids["b"], signal.SIGCONT)
-    assert pair.processes["b"].wait(timeout=30) != 0
+    assert pair.processes["b"].wait(timeout=30) == 1
     assert "lost the controller lease (epoch 2)" in pair.log("b")
     assert "stopping without writing or sending anything more" in pair.log("b")
     after = pair.cluster.log("node1")[node_log_at_takeover:]

@@ -1,12 +1,17 @@
 """The pure decisions of standby controllers: how long an active controller may act after
 renewing its lease, which controller epoch a node obeys, which controller a daemon dials
-next, and a second controller on a SQLite store."""
+next, a second controller on a SQLite store; and the calls a controller that may no longer
+act refuses."""
 from __future__ import annotations
 
+import asyncio
+
+import grpc
 import pytest
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from hpcq import daemon
-from hpcq.ctld.leadership import LEASE_SECONDS, MARGIN, Sole, Tenure
+from hpcq.ctld.leadership import LEASE_SECONDS, MARGIN, ActiveOnly, Sole, Tenure
 from hpcq.failover import Rotation
 from hpcq.noded.session import EpochFence
 
@@ -70,3 +75,37 @@ def test_a_second_controller_on_a_sqlite_state_directory_refuses_to_start(tmp_pa
                                                  r"PostgreSQL store \(\[ctld\] database\)"):
         Sole("127.0.0.1:6818", 0.0).lock(tmp_path, "sqlite:///x/hpcq.db")
     assert [(c.address, c.role, c.epoch) for c in first.controllers()] == [("127.0.0.1:6817", "active", 0)]
+
+
+class FakeRole:
+    def __init__(self) -> None:
+        self.acting = True
+
+    def may_act(self) -> bool:
+        return self.acting
+
+
+def test_a_controller_that_may_no_longer_act_refuses_every_call_with_unavailable():
+    async def scenario() -> None:
+        role = FakeRole()
+        server = grpc.aio.server(interceptors=[ActiveOnly(role)])
+        health_pb2_grpc.add_HealthServicer_to_server(health.aio.HealthServicer(), server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+                stub = health_pb2_grpc.HealthStub(channel)
+                request = health_pb2.HealthCheckRequest()
+                assert (await stub.Check(request)).status == health_pb2.HealthCheckResponse.SERVING
+                role.acting = False
+                with pytest.raises(grpc.aio.AioRpcError) as refused:
+                    await stub.Check(request)
+                assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+                assert refused.value.details() == "this hpcq-ctld is not the active controller"
+                with pytest.raises(grpc.aio.AioRpcError) as refused:
+                    async for _ in stub.Watch(request):   # a streaming call too
+                        pass
+                assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+        finally:
+            await server.stop(None)
+    asyncio.run(scenario())
