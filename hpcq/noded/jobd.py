@@ -145,7 +145,7 @@ class _Supervisor:
         record.update(session_id=started["session_id"], start_time=started["start_time"], output=self.output_paths,
                       uid=self.plan["uid"], gid=self.plan["gid"])   # what noded's outputreader reads
         spool.write_json(self.dir.supervisor, record)
-        self._report(record, started)
+        self._report(record, started, done=False)
         try:
             outcome = self._wait(started)
         except Exception as e:  # noqa: BLE001 - a job nobody watches must not run on
@@ -153,6 +153,9 @@ class _Supervisor:
             outcome = self._outcome(FAILED, exit_code=1, start_time=started["start_time"], end_time=time.time(),
                                     session_id=started["session_id"], reason=f"supervisor error: {e!r}")
         spool.write_json(self.dir.status, outcome)
+        # The status is there: noded may report the end now, while we tidy up (a TMPDIR and
+        # cgroups to remove, an exit), which takes milliseconds on a busy node.
+        self._tell_ended()
         self._remove_tmpdir()
         if self.confinement is not None:
             self.confinement.remove()
@@ -179,11 +182,25 @@ class _Supervisor:
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # ignored by the launcher; the job inherits ours
         return r
 
-    def _report(self, record: dict[str, Any], outcome: dict[str, Any]) -> None:
+    def _report(self, record: dict[str, Any], outcome: dict[str, Any], *, done: bool = True) -> None:
+        """Tell the launcher (and so noded) whether the job started. A job that started
+        keeps the pipe open (`done` False) to say when its status is written."""
         line = spool.json_line({"seq": self.seq, "supervisor": record, "outcome": outcome})
         with contextlib.suppress(OSError):  # the launcher is gone: the spool tells noded instead
             os.write(self.report_fd, line)
-        os.close(self.report_fd)
+        if done:
+            self._close_report()
+
+    def _tell_ended(self) -> None:
+        """The job's status.json is written (noded would otherwise hear of it when we exit)."""
+        with contextlib.suppress(OSError):
+            os.write(self.report_fd, spool.json_line({"seq": self.seq, "ended": True}))
+        self._close_report()
+
+    def _close_report(self) -> None:
+        if self.report_fd >= 0:
+            os.close(self.report_fd)
+            self.report_fd = -1
 
     def _outcome(self, state: str, **fields: Any) -> dict[str, Any]:
         """An outcome as the spool's JSON spells it (hpcq.noded.runner reads it back)."""
@@ -405,8 +422,8 @@ class _Supervisor:
     def _orphans(self) -> list[int]:
         """Our children other than the job's leader: processes the job left behind."""
         try:
-            with open(f"/proc/self/task/{os.getpid()}/children") as f:
-                return [p for p in map(int, f.read().split()) if p != self.leader]
+            return [p for p in map(int, spool.read_bytes(f"/proc/self/task/{os.getpid()}/children").split())
+                    if p != self.leader]
         except FileNotFoundError:  # kernel without CONFIG_PROC_CHILDREN: the group is all we see
             return []
 

@@ -14,6 +14,11 @@ stdout -> noded, once the supervisor knows whether the job started::
     {"seq": 7, "supervisor": {"pid": .., "start_time_ticks": ..}, "outcome": {...}}
     {"seq": 7, "error": "..."}   (the supervisor died before it could say)
 
+and, for a job that started, once its status.json is written (before the supervisor has
+tidied up and exited, which noded would otherwise wait for)::
+
+    {"seq": 7, "ended": true}
+
 End of stdin (noded closed it, or died) ends the launcher; supervisors live on.
 """
 from __future__ import annotations
@@ -36,8 +41,9 @@ class Launcher:
     def __init__(self) -> None:
         self.selector = selectors.DefaultSelector()
         self.inbox = b""
-        # report pipe -> (seq, bytes so far) for supervisors that have not reported yet
-        self.pending: dict[int, tuple[int, bytes]] = {}
+        # report pipe -> (seq, bytes of a line not yet complete, lines relayed) for each
+        # supervisor whose pipe is open: until the job ended, or the supervisor did
+        self.pending: dict[int, tuple[int, bytes, int]] = {}
 
     def run(self) -> None:
         os.set_blocking(0, False)
@@ -74,21 +80,24 @@ class Launcher:
         if os.fork() == 0:
             jobd.supervise(request["seq"], request["plan"], w)
         os.close(w)
-        self.pending[r] = (request["seq"], b"")
+        self.pending[r] = (request["seq"], b"", 0)
         self.selector.register(r, selectors.EVENT_READ)
 
     def _on_report(self, fd: int) -> None:
-        seq, got = self.pending[fd]
+        """Relay each whole line of the supervisor's (they carry the seq) as it comes."""
+        seq, got, relayed = self.pending[fd]
         data = os.read(fd, 1 << 16)
         if data:
-            self.pending[fd] = (seq, got + data)
+            whole, _, rest = (got + data).rpartition(b"\n")
+            if whole:
+                os.write(1, whole + b"\n")
+                relayed += whole.count(b"\n") + 1
+            self.pending[fd] = (seq, rest, relayed)
             return
         self.selector.unregister(fd)
         os.close(fd)
         del self.pending[fd]
-        if got.endswith(b"\n"):
-            os.write(1, got)  # the supervisor's own line (it carries the seq)
-        else:
+        if not relayed:
             self._reply({"seq": seq, "error": "the supervisor died before it started the job"})
 
     @staticmethod

@@ -9,6 +9,7 @@ and attaches again.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
 import os
@@ -43,6 +44,8 @@ class _Attempt:
     start_handed_out: bool = True
     end_held: bool = False
     supervisor_pid: int = 0        # while watched
+    seq: int = 0                   # of its launch request: the launcher's word of its end carries it
+    ended_early: bool = False      # that word came while launch() was still finishing
     peak_rss_kb: int = 0           # the largest measured while it runs
 
 
@@ -61,7 +64,12 @@ class JobRunner:
         self._launcher: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
         self._replies: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        # launch seq -> attempt, for the jobs this launcher started that have not ended yet
+        self._running_by_seq: dict[int, _Attempt] = {}
         self._seq = 0
+        # Removing a spool directory waits on the file system's journal (milliseconds on a
+        # busy disk): one thread does it, off the event loop that launches and reports.
+        self._remover = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-remover")
 
     # --- life ------------------------------------------------------------------------
 
@@ -77,6 +85,7 @@ class JobRunner:
         """Stop the launcher and stop listening; supervisors (and their jobs) keep running."""
         for attempt in self._attempts.values():
             self._unwatch(attempt)
+        self._remover.shutdown(wait=True)
         launcher, self._launcher = self._launcher, None
         if launcher is None:
             return
@@ -197,7 +206,11 @@ class JobRunner:
             log.warning("ctld asked to forget job %s attempt %s, which still runs; kept", job_id, attempt)
             return
         del self._attempts[(job_id, attempt)]
-        spool.remove_attempt(a.dir)
+        aside = spool.set_aside(a.dir)
+        try:
+            self._remover.submit(spool.remove_attempt, aside)
+        except RuntimeError:  # closed already: the next start removes it
+            pass
 
     # --- launching -----------------------------------------------------------------------
 
@@ -214,7 +227,7 @@ class JobRunner:
             reply = {"refused": f"noded could not prepare the job: {e!r}"}
         else:
             try:
-                reply = await self._request(request)
+                reply = await self._request(request, attempt)
             except OSError as e:  # the launcher's pipe broke under us
                 reply = {"error": f"the launcher is unavailable: {e}"}
         if "refused" in reply:
@@ -228,7 +241,7 @@ class JobRunner:
             started = attempt.outcome
         else:
             started = attempt.outcome = outcome_from_json(reply["outcome"])
-            if started.running and not self._watch(attempt, reply["supervisor"]):
+            if started.running and (attempt.ended_early or not self._watch(attempt, reply["supervisor"])):
                 self._on_supervisor_exit(attempt)  # a quick job, over before we looked: its end waits
         attempt.launching = None
         if attempt.kill_grace is not None:
@@ -250,20 +263,22 @@ class JobRunner:
             sys.executable, "-m", "hpcq.noded.launcher", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         self._reader = asyncio.create_task(self._read_replies(self._launcher))
 
-    async def _request(self, message: dict[str, Any]) -> dict[str, Any]:
+    async def _request(self, message: dict[str, Any], attempt: _Attempt) -> dict[str, Any]:
         if self._launcher is None or self._launcher.returncode is not None:
             log.warning("the launcher is gone; starting another")
             await self._spawn_launcher()
         assert self._launcher is not None and self._launcher.stdin is not None
         self._seq += 1
-        seq = self._seq
+        seq = attempt.seq = self._seq
         reply: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._replies[seq] = reply
+        self._running_by_seq[seq] = attempt
         try:
             self._launcher.stdin.write(spool.json_line({"seq": seq, **message}))
             await self._launcher.stdin.drain()
         except OSError:
             del self._replies[seq]
+            self._running_by_seq.pop(seq, None)
             raise
         return await reply
 
@@ -271,13 +286,22 @@ class JobRunner:
         assert launcher.stdout is not None
         while line := await launcher.stdout.readline():
             message = json.loads(line)
+            if message.get("ended"):
+                attempt = self._running_by_seq.pop(message["seq"], None)
+                if attempt is not None:
+                    self._on_status_written(attempt)
+                continue
             reply = self._replies.pop(message["seq"], None)
             if reply is not None:
+                if "outcome" not in message or not message["outcome"].get("running"):
+                    self._running_by_seq.pop(message["seq"], None)   # no end to hear of
                 reply.set_result(message)
-        # The launcher ended: what it had not answered will not be answered.
+        # The launcher ended: what it had not answered will not be answered, and the ends
+        # of the jobs it started come by their supervisors' exits (pidfds) alone.
         for seq, reply in self._replies.items():
             reply.set_result({"seq": seq, "error": "the launcher exited before the job started"})
         self._replies.clear()
+        self._running_by_seq.clear()
 
     # --- supervisors -------------------------------------------------------------------
 
@@ -339,10 +363,21 @@ class JobRunner:
             os.close(attempt.pidfd)
             attempt.pidfd = None
 
+    def _on_status_written(self, attempt: _Attempt) -> None:
+        """The supervisor says the job's status.json is written: its end is known now,
+        before the supervisor has tidied up and exited."""
+        if attempt.launching is not None:
+            attempt.ended_early = True   # _launch reads the status once it has the start
+        else:
+            self._on_supervisor_exit(attempt)
+
     def _on_supervisor_exit(self, attempt: _Attempt) -> None:
+        """The job has ended (its supervisor exited, or said the status is written): report
+        the status; once only, whichever of the two is heard first."""
         self._unwatch(attempt)
-        if self._attempts.get(attempt.dir.key) is not attempt:
+        if self._attempts.get(attempt.dir.key) is not attempt or not attempt.outcome.running:
             return
+        self._running_by_seq.pop(attempt.seq, None)
         status = spool.read_json(attempt.dir.status)
         if status is None:
             attempt.outcome = self._failed(attempt.dir, "supervisor lost", start_time=attempt.outcome.start_time,

@@ -15,6 +15,9 @@ Layout::
                          SIGUSR1, on which it stops (or continues) the job and its walltime
         status.json      the finished outcome; its presence means "ended"
                          (these records: noded's, 0600)
+    <spool_dir>/jobs/.forgotten.<job_id>.<attempt>/
+                         an attempt ctld has stored the end of, renamed out of the way at
+                         once and removed by a thread of noded's (or when noded starts)
 
 <spool_dir> and jobs/ are 0711: a job passes through to its own directory and lists
 nothing. Its directory lets in only the job's group, which lists nothing either; the
@@ -47,6 +50,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 _ATTEMPT_NAME = re.compile(r"^(\d+)\.(\d+)$")
+_ASIDE = ".forgotten."   # an attempt directory set aside for removal (see set_aside)
 
 # The spool and jobs/: world-traversable but not listable: a job running as its user
 # must reach its own script and node file, and must not be able to see anything else.
@@ -115,6 +119,10 @@ def prepare(spool_dir: Path) -> None:
     jobs = jobs_dir(spool_dir)
     private_files.make_dir(jobs, DIR_MODE)
     os.chmod(jobs, DIR_MODE)  # ours alone: jobs must pass through it, whatever it was
+    with os.scandir(jobs) as entries:
+        aside = [e.path for e in entries if e.name.startswith(_ASIDE)]
+    for path in aside:
+        remove(path)
     private_files.narrow_tree(jobs)
 
 
@@ -185,13 +193,13 @@ def json_line(data: dict[str, Any]) -> bytes:
 def read_json(path: Path | str) -> dict[str, Any] | None:
     """The record, or None if there is none (or it cannot be parsed: never written whole)."""
     try:
-        record: dict[str, Any] = json.loads(_read(path))
+        record: dict[str, Any] = json.loads(read_bytes(path))
     except (FileNotFoundError, ValueError):
         return None
     return record
 
 
-def _read(path: Path | str) -> bytes:
+def read_bytes(path: Path | str) -> bytes:
     """A small file whole, with no file object: these reads are on every job's path."""
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -208,7 +216,7 @@ def process_start_ticks(pid: int) -> int | None:
     boot, or None if there is no such process. With the pid it names one process for
     good, which is how supervisor.json is checked against a recycled pid."""
     try:
-        data = _read(f"/proc/{pid}/stat")
+        data = read_bytes(f"/proc/{pid}/stat")
     except (FileNotFoundError, ProcessLookupError):
         return None
     # The command name (field 2) may hold spaces and parentheses; the fields after it are plain.
@@ -218,6 +226,19 @@ def process_start_ticks(pid: int) -> int | None:
 def remove(path: Path | str) -> None:
     import shutil  # rarely needed in a supervisor: not loaded into every one
     shutil.rmtree(path, ignore_errors=True)
+
+
+def set_aside(directory: AttemptDir) -> AttemptDir:
+    """Take a forgotten attempt's directory out of the spool at once (a rename), to be
+    removed later (remove_attempt) off noded's event loop: a scan no longer sees it, and
+    `prepare` removes what a noded that stopped first left set aside."""
+    aside = AttemptDir(directory.path.with_name(f"{_ASIDE}{directory.path.name}"), directory.job_id,
+                       directory.attempt)
+    try:
+        os.rename(directory.path, aside.path)
+    except OSError:  # gone already, or a stale one in the way: removed where it is
+        return directory
+    return aside
 
 
 def remove_attempt(directory: AttemptDir) -> None:
