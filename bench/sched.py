@@ -6,13 +6,15 @@ walltimes ending over the next day, and 10^3, 10^4, 10^5 pending jobs: mixed siz
 (one core to eight whole nodes, some GPUs, some exclusive, some licenses), 1,000
 users in 50 accounts with fair-share usage, 10 % with dependencies, 1 % arrays of
 10-2,000 tasks. Prints pass time (median of 3), peak traced memory, decisions, and
-the time growth against n log n relative to the smallest size.
+the time growth against n log n relative to the smallest size; then a pass over one
+array of 10^5 pending tasks against a pass over one pending job (their ratio).
 
     python bench/sched.py [--sizes 1000,10000,100000] [--reservations 1]
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import random
 import statistics
@@ -131,11 +133,41 @@ def snapshot(n: int, reservations: int, seed: int = 1) -> Snapshot:
                     shares=Shares({f"acct{i:02d}": 1 + i % 3 for i in range(50)}), reservations=reservations)
 
 
+def array_against_one_job(tasks: int, reservations: int, runs: int) -> None:
+    """A pass over one array of `tasks` pending tasks beside a pass over one pending job,
+    on the same busy cluster: an array stays one request until its tasks start."""
+    rng = random.Random(2)
+    nodes, running = cluster(rng)
+    phases = {Target(r.id): Phase.RUNNING for r in running}
+    first = len(running) + 1
+    job = JobRequest(first, USERS[0], "batch", NOW - 60, ACCOUNT[USERS[0]], "one", 1, 1, 2000, 0, 600, False,
+                     frozenset())
+    array = JobRequest(first + 1, USERS[1], "batch", NOW - 60, ACCOUNT[USERS[1]], "array", 1, 1, 2000, 0, 600,
+                       False, frozenset(), array=ArrayTasks(IndexSet.range(0, tasks - 1), 0))
+    queues = {"batch": QueuePolicy("batch", None, priority=1)}
+    full = tuple(dataclasses.replace(n, cpus_free=0, idle=False, free_cpu_ids=()) for n in nodes)
+    for world, world_nodes in (("every CPU taken", full), ("the CPUs free now", nodes)):
+        seconds = {}
+        for label, pending_jobs in (("one job", (job,)), (f"array of {tasks:,}", (array,))):
+            snap = Snapshot(pending_jobs, world_nodes, queues, running, {}, phases, reservations=reservations)
+            times = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                decisions = schedule(snap, NOW)
+                times.append(time.perf_counter() - started)
+            seconds[label] = statistics.median(times)
+            starts = sum(1 for d in decisions if isinstance(d, Start))
+            print(f"  {world + ':':<19} {label:<18} pass {seconds[label] * 1000:8.2f} ms, {starts} started")
+        print(f"  {world + ':':<19} array/one job {seconds[f'array of {tasks:,}'] / seconds['one job']:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1000,10000,100000")
     ap.add_argument("--reservations", type=int, default=1)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--array-tasks", type=int, default=100_000,
+                    help="the array set against one job (0: leave that comparison out)")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"scheduler pass: {NODES} nodes, reservations={args.reservations}, python {sys.version.split()[0]}")
@@ -163,6 +195,9 @@ def main() -> None:
             growth = f"{(seconds / t0) / ((n * math.log(n)) / (n0 * math.log(n0))):.2f}"
         print(f"{n:>8} {len(snap.running):>8} {seconds * 1000:>9.1f} {peak / 2**20:>9.1f} {counts[Start]:>7} "
               f"{counts[Reserve]:>8} {counts[SetReason]:>8} {seconds * 1e6 / n:>10.1f} {growth:>13}")
+    if args.array_tasks:
+        print(f"one pending array of {args.array_tasks:,} tasks against one pending job, {NODES} busy nodes:")
+        array_against_one_job(args.array_tasks, args.reservations, args.runs)
 
 
 if __name__ == "__main__":
