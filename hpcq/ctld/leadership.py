@@ -2,7 +2,8 @@
 
 Several controllers may share one PostgreSQL store; exactly one is active. A standby
 polls the lease (store/lease.py) and takes it once it has expired by the database's
-clock; the active renews it every RENEW_SECONDS. The active fences itself: it acts
+clock, or at once when its holder was a process of this host that has ended (a process
+that no longer runs acts no more); the active renews it every RENEW_SECONDS. The active fences itself: it acts
 (answers RPCs, sends to nodes) only until its last successful renewal's start plus
 LEASE_SECONDS minus MARGIN, by its own monotonic clock, which keeps running while the
 process is stopped; so a controller that was SIGSTOPped, or cut from the database,
@@ -116,6 +117,39 @@ class Sole:
         self._lock_fd = fd   # held for the life of the process
 
 
+def process_identity(pid: int | None = None) -> str:
+    """This process as another controller on the same host can check it: the kernel's
+    boot, the pid namespace and the pid (a pid means the same process only within one
+    boot and one namespace)."""
+    boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    return f"{boot}/{os.readlink('/proc/self/ns/pid')}/{os.getpid() if pid is None else pid}"
+
+
+def ended_here(holder_process: str, here: str, alive: Callable[[int], bool]) -> bool:
+    """Whether the lease's holder was a process of this host (same boot, same pid
+    namespace: `here` is process_identity() of this process) that no longer runs. A
+    process that has ended acts no more: its lease need not run out before a standby
+    takes it. Anything else (another host, a pid that runs) is alive for all we know."""
+    where, _, pid = holder_process.rpartition("/")
+    mine, _, _ = here.rpartition("/")
+    return bool(where) and where == mine and pid.isdigit() and not alive(int(pid))
+
+
+def running(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
+
+
 def holder_name() -> str:
     """This process's name in the lease and on its database sessions (application_name,
     at most 63 characters)."""
@@ -141,6 +175,7 @@ class Leadership:
         self.lost_reason = ""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = time.time()
+        self.process = process_identity()
 
     def connect_args(self) -> dict[str, Any]:
         """Every session of this controller (the store's too) carries its holder name, so a
@@ -176,7 +211,7 @@ class Leadership:
                 current = await self._db(self._standby_poll)
                 if current is None:
                     epoch = await self._take(None)
-                elif current.expired:
+                elif current.expired or ended_here(current.process, self.process, running):
                     epoch = await self._take(current)
                 else:
                     epoch = None
@@ -203,10 +238,12 @@ class Leadership:
             ended = await self._db(lambda conn: lease.terminate_sessions(conn, current.holder, TERMINATE_WAIT_MS))
             if ended:
                 log.info("standby: ended %d database sessions of %s, whose lease expired", ended, current.holder)
-        epoch = await self._db(lambda conn: lease.take(conn, self.holder, self.address, LEASE_SECONDS,
-                                                       None if current is None else current.epoch))
+        ended = current is not None and not current.expired
+        epoch = await self._db(lambda conn: lease.take(conn, self.holder, self.address, self.process, LEASE_SECONDS,
+                                                       None if current is None else current.epoch, ended=ended))
         if epoch is not None:
             what = (f"took over from {current.address or current.holder} (epoch {current.epoch})"
+                    + (", whose process had ended" if ended else "")
                     if current is not None and current.holder else "holds the controller lease")
             log.info("active: %s %s, epoch %d", self.address, what, epoch)
         return epoch

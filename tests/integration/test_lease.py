@@ -102,10 +102,11 @@ def test_a_takeover_ends_the_old_holders_open_transaction(url):
 def test_the_lease_row_fences_a_holder_by_epoch(url):
     with create_engine(url).begin() as conn:
         lease.ensure_tables(conn)
-        assert lease.take(conn, "a", "a:1", 5.0, None) == 1
+        assert lease.take(conn, "a", "a:1", "", 5.0, None) == 1
         lease.check(conn, "a", 1)
         with pytest.raises(lease.Fenced):
             lease.check(conn, "b", 1)
-        assert lease.take(conn, "b", "b:1", 5.0, 1) is None   # not expired: nobody else takes it
+        assert lease.take(conn, "b", "b:1", "", 5.0, 1) is None   # not expired: nobody else takes it
+        assert lease.take(conn, "b", "b:1", "", 5.0, 0, ended=True) is None   # not the lease examined
         assert lease.renew(conn, "a", 1, 5.0)
         assert not lease.renew(conn, "a", 2, 5.0)

@@ -5,13 +5,14 @@ act refuses."""
 from __future__ import annotations
 
 import asyncio
+import os
 
 import grpc
 import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from hpcq import daemon
-from hpcq.ctld.leadership import LEASE_SECONDS, MARGIN, ActiveOnly, Sole, Tenure
+from hpcq.ctld.leadership import LEASE_SECONDS, MARGIN, ActiveOnly, Sole, Tenure, ended_here, process_identity, running
 from hpcq.failover import Rotation
 from hpcq.noded.session import EpochFence
 
@@ -46,6 +47,25 @@ def test_a_lost_tenure_is_over_at_once():
     tenure.renewed(started=0.0)
     tenure.end()
     assert not tenure.may_act(0.0)
+
+
+def test_a_standby_need_not_wait_for_the_lease_of_a_process_of_its_own_host_that_has_ended():
+    here = "boot-1/pid:[4026531836]/200"
+    dead = {100}.__contains__
+
+    def alive(pid: int) -> bool:
+        return not dead(pid)
+    assert ended_here("boot-1/pid:[4026531836]/100", here, alive)
+    assert not ended_here("boot-1/pid:[4026531836]/101", here, alive), "it runs"
+    assert not ended_here("boot-2/pid:[4026531836]/100", here, alive), "another host (or boot): nothing known"
+    assert not ended_here("boot-1/pid:[4026532000]/100", here, alive), "another pid namespace (a container)"
+    assert not ended_here("", here, alive)
+
+
+def test_this_process_runs_and_names_itself():
+    me = process_identity()
+    assert me.endswith(f"/{os.getpid()}") and running(os.getpid())
+    assert not ended_here(me, me, running)
 
 
 def test_a_node_obeys_only_the_newest_controller_epoch():

@@ -33,7 +33,8 @@ _DDL = (
         since DOUBLE PRECISION NOT NULL,
         expires_at TIMESTAMPTZ NOT NULL,
         last_takeover DOUBLE PRECISION NOT NULL DEFAULT 0,
-        previous_address VARCHAR NOT NULL DEFAULT '')""",
+        previous_address VARCHAR NOT NULL DEFAULT '',
+        process VARCHAR NOT NULL DEFAULT '')""",
     """CREATE TABLE IF NOT EXISTS controllers (
         holder VARCHAR PRIMARY KEY,
         address VARCHAR NOT NULL,
@@ -57,6 +58,7 @@ class LeaseRow:
     expired: bool           # by the database's clock, at the time of reading
     last_takeover: float    # when a controller last took it from another; 0: never
     previous_address: str   # the controller it was taken from
+    process: str            # the holder's process, as leadership.process_identity() names it
 
 
 @dataclass(frozen=True)
@@ -74,10 +76,10 @@ def ensure_tables(conn: Connection) -> None:
 
 def read(conn: Connection) -> LeaseRow | None:
     row = conn.execute(text(
-        "SELECT epoch, holder, address, since, expires_at <= statement_timestamp(), last_takeover, previous_address "
-        "FROM controller_lease WHERE id = 1")).first()
+        "SELECT epoch, holder, address, since, expires_at <= statement_timestamp(), last_takeover, previous_address, "
+        "process FROM controller_lease WHERE id = 1")).first()
     return None if row is None else LeaseRow(int(row[0]), row[1], row[2], float(row[3]), bool(row[4]),
-                                             float(row[5]), row[6])
+                                             float(row[5]), row[6], row[7])
 
 
 def seen(conn: Connection, holder: str, address: str, started: float) -> None:
@@ -113,9 +115,11 @@ def terminate_sessions(conn: Connection, holder: str, wait_ms: int) -> int:
     return len(rows.all())
 
 
-def take(conn: Connection, holder: str, address: str, lease_seconds: float, seen_epoch: int | None) -> int | None:
+def take(conn: Connection, holder: str, address: str, process: str, lease_seconds: float, seen_epoch: int | None,
+         *, ended: bool = False) -> int | None:
     """In the caller's transaction: take the lease if it is still the one examined
-    (`seen_epoch`, None: there was none) and has expired; the new epoch, or None."""
+    (`seen_epoch`, None: there was none) and has expired, or, with `ended`, whatever its
+    expiry (the caller knows the holder's process has ended); the new epoch, or None."""
     conn.execute(text("SET LOCAL lock_timeout = '2s'"))
     conn.execute(text(
         "INSERT INTO controller_lease (id, epoch, holder, address, since, expires_at) "
@@ -123,15 +127,16 @@ def take(conn: Connection, holder: str, address: str, lease_seconds: float, seen
     row = conn.execute(text(
         "SELECT epoch, holder, address, expires_at <= statement_timestamp() FROM controller_lease "
         "WHERE id = 1 FOR UPDATE")).one()
-    if not row[3] or (seen_epoch is not None and int(row[0]) != seen_epoch):
+    if not (row[3] or ended) or (seen_epoch is not None and int(row[0]) != seen_epoch):
         return None
     taken_over = bool(row[1])  # a previous holder existed: this is a takeover, not a first start
     epoch = conn.execute(text(
-        f"UPDATE controller_lease SET epoch = epoch + 1, holder = :h, address = :a, since = {_NOW}, "
+        f"UPDATE controller_lease SET epoch = epoch + 1, holder = :h, address = :a, process = :p, since = {_NOW}, "
         "expires_at = statement_timestamp() + make_interval(secs => :l), "
         f"last_takeover = CASE WHEN :t THEN {_NOW} ELSE last_takeover END, "
         "previous_address = CASE WHEN :t THEN address ELSE previous_address END "
-        "WHERE id = 1 RETURNING epoch"), {"h": holder, "a": address, "l": lease_seconds, "t": taken_over}).scalar_one()
+        "WHERE id = 1 RETURNING epoch"),
+        {"h": holder, "a": address, "p": process, "l": lease_seconds, "t": taken_over}).scalar_one()
     return int(epoch)
 
 
