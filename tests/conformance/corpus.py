@@ -18,6 +18,7 @@ that a new release's options cannot be skipped silently.
 """
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -375,7 +376,7 @@ def generate(host: str, sacct_fields: list[str]) -> list[Case]:
     """Every case, in the order they run."""
     cases = [*squeue_cases(host), *sinfo_cases(host), *sacct_cases(sacct_fields), *scontrol_cases(host),
              *scontrol_update_cases(), *scancel_cases(host), *sbatch_cases(host), *late_cases()]
-    unique = list({c.id: c for c in cases}.values())
+    unique = [_late_if_unfiltered(c) for c in {c.id: c for c in cases}.values()]
     # Within a group, the families take turns: a run's first minutes tell about every command.
     rank: dict[str, int] = {}
     turn = []
@@ -384,6 +385,14 @@ def generate(host: str, sacct_fields: list[str]) -> list[Case]:
         turn.append(rank[c.family])
     order = sorted(range(len(unique)), key=lambda i: (_group(unique[i]), turn[i]))
     return [unique[i] for i in order]
+
+
+def _late_if_unfiltered(case: Case) -> Case:
+    """A job listing of every job shows the timeout job too: it runs once that has ended."""
+    if case.command in ("squeue", "sacct") and case.group == 1 and not any(
+            a in ("-j", "--jobs") or a.startswith(("--jobs=", "-j")) for a in case.argv[1:]):
+        return dataclasses.replace(case, states=(*case.states, *LATE_STATES), group=3)
+    return case
 
 
 def _group(case: Case) -> int:

@@ -43,8 +43,9 @@ SCRIPTS = {
     "array": "sleep 3000",
 }
 # The order of submission; the second group after the first has settled.
-FIRST = ("completed", "failed", "dependency", "cancelled")
-SECOND = ("running", "timeout", "held", "array")
+# The timeout job first: Slurm takes the longest to end it.
+FIRST = ("timeout", "completed", "failed", "dependency", "cancelled")
+SECOND = ("running", "held", "array")
 # Last: were it queued before the array, the array's tasks would wait behind it (Priority).
 THIRD = ("pending",)
 STATES = FIRST + SECOND + THIRD

@@ -131,7 +131,7 @@ def test_selection_by_time_window():
 def test_option_errors():
     for argv, text in ((["-o", "JobID,Nope"], 'sacct: error: Invalid field requested: "Nope"'),
                        (["-c"], "sacct: error: -c/--completion is not supported by hpcq yet"),
-                       (["-s", "ZZ"], "sacct: error: Invalid state: ZZ"),
+                       (["-s", "ZZ"], "sacct: fatal: unrecognized job state value 'ZZ'"),
                        (["extra"], "sacct: error: Unknown arguments: extra")):
         with pytest.raises(ShimError) as e:
             sacct.parse(argv, NOW, root=True)

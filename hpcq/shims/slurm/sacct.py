@@ -19,6 +19,7 @@ from hpcq.shims.record import Record
 from hpcq.shims.shim import Shim
 from hpcq.shims.slurm import dumps
 from hpcq.shims.slurm import sacct_format as sf
+from hpcq.shims.slurm import squeue_format as sq
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -118,8 +119,10 @@ def parse_time(value: str, now: float) -> float:
 # -- options -----------------------------------------------------------------------------------
 
 def parse(argv: Sequence[str], now: float, *, user: str = "", root: bool | None = None) -> Query:
-    options, operands = getopt.command_line(
-        PROG, argv, TABLE, then="Try \"sacct --help\" for more information", exit_code=1)
+    try:
+        options, operands = getopt.command_line(PROG, argv, TABLE, then="", exit_code=1)
+    except ShimError as e:      # sacct says only what getopt says, without a "Try" line
+        raise ShimError(e.text.rstrip("\n"), e.exit_code) from None
     if operands:
         raise ShimError(f"{PROG}: error: Unknown arguments: {' '.join(operands)}", 1)
     q = Query(fields=os.environ.get("SACCT_FORMAT") or sf.DEFAULT_FIELDS)    # -o's default
@@ -172,7 +175,7 @@ def parse(argv: Sequence[str], now: float, *, user: str = "", root: bool | None 
             for word in values.split_list(value):
                 found = states.from_slurm_name(word)
                 if not found:
-                    raise ShimError(f"{PROG}: error: Invalid state: {word}", 1)
+                    raise ShimError(f"{PROG}: fatal: unrecognized job state value '{word}'", 1)
                 q.states.extend(found)
         elif key == "S":
             q.start = parse_time(value, now)
@@ -203,14 +206,12 @@ def _bad_id(item: str) -> str:
 
 
 def _user_name(text: str) -> str:
-    """-u takes names or uids."""
-    if values.is_digits(text):
-        import pwd
-        try:
-            return pwd.getpwuid(int(text)).pw_name
-        except (KeyError, OverflowError):
-            return text
-    return text
+    """-u takes names or uids; one this host does not know is sacct's error."""
+    import pwd
+    try:
+        return pwd.getpwuid(int(text)).pw_name if values.is_digits(text) else pwd.getpwnam(text).pw_name
+    except (KeyError, OverflowError):
+        raise ShimError(f"{PROG}: error: Invalid user id: {text}", 1) from None
 
 
 # -- which jobs -----------------------------------------------------------------------------
@@ -224,6 +225,8 @@ def wanted(job: jobs_pb2.Job, q: Query, now: float) -> bool:
         return False
     if q.states and job.state not in q.states:
         return False
+    if not (q.job_ids or q.tasks) and job.state in states.QUEUED and sq.eligible(job) == "N/A":
+        return False      # a window holds the jobs eligible in it: not one held, or waiting on others
     start = q.start or 0.0
     end = now if q.end is None else q.end
     if states.is_finished(job.state) and job.end_time and job.end_time < start:

@@ -167,8 +167,9 @@ def _tres(job: Job, allocated: bool, *, billing: bool = True) -> str:
     r = job.spec.resources
     mem = sum(p.mem_mb for p in job.allocation.slices) if allocated else \
         (r.mem_per_node_mb * nodes or r.mem_per_cpu_mb * cpus)
+    # A step's allocation names its memory even when it is none (mem=0), the job's only some.
     parts = ([f"billing={cpus}"] if billing else []) + [f"cpu={cpus}"] + \
-        ([f"mem={units.format_slurm_size(mem)}"] if mem else [])
+        ([f"mem={units.format_slurm_size(mem)}"] if mem else [] if billing or not allocated else ["mem=0"])
     return ",".join(parts + [f"node={nodes}"])
 
 

@@ -5,8 +5,8 @@ JSON (serializer/json, json-c pretty): two-space indentation, ``"key": value``, 
 list as ``[`` and ``]`` on lines of their own, ``/`` escaped as ``\\/``, no newline at
 the end. YAML (serializer/yaml, libyaml): ``%YAML 1.1``, every node explicitly tagged
 (``!!str key: !!int 3``), an unset (empty) string as ``!!null null``, floats with six decimals,
-empty collections in flow style, ``...`` at the end. The YAML events go through PyYAML's
-emitter, which makes the same quoting and line-breaking choices as libyaml's.
+empty collections in flow style, ``...`` at the end. The YAML events go through
+libyaml's emitter (PyYAML's binding), as Slurm's do, or PyYAML's own where it has none.
 """
 from __future__ import annotations
 
@@ -97,8 +97,14 @@ def _yaml_events(value: Any, events: list[Any]) -> None:
     events.append(yaml.ScalarEvent(None, _TAG + tag, (False, False), text))
 
 
-def _emitter(stream: io.StringIO) -> Any:
+def _emitter(stream: io.StringIO, *, libyaml: bool = True) -> Any:
+    """libyaml's own emitter, as Slurm's serializer/yaml uses, where PyYAML was built with
+    it; else PyYAML's, told to choose scalar styles as libyaml does (they differ only for
+    characters beyond the BMP, which libyaml escapes)."""
     import yaml  # type: ignore[import-untyped, unused-ignore]
+    c_emitter = getattr(getattr(yaml, "_yaml", None), "CEmitter", None) if libyaml else None
+    if c_emitter is not None:
+        return c_emitter(stream, width=80, allow_unicode=True)
 
     class TaggedEmitter(yaml.emitter.Emitter):  # type: ignore[misc]
         """libyaml writes a tagged scalar plain where plain is possible; PyYAML's emitter
@@ -115,13 +121,13 @@ def _emitter(stream: io.StringIO) -> Any:
     return TaggedEmitter(stream, width=80, allow_unicode=True)
 
 
-def to_yaml(tree: Tree) -> str:
+def to_yaml(tree: Tree, *, libyaml: bool = True) -> str:
     import yaml  # type: ignore[import-untyped, unused-ignore]
     events: list[Any] = [yaml.StreamStartEvent(), yaml.DocumentStartEvent(explicit=True, version=(1, 1))]
     _yaml_events(tree, events)
     events += [yaml.DocumentEndEvent(explicit=True), yaml.StreamEndEvent()]
     stream = io.StringIO()
-    emitter = _emitter(stream)
+    emitter = _emitter(stream, libyaml=libyaml)
     for event in events:
         emitter.emit(event)
     return stream.getvalue()

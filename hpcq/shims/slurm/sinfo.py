@@ -89,9 +89,8 @@ class Query(Record):
 
 def parse(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Query:
     environ = os.environ if environ is None else environ
-    options, operands = getopt.command_line(PROG, argv, TABLE, then=TRY_HELP, exit_code=1)
-    if operands:
-        raise ShimError(f"sinfo: error: Unrecognized option: {operands[0]}\n{TRY_HELP}", 1)
+    options, _ignored = getopt.command_line(PROG, argv, TABLE, then=TRY_HELP, exit_code=1)
+    # sinfo ignores words that are no option.
     q = Query(fmt=environ.get("SINFO_FORMAT", ""))
     for key, value in options:
         value = value or ""

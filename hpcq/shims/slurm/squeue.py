@@ -97,6 +97,10 @@ def parse(argv: Sequence[str], environ: dict[str, str] | None = None, user: str 
     environ = os.environ if environ is None else environ
     options, operands = getopt.command_line(PROG, argv, TABLE, then=TRY_HELP, exit_code=1)
     q = Query(fmt=environ.get("SQUEUE_FORMAT", squeue_format.DEFAULT_FORMAT))
+    if environ.get("SQUEUE_STATES"):   # -t's default
+        q.states, q.all_states = parse_states(environ["SQUEUE_STATES"])
+    if environ.get("SQUEUE_USERS"):    # -u's default
+        q.users = values.split_list(environ["SQUEUE_USERS"])
     if environ.get("SQUEUE_SORT"):     # -S's default
         try:
             q.sort = squeue_format.parse_sort(environ["SQUEUE_SORT"])

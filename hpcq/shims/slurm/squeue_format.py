@@ -382,10 +382,6 @@ def format_errors(text: str) -> list[str]:
 
 # -- tables -------------------------------------------------------------------------------
 
-# Slurm's job_states order, which the default sort uses (pending first).
-_STATE_ORDER = {S.PENDING: 0, S.HELD: 0, S.WAITING: 0, S.RUNNING: 1, S.COMPLETING: 1,
-                S.COMPLETED: 3, S.CANCELLED: 4, S.FAILED: 5, S.TIMEOUT: 6, S.NODE_FAIL: 7,
-                S.OUT_OF_MEMORY: 11}
 
 
 def sort_jobs(jobs: Iterable[Job]) -> list[Job]:
@@ -455,8 +451,8 @@ def sort_by_start(jobs: Iterable[Job], now: float) -> list[Job]:
 # %i sorts by the record's own id (an array task's is its own, as in Slurm).
 _NUMERIC_SORT = {"i": lambda j: j.id, "A": lambda j: j.id,
                  "F": lambda j: j.array_job_id or j.id, "p": lambda j: j.priority, "Q": lambda j: j.priority,
-                 "D": node_count, "C": cpu_count, "y": lambda j: j.spec.nice,
-                 "t": lambda j: _STATE_ORDER.get(j.state, 9), "T": lambda j: _STATE_ORDER.get(j.state, 9)}
+                 "D": node_count, "C": cpu_count, "y": lambda j: j.spec.nice}
+# (t and T sort by their text, as squeue compares state names.)
 
 
 def parse_sort(text: str) -> list[tuple[str, bool]]:
@@ -493,7 +489,7 @@ def _iso_or_na(seconds: float) -> str:
     return slurm_time(seconds) if seconds else "N/A"
 
 
-def _eligible(job: Job) -> str:
+def eligible(job: Job) -> str:
     """When the job became eligible to run: N/A while held, waiting on a dependency or a
     throttle, or never considered (the pending rest of an array)."""
     if job.state == S.HELD or job.array_tasks_pending or job.reason in _NOT_ELIGIBLE:
@@ -507,7 +503,7 @@ def _accrue(job: Job) -> str:
     """When the job began to accrue age priority; an array's tasks do not."""
     if job.HasField("array_task_id") or job.array_tasks_pending:
         return "N/A"
-    return _eligible(job)
+    return eligible(job)
 
 
 _NOT_ELIGIBLE = {"Dependency", "DependencyNeverSatisfied", "BeginTime", "JobArrayTaskLimit"}
@@ -515,11 +511,11 @@ _NOT_ELIGIBLE = {"Dependency", "DependencyNeverSatisfied", "BeginTime", "JobArra
 
 def _pending_seconds(job: Job, now: float) -> str:
     """PendingTime: seconds from eligible to start (or to now while pending)."""
-    eligible = job.eligible_time or job.submit_time
-    if _eligible(job) == "N/A" or not eligible:
+    since = job.eligible_time or job.submit_time
+    if eligible(job) == "N/A" or not since:
         return "0"
     end = job.start_time if job.start_time else (0 if states.is_finished(job.state) else now)
-    return str(max(0, int(end - eligible))) if end else "0"
+    return str(max(0, int(end - since))) if end else "0"
 
 
 def _batch_host(job: Job) -> str:
@@ -566,7 +562,7 @@ NAMED_FIELDS: dict[str, tuple[str, Callable[[Job, float], str]]] = {
     "delayboot": ("DELAY_BOOT", _constant("0:00")),
     "dependency": ("DEPENDENCY", _named("E")),
     "derivedec": ("DERIVED_EC", _constant("0")),
-    "eligibletime": ("ELIGIBLE_TIME", lambda j, now: _eligible(j)),
+    "eligibletime": ("ELIGIBLE_TIME", lambda j, now: eligible(j)),
     "endtime": ("END_TIME", _named("e")),
     "exit_code": ("EXIT_CODE", lambda j, now: _exit_status(j)),
     "feature": ("FEATURES", _named("f")),
