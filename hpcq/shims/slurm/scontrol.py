@@ -410,7 +410,7 @@ MIN_JOB_AGE = slurmconf.MIN_JOB_AGE      # seconds a finished job stays in scont
 
 
 def _in_view(job: jobs_pb2.Job, now: float) -> bool:
-    return not states.is_finished(job.state) or job.end_time >= now - MIN_JOB_AGE
+    return slurmconf.in_view(job.state, job.end_time, now)
 
 
 def find_jobs(name: str, client: Client, now: float) -> list[jobs_pb2.Job]:
@@ -459,8 +459,13 @@ def show_jobs(cmd: Command, client: Client, now: float) -> str:
         if not jobs:
             raise _not_shown(cmd.name, client)
     else:
-        jobs = sorted(client.list(include_finished=True, ended_after=now - MIN_JOB_AGE), key=lambda j: j.id)
-        jobs = [j for j in jobs if _in_view(j, now)]
+        jobs = [j for j in client.list(include_finished=True, ended_after=now - MIN_JOB_AGE) if _in_view(j, now)]
+        # By id, as slurmctld lists them; the pending rest of an array after its started tasks.
+        last_task: dict[int, int] = {}
+        for j in jobs:
+            if j.array_job_id:
+                last_task[j.array_job_id] = max(last_task.get(j.array_job_id, 0), j.id)
+        jobs.sort(key=lambda j: (last_task.get(j.id, j.id), 1) if j.array_tasks_pending else (j.id, 0))
         if not jobs:
             return "No jobs in the system\n"
     return fmt.render([fmt.job_lines(j, now, details=cmd.details) for j in jobs], one_line=cmd.one_line)
