@@ -9,9 +9,9 @@ A case's command line may name scenario states (``{running}`` is the running job
    field, for each state's job, then with widths, right-justification, ``:`` suffixes and
    separators over all states; sinfo's letters and fields; every documented option of
    squeue, sinfo, sacct, scontrol with a sample value; the formats' environment variables;
-2. changes: sbatch with every documented option on the command line and as an #SBATCH
-   directive, scontrol update, scancel filters (on jobs each case submits for itself);
-3. listings of the timeout state, which Slurm reaches last.
+2. listings of the timeout state, which Slurm reaches last, and of every job at once;
+3. changes: sbatch with every documented option on the command line and as an #SBATCH
+   directive, scontrol update, scancel filters (on jobs each case submits for itself).
 
 A documented option the corpus has no sample value for is an error (`test_corpus.py`), so
 that a new release's options cannot be skipped silently.
@@ -27,6 +27,9 @@ from tests.conformance import manpages
 from tests.conformance.scenario import STATES
 
 LATE_STATES = ("timeout",)
+# The order of the families: no job needed, listings, listings once the timeout job has
+# ended, then the cases that submit, change or cancel jobs.
+STATIC, LISTINGS, LATE, CHANGES = 0, 1, 2, 3
 LISTING_STATES = tuple(s for s in STATES if s not in LATE_STATES)
 
 
@@ -40,7 +43,7 @@ class Case:
     check: tuple[tuple[str, ...], ...] = ()   # run after, output compared too
     volatile: bool = False                    # numbers of a running job (normalize.py)
     script: str = ""                          # written to case.sh before the case runs
-    group: int = 1
+    group: int = LISTINGS
 
     @property
     def command(self) -> str:
@@ -199,7 +202,7 @@ def _option_cases(command: str, values: dict[str, str | None], host: str, base: 
                   states: tuple[str, ...]) -> Iterator[Case]:
     for option in manpages.options(command):
         if option.name in ("--help", "--usage", "--version", "-V", "--helpformat"):
-            yield Case((command, option.name), f"{command} options", group=0)
+            yield Case((command, option.name), f"{command} options", group=STATIC)
             continue
         words = _valued(option, values, command)
         if words is None:
@@ -297,14 +300,14 @@ def scontrol_update_cases() -> Iterator[Case]:
                  "Priority=100", "Dependency=afterok:{completed}", "TimeLimit=bogus", "Nice=abc", "Bogus=1",
                  "Partition=nosuch", "NumNodes=0"):
         yield Case(("scontrol", "update", f"JobId={held}", spec), "scontrol update", ("held",),
-                   check=(("squeue", "-h", "-j", held, "-o", "%j %l %y %P %a %q %m %r"),), group=2)
+                   check=(("squeue", "-h", "-j", held, "-o", "%j %l %y %P %a %q %m %r"),), group=CHANGES)
     for spec in (("JobId={running}", "TimeLimit=30"), ("JobId=99999", "Comment=x"), ("JobId=abc", "Comment=x")):
-        yield Case(("scontrol", "update", *spec), "scontrol update", ("running",), group=2)
+        yield Case(("scontrol", "update", *spec), "scontrol update", ("running",), group=CHANGES)
     for verb in ("hold", "uhold", "release", "requeue", "suspend", "resume", "top"):
         for target in ("{new}", "99999"):
             yield Case(("scontrol", verb, target), "scontrol job control", (),
                        setup=(("sbatch", "--hold", "-J", "cf-victim", "--wrap", "sleep 600"),),
-                       check=(("squeue", "-h", "-t", "all", "-j", "{new}", "-o", "%T %r"),), group=2)
+                       check=(("squeue", "-h", "-t", "all", "-j", "{new}", "-o", "%T %r"),), group=CHANGES)
 
 
 # -- scancel --------------------------------------------------------------------------------
@@ -315,7 +318,7 @@ def scancel_cases(host: str) -> Iterator[Case]:
     n = 0
     for option in manpages.options("scancel"):
         if option.name in ("--help", "--usage", "--version"):
-            yield Case(("scancel", option.name), "scancel options", group=0)
+            yield Case(("scancel", option.name), "scancel options", group=STATIC)
             continue
         words = _valued(option, SCANCEL_VALUES, "scancel")
         if words is None:
@@ -324,7 +327,7 @@ def scancel_cases(host: str) -> Iterator[Case]:
         name = f"cf-victim{n}"
         yield Case(("scancel", *_fill(words, host, name), "{new}"), "scancel options", (),
                    setup=(tuple(_fill(list(victim), host, name)),),
-                   check=tuple(tuple(_fill(list(c), host, name)) for c in after), group=2)
+                   check=tuple(tuple(_fill(list(c), host, name)) for c in after), group=CHANGES)
     for args in (("99999",), ("abc",), ("{new}", "{new}"), ("{new}_1",), ("0",), ("--bogus",), ("-s", "NOSIG", "{new}"),
                  ("{completed}",), ("-b", "{new}"), ("-s", "0", "{new}"), ("--signal=KILL", "{new}"), ("-t", "bogus"),
                  ("-n", "cf-nosuch"), (), ("-u", "nosuchuser")):
@@ -332,7 +335,7 @@ def scancel_cases(host: str) -> Iterator[Case]:
         name = f"cf-victim{n}"
         yield Case(("scancel", *args), "scancel invalid", ("completed",),
                    setup=(tuple(_fill(list(victim), host, name)),),
-                   check=tuple(tuple(_fill(list(c), host, name)) for c in after), group=2)
+                   check=tuple(tuple(_fill(list(c), host, name)) for c in after), group=CHANGES)
 
 
 # -- sbatch ---------------------------------------------------------------------------------
@@ -340,7 +343,7 @@ def scancel_cases(host: str) -> Iterator[Case]:
 def sbatch_cases(host: str) -> Iterator[Case]:
     for option in manpages.options("sbatch"):
         if option.name in ("--help", "--usage", "--version"):
-            yield Case(("sbatch", option.name), "sbatch options", group=0)
+            yield Case(("sbatch", option.name), "sbatch options", group=STATIC)
             continue
         if option.name in SBATCH_NOT_SUBMITTED:
             continue
@@ -348,28 +351,28 @@ def sbatch_cases(host: str) -> Iterator[Case]:
         if words is None:
             words = [option.name]
         words = [w.replace("{host}", host) for w in words]
-        yield Case(("sbatch", "--hold", *words, "--wrap", "true"), "sbatch options", ("running",), group=2)
-        yield Case(("sbatch", "--hold", "case.sh"), "sbatch directives", ("running",), group=2,
+        yield Case(("sbatch", "--hold", *words, "--wrap", "true"), "sbatch options", ("running",), group=CHANGES)
+        yield Case(("sbatch", "--hold", "case.sh"), "sbatch directives", ("running",), group=CHANGES,
                    script=f"#!/bin/bash\n#SBATCH {' '.join(words)}\ntrue\n")
     for option, value in INVALID_SBATCH.items():
         words = [option] if value is None else [f"{option}={value}"]
-        yield Case(("sbatch", "--hold", *words, "--wrap", "true"), "sbatch invalid", group=2)
-    yield Case(("squeue", "-h", "-j", "{new}", "-o", "%a"), "sbatch default account", group=2,
+        yield Case(("sbatch", "--hold", *words, "--wrap", "true"), "sbatch invalid", group=CHANGES)
+    yield Case(("squeue", "-h", "-j", "{new}", "-o", "%a"), "sbatch default account", group=CHANGES,
                setup=(("sbatch", "--hold", "--wrap", "true"),))
     for args in (("--bogus", "--wrap", "true"), ("nosuch.sh",), ("--test-only", "--wrap", "true"),
                  ("--parsable", "--hold", "--wrap", "true"), ("-Q", "--hold", "--wrap", "true")):
-        yield Case(("sbatch", *args), "sbatch invalid", group=2)
+        yield Case(("sbatch", *args), "sbatch invalid", group=CHANGES)
 
 
 def late_cases() -> Iterator[Case]:
     for state in LATE_STATES:
         for fmt in ("%.18i %T %r %l %M", "%all"):
-            yield Case(("squeue", "-t", "all", "-j", f"{{{state}}}", "-o", fmt), "squeue -o", (state,), group=3)
-        yield Case(("squeue", "-t", "all", "-j", f"{{{state}}}"), "squeue", (state,), group=3)
-        yield Case(("sacct", "-j", f"{{{state}}}"), "sacct", (state,), group=3)
+            yield Case(("squeue", "-t", "all", "-j", f"{{{state}}}", "-o", fmt), "squeue -o", (state,), group=LATE)
+        yield Case(("squeue", "-t", "all", "-j", f"{{{state}}}"), "squeue", (state,), group=LATE)
+        yield Case(("sacct", "-j", f"{{{state}}}"), "sacct", (state,), group=LATE)
         yield Case(("sacct", "-j", f"{{{state}}}", "-P", "-o", "JobID,State,ExitCode,Timelimit,Reason"),
-                   "sacct --format", (state,), group=3)
-        yield Case(("scontrol", "show", "job", f"{{{state}}}"), "scontrol show job", (state,), group=3)
+                   "sacct --format", (state,), group=LATE)
+        yield Case(("scontrol", "show", "job", f"{{{state}}}"), "scontrol show job", (state,), group=LATE)
 
 
 def generate(host: str, sacct_fields: list[str]) -> list[Case]:
@@ -389,9 +392,9 @@ def generate(host: str, sacct_fields: list[str]) -> list[Case]:
 
 def _late_if_unfiltered(case: Case) -> Case:
     """A job listing of every job shows the timeout job too: it runs once that has ended."""
-    if case.command in ("squeue", "sacct") and case.group == 1 and not any(
+    if case.command in ("squeue", "sacct") and case.group == LISTINGS and not any(
             a in ("-j", "--jobs") or a.startswith(("--jobs=", "-j")) for a in case.argv[1:]):
-        return dataclasses.replace(case, states=(*case.states, *LATE_STATES), group=3)
+        return dataclasses.replace(case, states=(*case.states, *LATE_STATES), group=LATE)
     return case
 
 

@@ -1,9 +1,9 @@
 """Every generated case on the reference Slurm and on hpcq: identical after the one
 normalisation, or a difference the allowlist explains.
 
-Cases that only read (families 0, 1 and 3 of corpus.py) run a group at a time on a few
+Cases that only read (corpus.py's STATIC, LISTINGS and LATE) run a group at a time on a few
 threads, when the group's first case is reached; each test then reports its own case.
-Cases that change something (family 2) run one at a time, in order."""
+Cases that change something (CHANGES) run one at a time, in order."""
 from __future__ import annotations
 
 import os
@@ -19,7 +19,7 @@ from tests.conformance.harness import FAILED, Outcome, run_case
 from tests.conformance.scenario import Scenario
 
 WORKERS = int(os.environ.get("HPCQ_CONFORMANCE_WORKERS", "4"))
-CHANGES = 2
+CHANGES = corpus.CHANGES
 BATCH = 100        # cases run ahead at a time (so that a long run reports as it goes)
 
 
