@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 
 import psycopg
 import pytest
 from sqlalchemy import create_engine, text
 
-from hpcq.ctld.leadership import Leadership
+from hpcq.ctld.leadership import LEASE_SECONDS, MARGIN, RENEW_SECONDS, Leadership
 from hpcq.ctld.store import lease
 from hpcq.ctld.store.writer import Put, Store, StoreError
 
@@ -110,3 +111,24 @@ def test_the_lease_row_fences_a_holder_by_epoch(url):
         assert lease.take(conn, "b", "b:1", "", 5.0, 0, ended=True) is None   # not the lease examined
         assert lease.renew(conn, "a", 1, 5.0)
         assert not lease.renew(conn, "a", 2, 5.0)
+
+
+def test_an_active_controller_that_loses_the_database_stops_acting_before_its_lease_can_expire(url):
+    async def scenario() -> None:
+        active = Leadership(url, "a:1")
+        await active.acquire()
+        keeping = asyncio.create_task(active.keep())
+        await asyncio.sleep(1.5)
+        assert active.may_act() and not active.lost.is_set(), "renewed meanwhile"
+        # The database goes out of reach: every renewal fails from now on.
+        active.engine.dispose()
+        active.engine = create_engine("postgresql+psycopg://hpcq@127.0.0.1:1/none",
+                                      connect_args={"connect_timeout": 1})
+        cut = time.monotonic()
+        await asyncio.wait_for(active.lost.wait(), timeout=10)
+        assert time.monotonic() - cut < LEASE_SECONDS - MARGIN + RENEW_SECONDS
+        assert not active.may_act()
+        assert active.lost_reason == "no renewal of the controller lease in time"
+        await keeping
+        active.close()
+    asyncio.run(scenario())
