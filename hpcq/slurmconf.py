@@ -7,10 +7,20 @@ the shims apply the ones that decide what they show (MinJobAge).
 """
 from __future__ import annotations
 
-# Seconds a finished job stays in slurmctld's view (squeue --json, scontrol show job):
-# Slurm's MinJobAge default. hpcq keeps finished jobs longer ([ctld] history_days) for
-# sacct, squeue -t all and qstat -x; this is the window of the views Slurm bounds by it.
+from hpcq import states
+
+# Seconds a finished job stays in slurmctld's view (squeue, scontrol show job): Slurm's
+# MinJobAge default. hpcq keeps finished jobs longer ([ctld] history_days) for sacct and
+# qstat -x; this is the window of the views Slurm bounds by it.
 MIN_JOB_AGE = 300
+
+
+def in_view(state: int, end_time: float, now: float) -> bool:
+    """Whether slurmctld would still hold a job (squeue, scontrol show job): any job not
+    finished, and a finished one for MinJobAge after its end (a record without an end
+    time is kept: its age is unknown)."""
+    return not states.is_finished(state) or not end_time or end_time >= now - MIN_JOB_AGE
+
 
 # Slurm's default MaxArraySize: task indices 0..1000.
 DEFAULT_MAX_ARRAY_SIZE = 1001

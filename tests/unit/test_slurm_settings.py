@@ -99,3 +99,18 @@ def test_controllers_follow_the_keys() -> None:
 
 def test_capture_is_where_the_tests_look() -> None:
     assert Path(captures.COMPAT_DIR / "slurm_anchor" / "scontrol_show_config.txt").is_file()
+
+
+def test_min_job_age_is_what_squeue_and_scontrol_keep(monkeypatch) -> None:
+    """MinJobAge as show config says: a finished job leaves squeue -t all, squeue --json and
+    scontrol show job that long after its end (sacct keeps it)."""
+    from hpcq.shims.slurm import scontrol, squeue
+    from tests.compat import anchor_dump_world as dp
+    from tests.compat import fake
+
+    ended = dp.T0 + 1                                 # dp-done (13) and dp-fail (14)
+    for age, shown in ((slurmconf.MIN_JOB_AGE - 1, True), (slurmconf.MIN_JOB_AGE + 1, False)):
+        world = dp.world(ended + age)
+        listed = fake.run(squeue.main, ["-t", "all", "-h", "-o", "%i"], world, monkeypatch).stdout.split()
+        assert ("13" in listed) is shown and ("14" in listed) is shown
+        assert ("JobId=13 " in fake.run(scontrol.main, ["show", "job"], world, monkeypatch).stdout) is shown

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hpcq import slurmconf, states
+from hpcq import slurmconf
 from hpcq.api.lite import jobs_pb2
 from hpcq.shims import clock
 from hpcq.shims.connection import Connection
@@ -25,17 +25,14 @@ def text(kind: str, tree: serialize.Tree) -> str:
     return serialize.to_yaml(tree) if kind == "yaml" else serialize.to_json(tree)
 
 
-def _in_view(job: jobs_pb2.Job, now: float) -> bool:
-    return not states.is_finished(job.state) or job.end_time >= now - slurmconf.MIN_JOB_AGE
-
-
 def squeue(kind: str, conn: Connection) -> str:
     return squeue_text(kind, conn.client, conn.cluster, clock.now())
 
 
 def squeue_text(kind: str, client: Client, cluster: str, now: float) -> str:
     jobs = client.list(include_finished=True, ended_after=now - slurmconf.MIN_JOB_AGE)
-    items = [data_parser.squeue_job(job, cluster) for job in sorted(jobs, key=lambda j: j.id) if _in_view(job, now)]
+    items = [data_parser.squeue_job(job, cluster) for job in sorted(jobs, key=lambda j: j.id)
+             if slurmconf.in_view(job.state, job.end_time, now)]
     return text(kind, data_parser.document("jobs", items))
 
 

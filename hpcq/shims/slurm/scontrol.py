@@ -9,7 +9,7 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 
-from hpcq import hostlist, slurmconf, states, units
+from hpcq import hostlist, slurmconf, units
 from hpcq.api.lite import jobs_pb2
 from hpcq.errors import HpcqError
 from hpcq.shims import arrays, clock, errors, getopt, jobrefs, output, values, versions

@@ -5,7 +5,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from hpcq import hostlist, states
+from hpcq import hostlist, slurmconf, states
 from hpcq.api.lite import jobs_pb2
 from hpcq.shims import arrays, clock, getopt, jobrefs, submit_context, values, versions
 from hpcq.shims.connection import Connection
@@ -220,7 +220,8 @@ def select(q: Query, conn: Connection) -> list[jobs_pb2.Job]:
     else:
         jobs = conn.client.list(states=q.states, users=q.users, queues=q.partitions, names=q.names,
                                 include_finished=q.all_states)
-    wanted = [j for j in jobs if _wanted(j, q)]
+    now = clock.now()       # a finished job leaves squeue MinJobAge after its end, as it leaves slurmctld
+    wanted = [j for j in jobs if _wanted(j, q) and slurmconf.in_view(j.state, j.end_time, now)]
     if q.expand:
         wanted = arrays.expand(wanted)
     if q.sort:
