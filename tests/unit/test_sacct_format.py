@@ -42,6 +42,9 @@ def test_field_names_are_prefixes_in_any_case_with_widths():
         [("JobID", -12), ("JobName", 20), ("State", -12), ("ExitCode", 8), ("JobIDRaw", -12)]
     with pytest.raises(sf.FieldError, match='Invalid field requested: "Bogus"'):
         sf.parse_fields("JobID,Bogus")
+    # sacct reads what follows "%" as atoi does: "%.4" and "%0" are an empty column.
+    assert [c.width for c in sf.parse_fields("jobid%5,state%.4,exitcode%0")] == [5, 0, 0]
+    assert sf.cell("RUNNING", 0) == " "
 
 
 def test_rows_steps_and_states():

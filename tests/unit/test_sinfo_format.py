@@ -100,8 +100,7 @@ def test_list_reasons():
 def test_option_errors():
     for argv, text in ((["-t", "sleepy"], 'sinfo: error: Bad state string: "sleepy"'),
                        (["--bogus"], "sinfo: unrecognized option '--bogus'"),
-                       (["-n", "n[1-"], "sinfo: error: invalid host list 'n[1-': unbalanced brackets"),
-                       (["extra"], "sinfo: error: Unrecognized option: extra")):
+                       (["-n", "n[1-"], "sinfo: error: invalid host list 'n[1-': unbalanced brackets")):
         with pytest.raises(ShimError) as e:
             sinfo.parse(argv, {})
         assert e.value.text.splitlines()[0] == text and e.value.exit_code == 1
@@ -117,3 +116,19 @@ def test_states_spelled_as_sinfo():
     assert [sf.state_short(n) for n in NODES] == ["mix", "mix", "idle", "drain", "alloc", "idle*"]
     assert sf.state_long(node("x", a.NODE_DRAINING)) == "draining"
     assert sf.time_limit(0) == "infinite" and sf.time_limit(5400) == "1:30:00"
+
+
+def test_words_that_are_no_option_are_ignored():
+    assert show("extra") == show()
+
+
+def test_named_fields_and_unknown_letters():
+    # As sinfo 22.05 prints them (checked by tests/conformance): -O names with a width,
+    # "." to right-justify and a suffix; an unknown name keeps only its suffix.
+    assert show("-O", "NodeList:4|,CPUs:.3,bogus:9|,StateLong:").splitlines()[:2] == \
+        ["NODE|CPU|STATE", "n[01|  4|mixed"]
+    assert sf.named_format_errors("NodeList,bogus") == ["Invalid job format specification: bogus"]
+    # -o: a piece whose letter is no field is printed as written; sinfo names it on stderr.
+    assert show("-o", "%P %! %%").splitlines()[:2] == ["PARTITION %! ", "batch* %! "]
+    assert sf.format_errors("%P %! %5") == ["Invalid node format specification: !",
+                                             "Invalid node format specification: \x00"]

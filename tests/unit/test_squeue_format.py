@@ -398,3 +398,13 @@ def test_squeue_new_options():
     q = squeue.parse(["--start", "-O", "JobID,State", "-S", "-p"], environ={})
     assert q.start and q.fmt == sf.START_FORMAT and [f.name for f in q.named] == ["jobid", "state"]
     assert set(q.states) == {pb.PENDING, pb.HELD, pb.WAITING} and q.sort == [("p", True)]
+
+
+def test_slurm_time_format(monkeypatch):
+    t = at("2026-11-23T13:08:07")
+    assert sf.slurm_time(t) == "2026-11-23T13:08:07"
+    monkeypatch.setenv("SLURM_TIME_FORMAT", "%H:%M %d.%m")
+    assert sf.slurm_time(t) == "13:08 23.11"
+    monkeypatch.setenv("SLURM_TIME_FORMAT", "relative")
+    assert [sf.slurm_time(t + d * 86400, now=t) for d in (0, 1, -1, 3)] == \
+        ["13:08:07", "Tomorr 13:08", "Ystday 13:08", "Thu 13:08"]
