@@ -19,12 +19,14 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -61,6 +63,22 @@ def submit_latencies(clients: dict[str, Client], workdir: str, count: int,
             break
         time.sleep(0.02)   # a user's submits, not a flood: the storm is the load here
     return samples
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def ctld_submit_seconds(port: int) -> tuple[float, int]:
+    """(seconds, calls) of the Submits ctld has answered OK, from its metrics endpoint."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    found = {}
+    for line in text.splitlines():
+        if line.startswith("hpcq_rpc_duration_seconds_") and 'method="Submit"' in line and 'code="OK"' in line:
+            found[line.split("{")[0].rsplit("_", 1)[1]] = float(line.rsplit(" ", 1)[1])
+    return found.get("sum", 0.0), int(found.get("count", 0))
 
 
 def other_user(home: Path, cfg: config.Config, name: str) -> Client:
@@ -129,7 +147,8 @@ def main() -> int:
     parser.add_argument("--processes", action="store_true", help="real squeue commands instead of List calls")
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="hpcq-bench-work.")
-    settings = ("agent.rate=1000000", "agent.burst=1000000")
+    metrics_port = free_port()
+    settings = ("agent.rate=1000000", "agent.burst=1000000", f"ctld.metrics_listen=127.0.0.1:{metrics_port}")
     with local_cluster(nodes=2, cpus=2, settings=settings, activate=False) as cluster:
         cfg = config.load(cluster.home / "hpcq.toml")
         socket = str(cluster.home / "run" / "agent.sock")
@@ -141,7 +160,9 @@ def main() -> int:
         with Client.from_config(cfg) as agent, other_user(cluster.home, cfg, "dave") as direct:
             clients = {"through the agent": agent, "direct (certificate)": direct}
             submit_latencies(clients, workdir, 20)   # warm-up
+            in_ctld = [ctld_submit_seconds(metrics_port)]
             idle = submit_latencies(clients, workdir, args.samples)
+            in_ctld.append(ctld_submit_seconds(metrics_port))
             daemons = {name: psutil.Process(int((cluster.home / "run" / f"{name}.pid").read_text()))
                        for name in ("ctld", "agent")}
             cpu_before = {name: sum(p.cpu_times()[:2]) for name, p in daemons.items()}
@@ -171,6 +192,7 @@ def main() -> int:
                 for p in storm:
                     p.join()
             cpu = {name: sum(p.cpu_times()[:2]) - cpu_before[name] for name, p in daemons.items()}
+            in_ctld.append(ctld_submit_seconds(metrics_port))
     print(f"machine: {multiprocessing.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end "
           "(other work on the machine inflates every figure)")
     kind = "squeue processes" if args.processes else "List loops through the agent"
@@ -182,6 +204,9 @@ def main() -> int:
         for label, samples in (("idle", idle[path]), ("under storm", stormy[path])):
             print(f"{path + ', ' + label:<44} {percentile(samples, 50):>8.1f} {percentile(samples, 99):>8.1f} "
                   f"{len(samples):>6}")
+    (s0, n0), (s1, n1), (s2, n2) = in_ctld
+    print(f"ctld's own time per Submit (its hpcq_rpc_duration_seconds): idle {(s1 - s0) / (n1 - n0) * 1000:.1f} ms, "
+          f"under storm {(s2 - s1) / max(1, n2 - n1) * 1000:.1f} ms (mean)")
     for path in idle:
         ratio = percentile(stormy[path], 99) / percentile(idle[path], 99)
         print(f"p99 under storm / idle, {path}: {ratio:.2f}x (target at most {TARGET_RATIO:g}x: "
