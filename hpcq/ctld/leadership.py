@@ -35,6 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from hpcq import daemon, private_files, store_url
 from hpcq.api import admin_pb2
 from hpcq.ctld.store import lease
+from hpcq.ctld.store.writer import StoreUnavailable
 
 log = logging.getLogger("hpcq.ctld.leadership")
 
@@ -164,6 +165,7 @@ class Leadership:
         self.holder = holder or holder_name()
         self.address = address
         self.url = store_url.shown(url)
+        self._secret_url = url
         self.engine: Engine = create_engine(url, pool_size=2, pool_pre_ping=True, connect_args=self.connect_args())
         self.clock = clock
         self.tenure = Tenure()
@@ -206,7 +208,11 @@ class Leadership:
             started = self.clock()
             try:
                 if not tables:
-                    await self._db(lease.ensure_tables)
+                    try:
+                        await self._db(lease.ensure_tables)
+                    except (SQLAlchemyError, ValueError) as e:
+                        # A store it cannot reach at all stops ctld, as a single controller's does.
+                        raise StoreUnavailable(f"{self.url}: {self._reason(e)}") from None
                     tables = True
                 current = await self._db(self._standby_poll)
                 if current is None:
@@ -220,7 +226,7 @@ class Leadership:
                         log.info("standby: %s (epoch %d) is the active controller; waiting for its lease",
                                  current.address or current.holder, current.epoch)
             except SQLAlchemyError as e:
-                log.warning("standby: the store %s: %s", self.url, _first_line(e))
+                log.warning("standby: the store %s: %s", self.url, self._reason(e))
                 epoch = None
             if epoch is not None:
                 self._epoch = epoch
@@ -263,7 +269,7 @@ class Leadership:
                 renewed = await asyncio.wait_for(self._db(self._renew),
                                                  timeout=max(0.1, self.tenure.until - self.clock()))
             except (SQLAlchemyError, TimeoutError) as e:
-                log.warning("could not renew the controller lease: %s", _first_line(e) or "timed out")
+                log.warning("could not renew the controller lease: %s", self._reason(e) or "timed out")
                 continue   # the tenure decides: a later renewal may still come in time
             if not renewed:
                 self.lose(f"the controller lease is no longer epoch {self._epoch}'s")
@@ -310,7 +316,7 @@ class Leadership:
             await asyncio.wait_for(self._db(self._release), timeout=3)
         except (SQLAlchemyError, TimeoutError) as e:
             log.warning("could not release the controller lease (a standby waits for it to expire): %s",
-                        _first_line(e) or "timed out")
+                        self._reason(e) or "timed out")
 
     def _release(self, conn: Connection) -> None:
         lease.release(conn, self.holder, self._epoch)
@@ -318,6 +324,10 @@ class Leadership:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def _reason(self, e: BaseException) -> str:
+        """The first line of a database error, without the URL's password."""
+        return store_url.scrub(_first_line(e), self._secret_url)
 
     async def _db(self, work: Callable[[Connection], T]) -> T:
         """`work` in one transaction, on a thread: the event loop never waits on the database."""
