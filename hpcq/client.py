@@ -5,11 +5,12 @@ fast. The public SDK, hpcq.Client (hpcq/_sdk.py), wraps it with typed views; thi
 from __future__ import annotations
 
 import os
+import time
 
 from hpcq import states
 from hpcq.api.lite import admin_pb2, jobs_pb2
 from hpcq.errors import HpcqError
-from hpcq.transport import REPEATABLE, AgentTransport, GrpcTransport, Retrying, retry_window
+from hpcq.transport import REPEATABLE, AgentTransport, GrpcTransport, NotSent, Retrying, retry_window
 
 # Nothing for type checkers only is imported at run time: typing alone would cost every
 # command ~10 ms at start-up (see hpcq/protolite.py).
@@ -151,18 +152,30 @@ class Client:
 
     def wait(self, job_ids: Iterable[int], timeout: float | None = None) -> list[Job]:
         """Block until every job has finished; returns their final records, by id.
-        Raises TimeoutError when they have not all finished within `timeout` seconds."""
+        Raises TimeoutError when they have not all finished within `timeout` seconds.
+        A restart of ctld meanwhile is ridden out: the jobs are watched again."""
         pending = set(job_ids)
         done: dict[int, Job] = {}
         if not pending:
             return []
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def watch_until_done() -> bytes:
+            remaining = None if deadline is None else max(0.001, deadline - time.monotonic())
+            try:
+                for job in self.watch(pending, timeout=remaining):
+                    if job.id in pending and states.is_finished(job.state):
+                        done[job.id] = job
+                        pending.discard(job.id)
+                        if not pending:
+                            break
+            except HpcqError as e:
+                if e.code == "UNAVAILABLE":   # ctld went away: a watch is a read, watch again
+                    raise NotSent(e.message) from None
+                raise
+            return b""
         try:
-            for job in self.watch(pending, timeout=timeout):
-                if job.id in pending and states.is_finished(job.state):
-                    done[job.id] = job
-                    pending.discard(job.id)
-                    if not pending:
-                        break
+            self._retrying.call(watch_until_done, repeatable=False)
         except HpcqError as e:
             if e.code != "DEADLINE_EXCEEDED":
                 raise

@@ -4,10 +4,11 @@ every job is stored and runs exactly once. bench/retries.py runs the same with 2
 from __future__ import annotations
 
 import socket
+import threading
 
 import pytest
 
-from bench.retries import submit_through_kills
+from bench.retries import kill_ctld, submit_through_kills
 from hpcq import config, pki
 from hpcq.api import jobs_pb2
 from hpcq.client import Client
@@ -40,6 +41,21 @@ def test_sbatch_loops_ride_out_three_ctld_kills_and_a_key_answers_its_first_subm
         assert bob.submit([spec], idempotency_key="workflow-step-7") == [bobs]
         with pytest.raises(HpcqError, match="idempotency_key"):
             owner.submit([spec], idempotency_key="has a space")
+
+    # Client.wait rides out a restart of ctld: it watches the jobs again.
+    release = workdir / "release"
+    waiting = jobs_pb2.JobSpec(script=f"#!/bin/sh\nwhile [ ! -e '{release}' ]; do sleep 0.1; done\n",
+                               submit_dir=str(workdir))
+    with cluster.client() as owner:
+        [job_id] = owner.submit([waiting])
+        ended: list = []
+        waiter = threading.Thread(target=lambda: ended.extend(owner.wait([job_id], timeout=120)))
+        waiter.start()
+        kill_ctld(cluster)
+        cluster.run("hpcqctl", "up", "--nodes", "2", "--cpus", "4", timeout=120)
+        release.touch()
+        waiter.join(timeout=150)
+    assert [(j.id, j.state) for j in ended] == [(job_id, jobs_pb2.COMPLETED)]
 
     # [client] server may list several controllers: one that does not answer is passed over.
     with user_client(cluster, "carol", servers=f"127.0.0.1:{free_port()},{{server}}") as carol:
