@@ -67,6 +67,8 @@ class Enforcement:
         self.gpus = gpus or []                # the GPU indices noded reported (hpcq.noded.hardware)
         # [noded] confine_cores, confine_memory, track_processes: each constraint may be turned off
         self.cores = self.memory = self.track = True
+        # v1: the root cpuset balances load over every CPU, so a job's cpuset need not ask for it
+        self.root_balances = False
 
     def switch(self, *, cores: bool = True, memory: bool = True, track: bool = True) -> Enforcement:
         self.cores, self.memory, self.track = cores, memory, track
@@ -95,7 +97,7 @@ class Enforcement:
             if V1_DEVICES in self.bases else []
         return {"kind": self.kind, "name": _job_name(job_id, attempt), "bases": self.bases, "homes": self.homes,
                 "memsw": self.memsw, "cpus": cpus, "mem_bytes": mem_mb << 20 if self.memory else 0,
-                "track": self.track, "devices_denied": denied}
+                "track": self.track, "devices_denied": denied, "root_balances": self.root_balances}
 
 
 # --- choosing, in noded -------------------------------------------------------------------
@@ -154,7 +156,10 @@ def _prepare_v1(root: str, own: dict[str, str], host_cpus: list[int]) -> Enforce
             host_cpus = parse_cpu_list(_read(f"{base}/cpuset.effective_cpus")) or host_cpus
         bases[c], homes[c] = base, home
     memsw = os.path.exists(f"{bases['memory']}/memory.memsw.limit_in_bytes")
-    return Enforcement(V1, host_cpus, bases, homes, memsw)
+    enforcement = Enforcement(V1, host_cpus, bases, homes, memsw)
+    with contextlib.suppress(OSError):
+        enforcement.root_balances = _read(f"{root}/cpuset/cpuset.sched_load_balance").strip() == "1"
+    return enforcement
 
 
 def _prepare_v2(root: str, own: str, host_cpus: list[int]) -> Enforcement:
@@ -237,6 +242,11 @@ class JobConfinement:
             self.made.append(d)
         if self.kind == V1:
             cpuset, memory = self.dirs["cpuset"], self.dirs["memory"]
+            if self.limits.get("root_balances"):
+                # A load-balanced cpuset's CPUs (set, or emptied at rmdir) make the kernel
+                # rebuild its scheduling domains, walking every cpuset under its locks:
+                # milliseconds a job on a busy node. Under a balancing root it changes nothing.
+                _write(f"{cpuset}/cpuset.sched_load_balance", "0")
             _write(f"{cpuset}/cpuset.cpus", cpu_list(cpus) if cpus else _read(f"{os.path.dirname(cpuset)}/cpuset.cpus"))
             _write(f"{cpuset}/cpuset.mems", _read(f"{os.path.dirname(cpuset)}/cpuset.mems"))
             if mem:

@@ -153,10 +153,10 @@ class _Supervisor:
             outcome = self._outcome(FAILED, exit_code=1, start_time=started["start_time"], end_time=time.time(),
                                     session_id=started["session_id"], reason=f"supervisor error: {e!r}")
         spool.write_json(self.dir.status, outcome)
-        # The status is there: noded may report the end now, while we tidy up (a TMPDIR and
-        # cgroups to remove, an exit), which takes milliseconds on a busy node.
+        self._remove_tmpdir()   # before the end is told, as a Slurm epilog's would be
+        # noded may report the end now, while we remove the job's cgroups and exit, which
+        # takes milliseconds on a busy node.
         self._tell_ended()
-        self._remove_tmpdir()
         if self.confinement is not None:
             self.confinement.remove()
 

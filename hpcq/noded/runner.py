@@ -9,7 +9,6 @@ and attaches again.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
 import logging
 import os
@@ -67,9 +66,6 @@ class JobRunner:
         # launch seq -> attempt, for the jobs this launcher started that have not ended yet
         self._running_by_seq: dict[int, _Attempt] = {}
         self._seq = 0
-        # Removing a spool directory waits on the file system's journal (milliseconds on a
-        # busy disk): one thread does it, off the event loop that launches and reports.
-        self._remover = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-remover")
 
     # --- life ------------------------------------------------------------------------
 
@@ -85,7 +81,6 @@ class JobRunner:
         """Stop the launcher and stop listening; supervisors (and their jobs) keep running."""
         for attempt in self._attempts.values():
             self._unwatch(attempt)
-        self._remover.shutdown(wait=True)
         launcher, self._launcher = self._launcher, None
         if launcher is None:
             return
@@ -206,11 +201,7 @@ class JobRunner:
             log.warning("ctld asked to forget job %s attempt %s, which still runs; kept", job_id, attempt)
             return
         del self._attempts[(job_id, attempt)]
-        aside = spool.set_aside(a.dir)
-        try:
-            self._remover.submit(spool.remove_attempt, aside)
-        except RuntimeError:  # closed already: the next start removes it
-            pass
+        spool.remove_attempt(a.dir)
 
     # --- launching -----------------------------------------------------------------------
 

@@ -15,9 +15,6 @@ Layout::
                          SIGUSR1, on which it stops (or continues) the job and its walltime
         status.json      the finished outcome; its presence means "ended"
                          (these records: noded's, 0600)
-    <spool_dir>/jobs/.forgotten.<job_id>.<attempt>/
-                         an attempt ctld has stored the end of, renamed out of the way at
-                         once and removed by a thread of noded's (or when noded starts)
 
 <spool_dir> and jobs/ are 0711: a job passes through to its own directory and lists
 nothing. Its directory lets in only the job's group, which lists nothing either; the
@@ -50,7 +47,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 _ATTEMPT_NAME = re.compile(r"^(\d+)\.(\d+)$")
-_ASIDE = ".forgotten."   # an attempt directory set aside for removal (see set_aside)
 
 # The spool and jobs/: world-traversable but not listable: a job running as its user
 # must reach its own script and node file, and must not be able to see anything else.
@@ -119,10 +115,6 @@ def prepare(spool_dir: Path) -> None:
     jobs = jobs_dir(spool_dir)
     private_files.make_dir(jobs, DIR_MODE)
     os.chmod(jobs, DIR_MODE)  # ours alone: jobs must pass through it, whatever it was
-    with os.scandir(jobs) as entries:
-        aside = [e.path for e in entries if e.name.startswith(_ASIDE)]
-    for path in aside:
-        remove(path)
     private_files.narrow_tree(jobs)
 
 
@@ -226,19 +218,6 @@ def process_start_ticks(pid: int) -> int | None:
 def remove(path: Path | str) -> None:
     import shutil  # rarely needed in a supervisor: not loaded into every one
     shutil.rmtree(path, ignore_errors=True)
-
-
-def set_aside(directory: AttemptDir) -> AttemptDir:
-    """Take a forgotten attempt's directory out of the spool at once (a rename), to be
-    removed later (remove_attempt) off noded's event loop: a scan no longer sees it, and
-    `prepare` removes what a noded that stopped first left set aside."""
-    aside = AttemptDir(directory.path.with_name(f"{_ASIDE}{directory.path.name}"), directory.job_id,
-                       directory.attempt)
-    try:
-        os.rename(directory.path, aside.path)
-    except OSError:  # gone already, or a stale one in the way: removed where it is
-        return directory
-    return aside
 
 
 def remove_attempt(directory: AttemptDir) -> None:
