@@ -42,8 +42,9 @@ class Case:
     setup: tuple[tuple[str, ...], ...] = ()   # run first, output not compared ({new} = the last id)
     check: tuple[tuple[str, ...], ...] = ()   # run after, output compared too
     volatile: bool = False                    # numbers of a running job (normalize.py)
-    script: str = ""                          # written to case.sh before the case runs
+    script: str = ""                          # written to the file the command line ends with
     group: int = LISTINGS
+    serial: bool = False                      # changes what later cases see: runs alone, in order
 
     @property
     def command(self) -> str:
@@ -300,7 +301,8 @@ def scontrol_update_cases() -> Iterator[Case]:
                  "Priority=100", "Dependency=afterok:{completed}", "TimeLimit=bogus", "Nice=abc", "Bogus=1",
                  "Partition=nosuch", "NumNodes=0"):
         yield Case(("scontrol", "update", f"JobId={held}", spec), "scontrol update", ("held",),
-                   check=(("squeue", "-h", "-j", held, "-o", "%j %l %y %P %a %q %m %r"),), group=CHANGES)
+                   check=(("squeue", "-h", "-j", held, "-o", "%j %l %y %P %a %q %m %r"),), group=CHANGES,
+                   serial=True)
     for spec in (("JobId={running}", "TimeLimit=30"), ("JobId=99999", "Comment=x"), ("JobId=abc", "Comment=x")):
         yield Case(("scontrol", "update", *spec), "scontrol update", ("running",), group=CHANGES)
     for verb in ("hold", "uhold", "release", "requeue", "suspend", "resume", "top"):
@@ -341,7 +343,7 @@ def scancel_cases(host: str) -> Iterator[Case]:
 # -- sbatch ---------------------------------------------------------------------------------
 
 def sbatch_cases(host: str) -> Iterator[Case]:
-    for option in manpages.options("sbatch"):
+    for n, option in enumerate(manpages.options("sbatch")):
         if option.name in ("--help", "--usage", "--version"):
             yield Case(("sbatch", option.name), "sbatch options", group=STATIC)
             continue
@@ -352,7 +354,7 @@ def sbatch_cases(host: str) -> Iterator[Case]:
             words = [option.name]
         words = [w.replace("{host}", host) for w in words]
         yield Case(("sbatch", "--hold", *words, "--wrap", "true"), "sbatch options", ("running",), group=CHANGES)
-        yield Case(("sbatch", "--hold", "case.sh"), "sbatch directives", ("running",), group=CHANGES,
+        yield Case(("sbatch", "--hold", f"directive{n}.sh"), "sbatch directives", ("running",), group=CHANGES,
                    script=f"#!/bin/bash\n#SBATCH {' '.join(words)}\ntrue\n")
     for option, value in INVALID_SBATCH.items():
         words = [option] if value is None else [f"{option}={value}"]

@@ -1,9 +1,9 @@
 """Every generated case on the reference Slurm and on hpcq: identical after the one
 normalisation, or a difference the allowlist explains.
 
-Cases that only read (corpus.py's STATIC, LISTINGS and LATE) run a group at a time on a few
-threads, when the group's first case is reached; each test then reports its own case.
-Cases that change something (CHANGES) run one at a time, in order."""
+Cases run a hundred at a time on a few threads, when the first of them is reached (those
+that change jobs each change their own); each test then reports its own case. A case that
+changes what later ones see (corpus.Case.serial) runs alone, in order."""
 from __future__ import annotations
 
 import os
@@ -19,7 +19,6 @@ from tests.conformance.harness import FAILED, Outcome, run_case
 from tests.conformance.scenario import Scenario
 
 WORKERS = int(os.environ.get("HPCQ_CONFORMANCE_WORKERS", "4"))
-CHANGES = corpus.CHANGES
 BATCH = 100        # cases run ahead at a time (so that a long run reports as it goes)
 
 
@@ -35,8 +34,8 @@ _DONE: dict[str, Outcome] = {}
 
 def _outcome(case: corpus.Case, scenario: Scenario, both: list[systems.System], workdir: Path) -> Outcome:
     if case.id not in _DONE:
-        batch = [case] if case.group == CHANGES else \
-            [c for c in CASES if c.group == case.group and c.id not in _DONE][:BATCH]
+        batch = [case] if case.serial else \
+            [c for c in CASES if c.group == case.group and not c.serial and c.id not in _DONE][:BATCH]
         scenario.reach(sorted({s for c in batch for s in c.states}))
         with ThreadPoolExecutor(WORKERS) as pool:
             for c, outcome in zip(batch, pool.map(lambda c: run_case(c, scenario, both, workdir), batch), strict=True):
