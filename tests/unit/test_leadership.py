@@ -129,3 +129,18 @@ def test_a_controller_that_may_no_longer_act_refuses_every_call_with_unavailable
         finally:
             await server.stop(None)
     asyncio.run(scenario())
+
+
+def test_status_names_the_active_controller_the_standbys_and_the_last_takeover(utc):
+    from hpcq.api import admin_pb2
+    from hpcq.ctl.status import controller_lines
+    controllers = [admin_pb2.Controller(address="head2:6817", role="active", since=1_700_000_100.0, epoch=3),
+                   admin_pb2.Controller(address="head1:6817", role="standby", since=1_700_000_109.0, epoch=3)]
+    assert controller_lines(controllers, 1_700_000_100.0, now=1_700_000_226.0) == [
+        "controllers: head2:6817 active since 2023-11-14 22:15:00 (epoch 3); "
+        "head1:6817 standby since 2023-11-14 22:15:09",
+        "last takeover: 2023-11-14 22:15:00, 2.1 min ago"]
+    alone = [admin_pb2.Controller(address="127.0.0.1:6817", role="active", since=1_700_000_000.0)]
+    assert controller_lines(alone, 0.0, now=1_700_000_001.0) == [
+        "controllers: 127.0.0.1:6817 active since 2023-11-14 22:13:20 (epoch 0); no standby", "last takeover: never"]
+    assert controller_lines([], 0.0, now=0.0) == [], "a ctld that does not say"
