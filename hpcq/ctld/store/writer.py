@@ -30,7 +30,7 @@ from sqlalchemy.schema import Table
 from sqlmodel import SQLModel, col
 
 from hpcq import daemon, private_files, store_url
-from hpcq.ctld.store import migrations
+from hpcq.ctld.store import lease, migrations
 from hpcq.ctld.store.models import (
     SCHEMA_VERSION,
     ArchivedJobRow,
@@ -227,6 +227,9 @@ class Store:
             started = time.perf_counter()
             try:
                 self._apply([c for b in batches for c in b.changes])
+            except lease.Fenced as e:   # another controller has taken over: expected, one line
+                log.error("store commit refused: %s", e)
+                error = StoreError(f"store commit refused: {e}")
             except Exception as e:  # the waiters get the error; the writer keeps serving
                 log.exception("store commit failed")
                 error = StoreError(f"store commit failed: {e}")
