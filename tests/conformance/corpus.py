@@ -45,6 +45,7 @@ class Case:
     script: str = ""                          # written to the file the command line ends with
     group: int = LISTINGS
     serial: bool = False                      # changes what later cases see: runs alone, in order
+    stdin: str = ""                           # the command's input (an answer to a prompt)
 
     @property
     def command(self) -> str:
@@ -328,6 +329,7 @@ def scancel_cases(host: str) -> Iterator[Case]:
         n += 1
         name = f"cf-victim{n}"
         yield Case(("scancel", *_fill(words, host, name), "{new}"), "scancel options", (),
+                   stdin="n\n" if option.name == "--interactive" else "",      # its question: no
                    setup=(tuple(_fill(list(victim), host, name)),),
                    check=tuple(tuple(_fill(list(c), host, name)) for c in after), group=CHANGES)
     for args in (("99999",), ("abc",), ("{new}", "{new}"), ("{new}_1",), ("0",), ("--bogus",), ("-s", "NOSIG", "{new}"),

@@ -47,7 +47,7 @@ def run_on(system: System, case: Case, scenario: Scenario) -> str:
         return [scenario.substitute(w).replace("{new}", new) for w in argv]
 
     env = {k: v for k, v in case.env}
-    results = [(case.id, system.run(words(case.argv), env=env))]
+    results = [(case.id, system.run(words(case.argv), env=env, stdin=case.stdin))]
     for argv in case.check:
         results.append((" ".join(argv), system.run(words(argv))))
     text = _transcript(results)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,8 @@ CPUS = _cpus()
 CLUSTER = f"cf{int(time.time()) % 10**8:08d}"
 MEMORY_MB = 4000
 SLURM_BIN = Path("/usr/bin")
-COMMAND_TIMEOUT = 60.0
+COMMAND_TIMEOUT = 30.0
+MAX_OUTPUT = 1 << 20
 # Variables of the caller's environment that would point a command elsewhere or change its
 # output; a case sets what it wants (SQUEUE_FORMAT, SLURM_TIME_FORMAT...) itself.
 _DROPPED = ("HPCQ_HOME", "HPCQ_CONF", "HPCQ_AGENT_SOCKET", "SLURM_CONF", "SQUEUE_FORMAT", "SQUEUE_FORMAT2",
@@ -63,15 +65,24 @@ class System:
     env: dict[str, str]
     cwd: Path
 
-    def run(self, argv: list[str], env: dict[str, str] | None = None, stdin: str | None = None) -> Result:
-        executable = self.bindir / argv[0]
-        try:
-            done = subprocess.run(argv, executable=executable, input=stdin if stdin is not None else "",
-                                  capture_output=True, text=True, errors="replace", cwd=self.cwd,
-                                  env={**self.env, **(env or {})}, timeout=COMMAND_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            return Result("", f"<timed out after {COMMAND_TIMEOUT:.0f} s>", -1)
-        return Result(done.stdout, done.stderr, done.returncode)
+    def run(self, argv: list[str], env: dict[str, str] | None = None, stdin: str = "") -> Result:
+        # Output goes to files, of which the first MAX_OUTPUT bytes are read: a command that
+        # loops printing (a prompt at end of input) must not fill this process's memory.
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            try:
+                done = subprocess.run(argv, executable=self.bindir / argv[0], input=stdin.encode(), stdout=out,
+                                      stderr=err, cwd=self.cwd, env={**self.env, **(env or {})},
+                                      timeout=COMMAND_TIMEOUT)
+                status = done.returncode
+            except subprocess.TimeoutExpired:
+                status = -1
+            texts = []
+            for f in (out, err):
+                f.seek(0)
+                texts.append(f.read(MAX_OUTPUT).decode(errors="replace"))
+        if status == -1:
+            texts[1] += f"<timed out after {COMMAND_TIMEOUT:.0f} s>"
+        return Result(texts[0], texts[1], status)
 
     def has(self, command: str) -> bool:
         return (self.bindir / command).exists()
