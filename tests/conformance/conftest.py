@@ -66,3 +66,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         for line in report.table(OUTCOMES, time.monotonic() - STARTED):
             terminalreporter.write_line(line)
         terminalreporter.write_line(f"every outcome: {report.path()}")
+        for line in report.unused_entries(OUTCOMES):
+            terminalreporter.write_line(line)

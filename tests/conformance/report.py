@@ -34,6 +34,14 @@ def table(outcomes: Sequence[Outcome], seconds: float) -> list[str]:
     return lines
 
 
+def unused_entries(outcomes: Sequence[Outcome]) -> list[str]:
+    """Allowlist entries that explained no difference of the run: candidates for removal."""
+    from tests.conformance import allowlist
+    used = {part for o in outcomes if o.verdict == ALLOWED for part in o.reason.split(" / ")}
+    return [f"allowlist entry explained nothing this run: {e.cases[0]} ..." for e in allowlist.entries()
+            if e.reason not in used]
+
+
 def _path() -> Path:
     return Path(os.environ.get("HPCQ_CONFORMANCE_REPORT", Path(tempfile.gettempdir()) / "hpcq-conformance.jsonl"))
 
