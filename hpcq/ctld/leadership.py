@@ -3,13 +3,15 @@
 Several controllers may share one PostgreSQL store; exactly one is active. A standby
 polls the lease (store/lease.py) and takes it once it has expired by the database's
 clock, or at once when its holder was a process of this host that has ended (a process
-that no longer runs acts no more); the active renews it every RENEW_SECONDS. The active fences itself: it acts
-(answers RPCs, sends to nodes) only until its last successful renewal's start plus
-LEASE_SECONDS minus MARGIN, by its own monotonic clock, which keeps running while the
-process is stopped; so a controller that was SIGSTOPped, or cut from the database,
-stops acting before its lease can expire and a standby can take it. Its store writes are
-fenced by the database itself (lease.check in every write transaction). Nodes fence too:
-they take orders only from the highest controller epoch they have registered with.
+that no longer runs acts no more); the active renews it every RENEW_SECONDS.
+
+The active fences itself: it acts (answers RPCs, sends to nodes) only until its last
+successful renewal's start plus LEASE_SECONDS minus MARGIN, by its own monotonic clock,
+which keeps running while the process is stopped; so a controller that was SIGSTOPped,
+or cut from the database, stops acting before its lease can expire and a standby can
+take it. Its store writes are fenced by the database itself (lease.check in every write
+transaction). Nodes fence too: they take orders only from the highest controller epoch
+they have registered with.
 
 A controller that loses its lease does not demote itself in place: it stops serving and
 exits (status 1), and its service manager starts it again, as a standby.
@@ -231,7 +233,10 @@ class Leadership:
             if epoch is not None:
                 self._epoch = epoch
                 self.tenure.renewed(started)
-                await self._db(self._refresh)
+                try:
+                    await self._db(self._refresh)
+                except SQLAlchemyError as e:   # the list of controllers comes with the next renewal
+                    log.warning("active: the store %s: %s", self.url, self._reason(e))
                 return
             await asyncio.sleep(POLL_SECONDS)
 
@@ -241,9 +246,9 @@ class Leadership:
 
     async def _take(self, current: lease.LeaseRow | None) -> int | None:
         if current is not None and current.holder:
-            ended = await self._db(lambda conn: lease.terminate_sessions(conn, current.holder, TERMINATE_WAIT_MS))
-            if ended:
-                log.info("standby: ended %d database sessions of %s, whose lease expired", ended, current.holder)
+            sessions = await self._db(lambda conn: lease.terminate_sessions(conn, current.holder, TERMINATE_WAIT_MS))
+            if sessions:
+                log.info("standby: ended %d database sessions of %s", sessions, current.holder)
         ended = current is not None and not current.expired
         epoch = await self._db(lambda conn: lease.take(conn, self.holder, self.address, self.process, LEASE_SECONDS,
                                                        None if current is None else current.epoch, ended=ended))
