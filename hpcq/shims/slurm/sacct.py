@@ -260,9 +260,9 @@ def _named(q: Query, client: Client) -> list[jobs_pb2.Job]:
     return named
 
 
-def render(q: Query, jobs: Sequence[jobs_pb2.Job], now: float) -> str:
+def render(q: Query, jobs: Sequence[jobs_pb2.Job], now: float, cluster: str = "") -> str:
     return sf.render(jobs, now, sf.parse_fields(q.fields), header=q.header, parsable=q.parsable,
-                     delimiter=q.delimiter, allocations_only=q.allocations_only)
+                     delimiter=q.delimiter, allocations_only=q.allocations_only, cluster=cluster)
 
 
 def help_format() -> str:
@@ -282,7 +282,8 @@ def _show(argv: list[str], conn: Connection) -> int:
     if q.dump:
         sys.stdout.write(dumps.sacct(q.dump, select(q, conn.client, now), conn.cluster, now))
         return 0
-    sys.stdout.write(render(q, select(q, conn.client, now), now))
+    jobs = select(q, conn.client, now)
+    sys.stdout.write(render(q, jobs, now, conn.cluster))
     return 0
 
 

@@ -142,7 +142,7 @@ def _end(job: Job) -> str:
 
 
 def _eligible(job: Job) -> str:
-    if job.state == S.HELD or job.reason in ("Dependency", "DependencyNeverSatisfied"):
+    if job.state == S.HELD or job.reason in ("Dependency", "DependencyNeverSatisfied") or job.array_tasks_pending:
         return "Unknown"
     return _date(max(job.eligible_time, job.spec.begin_time) or job.submit_time)
 
@@ -252,6 +252,7 @@ FIELDS: list[FieldDef] = [
     _f("Constraints", 19, lambda j, now: "&".join(j.spec.resources.features), None),
     _f("ConsumedEnergy", 14, _BLANK, lambda j, now: "0"),
     _f("ConsumedEnergyRaw", 17, _BLANK, lambda j, now: "0"),
+    _f("Container", 19, _BLANK),
     _f("CPUTime", 10, lambda j, now: duration(elapsed(j, now) * sq.cpu_count(j))),
     _f("CPUTimeRAW", 10, lambda j, now: str(int(elapsed(j, now)) * sq.cpu_count(j))),
     _f("DerivedExitCode", 15, lambda j, now: "0:0", None),
@@ -261,8 +262,8 @@ FIELDS: list[FieldDef] = [
     _f("End", 19, lambda j, now: _end(j)),
     _f("ExitCode", 8, _BLANK),                      # per row: see exit_code()
     _f("Flags", 19, lambda j, now: "SchedMain", lambda j, now: ""),
-    _f("GID", 6, lambda j, now: _group(j)[1]),
-    _f("Group", 9, lambda j, now: _group(j)[0]),
+    _f("GID", 6, lambda j, now: _group(j)[1], None),           # a step's are blank
+    _f("Group", 9, lambda j, now: _group(j)[0], None),
     _f("JobID", -12, _BLANK),                       # per row: see job_id()
     _f("JobIDRaw", -12, _BLANK),
     _f("JobName", 10, lambda j, now: j.spec.name, lambda j, now: "batch"),
@@ -295,7 +296,7 @@ FIELDS: list[FieldDef] = [
     _f("QOS", 10, lambda j, now: j.spec.attributes.get("qos", "normal"), None),
     _f("QOSRAW", 6, lambda j, now: "1", None),
     _f("Reason", 22, lambda j, now: j.reason or "None", None),      # as recorded: no derived words
-    _f("ReqCPUFreq", 10, lambda j, now: "Unknown"),
+    _f("ReqCPUFreq", 10, lambda j, now: "Unknown", lambda j, now: "0"),
     _f("ReqCPUFreqMin", 13, lambda j, now: "Unknown", lambda j, now: "0"),
     _f("ReqCPUFreqMax", 13, lambda j, now: "Unknown", lambda j, now: "0"),
     _f("ReqCPUFreqGov", 13, lambda j, now: "Unknown", lambda j, now: "0"),
@@ -313,6 +314,7 @@ FIELDS: list[FieldDef] = [
     _f("Start", 19, lambda j, now: _start(j)),
     _f("State", 10, _BLANK),                        # per row: see state()
     _f("Submit", 19, lambda j, now: _date(j.submit_time)),
+    _f("SubmitLine", 20, _BLANK),       # hpcq does not keep the submitting command line
     _f("Suspended", 10, lambda j, now: "00:00:00"),
     _f("SystemCPU", 10, lambda j, now: _cpu_time(j.system_cpu_seconds)),
     _f("SystemComment", 15, _BLANK),
@@ -336,11 +338,11 @@ FIELDS: list[FieldDef] = [
     _f("TRESUsageOutMinNode", 19, _BLANK),
     _f("TRESUsageOutMinTask", 19, _BLANK),
     _f("TRESUsageOutTot", 15, _BLANK),
-    _f("UID", 6, lambda j, now: _uid(j)),
+    _f("UID", 6, lambda j, now: _uid(j), None),
     _f("User", 9, lambda j, now: j.user, None),
     _f("UserCPU", 10, lambda j, now: _cpu_time(user_cpu(j))),
     _f("WCKey", 10, lambda j, now: j.spec.attributes.get("wckey", ""), None),
-    _f("WCKeyID", 10, _BLANK),
+    _f("WCKeyID", 10, lambda j, now: "0"),
     _f("WorkDir", 20, lambda j, now: j.spec.workdir or j.spec.submit_dir, None),
 ]
 _BY_ROW: dict[str, Callable[[Row, float], str]] = {
@@ -410,22 +412,30 @@ def rows(jobs: Sequence[Job], *, allocations_only: bool = False) -> list[Row]:
     return out
 
 
-def cell(text: str, width: int, mark: str = "+") -> str:
-    """A value in its column: cut with `mark` in the last place when too long."""
+# How sacct prints a value longer than its column: durations whole (print_fields_time),
+# dates cut short without a mark, the rest cut with "+" in the last place.
+_WHOLE = frozenset({"CPUTime", "Elapsed", "Reserved", "ResvCPU", "Suspended", "TotalCPU", "UserCPU", "SystemCPU",
+                    "AveCPU", "MinCPU"})
+_CUT_PLAIN = frozenset({"Eligible", "End", "Start", "Submit"})
+
+
+def cell(text: str, width: int, mark: str = "+", *, whole: bool = False) -> str:
+    """A value in its column: cut with `mark` in the last place when too long (or not cut)."""
     size = abs(width)
     if not size:
         return " "
-    if len(text) > size:
+    if len(text) > size and not whole:
         text = text[:size - len(mark)] + mark
     return (text.rjust(size) if width > 0 else text.ljust(size)) + " "
 
 
 def render(jobs: Sequence[Job], now: float, columns: Sequence[Column], *, header: bool = True,
-           parsable: str = "", delimiter: str = "|", allocations_only: bool = False) -> str:
+           parsable: str = "", delimiter: str = "|", allocations_only: bool = False, cluster: str = "") -> str:
     """The whole of sacct's output. `parsable` is "" (columns), "p" (``--parsable``: the
     delimiter after every field) or "P" (``--parsable2``: between fields)."""
     lines = []
-    table = [[c.value(row, now) for c in columns] for row in rows(jobs, allocations_only=allocations_only)]
+    table = [[cluster if c.field.name == "Cluster" else c.value(row, now) for c in columns]
+             for row in rows(jobs, allocations_only=allocations_only)]
     names = [c.field.name for c in columns]
     if parsable:
         end = delimiter if parsable == "p" else ""
@@ -436,7 +446,8 @@ def render(jobs: Sequence[Job], now: float, columns: Sequence[Column], *, header
         if header:
             lines.append("".join(cell(n, c.width, "") for n, c in zip(names, columns, strict=True)))
             lines.append("".join("-" * abs(c.width) + " " for c in columns))
-        lines += ["".join(cell(v, c.width) for v, c in zip(values, columns, strict=True)) for values in table]
+        lines += ["".join(cell(v, c.width, "" if c.field.name in _CUT_PLAIN else "+", whole=c.field.name in _WHOLE)
+                          for v, c in zip(values, columns, strict=True)) for values in table]
     return "".join(line + "\n" for line in lines)
 
 

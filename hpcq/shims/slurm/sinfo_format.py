@@ -29,6 +29,8 @@ NODE_FORMAT = "%#N %.6D %.#P %6t"        # the partition right-justified, as 22.
 # As 22.05 prints it (sinfo_N_l.txt): the partition right-justified, CPUS left-justified.
 NODE_LONG_FORMAT = "%#N %.6D %.#P %.11T %4c %.8z %.6m %.8d %.6w %.8f %20E"
 REASONS_FORMAT = "%20E %9u %19H %N"
+_OWN_FORMATS = frozenset({DEFAULT_FORMAT, SUMMARIZE_FORMAT, LONG_FORMAT, NODE_FORMAT, NODE_LONG_FORMAT,
+                          REASONS_FORMAT})
 MIN_HASH_WIDTH = 9        # print.c: MIN_NODE_FIELD_SIZE, MIN_PART_FIELD_SIZE
 
 # hpcq node state -> (sinfo %T, sinfo %t)
@@ -268,6 +270,11 @@ def _tokens(text: str) -> tuple[str, list[tuple[re.Match[str], str]]]:
     return prefix, found
 
 
+def _valid(m: re.Match[str], text: str) -> bool:
+    # "#" (as wide as the longest value) is for sinfo's own formats: a user's is refused.
+    return len(m[3]) == 1 and m[3] in FIELDS and (m[2] != "#" or text in _OWN_FORMATS)
+
+
 def parse_format(text: str) -> tuple[str, list[SinfoField]]:
     """The text before the first field, and the fields; a piece whose letter is no field
     is printed as written (format_errors says so)."""
@@ -276,7 +283,7 @@ def parse_format(text: str) -> tuple[str, list[SinfoField]]:
     prefix, tokens = _tokens(text)
     fields = []
     for m, token in tokens:
-        if len(m[3]) == 1 and m[3] in FIELDS:
+        if _valid(m, text):
             width = -1 if m[2] == "#" else int(m[2] or 0)
             fields.append(SinfoField(m[3], width, m[1] == ".", token[m.end():]))
         else:
@@ -289,8 +296,8 @@ def format_errors(text: str) -> list[str]:
     letter is no field; a piece without one names the NUL character, as sinfo prints it."""
     if text == "%all":
         return []
-    return [f"Invalid node format specification: {m[3] or chr(0)}" for m, _ in _tokens(text)[1]
-            if not (len(m[3]) == 1 and m[3] in FIELDS)]
+    return [f"Invalid node format specification: {'#' if m[2] == '#' else m[3] or chr(0)}"
+            for m, _ in _tokens(text)[1] if not _valid(m, text)]
 
 
 # -- grouping ---------------------------------------------------------------------------
@@ -337,6 +344,13 @@ def _value(letter: str, line: Line) -> str:
     return FIELDS[letter].value(line)
 
 
+def _starred(field: Field, value: str) -> str:
+    """The default partition's name cut to its field keeps its star (``ba*``), as sinfo cuts it."""
+    if field.letter == "P" and field.width and len(value) > field.width and value.endswith("*"):
+        return value[:field.width - 1] + "*"
+    return value
+
+
 def render(queues: Sequence[Queue], nodes: Sequence[Node], now: float, *, fmt: str = DEFAULT_FORMAT,
            header: bool = True, long: bool = False, node_oriented: bool = False,
            summarize: bool = False, named: Sequence[SinfoField] | None = None) -> str:
@@ -355,5 +369,5 @@ def render(queues: Sequence[Queue], nodes: Sequence[Node], now: float, *, fmt: s
     if header:
         out.append(prefix + "".join(f.render(FIELDS[f.letter].header) for f in fields))
     for row in rows:
-        out.append(prefix + "".join(f.render(_value(f.letter, row)) for f in fields))
+        out.append(prefix + "".join(f.render(_starred(f, _value(f.letter, row))) for f in fields))
     return "".join(line + "\n" for line in out)

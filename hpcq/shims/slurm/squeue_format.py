@@ -401,9 +401,9 @@ def render(jobs: Sequence[Job], now: float, *, fmt: str = DEFAULT_FORMAT, header
     if long:
         lines.append(long_header_time(now))
     if header:
-        # squeue prints NODELIST(REASON) whole, whatever the width.
-        lines.append(prefix + "".join(f.render(FIELDS[f.letter].header if f.letter else "", cut=f.letter != "R")
-                                      for f in fields))
+        # squeue prints a right-justified NODELIST(REASON) header whole, whatever the width.
+        lines.append(prefix + "".join(f.render(FIELDS[f.letter].header if f.letter else "",
+                                               cut=not (f.letter == "R" and f.right)) for f in fields))
     for job in jobs:
         lines.append(prefix + "".join(f.render(FIELDS[f.letter].value(job, now) if f.letter else "") for f in fields))
     return "".join(line + "\n" for line in lines)
@@ -527,6 +527,16 @@ def _exit_status(job: Job) -> str:
     return str((job.exit_code << 8) | job.signal)
 
 
+def _named_output_path(job: Job, which: str) -> str:
+    """-O STDOUT/STDERR: as scontrol's, but a job that named no file shows squeue's own
+    default, ``slurm-<its record id>.out``, array or not."""
+    spec = job.spec
+    if spec.stdout_path or (which == "e" and spec.stderr_path and not spec.join_output):
+        return output_path(job, which)
+    directory = spec.workdir or spec.submit_dir
+    return f"{directory.rstrip('/')}/slurm-{job.id}.out" if directory else f"slurm-{job.id}.out"
+
+
 def _constant(text: str) -> Callable[[Job, float], str]:
     return lambda j, now: text
 
@@ -625,9 +635,9 @@ NAMED_FIELDS: dict[str, tuple[str, Callable[[Job, float], str]]] = {
     "starttime": ("START_TIME", _named("S")),
     "state": ("STATE", _named("T")),
     "statecompact": ("ST", _named("t")),
-    "stderr": ("STDERR", lambda j, now: output_path(j, "e")),
+    "stderr": ("STDERR", lambda j, now: _named_output_path(j, "e")),
     "stdin": ("STDIN", lambda j, now: j.spec.attributes.get("input") or "/dev/null"),
-    "stdout": ("STDOUT", lambda j, now: output_path(j, "o")),
+    "stdout": ("STDOUT", lambda j, now: _named_output_path(j, "o")),
     "submittime": ("SUBMIT_TIME", _named("V")),
     "system_comment": ("SYSTEM_COMMENT", _constant("(null)")),
     "threads": ("THREADS_PER_CORE", _named("J")),
@@ -652,8 +662,8 @@ class NamedField(namedtuple("NamedField", "name width right suffix")):
     right: bool
     suffix: str
 
-    def render(self, text: str) -> str:
-        return justify(text, self.width, self.right) + self.suffix
+    def render(self, text: str, *, cut: bool = True) -> str:
+        return justify(text, self.width, self.right, cut) + self.suffix
 
 
 _WIDTH = re.compile(r"\s*([+-]?\d*)")
@@ -703,7 +713,8 @@ def render_named(jobs: Sequence[Job], now: float, fields: Sequence[NamedField], 
 
     lines = []
     if header:
-        lines.append("".join(f.render(NAMED_FIELDS[f.name][0] if f.name else "") for f in fields))
+        lines.append("".join(f.render(NAMED_FIELDS[f.name][0] if f.name else "",
+                                      cut=not (f.name == "reasonlist" and f.right)) for f in fields))
     for job in jobs:
         lines.append("".join(f.render(value(f, job)) for f in fields))
     return "".join(line + "\n" for line in lines)
