@@ -5,6 +5,7 @@ lost and duplicated must be 0.
 """
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -154,3 +155,56 @@ def test_a_silent_node_fails_its_jobs_and_they_rerun_elsewhere_once(make_cluster
     assert all(survivors[v].state == S.COMPLETED and survivors[v].attempt == 2 for v in victims)
     assert all(survivors[v].allocation.slices[0].node == "node2" for v in victims)
     assert all(j.state == S.COMPLETED for j in final)
+
+
+def test_a_burst_outlives_kills_of_noded_and_of_supervisors(make_cluster, workdir):
+    """Quick jobs flowing through one node while its noded is killed twice and two job
+    supervisors once: every job ends, none runs twice, and a job whose supervisor was
+    killed ends FAILED (its status unknown), never lost."""
+    cluster = make_cluster(nodes=1, cpus=4)
+    ledger = workdir / "ledger"
+    total = 300
+    spool_jobs = cluster.home / "spool" / "node1" / "jobs"
+
+    def ran() -> int:
+        return len(ledger.read_text().split()) if ledger.exists() else 0
+
+    def restart_noded() -> None:
+        kill_hard(pid_of(cluster, "node1"))
+        cluster.run("hpcqctl", "up", "--nodes", "1", "--cpus", "4")
+
+    def kill_supervisors(count: int) -> list[int]:
+        killed: list[int] = []
+        for record in sorted(spool_jobs.glob("*/supervisor.json")):
+            try:
+                pid = int(json.loads(record.read_text())["pid"])
+            except (OSError, ValueError, KeyError):
+                continue  # being written, or gone
+            if pid > 0 and psutil.pid_exists(pid) and psutil.Process(pid).name() == "hpcq-jobd":
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                if len(killed) == count:
+                    break
+        return killed
+
+    with cluster.client() as client:
+        ids = client.submit([appending_job(ledger, workdir) for _ in range(total)])
+    wait_until(lambda: ran() >= 40, timeout=120, interval=0.05, what="40 jobs to run")
+    restart_noded()
+    killed = wait_until(lambda: kill_supervisors(2) if ran() >= 120 else None, timeout=120, interval=0.01,
+                        what="two supervisors to kill")
+    wait_until(lambda: ran() >= 200, timeout=120, interval=0.05, what="200 jobs to run")
+    restart_noded()
+    jobs = wait_all_finished(cluster, ids, timeout=300)
+    runs = Counter(int(line) for line in ledger.read_text().split())
+    duplicated = sorted(j for j, n in runs.items() if n > 1)
+    lost = sorted(set(ids) - {j.id for j in jobs})
+    not_completed = [(j.id, S.Name(j.state), j.reason) for j in jobs if j.state != S.COMPLETED]
+    never_ran = [j.id for j in jobs if j.state == S.COMPLETED and runs[j.id] == 0]
+    report("noded kill -9 x2 and 2 supervisors kill -9 mid-burst", jobs=len(jobs), lost=len(lost),
+           duplicated=len(duplicated), never_ran=len(never_ran), not_completed=not_completed)
+    assert lost == [] and duplicated == [] and never_ran == []
+    # a killed supervisor's job, or a launch noded's death cut short: FAILED, never silent
+    assert {(state, reason) for _, state, reason in not_completed} <= {
+        ("FAILED", "supervisor lost"), ("FAILED", "launch interrupted before the job started")}
+    assert len(killed) == 2
