@@ -237,7 +237,7 @@ class Allocation(_message.Message):
     def __init__(self, slices: _Optional[_Iterable[_Union[Allocation.Slice, _Mapping]]] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "spec", "user", "state", "reason", "submit_time", "eligible_time", "start_time", "end_time", "allocation", "exit_code", "signal", "attempt", "priority", "walltime_seconds", "queue", "array_job_id", "array_task_id", "cancelled_by", "session_id", "cpu_seconds", "max_rss_kb", "planned_start_time", "admin_priority_set", "array_tasks_pending", "steps", "retry_time", "user_cpu_seconds", "system_cpu_seconds")
+    __slots__ = ("id", "spec", "user", "state", "reason", "submit_time", "eligible_time", "start_time", "end_time", "allocation", "exit_code", "signal", "attempt", "priority", "walltime_seconds", "queue", "array_job_id", "array_task_id", "cancelled_by", "session_id", "cpu_seconds", "max_rss_kb", "planned_start_time", "admin_priority_set", "array_tasks_pending", "steps", "retry_time", "user_cpu_seconds", "system_cpu_seconds", "runs")
     ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
@@ -267,6 +267,7 @@ class Job(_message.Message):
     RETRY_TIME_FIELD_NUMBER: _ClassVar[int]
     USER_CPU_SECONDS_FIELD_NUMBER: _ClassVar[int]
     SYSTEM_CPU_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    RUNS_FIELD_NUMBER: _ClassVar[int]
     id: int
     spec: JobSpec
     user: str
@@ -296,7 +297,32 @@ class Job(_message.Message):
     retry_time: float
     user_cpu_seconds: float
     system_cpu_seconds: float
-    def __init__(self, id: _Optional[int] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., user: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[str] = ..., submit_time: _Optional[float] = ..., eligible_time: _Optional[float] = ..., start_time: _Optional[float] = ..., end_time: _Optional[float] = ..., allocation: _Optional[_Union[Allocation, _Mapping]] = ..., exit_code: _Optional[int] = ..., signal: _Optional[int] = ..., attempt: _Optional[int] = ..., priority: _Optional[int] = ..., walltime_seconds: _Optional[int] = ..., queue: _Optional[str] = ..., array_job_id: _Optional[int] = ..., array_task_id: _Optional[int] = ..., cancelled_by: _Optional[str] = ..., session_id: _Optional[int] = ..., cpu_seconds: _Optional[float] = ..., max_rss_kb: _Optional[int] = ..., planned_start_time: _Optional[float] = ..., admin_priority_set: _Optional[bool] = ..., array_tasks_pending: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[JobStep, _Mapping]]] = ..., retry_time: _Optional[float] = ..., user_cpu_seconds: _Optional[float] = ..., system_cpu_seconds: _Optional[float] = ...) -> None: ...
+    runs: _containers.RepeatedCompositeFieldContainer[JobRun]
+    def __init__(self, id: _Optional[int] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., user: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[str] = ..., submit_time: _Optional[float] = ..., eligible_time: _Optional[float] = ..., start_time: _Optional[float] = ..., end_time: _Optional[float] = ..., allocation: _Optional[_Union[Allocation, _Mapping]] = ..., exit_code: _Optional[int] = ..., signal: _Optional[int] = ..., attempt: _Optional[int] = ..., priority: _Optional[int] = ..., walltime_seconds: _Optional[int] = ..., queue: _Optional[str] = ..., array_job_id: _Optional[int] = ..., array_task_id: _Optional[int] = ..., cancelled_by: _Optional[str] = ..., session_id: _Optional[int] = ..., cpu_seconds: _Optional[float] = ..., max_rss_kb: _Optional[int] = ..., planned_start_time: _Optional[float] = ..., admin_priority_set: _Optional[bool] = ..., array_tasks_pending: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[JobStep, _Mapping]]] = ..., retry_time: _Optional[float] = ..., user_cpu_seconds: _Optional[float] = ..., system_cpu_seconds: _Optional[float] = ..., runs: _Optional[_Iterable[_Union[JobRun, _Mapping]]] = ...) -> None: ...
+
+class JobRun(_message.Message):
+    __slots__ = ("attempt", "state", "reason", "start_time", "end_time", "exit_code", "signal", "allocation", "cpu_seconds", "max_rss_kb")
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    ALLOCATION_FIELD_NUMBER: _ClassVar[int]
+    CPU_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_RSS_KB_FIELD_NUMBER: _ClassVar[int]
+    attempt: int
+    state: JobState
+    reason: str
+    start_time: float
+    end_time: float
+    exit_code: int
+    signal: int
+    allocation: Allocation
+    cpu_seconds: float
+    max_rss_kb: int
+    def __init__(self, attempt: _Optional[int] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[str] = ..., start_time: _Optional[float] = ..., end_time: _Optional[float] = ..., exit_code: _Optional[int] = ..., signal: _Optional[int] = ..., allocation: _Optional[_Union[Allocation, _Mapping]] = ..., cpu_seconds: _Optional[float] = ..., max_rss_kb: _Optional[int] = ...) -> None: ...
 
 class JobStep(_message.Message):
     __slots__ = ("step_id", "name", "ntasks", "cpus_per_task", "nodes", "tasks_per_node", "state", "start_time", "end_time", "exit_code", "signal", "attempt", "cpus", "cpu_seconds", "max_rss_kb", "launch_node", "remote_exits")

@@ -27,6 +27,8 @@ MAX_TIME = 253_402_300_799.0        # 9999-12-31T23:59:59Z: the last time every 
 MAX_BACKOFF = 365 * 86400.0
 MAX_SIGNAL = 64
 MAX_SIGNAL_SECONDS = 0xFFFF
+# Earlier runs kept on a job's record (Job.runs): a job requeued without end keeps the last ones.
+MAX_KEPT_RUNS = 16
 MAX_CPUS_PER_NODE = 10_000_000
 MAX_MEM_MB = 2**40                  # an exbibyte per node
 # Per request: building a job costs ctld's one event loop ~50 µs, an id one answer and
@@ -291,6 +293,16 @@ def run_end(job: jobs_pb2.Job, state: int, cancelled: bool, requeue_held: bool |
 def may_requeue(job: jobs_pb2.Job) -> bool:
     """sbatch --requeue / --no-requeue, qsub -r y / n: unset means yes (Slurm's JobRequeue=1)."""
     return job.spec.requeue if job.spec.HasField("requeue") else True
+
+
+def keep_run(job: jobs_pb2.Job) -> None:
+    """Remember the run that just ended in job.runs (the last MAX_KEPT_RUNS of them), before
+    the job goes back to the queue and its next run takes over its times and usage."""
+    job.runs.add(attempt=job.attempt, state=job.state, reason=job.reason, start_time=job.start_time,
+                 end_time=job.end_time, exit_code=job.exit_code, signal=job.signal, allocation=job.allocation,
+                 cpu_seconds=job.cpu_seconds, max_rss_kb=job.max_rss_kb)
+    if len(job.runs) > MAX_KEPT_RUNS:
+        del job.runs[:len(job.runs) - MAX_KEPT_RUNS]
 
 
 def outcome_state(requested_cancel: bool, state: jobs_pb2.JobState) -> jobs_pb2.JobState:

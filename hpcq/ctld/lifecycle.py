@@ -62,6 +62,8 @@ class Lifecycle:
         outcome = scheduler.after_run(jobrules.run_end(job, job.state, cancelled, requeue_held), limits, now)
         if isinstance(outcome, scheduler.Finish):
             return ""
+        if job.start_time:
+            jobrules.keep_run(job)
         job.end_time = 0.0
         if isinstance(outcome, scheduler.Hold):
             job.state, job.reason = S.HELD, outcome.reason

@@ -9,6 +9,7 @@ import pytest
 
 from hpcq.api import jobs_pb2, nodes_pb2
 from hpcq.ctld import auth, scheduler, server
+from hpcq.ctld import jobs as jobrules
 from hpcq.ctld.clock import ManualClock
 from hpcq.ctld.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from hpcq.ctld.nodes_state import NodeLink
@@ -210,6 +211,28 @@ def test_a_finished_job_is_requeued_at_once_and_its_steps_stay_with_their_attemp
     job = run(scenario())
     assert (job.state, job.attempt, job.end_time) == (S.PENDING, 1, 0.0)
     assert c.backlog.of_user["alice"] == 1
+
+
+def test_each_requeued_run_is_kept_for_sacct_and_only_the_last_few(world):
+    c, _, _ = world
+
+    async def scenario():
+        [j] = await c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT)])
+        await c.schedule_once()
+        assert await c.requeue(c.jobs[j]) == OK      # running: killed, then back
+        end(c, c.jobs[j])
+        await c.schedule_once()
+        end(c, c.jobs[j], S.COMPLETED)
+        assert await c.requeue(c.jobs[j]) == OK      # finished: back at once
+        return c.jobs[j]
+    job = run(scenario())
+    assert [(r.attempt, r.state) for r in job.runs] == [(1, S.CANCELLED), (2, S.COMPLETED)]
+    assert all(r.start_time and r.end_time >= r.start_time and r.allocation.slices for r in job.runs)
+    assert (job.state, job.start_time, job.end_time) == (S.PENDING, job.start_time, 0.0)
+
+    for _ in range(jobrules.MAX_KEPT_RUNS + 3):
+        jobrules.keep_run(job)
+    assert len(job.runs) == jobrules.MAX_KEPT_RUNS
 
 
 def test_requeue_is_refused_for_pending_jobs_and_jobs_that_may_not_be_requeued(world):

@@ -24,6 +24,7 @@ from hpcq.api.jobs_pb2 import ArraySpec as ArraySpec
 from hpcq.api.jobs_pb2 import JobSpec as JobSpec
 from hpcq.api.jobs_pb2 import Allocation as Allocation
 from hpcq.api.jobs_pb2 import Job as Job
+from hpcq.api.jobs_pb2 import JobRun as JobRun
 from hpcq.api.jobs_pb2 import JobStep as JobStep
 from hpcq.api.jobs_pb2 import TaskExit as TaskExit
 from hpcq.api.jobs_pb2 import StepLaunch as StepLaunch
