@@ -25,6 +25,10 @@ def in_view(state: int, end_time: float, now: float) -> bool:
 # Slurm's default MaxArraySize: task indices 0..1000.
 DEFAULT_MAX_ARRAY_SIZE = 1001
 
+# MailProg when ctld has no mail program ([ctld] mail_program, or sendmail on its PATH):
+# Slurm's word for an unset string, and the shims' cue to warn a submit that asks for mail.
+NO_MAIL_PROGRAM = "(null)"
+
 
 # Every key of Slurm 22.05's `scontrol show config`, in its order, with the value a
 # slurmctld prints when slurm.conf does not set it (Debian's 22.05.8, checked against

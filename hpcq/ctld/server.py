@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
 
-from hpcq import __version__
+from hpcq import __version__, slurmconf
 from hpcq.api import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc, nodes_pb2, nodes_pb2_grpc
 from hpcq.ctld import admin, auth, listing, output, submitkeys
 from hpcq.ctld import jobs as jobrules
@@ -326,7 +326,8 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             next_job_id=self.c.next_job_id, jobs_by_state=by_state, nodes=len(self.c.nodes), caller=who.name,
             caller_role=who.role, default_queue=next((q.name for q in self.c.queues.values() if q.is_default), ""),
             controllers=self.role.controllers(), last_takeover=self.role.last_takeover,
-            settings=slurm_settings(self.c.config))
+            settings={**slurm_settings(self.c.config),
+                      "MailProg": self.c.notifier.sender.mail_program or slurmconf.NO_MAIL_PROGRAM})
 
 
 def sole_controller(controller: Controller) -> Sole:

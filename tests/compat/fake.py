@@ -34,6 +34,7 @@ class FakeCluster:
     next_id: int = 1
     submit_error: HpcqError | None = None          # what ctld would refuse the next submit with
     submitted: list[jobs_pb2.JobSpec] = field(default_factory=list)
+    settings: dict[str, str] = field(default_factory=dict)   # ServerInfoResponse.settings
 
     def add(self, *jobs: jobs_pb2.Job) -> FakeCluster:
         for job in jobs:
@@ -169,7 +170,7 @@ class FakeClient:
         return admin_pb2.ServerInfoResponse(cluster=self.world.cluster, version="0.1.0", next_job_id=self.world.next_id,
                                             jobs_by_state=by_state, nodes=len(self.world.nodes),
                                             caller=self.world.user, caller_role=self.world.role,
-                                            default_queue=default)
+                                            default_queue=default, settings=self.world.settings)
 
     def close(self) -> None:
         pass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hpcq.api.lite import jobs_pb2
 from hpcq.errors import HpcqError
-from hpcq.shims import errors, output
+from hpcq.shims import errors, mailcheck, output
 from hpcq.shims.connection import Connection, pbs_retry_notice
 from hpcq.shims.errors import ShimError
 from hpcq.shims.pbs import options
@@ -29,6 +29,8 @@ def _submit(argv: list[str], conn: Connection) -> int:
     if request.print_id:
         brackets = "[]" if request.spec.array.tasks else ""  # an array: 12[].server, as PBS prints it
         output.write(f"{job_ids[0]}{brackets}.{conn.cluster}")
+    if request.spec.mail_events not in ("", "n"):   # asked with -m (PBS's default "a" is not asked)
+        mailcheck.warn_if_unsent(conn, "qsub", f"-m {request.spec.mail_events}")
     return 0
 
 

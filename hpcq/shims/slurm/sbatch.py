@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 from hpcq.errors import HpcqError
-from hpcq.shims import errors, output, versions
+from hpcq.shims import errors, mailcheck, output, versions
 from hpcq.shims.connection import Connection, slurm_retry_notice
 from hpcq.shims.errors import ShimError
 from hpcq.shims.shim import Shim
@@ -67,6 +67,8 @@ def _submit(argv: list[str], conn: Connection) -> int:
         output.write(str(job_ids[0]))
     elif not request.quiet:
         output.write(f"Submitted batch job {job_ids[0]}")
+    if request.spec.mail_events not in ("", "NONE") and not request.test_only:
+        mailcheck.warn_if_unsent(conn, "sbatch", f"--mail-type={request.spec.mail_events}")
     return 0
 
 
