@@ -19,10 +19,8 @@ if not ENABLED:
     collect_ignore_glob = ["test_*.py"]
 
 from tests.conformance import report, systems  # noqa: E402
-from tests.conformance.harness import Outcome  # noqa: E402
 from tests.conformance.scenario import Scenario  # noqa: E402
 
-OUTCOMES: list[Outcome] = []
 STARTED = time.monotonic()
 if ENABLED:
     report.start()
@@ -61,10 +59,10 @@ def scenario(both: list[systems.System], workdir: Path) -> Scenario:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if OUTCOMES:
+    if report.OUTCOMES:
         terminalreporter.write_line("")
-        for line in report.table(OUTCOMES, time.monotonic() - STARTED):
+        for line in report.table(report.OUTCOMES, time.monotonic() - STARTED):
             terminalreporter.write_line(line)
         terminalreporter.write_line(f"every outcome: {report.path()}")
-        for line in report.unused_entries(OUTCOMES):
+        for line in report.unused_entries(report.OUTCOMES):
             terminalreporter.write_line(line)

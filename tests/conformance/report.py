@@ -56,8 +56,15 @@ def start() -> None:
     _path().write_text("")
 
 
+# The run's outcomes. Kept here, in a plain module: pytest may import conftest.py under
+# another name than the tests' import of it, and the summary would see an empty list.
+OUTCOMES: list[Outcome] = []
+
+
 def append(outcome: Outcome) -> None:
-    """One outcome more in the run's JSON lines, as it happens (a long run can be read midway)."""
+    """One outcome more: kept for the summary, and in the run's JSON lines as it happens (a
+    long run can be read midway)."""
+    OUTCOMES.append(outcome)
     with _path().open("a") as f:
         f.write(_record(outcome))
 

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from tests.conformance import corpus, report, systems
-from tests.conformance.conftest import OUTCOMES
 from tests.conformance.harness import FAILED, Outcome, run_case
 from tests.conformance.scenario import Scenario
 
@@ -46,7 +45,6 @@ def _outcome(case: corpus.Case, scenario: Scenario, both: list[systems.System], 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_case(case: corpus.Case, scenario: Scenario, both: list[systems.System], workdir: Path) -> None:
     outcome = _outcome(case, scenario, both, workdir)
-    OUTCOMES.append(outcome)
     report.append(outcome)
     if outcome.verdict == FAILED:
         pytest.fail(f"Slurm and hpcq differ (not in allowlist.toml):\n{outcome.diff}", pytrace=False)

@@ -342,7 +342,7 @@ FIELDS: list[FieldDef] = [
     _f("User", 9, lambda j, now: j.user, None),
     _f("UserCPU", 10, lambda j, now: _cpu_time(user_cpu(j))),
     _f("WCKey", 10, lambda j, now: j.spec.attributes.get("wckey", ""), None),
-    _f("WCKeyID", 10, lambda j, now: "0"),
+    _f("WCKeyID", 10, lambda j, now: "0", None),
     _f("WorkDir", 20, lambda j, now: j.spec.workdir or j.spec.submit_dir, None),
 ]
 _BY_ROW: dict[str, Callable[[Row, float], str]] = {

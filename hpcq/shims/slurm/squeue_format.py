@@ -440,10 +440,10 @@ def long_header_time(now: float) -> str:
 
 
 def sort_by_start(jobs: Iterable[Job], now: float) -> list[Job]:
-    """``squeue --start``: pending jobs with a known start first, soonest first; then the
-    others in the default order."""
-    ordered = sort_jobs(jobs)
-    return sorted(ordered, key=lambda j: (expected_start(j, now) == 0, expected_start(j, now)))
+    """``squeue --start``: jobs with a known start first, soonest first; then the others;
+    equal starts by job id (squeue sorts by start time alone, over slurmctld's id order)."""
+    return sorted(jobs, key=lambda j: (expected_start(j, now) == 0, expected_start(j, now), j.array_job_id or j.id,
+                                       j.array_task_id, j.id))
 
 
 # -- -S: sorting by fields ------------------------------------------------------------------
