@@ -237,7 +237,7 @@ class Allocation(_message.Message):
     def __init__(self, slices: _Optional[_Iterable[_Union[Allocation.Slice, _Mapping]]] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "spec", "user", "state", "reason", "submit_time", "eligible_time", "start_time", "end_time", "allocation", "exit_code", "signal", "attempt", "priority", "walltime_seconds", "queue", "array_job_id", "array_task_id", "cancelled_by", "session_id", "cpu_seconds", "max_rss_kb", "planned_start_time", "admin_priority_set", "array_tasks_pending", "steps", "retry_time", "user_cpu_seconds", "system_cpu_seconds", "runs")
+    __slots__ = ("id", "spec", "user", "state", "reason", "submit_time", "eligible_time", "start_time", "end_time", "allocation", "exit_code", "signal", "attempt", "priority", "walltime_seconds", "queue", "array_job_id", "array_task_id", "cancelled_by", "session_id", "cpu_seconds", "max_rss_kb", "planned_start_time", "admin_priority_set", "array_tasks_pending", "steps", "retry_time", "user_cpu_seconds", "system_cpu_seconds", "runs", "requeue_held")
     ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
@@ -268,6 +268,7 @@ class Job(_message.Message):
     USER_CPU_SECONDS_FIELD_NUMBER: _ClassVar[int]
     SYSTEM_CPU_SECONDS_FIELD_NUMBER: _ClassVar[int]
     RUNS_FIELD_NUMBER: _ClassVar[int]
+    REQUEUE_HELD_FIELD_NUMBER: _ClassVar[int]
     id: int
     spec: JobSpec
     user: str
@@ -298,7 +299,8 @@ class Job(_message.Message):
     user_cpu_seconds: float
     system_cpu_seconds: float
     runs: _containers.RepeatedCompositeFieldContainer[JobRun]
-    def __init__(self, id: _Optional[int] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., user: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[str] = ..., submit_time: _Optional[float] = ..., eligible_time: _Optional[float] = ..., start_time: _Optional[float] = ..., end_time: _Optional[float] = ..., allocation: _Optional[_Union[Allocation, _Mapping]] = ..., exit_code: _Optional[int] = ..., signal: _Optional[int] = ..., attempt: _Optional[int] = ..., priority: _Optional[int] = ..., walltime_seconds: _Optional[int] = ..., queue: _Optional[str] = ..., array_job_id: _Optional[int] = ..., array_task_id: _Optional[int] = ..., cancelled_by: _Optional[str] = ..., session_id: _Optional[int] = ..., cpu_seconds: _Optional[float] = ..., max_rss_kb: _Optional[int] = ..., planned_start_time: _Optional[float] = ..., admin_priority_set: _Optional[bool] = ..., array_tasks_pending: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[JobStep, _Mapping]]] = ..., retry_time: _Optional[float] = ..., user_cpu_seconds: _Optional[float] = ..., system_cpu_seconds: _Optional[float] = ..., runs: _Optional[_Iterable[_Union[JobRun, _Mapping]]] = ...) -> None: ...
+    requeue_held: bool
+    def __init__(self, id: _Optional[int] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., user: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[str] = ..., submit_time: _Optional[float] = ..., eligible_time: _Optional[float] = ..., start_time: _Optional[float] = ..., end_time: _Optional[float] = ..., allocation: _Optional[_Union[Allocation, _Mapping]] = ..., exit_code: _Optional[int] = ..., signal: _Optional[int] = ..., attempt: _Optional[int] = ..., priority: _Optional[int] = ..., walltime_seconds: _Optional[int] = ..., queue: _Optional[str] = ..., array_job_id: _Optional[int] = ..., array_task_id: _Optional[int] = ..., cancelled_by: _Optional[str] = ..., session_id: _Optional[int] = ..., cpu_seconds: _Optional[float] = ..., max_rss_kb: _Optional[int] = ..., planned_start_time: _Optional[float] = ..., admin_priority_set: _Optional[bool] = ..., array_tasks_pending: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[JobStep, _Mapping]]] = ..., retry_time: _Optional[float] = ..., user_cpu_seconds: _Optional[float] = ..., system_cpu_seconds: _Optional[float] = ..., runs: _Optional[_Iterable[_Union[JobRun, _Mapping]]] = ..., requeue_held: _Optional[bool] = ...) -> None: ...
 
 class JobRun(_message.Message):
     __slots__ = ("attempt", "state", "reason", "start_time", "end_time", "exit_code", "signal", "allocation", "cpu_seconds", "max_rss_kb")

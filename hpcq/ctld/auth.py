@@ -139,7 +139,7 @@ JOB_FIELDS: dict[str, FieldClass] = {
         "allocation", "exit_code", "signal", "attempt", "priority", "walltime_seconds", "queue", "array_job_id",
         "array_task_id", "cancelled_by", "session_id", "cpu_seconds", "max_rss_kb", "planned_start_time",
         "admin_priority_set", "array_tasks_pending", "steps", "retry_time", "user_cpu_seconds",
-        "system_cpu_seconds", "runs"), _PUBLIC),
+        "system_cpu_seconds", "runs", "requeue_held"), _PUBLIC),
     **{f"spec.{name}": _PUBLIC for name in (
         "dialect", "name", "queue", "account", "interpreter", "submit_dir", "submit_host", "workdir",
         "stdout_path", "stderr_path", "join_output", "append_output", "resources", "walltime_seconds", "nice",

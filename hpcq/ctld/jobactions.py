@@ -199,7 +199,8 @@ class JobActions:
         if job.state in states.ACTIVE:
             if job.id in self.table.cancel_requested:
                 return R.INVALID_STATE, "Job/step already completing or completed"
-            self.table.requeue_requested[job.id] = held
+            job.requeue_held = held
+            await self._store_and_publish(job)
             self.comm.kill(job, self.settings.kill_grace)
             return R.OK, ""
         again = self.lifecycle.requeue_finished(job, held, self.clock.wall())

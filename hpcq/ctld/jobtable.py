@@ -40,7 +40,6 @@ class JobTable:
         self.task_records: dict[tuple[int, int], int] = {}   # (array job id, task index) -> the task's record
         self.backlog = Backlog()                             # unfinished jobs, as the submit limits count them
         self.cancel_requested: set[int] = set()              # running jobs somebody cancelled
-        self.requeue_requested: dict[int, bool] = {}         # running jobs somebody requeued -> held after
         self.next_job_id = 1
         self.next_due = float("inf")                         # the earliest start of a WAITING job
         # Pending jobs in the order of the last full pass, and those queued since (see scheduling).

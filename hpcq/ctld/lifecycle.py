@@ -43,7 +43,8 @@ class Lifecycle:
         done next, for the log ("" if nothing)."""
         cancelled = job.id in self.table.cancel_requested
         self.table.cancel_requested.discard(job.id)
-        requeue_held = self.table.requeue_requested.pop(job.id, None)
+        requeue_held = job.requeue_held if job.HasField("requeue_held") else None
+        job.ClearField("requeue_held")
         ended = jobrules.outcome_state(cancelled, state)
         self.finish(job, ended, reason, end)
         return ended, self._run_again(job, cancelled, now, requeue_held)

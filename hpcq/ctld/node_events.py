@@ -52,6 +52,8 @@ class NodeEvents:
                 self.on_job_started(outcome)
                 if job is not None and job.state == S.SUSPENDED:   # told again: the message may have been lost
                     self.comm.suspend(job, resume=False, node=node.name)
+                if job is not None and job.HasField("requeue_held"):   # its kill may have been lost with a ctld
+                    self.comm.kill(job, self.settings.kill_grace)
             else:
                 self.on_job_finished(node.name, outcome)
         for job_id in sorted(node.jobs):

@@ -178,7 +178,7 @@ class Scheduling:
         for job in starting:
             self.launch(job)
             self.watchers.publish(job)
-            if job.id in table.cancel_requested or job.id in table.requeue_requested:
+            if job.id in table.cancel_requested or job.HasField("requeue_held"):
                 self.comm.kill(job, self.settings.kill_grace)
         return len(starting)
 

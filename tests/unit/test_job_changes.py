@@ -448,6 +448,34 @@ def test_a_split_out_task_and_the_rest_it_left_survive_a_restart(tmp_path):
     store.close()
 
 
+def test_a_requeue_asked_before_a_restart_still_requeues_when_the_run_ends_after_it(tmp_path):
+    clock, comm = ManualClock(), RecordingComm()
+    c, store = make(tmp_path, clock=clock, comm=comm)
+    node = nodes_pb2.Register(name="n1", hardware=nodes_pb2.Hardware(cpus=4, memory_mb=4000))
+    c.on_register(node, NodeLink())
+
+    async def scenario():
+        [j] = await c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT)])
+        await c.schedule_once()
+        c.on_job_started(nodes_pb2.JobOutcome(job_id=j, attempt=1, running=True, start_time=clock.wall(),
+                                              session_id=7))
+        assert await c.requeue(c.jobs[j], held=True) == OK
+        return j
+    j = run(scenario())
+    store.close()
+    again_comm = RecordingComm()
+    again, store = make(tmp_path, clock=clock, comm=again_comm)
+    # The node still runs it (the kill was lost with the old ctld): it is told again.
+    running = nodes_pb2.JobOutcome(job_id=j, attempt=1, running=True, start_time=clock.wall(), session_id=7)
+    again.on_register(nodes_pb2.Register(name="n1", hardware=node.hardware, jobs=[running]), NodeLink())
+    assert j in killed(again_comm)
+    end(again, again.jobs[j])
+    job = again.jobs[j]
+    store.close()
+    assert (job.state, job.reason, job.HasField("requeue_held")) == (S.HELD, "JobHeldUser", False)
+    assert [(r.attempt, r.state) for r in job.runs] == [(1, S.CANCELLED)]
+
+
 def test_a_pending_task_updated_alone_is_queued_as_a_job_of_its_own(tmp_path):
     c, store = make(tmp_path)           # no node: nothing starts
 
