@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
+import json
 import os
 import resource
 import select
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 _PR_SET_CHILD_SUBREAPER = 36
 _PR_SET_NAME = 15
 _REPORT_FD = 3
+_REQUEST_FD = 4   # a spare's: where its launch request comes
 # The job is started through `sh -c` so that SLURM_TASK_PID can be its own pid, which
 # is known only in the process itself; exec keeps the pid, so the script has it too.
 _TRAMPOLINE = 'SLURM_TASK_PID=$$; export SLURM_TASK_PID; exec "$@"'
@@ -63,12 +66,54 @@ def _with_unnamed_variables(env: dict[str, str], argv: list[str]) -> list[str]:
     return [_ENV_COMMAND, "--", *(f"{name}={env.pop(name)}" for name in unnamed), *argv]
 
 
-def supervise(seq: int, plan: dict[str, Any], report_fd: int) -> NoReturn:
-    """Supervise one job attempt to its end. Called in the launcher's freshly forked child."""
+def supervise_when_asked(request_fd: int, report_fd: int) -> NoReturn:
+    """A supervisor forked ahead of its job (a spare, called in the launcher's freshly
+    forked child): it detaches and sets itself up, waits for its launch request, one JSON
+    object on `request_fd` ({"seq", "plan"}), then supervises that job attempt to its end.
+    End of file with nothing read: the launcher is gone, and so is the spare."""
     try:
-        _Supervisor(seq, plan, report_fd).run()
+        wake_r = _detach(report_fd, request_fd)
+        chunks = []
+        while chunk := os.read(_REQUEST_FD, 1 << 16):
+            chunks.append(chunk)
+        os.close(_REQUEST_FD)
+        if chunks:
+            request = json.loads(b"".join(chunks))
+            _Supervisor(request["seq"], request["plan"], _REPORT_FD, wake_r).run()
     finally:
         os._exit(0)
+
+
+def _detach(report_fd: int, request_fd: int) -> int:
+    """Leave the launcher's session and keep nothing of its: its pipes to noded would
+    otherwise stay open for as long as the job runs. Only the report pipe survives, as
+    fd 3, and the request pipe as fd 4. Then catch the signals the supervisor acts on
+    and become a subreaper. Returns the read end of the signals' wake-up pipe."""
+    os.setsid()
+    # Above the fds they go to, so that neither dup2 below overwrites the other.
+    report_fd = fcntl.fcntl(report_fd, fcntl.F_DUPFD_CLOEXEC, 16)
+    request_fd = fcntl.fcntl(request_fd, fcntl.F_DUPFD_CLOEXEC, 16)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.dup2(report_fd, _REPORT_FD, inheritable=False)
+    os.dup2(request_fd, _REQUEST_FD, inheritable=False)
+    os.closerange(_REQUEST_FD + 1, os.sysconf("SC_OPEN_MAX"))
+    wake_r = _catch_signals()
+    _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    return wake_r
+
+
+def _catch_signals() -> int:
+    """SIGTERM (cancel), SIGCHLD (an orphan to reap) and SIGUSR1 (suspend or resume)
+    arrive as bytes on a pipe that poll() watches with the job's pidfd: no race, no
+    polling."""
+    r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(w)
+    for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGUSR1):
+        signal.signal(sig, lambda *_: None)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # ignored by the launcher; the job inherits ours
+    return r
 
 
 @contextlib.contextmanager
@@ -105,11 +150,12 @@ def _failing(what: str) -> Iterator[None]:
 
 
 class _Supervisor:
-    def __init__(self, seq: int, plan: dict[str, Any], report_fd: int) -> None:
+    def __init__(self, seq: int, plan: dict[str, Any], report_fd: int, wake_r: int) -> None:
         self.seq = seq
         self.plan = plan
         self.dir = spool.AttemptDir.at(plan["dir"])
         self.report_fd = report_fd
+        self.wake_r = wake_r
         self.grace = plan["grace"]
         self.tmpdir: str | None = None
         self.popen: subprocess.Popen[bytes] | None = None
@@ -121,11 +167,7 @@ class _Supervisor:
     # --- the whole life --------------------------------------------------------------
 
     def run(self) -> None:
-        os.setsid()
-        self._detach()
-        self.wake_r = self._catch_signals()
-        _prctl(_PR_SET_CHILD_SUBREAPER, 1)
-        _prctl(_PR_SET_NAME, ctypes.c_char_p(b"hpcq-jobd"))  # what ps and top show
+        _prctl(_PR_SET_NAME, ctypes.c_char_p(b"hpcq-jobd"))  # what ps and top show (a spare is not one yet)
         pid = os.getpid()
         record: dict[str, Any] = {"pid": pid, "start_time_ticks": spool.process_start_ticks(pid)}
         if not spool.publish_json(self.dir.supervisor, record):
@@ -159,28 +201,6 @@ class _Supervisor:
         self._tell_ended()
         if self.confinement is not None:
             self.confinement.remove()
-
-    def _detach(self) -> None:
-        """Keep nothing of the launcher's: its pipes to noded would otherwise stay open
-        for as long as the job runs. Only the report pipe survives, as fd 3."""
-        devnull = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(devnull, fd)
-        os.dup2(self.report_fd, _REPORT_FD, inheritable=False)
-        os.closerange(_REPORT_FD + 1, os.sysconf("SC_OPEN_MAX"))
-        self.report_fd = _REPORT_FD
-
-    @staticmethod
-    def _catch_signals() -> int:
-        """SIGTERM (cancel), SIGCHLD (an orphan to reap) and SIGUSR1 (suspend or resume)
-        arrive as bytes on a pipe that poll() watches with the job's pidfd: no race, no
-        polling."""
-        r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        signal.set_wakeup_fd(w)
-        for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGUSR1):
-            signal.signal(sig, lambda *_: None)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)  # ignored by the launcher; the job inherits ours
-        return r
 
     def _report(self, record: dict[str, Any], outcome: dict[str, Any], *, done: bool = True) -> None:
         """Tell the launcher (and so noded) whether the job started. A job that started
