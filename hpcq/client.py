@@ -269,11 +269,14 @@ class Client:
         results: list[jobs_pb2.JobActionResult] = []
         ids = list(job_ids)
         refs = [jobs_pb2.ArrayTaskRef(array_job_id=a, task=i) for a, i in tasks]
+        # One key for the action: a retry after a lost answer is answered as the first attempt.
+        key = os.urandom(16).hex()
         # ctld counts ids and task refs together against its limit per call.
         for start in range(0, max(len(ids) + len(refs), 1), MAX_JOB_IDS_PER_CALL):
             end = start + MAX_JOB_IDS_PER_CALL
             request = jobs_pb2.JobActionRequest(job_ids=ids[start:end], signal=signal, admin=admin, hold=hold,
-                                                tasks=refs[max(0, start - len(ids)):max(0, end - len(ids))])
+                                                tasks=refs[max(0, start - len(ids)):max(0, end - len(ids))],
+                                                idempotency_key=key)
             results += self._call(f"/hpcq.v1.Jobs/{method}", request, jobs_pb2.JobActionResponse).results
         return results
 

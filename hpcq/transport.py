@@ -36,13 +36,15 @@ RETRY_AFTER_KEY = "retry-after-ms"
 
 # Calls that may be sent again when their answer was lost: reads, and actions whose
 # repeat changes nothing more (a second Cancel finds the job cancelled, a second Hold
-# finds it held). Submit is one because the client keys every submit it sends
-# (SubmitRequest.idempotency_key). The others (Signal, CreateStep, Requeue, creating,
-# deleting or removing a queue or node) are sent again only when they cannot have
-# reached ctld: nothing connected, or ctld shed them unread.
+# finds it held). Submit and the job actions are keyed by the client
+# (SubmitRequest.idempotency_key, JobActionRequest.idempotency_key): a repeat is answered
+# as the first attempt was, OK where it acted, and a requeued job is not requeued twice.
+# The others (Signal, which may have reached the node before ctld stored its key,
+# CreateStep, creating, deleting or removing a queue or node) are sent again only when
+# they cannot have reached ctld: nothing connected, or ctld shed them unread.
 REPEATABLE = frozenset("/hpcq.v1." + name for name in (
     "Jobs/Submit", "Jobs/Get", "Jobs/List", "Jobs/Cancel", "Jobs/Hold", "Jobs/Release", "Jobs/Update",
-    "Jobs/Explain", "Jobs/Usage", "Jobs/FinishStep", "Jobs/Suspend", "Jobs/Resume",
+    "Jobs/Explain", "Jobs/Usage", "Jobs/FinishStep", "Jobs/Suspend", "Jobs/Resume", "Jobs/Requeue",
     "Admin/ListNodes", "Admin/DrainNode", "Admin/ResumeNode", "Admin/ListQueues", "Admin/UpdateQueue",
     "Admin/ServerInfo", "Admin/ListShares", "Admin/SetShare"))
 # What an UNAVAILABLE says when the call was certainly not acted on: gRPC found no

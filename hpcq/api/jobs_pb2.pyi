@@ -237,7 +237,7 @@ class Allocation(_message.Message):
     def __init__(self, slices: _Optional[_Iterable[_Union[Allocation.Slice, _Mapping]]] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "spec", "user", "state", "reason", "submit_time", "eligible_time", "start_time", "end_time", "allocation", "exit_code", "signal", "attempt", "priority", "walltime_seconds", "queue", "array_job_id", "array_task_id", "cancelled_by", "session_id", "cpu_seconds", "max_rss_kb", "planned_start_time", "admin_priority_set", "array_tasks_pending", "steps", "retry_time", "user_cpu_seconds", "system_cpu_seconds", "runs", "requeue_held")
+    __slots__ = ("id", "spec", "user", "state", "reason", "submit_time", "eligible_time", "start_time", "end_time", "allocation", "exit_code", "signal", "attempt", "priority", "walltime_seconds", "queue", "array_job_id", "array_task_id", "cancelled_by", "session_id", "cpu_seconds", "max_rss_kb", "planned_start_time", "admin_priority_set", "array_tasks_pending", "steps", "retry_time", "user_cpu_seconds", "system_cpu_seconds", "runs", "requeue_held", "action_keys")
     ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
@@ -269,6 +269,7 @@ class Job(_message.Message):
     SYSTEM_CPU_SECONDS_FIELD_NUMBER: _ClassVar[int]
     RUNS_FIELD_NUMBER: _ClassVar[int]
     REQUEUE_HELD_FIELD_NUMBER: _ClassVar[int]
+    ACTION_KEYS_FIELD_NUMBER: _ClassVar[int]
     id: int
     spec: JobSpec
     user: str
@@ -300,7 +301,8 @@ class Job(_message.Message):
     system_cpu_seconds: float
     runs: _containers.RepeatedCompositeFieldContainer[JobRun]
     requeue_held: bool
-    def __init__(self, id: _Optional[int] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., user: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[str] = ..., submit_time: _Optional[float] = ..., eligible_time: _Optional[float] = ..., start_time: _Optional[float] = ..., end_time: _Optional[float] = ..., allocation: _Optional[_Union[Allocation, _Mapping]] = ..., exit_code: _Optional[int] = ..., signal: _Optional[int] = ..., attempt: _Optional[int] = ..., priority: _Optional[int] = ..., walltime_seconds: _Optional[int] = ..., queue: _Optional[str] = ..., array_job_id: _Optional[int] = ..., array_task_id: _Optional[int] = ..., cancelled_by: _Optional[str] = ..., session_id: _Optional[int] = ..., cpu_seconds: _Optional[float] = ..., max_rss_kb: _Optional[int] = ..., planned_start_time: _Optional[float] = ..., admin_priority_set: _Optional[bool] = ..., array_tasks_pending: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[JobStep, _Mapping]]] = ..., retry_time: _Optional[float] = ..., user_cpu_seconds: _Optional[float] = ..., system_cpu_seconds: _Optional[float] = ..., runs: _Optional[_Iterable[_Union[JobRun, _Mapping]]] = ..., requeue_held: _Optional[bool] = ...) -> None: ...
+    action_keys: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[int] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., user: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., reason: _Optional[str] = ..., submit_time: _Optional[float] = ..., eligible_time: _Optional[float] = ..., start_time: _Optional[float] = ..., end_time: _Optional[float] = ..., allocation: _Optional[_Union[Allocation, _Mapping]] = ..., exit_code: _Optional[int] = ..., signal: _Optional[int] = ..., attempt: _Optional[int] = ..., priority: _Optional[int] = ..., walltime_seconds: _Optional[int] = ..., queue: _Optional[str] = ..., array_job_id: _Optional[int] = ..., array_task_id: _Optional[int] = ..., cancelled_by: _Optional[str] = ..., session_id: _Optional[int] = ..., cpu_seconds: _Optional[float] = ..., max_rss_kb: _Optional[int] = ..., planned_start_time: _Optional[float] = ..., admin_priority_set: _Optional[bool] = ..., array_tasks_pending: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[JobStep, _Mapping]]] = ..., retry_time: _Optional[float] = ..., user_cpu_seconds: _Optional[float] = ..., system_cpu_seconds: _Optional[float] = ..., runs: _Optional[_Iterable[_Union[JobRun, _Mapping]]] = ..., requeue_held: _Optional[bool] = ..., action_keys: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class JobRun(_message.Message):
     __slots__ = ("attempt", "state", "reason", "start_time", "end_time", "exit_code", "signal", "allocation", "cpu_seconds", "max_rss_kb")
@@ -494,18 +496,20 @@ class JobEvent(_message.Message):
     def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
 
 class JobActionRequest(_message.Message):
-    __slots__ = ("job_ids", "signal", "admin", "tasks", "hold")
+    __slots__ = ("job_ids", "signal", "admin", "tasks", "hold", "idempotency_key")
     JOB_IDS_FIELD_NUMBER: _ClassVar[int]
     SIGNAL_FIELD_NUMBER: _ClassVar[int]
     ADMIN_FIELD_NUMBER: _ClassVar[int]
     TASKS_FIELD_NUMBER: _ClassVar[int]
     HOLD_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     job_ids: _containers.RepeatedScalarFieldContainer[int]
     signal: int
     admin: bool
     tasks: _containers.RepeatedCompositeFieldContainer[ArrayTaskRef]
     hold: bool
-    def __init__(self, job_ids: _Optional[_Iterable[int]] = ..., signal: _Optional[int] = ..., admin: _Optional[bool] = ..., tasks: _Optional[_Iterable[_Union[ArrayTaskRef, _Mapping]]] = ..., hold: _Optional[bool] = ...) -> None: ...
+    idempotency_key: str
+    def __init__(self, job_ids: _Optional[_Iterable[int]] = ..., signal: _Optional[int] = ..., admin: _Optional[bool] = ..., tasks: _Optional[_Iterable[_Union[ArrayTaskRef, _Mapping]]] = ..., hold: _Optional[bool] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class JobActionResult(_message.Message):
     __slots__ = ("job_id", "task", "code", "message")

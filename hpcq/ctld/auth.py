@@ -149,6 +149,7 @@ JOB_FIELDS: dict[str, FieldClass] = {
     "spec.argv": _OWNER,
     "spec.environment": _OWNER,
     "spec.attributes": _OWNER,   # but for the keys of PUBLIC_ATTRIBUTES
+    "action_keys": _OWNER,
 }
 
 # The spec.attributes keys whoever sees a job may read: what squeue, scontrol, sacct and

@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any
 
 from hpcq import states
 from hpcq.api import admin_pb2, jobs_pb2, nodes_pb2
 from hpcq.config import Config
+from hpcq.ctld import jobs as jobrules
 from hpcq.ctld import scheduler
 from hpcq.ctld.admission import Admission
 from hpcq.ctld.arraytasks import TaskTarget
@@ -215,6 +216,13 @@ class Controller:
 
     def array_task(self, array_id: int, index: int) -> TaskTarget | None:
         return self.actions.task(array_id, index)
+
+    async def remember_action_key(self, jobs: Sequence[jobs_pb2.Job], key: str) -> None:
+        """Keep an action's key with the records it acted on, stored, so that a retry of it
+        after a lost answer (or a ctld restart) is answered OK again."""
+        for job in jobs:
+            jobrules.remember_action_key(job, key)
+        await self.store.write([self.table.row(job) for job in jobs])
 
     async def cancel(self, job: Target, by: str) -> ActionResult:
         return await self.actions.cancel(job, by)

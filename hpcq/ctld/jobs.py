@@ -29,6 +29,8 @@ MAX_SIGNAL = 64
 MAX_SIGNAL_SECONDS = 0xFFFF
 # Earlier runs kept on a job's record (Job.runs): a job requeued without end keeps the last ones.
 MAX_KEPT_RUNS = 16
+# Action keys kept on a job's record (Job.action_keys): a client retries one action at a time.
+MAX_ACTION_KEYS = 8
 MAX_CPUS_PER_NODE = 10_000_000
 MAX_MEM_MB = 2**40                  # an exbibyte per node
 # Per request: building a job costs ctld's one event loop ~50 µs, an id one answer and
@@ -303,6 +305,14 @@ def keep_run(job: jobs_pb2.Job) -> None:
                  cpu_seconds=job.cpu_seconds, max_rss_kb=job.max_rss_kb)
     if len(job.runs) > MAX_KEPT_RUNS:
         del job.runs[:len(job.runs) - MAX_KEPT_RUNS]
+
+
+def remember_action_key(job: jobs_pb2.Job, key: str) -> None:
+    """An action with this key was done to the job: a retry of it is answered OK."""
+    if key not in job.action_keys:
+        job.action_keys.append(key)
+        if len(job.action_keys) > MAX_ACTION_KEYS:
+            del job.action_keys[:len(job.action_keys) - MAX_ACTION_KEYS]
 
 
 def outcome_state(requested_cancel: bool, state: jobs_pb2.JobState) -> jobs_pb2.JobState:

@@ -96,34 +96,46 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
 
     async def _each(self, who: Caller, request: jobs_pb2.JobActionRequest,
                     act: Callable[[Target], Awaitable[ActionResult]]) -> jobs_pb2.JobActionResponse:
-        """`act` on every job and array task the request names, one result each."""
-        ids, tasks = request.job_ids, request.tasks
+        """`act` on every job and array task the request names, one result each. With an
+        idempotency key, a record the key's first attempt acted on answers OK again."""
+        ids, tasks, key = request.job_ids, request.tasks, request.idempotency_key
         jobrules.check_count("job_ids", len(ids) + len(tasks), jobrules.MAX_JOB_IDS)
+        if key:
+            submitkeys.check_key(key)
         reply = jobs_pb2.JobActionResponse()
+        acted: list[jobs_pb2.Job] = []
         for n, job_id in enumerate(ids):
             if n and not n % 1000:
                 await asyncio.sleep(0)  # a long list shares the event loop with every other caller
             job = self.c.get(job_id)
-            code, message = await self._act_if_allowed(who, job, job, act)
+            code, message = await self._act_if_allowed(who, job, job, act, key)
+            if code == R.OK and job is not None:
+                acted.append(job)
             reply.results.add(job_id=job_id, code=code, message=message)
         for n, ref in enumerate(tasks):
             if n and not n % 1000:
                 await asyncio.sleep(0)
             target = self.c.array_task(ref.array_job_id, ref.task)
             job = None if target is None else target.job
-            code, message = await self._act_if_allowed(who, job, target, act)
+            code, message = await self._act_if_allowed(who, job, target, act, key)
             # The task's record, if it has one now (the action may have split it out).
             after = self.c.array_task(ref.array_job_id, ref.task) if code != R.UNKNOWN_JOB else None
+            if code == R.OK and after is not None:
+                acted.append(after.job)
             reply.results.add(job_id=after.job.id if after is not None and not after.pending else 0, task=ref,
                               code=code, message=message)
+        if key and acted:
+            await self.c.remember_action_key(acted, key)
         return reply
 
     async def _act_if_allowed(self, who: Caller, job: jobs_pb2.Job | None, target: Target | None,
-                              act: Callable[[Target], Awaitable[ActionResult]]) -> ActionResult:
+                              act: Callable[[Target], Awaitable[ActionResult]], key: str) -> ActionResult:
         if job is None or target is None or not self.reads.may_see(who, job):
             return R.UNKNOWN_JOB, "Invalid job id specified"
         if not who.may_act_on(job.user):
             return R.NOT_PERMITTED, f"job {job.id} belongs to {job.user}"
+        if key and key in job.action_keys:
+            return R.OK, ""          # a retry: its first attempt did this
         return await act(target)
 
     @rpc("/hpcq.v1.Jobs/Cancel", audited="cancel")

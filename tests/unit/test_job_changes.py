@@ -371,6 +371,56 @@ def test_a_request_names_tasks_by_index_and_each_result_says_which(world):
     assert (unknown.code, unknown.message, unknown.task.task) == (R.UNKNOWN_JOB, "Invalid job id specified", 9)
 
 
+def test_a_keyed_action_retried_after_a_lost_answer_is_answered_ok_even_after_a_restart(tmp_path):
+    c, store = make(tmp_path)
+
+    async def scenario(c):
+        [j] = await c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT, hold=True)])
+        [a] = await c.submit("alice", [array("1-3", hold=True)])
+        keyed = jobs_pb2.JobActionRequest(job_ids=[j], tasks=[jobs_pb2.ArrayTaskRef(array_job_id=a, task=2)],
+                                          idempotency_key="k1")
+        first = await servicer(c, "alice").Cancel(keyed, Context())
+        again = await servicer(c, "alice").Cancel(keyed, Context())
+        return j, keyed, first, again
+    j, keyed, first, again = run(scenario(c))
+    assert [r.code for r in first.results] == [R.OK, R.OK]
+    assert [r.code for r in again.results] == [R.OK, R.OK]         # the retry: as the first attempt
+    store.close()
+    c, store = make(tmp_path)                                        # ctld restarted meanwhile
+
+    async def after_restart():
+        retried = await servicer(c, "alice").Cancel(keyed, Context())
+        other = await servicer(c, "alice").Cancel(jobs_pb2.JobActionRequest(job_ids=[j], idempotency_key="k2"),
+                                                  Context())
+        plain = await servicer(c, "alice").Cancel(jobs_pb2.JobActionRequest(job_ids=[j]), Context())
+        by_bob = await servicer(c, "bob").Cancel(keyed, Context())
+        return retried, other, plain, by_bob
+    retried, other, plain, by_bob = run(after_restart())
+    store.close()
+    assert [r.code for r in retried.results] == [R.OK, R.OK]
+    assert [r.code for r in other.results] == [R.FINISHED] == [r.code for r in plain.results]
+    assert [r.code for r in by_bob.results] == [R.NOT_PERMITTED, R.NOT_PERMITTED]   # a key opens nothing
+    assert c.jobs[j].action_keys == ["k1"]
+
+
+def test_a_bad_action_key_is_refused(world):
+    c, _, _ = world
+
+    async def scenario():
+        [j] = await c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT, hold=True)])
+        await servicer(c, "alice").Hold(jobs_pb2.JobActionRequest(job_ids=[j], idempotency_key="a b"), Context())
+    with pytest.raises(Exception, match="idempotency_key: only printable ASCII characters without spaces"):
+        run(scenario())
+
+
+def test_a_job_keeps_only_its_last_action_keys():
+    job = jobs_pb2.Job()
+    for n in range(jobrules.MAX_ACTION_KEYS + 2):
+        jobrules.remember_action_key(job, f"k{n}")
+        jobrules.remember_action_key(job, f"k{n}")
+    assert list(job.action_keys) == [f"k{n}" for n in range(2, jobrules.MAX_ACTION_KEYS + 2)]
+
+
 def test_an_update_names_a_task_by_index(world):
     c, _, _ = world
 

@@ -89,7 +89,7 @@ def test_every_job_field_is_classified():
     paths = {f.name for f in job.fields} | {f"spec.{f.name}" for f in jobs_pb2.JobSpec.DESCRIPTOR.fields}
     assert paths == set(auth.JOB_FIELDS)
     assert {p for p, c in auth.JOB_FIELDS.items() if c is auth.FieldClass.OWNER_ONLY} == {
-        "spec.script", "spec.argv", "spec.environment", "spec.attributes"}
+        "spec.script", "spec.argv", "spec.environment", "spec.attributes", "action_keys"}
 
 
 def test_redaction_keeps_public_fields_and_clears_the_owners():
@@ -508,7 +508,8 @@ def test_the_admin_guide_lists_what_auth_says():
     assert private in section, f"the private_data table of docs/admin-guide.md should read:\n{private}"
     assert set(auth.PRIVATE_DATA) == set(config.PRIVATE_DATA)
     owner_only = {p for p, c in auth.JOB_FIELDS.items() if c is auth.FieldClass.OWNER_ONLY}
-    assert set(re.findall(r"^\| `(spec\.\w+)` \|", section, re.M)) == owner_only
+    table = section[section.index("| field | holds |"):].split("\n\n")[0]
+    assert set(re.findall(r"^\| `([\w.]+)` \|", table, re.M)) == owner_only
     keys = re.search(r"Keys of `spec.attributes` everyone who sees the job reads: (.*?)\.\n", section, re.S).group(1)
     assert set(re.findall(r"`([^`]+)`", keys)) == \
         auth.PUBLIC_ATTRIBUTES | {f"{p}*" for p in auth.PUBLIC_ATTRIBUTE_PREFIXES}
