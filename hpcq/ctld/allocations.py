@@ -118,14 +118,22 @@ class Allocations:
                 if client.done() and not ended:
                     release = _result(client)   # a bad release raises: then the finally cancels
                     ended = True
-                    await self.end(who, job, release)
+                    # Shielded: a client that hangs up right after its release must not cut
+                    # the end short between freeing the job's CPUs and telling its node.
+                    await asyncio.shield(self._end_apart(who, job, release))
         finally:
             client.cancel()
             self.c.watchers.unsubscribe(sub)
             if not states.is_finished(job.state) and not ended:
-                task = asyncio.get_running_loop().create_task(self.end(who, job, None))
-                self._ending.add(task)
-                task.add_done_callback(self._ended)
+                self._end_apart(who, job, None)
+
+    def _end_apart(self, who: Caller, job: jobs_pb2.Job,
+                   release: jobs_pb2.AllocateRequest | None) -> asyncio.Task[None]:
+        """end() as a task of its own, which outlives the stream that asked for it."""
+        task = asyncio.get_running_loop().create_task(self.end(who, job, release))
+        self._ending.add(task)
+        task.add_done_callback(self._ended)
+        return task
 
     async def end(self, who: Caller, job: jobs_pb2.Job, release: jobs_pb2.AllocateRequest | None) -> None:
         """End the allocation: released while it runs, COMPLETED or FAILED with the client's

@@ -1,0 +1,62 @@
+"""Defects a hostile or careless user found in round 4's features (interactive
+allocations, live output, mail, array task refs, submit keys), kept fixed: the pure code."""
+from __future__ import annotations
+
+import asyncio
+
+from hpcq.api import jobs_pb2, nodes_pb2
+from hpcq.ctld import allocations
+from hpcq.ctld.auth import Caller
+from hpcq.ctld.nodes_state import NodeLink
+from tests.unit.controllers import RecordingComm, make
+
+S = jobs_pb2.JobState
+ANN = Caller("ann", "user")
+
+
+async def _later(requests: asyncio.Queue):
+    while (request := await requests.get()) is not None:
+        yield request
+
+
+def test_a_client_that_hangs_up_right_after_its_release_still_frees_its_node(tmp_path):
+    """The client releases and cancels its call at once: grpc cancels the stream while the
+    release is being stored, after ctld has freed the job's CPUs but before it told the
+    node. The node held the allocation (sleep infinity) until its walltime while ctld gave
+    its CPUs to other jobs. Now the end runs to its kill whatever becomes of the stream."""
+    comm = RecordingComm()
+    c, store = make(tmp_path, comm=comm)
+    c.on_register(nodes_pb2.Register(name="n1", hardware=nodes_pb2.Hardware(cpus=4, memory_mb=4000)), NodeLink())
+    write = c.store.write
+
+    async def scenario() -> jobs_pb2.Job:
+        gate, writing = asyncio.Event(), asyncio.Event()
+
+        async def slow_write(changes):
+            writing.set()
+            await gate.wait()
+            await write(changes)
+
+        later: asyncio.Queue = asyncio.Queue()
+        rooms = allocations.Allocations(c)
+        job = await rooms.open(ANN, jobs_pb2.AllocateRequest(spec=jobs_pb2.JobSpec(name="i")))
+        stream = rooms.follow(ANN, job, _later(later))
+        await anext(stream)
+        await c.schedule_once()
+        assert (await anext(stream)).state == S.RUNNING
+        c.store.write = slow_write
+        later.put_nowait(jobs_pb2.AllocateRequest(release=True, exit_code=0))
+        reader = asyncio.ensure_future(anext(stream))
+        await writing.wait()
+        reader.cancel()                       # the client hung up: grpc cancels the handler
+        await asyncio.gather(reader, return_exceptions=True)
+        gate.set()
+        await asyncio.gather(*rooms._ending)
+        return job
+    try:
+        job = asyncio.run(scenario())
+    finally:
+        store.close()
+    assert job.state == S.COMPLETED
+    assert [kind for _, kind in comm.kinds()] == ["launch", "kill"]
+    assert c.nodes["n1"].cpus_allocated == 0
