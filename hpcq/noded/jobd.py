@@ -68,9 +68,10 @@ def _with_unnamed_variables(env: dict[str, str], argv: list[str]) -> list[str]:
 
 def supervise_when_asked(request_fd: int, report_fd: int) -> NoReturn:
     """A supervisor forked ahead of its job (a spare, called in the launcher's freshly
-    forked child): it detaches and sets itself up, waits for its launch request, one JSON
-    object on `request_fd` ({"seq", "plan"}), then supervises that job attempt to its end.
-    End of file with nothing read: the launcher is gone, and so is the spare."""
+    forked child): it detaches and sets itself up, waits for its launch request on
+    `request_fd` (the seq, a space, the plan in JSON: hpcq.noded.launcher), then
+    supervises that job attempt to its end. End of file with nothing read: the launcher
+    is gone, and so is the spare."""
     try:
         wake_r = _detach(report_fd, request_fd)
         chunks = []
@@ -78,8 +79,8 @@ def supervise_when_asked(request_fd: int, report_fd: int) -> NoReturn:
             chunks.append(chunk)
         os.close(_REQUEST_FD)
         if chunks:
-            request = json.loads(b"".join(chunks))
-            _Supervisor(request["seq"], request["plan"], _REPORT_FD, wake_r).run()
+            seq, _, plan = b"".join(chunks).partition(b" ")
+            _Supervisor(int(seq), json.loads(plan), _REPORT_FD, wake_r).run()
     finally:
         os._exit(0)
 

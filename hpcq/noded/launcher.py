@@ -8,9 +8,10 @@ That fork is made ahead: one spare supervisor, detached and set up, waits for th
 request, which it gets whole on a pipe of its own; the launcher then forks the next
 spare while the job starts (a fork here takes milliseconds on a busy node).
 
-Protocol, JSON lines. noded -> stdin (the plan: hpcq.noded.plan)::
+Protocol, lines. noded -> stdin, the seq then the plan (hpcq.noded.plan) in JSON, which
+only the supervisor reads::
 
-    {"seq": 7, "plan": {"dir": "<spool>/jobs/12.1", "argv": [...], "env": {...}, ...}}
+    7 {"dir": "<spool>/jobs/12.1", "argv": [...], "env": {...}, ...}
 
 stdout -> noded, once the supervisor knows whether the job started::
 
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import os
 import selectors
 import signal
@@ -71,7 +71,7 @@ class Launcher:
         self.inbox += data
         *lines, self.inbox = self.inbox.split(b"\n")
         for line in lines:
-            seq = json.loads(line)["seq"]
+            seq = int(line.partition(b" ")[0])
             try:
                 self._launch(seq, line)
             except OSError as e:  # fork or pipe failed (EAGAIN, EMFILE): this launch fails, not the launcher

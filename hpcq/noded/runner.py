@@ -265,7 +265,7 @@ class JobRunner:
         self._replies[seq] = reply
         self._running_by_seq[seq] = attempt
         try:
-            self._launcher.stdin.write(spool.json_line({"seq": seq, **message}))
+            self._launcher.stdin.write(b"%d %s" % (seq, spool.json_line(message["plan"])))
             await self._launcher.stdin.drain()
         except OSError:
             del self._replies[seq]
