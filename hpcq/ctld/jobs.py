@@ -243,7 +243,9 @@ def request(job: jobs_pb2.Job) -> scheduler.JobRequest:
         admin_priority=job.priority if job.admin_priority_set else None, eligible_time=job.eligible_time,
         dependency=dependencies(job.spec),
         array=scheduler.ArrayTasks(scheduler.IndexSet.parse(job.array_tasks_pending), job.spec.array.max_running)
-        if job.array_tasks_pending else None)
+        if job.array_tasks_pending else None,
+        task_of=(job.array_job_id, job.spec.array.max_running) if job.array_job_id and not job.array_tasks_pending
+        else None)
 
 
 def running(job: jobs_pb2.Job) -> scheduler.RunningJob:

@@ -60,3 +60,22 @@ def test_a_client_that_hangs_up_right_after_its_release_still_frees_its_node(tmp
     assert job.state == S.COMPLETED
     assert [kind for _, kind in comm.kinds()] == ["launch", "kill"]
     assert c.nodes["n1"].cpus_allocated == 0
+
+
+def test_a_task_split_out_of_its_array_still_counts_toward_its_throttle():
+    """`sbatch --array=0-5%1`, then `scontrol hold 38_3; scontrol release 38_3`: the task got a
+    record of its own and started beside 38_0, two tasks of a %1 array. Now a split task
+    waits for the array's throttle (JobArrayTaskLimit) and counts toward it when it starts."""
+    from hpcq.ctld.scheduler import schedule
+    from tests.unit.builders import job, node, reasons, running, started_tasks, world
+
+    rest = job(1, array="4-5", throttle=1)
+    task = job(1, task_of=(rest.id, 1))
+    decisions = schedule(world([task, rest], [node("n1", 4, used_cpus=1)], running=(
+        running("n1", 1, ends=100, array_job_id=rest.id),)), 0)
+    assert started_tasks(decisions) == []
+    assert reasons(decisions) == {task.id: "JobArrayTaskLimit", rest.id: "JobArrayTaskLimit"}
+    # none running yet: one of them starts, and the other waits for it
+    decisions = schedule(world([task, rest], [node("n1", 4)]), 0)
+    [(started, _)] = started_tasks(decisions)
+    assert reasons(decisions)[rest.id if started == task.id else task.id] == "JobArrayTaskLimit"

@@ -56,7 +56,8 @@ class Counters:
             self.busy_names.add((user, name))
 
     def on_start(self, job: JobRequest, cpus: int) -> None:
-        self._count(job.queue, job.user, cpus, job.licenses, job.id if job.array is not None else None, job.name)
+        array = _array_of(job)
+        self._count(job.queue, job.user, cpus, job.licenses, array[0] if array else None, job.name)
 
     @staticmethod
     def limits_anything(policy: QueuePolicy | None) -> bool:
@@ -65,7 +66,8 @@ class Counters:
 
     def blocked(self, job: JobRequest, policy: QueuePolicy | None) -> str | None:
         """The limit that keeps one more task of this job from starting now, if any."""
-        if job.array is not None and job.array.throttle and self.array_running[job.id] >= job.array.throttle:
+        array = _array_of(job)
+        if array is not None and array[1] and self.array_running[array[0]] >= array[1]:
             return ARRAY_TASKS
         cpus = job.nodes * job.cpus_per_node
         users = self.user_limits
@@ -99,8 +101,8 @@ class Counters:
         """The numbers behind a limit reason, for explain."""
         key = (job.queue, job.user)
         cpus = job.nodes * job.cpus_per_node
-        if reason == ARRAY_TASKS and job.array is not None:
-            return f"array throttle %{job.array.throttle}: {self.array_running[job.id]} tasks running"
+        if reason == ARRAY_TASKS and (array := _array_of(job)) is not None:
+            return f"array throttle %{array[1]}: {self.array_running[array[0]]} tasks running"
         if reason == USER_MAX_JOBS:
             return (f"user {job.user} runs {self.jobs_of_user[job.user]} jobs, max_running_jobs is "
                     f"{self.user_limits.max_running_jobs}")
@@ -126,3 +128,8 @@ class Counters:
                 + (", a higher-priority job waits for it" if lic in self.contended else "")
                 for lic, n in sorted(job.licenses.items()))
         return ""
+
+
+def _array_of(job: JobRequest) -> tuple[int, int] | None:
+    """(the array's id, its throttle) of an array's pending rest or of one of its tasks."""
+    return (job.id, job.array.throttle) if job.array is not None else job.task_of

@@ -58,6 +58,9 @@ class JobRequest:
     eligible_time: float = 0.0              # when it became eligible (begin time); 0: submit_time
     dependency: Dependencies | None = None
     array: ArrayTasks | None = None         # the tasks not started yet; None for an ordinary job
+    # A task of an array on a record of its own (split out of the rest): (the array's id, its
+    # throttle %N), for it counts toward the array's running tasks as the rest's do.
+    task_of: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

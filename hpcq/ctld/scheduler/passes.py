@@ -117,7 +117,8 @@ def _run_pass(snapshot: Snapshot, now: float, watch: int | None) -> PassResult:
         if rest is not None and not rest:
             continue
         key = shape_key(job)
-        check_limits = rest is not None or job.licenses or users_limited or limited.get(job.queue, False)
+        check_limits = (rest is not None or job.task_of is not None or job.licenses or users_limited
+                        or limited.get(job.queue, False))
         reason = None
         started = 0
         while True:
