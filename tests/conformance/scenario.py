@@ -30,6 +30,8 @@ from tests.conformance.systems import CPUS, Result, System
 # takes up to ~150 s on Slurm (a 1-minute limit, ended 60-89 s after the minute).
 DEADLINE = 300.0
 POLL = 0.5
+# How long the accounting may lag; past it the cases go on (and show the lag).
+ACCOUNTING_DEADLINE = 120.0
 
 SCRIPTS = {
     "completed": "true",
@@ -91,6 +93,21 @@ class Scenario:
         self._submit(SECOND)
         self.reach(["array"])
         self._submit(THIRD)
+        self.reach(["pending"])
+        self._accounting_caught_up()
+
+    def _accounting_caught_up(self) -> None:
+        """slurmdbd records jobs after slurmctld, asynchronously: wait (a while) until sacct
+        lists the scenario's jobs on both systems alike (the timeout job aside, which ends at
+        its own moment on each)."""
+        ids = ",".join(str(i) for state, i in self.ids.items() if state not in ("timeout",))
+        argv = ["sacct", "-X", "-n", "-P", "-o", "JobID,State", "-j", ids]
+        deadline = time.monotonic() + ACCOUNTING_DEADLINE
+        while time.monotonic() < deadline:
+            listed = [system.run(argv).stdout for system in self.systems]
+            if all(text == listed[0] for text in listed):
+                return
+            time.sleep(POLL)
 
     def _submit(self, states: Iterable[str]) -> None:
         for state in states:

@@ -124,7 +124,9 @@ def start_hpcq(home: Path, workdir: Path) -> System:
     bindir = testing.commands_dir()
     env = {**_base_env(), "HPCQ_HOME": str(home), "PATH": f"{bindir}:{os.environ.get('PATH', '')}"}
     # The node offers more CPUs than this machine may have: no confinement to real cores.
-    settings = ["noded.confine_jobs=false", "ctld.sched_interval=1", f"cluster.name={CLUSTER}", *_SLURM_PRIORITY]
+    # MailProg=/bin/true in the reference's slurm.conf: a mail program, which sends nothing.
+    settings = ["noded.confine_jobs=false", "ctld.sched_interval=1", f"cluster.name={CLUSTER}",
+                "ctld.mail_program=/bin/true", *_SLURM_PRIORITY]
     done = subprocess.run([str(bindir / "hpcqctl"), "up", "--nodes", "0", *(f"--set={s}" for s in settings)],
                           capture_output=True, text=True, env=env, timeout=120)
     if done.returncode != 0:

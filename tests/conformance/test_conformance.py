@@ -28,13 +28,15 @@ def _sacct_fields() -> list[str]:
 
 
 CASES = corpus.generate(systems.HOST, _sacct_fields())
-_DONE: dict[str, Outcome] = {}
+_DONE: dict[str, Outcome] = {}      # run ahead, not reported yet
+_RUN: set[str] = set()               # every case run so far
 
 
 def _outcome(case: corpus.Case, scenario: Scenario, both: list[systems.System], workdir: Path) -> Outcome:
     if case.id not in _DONE:
         batch = [case] if case.serial else \
-            [c for c in CASES if c.group == case.group and not c.serial and c.id not in _DONE][:BATCH]
+            [c for c in CASES if c.group == case.group and not c.serial and c.id not in _RUN][:BATCH]
+        _RUN.update(c.id for c in batch)
         scenario.reach(sorted({s for c in batch for s in c.states}))
         with ThreadPoolExecutor(WORKERS) as pool:
             for c, outcome in zip(batch, pool.map(lambda c: run_case(c, scenario, both, workdir), batch), strict=True):
