@@ -24,6 +24,10 @@ def _run(first: int, last: int, step: int) -> Run:
     return (first, last, step if first != last else 1)
 
 
+def _first(run: Run) -> int:
+    return run[0]
+
+
 class IndexSet:
     """Ascending, distinct array task indices as runs of (first, last, step). Immutable
     and hashable, as a frozen dataclass would be."""
@@ -116,8 +120,15 @@ class IndexSet:
             yield from range(first, last + 1, step)
 
     def __contains__(self, index: object) -> bool:
-        return isinstance(index, int) and any(
-            first <= index <= last and (index - first) % step == 0 for first, last, step in self.runs)
+        from bisect import bisect_right  # here: ctld's, not the shims' start-up cost
+        # The runs ascend and do not overlap: only the last one starting at or before index may hold it.
+        if not isinstance(index, int):
+            return False
+        n = bisect_right(self.runs, index, key=_first) - 1
+        if n < 0:
+            return False
+        first, last, step = self.runs[n]
+        return index <= last and (index - first) % step == 0
 
     def first(self) -> int:
         return self.runs[0][0]

@@ -79,3 +79,34 @@ def test_a_task_split_out_of_its_array_still_counts_toward_its_throttle():
     decisions = schedule(world([task, rest], [node("n1", 4)]), 0)
     [(started, _)] = started_tasks(decisions)
     assert reasons(decisions)[rest.id if started == task.id else task.id] == "JobArrayTaskLimit"
+
+
+def test_many_refs_to_one_array_parse_its_pending_rest_once(monkeypatch):
+    """100,000 task refs in one Cancel or Hold (any user's: the lookup comes before the
+    permission check) parsed the named array's pending rest once each: an array of 500
+    scattered indices cost ctld 25 s of CPU per request. Now the rest is parsed once and
+    an index found by bisection."""
+    import random
+
+    from hpcq.ctld import arraytasks
+    from hpcq.indexset import IndexSet
+
+    random.seed(1)
+    rest = IndexSet.of(random.sample(range(1000), 500))
+    head = jobs_pb2.Job(id=7, array_job_id=7, array_tasks_pending=str(rest))
+
+    class Table:
+        def array_task(self, array_id, index):
+            return None
+
+        def get(self, job_id):
+            return head if job_id == 7 else None
+
+    parsed = []
+    real_parse = IndexSet.parse.__func__
+    monkeypatch.setattr(IndexSet, "parse", classmethod(lambda cls, text: parsed.append(text) or real_parse(cls, text)))
+    arraytasks._pending.cache_clear()
+    found = [arraytasks.find(Table(), 7, i) for i in range(1000)]
+    assert len(parsed) == 1
+    assert [i for i, t in enumerate(found) if t is not None] == sorted(rest)
+    assert all(t.pending and t.job is head for t in found if t is not None)
