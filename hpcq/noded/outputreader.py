@@ -27,6 +27,8 @@ from hpcq.noded import spool
 
 # The most one answer carries, whatever ctld asks: a follower holds one answer at a time.
 MAX_BYTES = 256 * 1024
+# No file reaches past this (off_t is signed), and os.pread cannot be asked for more.
+MAX_OFFSET = 2**63 - 1
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
@@ -62,6 +64,9 @@ def read_output(spool_dir: Path, request: nodes_pb2.ReadOutput) -> nodes_pb2.Out
         return reply
     stdout, stderr = paths
     path = (stderr or stdout) if request.stderr else stdout   # no stderr file: stderr went to stdout's
+    if request.offset > MAX_OFFSET:
+        reply.error = f"{path}: offset {request.offset} is beyond the end of any file"
+        return reply
     try:
         reply.data = _read(path, record.get("uid", os.geteuid()), record.get("gid", os.getegid()), request.offset,
                            min(request.max_bytes or MAX_BYTES, MAX_BYTES))

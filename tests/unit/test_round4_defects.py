@@ -3,6 +3,7 @@ allocations, live output, mail, array task refs, submit keys), kept fixed: the p
 from __future__ import annotations
 
 import asyncio
+import os
 
 from hpcq.api import jobs_pb2, nodes_pb2
 from hpcq.ctld import allocations
@@ -110,3 +111,21 @@ def test_many_refs_to_one_array_parse_its_pending_rest_once(monkeypatch):
     assert len(parsed) == 1
     assert [i for i, t in enumerate(found) if t is not None] == sorted(rest)
     assert all(t.pending and t.job is head for t in found if t is not None)
+
+
+def test_an_output_offset_past_any_file_is_an_answer_not_a_traceback(tmp_path):
+    """`Jobs.Output` with offset 2^63 (a uint64 on the wire): os.pread raised OverflowError
+    in noded, which logged a traceback per request and never answered; the follower hung
+    30 s and was told the node did not answer. Now noded answers with an error."""
+    from hpcq.noded import outputreader, spool
+
+    out = tmp_path / "slurm-5.out"
+    out.write_bytes(b"one\n")
+    spool.prepare(tmp_path / "spool")
+    directory = spool.attempt_dir(tmp_path / "spool", 5, 0)
+    spool.make_attempt_dir(directory)
+    spool.write_json(directory.supervisor, {"pid": 1, "output": [str(out), None], "uid": os.geteuid(),
+                                            "gid": os.getegid()})
+    for offset in (2**63, 2**64 - 1):
+        got = outputreader.read_output(tmp_path / "spool", nodes_pb2.ReadOutput(request_id=1, job_id=5, offset=offset))
+        assert (got.data, got.request_id) == (b"", 1) and "beyond the end of any file" in got.error
