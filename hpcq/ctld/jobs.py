@@ -170,6 +170,9 @@ def check_update_fields(fields: Iterable[str]) -> list[str]:
     for i, path in enumerate(paths):
         if path.partition(".")[0] == "array" and path != "array.max_running":
             raise InvalidArgument("BAD_FIELD", f"fields[{i}]: {path!r} cannot be changed (only array.max_running)")
+        if path == "allocation":   # a batch job made one would hold its CPUs, with no client, until its walltime
+            raise InvalidArgument("BAD_FIELD", f"fields[{i}]: 'allocation' cannot be changed (an allocation is made "
+                                  "only through Jobs.Allocate)")
     return paths
 
 

@@ -129,3 +129,18 @@ def test_an_output_offset_past_any_file_is_an_answer_not_a_traceback(tmp_path):
     for offset in (2**63, 2**64 - 1):
         got = outputreader.read_output(tmp_path / "spool", nodes_pb2.ReadOutput(request_id=1, job_id=5, offset=offset))
         assert (got.data, got.request_id) == (b"", 1) and "beyond the end of any file" in got.error
+
+
+def test_an_update_cannot_turn_a_batch_job_into_an_allocation_or_back():
+    """Update(fields=["allocation"]) made a queued batch job an allocation no client holds:
+    its script never ran and its node held its CPUs until its walltime (for ever without
+    one), what Submit refuses (allocations.check_submitted)."""
+    import pytest
+
+    from hpcq.ctld import jobs as jobrules
+    from hpcq.ctld.errors import InvalidArgument
+
+    for fields in (["allocation"], ["name", "allocation"]):
+        with pytest.raises(InvalidArgument, match="'allocation' cannot be changed"):
+            jobrules.check_update_fields(fields)
+    assert jobrules.check_update_fields(["name", "walltime_seconds"]) == ["name", "walltime_seconds"]
