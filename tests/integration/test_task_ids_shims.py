@@ -109,6 +109,11 @@ def test_requeue_runs_the_job_again(cluster, workdir):
     assert "    run_count = 2\n" in cluster.run("qstat", "-f", job).stdout
     cluster.run("scancel", job)
     wait_all_ended(cluster, job)
+    # sacct shows the job as it ended; -D first shows the run that was requeued, as Slurm.
+    assert cluster.run("sacct", "-X", "-n", "-P", "-o", "JobID,State", "-j", job).stdout.splitlines() == \
+        [f"{job}|CANCELLED by 0"]
+    assert cluster.run("sacct", "-D", "-X", "-n", "-P", "-o", "JobID,State", "-j", job).stdout.splitlines() == \
+        [f"{job}|REQUEUED", f"{job}|CANCELLED by 0"]
 
 
 def test_qalter_dependency_makes_a_job_wait(cluster, workdir):

@@ -144,3 +144,25 @@ def test_option_errors():
 def test_helpformat_lists_every_field():
     text = sacct.help_format()
     assert "JobIDRaw" in text and "TRESUsageOutTot" in text and len(text.split()) == len(sf.FIELDS)
+
+
+def test_duplicates_show_a_requeued_jobs_earlier_runs_as_slurm_does():
+    """Slurm 22.05 (checked on the anchor): after `scontrol requeue` of a running job, plain
+    sacct shows the job as it is now; sacct -D first shows the run that was requeued."""
+    requeued = job(51, pb.PENDING)
+    requeued.runs.add(attempt=1, state=pb.CANCELLED, signal=15, start_time=at("2026-11-23T13:01:00"),
+                      end_time=at("2026-11-23T13:01:05")).allocation.slices.add(node="n1", cpus=1)
+    requeued.steps.add(step_id=0, attempt=1, state=pb.COMPLETED, start_time=at("2026-11-23T13:01:01"),
+                       end_time=at("2026-11-23T13:01:02"), nodes=["n1"], tasks_per_node=[1], ntasks=1)
+    fields = sf.parse_fields("JobID,State,ExitCode,Start,NodeList")
+    assert sf.render([requeued], NOW, fields, parsable="P").splitlines() == [
+        "JobID|State|ExitCode|Start|NodeList",
+        "51|PENDING|0:0|Unknown|None assigned"]
+    assert sf.render([requeued], NOW, fields, parsable="P", duplicates=True).splitlines() == [
+        "JobID|State|ExitCode|Start|NodeList",
+        "51|REQUEUED|0:0|2026-11-23T13:01:00|n1",
+        "51.batch|CANCELLED|0:15|2026-11-23T13:01:00|n1",
+        "51.0|COMPLETED|0:0|2026-11-23T13:01:01|n1",
+        "51|PENDING|0:0|Unknown|None assigned"]
+    q = sacct.parse(["-D", "-j", "51"], NOW, user="root")
+    assert q.duplicates and q.job_ids == [51]

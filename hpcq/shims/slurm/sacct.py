@@ -61,6 +61,7 @@ class Query(Record):
     parsable: str = ""
     delimiter: str = "|"
     allocations_only: bool = False
+    duplicates: bool = False           # -D: a requeued job's earlier runs too, as REQUEUED records
     help: bool = False
     help_format: bool = False
     version: bool = False
@@ -155,6 +156,8 @@ def parse(argv: Sequence[str], now: float, *, user: str = "", root: bool | None 
             q.delimiter = value
         elif key == "X":
             q.allocations_only = True
+        elif key == "D":
+            q.duplicates = True
         elif key == "j":
             for item in values.split_list(value):
                 try:
@@ -262,7 +265,8 @@ def _named(q: Query, client: Client) -> list[jobs_pb2.Job]:
 
 def render(q: Query, jobs: Sequence[jobs_pb2.Job], now: float, cluster: str = "") -> str:
     return sf.render(jobs, now, sf.parse_fields(q.fields), header=q.header, parsable=q.parsable,
-                     delimiter=q.delimiter, allocations_only=q.allocations_only, cluster=cluster)
+                     delimiter=q.delimiter, allocations_only=q.allocations_only, cluster=cluster,
+                     duplicates=q.duplicates)
 
 
 def help_format() -> str:

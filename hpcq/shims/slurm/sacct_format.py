@@ -35,7 +35,7 @@ LONG_FIELDS = ("JobID,JobIDRaw,JobName,Partition,MaxVMSize,MaxVMSizeNode,MaxVMSi
                "TRESUsageOutMaxNode,TRESUsageOutMaxTask,TRESUsageOutAve,TRESUsageOutTot")
 
 
-class Row(namedtuple("Row", "job step record view", defaults=("", None, None))):
+class Row(namedtuple("Row", "job step record view requeued", defaults=("", None, None, False))):
     """One line of sacct: a job's allocation, its batch step (``step`` is "batch"), or
     one of its srun steps (``step`` is "0", "1", ...; `record` the step, `view` the job
     as that step saw it, for the fields a step shares with the batch step)."""
@@ -102,6 +102,8 @@ def state(row: Row) -> str:
         if job.state in (S.CANCELLED, S.TIMEOUT) or job.signal:
             return "CANCELLED"
         return states.slurm_name(job.state)
+    if row.requeued:
+        return "REQUEUED"
     if job.state == S.CANCELLED:
         return cancelled_by(job)
     return states.slurm_name(job.state)
@@ -113,6 +115,8 @@ def exit_code(row: Row) -> str:
     job = row.job
     if row.record is not None:
         return f"{row.record.exit_code}:{row.record.signal}"
+    if row.requeued:
+        return "0:0"
     if row.is_step or job.state not in (S.CANCELLED, S.TIMEOUT):
         return f"{job.exit_code}:{job.signal}"
     return f"{job.exit_code}:0"
@@ -400,15 +404,34 @@ def parse_fields(text: str) -> list[Column]:
     return columns
 
 
-def rows(jobs: Sequence[Job], *, allocations_only: bool = False) -> list[Row]:
+def run_view(job: Job, run: jobs_pb2.JobRun) -> Job:
+    """The job as it stood when an earlier run of it ended (Job.runs): that run's times,
+    outcome, nodes and usage."""
+    view = Job()
+    view.CopyFrom(job)
+    view.ClearField("runs")
+    view.attempt, view.state, view.reason = run.attempt, run.state, run.reason
+    view.start_time, view.end_time = run.start_time, run.end_time
+    view.exit_code, view.signal = run.exit_code, run.signal
+    view.allocation.CopyFrom(run.allocation)
+    view.cpu_seconds, view.max_rss_kb = run.cpu_seconds, run.max_rss_kb
+    view.user_cpu_seconds = view.system_cpu_seconds = 0.0   # a run's CPU is not split
+    return view
+
+
+def rows(jobs: Sequence[Job], *, allocations_only: bool = False, duplicates: bool = False) -> list[Row]:
     """The rows of these jobs: each job, then its batch step once it has run, then its
-    srun steps (those of its latest run)."""
+    srun steps (those of its latest run); with `duplicates` (sacct -D), each earlier run
+    of a requeued job first, as a REQUEUED record with its own steps."""
     out = []
     for job in jobs:
-        out.append(Row(job))
-        if not allocations_only and ran(job):
-            out.append(Row(job, "batch"))
-            out += [Row(job, str(s.step_id), s, step_view(job, s)) for s in job.steps if s.attempt == job.attempt]
+        runs = [run_view(job, run) for run in job.runs] if duplicates else []
+        for record in [*runs, job]:
+            out.append(Row(record, requeued=record is not job))
+            if not allocations_only and ran(record):
+                out.append(Row(record, "batch"))
+                out += [Row(record, str(s.step_id), s, step_view(record, s))
+                        for s in record.steps if s.attempt == record.attempt]
     return out
 
 
@@ -430,12 +453,13 @@ def cell(text: str, width: int, mark: str = "+", *, whole: bool = False) -> str:
 
 
 def render(jobs: Sequence[Job], now: float, columns: Sequence[Column], *, header: bool = True,
-           parsable: str = "", delimiter: str = "|", allocations_only: bool = False, cluster: str = "") -> str:
+           parsable: str = "", delimiter: str = "|", allocations_only: bool = False, cluster: str = "",
+           duplicates: bool = False) -> str:
     """The whole of sacct's output. `parsable` is "" (columns), "p" (``--parsable``: the
     delimiter after every field) or "P" (``--parsable2``: between fields)."""
     lines = []
     table = [[cluster if c.field.name == "Cluster" else c.value(row, now) for c in columns]
-             for row in rows(jobs, allocations_only=allocations_only)]
+             for row in rows(jobs, allocations_only=allocations_only, duplicates=duplicates)]
     names = [c.field.name for c in columns]
     if parsable:
         end = delimiter if parsable == "p" else ""
