@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
 Run = tuple[int, int, int]   # first, last (inclusive), step
+# The most indices a text of several parts may list: as many as ctld takes in one array
+# (hpcq/ctld/jobs.py MAX_ARRAY_TASKS).
+MAX_LISTED = 1_000_000
 
 
 def _run(first: int, last: int, step: int) -> Run:
@@ -107,6 +110,10 @@ class IndexSet:
             indices.append(_run(first, first + (last - first) // step * step, step))
         if len(indices) == 1:
             return cls(tuple(indices))
+        # Several parts are merged by listing their indices: `0-4294967295,5` listed 4 billion
+        # (ctld spent its memory and minutes of its loop on one submit). No more than an array may have.
+        if sum((last - first) // step + 1 for first, last, step in indices) > MAX_LISTED:
+            raise ValueError(f"array indices {text!r}: more than {MAX_LISTED} indices")
         return cls.of(i for first, last, step in indices for i in range(first, last + 1, step))
 
     def __len__(self) -> int:

@@ -144,3 +144,23 @@ def test_an_update_cannot_turn_a_batch_job_into_an_allocation_or_back():
         with pytest.raises(InvalidArgument, match="'allocation' cannot be changed"):
             jobrules.check_update_fields(fields)
     assert jobrules.check_update_fields(["name", "walltime_seconds"]) == ["name", "walltime_seconds"]
+
+
+def test_an_array_of_several_parts_is_never_listed_past_an_arrays_size():
+    """`--array=0-4294967295,5` (any user, one Submit): the parts were merged by listing
+    every index, 4 billion of them, in ctld's loop (5 million took a second of its CPU,
+    and 4 billion more memory than the machine has). Now such a text is refused before
+    anything is listed, in ctld and in the shims (tried here past the limit by little)."""
+    import pytest
+
+    from hpcq.ctld import jobs as jobrules
+    from hpcq.ctld.errors import InvalidArgument
+    from hpcq.indexset import MAX_LISTED, IndexSet
+    from hpcq.shims import jobrefs
+
+    with pytest.raises(InvalidArgument, match=r"BAD_ARRAY.*more than 1000000 indices"):
+        jobrules.array_tasks(jobs_pb2.JobSpec(array=jobs_pb2.ArraySpec(tasks=f"0-{MAX_LISTED},5")))
+    with pytest.raises(jobrefs.JobRefError):
+        jobrefs.parse_slurm(f"7_[0-{MAX_LISTED},5]", ranges=True)
+    assert len(IndexSet.parse(f"0-{MAX_LISTED - 2},{MAX_LISTED + 5}")) == MAX_LISTED
+    assert str(IndexSet.parse("1-3,4,7-9")) == "1-4,7-9"
