@@ -17,9 +17,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
 Run = tuple[int, int, int]   # first, last (inclusive), step
-# The most indices a text of several parts may list: as many as ctld takes in one array
-# (hpcq/ctld/jobs.py MAX_ARRAY_TASKS).
-MAX_LISTED = 1_000_000
+# The most indices parse() lists to merge a text's parts (some milliseconds of ctld's loop).
+MAX_LISTED = 100_000
 
 
 def _run(first: int, last: int, step: int) -> Run:
@@ -110,10 +109,14 @@ class IndexSet:
             indices.append(_run(first, first + (last - first) // step * step, step))
         if len(indices) == 1:
             return cls(tuple(indices))
-        # Several parts are merged by listing their indices: `0-4294967295,5` listed 4 billion
-        # (ctld spent its memory and minutes of its loop on one submit). No more than an array may have.
+        # Several parts are merged by listing their indices, which `0-4294967295,5` made 4 billion
+        # (ctld's memory and minutes of its loop, for one submit): parts too many to list are
+        # kept as they are when they do not overlap, and refused when they do.
         if sum((last - first) // step + 1 for first, last, step in indices) > MAX_LISTED:
-            raise ValueError(f"array indices {text!r}: more than {MAX_LISTED} indices")
+            runs = sorted(indices)
+            if any(runs[n][1] >= runs[n + 1][0] for n in range(len(runs) - 1)):
+                raise ValueError(f"array indices {text!r}: parts that overlap, with more than {MAX_LISTED} indices")
+            return cls(tuple(runs))
         return cls.of(i for first, last, step in indices for i in range(first, last + 1, step))
 
     def __len__(self) -> int:

@@ -146,11 +146,13 @@ def test_an_update_cannot_turn_a_batch_job_into_an_allocation_or_back():
     assert jobrules.check_update_fields(["name", "walltime_seconds"]) == ["name", "walltime_seconds"]
 
 
-def test_an_array_of_several_parts_is_never_listed_past_an_arrays_size():
+def test_an_array_of_several_parts_is_never_listed_past_a_bound():
     """`--array=0-4294967295,5` (any user, one Submit): the parts were merged by listing
     every index, 4 billion of them, in ctld's loop (5 million took a second of its CPU,
-    and 4 billion more memory than the machine has). Now such a text is refused before
-    anything is listed, in ctld and in the shims (tried here past the limit by little)."""
+    4 billion more memory than the machine has). Now parts beyond MAX_LISTED indices are
+    kept as runs when they do not overlap, refused when they do, in ctld and the shims."""
+    import time
+
     import pytest
 
     from hpcq.ctld import jobs as jobrules
@@ -158,9 +160,15 @@ def test_an_array_of_several_parts_is_never_listed_past_an_arrays_size():
     from hpcq.indexset import MAX_LISTED, IndexSet
     from hpcq.shims import jobrefs
 
-    with pytest.raises(InvalidArgument, match=r"BAD_ARRAY.*more than 1000000 indices"):
+    started = time.process_time()
+    with pytest.raises(InvalidArgument, match=r"BAD_ARRAY.*more than 1000000 tasks"):
+        jobrules.array_tasks(jobs_pb2.JobSpec(array=jobs_pb2.ArraySpec(tasks="10-4294967295,5")))
+    with pytest.raises(InvalidArgument, match=r"BAD_ARRAY.*parts that overlap"):
         jobrules.array_tasks(jobs_pb2.JobSpec(array=jobs_pb2.ArraySpec(tasks=f"0-{MAX_LISTED},5")))
     with pytest.raises(jobrefs.JobRefError):
-        jobrefs.parse_slurm(f"7_[0-{MAX_LISTED},5]", ranges=True)
-    assert len(IndexSet.parse(f"0-{MAX_LISTED - 2},{MAX_LISTED + 5}")) == MAX_LISTED
-    assert str(IndexSet.parse("1-3,4,7-9")) == "1-4,7-9"
+        jobrefs.parse_slurm("7_[0-4294967295,5000000000]", ranges=True)
+    apart = IndexSet.parse("900000-999999,5,0-2")
+    assert time.process_time() - started < 1.0      # nothing was listed
+    assert apart.runs == ((0, 2, 1), (5, 5, 1), (900000, 999999, 1)) and len(apart) == 100_004
+    assert 5 in apart and 6 not in apart and str(apart) == "0-2,5,900000-999999"
+    assert str(IndexSet.parse("1-3,4,7-9")) == "1-4,7-9"         # few: listed and merged as before
