@@ -224,6 +224,15 @@ class JobConfinement:
         self.made: list[str] = []
 
     @classmethod
+    def left_by(cls, enforcement: Enforcement, job_id: int, attempt: int, pid: int) -> JobConfinement | None:
+        """The cgroups a supervisor `pid` that is gone made for a job attempt, whatever
+        limits it had (None without cgroups): what the job left running to kill, and remove."""
+        if enforcement.kind == AFFINITY:
+            return None
+        limits = {**enforcement.job_limits(job_id, attempt, [], 0), "devices_denied": True}
+        return cls.made_by(limits, pid)
+
+    @classmethod
     def made_by(cls, limits: dict[str, Any], pid: int) -> JobConfinement:
         """The confinement process `pid` made with these limits (to kill what is left in it and remove it)."""
         confinement = cls(limits, pid)
@@ -331,6 +340,18 @@ class JobConfinement:
                 except OSError:
                     os.sched_yield()
         self.made.clear()
+
+
+async def clear_out(confinement: JobConfinement) -> None:
+    """In noded: kill what is left in a confinement whose owner is gone (a step's helper,
+    a lost supervisor), wait until it is empty, remove it."""
+    import asyncio  # noded's, not the supervisor's: a supervisor never runs this
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5.0
+    while confinement.processes() and loop.time() < deadline:
+        confinement.kill_all()
+        await asyncio.sleep(0.01)
+    confinement.remove()
 
 
 def job_cgroups(bases: dict[str, str], job_id: int, attempt: int, supervisor_pid: int) -> dict[str, str]:

@@ -66,6 +66,7 @@ class JobRunner:
         # launch seq -> attempt, for the jobs this launcher started that have not ended yet
         self._running_by_seq: dict[int, _Attempt] = {}
         self._seq = 0
+        self._clearing: set[asyncio.Task[None]] = set()   # lost supervisors' cgroups being emptied
 
     # --- life ------------------------------------------------------------------------
 
@@ -326,9 +327,12 @@ class JobRunner:
                 start_time=record.get("start_time", 0), session_id=record.get("session_id", 0))
             return
         status = spool.read_json(directory.status)  # read after it is gone: it may have just ended
-        attempt.outcome = outcome_from_json(status) if status else self._failed(
-            directory, "supervisor lost", start_time=record.get("start_time", 0),
-            session_id=record.get("session_id", 0))
+        if status:
+            attempt.outcome = outcome_from_json(status)
+            return
+        attempt.outcome = self._failed(directory, "supervisor lost", start_time=record.get("start_time", 0),
+                                       session_id=record.get("session_id", 0))
+        self._clear_out_lost(directory, record.get("pid", 0))
 
     def _watch(self, attempt: _Attempt, supervisor: dict[str, Any]) -> bool:
         """Listen for the supervisor's end on a pidfd; False if it has already ended.
@@ -373,12 +377,28 @@ class JobRunner:
         if status is None:
             attempt.outcome = self._failed(attempt.dir, "supervisor lost", start_time=attempt.outcome.start_time,
                                            session_id=attempt.outcome.session_id)
+            self._clear_out_lost(attempt.dir, attempt.supervisor_pid)
         else:
             attempt.outcome = outcome_from_json(status)
         if attempt.start_handed_out:
             self.on_finished(_copy(attempt.outcome))
         else:
             attempt.end_held = True
+
+    def _clear_out_lost(self, directory: spool.AttemptDir, supervisor_pid: int) -> None:
+        """A job whose supervisor was lost is reported FAILED, and its CPUs go to others:
+        whatever it left running in its cgroup is killed, and the cgroup removed (without
+        cgroups its processes are beyond reach; they are the subreaper's no longer)."""
+        if self.enforcement is None or supervisor_pid <= 0:
+            return
+        left = enforce.JobConfinement.left_by(self.enforcement, directory.job_id, directory.attempt, supervisor_pid)
+        if left is None or not left.made:
+            return
+        log.warning("job %s attempt %s: its supervisor was lost; killing what it left in its cgroup",
+                    directory.job_id, directory.attempt)
+        task = asyncio.get_running_loop().create_task(enforce.clear_out(left))
+        self._clearing.add(task)
+        task.add_done_callback(self._clearing.discard)
 
     @staticmethod
     def _failed(directory: spool.AttemptDir, reason: str, **fields: Any) -> nodes_pb2.JobOutcome:

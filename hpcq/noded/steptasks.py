@@ -96,7 +96,7 @@ class StepTasks:
             self._helpers.pop(key, None)
             self._early.pop(key, None)
             if limits and helper is not None:
-                await _end_the_rest(enforce.JobConfinement.made_by(limits, helper.pid))
+                await enforce.clear_out(enforce.JobConfinement.made_by(limits, helper.pid))
         tasks = [jobs_pb2.TaskExit(rank=r, node=self.node_name, wait_status=statuses.get(r, lost)) for r in ranks]
         self.report(nodes_pb2.StepTasksEnded(job_id=key[0], attempt=key[1], step_id=key[2], tasks=tasks))
 
@@ -109,16 +109,6 @@ class StepTasks:
             return None
         return e.job_limits(message.job.id, message.step.attempt, list(here.cpu_ids), here.mem_mb,
                             list(here.gpu_ids))
-
-
-async def _end_the_rest(confinement: enforce.JobConfinement) -> None:
-    """Kill what the step's tasks left in their cgroup, wait until it is empty, remove it."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 5.0
-    while confinement.processes() and loop.time() < deadline:
-        confinement.kill_all()
-        await asyncio.sleep(0.01)
-    confinement.remove()
 
 
 # -- the helper ---------------------------------------------------------------------------------

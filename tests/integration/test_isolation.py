@@ -2,8 +2,11 @@
 on this host (cgroup v1 as root here), real shims. One cluster for the module."""
 from __future__ import annotations
 
+import glob
+import json
 import os
 import re
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,6 +105,23 @@ def test_a_double_forked_daemon_does_not_survive_scancel(one_node: Cluster, work
     one_node.run("scancel", str(job))
     assert ended(one_node, job).startswith("CANCELLED")
     wait_until(lambda: not _processes(marker), timeout=10, what="the daemon to be gone")
+
+
+def test_a_job_whose_supervisor_is_killed_ends_failed_with_nothing_left_running(one_node: Cluster, work: Path):
+    """Its CPUs go to other jobs once it is reported FAILED: what it left in its cgroup
+    must not run on there, unaccounted."""
+    marker = f"{700 + os.getpid() % 1000}.{os.getpid()}"
+    job = sbatch(one_node, work, "--wrap", f"sleep {marker}")
+    record = one_node.home / "spool" / "node1" / "jobs" / f"{job}.1" / "supervisor.json"
+    wait_until(lambda: _processes(marker) and record.exists(), what="the job running")
+    supervisor = json.loads(record.read_text())["pid"]
+    cgroups = glob.glob(f"/sys/fs/cgroup/*/**/hpcq/job_{job}.1.{supervisor}", recursive=True)
+    assert len(cgroups) >= 3      # cpuset, memory, cpuacct
+    os.kill(supervisor, signal.SIGKILL)
+    assert ended(one_node, job) == "FAILED"
+    wait_until(lambda: not _processes(marker), timeout=10, what="the job's sleep to be killed")
+    wait_until(lambda: not any(Path(d).exists() for d in cgroups), timeout=10, what="its cgroups to go")
+    assert "its supervisor was lost" in one_node.log("node1")
 
 
 def test_sacct_shows_what_a_job_used(one_node: Cluster, work: Path):
