@@ -129,4 +129,5 @@ def test_squeue_j_of_an_array_shows_its_tasks(monkeypatch):
     out = fake.run(squeue.main, ["-j", "7", "-h", "-o", "%i %T"], slurm_world(monkeypatch), monkeypatch)
     assert out.stdout == "7_[3-5] PENDING\n7_1 RUNNING\n"
     out = fake.run(squeue.main, ["-j", "7", "-t", "all", "-h", "-o", "%i %T"], slurm_world(monkeypatch), monkeypatch)
-    assert out.stdout == "7_[3-5] PENDING\n7_1 RUNNING\n7_2 COMPLETED\n"
+    # squeue orders states by their compact names (CD before PD before R; tests/conformance).
+    assert out.stdout == "7_2 COMPLETED\n7_[3-5] PENDING\n7_1 RUNNING\n"

@@ -5,7 +5,6 @@ Widths, headers and spellings follow Slurm 22.05 (shared/compat/slurm/squeue_*.t
 """
 from __future__ import annotations
 
-import datetime
 import math
 import os
 import re
@@ -418,8 +417,7 @@ def slurm_time(seconds: float, now: float | None = None) -> str:
     t = time.localtime(seconds)
     if fmt == "relative":
         today = time.localtime(time.time() if now is None else now)
-        days = (datetime.date(t.tm_year, t.tm_mon, t.tm_mday) -
-                datetime.date(today.tm_year, today.tm_mon, today.tm_mday)).days
+        days = _day_number(t) - _day_number(today)
         if days == 0:
             fmt = "%H:%M:%S"
         elif days in (1, -1):
@@ -431,6 +429,12 @@ def slurm_time(seconds: float, now: float | None = None) -> str:
     elif "%" not in fmt:
         fmt = "%Y-%m-%dT%H:%M:%S"
     return time.strftime(fmt, t)
+
+
+def _day_number(t: time.struct_time) -> int:
+    """Days since the epoch of a local date (noon of it: no daylight-saving edge); the
+    commands import no datetime (tests/unit/test_startup_imports.py)."""
+    return int(time.mktime((t.tm_year, t.tm_mon, t.tm_mday, 12, 0, 0, 0, 0, -1)) // 86400)
 
 
 def long_header_time(now: float) -> str:
