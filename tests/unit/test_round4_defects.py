@@ -80,6 +80,11 @@ def test_a_task_split_out_of_its_array_still_counts_toward_its_throttle():
     decisions = schedule(world([task, rest], [node("n1", 4)]), 0)
     [(started, _)] = started_tasks(decisions)
     assert reasons(decisions)[rest.id if started == task.id else task.id] == "JobArrayTaskLimit"
+    # the array's throttle raised since the split (scontrol update ArrayTaskThrottle=4): the task follows it
+    raised = job(1, array="4-5", throttle=4, job_id=rest.id)
+    decisions = schedule(world([task, raised], [node("n1", 4, used_cpus=1)], running=(
+        running("n1", 1, ends=100, array_job_id=rest.id),)), 0)
+    assert sorted(started_tasks(decisions)) == sorted([(rest.id, 4), (rest.id, 5), (task.id, None)])
 
 
 def test_many_refs_to_one_array_parse_its_pending_rest_once(monkeypatch):

@@ -32,6 +32,8 @@ class Counters:
         self.jobs_per_queue: Counter[str] = Counter()
         self.cpus_per_queue: Counter[str] = Counter()
         self.array_running: Counter[int] = Counter()
+        # The throttle of each array with a pending rest: its split-out tasks follow it.
+        self.array_throttles: dict[int, int] = {}
         self.licenses_total = licenses
         self.licenses_used: Counter[str] = Counter()
         self.contended: set[str] = set()     # a higher job waits for this license: lower ones may not take it
@@ -56,7 +58,7 @@ class Counters:
             self.busy_names.add((user, name))
 
     def on_start(self, job: JobRequest, cpus: int) -> None:
-        array = _array_of(job)
+        array = self._array_of(job)
         self._count(job.queue, job.user, cpus, job.licenses, array[0] if array else None, job.name)
 
     @staticmethod
@@ -66,7 +68,7 @@ class Counters:
 
     def blocked(self, job: JobRequest, policy: QueuePolicy | None) -> str | None:
         """The limit that keeps one more task of this job from starting now, if any."""
-        array = _array_of(job)
+        array = self._array_of(job)
         if array is not None and array[1] and self.array_running[array[0]] >= array[1]:
             return ARRAY_TASKS
         cpus = job.nodes * job.cpus_per_node
@@ -101,7 +103,7 @@ class Counters:
         """The numbers behind a limit reason, for explain."""
         key = (job.queue, job.user)
         cpus = job.nodes * job.cpus_per_node
-        if reason == ARRAY_TASKS and (array := _array_of(job)) is not None:
+        if reason == ARRAY_TASKS and (array := self._array_of(job)) is not None:
             return f"array throttle %{array[1]}: {self.array_running[array[0]]} tasks running"
         if reason == USER_MAX_JOBS:
             return (f"user {job.user} runs {self.jobs_of_user[job.user]} jobs, max_running_jobs is "
@@ -129,7 +131,12 @@ class Counters:
                 for lic, n in sorted(job.licenses.items()))
         return ""
 
-
-def _array_of(job: JobRequest) -> tuple[int, int] | None:
-    """(the array's id, its throttle) of an array's pending rest or of one of its tasks."""
-    return (job.id, job.array.throttle) if job.array is not None else job.task_of
+    def _array_of(self, job: JobRequest) -> tuple[int, int] | None:
+        """(the array's id, its throttle) of an array's pending rest or of one of its tasks:
+        the rest's throttle while it has one (it may have been changed since the split)."""
+        if job.array is not None:
+            return job.id, job.array.throttle
+        if job.task_of is None:
+            return None
+        array_id, throttle = job.task_of
+        return array_id, self.array_throttles.get(array_id, throttle)

@@ -79,6 +79,7 @@ def _run_pass(snapshot: Snapshot, now: float, watch: int | None) -> PassResult:
     phases = snapshot.phases
     cluster = Cluster(snapshot.nodes, snapshot.running, queues, now)
     counters = limits.Counters(snapshot.running, snapshot.licenses, snapshot.user_limits)
+    counters.array_throttles = {job.id: job.array.throttle for job in snapshot.pending if job.array is not None}
     result = PassResult([])
     out = result.decisions
     blocked_queues: set[str] = set()
