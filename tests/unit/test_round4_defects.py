@@ -177,3 +177,23 @@ def test_an_array_of_several_parts_is_never_listed_past_a_bound():
     assert apart.runs == ((0, 2, 1), (5, 5, 1), (900000, 999999, 1)) and len(apart) == 100_004
     assert 5 in apart and 6 not in apart and str(apart) == "0-2,5,900000-999999"
     assert str(IndexSet.parse("1-3,4,7-9")) == "1-4,7-9"         # few: listed and merged as before
+
+
+def test_forgetting_a_big_submits_key_is_linear():
+    """Every SDK submit is keyed; archiving the 10,000 jobs of one submit looked up, for
+    each job, whether any other job of its key was left: 2 s of ctld's loop. Now each
+    key counts the jobs it has left."""
+    import time
+
+    from hpcq.ctld.submitkeys import SubmitKeys
+
+    keys = SubmitKeys()
+    keys.load([("ann k1", ",".join(str(i) for i in range(1, 10_001))), ("bob k1", "20000,20001")])
+    started = time.process_time()
+    assert keys.forget(range(1, 10_000)) == []
+    assert time.process_time() - started < 0.5
+    assert keys.answered("ann", "k1") is not None and len(keys) == 2
+    [gone] = keys.forget([10_000, 20_000, 77])
+    assert gone.key == "ann k1"
+    assert keys.answered("ann", "k1") is None and keys.answered("bob", "k1") == [20000, 20001]
+    assert len(keys.forget([20_001])) == 1 and len(keys) == 0
