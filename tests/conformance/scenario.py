@@ -37,7 +37,9 @@ SCRIPTS = {
     "completed": "true",
     "failed": "sleep 2\nexit 3",
     "dependency": "sleep 600",
-    "cancelled": "sleep 600",
+    # exec: scancel's SIGTERM reaches sleep itself. Through a shell, the script may end by
+    # the signal (0:15) or with the shell's 143, as the race goes, on either system.
+    "cancelled": "exec sleep 600",
     "running": "sleep 3000",
     "timeout": "sleep 600",
     "held": "sleep 600",
