@@ -10,11 +10,10 @@ takes over the array's own record, as the last task to start does.
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 from hpcq.api import jobs_pb2
-from hpcq.ctld.jobtable import JobTable
+from hpcq.ctld.jobtable import JobTable, pending_tasks
 from hpcq.ctld.scheduler import IndexSet
 from hpcq.ctld.scheduling import ArrayStarts
 from hpcq.ctld.store.writer import Put
@@ -38,16 +37,9 @@ def find(table: JobTable, array_id: int, index: int) -> TaskTarget | None:
         return TaskTarget(record, index, False)
     head = table.get(array_id)
     if head is not None and head.array_job_id == array_id and head.array_tasks_pending and \
-            index in _pending(head.array_tasks_pending):
+            index in pending_tasks(head.array_tasks_pending):
         return TaskTarget(head, index, True)
     return None
-
-
-@functools.lru_cache(maxsize=8)
-def _pending(text: str) -> IndexSet:
-    """An array's pending rest, parsed once for the many task refs one request may name
-    (100,000 refs to an array of scattered indices parsed it for 25 s of ctld's CPU)."""
-    return IndexSet.parse(text)
 
 
 def split(table: JobTable, head: jobs_pb2.Job, index: int) -> tuple[jobs_pb2.Job, list[Put]]:

@@ -94,7 +94,7 @@ def test_many_refs_to_one_array_parse_its_pending_rest_once(monkeypatch):
     an index found by bisection."""
     import random
 
-    from hpcq.ctld import arraytasks
+    from hpcq.ctld import arraytasks, jobtable
     from hpcq.indexset import IndexSet
 
     random.seed(1)
@@ -111,7 +111,7 @@ def test_many_refs_to_one_array_parse_its_pending_rest_once(monkeypatch):
     parsed = []
     real_parse = IndexSet.parse.__func__
     monkeypatch.setattr(IndexSet, "parse", classmethod(lambda cls, text: parsed.append(text) or real_parse(cls, text)))
-    arraytasks._pending.cache_clear()
+    jobtable.pending_tasks.cache_clear()
     found = [arraytasks.find(Table(), 7, i) for i in range(1000)]
     assert len(parsed) == 1
     assert [i for i, t in enumerate(found) if t is not None] == sorted(rest)
@@ -197,3 +197,31 @@ def test_forgetting_a_big_submits_key_is_linear():
     assert gone.key == "ann k1"
     assert keys.answered("ann", "k1") is None and keys.answered("bob", "k1") == [20000, 20001]
     assert len(keys.forget([20_001])) == 1 and len(keys) == 0
+
+
+def test_many_jobs_after_one_array_task_look_it_up_once_per_pass(tmp_path, monkeypatch):
+    """300 pending jobs `--dependency=afterok:A_7`, A a held array of scattered indices:
+    each scheduling pass parsed A's pending rest once per dependent job (10,000 of them
+    made every pass seconds long). Now a pass looks each target up once, and the parse is
+    shared with the task refs' (jobtable.pending_tasks)."""
+    from hpcq.ctld import jobs as jobrules
+    from hpcq.ctld import jobtable
+    from hpcq.indexset import IndexSet
+
+    c, store = make(tmp_path)
+    script = "#!/bin/sh\ntrue\n"
+    indices = ",".join(str(i) for i in range(0, 1000, 2) if i % 3)
+    try:
+        [array] = asyncio.run(c.submit("ann", [jobs_pb2.JobSpec(script=script, hold=True,
+                                                                array=jobs_pb2.ArraySpec(tasks=indices))]))
+        after = jobs_pb2.Dependency(kind=jobs_pb2.Dependency.AFTER_OK,
+                                    tasks=[jobs_pb2.Dependency.Task(array_job_id=array, task=4)])
+        ids = asyncio.run(c.submit("ann", [jobs_pb2.JobSpec(script=script, dependencies=[after])] * 300))
+    finally:
+        store.close()
+    parsed = []
+    real_parse = IndexSet.parse.__func__
+    monkeypatch.setattr(IndexSet, "parse", classmethod(lambda cls, text: parsed.append(text) or real_parse(cls, text)))
+    jobtable.pending_tasks.cache_clear()
+    phases = c.table.dependency_phases([jobrules.request(c.jobs[i]) for i in ids])
+    assert len(phases) == 1 and len(parsed) <= 1
