@@ -75,6 +75,8 @@ def test_another_users_output_is_refused_and_a_swapped_symlink_reads_nothing(sit
         assert "symbolic links" in stderr, stderr
     finally:
         _as(users, ALICE, site, "scancel", str(job))
+        for left in (out, home / "round4-out.txt.old"):
+            left.unlink(missing_ok=True)
 
 
 def test_a_task_split_out_of_its_array_keeps_the_arrays_throttle(site, users) -> None:
