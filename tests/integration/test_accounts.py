@@ -26,7 +26,8 @@ def test_a_users_accounts_and_shares(cluster, workdir):
     assert out.stdout == f"{me}|chem\n"
 
     out = cluster.run("sshare", "-U", "-P", "-n", "-o", "Account,User,RawShares,RawUsage")
-    assert out.stdout.splitlines() == [f"  chem|{me}|1|{_usage(cluster)}", f"  physics|{me}|2|{_usage(cluster)}"]
+    # -U: the users' lines alone, without the tree's indentation (the reference Slurm's sshare_U.txt)
+    assert out.stdout.splitlines() == [f"chem|{me}|1|{_usage(cluster)}", f"physics|{me}|2|{_usage(cluster)}"]
     table = cluster.run("sshare", "-a").stdout.splitlines()
     assert table[0].split() == ["Account", "User", "RawShares", "NormShares", "RawUsage", "EffectvUsage", "FairShare"]
     assert [line.split()[0] for line in table[2:]] == ["root", "chem", "chem", "physics", "physics"]
