@@ -209,10 +209,11 @@ def test_scontrol_update_of_a_task_and_a_job(capsys):
     assert update[4].attributes["dependency"] == "afterok:3"
 
 
-def test_scontrol_show_job_of_a_missing_task():          # scontrol show job 19_99 on Slurm 22.05
+def test_scontrol_show_job_of_a_missing_task(capsys):   # scontrol show job 19_99 on Slurm 22.05
     with pytest.raises(scontrol.ShimError) as e:
         scontrol.show_jobs(scontrol.parse(["show", "job", "5_1001"]), Recorder(array()), 10.0)
-    assert e.value.text == "Job 5_1001 not found"
+    assert (e.value.text, e.value.exit_code) == ("", 1)
+    assert capsys.readouterr().out == "Job 5_1001 not found\n"      # on stdout, as Slurm says it
 
 
 def test_squeue_j_selects_tasks_pending_and_started():

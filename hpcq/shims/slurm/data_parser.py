@@ -517,8 +517,8 @@ def _srun_steps(job: Job, now: float) -> list[Dict]:
     return out
 
 
-def sacct_job(job: Job, cluster: str, now: float) -> Dict:
-    """One element of ``sacct --json``'s ``jobs``: the job with its steps."""
+def sacct_job(job: Job, cluster: str, now: float, *, with_steps: bool = True) -> Dict:
+    """One element of ``sacct --json``'s ``jobs``: the job with its steps (none with -X)."""
     spec = job.spec
     _, group, _ = _uid_gid(job.user)
     ran = sacct_format.ran(job)
@@ -529,7 +529,7 @@ def sacct_job(job: Job, cluster: str, now: float) -> Dict:
     energy: list[tuple[str, int | None]] = [] if job.steps else [("energy", None)]
     allocated_tres = [(n, c) for n, c in allocated if n in ("cpu", "mem")] + energy + \
         [(n, c) for n, c in allocated if n not in ("cpu", "mem")]
-    steps = ([_batch_step(job, now)] if ran else []) + _srun_steps(job, now)
+    steps = (([_batch_step(job, now)] if ran else []) + _srun_steps(job, now)) if with_steps else []
     killed_by = job.cancelled_by if job.state == S.CANCELLED and job.cancelled_by else None
     return {
         "account": spec.account,

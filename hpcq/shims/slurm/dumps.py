@@ -46,6 +46,7 @@ def sinfo_text(kind: str, client: Client) -> str:
     return text(kind, data_parser.document("nodes", items))
 
 
-def sacct(kind: str, jobs: Sequence[jobs_pb2.Job], cluster: str, now: float) -> str:
-    items = [data_parser.sacct_job(job, cluster, now) for job in jobs]
+def sacct(kind: str, jobs: Sequence[jobs_pb2.Job], cluster: str, now: float, *, with_steps: bool = True) -> str:
+    """`with_steps` False: -X, the allocations alone."""
+    items = [data_parser.sacct_job(job, cluster, now, with_steps=with_steps) for job in jobs]
     return text(kind, data_parser.document("jobs", items, database=True))

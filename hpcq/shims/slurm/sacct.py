@@ -40,7 +40,7 @@ TABLE = OptionTable(
           "state": (":", "s"), "starttime": (":", "S"), "truncate": ("", "T"), "user": (":", "u"),
           "uid": (":", "u"), "verbose": ("", "v"), "version": ("", "V"), "wckeys": (":", "W"),
           "associations": (":", "x"), "allocations": ("", "X"), "usage": ("", "h"),
-          "json": ("::", "json"), "yaml": ("::", "yaml")})
+          "json": ("", "json"), "yaml": ("", "yaml")})
 _NOT_YET = {"c": "-c/--completion", "A": "-A/--accounts",
             "C": "-C/--constraints", "q": "-q/--qos", "W": "-W/--wckeys", "x": "-x/--associations",
             "i": "-i/--nnodes", "k": "-k/--timelimit-min", "K": "-K/--timelimit-max", "N": "-N/--nodelist"}
@@ -62,6 +62,8 @@ class Query(Record):
     delimiter: str = "|"
     allocations_only: bool = False
     duplicates: bool = False           # -D: a requeued job's earlier runs too, as REQUEUED records
+    steps: dict[int, set[str]] = {}    # -j N.batch, N.0: only these rows of job N (by its own id)
+    any_job: bool = False              # -j 0: every job, as no -j (slurmdbd's wildcard id)
     help: bool = False
     help_format: bool = False
     version: bool = False
@@ -164,6 +166,11 @@ def parse(argv: Sequence[str], now: float, *, user: str = "", root: bool | None 
                     ref = jobrefs.parse_slurm(item, steps=True)[0]      # a step selects its job
                 except jobrefs.JobRefError:
                     raise ShimError(f"{PROG}: fatal: {_bad_id(item)}", 1) from None
+                if ref.job_id == 0 and ref.task is None:
+                    q.any_job = True
+                    continue
+                if ref.step:
+                    q.steps.setdefault(ref.job_id, set()).add(ref.step)
                 if ref.task is None:
                     q.job_ids.append(ref.job_id)
                 else:
@@ -193,7 +200,7 @@ def parse(argv: Sequence[str], now: float, *, user: str = "", root: bool | None 
     is_root = os.geteuid() == 0 if root is None else root
     if not q.users and not q.all_users and not is_root:
         q.users = [user or submit_context.login_name()]          # as sacct: your own jobs unless -a
-    if q.start is None and not q.job_ids and not q.tasks and not q.states:
+    if q.start is None and not q.job_ids and not q.tasks and not q.states and not q.any_job:
         # "Default is 00:00:00 of the current day", unless -j or -s say which jobs.
         q.start = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
     return q
@@ -266,7 +273,7 @@ def _named(q: Query, client: Client) -> list[jobs_pb2.Job]:
 def render(q: Query, jobs: Sequence[jobs_pb2.Job], now: float, cluster: str = "") -> str:
     return sf.render(jobs, now, sf.parse_fields(q.fields), header=q.header, parsable=q.parsable,
                      delimiter=q.delimiter, allocations_only=q.allocations_only, cluster=cluster,
-                     duplicates=q.duplicates)
+                     duplicates=q.duplicates, steps=q.steps)
 
 
 def help_format() -> str:
@@ -284,7 +291,8 @@ def _show(argv: list[str], conn: Connection) -> int:
         sys.stdout.write(help_format())
         return 0
     if q.dump:
-        sys.stdout.write(dumps.sacct(q.dump, select(q, conn.client, now), conn.cluster, now))
+        sys.stdout.write(dumps.sacct(q.dump, select(q, conn.client, now), conn.cluster, now,
+                                     with_steps=not q.allocations_only))
         return 0
     jobs = select(q, conn.client, now)
     sys.stdout.write(render(q, jobs, now, conn.cluster))

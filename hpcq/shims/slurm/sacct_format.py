@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections import namedtuple
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from hpcq import hostlist, states, units
 from hpcq.api.lite import jobs_pb2
@@ -419,10 +419,15 @@ def run_view(job: Job, run: jobs_pb2.JobRun) -> Job:
     return view
 
 
-def rows(jobs: Sequence[Job], *, allocations_only: bool = False, duplicates: bool = False) -> list[Row]:
+def rows(jobs: Sequence[Job], *, allocations_only: bool = False, duplicates: bool = False,
+         steps: Mapping[int, set[str]] | None = None) -> list[Row]:
     """The rows of these jobs: each job, then its batch step once it has run, then its
     srun steps (those of its latest run); with `duplicates` (sacct -D), each earlier run
-    of a requeued job first, as a REQUEUED record with its own steps."""
+    of a requeued job first, as a REQUEUED record with its own steps. `steps` (sacct -j
+    N.batch): of job N, only the rows of these steps."""
+    if steps:
+        return [row for row in rows(jobs, allocations_only=allocations_only, duplicates=duplicates)
+                if row.job.id not in steps or row.step in steps[row.job.id]]
     out = []
     for job in jobs:
         runs = [run_view(job, run) for run in job.runs] if duplicates else []
@@ -454,12 +459,12 @@ def cell(text: str, width: int, mark: str = "+", *, whole: bool = False) -> str:
 
 def render(jobs: Sequence[Job], now: float, columns: Sequence[Column], *, header: bool = True,
            parsable: str = "", delimiter: str = "|", allocations_only: bool = False, cluster: str = "",
-           duplicates: bool = False) -> str:
+           duplicates: bool = False, steps: Mapping[int, set[str]] | None = None) -> str:
     """The whole of sacct's output. `parsable` is "" (columns), "p" (``--parsable``: the
     delimiter after every field) or "P" (``--parsable2``: between fields)."""
     lines = []
     table = [[cluster if c.field.name == "Cluster" else c.value(row, now) for c in columns]
-             for row in rows(jobs, allocations_only=allocations_only, duplicates=duplicates)]
+             for row in rows(jobs, allocations_only=allocations_only, duplicates=duplicates, steps=steps)]
     names = [c.field.name for c in columns]
     if parsable:
         end = delimiter if parsable == "p" else ""

@@ -441,15 +441,15 @@ def find_jobs(name: str, client: Client, now: float) -> list[jobs_pb2.Job]:
 
 def _not_shown(name: str, client: Client) -> ShimError:
     """Why ``show job NAME`` shows nothing, as Slurm 22.05 says it: a task the job does not
-    have is not found, a job it does not know an invalid id, and so is text that is no id."""
+    have is not found (said on stdout), a job it does not know an invalid id, and text that
+    is no id is refused before any job is loaded."""
     try:
         ref = jobrefs.parse_slurm(name)[0]
     except jobrefs.JobRefError:
-        if "_" in name:
-            return ShimError("scontrol_print_job error: Invalid job id specified", 1)
-        return ShimError("slurm_load_jobs error: Invalid job id specified", 1)
+        return ShimError("scontrol_print_job error: Invalid job id specified", 1)
     if ref.is_task and client.get([ref.job_id])[0]:
-        return ShimError(f"Job {name} not found", 1)
+        output.write(f"Job {name} not found")
+        return ShimError("", 1)
     return ShimError("slurm_load_jobs error: Invalid job id specified", 1)
 
 

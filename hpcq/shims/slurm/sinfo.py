@@ -42,7 +42,7 @@ TABLE = OptionTable(
           "nodes": (":", "n"), "Node": ("", "N"), "format": (":", "o"), "partition": (":", "p"),
           "responding": ("", "r"), "list-reasons": ("", "R"), "summarize": ("", "s"), "states": (":", "t"),
           "verbose": ("", "v"), "version": ("", "V"), "help": ("", "help"), "usage": ("", "usage"),
-          "json": ("::", "json"), "yaml": ("::", "yaml"), "Format": (":", "O"), "noconvert": ("", "noconvert"),
+          "json": ("", "json"), "yaml": ("", "yaml"), "Format": (":", "O"), "noconvert": ("", "noconvert"),
           "reservation": ("", "T"), "hide": ("", "hide"), "local": ("", "local"), "federation": ("", "federation")})
 
 # -t words and the hpcq states they name (sinfo accepts long and short spellings).

@@ -23,7 +23,6 @@ Usage: squeue [-A account] [--clusters names] [-i seconds] [--job jobid]
               [--reservation reservation] [--sort fields] [--start]
               [--step step_id] [-t states] [-u user_name] [--usage]
               [-L licenses] [-w nodes] [--federation] [--local] [--sibling]
-              [--json=data_parser] [--yaml=data_parser]
               [-ahjlrsv]"""
 TABLE = OptionTable(
     short="A:ahj:lL:n:o:O:p:q:rR:S:t:u:vVw:",
@@ -31,7 +30,7 @@ TABLE = OptionTable(
           "Format": (":", "O"), "jobs": ("::", "j"), "long": ("", "l"), "name": (":", "n"),
           "partition": (":", "p"), "sort": (":", "S"), "start": ("", "start"), "states": (":", "t"),
           "user": (":", "u"), "verbose": ("", "v"), "version": ("", "V"), "me": ("", "me"),
-          "help": ("", "help"), "usage": ("", "usage"), "json": ("::", "json"), "yaml": ("::", "yaml"),
+          "help": ("", "help"), "usage": ("", "usage"), "json": ("", "json"), "yaml": ("", "yaml"),
           "noconvert": ("", "noconvert"), "account": (":", "A"), "qos": (":", "q"), "licenses": (":", "L"),
           "reservation": (":", "R"), "nodelist": (":", "w"),
           # One cluster, nothing hidden: accepted, and nothing to do.
@@ -56,6 +55,7 @@ class Query(Record):
     job_ids: list[int] = []
     tasks: list[tuple[int, int]] = []    # array tasks N_i, by (array job id, index)
     unmatched: list[int] = []            # jobs named with a task part that names no task (N_x)
+    jobs_named: bool = False             # -j given, even empty (-j '': no job at all)
     users: list[str] = []
     partitions: list[str] = []
     names: list[str] = []
@@ -136,6 +136,7 @@ def parse(argv: Sequence[str], environ: dict[str, str] | None = None, user: str 
         elif key == "o":
             q.fmt, q.named_format, q.named = value or "", "", []
         elif key == "j":
+            q.jobs_named = True
             for item in values.split_list(value):
                 _add_job_id(q, item)
         elif key == "u":
@@ -155,7 +156,8 @@ def parse(argv: Sequence[str], environ: dict[str, str] | None = None, user: str 
         try:
             _add_job(q, jobrefs.parse_slurm(operand)[0])
         except jobrefs.JobRefError:
-            raise ShimError(f"squeue: error: Unrecognized option: {operand}\n{USAGE}", 1) from None
+            print(USAGE)         # as squeue: the usage on stdout, the complaint on stderr
+            raise ShimError(f"squeue: error: Unrecognized option: {operand}", 1) from None
     given = {key for key, _ in options}
     if q.long and "o" not in given:
         q.fmt = squeue_format.LONG_FORMAT
@@ -176,12 +178,16 @@ def _add_job_id(q: Query, item: str) -> None:
     """One -j item. As squeue, a step (N.0) names its job, and a task part that is no
     index (N_x, N_[1-2]) names none of the job's records (but the job is still looked up)."""
     try:
-        _add_job(q, jobrefs.parse_slurm(item, steps=True)[0])
+        ref = jobrefs.parse_slurm(item, steps=True)[0]
     except jobrefs.JobRefError:
         number, underscore, _ = item.partition("_")
         if not underscore or values.parse_uint(number, values.UINT64_MAX) is None:
             raise ShimError(f"squeue: error: Invalid job id: {item}", 1) from None
         q.unmatched.append(int(number))
+        return
+    if ref.job_id == 0:
+        raise ShimError(f"squeue: error: Invalid job id: {item}", 1)
+    _add_job(q, ref)
 
 
 def _add_job(q: Query, ref: jobrefs.JobRef) -> None:
@@ -217,6 +223,8 @@ def _wanted(job: jobs_pb2.Job, q: Query) -> bool:
 def select(q: Query, conn: Connection) -> list[jobs_pb2.Job]:
     if q.job_ids or q.tasks or q.unmatched:
         jobs = _named(q, conn)
+    elif q.jobs_named:
+        jobs = []            # -j with an empty list names no job
     else:
         jobs = conn.client.list(states=q.states, users=q.users, queues=q.partitions, names=q.names,
                                 include_finished=q.all_states)
