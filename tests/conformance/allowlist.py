@@ -59,7 +59,8 @@ def explain(case_id: str, reference: str, ours: str) -> str | None:
         if entry.whole:
             return entry.reason
     used = []
-    for entry in matching:
+    # Parts first: a part may span lines, which sorting them (any_order) would pull apart.
+    for entry in sorted(matching, key=lambda e: e.any_order):
         masked = entry.mask(reference), entry.mask(ours)
         if masked != (reference, ours):
             used.append(entry.reason)

@@ -23,7 +23,7 @@ Usage: squeue [-A account] [--clusters names] [-i seconds] [--job jobid]
               [--reservation reservation] [--sort fields] [--start]
               [--step step_id] [-t states] [-u user_name] [--usage]
               [-L licenses] [-w nodes] [--federation] [--local] [--sibling]
-              [-ahjlrsv]"""
+\t      [-ahjlrsv]"""     # sic: squeue's own usage starts its last line with a tab
 TABLE = OptionTable(
     short="A:ahj:lL:n:o:O:p:q:rR:S:t:u:vVw:",
     long={"all": ("", "a"), "array": ("", "r"), "noheader": ("", "h"), "format": (":", "o"),
