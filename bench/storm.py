@@ -89,8 +89,9 @@ def other_user(home: Path, cfg: config.Config, name: str) -> Client:
                                 key=people / f"{name}.key"), timeout=60)
 
 
-def _rpc_loops(socket: str, threads: int, until: float, counts: multiprocessing.Queue) -> None:
+def _rpc_loops(socket: str, threads: int, until: float, counts: multiprocessing.Queue, niceness: int) -> None:
     """One process of the storm: `threads` loops, each a List through the agent after the other."""
+    os.nice(niceness)
     done = [0, 0]   # lists answered, refused (shed or failed)
     lock = threading.Lock()
 
@@ -145,6 +146,9 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--samples", type=int, default=300, help="idle submits timed")
     parser.add_argument("--processes", action="store_true", help="real squeue commands instead of List calls")
+    parser.add_argument("--storm-nice", type=int, default=0, metavar="N",
+                        help="run the storm's client processes at this niceness: on a real cluster they run on "
+                             "login nodes, not on ctld's host, and this keeps their own CPU from being measured")
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="hpcq-bench-work.")
     metrics_port = free_port()
@@ -177,7 +181,7 @@ def main() -> int:
             else:
                 for first in range(0, args.loops, THREADS_PER_PROCESS):
                     p = multiprocessing.Process(target=_rpc_loops, args=(
-                        socket, min(THREADS_PER_PROCESS, args.loops - first), until, counts))
+                        socket, min(THREADS_PER_PROCESS, args.loops - first), until, counts, args.storm_nice))
                     p.start()
                     storm.append(p)
             time.sleep(min(2.0, args.seconds / 4))   # the storm at full strength before timing
