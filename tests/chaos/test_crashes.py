@@ -173,26 +173,29 @@ def test_a_burst_outlives_kills_of_noded_and_of_supervisors(make_cluster, workdi
         kill_hard(pid_of(cluster, "node1"))
         cluster.run("hpcqctl", "up", "--nodes", "1", "--cpus", "4")
 
-    def kill_supervisors(count: int) -> list[int]:
-        killed: list[int] = []
+    killed: list[int] = []
+
+    def kill_supervisors(count: int) -> bool:
+        """Kill supervisors until `count` in all are killed (quick jobs: few live at a time)."""
         for record in sorted(spool_jobs.glob("*/supervisor.json")):
+            if len(killed) == count:
+                break
             try:
                 pid = int(json.loads(record.read_text())["pid"])
-            except (OSError, ValueError, KeyError):
+                alive = pid > 0 and pid not in killed and psutil.Process(pid).name() == "hpcq-jobd"
+            except (OSError, ValueError, KeyError, psutil.Error):
                 continue  # being written, or gone
-            if pid > 0 and psutil.pid_exists(pid) and psutil.Process(pid).name() == "hpcq-jobd":
+            if alive:
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
-                if len(killed) == count:
-                    break
-        return killed
+        return len(killed) == count
 
     with cluster.client() as client:
         ids = client.submit([appending_job(ledger, workdir) for _ in range(total)])
     wait_until(lambda: ran() >= 40, timeout=120, interval=0.05, what="40 jobs to run")
     restart_noded()
-    killed = wait_until(lambda: kill_supervisors(2) if ran() >= 120 else None, timeout=120, interval=0.01,
-                        what="two supervisors to kill")
+    wait_until(lambda: ran() >= 120 and kill_supervisors(2), timeout=120, interval=0.01,
+               what="two supervisors to kill")
     wait_until(lambda: ran() >= 200, timeout=120, interval=0.05, what="200 jobs to run")
     restart_noded()
     jobs = wait_all_finished(cluster, ids, timeout=300)
