@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+TYPE_CHECKING = False   # typing and re are not imported at run time: see hpcq/protolite.py
+if TYPE_CHECKING:
+    from re import Match, Pattern
+
 UINT32_MAX = 2**32 - 1     # the largest count a JobSpec field holds
 UINT64_MAX = 2**64 - 1
 INT32_MAX = 2**31 - 1
@@ -63,3 +67,20 @@ def compress_indices(indices: Iterable[int]) -> str:
         parts.append(str(numbers[i]) if i == j else f"{numbers[i]}-{numbers[j]}")
         i = j + 1
     return ",".join(parts)
+
+
+def percent_pieces(text: str, piece: Pattern[str]) -> tuple[str, list[tuple[Match[str], str]]]:
+    """As squeue and sinfo split a -o format: the text before the first ``%``, then each
+    non-empty piece between two ``%`` (so ``%%`` is nothing), matched by `piece` (which
+    must match any text, if only emptily), with the piece itself."""
+    prefix, percent, rest = text.partition("%")
+    if not percent:
+        return text, []
+    found = []
+    for token in rest.split("%"):
+        if token:
+            m = piece.match(token)
+            assert m is not None
+            found.append((m, token))
+    return prefix, found
+

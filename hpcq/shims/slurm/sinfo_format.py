@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from hpcq import hostlist, units
 from hpcq.api.lite import admin_pb2
-from hpcq.shims import versions
+from hpcq.shims import values, versions
 from hpcq.shims.record import Record
 from hpcq.shims.slurm.squeue_format import Field, long_header_time
 
@@ -256,18 +256,8 @@ _TOKEN = re.compile(r"(\.?)(#|\d*)(.?)", re.S)
 
 
 def _tokens(text: str) -> tuple[str, list[tuple[re.Match[str], str]]]:
-    """As sinfo splits a format: the text before the first ``%``, then each non-empty
-    piece between two ``%``, parsed as ``[.][width|#]letter suffix``."""
-    prefix, percent, rest = text.partition("%")
-    if not percent:
-        return text, []
-    found = []
-    for token in rest.split("%"):
-        if token:
-            m = _TOKEN.match(token)
-            assert m is not None
-            found.append((m, token))
-    return prefix, found
+    """The pieces of a sinfo -o format, each parsed as ``[.][width|#]letter suffix``."""
+    return values.percent_pieces(text, _TOKEN)
 
 
 def _valid(m: re.Match[str], text: str) -> bool:

@@ -342,18 +342,8 @@ def _group(job: Job) -> tuple[str, str, str]:
 
 
 def _tokens(text: str) -> tuple[str, list[tuple[re.Match[str], str]]]:
-    """As squeue splits a format: the text before the first ``%``, then each non-empty
-    piece between two ``%`` (so ``%%`` is nothing), parsed as ``[.][width]letter suffix``."""
-    prefix, percent, rest = text.partition("%")
-    if not percent:
-        return text, []
-    found = []
-    for token in rest.split("%"):
-        if token:
-            m = _TOKEN.match(token)
-            assert m is not None
-            found.append((m, token))
-    return prefix, found
+    """The pieces of a squeue -o format, each parsed as ``[.][width]letter suffix``."""
+    return values.percent_pieces(text, _TOKEN)
 
 
 def parse_format(text: str) -> tuple[str, list[Field]]:
