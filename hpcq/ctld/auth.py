@@ -13,6 +13,7 @@ from enum import Enum
 
 from hpcq import pki, states
 from hpcq.api import admin_pb2, jobs_pb2
+from hpcq.ctld import listing
 from hpcq.pki import ASSERTED_USER_KEY
 
 
@@ -249,12 +250,12 @@ class ReadRules:
             return job
         return redacted(job) if view is View.PUBLIC else None
 
-    def copy_view(self, who: Caller, job: jobs_pb2.Job, into: jobs_pb2.Job) -> None:
-        """Copy into `into` what view_for gives of a job the caller may see: the copy a
-        reply needs anyway, redacted in place, so a List pays for one copy per job."""
-        into.CopyFrom(job)
-        if self.view(who, job) is View.PUBLIC:
-            redact(into)
+    def encoded_view(self, who: Caller, job: jobs_pb2.Job) -> bytes:
+        """What view_for gives of a job the caller may see, encoded as a List answer
+        carries it (hpcq.ctld.listing.encoded)."""
+        view = self.view_for(who, job)
+        assert view is not None, "a listing holds only jobs the caller may see"
+        return listing.encoded(view)
 
     def shares_for(self, who: Caller, reply: admin_pb2.ListSharesResponse,
                    accounts: Callable[[], Iterable[str]]) -> None:

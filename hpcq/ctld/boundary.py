@@ -24,6 +24,15 @@ from google.protobuf.message import DecodeError, Message
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
+class Encoded:
+    """A reply a servicer has serialized already (a shared List answer): sent as it is.
+    (Not a bytes subclass: grpc takes only bytes themselves from a serializer.)"""
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
 class Malformed:
     """A request whose bytes are not its message, and why."""
     __slots__ = ("reason",)
@@ -123,7 +132,10 @@ def add_servicers(server: grpc.aio.Server, servicers: Iterable[tuple[object, Ser
 
 
 def _handler(behaviour: Callable[..., Any], method: MethodDescriptor) -> grpc.RpcMethodHandler[Any, Any]:
-    serialize = message_factory.GetMessageClass(method.output_type).SerializeToString
+    to_string = message_factory.GetMessageClass(method.output_type).SerializeToString
+
+    def serialize(reply: Message | Encoded) -> bytes:
+        return reply.data if isinstance(reply, Encoded) else to_string(reply)
     if method.client_streaming:
         from_string = message_factory.GetMessageClass(method.input_type).FromString
         make = (grpc.stream_stream_rpc_method_handler if method.server_streaming
@@ -141,10 +153,10 @@ def _handler(behaviour: Callable[..., Any], method: MethodDescriptor) -> grpc.Rp
                                                     response_serializer=serialize)
 
     @functools.wraps(behaviour)
-    async def unary(request: Message | Malformed, context: Context) -> Message:
+    async def unary(request: Message | Malformed, context: Context) -> Message | Encoded:
         if isinstance(request, Malformed):
             await refuse(request, context)
-        reply: Message = await behaviour(request, context)
+        reply: Message | Encoded = await behaviour(request, context)
         return reply
     return grpc.unary_unary_rpc_method_handler(unary, request_deserializer=parse, response_serializer=serialize)
 

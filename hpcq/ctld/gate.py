@@ -8,7 +8,7 @@ import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any, Protocol, TypeVar
 
 import grpc
@@ -19,7 +19,7 @@ from hpcq.api import admin_pb2, jobs_pb2
 from hpcq.ctld import auth
 from hpcq.ctld.audit import AuditLog
 from hpcq.ctld.auth import Caller
-from hpcq.ctld.boundary import Context
+from hpcq.ctld.boundary import Context, Encoded
 from hpcq.ctld.errors import DomainError
 
 log = logging.getLogger("hpcq.ctld.server")   # its lines are the servicers'
@@ -29,6 +29,9 @@ QUEUED_READS = frozenset({"/hpcq.v1.Jobs/List", "/hpcq.v1.Jobs/Get", "/hpcq.v1.A
 MAX_IN_FLIGHT = 4096        # calls being handled at once (a submit awaiting its commit is one)
 MAX_WAITING_READS = 64      # queued reads waiting for their turn
 BUSY_READS_PER_SECOND = 20  # past this, or with reads waiting, ctld is being polled hard (Load.busy)
+READ_YIELD_SECONDS = 0.05   # the longest a queued read stands aside for other calls under way
+READS_BUSY_SHARE = 0.5      # queued reads start while the loop's thread is busy less than this share of the time
+BUSY_WINDOW_SECONDS = 0.2   # ... measured over the last one or two windows of this length
 RETRY_AFTER_KEY = "retry-after-ms"   # hpcq.transport.RETRY_AFTER_KEY: what the clients read
 
 
@@ -44,7 +47,14 @@ class Load:
     ctld answers every call on one event loop, and a List of a long queue holds it for
     milliseconds. Left alone, a storm of squeue polls puts hundreds of those ahead of a
     submit. So queued reads go one at a time, each after the loop has run whatever else
-    was ready (a submit, a node's report): a submit waits behind one read at most. Past
+    was ready (a submit, a node's report), and none starts while another call is under
+    way (for up to READ_YIELD_SECONDS): a submit waiting for its commit would otherwise
+    find a read in the loop at each step, and the store's thread would wait for the
+    interpreter lock behind it. A submit waits behind one read at most. And a read starts
+    only while the loop's thread has been busy less than READS_BUSY_SHARE of the recent
+    time (its CPU, grpc's work on each call included): a storm of polls, which always has
+    another read ready, would otherwise keep the loop busy all the time, and a call that
+    comes finds it free. Past
     MAX_WAITING_READS waiting reads, or MAX_IN_FLIGHT calls in all, a call is refused
     unread with RESOURCE_EXHAUSTED and the time to come back (its retry hint), which the
     clients honour (hpcq.transport.Retrying): cheaper than letting them time out."""
@@ -53,9 +63,13 @@ class Load:
         self.max_in_flight = max_in_flight
         self.max_waiting_reads = max_waiting_reads
         self.in_flight = 0
+        self.others_in_flight = 0   # calls under way that are not queued reads
+        self._no_others = asyncio.Event()
+        self._no_others.set()
         self.waiting_reads = 0
         self.shed = 0
         self._read_turn = asyncio.Lock()
+        self._busy_since = self._busy_last = (time.perf_counter(), time.thread_time())   # (wall, loop CPU) marks
         self._read_seconds = 0.005   # a moving average of a queued read's cost
         self._second = 0.0           # the second reads are being counted in, and its count
         self._reads_this_second = 0
@@ -85,7 +99,14 @@ class Load:
         self.in_flight += 1
         try:
             if not read:
-                yield
+                self.others_in_flight += 1
+                self._no_others.clear()
+                try:
+                    yield
+                finally:
+                    self.others_in_flight -= 1
+                    if not self.others_in_flight:
+                        self._no_others.set()
                 return
             self.waiting_reads += 1
             try:
@@ -94,6 +115,13 @@ class Load:
                 self.waiting_reads -= 1
             try:
                 await asyncio.sleep(0)   # what else was ready runs first
+                if self.others_in_flight:
+                    with suppress(TimeoutError):
+                        async with asyncio.timeout(READ_YIELD_SECONDS):
+                            await self._no_others.wait()
+                rest = self._rest_before_read()
+                if rest > 0:
+                    await asyncio.sleep(rest)
                 started = time.perf_counter()
                 self._count_read(started)
                 yield
@@ -102,6 +130,15 @@ class Load:
                 self._read_turn.release()
         finally:
             self.in_flight -= 1
+
+    def _rest_before_read(self) -> float:
+        """Seconds the loop should stay free of reads to be busy at most READS_BUSY_SHARE
+        of the time since the last window began (at most READ_YIELD_SECONDS)."""
+        wall, cpu = time.perf_counter(), time.thread_time()   # this is the loop's thread
+        if wall - self._busy_since[0] >= BUSY_WINDOW_SECONDS:
+            self._busy_last, self._busy_since = self._busy_since, (wall, cpu)
+        busy = cpu - self._busy_last[1]
+        return min(READ_YIELD_SECONDS, busy / READS_BUSY_SHARE - (wall - self._busy_last[0]))
 
     def _hint(self, reads_ahead: float) -> int:
         """Milliseconds until the reads ahead are likely done: 50 ms to 5 s."""
@@ -148,7 +185,7 @@ class Gated(Protocol):
 
 Servicer = TypeVar("Servicer", bound=Gated)
 Request = TypeVar("Request", bound=Message)
-Reply = TypeVar("Reply", bound=Message)
+Reply = TypeVar("Reply", bound=Message | Encoded)   # Encoded: a reply serialized already
 Handler = Callable[[Servicer, Caller, Request], Awaitable[Reply]]   # what a servicer here writes
 Method = Callable[[Servicer, Request, Context], Awaitable[Reply]]   # what grpc calls
 
@@ -198,7 +235,7 @@ def rpc(method: str, audited: str = "") -> Callable[[Handler[Servicer, Request, 
     return decorate
 
 
-def _audit_fields(request: Message, reply: Message) -> dict[str, Any]:
+def _audit_fields(request: Message, reply: Message | Encoded) -> dict[str, Any]:
     """What an audit line says of a call: the jobs or objects it named and what came of it."""
     fields: dict[str, Any] = {}
     if isinstance(reply, jobs_pb2.SubmitResponse):

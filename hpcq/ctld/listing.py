@@ -1,25 +1,24 @@
 """A List answer a page at a time, each page within a byte budget: whatever the history
 holds, no reply outgrows a message (the agent forwards a reply in one frame of at most
-wire.MAX_FRAME bytes; gRPC's limit is larger)."""
+wire.MAX_FRAME bytes; gRPC's limit is larger). A page is built as bytes, each job encoded
+once: shared answers (hpcq.ctld.listcache) are then sent without being parsed and
+written again."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from hpcq import wire
+from hpcq.api import jobs_pb2
 from hpcq.ctld.errors import InvalidArgument
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
-
-    from hpcq.api import jobs_pb2
-
-    RepeatedJobs = RepeatedCompositeFieldContainer[jobs_pb2.Job]
 
 # A quarter of a frame: room for the reply's other fields, and for one job larger than
 # the budget (a page always carries at least one job, or a List could never move on).
 PAGE_BYTES = wire.MAX_FRAME // 4
 _PER_JOB_OVERHEAD = 6   # the repeated field's tag and length prefix
+SLICE = 128             # jobs encoded between turns of the loop (about a millisecond's work)
+_JOBS_TAG = bytes([jobs_pb2.ListJobsResponse.DESCRIPTOR.fields_by_name["jobs"].number << 3 | 2])  # length-delimited
 
 
 def resume_after(page_token: str) -> int:
@@ -31,23 +30,56 @@ def resume_after(page_token: str) -> int:
     return int(page_token)
 
 
-def fill(page: RepeatedJobs, jobs: Iterable[jobs_pb2.Job], copy_view: Callable[[jobs_pb2.Job, jobs_pb2.Job], None],
-         *, size: int = 0, budget: int = PAGE_BYTES) -> str:
-    """Add to `page` (a reply's jobs) the views of `jobs`, in id order, that fit one page: at
-    most `size` of them (0: no count limit) and `budget` bytes. Returns the token of the next
-    page, "" after the last. `copy_view(job, into)` writes a job as the caller may see it."""
+@dataclass
+class Page:
+    """One page of a List answer, its jobs already encoded as the reply carries them."""
+    ids: list[int] = field(default_factory=list)
+    chunks: list[bytes] = field(default_factory=list)   # each job's field element (encoded())
+    next_page_token: str = ""                            # "" after the last page
+
+    def reply(self, cluster: str, chunks: list[bytes] | None = None) -> bytes:
+        """The ListJobsResponse's bytes (with `chunks` in place of the page's own)."""
+        head = jobs_pb2.ListJobsResponse(cluster=cluster, next_page_token=self.next_page_token)
+        return head.SerializeToString() + b"".join(self.chunks if chunks is None else chunks)
+
+
+def encoded(job: jobs_pb2.Job) -> bytes:
+    """A job as one element of a ListJobsResponse's `jobs` is written: its tag, length
+    and body. Concatenated after the reply's other fields, they parse as the reply."""
+    body = job.SerializeToString()
+    return _JOBS_TAG + _varint(len(body)) + body
+
+
+async def page_of(jobs: Sequence[jobs_pb2.Job], encode: Callable[[jobs_pb2.Job], bytes], *, size: int = 0,
+                  budget: int = PAGE_BYTES) -> Page:
+    """The page of `jobs` (in id order; `encode` writes one as the caller may see it) that
+    fits at most `size` of them (0: no count limit) and `budget` bytes. The loop runs other
+    work between slices of SLICE jobs: a long queue's listing must not hold a submit up."""
+    page = Page()
     used = 0
-    for job in jobs:
-        if size and len(page) == size:
-            return str(page[-1].id)
-        shown = page.add()
-        copy_view(job, shown)
-        cost = shown.ByteSize() + _PER_JOB_OVERHEAD
-        if used and used + cost > budget:
-            del page[-1]
-            return str(page[-1].id)
-        used += cost
-    return ""
+    for i, job in enumerate(jobs):
+        if i and not i % SLICE:
+            await asyncio.sleep(0)
+        if size and len(page.ids) == size:
+            page.next_page_token = str(page.ids[-1])
+            break
+        chunk = encode(job)
+        if used and used + len(chunk) > budget:
+            page.next_page_token = str(page.ids[-1])
+            break
+        used += len(chunk)
+        page.ids.append(job.id)
+        page.chunks.append(chunk)
+    return page
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
 
 
 def answer_get(reply: jobs_pb2.GetJobsResponse, job_ids: Sequence[int],

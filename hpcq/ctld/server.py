@@ -16,7 +16,7 @@ from hpcq.ctld import jobs as jobrules
 from hpcq.ctld import steps as steprules
 from hpcq.ctld.allocations import Allocations, check_submitted
 from hpcq.ctld.auth import Caller
-from hpcq.ctld.boundary import Context
+from hpcq.ctld.boundary import Context, Encoded
 from hpcq.ctld.controller import Controller
 from hpcq.ctld.errors import DomainError, InvalidArgument, NotFound
 from hpcq.ctld.gate import Gate, rpc
@@ -37,7 +37,7 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
         self.gate = gate
         self.reads = auth.ReadRules.from_config(controller.config.ctld.private_data)
         self.allocations = Allocations(controller)
-        self.listings = Listings(controller.watchers, self.reads, self._list, controller.get)
+        self.listings = Listings(controller.watchers, self.reads, self._list, controller.get, controller.cluster)
 
     @rpc("/hpcq.v1.Jobs/Submit", audited="submit")
     async def Submit(self, who: Caller, request: jobs_pb2.SubmitRequest) -> jobs_pb2.SubmitResponse:
@@ -63,17 +63,14 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
         return reply
 
     @rpc("/hpcq.v1.Jobs/List")
-    async def List(self, who: Caller, request: jobs_pb2.ListJobsRequest) -> jobs_pb2.ListJobsResponse:
+    async def List(self, who: Caller, request: jobs_pb2.ListJobsRequest) -> Encoded:
         # A storm of polls shares recent answers.
-        return self.listings.answer(who, request, busy=self.gate.load.busy)
+        return await self.listings.answer(who, request, busy=self.gate.load.busy)
 
-    def _list(self, who: Caller, request: jobs_pb2.ListJobsRequest) -> jobs_pb2.ListJobsResponse:
+    async def _list(self, who: Caller, request: jobs_pb2.ListJobsRequest) -> listing.Page:
         after, visible = listing.resume_after(request.page_token), self.reads.visible(who)
         jobs = sorted((j for j in self.c.list(request) if j.id > after and visible(j)), key=_job_id)
-        reply = jobs_pb2.ListJobsResponse(cluster=self.c.cluster)
-        reply.next_page_token = listing.fill(reply.jobs, jobs, functools.partial(self.reads.copy_view, who),
-                                             size=request.page_size)
-        return reply
+        return await listing.page_of(jobs, functools.partial(self.reads.encoded_view, who), size=request.page_size)
 
     async def Watch(self, request: jobs_pb2.WatchRequest, context: Context) -> AsyncIterator[jobs_pb2.JobEvent]:
         who = await self.gate.admit(context, "/hpcq.v1.Jobs/Watch")

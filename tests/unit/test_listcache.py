@@ -18,22 +18,22 @@ class World:
         self.reads = auth.ReadRules.from_config(private)
         self.computed = []
         self.now = [0.0]
-        self.listings = Listings(self.c.watchers, self.reads, self.compute, self.c.get, clock=lambda: self.now[0])
+        self.listings = Listings(self.c.watchers, self.reads, self.compute, self.c.get, "c",
+                                 clock=lambda: self.now[0])
 
-    def compute(self, who, request):
+    async def compute(self, who, request):
         """As the List servicer computes an answer."""
         self.computed.append(who.name)
         visible = self.reads.visible(who)
         jobs = sorted((j for j in self.c.list(request) if visible(j)), key=operator.attrgetter("id"))
-        reply = jobs_pb2.ListJobsResponse()
-        reply.next_page_token = listing.fill(reply.jobs, jobs, functools.partial(self.reads.copy_view, who))
-        return reply
+        return await listing.page_of(jobs, functools.partial(self.reads.encoded_view, who))
 
     def submit(self, user, n=1):
         return asyncio.run(self.c.submit(user, [jobs_pb2.JobSpec(script=SCRIPT, hold=True)] * n))
 
     def list(self, who, busy=True):
-        return self.listings.answer(who, jobs_pb2.ListJobsRequest(), busy=busy)
+        answer = asyncio.run(self.listings.answer(who, jobs_pb2.ListJobsRequest(), busy=busy))
+        return jobs_pb2.ListJobsResponse.FromString(answer.data)
 
 
 ALICE, BOB, CAROL = Caller("alice", "user"), Caller("bob", "user"), Caller("carol", "user")

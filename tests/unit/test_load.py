@@ -1,10 +1,11 @@
 """ctld's load gate: queued reads take turns behind other work, and a saturated ctld
 sheds calls with a retry hint instead of letting them time out."""
 import asyncio
+import time
 
 import pytest
 
-from hpcq.ctld.gate import Load, Overloaded
+from hpcq.ctld.gate import BUSY_WINDOW_SECONDS, READ_YIELD_SECONDS, READS_BUSY_SHARE, Load, Overloaded
 
 LIST = "/hpcq.v1.Jobs/List"
 SUBMIT = "/hpcq.v1.Jobs/Submit"
@@ -58,3 +59,50 @@ def test_past_the_bound_of_calls_in_flight_everything_is_shed():
             pass
     asyncio.run(main())
     assert load.in_flight == 0
+
+
+def test_a_read_stands_aside_while_another_call_is_under_way():
+    load, order = Load(), []
+
+    async def submit():
+        async with load.call(SUBMIT):
+            order.append("submit started")
+            for _ in range(5):   # awaiting its commit: the loop turns, and no read starts
+                await asyncio.sleep(0)
+            order.append("submit done")
+
+    async def read():
+        async with load.call(LIST):
+            order.append("read")
+
+    async def main():
+        await asyncio.gather(submit(), read())
+    asyncio.run(main())
+    assert order == ["submit started", "submit done", "read"]
+
+
+def test_a_read_stands_aside_for_a_bounded_time_only():
+    load, order = Load(), []
+
+    async def main():
+        async def read():
+            async with load.call(LIST):
+                order.append("read")
+        async with load.call(SUBMIT):   # a call that outlasts the bound: the read goes anyway
+            await asyncio.wait_for(read(), READ_YIELD_SECONDS * 20)
+            order.append("submit done")
+    asyncio.run(main())
+    assert order == ["read", "submit done"]
+
+
+def test_reads_rest_while_the_loop_has_been_busier_than_its_share():
+    load = Load()
+    spin_until = time.thread_time() + BUSY_WINDOW_SECONDS   # the loop's thread busy for a whole window
+    while time.thread_time() < spin_until:
+        pass
+    rest = load._rest_before_read()
+    assert 0 < rest <= READ_YIELD_SECONDS
+    idle_from = time.perf_counter()
+    while time.perf_counter() - idle_from < BUSY_WINDOW_SECONDS / READS_BUSY_SHARE * 2:
+        time.sleep(0.01)   # idle (this is the thing being measured, not a synchronisation)
+    assert load._rest_before_read() <= 0

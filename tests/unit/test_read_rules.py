@@ -14,6 +14,7 @@ import pytest
 from hpcq import config
 from hpcq.api import admin_pb2, jobs_pb2, nodes_pb2
 from hpcq.ctld import auth, listing, server
+from hpcq.ctld.boundary import Encoded
 from hpcq.ctld.errors import InvalidArgument
 from hpcq.ctld.gate import Load
 from hpcq.ctld.nodes_state import NodeLink
@@ -117,12 +118,16 @@ def test_view_by_role_state_and_private_data(private, role, state):
     assert (view is None) is (expected is View.HIDDEN)
     if view is not None:
         assert (OWNER_MARK in str(view)) is (expected is View.FULL)
-        into = jobs_pb2.Job()
-        rules.copy_view(who, job, into)
-        assert into == view
+        reply = jobs_pb2.ListJobsResponse.FromString(rules.encoded_view(who, job))
+        assert list(reply.jobs) == [view]
 
 
 # -- the servicers, RPC by RPC ----------------------------------------------------------------
+
+def as_sent(reply) -> bytes:
+    """A reply's bytes as grpc sends them (a List answer is encoded already)."""
+    return reply.data if isinstance(reply, Encoded) else reply.SerializeToString()
+
 
 class Aborted(Exception):
     def __init__(self, code: grpc.StatusCode, details: str) -> None:
@@ -244,7 +249,7 @@ def _drivers(world: World):  # method -> (servicers -> awaitable answer)
 
     def unary(service: int, name: str, request):
         async def call(servicers):
-            return (await getattr(servicers[service], name)(request, Context())).SerializeToString()
+            return as_sent(await getattr(servicers[service], name)(request, Context()))
         return call
 
     async def step(servicers):
@@ -383,7 +388,8 @@ def test_private_data_hides_other_users_jobs_on_every_path(controllers, private)
 
         got = await jobs.Get(jobs_pb2.GetJobsRequest(job_ids=every), Context())
         assert sorted(got.unknown_ids) == sorted(hidden)
-        listed = await jobs.List(jobs_pb2.ListJobsRequest(include_finished=True), Context())
+        listed = jobs_pb2.ListJobsResponse.FromString(
+            as_sent(await jobs.List(jobs_pb2.ListJobsRequest(include_finished=True), Context())))
         assert {j.id for j in listed.jobs} == set(every + [world.bobs]) - set(hidden)
         acted = await jobs.Cancel(jobs_pb2.JobActionRequest(job_ids=every), Context())
         assert {r.job_id for r in acted.results if r.code == R.UNKNOWN_JOB} == set(hidden)
@@ -406,7 +412,8 @@ def test_private_data_hides_other_users_jobs_on_every_path(controllers, private)
         assert not set(events) & set(hidden) and world.bobs in events
 
         staff, _ = world.servicers(ROLES["operator"])
-        seen = await staff.List(jobs_pb2.ListJobsRequest(include_finished=True), Context())
+        seen = jobs_pb2.ListJobsResponse.FromString(
+            as_sent(await staff.List(jobs_pb2.ListJobsRequest(include_finished=True), Context())))
         assert len(seen.jobs) == len(c.jobs)
     asyncio.run(scenario())
 
@@ -450,27 +457,47 @@ def test_shares_for_trims_usage_to_the_callers_own():
 
 # -- List pages ---------------------------------------------------------------------------
 
+def page_of(jobs, **limits):
+    page = asyncio.run(listing.page_of(jobs, listing.encoded, **limits))
+    return page, jobs_pb2.ListJobsResponse.FromString(page.reply("c"))
+
+
 def test_a_list_page_stops_at_its_byte_budget_and_resumes_after_its_last_job():
     jobs = [jobs_pb2.Job(id=i, user="alice", spec=jobs_pb2.JobSpec(script="x" * 1000)) for i in range(1, 51)]
     seen, token, pages = [], "", 0
     while True:
         after = listing.resume_after(token)
-        page = jobs_pb2.ListJobsResponse()
-        token = listing.fill(page.jobs, [j for j in jobs if j.id > after], lambda job, into: into.CopyFrom(job),
-                             budget=5000)
-        assert page.ByteSize() <= 5000 and len(page.jobs) >= 1
-        seen += [j.id for j in page.jobs]
+        page, reply = page_of([j for j in jobs if j.id > after], budget=5000)
+        assert sum(map(len, page.chunks)) <= 5000 and len(reply.jobs) >= 1
+        assert list(reply.jobs) == [j for j in jobs if j.id in page.ids] and reply.cluster == "c"
+        assert reply.next_page_token == page.next_page_token
+        seen += [j.id for j in reply.jobs]
         pages += 1
+        token = page.next_page_token
         if not token:
             break
     assert seen == list(range(1, 51)) and pages == 13
 
 
+def test_a_long_listing_lets_the_loop_run_other_work_between_slices():
+    jobs = [jobs_pb2.Job(id=i) for i in range(1, 3 * listing.SLICE + 2)]
+    listed, other_ran_while_listing = [], []
+
+    async def main():
+        async def other():
+            other_ran_while_listing.append(not listed)
+        task = asyncio.ensure_future(other())
+        listed.append(await listing.page_of(jobs, listing.encoded))
+        await task
+    asyncio.run(main())
+    assert other_ran_while_listing == [True] and len(listed[0].ids) == len(jobs)
+
+
 def test_a_job_larger_than_the_budget_still_gets_a_page_of_its_own():
     jobs = [jobs_pb2.Job(id=i, spec=jobs_pb2.JobSpec(script="x" * 9000)) for i in (1, 2)]
-    page = jobs_pb2.ListJobsResponse()
-    assert listing.fill(page.jobs, jobs, lambda job, into: into.CopyFrom(job), budget=5000) == "1"
-    assert [j.id for j in page.jobs] == [1]
+    page, reply = page_of(jobs, budget=5000)
+    assert page.next_page_token == "1"
+    assert [j.id for j in reply.jobs] == [1]
 
 
 def test_a_get_answer_stops_at_its_byte_budget_and_names_the_ids_left_over():
@@ -483,8 +510,7 @@ def test_a_get_answer_stops_at_its_byte_budget_and_names_the_ids_left_over():
 
 def test_page_size_still_counts_jobs():
     jobs = [jobs_pb2.Job(id=i) for i in range(1, 6)]
-    page = jobs_pb2.ListJobsResponse()
-    assert listing.fill(page.jobs, jobs, lambda job, into: into.CopyFrom(job), size=2) == "2"
+    assert page_of(jobs, size=2)[0].next_page_token == "2"
     assert listing.resume_after("2") == 2 and listing.resume_after("") == 0
     for garbage in ("x", "-1", "1e3", "9" * 21, "²"):
         with pytest.raises(InvalidArgument, match="page_token"):
