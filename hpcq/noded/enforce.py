@@ -222,6 +222,7 @@ class JobConfinement:
         self.dirs = {c: f"{base}/{name}" for c, base in limits["bases"].items()
                      if c != V1_DEVICES or limits.get("devices_denied")}
         self.made: list[str] = []
+        self.own_cpus: set[int] | None = None   # affinity: the supervisor's own, to go back to
 
     @classmethod
     def left_by(cls, enforcement: Enforcement, job_id: int, attempt: int, pid: int) -> JobConfinement | None:
@@ -244,6 +245,7 @@ class JobConfinement:
         cpus, mem = self.limits["cpus"], self.limits["mem_bytes"]
         if self.kind == AFFINITY:
             if cpus:
+                self.own_cpus = os.sched_getaffinity(0)
                 os.sched_setaffinity(0, cpus)
             return
         for d in self.dirs.values():
@@ -286,7 +288,10 @@ class JobConfinement:
         self._move(self.dirs)
 
     def leave(self) -> None:
-        """Back to where the supervisor was: the job, started meanwhile, stays in."""
+        """Back to where the supervisor was (its next job may be given other CPUs): the
+        job, started meanwhile, stays in."""
+        if self.own_cpus is not None:
+            os.sched_setaffinity(0, self.own_cpus)
         self._move(self.limits["homes"])
 
     def _move(self, dirs: dict[str, str]) -> None:

@@ -1,12 +1,18 @@
-"""The per-job supervisor: runs in a process the launcher forked for one job attempt.
+"""The supervisor: a process the launcher forked, which runs job attempts one at a time.
 
-It detaches (own session, no inherited descriptors), records itself in the spool,
-prepares what the job needs (script, node file, TMPDIR, output files), starts the
-job, tells the launcher whether it started, then waits for it: walltime (TERM, grace, KILL),
-cancellation (SIGTERM from noded; grace in cancel.json), and at the end it kills
-whatever the job left behind, collects the usage and writes status.json. It never
-returns: the process ends with os._exit, so nothing of the launcher it was forked
-from (buffers, atexit handlers) runs twice.
+It detaches once (own session, no inherited descriptors). For each job attempt it is
+asked to run, it records itself in the spool, prepares what the job needs (script,
+node file, TMPDIR, output files), starts the job, tells the launcher whether it
+started, then waits for it: walltime (TERM, grace, KILL), cancellation (SIGTERM from
+noded, acted on only when the attempt it runs has a cancel.json: a late signal meant
+for its previous job must not end this one; grace in cancel.json), and at the end it
+kills whatever the job left behind, collects the usage and writes status.json. Then it
+tidies up (TMPDIR, cgroups) and tells the launcher it is free for another attempt; so
+the fork, the set-up and the exit of a supervisor are paid once for many jobs, while a
+kill -9 of one still takes only the job it runs. End of file on its request pipe (the
+launcher is gone, or has idle supervisors enough) ends it, after the job it runs. It
+never returns: the process ends with os._exit, so nothing of the launcher it was
+forked from (buffers, atexit handlers) runs twice.
 
 It carries out a plan noded made (hpcq.noded.plan), and does little else: every page
 of Python a forked process touches is a page copied, so the thinking happens in noded
@@ -24,7 +30,6 @@ import ctypes
 import fcntl
 import json
 import os
-import resource
 import select
 import signal
 import subprocess
@@ -41,7 +46,10 @@ if TYPE_CHECKING:
 _PR_SET_CHILD_SUBREAPER = 36
 _PR_SET_NAME = 15
 _REPORT_FD = 3
-_REQUEST_FD = 4   # a spare's: where its launch request comes
+_REQUEST_FD = 4   # where its launch requests come, a line each
+# Said to the launcher, which keeps it (noded never sees it), once a job attempt is over
+# and tidied up: this supervisor takes the next request.
+FREE = b"free\n"
 # The job is started through `sh -c` so that SLURM_TASK_PID can be its own pid, which
 # is known only in the process itself; exec keeps the pid, so the script has it too.
 _TRAMPOLINE = 'SLURM_TASK_PID=$$; export SLURM_TASK_PID; exec "$@"'
@@ -67,22 +75,37 @@ def _with_unnamed_variables(env: dict[str, str], argv: list[str]) -> list[str]:
 
 
 def supervise_when_asked(request_fd: int, report_fd: int) -> NoReturn:
-    """A supervisor forked ahead of its job (a spare, called in the launcher's freshly
-    forked child): it detaches and sets itself up, waits for its launch request on
-    `request_fd` (the seq, a space, the plan in JSON: hpcq.noded.launcher), then
-    supervises that job attempt to its end. End of file with nothing read: the launcher
-    is gone, and so is the spare."""
+    """A supervisor forked ahead of its jobs (called in the launcher's freshly forked
+    child): it detaches and sets itself up, then for each launch request on `request_fd`
+    (a line: the seq, a space, the plan in JSON: hpcq.noded.launcher) supervises that job
+    attempt to its end and says it is FREE. End of file: the launcher is gone, or wants
+    no more of this one."""
     try:
         wake_r = _detach(report_fd, request_fd)
-        chunks = []
-        while chunk := os.read(_REQUEST_FD, 1 << 16):
-            chunks.append(chunk)
-        os.close(_REQUEST_FD)
-        if chunks:
-            seq, _, plan = b"".join(chunks).partition(b" ")
-            _Supervisor(int(seq), json.loads(plan), _REPORT_FD, wake_r).run()
+        for request in _lines(_REQUEST_FD):
+            _drain(wake_r)  # signals that came while idle were meant for an earlier job
+            seq, _, plan = request.partition(b" ")
+            if not _Supervisor(int(seq), json.loads(plan), _REPORT_FD, wake_r).run():
+                break
+            with contextlib.suppress(OSError):  # the launcher is gone: the next read says so
+                os.write(_REPORT_FD, FREE)
     finally:
         os._exit(0)
+
+
+def _lines(fd: int) -> Iterator[bytes]:
+    """Each line read from `fd`, without its newline, until end of file."""
+    pending = b""
+    while chunk := os.read(fd, 1 << 16):
+        *lines, pending = (pending + chunk).split(b"\n")
+        yield from lines
+
+
+def _drain(fd: int) -> None:
+    """Read a non-blocking pipe empty."""
+    with contextlib.suppress(BlockingIOError):
+        while os.read(fd, 4096):
+            pass
 
 
 def _detach(report_fd: int, request_fd: int) -> int:
@@ -164,15 +187,27 @@ class _Supervisor:
         self.confinement: enforce.JobConfinement | None = None
         self.stderr = -1  # kept open while the job runs only to tell of an OOM kill in it
         self.output_paths: list[str | None] = []
+        # What the processes of this job we reaped used (wait4): the process outlives the
+        # job, so RUSAGE_CHILDREN would hold every earlier job's too.
+        self.reaped_user = self.reaped_system = 0.0
+        self.reaped_max_rss_kb = 0
 
     # --- the whole life --------------------------------------------------------------
 
-    def run(self) -> None:
+    def run(self) -> bool:
+        """Supervise the attempt to its end. True if this process is fit for another:
+        the job ran and everything of it is gone (a launch that failed half-way, or a
+        supervisor error, may leave us in a state not worth undoing: we exit instead)."""
         _prctl(_PR_SET_NAME, ctypes.c_char_p(b"hpcq-jobd"))  # what ps and top show (a spare is not one yet)
         pid = os.getpid()
         record: dict[str, Any] = {"pid": pid, "start_time_ticks": spool.process_start_ticks(pid)}
+        # The CPU of the earlier jobs' processes, which /proc counts as ours (reaped) too.
+        times = os.times()
+        reaped_before = [times.children_user, times.children_system]
         if not spool.publish_json(self.dir.supervisor, record):
-            return  # a restarted noded gave this launch up already: the job must not start
+            # A restarted noded gave this launch up already: the job must not start.
+            self._send({"seq": self.seq, "error": "the launch was given up before the job started"})
+            return True
         try:
             started = self._start()
         except Exception as e:  # noqa: BLE001 - whatever stopped the launch is the reason
@@ -180,48 +215,40 @@ class _Supervisor:
             now = time.time()
             outcome = self._outcome(FAILED, exit_code=1, start_time=now, end_time=now, reason=reason)
             spool.write_json(self.dir.status, outcome)
-            self._report(record, outcome)
+            self._send({"seq": self.seq, "supervisor": record, "outcome": outcome})
             self._remove_tmpdir()
             if self.confinement is not None:
                 self.confinement.remove()
-            return
+            return False
         record.update(session_id=started["session_id"], start_time=started["start_time"], output=self.output_paths,
-                      uid=self.plan["uid"], gid=self.plan["gid"])   # what noded's outputreader reads
+                      uid=self.plan["uid"], gid=self.plan["gid"],   # what noded's outputreader reads
+                      reaped_before=reaped_before)                  # what its live usage is less
         spool.write_json(self.dir.supervisor, record)
-        self._report(record, started, done=False)
+        self._send({"seq": self.seq, "supervisor": record, "outcome": started})
+        fit = True
         try:
             outcome = self._wait(started)
         except Exception as e:  # noqa: BLE001 - a job nobody watches must not run on
             self._signal_job(signal.SIGKILL)
             outcome = self._outcome(FAILED, exit_code=1, start_time=started["start_time"], end_time=time.time(),
                                     session_id=started["session_id"], reason=f"supervisor error: {e!r}")
+            fit = False
         spool.write_json(self.dir.status, outcome)
         self._remove_tmpdir()   # before the end is told, as a Slurm epilog's would be
-        # noded may report the end now, while we remove the job's cgroups and exit, which
-        # takes milliseconds on a busy node.
-        self._tell_ended()
+        # noded may report the end now, while we remove the job's cgroups, which takes
+        # milliseconds on a busy node.
+        self._send({"seq": self.seq, "ended": True})
         if self.confinement is not None:
             self.confinement.remove()
+        if self.stderr >= 0:
+            os.close(self.stderr)
+        return fit
 
-    def _report(self, record: dict[str, Any], outcome: dict[str, Any], *, done: bool = True) -> None:
-        """Tell the launcher (and so noded) whether the job started. A job that started
-        keeps the pipe open (`done` False) to say when its status is written."""
-        line = spool.json_line({"seq": self.seq, "supervisor": record, "outcome": outcome})
+    def _send(self, message: dict[str, Any]) -> None:
+        """A line to the launcher, which relays it to noded: whether the job started, and
+        when its status.json is written (before we have tidied up)."""
         with contextlib.suppress(OSError):  # the launcher is gone: the spool tells noded instead
-            os.write(self.report_fd, line)
-        if done:
-            self._close_report()
-
-    def _tell_ended(self) -> None:
-        """The job's status.json is written (noded would otherwise hear of it when we exit)."""
-        with contextlib.suppress(OSError):
-            os.write(self.report_fd, spool.json_line({"seq": self.seq, "ended": True}))
-        self._close_report()
-
-    def _close_report(self) -> None:
-        if self.report_fd >= 0:
-            os.close(self.report_fd)
-            self.report_fd = -1
+            os.write(self.report_fd, spool.json_line(message))
 
     def _outcome(self, state: str, **fields: Any) -> dict[str, Any]:
         """An outcome as the spool's JSON spells it (hpcq.noded.runner reads it back)."""
@@ -353,8 +380,8 @@ class _Supervisor:
             now = time.monotonic()
             if self.wake_r in ready:
                 caught = os.read(self.wake_r, 4096)
-                if signal.SIGTERM in caught and not leader_done:
-                    grace = self._cancel_grace()
+                grace = self._cancel_grace() if signal.SIGTERM in caught and not leader_done else None
+                if grace is not None:
                     if ending is None:
                         ending = CANCELLED
                         self._signal_job(signal.SIGTERM)
@@ -392,13 +419,16 @@ class _Supervisor:
             if leader_done and not self._orphans():
                 break
         os.close(pidfd)
-        _, status = os.waitpid(leader, 0)
+        status = self._reap(leader, 0)
+        assert self.popen is not None
+        # Ours to reap, and reaped: else a later Popen (of the next job) would poll this pid
+        # from subprocess's list of unreaped children, and might reap a stranger.
+        self.popen.returncode = status
         end_time = time.time()
         self._end_the_rest()
-        # Every process of the job was reaped by its parent or by us (subreaper), so the
-        # children's usage is the job's, not only the leader's as wait4 would give.
-        rusage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        user, system, max_rss_kb = rusage.ru_utime, rusage.ru_stime, rusage.ru_maxrss
+        # Every process of the job was reaped by its parent or by us (subreaper), so what
+        # we reaped holds the usage of the whole job, not only the leader's.
+        user, system, max_rss_kb = self.reaped_user, self.reaped_system, self.reaped_max_rss_kb
         oom_kills = 0
         if self.confinement is not None:
             oom_kills = self.confinement.oom_kills()
@@ -436,9 +466,11 @@ class _Supervisor:
     def _suspend_wanted(self) -> bool:
         return bool((spool.read_json(self.dir.suspend) or {}).get("suspended", False))
 
-    def _cancel_grace(self) -> int:
-        record = spool.read_json(self.dir.cancel) or {}
-        return int(record.get("grace_seconds", self.grace))
+    def _cancel_grace(self) -> int | None:
+        """The grace of this attempt's cancel; None if it has none: the SIGTERM was a late
+        one for the job this process ran before (noded writes cancel.json, then signals)."""
+        record = spool.read_json(self.dir.cancel)
+        return None if record is None else int(record.get("grace_seconds", self.grace))
 
     def _orphans(self) -> list[int]:
         """Our children other than the job's leader: processes the job left behind."""
@@ -451,7 +483,16 @@ class _Supervisor:
     def _reap_orphans(self) -> None:
         for pid in self._orphans():
             with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
+                self._reap(pid, os.WNOHANG)
+
+    def _reap(self, pid: int, options: int) -> int:
+        """waitpid, counting what the process (and what it reaped) used; its wait status."""
+        reaped, status, rusage = os.wait4(pid, options)
+        if reaped:
+            self.reaped_user += rusage.ru_utime
+            self.reaped_system += rusage.ru_stime
+            self.reaped_max_rss_kb = max(self.reaped_max_rss_kb, rusage.ru_maxrss)
+        return status
 
     def _signal_job(self, sig: int) -> None:
         """The job's process group, and processes of the job that left it (they are our

@@ -1,12 +1,19 @@
-"""The launcher: a small process noded starts once, which forks a supervisor per job.
+"""The launcher: a small process noded starts once, which forks the supervisors of its jobs.
 
 noded runs grpc threads, and forking a threaded process to run Python in the child is
 unsafe; starting a fresh interpreter per job would cost ~50 ms. This process is single-
 threaded and has already imported everything a supervisor needs, and nothing more (no
-grpc, no protobuf: see hpcq.noded.plan), so a launch is one fork of a small process.
-That fork is made ahead: one spare supervisor, detached and set up, waits for the next
-request, which it gets whole on a pipe of its own; the launcher then forks the next
-spare while the job starts (a fork here takes milliseconds on a busy node).
+grpc, no protobuf: see hpcq.noded.plan), so a new supervisor is one fork of a small process.
+
+A supervisor (hpcq.noded.jobd) runs one job attempt at a time, and many over its life:
+once its job has ended and it has tidied up, it says it is free and waits for the next
+request on its own pipe. A fork, a detach and an exit (with the copy-on-write of this
+process's pages each brings) cost a supervisor several times what supervising a trivial
+job costs, so they are paid once for many jobs. A request goes to the supervisor freed
+last (its pages are warm); when none is free, to a spare forked ahead, and the next
+spare is forked while the job starts. Idle supervisors beyond the number of CPUs here
+exit once idle for IDLE_SECONDS, so a quiet node keeps a few, not as many as its
+busiest moment had.
 
 Protocol, lines. noded -> stdin, the seq then the plan (hpcq.noded.plan) in JSON, which
 only the supervisor reads::
@@ -16,23 +23,29 @@ only the supervisor reads::
 stdout -> noded, once the supervisor knows whether the job started::
 
     {"seq": 7, "supervisor": {"pid": .., "start_time_ticks": ..}, "outcome": {...}}
-    {"seq": 7, "error": "..."}   (the supervisor died before it could say)
+    {"seq": 7, "error": "..."}   (no job started: the supervisor died first, or the spool
+                                  says a restarted noded gave the launch up)
 
 and, for a job that started, once its status.json is written (before the supervisor has
-tidied up and exited, which noded would otherwise wait for)::
+tidied up, which noded need not wait for)::
 
     {"seq": 7, "ended": true}
 
-End of stdin (noded closed it, or died) ends the launcher; supervisors live on.
+A supervisor's own word that it is free (jobd.FREE) is the launcher's, not relayed.
+
+End of stdin (noded closed it, or died) ends the launcher; supervisors then finish the
+job they run (if any) and exit, as their request pipes are closed.
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
 import os
 import selectors
 import signal
 import sys
+import time
 
 from hpcq.noded import jobd, spool
 
@@ -40,28 +53,44 @@ TYPE_CHECKING = False  # see hpcq.noded.spool
 if TYPE_CHECKING:
     from typing import Any
 
+IDLE_SECONDS = 5.0
+_FREE_LINE = jobd.FREE.rstrip(b"\n")
+
+
+class _Supervisor:
+    """The launcher's end of one supervisor's pipes, and what it is doing."""
+
+    __slots__ = ("request_w", "report_r", "seq", "got", "relayed", "idle_since")
+
+    def __init__(self, request_w: int, report_r: int) -> None:
+        self.request_w, self.report_r = request_w, report_r
+        self.seq: int | None = None  # of the request it runs; None while idle
+        self.got = b""               # the start of a line not yet complete
+        self.relayed = False         # a line of its current request's has gone to noded
+        self.idle_since = time.monotonic()
+
 
 class Launcher:
     def __init__(self) -> None:
         self.selector = selectors.DefaultSelector()
         self.inbox = b""
-        # report pipe -> (seq, bytes of a line not yet complete, lines relayed) for each
-        # supervisor whose pipe is open: until the job ended, or the supervisor did
-        self.pending: dict[int, tuple[int, bytes, int]] = {}
-        self.spare: tuple[int, int] | None = None   # (its request pipe, its report pipe)
+        self.supervisors: dict[int, _Supervisor] = {}   # by report pipe: every one alive
+        self.idle: list[_Supervisor] = []               # the one freed last at the end
+        self.keep = len(os.sched_getaffinity(0))        # idle ones kept however long idle
 
     def run(self) -> None:
         os.set_blocking(0, False)
         self.selector.register(0, selectors.EVENT_READ)
         with contextlib.suppress(OSError):  # else the first launch forks one
-            self._fork_spare()
+            self.idle.append(self._fork())
         while True:
-            for key, _ in self.selector.select():
+            for key, _ in self.selector.select(self._until_next_retirement()):
                 if key.fd == 0:
                     if not self._on_requests():
                         return
                 else:
-                    self._on_report(key.fd)
+                    self._on_report(self.supervisors[key.fd])
+            self._retire_idle()
 
     def _on_requests(self) -> bool:
         """Launch every complete request line; False at end of input."""
@@ -73,37 +102,39 @@ class Launcher:
         for line in lines:
             seq = int(line.partition(b" ")[0])
             try:
-                self._launch(seq, line)
+                self._launch(seq, line + b"\n")
             except OSError as e:  # fork or pipe failed (EAGAIN, EMFILE): this launch fails, not the launcher
                 self._reply({"seq": seq, "error": f"cannot start a supervisor: {e}"})
         return True
 
     def _launch(self, seq: int, request: bytes) -> None:
-        """Hand the request to the spare supervisor (a fresh one if that one is gone),
-        then fork the next spare."""
-        for tries_left in (1, 0):
-            if self.spare is None:
-                self._fork_spare()
-            assert self.spare is not None
-            (request_w, report_r), self.spare = self.spare, None
-            try:
-                view = memoryview(request)
-                while view:  # a plan is a few KiB, within a pipe's buffer: no wait on the spare
-                    view = view[os.write(request_w, view):]
-            except OSError:
-                os.close(report_r)   # the spare died (killed?) before it was asked
-                if not tries_left:
-                    raise
-                continue
-            finally:
-                os.close(request_w)  # end of file: the request is whole
-            break
-        self.pending[report_r] = (seq, b"", 0)
-        self.selector.register(report_r, selectors.EVENT_READ)
-        with contextlib.suppress(OSError):  # else the next launch forks one
-            self._fork_spare()
+        """Hand the request to the supervisor freed last (a fresh one if none is idle),
+        then fork a spare if none is left."""
+        while self.idle:
+            supervisor = self.idle.pop()
+            if self._hand(supervisor, request):
+                break
+        else:
+            supervisor = self._fork()
+            if not self._hand(supervisor, request):
+                raise OSError(errno.EPIPE, "the supervisor died at once")
+        supervisor.seq, supervisor.relayed = seq, False
+        if not self.idle:
+            with contextlib.suppress(OSError):  # else the next launch forks one
+                self.idle.append(self._fork())
 
-    def _fork_spare(self) -> None:
+    def _hand(self, supervisor: _Supervisor, request: bytes) -> bool:
+        """Write the request to an idle supervisor; False if it has died (killed?)."""
+        try:
+            view = memoryview(request)
+            while view:  # a plan is a few KiB, within an idle pipe's buffer: no wait on the supervisor
+                view = view[os.write(supervisor.request_w, view):]
+        except OSError:
+            self._end(supervisor)
+            return False
+        return True
+
+    def _fork(self) -> _Supervisor:
         report_r, report_w = os.pipe2(os.O_CLOEXEC)
         try:
             request_r, request_w = os.pipe2(os.O_CLOEXEC)
@@ -125,24 +156,47 @@ class Launcher:
             jobd.supervise_when_asked(request_r, report_w)
         os.close(report_w)
         os.close(request_r)
-        self.spare = (request_w, report_r)
+        supervisor = self.supervisors[report_r] = _Supervisor(request_w, report_r)
+        self.selector.register(report_r, selectors.EVENT_READ)
+        return supervisor
 
-    def _on_report(self, fd: int) -> None:
-        """Relay each whole line of the supervisor's (they carry the seq) as it comes."""
-        seq, got, relayed = self.pending[fd]
-        data = os.read(fd, 1 << 16)
-        if data:
-            whole, _, rest = (got + data).rpartition(b"\n")
-            if whole:
-                os.write(1, whole + b"\n")
-                relayed += whole.count(b"\n") + 1
-            self.pending[fd] = (seq, rest, relayed)
+    def _on_report(self, supervisor: _Supervisor) -> None:
+        """Relay each whole line of the supervisor's (they carry the seq) as it comes;
+        keep its word that it is free."""
+        data = os.read(supervisor.report_r, 1 << 16)
+        if not data:
+            if supervisor.seq is not None and not supervisor.relayed:
+                self._reply({"seq": supervisor.seq, "error": "the supervisor died before it started the job"})
+            self._end(supervisor)
             return
-        self.selector.unregister(fd)
-        os.close(fd)
-        del self.pending[fd]
-        if not relayed:
-            self._reply({"seq": seq, "error": "the supervisor died before it started the job"})
+        *lines, supervisor.got = (supervisor.got + data).split(b"\n")
+        relayed = [line for line in lines if line != _FREE_LINE]
+        if relayed:
+            os.write(1, b"\n".join(relayed) + b"\n")
+            supervisor.relayed = True
+        if len(relayed) < len(lines):
+            supervisor.seq, supervisor.idle_since = None, time.monotonic()
+            self.idle.append(supervisor)
+
+    def _until_next_retirement(self) -> float | None:
+        """Seconds until the longest idle supervisor beyond those kept is to exit."""
+        if len(self.idle) <= self.keep:
+            return None
+        return max(0.0, self.idle[0].idle_since + IDLE_SECONDS - time.monotonic())
+
+    def _retire_idle(self) -> None:
+        now = time.monotonic()
+        while len(self.idle) > self.keep and now - self.idle[0].idle_since >= IDLE_SECONDS:
+            self._end(self.idle.pop(0))
+
+    def _end(self, supervisor: _Supervisor) -> None:
+        """Close our ends of its pipes: an idle supervisor reads end of file and exits."""
+        self.selector.unregister(supervisor.report_r)
+        del self.supervisors[supervisor.report_r]
+        os.close(supervisor.report_r)
+        os.close(supervisor.request_w)
+        if supervisor in self.idle:
+            self.idle.remove(supervisor)
 
     @staticmethod
     def _reply(message: dict[str, Any]) -> None:

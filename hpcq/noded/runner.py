@@ -1,10 +1,13 @@
 """JobRunner: noded's side of running jobs.
 
-It owns the spool and speaks to the launcher process (hpcq.noded.launcher), which
-forks one supervisor (hpcq.noded.jobd) per job attempt. The runner hears of a
-supervisor's end by push, a pidfd on the event loop, and then reads its status.json.
-Supervisors do not depend on noded: after a restart, start() finds them in the spool
-and attaches again.
+It owns the spool and speaks to the launcher process (hpcq.noded.launcher), whose
+supervisors (hpcq.noded.jobd) run one job attempt at a time each, and many in turn. The
+runner hears of a job's end by push: the supervisor's "ended" line, relayed by the
+launcher once status.json is written; and it watches the supervisor with a pidfd on the
+event loop while that job runs, for a supervisor that dies (a status.json, or none: the
+supervisor was lost) and for the jobs of a launcher that is gone (their supervisors exit
+after them). Supervisors do not depend on noded: after a restart, start() finds them in
+the spool and attaches again.
 """
 from __future__ import annotations
 
@@ -46,6 +49,7 @@ class _Attempt:
     seq: int = 0                   # of its launch request: the launcher's word of its end carries it
     ended_early: bool = False      # that word came while launch() was still finishing
     peak_rss_kb: int = 0           # the largest measured while it runs
+    reaped_before: tuple[float, float] = (0.0, 0.0)   # its supervisor's, of earlier jobs (usage.Sampler)
 
 
 class JobRunner:
@@ -109,7 +113,7 @@ class JobRunner:
                 break
             if not a.outcome.running or a.supervisor_pid <= 0:
                 continue
-            m = sampler.measure(a.outcome.job_id, a.outcome.attempt, a.supervisor_pid)
+            m = sampler.measure(a.outcome.job_id, a.outcome.attempt, a.supervisor_pid, a.reaped_before)
             if m is None:
                 continue
             a.peak_rss_kb = max(a.peak_rss_kb, int(m["max_rss_kb"]))
@@ -289,7 +293,8 @@ class JobRunner:
                     self._running_by_seq.pop(message["seq"], None)   # no end to hear of
                 reply.set_result(message)
         # The launcher ended: what it had not answered will not be answered, and the ends
-        # of the jobs it started come by their supervisors' exits (pidfds) alone.
+        # of the jobs it started come by their supervisors' exits (pidfds) alone: with
+        # their request pipes closed, they exit once their job is over.
         for seq, reply in self._replies.items():
             reply.set_result({"seq": seq, "error": "the launcher exited before the job started"})
         self._replies.clear()
@@ -349,6 +354,8 @@ class JobRunner:
             os.close(pidfd)
             return False
         attempt.pidfd, attempt.supervisor_pid = pidfd, pid
+        user, system = supervisor.get("reaped_before", (0.0, 0.0))
+        attempt.reaped_before = (user, system)
         asyncio.get_running_loop().add_reader(pidfd, self._on_supervisor_exit, attempt)
         return True
 
@@ -367,8 +374,9 @@ class JobRunner:
             self._on_supervisor_exit(attempt)
 
     def _on_supervisor_exit(self, attempt: _Attempt) -> None:
-        """The job has ended (its supervisor exited, or said the status is written): report
-        the status; once only, whichever of the two is heard first."""
+        """The job has ended (its supervisor said the status is written, or exited): report
+        the status; once only, whichever of the two is heard first. The pidfd is let go:
+        the supervisor may go on to another job, and its exit then is no longer this one's."""
         self._unwatch(attempt)
         if self._attempts.get(attempt.dir.key) is not attempt or not attempt.outcome.running:
             return

@@ -6,11 +6,15 @@ Layout::
         script           the job script, the job's user's, 0500
         nodefile         PBS_NODEFILE, the job's user's, 0600
         supervisor.json  {pid, start_time_ticks}, then also {session_id, start_time, output,
-                         uid, gid} once the job runs (output: its stdout and stderr
-                         paths). Created exclusively, by the supervisor before it starts
-                         the job or by a restarted noded that finds a launch cut short
-                         (pid 0): so a job cannot start after noded declared it failed
-        cancel.json      {grace_seconds}: written by kill() just before it TERMs the supervisor
+                         uid, gid, reaped_before} once the job runs (output: its stdout and
+                         stderr paths; reaped_before: the user and system CPU seconds of the
+                         processes of the supervisor's earlier jobs). Created exclusively,
+                         by the supervisor before it starts the job or by a restarted noded
+                         that finds a launch cut short (pid 0): so a job cannot start after
+                         noded declared it failed
+        cancel.json      {grace_seconds}: written by kill() just before it TERMs the supervisor,
+                         which acts on a SIGTERM only if the attempt it runs has one (the
+                         signal may come late, when it already runs another attempt)
         suspend.json     {suspended}: written by suspend() just before it sends the supervisor
                          SIGUSR1, on which it stops (or continues) the job and its walltime
         status.json      the finished outcome; its presence means "ended"

@@ -24,14 +24,17 @@ class Sampler:
         self.proc = proc
         self._table: dict[int, list[str]] | None = None
 
-    def measure(self, job_id: int, attempt: int, supervisor_pid: int) -> dict[str, float] | None:
-        """user and system CPU seconds, rss_kb now and max_rss_kb of a running job; None if unreadable."""
+    def measure(self, job_id: int, attempt: int, supervisor_pid: int,
+                reaped_before: tuple[float, float] = (0.0, 0.0)) -> dict[str, float] | None:
+        """user and system CPU seconds, rss_kb now and max_rss_kb of a running job; None if
+        unreadable. `reaped_before`: the CPU of the children its supervisor had reaped before
+        the job started (a supervisor runs job after job)."""
         e = self.enforcement
         if e is not None and e.kind != enforce.AFFINITY:
             return enforce.measure(e.kind, enforce.job_cgroups(e.bases, job_id, attempt, supervisor_pid))
         if self._table is None:
             self._table = process_table(self.proc)
-        return descendants_usage(supervisor_pid, self._table)
+        return descendants_usage(supervisor_pid, self._table, reaped_before)
 
 
 def process_table(proc: str = "/proc") -> dict[int, list[str]]:
@@ -45,16 +48,19 @@ def process_table(proc: str = "/proc") -> dict[int, list[str]]:
     return table
 
 
-def descendants_usage(root_pid: int, table: dict[int, list[str]]) -> dict[str, float] | None:
+def descendants_usage(root_pid: int, table: dict[int, list[str]],
+                      reaped_before: tuple[float, float] = (0.0, 0.0)) -> dict[str, float] | None:
     """The processes below `root_pid` (not itself): CPU of them and of the children they
-    reaped, plus what `root_pid` reaped of them; memory resident now."""
+    reaped, plus what `root_pid` reaped of them since it had reaped `reaped_before` (user,
+    system); memory resident now."""
     if root_pid not in table:
         return None
     children: dict[int, list[int]] = {}
     for pid, fields in table.items():
         children.setdefault(int(fields[1]), []).append(pid)
     # The root's own time is the supervisor's, not the job's; what it reaped is the job's.
-    user, system = int(table[root_pid][13]) / _TICKS, int(table[root_pid][14]) / _TICKS
+    user = int(table[root_pid][13]) / _TICKS - reaped_before[0]
+    system = int(table[root_pid][14]) / _TICKS - reaped_before[1]
     rss_kb = 0
     todo = list(children.get(root_pid, ()))
     while todo:
