@@ -83,6 +83,13 @@ class CtldSection:
     history_days: float = _key(30.0, "Finished jobs stay queryable (sacct, qstat -x) this many days, then are "
                                      "archived.")
     commit_batch: int = _key(2000, "Most store operations written in one transaction.")
+    max_calls_in_flight: int = _key(4096, "Calls ctld handles at once; past it, a call is refused unread with "
+                                          "RESOURCE_EXHAUSTED and a retry hint, which clients honour.")
+    max_waiting_reads: int = _key(64, "List, Get and ListNodes calls (squeue, qstat, sinfo, pbsnodes) that may wait "
+                                      "their turn; past it, one is refused as above.")
+    reads_busy_share: float = _key(0.5, "Share of the time ctld's event loop may be busy when a List, Get or ListNodes "
+                                        "starts (0 to 1): under a polling storm the rest is kept for submits and "
+                                        "other calls.")
     priority_weight_age: int = _key(1000, "Weight of the age factor (Slurm PriorityWeightAge).")
     priority_weight_fairshare: int = _key(10000, "Weight of the fair-share factor (PriorityWeightFairshare).")
     priority_weight_job_size: int = _key(1000, "Weight of the job-size factor (PriorityWeightJobSize).")
@@ -286,7 +293,8 @@ def value_errors(config: Config, origin: str) -> list[str]:
     """Every impossible value of a well-typed config (`hpcqctl config check` lists them all)."""
     errors: list[str] = []
     positive = [("ctld", "sched_interval"), ("ctld", "heartbeat_interval"), ("ctld", "node_timeout"),
-                ("ctld", "max_pending_jobs"), ("ctld", "commit_batch"), ("ctld", "default_walltime")]
+                ("ctld", "max_pending_jobs"), ("ctld", "commit_batch"), ("ctld", "default_walltime"),
+                ("ctld", "max_calls_in_flight"), ("ctld", "max_waiting_reads")]
     for section, key in positive:
         if getattr(getattr(config, section), key) <= 0:
             errors.append(f"{origin}: [{section}] {key}: must be greater than 0")
@@ -298,6 +306,8 @@ def value_errors(config: Config, origin: str) -> list[str]:
                          ("agent", "rate"), ("agent", "burst"), ("agent", "min_uid"), ("client", "retry_seconds")]:
         if getattr(getattr(config, section), key) < 0:
             errors.append(f"{origin}: [{section}] {key}: must not be negative")
+    if not 0 < config.ctld.reads_busy_share <= 1:
+        errors.append(f"{origin}: [ctld] reads_busy_share: must be greater than 0 and at most 1")
     if config.ctld.fairshare_half_life <= 0:
         errors.append(f"{origin}: [ctld] fairshare_half_life: must be greater than 0")
     if not 1 <= config.ctld.max_array_size <= MAX_ARRAY_SIZE_LIMIT:

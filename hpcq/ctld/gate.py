@@ -8,7 +8,7 @@ import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from typing import Any, Protocol, TypeVar
 
 import grpc
@@ -16,22 +16,19 @@ from google.protobuf.message import Message
 
 from hpcq import metrics, pki
 from hpcq.api import admin_pb2, jobs_pb2
+from hpcq.config import CtldSection
 from hpcq.ctld import auth
 from hpcq.ctld.audit import AuditLog
 from hpcq.ctld.auth import Caller
 from hpcq.ctld.boundary import Context, Encoded
 from hpcq.ctld.errors import DomainError
+from hpcq.precedence import QUEUED_READS, STAND_ASIDE_SECONDS, Precedence
 
 log = logging.getLogger("hpcq.ctld.server")   # its lines are the servicers'
 
-# Reads whose answer grows with the queue (squeue's and qstat's): they take turns.
-QUEUED_READS = frozenset({"/hpcq.v1.Jobs/List", "/hpcq.v1.Jobs/Get", "/hpcq.v1.Admin/ListNodes"})
-MAX_IN_FLIGHT = 4096        # calls being handled at once (a submit awaiting its commit is one)
-MAX_WAITING_READS = 64      # queued reads waiting for their turn
 BUSY_READS_PER_SECOND = 20  # past this, or with reads waiting, ctld is being polled hard (Load.busy)
-READ_YIELD_SECONDS = 0.05   # the longest a queued read stands aside for other calls under way
-READS_BUSY_SHARE = 0.5      # queued reads start while the loop's thread is busy less than this share of the time
-BUSY_WINDOW_SECONDS = 0.2   # ... measured over the last one or two windows of this length
+BUSY_WINDOW_SECONDS = 0.2   # the loop's busy share is measured over the last one or two windows of this length
+_DEFAULTS = CtldSection()   # [ctld] max_calls_in_flight, max_waiting_reads, reads_busy_share
 RETRY_AFTER_KEY = "retry-after-ms"   # hpcq.transport.RETRY_AFTER_KEY: what the clients read
 
 
@@ -48,24 +45,29 @@ class Load:
     milliseconds. Left alone, a storm of squeue polls puts hundreds of those ahead of a
     submit. So queued reads go one at a time, each after the loop has run whatever else
     was ready (a submit, a node's report), and none starts while another call is under
-    way (for up to READ_YIELD_SECONDS): a submit waiting for its commit would otherwise
+    way (hpcq.precedence, for a bounded time): a submit waiting for its commit would otherwise
     find a read in the loop at each step, and the store's thread would wait for the
     interpreter lock behind it. A submit waits behind one read at most. And a read starts
-    only while the loop's thread has been busy less than READS_BUSY_SHARE of the recent
+    only while the loop's thread has been busy less than `reads_busy_share` of the recent
     time (its CPU, grpc's work on each call included): a storm of polls, which always has
     another read ready, would otherwise keep the loop busy all the time, and a call that
     comes finds it free. Past
-    MAX_WAITING_READS waiting reads, or MAX_IN_FLIGHT calls in all, a call is refused
+    `max_waiting_reads` waiting reads, or `max_in_flight` calls in all, a call is refused
     unread with RESOURCE_EXHAUSTED and the time to come back (its retry hint), which the
     clients honour (hpcq.transport.Retrying): cheaper than letting them time out."""
 
-    def __init__(self, max_in_flight: int = MAX_IN_FLIGHT, max_waiting_reads: int = MAX_WAITING_READS) -> None:
+    @classmethod
+    def from_config(cls, ctld: CtldSection) -> Load:
+        return cls(ctld.max_calls_in_flight, ctld.max_waiting_reads, ctld.reads_busy_share)
+
+    def __init__(self, max_in_flight: int = _DEFAULTS.max_calls_in_flight,
+                 max_waiting_reads: int = _DEFAULTS.max_waiting_reads,
+                 reads_busy_share: float = _DEFAULTS.reads_busy_share) -> None:
         self.max_in_flight = max_in_flight
         self.max_waiting_reads = max_waiting_reads
+        self.reads_busy_share = reads_busy_share
         self.in_flight = 0
-        self.others_in_flight = 0   # calls under way that are not queued reads
-        self._no_others = asyncio.Event()
-        self._no_others.set()
+        self.precedence = Precedence()
         self.waiting_reads = 0
         self.shed = 0
         self._read_turn = asyncio.Lock()
@@ -99,14 +101,8 @@ class Load:
         self.in_flight += 1
         try:
             if not read:
-                self.others_in_flight += 1
-                self._no_others.clear()
-                try:
+                with self.precedence.other_call():
                     yield
-                finally:
-                    self.others_in_flight -= 1
-                    if not self.others_in_flight:
-                        self._no_others.set()
                 return
             self.waiting_reads += 1
             try:
@@ -115,10 +111,7 @@ class Load:
                 self.waiting_reads -= 1
             try:
                 await asyncio.sleep(0)   # what else was ready runs first
-                if self.others_in_flight:
-                    with suppress(TimeoutError):
-                        async with asyncio.timeout(READ_YIELD_SECONDS):
-                            await self._no_others.wait()
+                await self.precedence.stand_aside()
                 rest = self._rest_before_read()
                 if rest > 0:
                     await asyncio.sleep(rest)
@@ -132,13 +125,13 @@ class Load:
             self.in_flight -= 1
 
     def _rest_before_read(self) -> float:
-        """Seconds the loop should stay free of reads to be busy at most READS_BUSY_SHARE
-        of the time since the last window began (at most READ_YIELD_SECONDS)."""
+        """Seconds the loop should stay free of reads to be busy at most `reads_busy_share`
+        of the time since the last window began (at most STAND_ASIDE_SECONDS)."""
         wall, cpu = time.perf_counter(), time.thread_time()   # this is the loop's thread
         if wall - self._busy_since[0] >= BUSY_WINDOW_SECONDS:
             self._busy_last, self._busy_since = self._busy_since, (wall, cpu)
         busy = cpu - self._busy_last[1]
-        return min(READ_YIELD_SECONDS, busy / READS_BUSY_SHARE - (wall - self._busy_last[0]))
+        return min(STAND_ASIDE_SECONDS, busy / self.reads_busy_share - (wall - self._busy_last[0]))
 
     def _hint(self, reads_ahead: float) -> int:
         """Milliseconds until the reads ahead are likely done: 50 ms to 5 s."""
@@ -149,11 +142,12 @@ class Gate:
     """Who is calling, and may they: certificate, revocation, agent assertion, the table.
     Every refusal is audited."""
 
-    def __init__(self, policy: auth.AgentPolicy, revoked: pki.RevocationList, audit: AuditLog) -> None:
+    def __init__(self, policy: auth.AgentPolicy, revoked: pki.RevocationList, audit: AuditLog,
+                 load: Load | None = None) -> None:
         self.policy = policy
         self.revoked = revoked
         self.audit = audit
-        self.load = Load()
+        self.load = load or Load()
 
     def identify(self, context: Context, method: str) -> Caller:
         identity = pki.identity_from_auth_context(context.auth_context())

@@ -21,7 +21,7 @@ from hpcq.api import admin_pb2, jobs_pb2, nodes_pb2
 from hpcq.ctld import boundary
 from hpcq.ctld.audit import AuditLog
 from hpcq.ctld.controller import Controller
-from hpcq.ctld.gate import Gate
+from hpcq.ctld.gate import Gate, Load
 from hpcq.ctld.leadership import ActiveOnly, Leadership, Sole
 from hpcq.ctld.server import AdminServicer, JobsServicer, NodeSessionServicer
 from hpcq.ctld.store.writer import Store, StoreUnavailable, database_url
@@ -69,7 +69,7 @@ async def serve(config: configuration.Config) -> None:
     revoked = pki.RevocationList.load(Path(ctld.crl) if ctld.crl else Path(ctld.ca).with_name(pki.CRL_FILE),
                                       ca=Path(ctld.ca))
     audit = AuditLog(ctld.audit_log or state_dir / "audit.log")
-    gate = Gate(controller.agent_policy, revoked, audit)
+    gate = Gate(controller.agent_policy, revoked, audit, Load.from_config(ctld))
     boundary.add_servicers(server, [
         (JobsServicer(controller, gate), jobs_pb2.DESCRIPTOR.services_by_name["Jobs"]),
         (AdminServicer(controller, gate, role), admin_pb2.DESCRIPTOR.services_by_name["Admin"]),

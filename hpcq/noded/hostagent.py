@@ -35,6 +35,7 @@ from hpcq import config as configuration
 from hpcq import daemon, failover, logs, metrics, pki, private_files, wire
 from hpcq.api import admin_pb2, jobs_pb2
 from hpcq.pki import ASSERTED_USER_KEY
+from hpcq.precedence import QUEUED_READS, Precedence
 from hpcq.transport import server_list
 
 log = logging.getLogger("hpcq.agent")
@@ -131,6 +132,7 @@ class Agent:
         self.bidi = request_streaming_methods()
         self.bucket = TokenBucket(settings.rate, settings.burst)
         self.budget = UserBudget()
+        self.precedence = Precedence()
         options: list[tuple[str, int | str]] = [("grpc.max_send_message_length", wire.MAX_FRAME * 4),
                    ("grpc.max_receive_message_length", wire.MAX_FRAME * 4),
                    *failover.KEEPALIVE_OPTIONS]
@@ -281,7 +283,12 @@ class Agent:
                                 f"no hpcq-ctld answers at {', '.join(self.controllers.addresses)}")
         try:
             if not streaming:
-                reply = await self._unary[method](body, metadata=metadata, timeout=FORWARD_TIMEOUT)
+                if method in QUEUED_READS:   # a storm of them shares this agent with a user's submit
+                    await self.precedence.stand_aside()
+                    reply = await self._unary[method](body, metadata=metadata, timeout=FORWARD_TIMEOUT)
+                else:
+                    with self.precedence.other_call():
+                        reply = await self._unary[method](body, metadata=metadata, timeout=FORWARD_TIMEOUT)
                 writer.write(wire.frame(wire.MESSAGE + reply))
                 await writer.drain()
                 return "OK"

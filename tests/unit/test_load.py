@@ -5,7 +5,9 @@ import time
 
 import pytest
 
-from hpcq.ctld.gate import BUSY_WINDOW_SECONDS, READ_YIELD_SECONDS, READS_BUSY_SHARE, Load, Overloaded
+from hpcq import config
+from hpcq.ctld.gate import BUSY_WINDOW_SECONDS, Load, Overloaded
+from hpcq.precedence import STAND_ASIDE_SECONDS
 
 LIST = "/hpcq.v1.Jobs/List"
 SUBMIT = "/hpcq.v1.Jobs/Submit"
@@ -89,20 +91,30 @@ def test_a_read_stands_aside_for_a_bounded_time_only():
             async with load.call(LIST):
                 order.append("read")
         async with load.call(SUBMIT):   # a call that outlasts the bound: the read goes anyway
-            await asyncio.wait_for(read(), READ_YIELD_SECONDS * 20)
+            await asyncio.wait_for(read(), STAND_ASIDE_SECONDS * 20)
             order.append("submit done")
     asyncio.run(main())
     assert order == ["read", "submit done"]
 
 
 def test_reads_rest_while_the_loop_has_been_busier_than_its_share():
-    load = Load()
+    load = Load(reads_busy_share=0.5)
     spin_until = time.thread_time() + BUSY_WINDOW_SECONDS   # the loop's thread busy for a whole window
     while time.thread_time() < spin_until:
         pass
     rest = load._rest_before_read()
-    assert 0 < rest <= READ_YIELD_SECONDS
+    assert 0 < rest <= STAND_ASIDE_SECONDS
     idle_from = time.perf_counter()
-    while time.perf_counter() - idle_from < BUSY_WINDOW_SECONDS / READS_BUSY_SHARE * 2:
+    while time.perf_counter() - idle_from < BUSY_WINDOW_SECONDS / 0.5 * 2:
         time.sleep(0.01)   # idle (this is the thing being measured, not a synchronisation)
     assert load._rest_before_read() <= 0
+
+
+def test_the_limits_are_the_ctld_sections_keys(tmp_path):
+    path = tmp_path / "hpcq.toml"
+    path.write_text("[ctld]\nmax_calls_in_flight = 10\nmax_waiting_reads = 3\nreads_busy_share = 0.25\n")
+    load = Load.from_config(config.load(path).ctld)
+    assert (load.max_in_flight, load.max_waiting_reads, load.reads_busy_share) == (10, 3, 0.25)
+    path.write_text("[ctld]\nreads_busy_share = 0\n")
+    with pytest.raises(config.ConfigError, match="reads_busy_share: must be greater than 0 and at most 1"):
+        config.load(path)
