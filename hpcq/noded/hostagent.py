@@ -143,11 +143,20 @@ class Agent:
         self.controllers = failover.Rotation(server_list(settings.server))
         self.channels = [grpc.aio.secure_channel(address, credentials, options=options)
                          for address in self.controllers.addresses]
+        # Queued reads (squeue's) go over connections of their own: on one HTTP/2
+        # connection, a submit's answer would queue behind a polling storm's listings of
+        # hundreds of kilobytes each.
+        read_options = [*options, ("grpc.use_local_subchannel_pool", 1)]
+        self.read_channels = [grpc.aio.secure_channel(address, credentials, options=read_options)
+                              for address in self.controllers.addresses]
         # One callable per method, made once: every shim command is a new connection
         # with a single call, so the agent's per-call work is on each command's path.
         # Bytes go through unparsed: no serializers.
-        self._unaries = [{m: channel.unary_unary(m, request_serializer=None, response_deserializer=None)
-                          for m, streams in self.methods.items() if not streams} for channel in self.channels]
+        self._unaries = [
+            {m: (read_channel if m in QUEUED_READS else channel).unary_unary(
+                m, request_serializer=None, response_deserializer=None)
+             for m, streams in self.methods.items() if not streams}
+            for channel, read_channel in zip(self.channels, self.read_channels, strict=True)]
 
     @property
     def channel(self) -> grpc.aio.Channel:
@@ -380,7 +389,7 @@ async def run(settings: configuration.AgentSection) -> None:
     await stop.wait()
     server.close()
     path.unlink(missing_ok=True)
-    for channel in agent.channels:
+    for channel in (*agent.channels, *agent.read_channels):
         await channel.close(grace=None)
     if endpoint is not None:
         endpoint.close()
