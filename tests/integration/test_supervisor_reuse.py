@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
+import tempfile
 from pathlib import Path
 
 import psutil
 import pytest
 
 from hpcq.api import jobs_pb2 as pb
+from hpcq.api import nodes_pb2
 from hpcq.noded import launcher, spool
+from tests import localusers
+from tests.integration.test_agent import USERS
 from tests.integration.test_runner import Node, make_job, run_async, until
 
 pytestmark = pytest.mark.integration
@@ -33,7 +38,7 @@ def alive(pid: int, ticks: int | None) -> bool:
 
 
 async def run_on_a_reused_supervisor(node: Node, workdir: Path, script: str,
-                                     first_id: int) -> tuple[pb.JobOutcome, int]:
+                                     first_id: int) -> tuple[nodes_pb2.JobOutcome, int]:
     """Run `true` jobs one after another, then a job of `script` once it lands on a
     supervisor that ran one of them: (that job's start, the id of the earlier job it ran).
     A job of `script` that lands on a fresh supervisor is let end (its script must end
@@ -94,7 +99,7 @@ async def test_a_reused_supervisors_next_job_reports_its_own_usage_live_and_at_i
     heavy = ("/usr/bin/python3 -c 'import time; b = b\"x\" * (64 << 20); t = time.process_time() + 0.2\n"
              "while time.process_time() < t: pass'\n")
     async with Node(tmp_path) as node:
-        ran: dict[int, pb.JobOutcome] = {}   # supervisor pid -> the heavy job's outcome
+        ran: dict[int, nodes_pb2.JobOutcome] = {}   # supervisor pid -> the heavy job's outcome
         for job_id in range(800, 800 + TRIES):
             light = job_id % 2 == 1
             await node.runner.launch(make_job(job_id, WAIT_FOR_GO if light else heavy, workdir), "c1", 1)
@@ -167,3 +172,43 @@ async def test_a_kill_of_a_reused_supervisor_fails_only_the_job_it_runs(tmp_path
         for job_id in range(1150, 1153):
             await node.runner.launch(make_job(job_id, "true\n", workdir), "c1", 1)
             assert (await node.ends.of(job_id, timeout=20)).state == pb.COMPLETED
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch users")
+@run_async
+async def test_a_supervisor_reused_for_another_user_runs_the_job_as_that_user_alone() -> None:
+    users = localusers.ensure(*USERS)
+    umasks = dict(zip(USERS, (0o027, 0o002), strict=True))   # each its own: a leftover would show
+    # tmp_path's parents are private to root; the jobs' users must reach their files
+    root = Path(tempfile.mkdtemp(prefix="hpcq-reuse-"))
+    try:
+        root.chmod(0o711)
+        outs = {}
+        for name, user in users.items():
+            outs[name] = root / name
+            outs[name].mkdir()
+            os.chown(outs[name], user.pw_uid, user.pw_gid)
+        async with Node(root) as node:
+            ran: dict[int, str] = {}   # supervisor pid -> the user of the job it ran
+            for job_id in range(1200, 1200 + TRIES):
+                name = USERS[job_id % 2]
+                job = make_job(job_id, "id -u; id -G; umask\n", outs[name], user=name, dialect=pb.DIALECT_PBS,
+                               workdir=str(outs[name]), umask=umasks[name])
+                await node.runner.launch(job, "c1", 1)
+                assert (await node.ends.of(job_id)).state == pb.COMPLETED
+                pid = supervisor_pid(node, job_id)
+                if ran.get(pid, name) != name:
+                    break
+                ran[pid] = name
+            else:
+                raise AssertionError("no supervisor ran jobs of both users")
+            user = users[name]
+            uid, groups, umask = (outs[name] / f"job{job_id}.o{job_id}").read_text().split("\n")[:3]
+            assert int(uid) == user.pw_uid
+            assert {int(g) for g in groups.split()} == set(os.getgrouplist(name, user.pw_gid))
+            assert int(umask, 8) == umasks[name]
+            # and the supervisor itself is root again, with root's groups
+            status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+            assert status["Uid"].split() == ["0"] * 4 and status["Gid"].split() == ["0"] * 4
+    finally:
+        shutil.rmtree(root)
