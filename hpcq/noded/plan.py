@@ -1,8 +1,8 @@
 """A launch plan: everything a job's supervisor needs to start it, worked out in noded.
 
-A supervisor is forked from the launcher for each job, and a forked Python process pays
-for every page it touches (copy-on-write) and for every page the launcher has mapped
-(fork and exit). So noded, which has the Job at hand and runs warm, does the thinking:
+A supervisor is forked from the launcher (and runs job after job), and a forked Python
+process pays for every page it touches (copy-on-write) and for every page the launcher has
+mapped (fork and exit). So noded, which has the Job at hand and runs warm, does the thinking:
 the user, the environment, the command, the files' contents and paths. The launcher and
 the supervisors import neither protobuf nor jobenv; they carry out this plan, plain JSON.
 """
