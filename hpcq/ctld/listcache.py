@@ -15,9 +15,15 @@ An answer lasts until a job changes (the watchers' stream says when) or MAX_AGE 
 (the scheduler's pending reasons change without an event). Only complete answers (one
 page) are kept. When no read is waiting, every List is computed afresh: a user who
 submits and then lists always sees the job.
+
+A storm's listings are made again whenever a job changes, which a busy cluster does many
+times a second; so each job's encoding (whole and redacted) is kept too, on the same terms,
+and a listing made again encodes only the jobs that changed. A job's pending reason may
+thus be shown up to twice MAX_AGE late while reads wait.
 """
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -32,7 +38,10 @@ from hpcq.ctld.watch import Watchers
 NOBODY = Caller(name="", role="user")
 MAX_AGE = 0.5
 MAX_ENTRIES = 256
-Compute = Callable[[Caller, jobs_pb2.ListJobsRequest], Awaitable[listing.Page]]
+MAX_ENCODED_JOBS = 200_000   # beyond this many kept encodings, they are all dropped (finished jobs' among them)
+Encode = Callable[[jobs_pb2.Job], bytes]
+# (the caller whose view it is, what they asked, how a job the caller may see is encoded)
+Compute = Callable[[Caller, jobs_pb2.ListJobsRequest, Encode], Awaitable[listing.Page]]
 
 
 @dataclass
@@ -56,17 +65,40 @@ class Listings:
         self.version = 0
         self.hits = 0
         self._entries: dict[tuple[str, bytes], _Entry] = {}
+        self._encoded: dict[tuple[int, auth.View], tuple[float, bytes]] = {}   # (job, view) -> (when, encoding)
         # Told of every job change as the Watch streams are; wants none of the events.
         self._changes = watchers.subscribe(self._changed)
 
     def _changed(self, job: jobs_pb2.Job) -> auth.View:
         self.version += 1
+        self._encoded.pop((job.id, auth.View.FULL), None)
+        self._encoded.pop((job.id, auth.View.PUBLIC), None)
         return auth.View.HIDDEN
+
+    def encoder(self, who: Caller) -> Encode:
+        """How a job is encoded for `who` while reads wait: from a recent encoding."""
+        view_of, now = self.reads.view, self.clock()
+
+        def encode(job: jobs_pb2.Job) -> bytes:
+            key = (job.id, view_of(who, job))
+            kept = self._encoded.get(key)
+            if kept is not None and now - kept[0] <= MAX_AGE:
+                return kept[1]
+            chunk = listing.encoded(job if key[1] is auth.View.FULL else auth.redacted(job))
+            self._encoded[key] = (now, chunk)
+            return chunk
+        if len(self._encoded) > MAX_ENCODED_JOBS:
+            self._encoded.clear()
+        return encode
+
+    def _compute(self, who: Caller, request: jobs_pb2.ListJobsRequest) -> Awaitable[listing.Page]:
+        """A listing made again from recent encodings."""
+        return self.compute(who, request, self.encoder(who))
 
     async def answer(self, who: Caller, request: jobs_pb2.ListJobsRequest, *, busy: bool) -> Encoded:
         """`who`'s answer: computed afresh, or (when `busy`) from a shared recent one."""
         if not busy or request.page_token:
-            return self._reply(await self.compute(who, request))
+            return self._reply(await self.compute(who, request, functools.partial(self.reads.encoded_view, who)))
         shared = not who.is_staff and not self.reads.private & {"jobs", "accounting"}
         viewer = NOBODY if shared else who
         key = ("staff" if who.is_staff else f"user {viewer.name}", request.SerializeToString(deterministic=True))
@@ -74,9 +106,9 @@ class Listings:
         now = self.clock()
         if entry is None or entry.version != self.version or now - entry.at > MAX_AGE:
             version = self.version   # a job that changes while the page is made makes it stale at once
-            fresh = await self.compute(viewer, request)
+            fresh = await self._compute(viewer, request)
             if fresh.next_page_token:
-                return self._reply(fresh if viewer is who else await self.compute(who, request))
+                return self._reply(fresh if viewer is who else await self._compute(who, request))
             entry = self._keep(key, fresh, now, version)
             if viewer is who:
                 return entry.reply
@@ -112,5 +144,5 @@ class Listings:
             if job is not None:
                 chunks[i] = listing.encoded(job)
         if sum(map(len, chunks)) > listing.PAGE_BYTES:
-            return self._reply(await self.compute(who, request))
+            return self._reply(await self._compute(who, request))
         return self._reply(entry.page, chunks)

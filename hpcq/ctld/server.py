@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import operator
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -67,10 +66,11 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
         # A storm of polls shares recent answers.
         return await self.listings.answer(who, request, busy=self.gate.load.busy)
 
-    async def _list(self, who: Caller, request: jobs_pb2.ListJobsRequest) -> listing.Page:
+    async def _list(self, who: Caller, request: jobs_pb2.ListJobsRequest,
+                    encode: Callable[[jobs_pb2.Job], bytes]) -> listing.Page:
         after, visible = listing.resume_after(request.page_token), self.reads.visible(who)
         jobs = sorted((j for j in self.c.list(request) if j.id > after and visible(j)), key=_job_id)
-        return await listing.page_of(jobs, functools.partial(self.reads.encoded_view, who), size=request.page_size)
+        return await listing.page_of(jobs, encode, size=request.page_size)
 
     async def Watch(self, request: jobs_pb2.WatchRequest, context: Context) -> AsyncIterator[jobs_pb2.JobEvent]:
         who = await self.gate.admit(context, "/hpcq.v1.Jobs/Watch")

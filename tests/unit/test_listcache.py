@@ -1,10 +1,9 @@
 """Shared List answers under a storm: who shares what, and when an answer is recomputed."""
 import asyncio
-import functools
 import operator
 
 from hpcq.api import jobs_pb2
-from hpcq.ctld import auth, listing
+from hpcq.ctld import auth, listcache, listing
 from hpcq.ctld.auth import Caller
 from hpcq.ctld.listcache import Listings
 from tests.unit.controllers import make
@@ -21,12 +20,12 @@ class World:
         self.listings = Listings(self.c.watchers, self.reads, self.compute, self.c.get, "c",
                                  clock=lambda: self.now[0])
 
-    async def compute(self, who, request):
+    async def compute(self, who, request, encode):
         """As the List servicer computes an answer."""
         self.computed.append(who.name)
         visible = self.reads.visible(who)
         jobs = sorted((j for j in self.c.list(request) if visible(j)), key=operator.attrgetter("id"))
-        return await listing.page_of(jobs, functools.partial(self.reads.encoded_view, who))
+        return await listing.page_of(jobs, encode)
 
     def submit(self, user, n=1):
         return asyncio.run(self.c.submit(user, [jobs_pb2.JobSpec(script=SCRIPT, hold=True)] * n))
@@ -86,3 +85,26 @@ def test_with_private_data_a_user_shares_only_with_themselves(tmp_path):
     assert [j.user for j in w.list(BOB).jobs] == ["bob"]
     assert w.computed == ["bob", "alice"]
     w.store.close()
+
+
+def test_a_listing_made_again_encodes_only_the_jobs_that_changed(tmp_path, monkeypatch):
+    w = World(tmp_path)
+    encoded = []
+    real = listing.encoded
+    monkeypatch.setattr(listing, "encoded", lambda job: encoded.append(job.id) or real(job))
+    first = w.submit("alice", 5)
+    w.list(BOB)
+    assert sorted(encoded) == first
+    encoded.clear()
+    [new] = w.submit("alice")   # the shared answer is stale; the five jobs' encodings are not
+    assert [j.id for j in w.list(BOB).jobs] == first + [new]
+    assert encoded == [new]
+
+
+def test_a_kept_encoding_lasts_max_age_at_most(tmp_path):
+    w = World(tmp_path)
+    [job] = w.submit("alice")
+    w.list(BOB)
+    w.c.get(job).reason = "Priority"   # as the scheduler sets a reason: without an event
+    w.now[0] += listcache.MAX_AGE + 0.1
+    assert [j.reason for j in w.list(BOB).jobs] == ["Priority"]
