@@ -122,7 +122,7 @@ async def test_a_reused_supervisors_next_job_reports_its_own_usage_live_and_at_i
 
 
 @run_async
-async def test_supervisors_exit_when_the_launcher_goes_and_a_busy_one_after_its_job(
+async def test_supervisors_exit_when_the_launcher_goes_and_a_busy_one_after_its_job_which_noded_adopts(
         tmp_path: Path, workdir: Path) -> None:
     async with Node(tmp_path) as node:
         for job_id in range(900, 904):
@@ -137,10 +137,14 @@ async def test_supervisors_exit_when_the_launcher_goes_and_a_busy_one_after_its_
     assert alive(busy, ticks[busy])
     await until(lambda: not any(alive(p, ticks[p]) for p in pids - {busy}), 10, "idle supervisors to exit")
     assert alive(busy, ticks[busy])
-    release(workdir)
-    await until(lambda: not alive(busy, ticks[busy]), 10, "the busy supervisor to exit after its job")
-    status = spool.read_json(spool.attempt_dir(node.spool, busy_id, 1).status) or {}
-    assert status.get("state") == "COMPLETED"
+    async with Node(tmp_path) as restarted:   # noded again: it finds the job running, and hears of its end
+        by_id = {o.job_id: o for o in restarted.runner.outcomes()}
+        assert by_id[busy_id].running
+        assert all(o.state == pb.COMPLETED for j, o in by_id.items() if j != busy_id)
+        release(workdir)
+        assert (await restarted.ends.of(busy_id, timeout=20)).state == pb.COMPLETED
+        await until(lambda: not alive(busy, ticks[busy]), 10, "the busy supervisor to exit after its job")
+
 
 
 @run_async
