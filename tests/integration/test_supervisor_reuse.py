@@ -95,8 +95,8 @@ async def test_a_late_sigterm_meant_for_a_supervisors_last_job_does_not_cancel_i
 @run_async
 async def test_a_reused_supervisors_next_job_reports_its_own_usage_live_and_at_its_end(
         tmp_path: Path, workdir: Path) -> None:
-    # about 0.2 s of CPU and 64 MiB resident in a process the job's shell reaps
-    heavy = ("/usr/bin/python3 -c 'import time; b = b\"x\" * (64 << 20); t = time.process_time() + 0.2\n"
+    # about 0.4 s of CPU and 64 MiB resident in a process the job's shell reaps
+    heavy = ("/usr/bin/python3 -c 'import time; b = b\"x\" * (64 << 20); t = time.process_time() + 0.4\n"
              "while time.process_time() < t: pass'\n")
     async with Node(tmp_path) as node:
         ran: dict[int, nodes_pb2.JobOutcome] = {}   # supervisor pid -> the heavy job's outcome
@@ -115,9 +115,9 @@ async def test_a_reused_supervisors_next_job_reports_its_own_usage_live_and_at_i
                 break
         else:
             raise AssertionError("no light job ran on a supervisor that had run a heavy one")
-        assert ran[pid].cpu_seconds >= 0.15 and ran[pid].max_rss_kb >= 64 << 10
-        assert live.cpu_seconds < 0.1, live
-        assert outcome.cpu_seconds < 0.1, outcome
+        assert ran[pid].cpu_seconds >= 0.35 and ran[pid].max_rss_kb >= 64 << 10
+        assert live.cpu_seconds < 0.2, live
+        assert outcome.cpu_seconds < 0.2, outcome
         assert outcome.max_rss_kb < 32 << 10, outcome
 
 
