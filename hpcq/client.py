@@ -10,7 +10,7 @@ import time
 from hpcq import states
 from hpcq.api.lite import admin_pb2, jobs_pb2
 from hpcq.errors import HpcqError
-from hpcq.transport import REPEATABLE, AgentTransport, GrpcTransport, NotSent, Retrying, retry_window
+from hpcq.transport import REPEATABLE, AgentTransport, GrpcTransport, Retrying, retry_window
 
 # Nothing for type checkers only is imported at run time: typing alone would cost every
 # command ~10 ms at start-up (see hpcq/protolite.py).
@@ -145,9 +145,14 @@ class Client:
     def watch(self, job_ids: Iterable[int] = (), *, send_initial: bool = True,
               timeout: float | None = None) -> Iterator[Job]:
         """Every change of these jobs (of every visible job if none given), as it happens;
-        with a timeout, HpcqError DEADLINE_EXCEEDED once that has passed."""
+        with a timeout, HpcqError DEADLINE_EXCEEDED once that has passed. When ctld goes
+        away (a restart, a failover), the jobs are watched again, as they are then."""
         request = jobs_pb2.WatchRequest(job_ids=list(job_ids), send_initial=send_initial)
-        for raw in self._transport.stream("/hpcq.v1.Jobs/Watch", request.SerializeToString(), timeout):
+
+        def again() -> bytes:
+            request.send_initial = True   # what changed in between is in each job's state now
+            return request.SerializeToString()
+        for raw in self._resumed("/hpcq.v1.Jobs/Watch", request.SerializeToString(), again, timeout):
             yield jobs_pb2.JobEvent.FromString(raw).job
 
     def wait(self, job_ids: Iterable[int], timeout: float | None = None) -> list[Job]:
@@ -158,29 +163,39 @@ class Client:
         done: dict[int, Job] = {}
         if not pending:
             return []
-        deadline = None if timeout is None else time.monotonic() + timeout
-
-        def watch_until_done() -> bytes:
-            remaining = None if deadline is None else max(0.001, deadline - time.monotonic())
-            try:
-                for job in self.watch(pending, timeout=remaining):
-                    if job.id in pending and states.is_finished(job.state):
-                        done[job.id] = job
-                        pending.discard(job.id)
-                        if not pending:
-                            break
-            except HpcqError as e:
-                if e.code == "UNAVAILABLE":   # ctld went away: a watch is a read, watch again
-                    raise NotSent(e.message) from None
-                raise
-            return b""
         try:
-            self._retrying.call(watch_until_done, repeatable=False)
+            for job in self.watch(pending, timeout=timeout):
+                if job.id in pending and states.is_finished(job.state):
+                    done[job.id] = job
+                    pending.discard(job.id)
+                    if not pending:
+                        break
         except HpcqError as e:
             if e.code != "DEADLINE_EXCEEDED":
                 raise
             raise TimeoutError(f"jobs {sorted(pending)} still not finished after {timeout} s") from None
         return [done[i] for i in sorted(done)]
+
+    def _resumed(self, method: str, first: bytes, again: Callable[[], bytes],
+                 timeout: float | None) -> Iterator[bytes]:
+        """A reply stream (a read) that is opened again with the request `again()` makes,
+        when ctld goes away mid-way, within the retry window of each gap; `timeout` bounds
+        the whole stream."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        gaps = Retrying(self._retrying.seconds, self._retrying.on_retry)
+        request = first
+        while True:
+            remaining = None if deadline is None else max(0.001, deadline - time.monotonic())
+            try:
+                for raw in self._transport.stream(method, request, remaining):
+                    gaps.start_over()
+                    yield raw
+                return
+            except HpcqError as e:
+                if e.code != "UNAVAILABLE":
+                    raise
+                gaps.pause_or_raise(e, repeatable=True)
+            request = again()
 
     # `tasks`: array tasks by (array job id, index), Slurm's N_i and PBS's N[i], besides
     # the job ids; each gets its own result, with `task` set.
@@ -233,8 +248,13 @@ class Client:
         request = jobs_pb2.OutputRequest(job_id=job_id, stderr=stderr, follow=follow, offset=offset)
         if step_id is not None:
             request.step_id = step_id
-        for raw in self._transport.stream("/hpcq.v1.Jobs/Output", request.SerializeToString(), timeout):
-            yield jobs_pb2.OutputChunk.FromString(raw).data
+
+        def again() -> bytes:   # from the first byte not yet had
+            return request.SerializeToString()
+        for raw in self._resumed("/hpcq.v1.Jobs/Output", request.SerializeToString(), again, timeout):
+            chunk = jobs_pb2.OutputChunk.FromString(raw)
+            request.offset = chunk.offset + len(chunk.data)
+            yield chunk.data
 
     def usage(self, job_id: int) -> jobs_pb2.UsageResponse:
         """What your running job has used so far, as its node last measured it (sstat)."""

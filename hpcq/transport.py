@@ -99,29 +99,39 @@ class Retrying:
         self.seconds = seconds
         self.on_retry = on_retry
         self.retries = 0
+        self.start_over()
 
     def call(self, attempt: Callable[[], bytes], repeatable: bool) -> bytes:
-        deadline = 0.0
-        delay = self.FIRST_DELAY
+        self.start_over()
         while True:
             try:
                 return attempt()
             except HpcqError as e:
-                if not (isinstance(e, (NotSent, Overloaded)) or
-                        (repeatable and e.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED"))):
-                    raise
-                import random
-                now = time.monotonic()
-                deadline = deadline or now + self.seconds
-                # Jitter: clients that lost ctld together do not all come back at once.
-                pause = (e.retry_after if isinstance(e, Overloaded) else delay / 2) * (1 + random.random())
-                if now + pause > deadline:
-                    raise
-                if not self.retries and self.on_retry is not None:
-                    self.on_retry(e)
-                self.retries += 1
-                time.sleep(pause)
-                delay = min(delay * 2, self.MAX_DELAY)
+                self.pause_or_raise(e, repeatable)
+
+    def start_over(self) -> None:
+        """A new window: the next failure is a first one (a stream that made progress)."""
+        self._deadline = 0.0
+        self._delay = self.FIRST_DELAY
+
+    def pause_or_raise(self, e: HpcqError, repeatable: bool) -> None:
+        """Wait before sending again what failed with `e`; raise `e` when it may not be
+        sent again, or the window is over."""
+        if not (isinstance(e, (NotSent, Overloaded))
+                or (repeatable and e.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED"))):
+            raise e
+        import random
+        now = time.monotonic()
+        self._deadline = self._deadline or now + self.seconds
+        # Jitter: clients that lost ctld together do not all come back at once.
+        pause = (e.retry_after if isinstance(e, Overloaded) else self._delay / 2) * (1 + random.random())
+        if now + pause > self._deadline:
+            raise e
+        if not self.retries and self.on_retry is not None:
+            self.on_retry(e)
+        self.retries += 1
+        time.sleep(pause)
+        self._delay = min(self._delay * 2, self.MAX_DELAY)
 
 
 def retry_window(configured: float) -> float:

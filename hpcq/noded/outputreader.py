@@ -21,6 +21,7 @@ import os
 import stat
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from hpcq.api import nodes_pb2
 from hpcq.noded import spool
@@ -29,6 +30,9 @@ from hpcq.noded import spool
 MAX_BYTES = 256 * 1024
 # No file reaches past this (off_t is signed), and os.pread cannot be asked for more.
 MAX_OFFSET = 2**63 - 1
+# Attempts whose supervisor record is kept after noded let them go: a follower reads the
+# job's last lines after its end, by which time ctld may have had the spool removed.
+KEPT_RECORDS = 1024
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
@@ -37,26 +41,41 @@ class OutputReader:
     def __init__(self, spool_dir: Path) -> None:
         self.spool_dir = spool_dir
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hpcq-output")
+        self._records: dict[tuple[int, int], dict[str, Any]] = {}   # only its thread touches it
 
     async def read(self, request: nodes_pb2.ReadOutput) -> nodes_pb2.OutputData:
-        return await asyncio.get_running_loop().run_in_executor(self._thread, read_output, self.spool_dir, request)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._thread, read_output, self.spool_dir, request, self._records)
 
     def close(self) -> None:
         self._thread.shutdown(wait=False, cancel_futures=True)
 
 
-def read_output(spool_dir: Path, request: nodes_pb2.ReadOutput) -> nodes_pb2.OutputData:
+def read_output(spool_dir: Path, request: nodes_pb2.ReadOutput,
+                kept: dict[tuple[int, int], dict[str, Any]] | None = None) -> nodes_pb2.OutputData:
     """What the attempt's file holds from request.offset (at most MAX_BYTES); `ended` once
     the attempt runs no more, which is checked before the read: an ended job writes
-    nothing after, so an answer shorter than asked with `ended` set is the file's end."""
+    nothing after, so an answer shorter than asked with `ended` set is the file's end.
+    `kept`: the records of attempts read before, which outlast the spool's (KEPT_RECORDS)."""
     reply = nodes_pb2.OutputData(request_id=request.request_id, offset=request.offset)
     directory = spool.attempt_dir(spool_dir, request.job_id, request.attempt)
+    key = (request.job_id, request.attempt)
     reply.ended = os.path.exists(directory.status)
     record = spool.read_json(directory.supervisor)
     if record is None:
         if not os.path.isdir(directory.path):
-            reply.ended, reply.error = True, "the job does not run on this node"
-        return reply      # not started yet: nothing written
+            reply.ended = True
+            record = (kept or {}).get(key)
+            if record is None:
+                reply.error = "the job does not run on this node"
+                return reply
+        else:
+            return reply      # not started yet: nothing written
+    elif kept is not None and record.get("output"):
+        kept.pop(key, None)
+        if len(kept) >= KEPT_RECORDS:
+            del kept[next(iter(kept))]   # the oldest
+        kept[key] = record
     paths = record.get("output")
     if not paths:
         if reply.ended:

@@ -14,28 +14,38 @@ from hpcq.api import jobs_pb2
 from hpcq.client import Client
 from hpcq.errors import HpcqError
 from hpcq.transport import GrpcTransport
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration
 
 
 def test_sbatch_loops_ride_out_three_ctld_kills_and_a_key_answers_its_first_submit(make_cluster, workdir):
     cluster = make_cluster(cpus=4)
-    # Meanwhile Client.wait waits for a job through the kills: it watches again each time.
-    release = workdir / "release"
-    waiting = jobs_pb2.JobSpec(script=f"#!/bin/sh\nwhile [ ! -e '{release}' ]; do sleep 0.1; done\n",
-                               submit_dir=str(workdir))
-    with cluster.client() as owner:
+    # Meanwhile Client.wait waits for a job through the kills (it watches again each
+    # time), and its output is followed (tail -f: read on from where it broke off).
+    release, printed = workdir / "release", workdir / "waited.out"
+    waiting = jobs_pb2.JobSpec(script=f"#!/bin/sh\ni=0\nwhile [ ! -e '{release}' ]; do i=$((i+1)); echo line $i; "
+                                      "sleep 0.05; done\n",
+                               submit_dir=str(workdir), stdout_path=str(printed))
+    with cluster.client() as owner, cluster.client() as follower:
         [waited] = owner.submit([waiting])
         ended: list = []
+        followed: list[bytes] = []
         waiter = threading.Thread(target=lambda: ended.extend(owner.wait([waited], timeout=300)))
         waiter.start()
+        wait_until(lambda: follower.get([waited])[0][0].state == jobs_pb2.RUNNING, timeout=60, what="the job's start")
+        reader = threading.Thread(target=lambda: followed.extend(follower.output(waited, follow=True)))
+        reader.start()
         try:
             outcome = submit_through_kills(cluster, workdir, submits=200, loops=4, kills=3, nodes=2, cpus=4)
         finally:
             release.touch()
             waiter.join(timeout=120)
+            reader.join(timeout=120)
     print(f"\n[chaos] sbatch through ctld kill -9 x3: {outcome.figures()}")
     assert [(j.id, j.state) for j in ended] == [(waited, jobs_pb2.COMPLETED)]
+    assert not reader.is_alive() and b"".join(followed) == printed.read_bytes()   # every line, once
+    assert printed.read_bytes().count(b"\n") > 50
     assert [i.stderr for i in outcome.failed] == []
     assert len(outcome.invocations) == 200
     assert outcome.unexpected_stderr == []

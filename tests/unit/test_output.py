@@ -57,6 +57,21 @@ def test_reads_from_the_offset_and_says_when_the_job_has_ended(tmp_path):
     assert read(spool_dir, offset=8).ended
 
 
+def test_the_last_lines_are_read_after_the_spool_let_the_attempt_go(tmp_path):
+    """A follower's last read may come after ctld had noded remove the attempt's spool."""
+    out = tmp_path / "slurm-5.out"
+    out.write_bytes(b"one\n")
+    spool_dir, kept = attempt(tmp_path, str(out)), {}
+    ask = nodes_pb2.ReadOutput(request_id=9, job_id=5, attempt=0)
+    assert outputreader.read_output(spool_dir, ask, kept).data == b"one\n"
+    out.write_bytes(b"one\ntwo\n")   # the job's last line, then its end, then the spool's removal
+    spool.remove_attempt(spool.attempt_dir(spool_dir, 5, 0))
+    ask.offset = 4
+    got = outputreader.read_output(spool_dir, ask, kept)
+    assert (got.data, got.ended, got.error) == (b"two\n", True, "")
+    assert "does not run on this node" in outputreader.read_output(spool_dir, ask, {}).error
+
+
 def test_an_attempt_that_is_not_here(tmp_path):
     spool.prepare(tmp_path / "spool")
     got = read(tmp_path / "spool")
