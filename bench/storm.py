@@ -71,14 +71,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def ctld_submit_seconds(port: int) -> tuple[float, int]:
-    """(seconds, calls) of the Submits ctld has answered OK, from its metrics endpoint."""
+def ctld_submit_seconds(port: int) -> tuple[float, int, dict[float, int]]:
+    """(seconds, calls, calls by histogram bucket) of the Submits ctld has answered OK, from
+    its metrics endpoint."""
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    found = {}
+    found, buckets = {}, {}
     for line in text.splitlines():
         if line.startswith("hpcq_rpc_duration_seconds_") and 'method="Submit"' in line and 'code="OK"' in line:
-            found[line.split("{")[0].rsplit("_", 1)[1]] = float(line.rsplit(" ", 1)[1])
-    return found.get("sum", 0.0), int(found.get("count", 0))
+            kind = line.split("{")[0].rsplit("_", 1)[1]
+            if kind == "bucket":
+                buckets[float(line.partition('le="')[2].partition('"')[0])] = int(float(line.rsplit(" ", 1)[1]))
+            else:
+                found[kind] = float(line.rsplit(" ", 1)[1])
+    return found.get("sum", 0.0), int(found.get("count", 0)), buckets
+
+
+def bucket_p99(before: dict[float, int], after: dict[float, int]) -> float:
+    """The upper bound (ms) of the histogram bucket holding the 99th percentile of the calls between two reads."""
+    calls = {le: after[le] - before.get(le, 0) for le in sorted(after)}
+    total = calls[max(calls)]
+    return next((le * 1000 for le, n in calls.items() if n >= 0.99 * total), float("inf"))
 
 
 def other_user(home: Path, cfg: config.Config, name: str) -> Client:
@@ -208,9 +220,10 @@ def main() -> int:
         for label, samples in (("idle", idle[path]), ("under storm", stormy[path])):
             print(f"{path + ', ' + label:<44} {percentile(samples, 50):>8.1f} {percentile(samples, 99):>8.1f} "
                   f"{len(samples):>6}")
-    (s0, n0), (s1, n1), (s2, n2) = in_ctld
-    print(f"ctld's own time per Submit (its hpcq_rpc_duration_seconds): idle {(s1 - s0) / (n1 - n0) * 1000:.1f} ms, "
-          f"under storm {(s2 - s1) / max(1, n2 - n1) * 1000:.1f} ms (mean)")
+    (s0, n0, b0), (s1, n1, b1), (s2, n2, b2) = in_ctld
+    print(f"ctld's own time per Submit (its hpcq_rpc_duration_seconds): idle {(s1 - s0) / (n1 - n0) * 1000:.1f} ms "
+          f"mean, p99 at most {bucket_p99(b0, b1):g} ms; under storm {(s2 - s1) / max(1, n2 - n1) * 1000:.1f} ms mean, "
+          f"p99 at most {bucket_p99(b1, b2):g} ms")
     for path in idle:
         ratio = percentile(stormy[path], 99) / percentile(idle[path], 99)
         print(f"p99 under storm / idle, {path}: {ratio:.2f}x (target at most {TARGET_RATIO:g}x: "

@@ -3,8 +3,9 @@
 A storm of squeue/qstat polls keeps a daemon's one event loop busy with reads whose answer
 grows with the queue. Other calls (a submit, a cancel, a node's report) are few and short,
 and someone is waiting for each: they take precedence. A queued read that is about to
-start stands aside while any other call is under way, for a bounded time, so that a read
-is never starved by a flood of submits either."""
+start, or between slices of its work, stands aside while any other call is under way (a
+submit awaiting its commit would otherwise share the interpreter lock with it), for a
+bounded time, so that a read is never starved by a flood of submits either."""
 from __future__ import annotations
 
 import asyncio
@@ -36,7 +37,9 @@ class Precedence:
                 self._no_others.set()
 
     async def stand_aside(self) -> None:
-        """Before a queued read starts: until no other call is under way, or the bound."""
+        """Before a queued read starts, and between the slices of its work: a turn of the
+        loop, then until no other call is under way, or the bound."""
+        await asyncio.sleep(0)
         if self.others_in_flight:
             with suppress(TimeoutError):
                 async with asyncio.timeout(self.bound):

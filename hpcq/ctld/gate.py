@@ -48,13 +48,13 @@ class Load:
     way (hpcq.precedence, for a bounded time): a submit waiting for its commit would otherwise
     find a read in the loop at each step, and the store's thread would wait for the
     interpreter lock behind it. A submit waits behind one read at most. And a read starts
-    only while the loop's thread has been busy less than `reads_busy_share` of the recent
-    time (its CPU, grpc's work on each call included): a storm of polls, which always has
-    another read ready, would otherwise keep the loop busy all the time, and a call that
-    comes finds it free. Past
-    `max_waiting_reads` waiting reads, or `max_in_flight` calls in all, a call is refused
-    unread with RESOURCE_EXHAUSTED and the time to come back (its retry hint), which the
-    clients honour (hpcq.transport.Retrying): cheaper than letting them time out."""
+    only while ctld has used less than `reads_busy_share` of a CPU of late (all its threads:
+    grpc's encryption and framing of the answers too): a storm of polls, which always has
+    another read ready, would otherwise keep ctld, and the host, busy all the time, and a
+    call that comes finds them free. Past `max_waiting_reads` waiting reads, or
+    `max_in_flight` calls in all, a call is refused unread with RESOURCE_EXHAUSTED and
+    the time to come back (its retry hint), which the clients honour
+    (hpcq.transport.Retrying): cheaper than letting them time out."""
 
     @classmethod
     def from_config(cls, ctld: CtldSection) -> Load:
@@ -71,8 +71,8 @@ class Load:
         self.waiting_reads = 0
         self.shed = 0
         self._read_turn = asyncio.Lock()
-        self._busy_since = self._busy_last = (time.perf_counter(), time.thread_time())   # (wall, loop CPU) marks
-        self._read_seconds = 0.005   # a moving average of a queued read's cost
+        self._busy_since = self._busy_last = (time.perf_counter(), time.process_time())   # (wall, CPU) marks
+        self._read_seconds = 0.005   # a moving average of the time a queued read holds its turn (rests included)
         self._second = 0.0           # the second reads are being counted in, and its count
         self._reads_this_second = 0
         self._reads_last_second = 0
@@ -109,16 +109,15 @@ class Load:
                 await self._read_turn.acquire()
             finally:
                 self.waiting_reads -= 1
+            turn_taken = time.perf_counter()
             try:
-                await asyncio.sleep(0)   # what else was ready runs first
-                await self.precedence.stand_aside()
+                await self.precedence.stand_aside()   # what else was ready runs first
                 rest = self._rest_before_read()
                 if rest > 0:
                     await asyncio.sleep(rest)
-                started = time.perf_counter()
-                self._count_read(started)
+                self._count_read(time.perf_counter())
                 yield
-                self._read_seconds += (time.perf_counter() - started - self._read_seconds) / 16
+                self._read_seconds += (time.perf_counter() - turn_taken - self._read_seconds) / 16
             finally:
                 self._read_turn.release()
         finally:
@@ -127,7 +126,7 @@ class Load:
     def _rest_before_read(self) -> float:
         """Seconds the loop should stay free of reads to be busy at most `reads_busy_share`
         of the time since the last window began (at most STAND_ASIDE_SECONDS)."""
-        wall, cpu = time.perf_counter(), time.thread_time()   # this is the loop's thread
+        wall, cpu = time.perf_counter(), time.process_time()
         if wall - self._busy_since[0] >= BUSY_WINDOW_SECONDS:
             self._busy_last, self._busy_since = self._busy_since, (wall, cpu)
         busy = cpu - self._busy_last[1]

@@ -6,7 +6,7 @@ written again."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from hpcq import wire
@@ -50,16 +50,21 @@ def encoded(job: jobs_pb2.Job) -> bytes:
     return _JOBS_TAG + _varint(len(body)) + body
 
 
+async def _next_turn() -> None:
+    await asyncio.sleep(0)
+
+
 async def page_of(jobs: Sequence[jobs_pb2.Job], encode: Callable[[jobs_pb2.Job], bytes], *, size: int = 0,
-                  budget: int = PAGE_BYTES) -> Page:
+                  budget: int = PAGE_BYTES, between: Callable[[], Awaitable[None]] = _next_turn) -> Page:
     """The page of `jobs` (in id order; `encode` writes one as the caller may see it) that
-    fits at most `size` of them (0: no count limit) and `budget` bytes. The loop runs other
-    work between slices of SLICE jobs: a long queue's listing must not hold a submit up."""
+    fits at most `size` of them (0: no count limit) and `budget` bytes. Between slices of
+    SLICE jobs it awaits `between()` (a turn of the loop, or more: see hpcq.precedence),
+    while the loop runs other work: a long queue's listing must not hold a submit up."""
     page = Page()
     used = 0
     for i, job in enumerate(jobs):
         if i and not i % SLICE:
-            await asyncio.sleep(0)
+            await between()
         if size and len(page.ids) == size:
             page.next_page_token = str(page.ids[-1])
             break

@@ -70,7 +70,8 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
                     encode: Callable[[jobs_pb2.Job], bytes]) -> listing.Page:
         after, visible = listing.resume_after(request.page_token), self.reads.visible(who)
         jobs = sorted((j for j in self.c.list(request) if j.id > after and visible(j)), key=_job_id)
-        return await listing.page_of(jobs, encode, size=request.page_size)
+        return await listing.page_of(jobs, encode, size=request.page_size,
+                                     between=self.gate.load.precedence.stand_aside)
 
     async def Watch(self, request: jobs_pb2.WatchRequest, context: Context) -> AsyncIterator[jobs_pb2.JobEvent]:
         who = await self.gate.admit(context, "/hpcq.v1.Jobs/Watch")
