@@ -1,4 +1,4 @@
-"""List answers under a polling storm: computed once and shared while reads queue up.
+"""List answers under a polling storm: computed once, shared, and kept current.
 
 Hundreds of users polling squeue or qstat ask ctld for the same listing again and again.
 A List of a long queue costs milliseconds of ctld's one event loop (a copy of every job,
@@ -11,25 +11,25 @@ is kept as bytes and shared:
   it (every job redacted), with the caller's own jobs put back whole;
 - else by the same user's repeated calls.
 
-An answer lasts until a job changes (the watchers' stream says when) or MAX_AGE has passed
-(the scheduler's pending reasons change without an event). Only complete answers (one
-page) are kept. When no read is waiting, every List is computed afresh: a user who
-submits and then lists always sees the job.
-
-A storm's listings are made again whenever a job changes, which a busy cluster does many
-times a second; so each job's encoding (whole and redacted) is kept too, on the same terms,
-and a listing made again encodes only the jobs that changed. A job's pending reason may
-thus be shown up to twice MAX_AGE late while reads wait.
+A busy cluster changes jobs many times a second, and each change reaches a kept answer
+(the watchers' stream says when): the job is encoded again, and put in, replaced or taken
+out in place, so a listing is not made again for every submit. An answer is made again
+after MAX_AGE (the scheduler's pending reasons change without an event), and each job's
+encodings are kept on the same terms: a pending reason may be shown up to twice MAX_AGE
+late while reads wait. Only complete answers (one page) are kept. When no read is waiting,
+every List is computed afresh: a user who submits and then lists always sees the job.
 """
 from __future__ import annotations
 
+import bisect
 import functools
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from hpcq.api import jobs_pb2
 from hpcq.ctld import auth, listing
+from hpcq.ctld import jobs as jobrules
 from hpcq.ctld.auth import Caller
 from hpcq.ctld.boundary import Encoded
 from hpcq.ctld.watch import Watchers
@@ -38,6 +38,7 @@ from hpcq.ctld.watch import Watchers
 NOBODY = Caller(name="", role="user")
 MAX_AGE = 0.5
 MAX_ENTRIES = 256
+MAX_CHANGES = 256            # changes put into a kept answer before it is made again instead
 MAX_ENCODED_JOBS = 200_000   # beyond this many kept encodings, they are all dropped (finished jobs' among them)
 Encode = Callable[[jobs_pb2.Job], bytes]
 # (the caller whose view it is, what they asked, how a job the caller may see is encoded)
@@ -46,11 +47,16 @@ Compute = Callable[[Caller, jobs_pb2.ListJobsRequest, Encode], Awaitable[listing
 
 @dataclass
 class _Entry:
-    at: float
-    version: int
-    page: listing.Page
-    reply: Encoded
-    owners: dict[str, list[int]] = field(default_factory=dict)   # user -> their jobs' places in the page
+    """A kept answer: the page's jobs in id order, each with its encoding and its owner."""
+    at: float                               # when it was made
+    viewer: Caller
+    listed: Callable[[jobs_pb2.Job], bool]  # whether a job belongs in it
+    ids: list[int]
+    chunks: list[bytes]
+    users: list[str]
+    size: int                               # bytes of the chunks
+    reply: Encoded | None = None            # None: changed since it was last sent
+    changes: int = 0
 
 
 class Listings:
@@ -62,38 +68,14 @@ class Listings:
         self.job = job
         self.cluster = cluster
         self.clock = clock
-        self.version = 0
+        self.version = 0   # job changes heard of
         self.hits = 0
         self._entries: dict[tuple[str, bytes], _Entry] = {}
         self._encoded: dict[tuple[int, auth.View], tuple[float, bytes]] = {}   # (job, view) -> (when, encoding)
         # Told of every job change as the Watch streams are; wants none of the events.
         self._changes = watchers.subscribe(self._changed)
 
-    def _changed(self, job: jobs_pb2.Job) -> auth.View:
-        self.version += 1
-        self._encoded.pop((job.id, auth.View.FULL), None)
-        self._encoded.pop((job.id, auth.View.PUBLIC), None)
-        return auth.View.HIDDEN
-
-    def encoder(self, who: Caller) -> Encode:
-        """How a job is encoded for `who` while reads wait: from a recent encoding."""
-        view_of, now = self.reads.view, self.clock()
-
-        def encode(job: jobs_pb2.Job) -> bytes:
-            key = (job.id, view_of(who, job))
-            kept = self._encoded.get(key)
-            if kept is not None and now - kept[0] <= MAX_AGE:
-                return kept[1]
-            chunk = listing.encoded(job if key[1] is auth.View.FULL else auth.redacted(job))
-            self._encoded[key] = (now, chunk)
-            return chunk
-        if len(self._encoded) > MAX_ENCODED_JOBS:
-            self._encoded.clear()
-        return encode
-
-    def _compute(self, who: Caller, request: jobs_pb2.ListJobsRequest) -> Awaitable[listing.Page]:
-        """A listing made again from recent encodings."""
-        return self.compute(who, request, self.encoder(who))
+    # --- answers ----------------------------------------------------------------------
 
     async def answer(self, who: Caller, request: jobs_pb2.ListJobsRequest, *, busy: bool) -> Encoded:
         """`who`'s answer: computed afresh, or (when `busy`) from a shared recent one."""
@@ -104,45 +86,100 @@ class Listings:
         key = ("staff" if who.is_staff else f"user {viewer.name}", request.SerializeToString(deterministic=True))
         entry = self._entries.get(key)
         now = self.clock()
-        if entry is None or entry.version != self.version or now - entry.at > MAX_AGE:
-            version = self.version   # a job that changes while the page is made makes it stale at once
+        if entry is None or now - entry.at > MAX_AGE:
+            version = self.version
             fresh = await self._compute(viewer, request)
             if fresh.next_page_token:
                 return self._reply(fresh if viewer is who else await self._compute(who, request))
-            entry = self._keep(key, fresh, now, version)
-            if viewer is who:
-                return entry.reply
+            entry = self._entry(viewer, request, fresh, now)
+            if self.version == version:   # no change came while it was made, which it would have missed
+                self._keep(key, entry)
         else:
             self.hits += 1
+        if entry.reply is None:
+            entry.reply = Encoded(listing.Page(entry.ids, entry.chunks).reply(self.cluster))
         return await self._own_jobs_whole(entry, who, request) if shared else entry.reply
 
-    def _reply(self, page: listing.Page, chunks: list[bytes] | None = None) -> Encoded:
-        return Encoded(page.reply(self.cluster, chunks))
+    def _compute(self, who: Caller, request: jobs_pb2.ListJobsRequest) -> Awaitable[listing.Page]:
+        """A listing made from recent encodings."""
+        return self.compute(who, request, functools.partial(self._encode, who))
 
-    def _keep(self, key: tuple[str, bytes], page: listing.Page, now: float, version: int) -> _Entry:
-        owners: dict[str, list[int]] = {}
-        for i, job_id in enumerate(page.ids):
-            job = self.job(job_id)
-            if job is not None:
-                owners.setdefault(job.user, []).append(i)
-        entry = _Entry(now, version, page, self._reply(page), owners)
+    def _reply(self, page: listing.Page) -> Encoded:
+        return Encoded(page.reply(self.cluster))
+
+    def _entry(self, viewer: Caller, request: jobs_pb2.ListJobsRequest, page: listing.Page, now: float) -> _Entry:
+        request_lists, visible = jobrules.list_filter(request), self.reads.visible(viewer)
+        users = [job.user if (job := self.job(i)) is not None else "" for i in page.ids]
+        return _Entry(now, viewer, lambda job: request_lists(job) and visible(job), page.ids, page.chunks, users,
+                      sum(map(len, page.chunks)))
+
+    def _keep(self, key: tuple[str, bytes], entry: _Entry) -> None:
         self._entries.pop(key, None)
         if len(self._entries) >= MAX_ENTRIES:
             del self._entries[next(iter(self._entries))]   # the oldest
         self._entries[key] = entry
-        return entry
 
     async def _own_jobs_whole(self, entry: _Entry, who: Caller, request: jobs_pb2.ListJobsRequest) -> Encoded:
         """The shared listing with the caller's own jobs as they are, whole: afresh if that
         no longer fits one page."""
-        places = entry.owners.get(who.name)
+        assert entry.reply is not None
+        places = [i for i, user in enumerate(entry.users) if user == who.name]
         if not places:
             return entry.reply
-        chunks = list(entry.page.chunks)
+        chunks = list(entry.chunks)
         for i in places:
-            job = self.job(entry.page.ids[i])
+            job = self.job(entry.ids[i])
             if job is not None:
-                chunks[i] = listing.encoded(job)
+                chunks[i] = self._encode(who, job)
         if sum(map(len, chunks)) > listing.PAGE_BYTES:
             return self._reply(await self._compute(who, request))
-        return self._reply(entry.page, chunks)
+        return self._reply(listing.Page(entry.ids, chunks))
+
+    # --- encodings and changes --------------------------------------------------------
+
+    def _encode(self, who: Caller, job: jobs_pb2.Job) -> bytes:
+        """The job as `who` may see it, encoded: a recent encoding if there is one."""
+        view = self.reads.view(who, job)
+        now = self.clock()
+        kept = self._encoded.get((job.id, view))
+        if kept is not None and now - kept[0] <= MAX_AGE:
+            return kept[1]
+        if len(self._encoded) >= MAX_ENCODED_JOBS:
+            self._encoded.clear()
+        chunk = listing.encoded(job if view is auth.View.FULL else auth.redacted(job))
+        self._encoded[(job.id, view)] = (now, chunk)
+        return chunk
+
+    def _changed(self, job: jobs_pb2.Job) -> auth.View:
+        self.version += 1
+        self._encoded.pop((job.id, auth.View.FULL), None)
+        self._encoded.pop((job.id, auth.View.PUBLIC), None)
+        now = self.clock()
+        for key, entry in list(self._entries.items()):
+            # One that will be made again anyway goes now, instead of being kept current.
+            if now - entry.at > MAX_AGE or entry.changes >= MAX_CHANGES or not self._put(entry, job):
+                del self._entries[key]
+        return auth.View.HIDDEN
+
+    def _put(self, entry: _Entry, job: jobs_pb2.Job) -> bool:
+        """Put a job's change into a kept answer; False when it no longer fits one page."""
+        i = bisect.bisect_left(entry.ids, job.id)
+        present = i < len(entry.ids) and entry.ids[i] == job.id
+        if entry.listed(job):
+            chunk = self._encode(entry.viewer, job)
+            if present:
+                entry.size += len(chunk) - len(entry.chunks[i])
+                entry.chunks[i], entry.users[i] = chunk, job.user
+            else:
+                entry.ids.insert(i, job.id)
+                entry.chunks.insert(i, chunk)
+                entry.users.insert(i, job.user)
+                entry.size += len(chunk)
+        elif present:
+            entry.size -= len(entry.chunks[i])
+            del entry.ids[i], entry.chunks[i], entry.users[i]
+        else:
+            return True
+        entry.reply = None
+        entry.changes += 1
+        return entry.size <= listing.PAGE_BYTES

@@ -1,12 +1,17 @@
 """Shared List answers under a storm: who shares what, and when an answer is recomputed."""
 import asyncio
 import operator
+import random
+
+import pytest
 
 from hpcq.api import jobs_pb2
 from hpcq.ctld import auth, listcache, listing
 from hpcq.ctld.auth import Caller
 from hpcq.ctld.listcache import Listings
 from tests.unit.controllers import make
+
+S = jobs_pb2.JobState
 
 SCRIPT = "#!/bin/sh\nsecret-token\n"
 
@@ -55,15 +60,41 @@ def test_users_share_one_listing_each_seeing_only_their_own_scripts(tmp_path):
     w.store.close()
 
 
-def test_a_job_change_or_age_makes_the_next_answer_afresh(tmp_path):
+def test_a_job_change_is_put_into_the_shared_answer_and_age_makes_it_afresh(tmp_path):
     w = World(tmp_path)
     w.submit("alice")
     w.list(BOB)
-    [new] = w.submit("alice")   # published to the watchers: the shared answer is stale
+    [new] = w.submit("alice")   # published to the watchers: put into the kept answer
     assert new in {j.id for j in w.list(BOB).jobs}
+    assert w.computed == [""]
     w.now[0] += 1.0
     w.list(BOB)
-    assert w.computed == ["", "", ""]
+    assert w.computed == ["", ""]
+    w.store.close()
+
+
+@pytest.mark.parametrize("private", [(), ("jobs",)])
+def test_a_kept_answer_kept_current_is_the_answer_made_afresh(tmp_path, private):
+    """Whatever happens to jobs, the shared answer kept current says what a fresh one would."""
+    w = World(tmp_path, private=private)
+    rng = random.Random(7)
+    requests = [jobs_pb2.ListJobsRequest(), jobs_pb2.ListJobsRequest(users=["bob"]),
+                jobs_pb2.ListJobsRequest(include_finished=True), jobs_pb2.ListJobsRequest(states=[S.HELD])]
+    ids = w.submit("alice", 3) + w.submit("bob", 3)
+    for step in range(40):
+        for who in (ALICE, BOB, CAROL, ADMIN):
+            for request in requests:
+                kept = asyncio.run(w.listings.answer(who, request, busy=True))
+                fresh = asyncio.run(w.listings.answer(who, request, busy=False))
+                assert kept.data == fresh.data, (step, who.name, request)
+        job = w.c.get(rng.choice(ids))
+        action = rng.choice(["submit", "cancel", "hold", "release"])
+        if action == "submit":
+            ids += w.submit(rng.choice(["alice", "bob"]))
+        else:
+            asyncio.run(getattr(w.c, action)(job, *(("root",) if action == "cancel" else (False,) if action == "hold"
+                                                   else ())))
+    assert w.listings.hits > 0
     w.store.close()
 
 
