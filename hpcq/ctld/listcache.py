@@ -55,6 +55,7 @@ class _Entry:
     chunks: list[bytes]
     users: list[str]
     size: int                               # bytes of the chunks
+    page_size: int                          # the most jobs it may hold (the request's; 0: no count limit)
     reply: Encoded | None = None            # None: changed since it was last sent
     changes: int = 0
 
@@ -111,7 +112,7 @@ class Listings:
         request_lists, visible = jobrules.list_filter(request), self.reads.visible(viewer)
         users = [job.user if (job := self.job(i)) is not None else "" for i in page.ids]
         return _Entry(now, viewer, lambda job: request_lists(job) and visible(job), page.ids, page.chunks, users,
-                      sum(map(len, page.chunks)))
+                      sum(map(len, page.chunks)), request.page_size)
 
     def _keep(self, key: tuple[str, bytes], entry: _Entry) -> None:
         self._entries.pop(key, None)
@@ -162,7 +163,8 @@ class Listings:
         return auth.View.HIDDEN
 
     def _put(self, entry: _Entry, job: jobs_pb2.Job) -> bool:
-        """Put a job's change into a kept answer; False when it no longer fits one page."""
+        """Put a job's change into a kept answer; False when it no longer fits one page (of
+        page_size jobs, or PAGE_BYTES): the answer made afresh would go on to a next page."""
         i = bisect.bisect_left(entry.ids, job.id)
         present = i < len(entry.ids) and entry.ids[i] == job.id
         if entry.listed(job):
@@ -182,4 +184,4 @@ class Listings:
             return True
         entry.reply = None
         entry.changes += 1
-        return entry.size <= listing.PAGE_BYTES
+        return entry.size <= listing.PAGE_BYTES and not (entry.page_size and len(entry.ids) > entry.page_size)

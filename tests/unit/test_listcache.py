@@ -139,3 +139,53 @@ def test_a_kept_encoding_lasts_max_age_at_most(tmp_path):
     w.c.get(job).reason = "Priority"   # as the scheduler sets a reason: without an event
     w.now[0] += listcache.MAX_AGE + 0.1
     assert [j.reason for j in w.list(BOB).jobs] == ["Priority"]
+
+
+class PagedWorld(World):
+    """A World whose listings are cut into pages by page_size, as the List servicer's are."""
+
+    async def compute(self, who, request, encode):
+        self.computed.append(who.name)
+        after, visible = listing.resume_after(request.page_token), self.reads.visible(who)
+        jobs = sorted((j for j in self.c.list(request) if j.id > after and visible(j)), key=operator.attrgetter("id"))
+        return await listing.page_of(jobs, encode, size=request.page_size)
+
+    def page(self, who, request, busy=True):
+        answer = asyncio.run(self.listings.answer(who, request, busy=busy))
+        reply = jobs_pb2.ListJobsResponse.FromString(answer.data)
+        return [j.id for j in reply.jobs], reply.next_page_token
+
+
+def test_a_kept_page_a_new_job_would_overfill_is_made_again(tmp_path):
+    """A page that held exactly page_size jobs, and so no next page, gets one once a job comes."""
+    w = PagedWorld(tmp_path)
+    first = w.submit("alice", 2)
+    request = jobs_pb2.ListJobsRequest(page_size=2)
+    assert w.page(BOB, request) == (first, "")
+    w.submit("alice")
+
+    assert w.page(BOB, request) == (first, str(first[-1])) == w.page(BOB, request, busy=False)
+    w.store.close()
+
+
+@pytest.mark.parametrize("private", [(), ("jobs",), ("jobs", "accounting")])
+def test_a_kept_page_kept_current_is_the_page_made_afresh(tmp_path, private):
+    """With page_size, whatever happens to jobs: each kept page says what a fresh one would."""
+    w = PagedWorld(tmp_path, private=private)
+    rng = random.Random(11)
+    requests = [jobs_pb2.ListJobsRequest(page_size=n, include_finished=finished)
+                for n in (1, 2, 3) for finished in (False, True)]
+    ids = w.submit("alice", 2) + w.submit("bob", 1)
+    for step in range(40):
+        for who in (ALICE, BOB, CAROL, ADMIN):
+            for request in requests:
+                assert w.page(who, request) == w.page(who, request, busy=False), (step, who.name, request)
+        action = rng.choice(["submit", "cancel", "hold", "release"])
+        if action == "submit":
+            ids += w.submit(rng.choice(["alice", "bob"]))
+        else:
+            job = w.c.get(rng.choice(ids))
+            asyncio.run(getattr(w.c, action)(job, *(("root",) if action == "cancel" else (False,) if action == "hold"
+                                                   else ())))
+    assert w.listings.hits > 0
+    w.store.close()
