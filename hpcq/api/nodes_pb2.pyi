@@ -80,16 +80,18 @@ class JobOutcome(_message.Message):
     def __init__(self, job_id: _Optional[int] = ..., attempt: _Optional[int] = ..., running: _Optional[bool] = ..., state: _Optional[_Union[_jobs_pb2.JobState, str]] = ..., exit_code: _Optional[int] = ..., signal: _Optional[int] = ..., start_time: _Optional[float] = ..., end_time: _Optional[float] = ..., session_id: _Optional[int] = ..., cpu_seconds: _Optional[float] = ..., max_rss_kb: _Optional[int] = ..., reason: _Optional[str] = ..., user_cpu_seconds: _Optional[float] = ..., system_cpu_seconds: _Optional[float] = ...) -> None: ...
 
 class Register(_message.Message):
-    __slots__ = ("name", "hardware", "jobs", "version")
+    __slots__ = ("name", "hardware", "jobs", "version", "batches")
     NAME_FIELD_NUMBER: _ClassVar[int]
     HARDWARE_FIELD_NUMBER: _ClassVar[int]
     JOBS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    BATCHES_FIELD_NUMBER: _ClassVar[int]
     name: str
     hardware: Hardware
     jobs: _containers.RepeatedCompositeFieldContainer[JobOutcome]
     version: str
-    def __init__(self, name: _Optional[str] = ..., hardware: _Optional[_Union[Hardware, _Mapping]] = ..., jobs: _Optional[_Iterable[_Union[JobOutcome, _Mapping]]] = ..., version: _Optional[str] = ...) -> None: ...
+    batches: bool
+    def __init__(self, name: _Optional[str] = ..., hardware: _Optional[_Union[Hardware, _Mapping]] = ..., jobs: _Optional[_Iterable[_Union[JobOutcome, _Mapping]]] = ..., version: _Optional[str] = ..., batches: _Optional[bool] = ...) -> None: ...
 
 class Heartbeat(_message.Message):
     __slots__ = ("load", "usage")
@@ -100,20 +102,30 @@ class Heartbeat(_message.Message):
     def __init__(self, load: _Optional[_Union[Load, _Mapping]] = ..., usage: _Optional[_Iterable[_Union[_jobs_pb2.JobUsage, _Mapping]]] = ...) -> None: ...
 
 class NodeMessage(_message.Message):
-    __slots__ = ("register", "heartbeat", "job_started", "job_finished", "step_tasks_ended", "output")
+    __slots__ = ("register", "heartbeat", "job_started", "job_finished", "step_tasks_ended", "output", "outcomes")
     REGISTER_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     JOB_STARTED_FIELD_NUMBER: _ClassVar[int]
     JOB_FINISHED_FIELD_NUMBER: _ClassVar[int]
     STEP_TASKS_ENDED_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    OUTCOMES_FIELD_NUMBER: _ClassVar[int]
     register: Register
     heartbeat: Heartbeat
     job_started: JobOutcome
     job_finished: JobOutcome
     step_tasks_ended: StepTasksEnded
     output: OutputData
-    def __init__(self, register: _Optional[_Union[Register, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., job_started: _Optional[_Union[JobOutcome, _Mapping]] = ..., job_finished: _Optional[_Union[JobOutcome, _Mapping]] = ..., step_tasks_ended: _Optional[_Union[StepTasksEnded, _Mapping]] = ..., output: _Optional[_Union[OutputData, _Mapping]] = ...) -> None: ...
+    outcomes: JobOutcomes
+    def __init__(self, register: _Optional[_Union[Register, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., job_started: _Optional[_Union[JobOutcome, _Mapping]] = ..., job_finished: _Optional[_Union[JobOutcome, _Mapping]] = ..., step_tasks_ended: _Optional[_Union[StepTasksEnded, _Mapping]] = ..., output: _Optional[_Union[OutputData, _Mapping]] = ..., outcomes: _Optional[_Union[JobOutcomes, _Mapping]] = ...) -> None: ...
+
+class JobOutcomes(_message.Message):
+    __slots__ = ("started", "finished")
+    STARTED_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_FIELD_NUMBER: _ClassVar[int]
+    started: _containers.RepeatedCompositeFieldContainer[JobOutcome]
+    finished: _containers.RepeatedCompositeFieldContainer[JobOutcome]
+    def __init__(self, started: _Optional[_Iterable[_Union[JobOutcome, _Mapping]]] = ..., finished: _Optional[_Iterable[_Union[JobOutcome, _Mapping]]] = ...) -> None: ...
 
 class OutputData(_message.Message):
     __slots__ = ("request_id", "data", "offset", "ended", "error")
@@ -174,12 +186,14 @@ class KillJob(_message.Message):
     def __init__(self, job_id: _Optional[int] = ..., attempt: _Optional[int] = ..., grace_seconds: _Optional[int] = ...) -> None: ...
 
 class Registered(_message.Message):
-    __slots__ = ("heartbeat_seconds", "controller_epoch")
+    __slots__ = ("heartbeat_seconds", "controller_epoch", "batches")
     HEARTBEAT_SECONDS_FIELD_NUMBER: _ClassVar[int]
     CONTROLLER_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    BATCHES_FIELD_NUMBER: _ClassVar[int]
     heartbeat_seconds: float
     controller_epoch: int
-    def __init__(self, heartbeat_seconds: _Optional[float] = ..., controller_epoch: _Optional[int] = ...) -> None: ...
+    batches: bool
+    def __init__(self, heartbeat_seconds: _Optional[float] = ..., controller_epoch: _Optional[int] = ..., batches: _Optional[bool] = ...) -> None: ...
 
 class ReadOutput(_message.Message):
     __slots__ = ("request_id", "job_id", "attempt", "step_id", "stderr", "offset", "max_bytes")
@@ -218,7 +232,7 @@ class Forget(_message.Message):
     def __init__(self, job_id: _Optional[int] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class CtldMessage(_message.Message):
-    __slots__ = ("registered", "launch", "signal", "kill", "forget", "launch_step", "signal_step", "read_output", "suspend")
+    __slots__ = ("registered", "launch", "signal", "kill", "forget", "launch_step", "signal_step", "read_output", "suspend", "launches")
     REGISTERED_FIELD_NUMBER: _ClassVar[int]
     LAUNCH_FIELD_NUMBER: _ClassVar[int]
     SIGNAL_FIELD_NUMBER: _ClassVar[int]
@@ -228,6 +242,7 @@ class CtldMessage(_message.Message):
     SIGNAL_STEP_FIELD_NUMBER: _ClassVar[int]
     READ_OUTPUT_FIELD_NUMBER: _ClassVar[int]
     SUSPEND_FIELD_NUMBER: _ClassVar[int]
+    LAUNCHES_FIELD_NUMBER: _ClassVar[int]
     registered: Registered
     launch: Launch
     signal: SignalJob
@@ -237,7 +252,14 @@ class CtldMessage(_message.Message):
     signal_step: SignalStepTasks
     read_output: ReadOutput
     suspend: SuspendJob
-    def __init__(self, registered: _Optional[_Union[Registered, _Mapping]] = ..., launch: _Optional[_Union[Launch, _Mapping]] = ..., signal: _Optional[_Union[SignalJob, _Mapping]] = ..., kill: _Optional[_Union[KillJob, _Mapping]] = ..., forget: _Optional[_Union[Forget, _Mapping]] = ..., launch_step: _Optional[_Union[LaunchStepTasks, _Mapping]] = ..., signal_step: _Optional[_Union[SignalStepTasks, _Mapping]] = ..., read_output: _Optional[_Union[ReadOutput, _Mapping]] = ..., suspend: _Optional[_Union[SuspendJob, _Mapping]] = ...) -> None: ...
+    launches: Launches
+    def __init__(self, registered: _Optional[_Union[Registered, _Mapping]] = ..., launch: _Optional[_Union[Launch, _Mapping]] = ..., signal: _Optional[_Union[SignalJob, _Mapping]] = ..., kill: _Optional[_Union[KillJob, _Mapping]] = ..., forget: _Optional[_Union[Forget, _Mapping]] = ..., launch_step: _Optional[_Union[LaunchStepTasks, _Mapping]] = ..., signal_step: _Optional[_Union[SignalStepTasks, _Mapping]] = ..., read_output: _Optional[_Union[ReadOutput, _Mapping]] = ..., suspend: _Optional[_Union[SuspendJob, _Mapping]] = ..., launches: _Optional[_Union[Launches, _Mapping]] = ...) -> None: ...
+
+class Launches(_message.Message):
+    __slots__ = ("launch",)
+    LAUNCH_FIELD_NUMBER: _ClassVar[int]
+    launch: _containers.RepeatedCompositeFieldContainer[Launch]
+    def __init__(self, launch: _Optional[_Iterable[_Union[Launch, _Mapping]]] = ...) -> None: ...
 
 class LaunchStepTasks(_message.Message):
     __slots__ = ("job", "step", "launch")

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
 
-from hpcq import __version__, slurmconf
+from hpcq import __version__, batches, slurmconf
 from hpcq.api import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc, nodes_pb2, nodes_pb2_grpc
 from hpcq.ctld import admin, auth, listing, output, submitkeys
 from hpcq.ctld import jobs as jobrules
@@ -369,13 +369,13 @@ class NodeSessionServicer(nodes_pb2_grpc.NodeSessionServicer):
         name = who.name
         link = NodeLink()
         link.send(nodes_pb2.CtldMessage(registered=nodes_pb2.Registered(
-            heartbeat_seconds=self.c.config.ctld.heartbeat_interval, controller_epoch=self.role.epoch)))
+            heartbeat_seconds=self.c.config.ctld.heartbeat_interval, controller_epoch=self.role.epoch, batches=True)))
         self.c.on_register(first.register, link)
         reader = asyncio.get_running_loop().create_task(self._read(name, request_iterator, link))
         try:
-            while True:
-                message = await link.outbox.get()
-                if message is None or not self.role.may_act():  # a controller that lost its lease sends nothing
+            async for message in batches.batched(link.outbox, batches.merge_launches if first.register.batches
+                                                 else None):
+                if not self.role.may_act():  # a controller that lost its lease sends nothing
                     return
                 yield message
         finally:
@@ -393,6 +393,13 @@ class NodeSessionServicer(nodes_pb2_grpc.NodeSessionServicer):
                     self.c.on_job_started(message.job_started)
                 elif kind == "job_finished":
                     self.c.on_job_finished(name, message.job_finished)
+                elif kind == "outcomes":   # hpcq.batches: starts, then ends
+                    if message.outcomes.started:
+                        self.c.on_heartbeat(name, nodes_pb2.Heartbeat(load=self.c.nodes[name].load))
+                    for started in message.outcomes.started:
+                        self.c.on_job_started(started)
+                    for finished in message.outcomes.finished:
+                        self.c.on_job_finished(name, finished)
                 elif kind == "step_tasks_ended":
                     self.c.on_step_tasks_ended(name, message.step_tasks_ended)
                 elif kind == "output":

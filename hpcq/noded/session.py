@@ -9,11 +9,10 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator
 
 import grpc
 
-from hpcq import __version__, failover, metrics
+from hpcq import __version__, batches, failover, metrics
 from hpcq.api import jobs_pb2, nodes_pb2, nodes_pb2_grpc
 from hpcq.noded import hardware
 from hpcq.noded.outputreader import OutputReader
@@ -69,6 +68,7 @@ class Session:
         self.server_name = server_name
         self.heartbeat_seconds = 10.0
         self._outbox: asyncio.Queue[nodes_pb2.NodeMessage | None] | None = None
+        self._ctld_takes_batches = False   # hpcq.batches
         self.connected = asyncio.Event()
         self.owners: dict[int, str] = {}  # job id -> user, for the log lines of this run of noded
         self._starts: dict[tuple[int, int], nodes_pb2.JobOutcome] = {}  # started, not yet told
@@ -85,6 +85,9 @@ class Session:
         self.credentials = credentials
         if self._outbox is not None:
             self._outbox.put_nowait(None)
+
+    def _merge(self, first: nodes_pb2.NodeMessage, then: nodes_pb2.NodeMessage) -> nodes_pb2.NodeMessage | None:
+        return batches.merge_outcomes(first, then) if self._ctld_takes_batches else None
 
     def report(self, message: nodes_pb2.NodeMessage) -> None:
         """Send now if connected; otherwise the next Register carries it from the spool."""
@@ -132,9 +135,11 @@ class Session:
                 raise Unreachable(f"not answering (refused, or not connected within {failover.CONNECT_TIMEOUT:g} s)")
             outbox: asyncio.Queue[nodes_pb2.NodeMessage | None] = asyncio.Queue()
             outbox.put_nowait(nodes_pb2.NodeMessage(register=nodes_pb2.Register(
-                name=self.name, hardware=self.facts, jobs=self.runner.outcomes(), version=__version__)))
+                name=self.name, hardware=self.facts, jobs=self.runner.outcomes(), version=__version__,
+                batches=True)))
             self._outbox = outbox
-            call = nodes_pb2_grpc.NodeSessionStub(channel).Connect(_drain(outbox))
+            self._ctld_takes_batches = False   # until its Registered says so
+            call = nodes_pb2_grpc.NodeSessionStub(channel).Connect(batches.batched(outbox, self._merge))
             heartbeat = asyncio.create_task(self._heartbeat(outbox))
             try:
                 async for message in call:
@@ -159,15 +164,17 @@ class Session:
                 raise StaleController(f"its controller epoch {epoch} is older than epoch {self.epochs.highest}, which "
                                       "this node has registered with: not taking its orders")
             self.heartbeat_seconds = message.registered.heartbeat_seconds or self.heartbeat_seconds
+            self._ctld_takes_batches = message.registered.batches
             self.connected.set()
             metrics.NODED_SESSIONS.inc()
             log.info("registered with %s as %s (controller epoch %d)", self.server, self.name, epoch)
         elif not self.connected.is_set():
             log.warning("%s sent %s before registering this node; ignored", self.server, kind)
-        elif kind == "launch":
-            for forget in message.launch.forget:
-                self.runner.forget(forget.job_id, forget.attempt)
-            self._launches.start(self._launch(message.launch), f"launch of job {message.launch.job.id}")
+        elif kind in ("launch", "launches"):
+            for launch in [message.launch] if kind == "launch" else message.launches.launch:
+                for forget in launch.forget:
+                    self.runner.forget(forget.job_id, forget.attempt)
+                self._launches.start(self._launch(launch), f"launch of job {launch.job.id}")
         elif kind == "signal":
             self.runner.signal(message.signal.job_id, message.signal.attempt, message.signal.signal)
         elif kind == "kill":
@@ -211,9 +218,3 @@ class Session:
             self.report(nodes_pb2.NodeMessage(job_started=outcome))
 
 
-async def _drain(outbox: asyncio.Queue[nodes_pb2.NodeMessage | None]) -> AsyncIterator[nodes_pb2.NodeMessage]:
-    while True:
-        message = await outbox.get()
-        if message is None:
-            return
-        yield message

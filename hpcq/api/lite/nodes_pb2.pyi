@@ -6,6 +6,7 @@ from hpcq.api.nodes_pb2 import JobOutcome as JobOutcome
 from hpcq.api.nodes_pb2 import Register as Register
 from hpcq.api.nodes_pb2 import Heartbeat as Heartbeat
 from hpcq.api.nodes_pb2 import NodeMessage as NodeMessage
+from hpcq.api.nodes_pb2 import JobOutcomes as JobOutcomes
 from hpcq.api.nodes_pb2 import OutputData as OutputData
 from hpcq.api.nodes_pb2 import StepTasksEnded as StepTasksEnded
 from hpcq.api.nodes_pb2 import Launch as Launch
@@ -16,5 +17,6 @@ from hpcq.api.nodes_pb2 import ReadOutput as ReadOutput
 from hpcq.api.nodes_pb2 import SuspendJob as SuspendJob
 from hpcq.api.nodes_pb2 import Forget as Forget
 from hpcq.api.nodes_pb2 import CtldMessage as CtldMessage
+from hpcq.api.nodes_pb2 import Launches as Launches
 from hpcq.api.nodes_pb2 import LaunchStepTasks as LaunchStepTasks
 from hpcq.api.nodes_pb2 import SignalStepTasks as SignalStepTasks
