@@ -11,6 +11,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+import psutil
 import pytest
 
 from hpcq import config, wire
@@ -83,6 +84,19 @@ def test_two_users_submit_without_certificates_and_own_their_jobs(shared_agent, 
     assert (alice_owner, bob_owner) == ("hpcqalice", "hpcqbob")
     assert localusers.call_as(bob.pw_uid, bob.pw_gid, lambda: cancel(sock, alice_job)) == R.NOT_PERMITTED
     assert localusers.call_as(alice.pw_uid, alice.pw_gid, lambda: cancel(sock, alice_job)) == R.OK
+
+
+def test_queued_reads_reach_ctld_over_a_connection_of_their_own(shared_agent, users):
+    """A storm's listings must not share the connection a submit's answer comes back on."""
+    cluster, sock = shared_agent
+    alice = users["hpcqalice"]
+    localusers.call_as(alice.pw_uid, alice.pw_gid, lambda: submit(sock))   # a Submit, then a Get
+    ctld_port = int(config.load(cluster.home / "hpcq.toml").agent.server.rpartition(":")[2])
+    [agent] = [p for p in psutil.process_iter(["cmdline"])
+               if str(sock.parent / "agent.toml") in (p.info["cmdline"] or [])]
+    to_ctld = [c for c in agent.net_connections(kind="tcp") if c.raddr and c.raddr.port == ctld_port
+               and c.status == psutil.CONN_ESTABLISHED]
+    assert len(to_ctld) == 2
 
 
 def test_root_is_refused_by_default(shared_agent):
