@@ -161,10 +161,13 @@ def main() -> int:
     parser.add_argument("--storm-nice", type=int, default=0, metavar="N",
                         help="run the storm's client processes at this niceness: on a real cluster they run on "
                              "login nodes, not on ctld's host, and this keeps their own CPU from being measured")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="a setting of the cluster's (e.g. ctld.reads_busy_share=0.3), to compare")
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="hpcq-bench-work.")
     metrics_port = free_port()
-    settings = ("agent.rate=1000000", "agent.burst=1000000", f"ctld.metrics_listen=127.0.0.1:{metrics_port}")
+    settings = ("agent.rate=1000000", "agent.burst=1000000", f"ctld.metrics_listen=127.0.0.1:{metrics_port}",
+                *args.set)
     with local_cluster(nodes=2, cpus=2, settings=settings, activate=False) as cluster:
         cfg = config.load(cluster.home / "hpcq.toml")
         socket = str(cluster.home / "run" / "agent.sock")
