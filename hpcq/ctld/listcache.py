@@ -39,7 +39,7 @@ NOBODY = Caller(name="", role="user")
 MAX_AGE = 0.5
 MAX_ENTRIES = 256
 MAX_CHANGES = 256            # changes put into a kept answer before it is made again instead
-MAX_ENCODED_JOBS = 200_000   # beyond this many kept encodings, they are all dropped (finished jobs' among them)
+MAX_ENCODED_JOBS = 50_000   # kept encodings (a few hundred bytes each); past it the stale ones go, then all
 Encode = Callable[[jobs_pb2.Job], bytes]
 # (the caller whose view it is, what they asked, how a job the caller may see is encoded)
 Compute = Callable[[Caller, jobs_pb2.ListJobsRequest, Encode], Awaitable[listing.Page]]
@@ -146,7 +146,9 @@ class Listings:
         if kept is not None and now - kept[0] <= MAX_AGE:
             return kept[1]
         if len(self._encoded) >= MAX_ENCODED_JOBS:
-            self._encoded.clear()
+            self._encoded = {k: v for k, v in self._encoded.items() if now - v[0] <= MAX_AGE}
+            if len(self._encoded) >= MAX_ENCODED_JOBS:
+                self._encoded.clear()
         chunk = listing.encoded(job if view is auth.View.FULL else auth.redacted(job))
         self._encoded[(job.id, view)] = (now, chunk)
         return chunk
