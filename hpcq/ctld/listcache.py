@@ -38,6 +38,7 @@ from hpcq.ctld.watch import Watchers
 NOBODY = Caller(name="", role="user")
 MAX_AGE = 0.5
 MAX_ENTRIES = 256
+MAX_KEPT_BYTES = 64 * 1024 * 1024   # of kept answers' jobs: one user varying a request keeps no more
 MAX_CHANGES = 256            # changes put into a kept answer before it is made again instead
 MAX_ENCODED_JOBS = 50_000   # kept encodings (a few hundred bytes each); past it the stale ones go, then all
 Encode = Callable[[jobs_pb2.Job], bytes]
@@ -115,9 +116,13 @@ class Listings:
                       sum(map(len, page.chunks)), request.page_size)
 
     def _keep(self, key: tuple[str, bytes], entry: _Entry) -> None:
+        """Keep an answer, the oldest going first past MAX_ENTRIES of them or MAX_KEPT_BYTES:
+        any caller can vary a request (page_size=1000, 1001, ...) for as many answers of up
+        to PAGE_BYTES as they like, each kept with a reply of its own."""
         self._entries.pop(key, None)
-        if len(self._entries) >= MAX_ENTRIES:
-            del self._entries[next(iter(self._entries))]   # the oldest
+        kept = sum(e.size for e in self._entries.values())
+        while self._entries and (len(self._entries) >= MAX_ENTRIES or kept + entry.size > MAX_KEPT_BYTES):
+            kept -= self._entries.pop(next(iter(self._entries))).size   # the oldest
         self._entries[key] = entry
 
     async def _own_jobs_whole(self, entry: _Entry, who: Caller, request: jobs_pb2.ListJobsRequest) -> Encoded:

@@ -189,3 +189,22 @@ def test_a_kept_page_kept_current_is_the_page_made_afresh(tmp_path, private):
                                                    else ())))
     assert w.listings.hits > 0
     w.store.close()
+
+
+def test_the_answers_kept_hold_at_most_max_kept_bytes_however_many_requests(tmp_path, monkeypatch):
+    """A user who varies a request for ever more answers has the oldest let go."""
+    w = PagedWorld(tmp_path)
+    w.submit("alice", 4)
+    requests = [jobs_pb2.ListJobsRequest(page_size=100 + i) for i in range(3)]   # one listing, three answers
+    head = len(jobs_pb2.ListJobsResponse(cluster="c").SerializeToString())
+    size = len(asyncio.run(w.listings.answer(BOB, requests[0], busy=False)).data) - head
+    monkeypatch.setattr(listcache, "MAX_KEPT_BYTES", 2 * size)
+    w.computed.clear()
+    for request in requests:
+        w.page(BOB, request)
+    for request in requests[1:]:
+        w.page(BOB, request)
+    assert len(w.computed) == 3   # the last two were kept
+    w.page(BOB, requests[0])
+    assert len(w.computed) == 4   # the first was let go
+    w.store.close()
