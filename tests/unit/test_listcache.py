@@ -208,3 +208,24 @@ def test_the_answers_kept_hold_at_most_max_kept_bytes_however_many_requests(tmp_
     w.page(BOB, requests[0])
     assert len(w.computed) == 4   # the first was let go
     w.store.close()
+
+
+def test_a_change_without_an_event_reaches_every_answer_within_twice_max_age(tmp_path):
+    """The scheduler sets a pending reason without an event: every answer, kept or made
+    from kept encodings, shows it 2 x MAX_AGE after at the latest (squeue's ~1 s)."""
+    w = World(tmp_path)
+    [job] = w.submit("alice")
+    requests = [jobs_pb2.ListJobsRequest(), jobs_pb2.ListJobsRequest(users=["alice"]),
+                jobs_pb2.ListJobsRequest(states=[S.HELD])]
+    w.list(BOB)   # its encodings are kept from now on
+    w.c.get(job).reason = "Priority"
+    for step in range(1, 61):
+        w.now[0] = step * listcache.MAX_AGE / 20
+        for who in (ALICE, BOB, ADMIN):
+            for request in requests:
+                answer = asyncio.run(w.listings.answer(who, request, busy=True))
+                [shown] = jobs_pb2.ListJobsResponse.FromString(answer.data).jobs
+                if w.now[0] > 2 * listcache.MAX_AGE:
+                    assert shown.reason == "Priority", (w.now[0], who.name, request)
+    assert w.listings.hits > 0
+    w.store.close()
