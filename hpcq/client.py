@@ -146,7 +146,8 @@ class Client:
               timeout: float | None = None) -> Iterator[Job]:
         """Every change of these jobs (of every visible job if none given), as it happens;
         with a timeout, HpcqError DEADLINE_EXCEEDED once that has passed. When ctld goes
-        away (a restart, a failover), the jobs are watched again, as they are then."""
+        away (a restart, a failover), the jobs are watched again: named jobs each as they
+        are then; watching every job, the changes made while ctld was away are not sent."""
         request = jobs_pb2.WatchRequest(job_ids=list(job_ids), send_initial=send_initial)
 
         def again() -> bytes:

@@ -40,7 +40,7 @@ MAX_AGE = 0.5
 MAX_ENTRIES = 256
 MAX_KEPT_BYTES = 64 * 1024 * 1024   # of kept answers' jobs: one user varying a request keeps no more
 MAX_CHANGES = 256            # changes put into a kept answer before it is made again instead
-MAX_ENCODED_JOBS = 50_000   # kept encodings (a few hundred bytes each); past it the stale ones go, then all
+MAX_ENCODED_BYTES = 64 * 1024 * 1024   # of kept encodings: past it the stale ones go, then all
 Encode = Callable[[jobs_pb2.Job], bytes]
 # (the caller whose view it is, what they asked, how a job the caller may see is encoded)
 Compute = Callable[[Caller, jobs_pb2.ListJobsRequest, Encode], Awaitable[listing.Page]]
@@ -74,6 +74,7 @@ class Listings:
         self.hits = 0
         self._entries: dict[tuple[str, bytes], _Entry] = {}
         self._encoded: dict[tuple[int, auth.View], tuple[float, bytes]] = {}   # (job, view) -> (when, encoding)
+        self._encoded_bytes = 0
         # Told of every job change as the Watch streams are; wants none of the events.
         self._changes = watchers.subscribe(self._changed)
 
@@ -150,18 +151,27 @@ class Listings:
         kept = self._encoded.get((job.id, view))
         if kept is not None and now - kept[0] <= MAX_AGE:
             return kept[1]
-        if len(self._encoded) >= MAX_ENCODED_JOBS:
-            self._encoded = {k: v for k, v in self._encoded.items() if now - v[0] <= MAX_AGE}
-            if len(self._encoded) >= MAX_ENCODED_JOBS:
-                self._encoded.clear()
         chunk = listing.encoded(job if view is auth.View.FULL else auth.redacted(job))
+        if self._encoded_bytes + len(chunk) > MAX_ENCODED_BYTES:
+            self._encoded = {k: v for k, v in self._encoded.items() if now - v[0] <= MAX_AGE}
+            self._encoded_bytes = sum(len(v[1]) for v in self._encoded.values())
+            if self._encoded_bytes + len(chunk) > MAX_ENCODED_BYTES:
+                self._encoded.clear()
+                self._encoded_bytes = 0
+        self._forget_encoding((job.id, view))
         self._encoded[(job.id, view)] = (now, chunk)
+        self._encoded_bytes += len(chunk)
         return chunk
+
+    def _forget_encoding(self, key: tuple[int, auth.View]) -> None:
+        gone = self._encoded.pop(key, None)
+        if gone is not None:
+            self._encoded_bytes -= len(gone[1])
 
     def _changed(self, job: jobs_pb2.Job) -> auth.View:
         self.version += 1
-        self._encoded.pop((job.id, auth.View.FULL), None)
-        self._encoded.pop((job.id, auth.View.PUBLIC), None)
+        self._forget_encoding((job.id, auth.View.FULL))
+        self._forget_encoding((job.id, auth.View.PUBLIC))
         now = self.clock()
         for key, entry in list(self._entries.items()):
             # One that will be made again anyway goes now, instead of being kept current.

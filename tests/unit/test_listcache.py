@@ -229,3 +229,13 @@ def test_a_change_without_an_event_reaches_every_answer_within_twice_max_age(tmp
                     assert shown.reason == "Priority", (w.now[0], who.name, request)
     assert w.listings.hits > 0
     w.store.close()
+
+
+def test_kept_encodings_hold_at_most_their_byte_bound(tmp_path, monkeypatch):
+    w = World(tmp_path)
+    monkeypatch.setattr(listcache, "MAX_ENCODED_BYTES", 20_000)
+    big = jobs_pb2.JobSpec(script="#!/bin/sh\n" + "x" * 3000, hold=True)
+    asyncio.run(w.c.submit("alice", [big] * 12))
+    w.list(ADMIN)   # every job whole: about 36,000 bytes of encodings
+    assert 0 < w.listings._encoded_bytes <= 20_000
+    assert w.listings._encoded_bytes == sum(len(chunk) for _, chunk in w.listings._encoded.values())
