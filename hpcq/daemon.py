@@ -12,6 +12,7 @@ from typing import Any
 
 from hpcq import config as configuration
 from hpcq import logs, pki, private_files
+from hpcq.gcpause import LongLivedFrozen
 
 
 class CannotStart(Exception):
@@ -37,8 +38,17 @@ def run(prog: str, args: argparse.Namespace, section: str,
         print(f"{prog}: {config.path or 'config'}: [{section}] {', '.join(missing)} not set", file=sys.stderr)
         return 1
     try:
-        asyncio.run(serve(config))
+        asyncio.run(_serving(serve, config))
     except (pki.PkiError, private_files.PrivateFileError, CannotStart) as e:
         print(f"{prog}: {e}", file=sys.stderr)
         return 1
     return 0
+
+
+async def _serving(serve: Callable[[configuration.Config], Coroutine[Any, Any, None]],
+                   config: configuration.Config) -> None:
+    frozen = LongLivedFrozen(asyncio.get_running_loop())   # short collector pauses while serving
+    try:
+        await serve(config)
+    finally:
+        frozen.close()
