@@ -124,8 +124,8 @@ class Load:
             self.in_flight -= 1
 
     def _rest_before_read(self) -> float:
-        """Seconds the loop should stay free of reads to be busy at most `reads_busy_share`
-        of the time since the last window began (at most STAND_ASIDE_SECONDS)."""
+        """Seconds to wait before a read for ctld to have used at most `reads_busy_share` of
+        a CPU since the last window began (at most STAND_ASIDE_SECONDS; none if below)."""
         wall, cpu = time.perf_counter(), time.process_time()
         if wall - self._busy_since[0] >= BUSY_WINDOW_SECONDS:
             self._busy_last, self._busy_since = self._busy_since, (wall, cpu)
