@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import operator
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import grpc
 
@@ -382,6 +382,16 @@ class NodeSessionServicer(nodes_pb2_grpc.NodeSessionServicer):
             reader.cancel()
             self.c.on_disconnect(name, link)
 
+    def _on_outcomes(self, name: str, started: Sequence[nodes_pb2.JobOutcome],
+                     finished: Sequence[nodes_pb2.JobOutcome]) -> None:
+        """A node's starts, then its ends, alone or in a batch (hpcq.batches)."""
+        if started:   # a start is news the node is alive, as a heartbeat is
+            self.c.on_heartbeat(name, nodes_pb2.Heartbeat(load=self.c.nodes[name].load))
+        for outcome in started:
+            self.c.on_job_started(outcome)
+        for outcome in finished:
+            self.c.on_job_finished(name, outcome)
+
     async def _read(self, name: str, request_iterator: AsyncIterator[nodes_pb2.NodeMessage], link: NodeLink) -> None:
         try:
             async for message in request_iterator:
@@ -389,17 +399,11 @@ class NodeSessionServicer(nodes_pb2_grpc.NodeSessionServicer):
                 if kind == "heartbeat":
                     self.c.on_heartbeat(name, message.heartbeat)
                 elif kind == "job_started":
-                    self.c.on_heartbeat(name, nodes_pb2.Heartbeat(load=self.c.nodes[name].load))
-                    self.c.on_job_started(message.job_started)
+                    self._on_outcomes(name, [message.job_started], [])
                 elif kind == "job_finished":
-                    self.c.on_job_finished(name, message.job_finished)
+                    self._on_outcomes(name, [], [message.job_finished])
                 elif kind == "outcomes":   # hpcq.batches: starts, then ends
-                    if message.outcomes.started:
-                        self.c.on_heartbeat(name, nodes_pb2.Heartbeat(load=self.c.nodes[name].load))
-                    for started in message.outcomes.started:
-                        self.c.on_job_started(started)
-                    for finished in message.outcomes.finished:
-                        self.c.on_job_finished(name, finished)
+                    self._on_outcomes(name, message.outcomes.started, message.outcomes.finished)
                 elif kind == "step_tasks_ended":
                     self.c.on_step_tasks_ended(name, message.step_tasks_ended)
                 elif kind == "output":
