@@ -118,3 +118,28 @@ def test_the_limits_are_the_ctld_sections_keys(tmp_path):
     path.write_text("[ctld]\nreads_busy_share = 0\n")
     with pytest.raises(config.ConfigError, match="reads_busy_share: must be greater than 0 and at most 1"):
         config.load(path)
+
+
+def test_a_listing_under_way_pauses_between_its_slices_while_another_call_runs():
+    """As ctld's List passes Precedence.stand_aside to listing.page_of."""
+    from hpcq.api import jobs_pb2
+    from hpcq.ctld import listing
+    precedence, order = Load().precedence, []
+    jobs = [jobs_pb2.Job(id=i) for i in range(1, 2 * listing.SLICE + 1)]
+
+    def encode(job):
+        if job.id in (1, listing.SLICE + 1):
+            order.append(f"job {job.id}")
+        return listing.encoded(job)
+
+    async def submit():   # its first turn comes after the listing's first slice
+        with precedence.other_call():
+            order.append("submit started")
+            for _ in range(5):   # awaiting its commit
+                await asyncio.sleep(0)
+            order.append("submit done")
+
+    async def main():
+        await asyncio.gather(listing.page_of(jobs, encode, between=precedence.stand_aside), submit())
+    asyncio.run(main())
+    assert order == ["job 1", "submit started", "submit done", f"job {listing.SLICE + 1}"]
