@@ -16,7 +16,9 @@ A busy cluster changes jobs many times a second, and each change reaches a kept 
 out in place, so a listing is not made again for every submit. An answer is made again
 after MAX_AGE (the scheduler's pending reasons change without an event), and each job's
 encodings are kept on the same terms: a pending reason may be shown up to twice MAX_AGE
-late while reads wait. Only complete answers (one page) are kept. When no read is waiting,
+late while reads wait. A user's answer from a shared one (their own jobs put back whole)
+is kept too until the shared one changes: a user polling in many loops has it made once
+per change, not once per call. Only complete answers (one page) are kept. When no read is waiting,
 every List is computed afresh: a user who submits and then lists always sees the job.
 """
 from __future__ import annotations
@@ -25,7 +27,7 @@ import bisect
 import functools
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hpcq.api import jobs_pb2
 from hpcq.ctld import auth, listing
@@ -41,6 +43,7 @@ MAX_ENTRIES = 256
 MAX_KEPT_BYTES = 64 * 1024 * 1024   # of kept answers' jobs: one user varying a request keeps no more
 MAX_CHANGES = 256            # changes put into a kept answer before it is made again instead
 MAX_ENCODED_BYTES = 64 * 1024 * 1024   # of kept encodings: past it the stale ones go, then all
+MAX_OWN_BYTES = 64 * 1024 * 1024       # of users' answers kept from shared ones: past it all go
 Encode = Callable[[jobs_pb2.Job], bytes]
 # (the caller whose view it is, what they asked, how a job the caller may see is encoded)
 Compute = Callable[[Caller, jobs_pb2.ListJobsRequest, Encode], Awaitable[listing.Page]]
@@ -59,13 +62,19 @@ class _Entry:
     page_size: int                          # the most jobs it may hold (the request's; 0: no count limit)
     reply: Encoded | None = None            # None: changed since it was last sent
     changes: int = 0
+    own: dict[str, Encoded] = field(default_factory=dict)   # user -> the answer with their jobs whole
+
+    def own_bytes(self) -> int:
+        return sum(len(reply.data) for reply in self.own.values())
 
 
 class Listings:
     def __init__(self, watchers: Watchers, reads: auth.ReadRules, compute: Compute,
                  job: Callable[[int], jobs_pb2.Job | None], cluster: str,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 between: Callable[[], Awaitable[None]] = listing.next_turn) -> None:
         self.reads = reads
+        self.between = between   # awaited between slices of a user's answer (hpcq.precedence)
         self.compute = compute
         self.job = job
         self.cluster = cluster
@@ -75,6 +84,7 @@ class Listings:
         self._entries: dict[tuple[str, bytes], _Entry] = {}
         self._encoded: dict[tuple[int, auth.View], tuple[float, bytes]] = {}   # (job, view) -> (when, encoding)
         self._encoded_bytes = 0
+        self._making: list[set[int]] = []   # for each answer being made, the jobs changed meanwhile
         # Told of every job change as the Watch streams are; wants none of the events.
         self._changes = watchers.subscribe(self._changed)
 
@@ -90,13 +100,20 @@ class Listings:
         entry = self._entries.get(key)
         now = self.clock()
         if entry is None or now - entry.at > MAX_AGE:
-            version = self.version
-            fresh = await self._compute(viewer, request)
+            changed: set[int] = set()
+            self._making.append(changed)
+            try:
+                fresh = await self._compute(viewer, request)
+            finally:
+                self._making.remove(changed)
             if fresh.next_page_token:
                 return self._reply(fresh if viewer is who else await self._compute(who, request))
             entry = self._entry(viewer, request, fresh, now)
-            if self.version == version:   # no change came while it was made, which it would have missed
-                self._keep(key, entry)
+            # The jobs that changed while it was made (it pauses between slices) are put in
+            # as later changes are: under a storm some job changes during nearly every one.
+            if not all(self._catch_up(entry, job_id) for job_id in sorted(changed)):
+                return self._reply(await self._compute(who, request))
+            self._keep(key, entry)
         else:
             self.hits += 1
         if entry.reply is None:
@@ -112,8 +129,7 @@ class Listings:
 
     def _entry(self, viewer: Caller, request: jobs_pb2.ListJobsRequest, page: listing.Page, now: float) -> _Entry:
         request_lists, visible = jobrules.list_filter(request), self.reads.visible(viewer)
-        users = [job.user if (job := self.job(i)) is not None else "" for i in page.ids]
-        return _Entry(now, viewer, lambda job: request_lists(job) and visible(job), page.ids, page.chunks, users,
+        return _Entry(now, viewer, lambda job: request_lists(job) and visible(job), page.ids, page.chunks, page.users,
                       sum(map(len, page.chunks)), request.page_size)
 
     def _keep(self, key: tuple[str, bytes], entry: _Entry) -> None:
@@ -128,19 +144,34 @@ class Listings:
 
     async def _own_jobs_whole(self, entry: _Entry, who: Caller, request: jobs_pb2.ListJobsRequest) -> Encoded:
         """The shared listing with the caller's own jobs as they are, whole: afresh if that
-        no longer fits one page."""
+        no longer fits one page. Kept until the shared listing changes."""
         assert entry.reply is not None
-        places = [i for i, user in enumerate(entry.users) if user == who.name]
+        kept = entry.own.get(who.name)
+        if kept is not None:
+            return kept
+        # A copy: the entry may change while this awaits between slices.
+        ids, chunks, users, version = list(entry.ids), list(entry.chunks), list(entry.users), self.version
+        places = [i for i, user in enumerate(users) if user == who.name]
         if not places:
             return entry.reply
-        chunks = list(entry.chunks)
-        for i in places:
-            job = self.job(entry.ids[i])
+        for n, i in enumerate(places):
+            if n and not n % listing.SLICE:
+                await self.between()
+            job = self.job(ids[i])
             if job is not None:
                 chunks[i] = self._encode(who, job)
         if sum(map(len, chunks)) > listing.PAGE_BYTES:
             return self._reply(await self._compute(who, request))
-        return self._reply(listing.Page(entry.ids, chunks))
+        reply = self._reply(listing.Page(ids, chunks))
+        if self.version == version:   # no change came meanwhile, which it would have missed
+            self._keep_own(entry, who.name, reply)
+        return reply
+
+    def _keep_own(self, entry: _Entry, user: str, reply: Encoded) -> None:
+        if sum(e.own_bytes() for e in self._entries.values()) + len(reply.data) > MAX_OWN_BYTES:
+            for e in self._entries.values():
+                e.own.clear()
+        entry.own[user] = reply
 
     # --- encodings and changes --------------------------------------------------------
 
@@ -170,21 +201,27 @@ class Listings:
 
     def _changed(self, job: jobs_pb2.Job) -> auth.View:
         self.version += 1
+        for changed in self._making:
+            changed.add(job.id)
         self._forget_encoding((job.id, auth.View.FULL))
         self._forget_encoding((job.id, auth.View.PUBLIC))
         now = self.clock()
         for key, entry in list(self._entries.items()):
             # One that will be made again anyway goes now, instead of being kept current.
-            if now - entry.at > MAX_AGE or entry.changes >= MAX_CHANGES or not self._put(entry, job):
+            if now - entry.at > MAX_AGE or entry.changes >= MAX_CHANGES or not self._put(entry, job.id, job):
                 del self._entries[key]
         return auth.View.HIDDEN
 
-    def _put(self, entry: _Entry, job: jobs_pb2.Job) -> bool:
+    def _catch_up(self, entry: _Entry, job_id: int) -> bool:
+        """_put of a job as it is now (taken out if ctld no longer holds it)."""
+        return self._put(entry, job_id, self.job(job_id))
+
+    def _put(self, entry: _Entry, job_id: int, job: jobs_pb2.Job | None) -> bool:
         """Put a job's change into a kept answer; False when it no longer fits one page (of
         page_size jobs, or PAGE_BYTES): the answer made afresh would go on to a next page."""
-        i = bisect.bisect_left(entry.ids, job.id)
-        present = i < len(entry.ids) and entry.ids[i] == job.id
-        if entry.listed(job):
+        i = bisect.bisect_left(entry.ids, job_id)
+        present = i < len(entry.ids) and entry.ids[i] == job_id
+        if job is not None and entry.listed(job):
             chunk = self._encode(entry.viewer, job)
             if present:
                 entry.size += len(chunk) - len(entry.chunks[i])
@@ -200,5 +237,6 @@ class Listings:
         else:
             return True
         entry.reply = None
+        entry.own.clear()
         entry.changes += 1
         return entry.size <= listing.PAGE_BYTES and not (entry.page_size and len(entry.ids) > entry.page_size)

@@ -6,11 +6,13 @@ written again."""
 from __future__ import annotations
 
 import asyncio
+import operator
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from hpcq import wire
 from hpcq.api import jobs_pb2
+from hpcq.ctld import jobs as jobrules
 from hpcq.ctld.errors import InvalidArgument
 
 # A quarter of a frame: room for the reply's other fields, and for one job larger than
@@ -18,6 +20,8 @@ from hpcq.ctld.errors import InvalidArgument
 PAGE_BYTES = wire.MAX_FRAME // 4
 _PER_JOB_OVERHEAD = 6   # the repeated field's tag and length prefix
 SLICE = 128             # jobs encoded between turns of the loop (about a millisecond's work)
+SCAN_SLICE = 1024       # jobs tested between turns of the loop (likewise)
+_job_id = operator.attrgetter("id")
 _JOBS_TAG = bytes([jobs_pb2.ListJobsResponse.DESCRIPTOR.fields_by_name["jobs"].number << 3 | 2])  # length-delimited
 
 
@@ -35,6 +39,7 @@ class Page:
     """One page of a List answer, its jobs already encoded as the reply carries them."""
     ids: list[int] = field(default_factory=list)
     chunks: list[bytes] = field(default_factory=list)   # each job's field element (encoded())
+    users: list[str] = field(default_factory=list)      # each job's owner
     next_page_token: str = ""                            # "" after the last page
 
     def reply(self, cluster: str, chunks: list[bytes] | None = None) -> bytes:
@@ -50,12 +55,37 @@ def encoded(job: jobs_pb2.Job) -> bytes:
     return _JOBS_TAG + _varint(len(body)) + body
 
 
-async def _next_turn() -> None:
+async def next_turn() -> None:
+    """A turn of the loop: whatever else is ready runs first."""
     await asyncio.sleep(0)
 
 
+async def matching(jobs: Sequence[jobs_pb2.Job], listed: Callable[[jobs_pb2.Job], bool], *,
+                   between: Callable[[], Awaitable[None]] = next_turn) -> list[jobs_pb2.Job]:
+    """The jobs `listed` takes, in id order, tested SCAN_SLICE at a time with `between()`
+    awaited in between: ctld holds every job it keeps, finished ones too, and one pass over
+    them all would hold the loop for as long as a listing's whole encoding."""
+    found: list[jobs_pb2.Job] = []
+    for start in range(0, len(jobs), SCAN_SLICE):
+        if start:
+            await between()
+        found.extend(filter(listed, jobs[start:start + SCAN_SLICE]))
+    found.sort(key=_job_id)
+    return found
+
+
+async def page_for(jobs: Sequence[jobs_pb2.Job], request: jobs_pb2.ListJobsRequest,
+                   visible: Callable[[jobs_pb2.Job], bool], encode: Callable[[jobs_pb2.Job], bytes], *,
+                   between: Callable[[], Awaitable[None]] = next_turn) -> Page:
+    """The page a List answers with: of `jobs` (all ctld holds), those the request lists
+    and the caller may see (`visible`), after its page token."""
+    after, request_lists = resume_after(request.page_token), jobrules.list_filter(request)
+    found = await matching(jobs, lambda job: job.id > after and request_lists(job) and visible(job), between=between)
+    return await page_of(found, encode, size=request.page_size, between=between)
+
+
 async def page_of(jobs: Sequence[jobs_pb2.Job], encode: Callable[[jobs_pb2.Job], bytes], *, size: int = 0,
-                  budget: int = PAGE_BYTES, between: Callable[[], Awaitable[None]] = _next_turn) -> Page:
+                  budget: int = PAGE_BYTES, between: Callable[[], Awaitable[None]] = next_turn) -> Page:
     """The page of `jobs` (in id order; `encode` writes one as the caller may see it) that
     fits at most `size` of them (0: no count limit) and `budget` bytes. Between slices of
     SLICE jobs it awaits `between()` (a turn of the loop, or more: see hpcq.precedence),
@@ -75,6 +105,7 @@ async def page_of(jobs: Sequence[jobs_pb2.Job], encode: Callable[[jobs_pb2.Job],
         used += len(chunk)
         page.ids.append(job.id)
         page.chunks.append(chunk)
+        page.users.append(job.user)
     return page
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import operator
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import grpc
@@ -27,7 +26,6 @@ from hpcq.ctld.settings import slurm_settings
 
 log = logging.getLogger("hpcq.ctld.server")
 R = jobs_pb2.JobActionResult
-_job_id = operator.attrgetter("id")
 
 
 class JobsServicer(jobs_pb2_grpc.JobsServicer):
@@ -36,7 +34,8 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
         self.gate = gate
         self.reads = auth.ReadRules.from_config(controller.config.ctld.private_data)
         self.allocations = Allocations(controller)
-        self.listings = Listings(controller.watchers, self.reads, self._list, controller.get, controller.cluster)
+        self.listings = Listings(controller.watchers, self.reads, self._list, controller.get, controller.cluster,
+                                 between=self.gate.load.precedence.stand_aside)
 
     @rpc("/hpcq.v1.Jobs/Submit", audited="submit")
     async def Submit(self, who: Caller, request: jobs_pb2.SubmitRequest) -> jobs_pb2.SubmitResponse:
@@ -68,10 +67,8 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
 
     async def _list(self, who: Caller, request: jobs_pb2.ListJobsRequest,
                     encode: Callable[[jobs_pb2.Job], bytes]) -> listing.Page:
-        after, visible = listing.resume_after(request.page_token), self.reads.visible(who)
-        jobs = sorted((j for j in self.c.list(request) if j.id > after and visible(j)), key=_job_id)
-        return await listing.page_of(jobs, encode, size=request.page_size,
-                                     between=self.gate.load.precedence.stand_aside)
+        return await listing.page_for(list(self.c.jobs.values()), request, self.reads.visible(who), encode,
+                                      between=self.gate.load.precedence.stand_aside)
 
     async def Watch(self, request: jobs_pb2.WatchRequest, context: Context) -> AsyncIterator[jobs_pb2.JobEvent]:
         who = await self.gate.admit(context, "/hpcq.v1.Jobs/Watch")

@@ -1,6 +1,5 @@
 """Shared List answers under a storm: who shares what, and when an answer is recomputed."""
 import asyncio
-import operator
 import random
 
 import pytest
@@ -28,9 +27,7 @@ class World:
     async def compute(self, who, request, encode):
         """As the List servicer computes an answer."""
         self.computed.append(who.name)
-        visible = self.reads.visible(who)
-        jobs = sorted((j for j in self.c.list(request) if visible(j)), key=operator.attrgetter("id"))
-        return await listing.page_of(jobs, encode)
+        return await listing.page_for(list(self.c.jobs.values()), request, self.reads.visible(who), encode)
 
     def submit(self, user, n=1):
         return asyncio.run(self.c.submit(user, [jobs_pb2.JobSpec(script=SCRIPT, hold=True)] * n))
@@ -87,14 +84,76 @@ def test_a_kept_answer_kept_current_is_the_answer_made_afresh(tmp_path, private)
                 kept = asyncio.run(w.listings.answer(who, request, busy=True))
                 fresh = asyncio.run(w.listings.answer(who, request, busy=False))
                 assert kept.data == fresh.data, (step, who.name, request)
-        job = w.c.get(rng.choice(ids))
-        action = rng.choice(["submit", "cancel", "hold", "release"])
-        if action == "submit":
-            ids += w.submit(rng.choice(["alice", "bob"]))
-        else:
-            asyncio.run(getattr(w.c, action)(job, *(("root",) if action == "cancel" else (False,) if action == "hold"
-                                                   else ())))
+        asyncio.run(change_one(w.c, rng, ids))
     assert w.listings.hits > 0
+    w.store.close()
+
+
+async def change_one(c, rng, ids):
+    """Submit a job, or cancel, hold or release one of `ids` (a submitted one is added)."""
+    action = rng.choice(["submit", "cancel", "hold", "release"])
+    if action == "submit":
+        ids += await c.submit(rng.choice(["alice", "bob"]), [jobs_pb2.JobSpec(script=SCRIPT, hold=True)])
+        return
+    job = c.get(rng.choice(ids))
+    await getattr(c, action)(job, *(("root",) if action == "cancel" else (False,) if action == "hold" else ()))
+
+
+class BusyWorld(World):
+    """A World whose jobs change while a listing is being made: between its slices, where
+    hpcq.precedence lets other calls run."""
+
+    def __init__(self, tmp_path, private=()):
+        super().__init__(tmp_path, private)
+        self.rng, self.ids, self.changes_left = random.Random(11), [], 0
+
+    async def compute(self, who, request, encode):
+        self.computed.append(who.name)
+        return await listing.page_for(list(self.c.jobs.values()), request, self.reads.visible(who), encode,
+                                      between=self.between)
+
+    async def between(self):
+        if self.changes_left:
+            self.changes_left -= 1
+            await change_one(self.c, self.rng, self.ids)
+
+
+@pytest.mark.parametrize("private", [(), ("jobs",)])
+def test_an_answer_made_while_jobs_change_is_kept_and_says_what_one_made_after_would(tmp_path, monkeypatch, private):
+    monkeypatch.setattr(listing, "SLICE", 2)
+    monkeypatch.setattr(listing, "SCAN_SLICE", 2)
+    w = BusyWorld(tmp_path, private=private)
+    w.ids += w.submit("alice", 4) + w.submit("bob", 4)
+    requests = [jobs_pb2.ListJobsRequest(), jobs_pb2.ListJobsRequest(include_finished=True)]
+    for step in range(12):
+        for who in (ALICE, BOB, ADMIN):
+            for request in requests:
+                w.changes_left = 3
+                made = asyncio.run(w.listings.answer(who, request, busy=True))
+                w.changes_left = 0
+                kept = asyncio.run(w.listings.answer(who, request, busy=True))
+                fresh = asyncio.run(w.listings.answer(who, request, busy=False))
+                assert made.data == kept.data == fresh.data, (step, who.name, request)
+        w.now[0] += listcache.MAX_AGE + 0.1   # each step makes every answer again
+    assert len(w.ids) > 8 and w.listings.hits >= 12 * 3 * 2
+    w.store.close()
+
+
+def test_a_users_answer_from_the_shared_one_is_made_once_per_change(tmp_path, monkeypatch):
+    w = World(tmp_path)
+    w.submit("alice", 3)
+    w.submit("bob", 2)
+    made = []
+    real = w.listings._own_jobs_whole
+
+    async def counted(entry, who, request):
+        made.append(who.name) if who.name not in entry.own else None
+        return await real(entry, who, request)
+    monkeypatch.setattr(w.listings, "_own_jobs_whole", counted)
+    first = [w.list(ALICE).SerializeToString() for _ in range(3)]
+    assert made == ["alice"] and len(set(first)) == 1
+    [new] = w.submit("alice")
+    assert scripts(w.list(ALICE))[new] == SCRIPT and made == ["alice", "alice"]
     w.store.close()
 
 
@@ -143,12 +202,6 @@ def test_a_kept_encoding_lasts_max_age_at_most(tmp_path):
 
 class PagedWorld(World):
     """A World whose listings are cut into pages by page_size, as the List servicer's are."""
-
-    async def compute(self, who, request, encode):
-        self.computed.append(who.name)
-        after, visible = listing.resume_after(request.page_token), self.reads.visible(who)
-        jobs = sorted((j for j in self.c.list(request) if j.id > after and visible(j)), key=operator.attrgetter("id"))
-        return await listing.page_of(jobs, encode, size=request.page_size)
 
     def page(self, who, request, busy=True):
         answer = asyncio.run(self.listings.answer(who, request, busy=busy))
