@@ -156,7 +156,8 @@ def main() -> int:
     parser.add_argument("--loops", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--jobs", type=int, default=2000)
-    parser.add_argument("--samples", type=int, default=300, help="idle submits timed")
+    parser.add_argument("--samples", type=int, default=1000,
+                        help="idle submits timed by each client (a p99 of a few hundred rests on its last few)")
     parser.add_argument("--processes", action="store_true", help="real squeue commands instead of List calls")
     parser.add_argument("--storm-nice", type=int, default=0, metavar="N",
                         help="run the storm's client processes at this niceness: on a real cluster they run on "

@@ -14,9 +14,11 @@ is kept as bytes and shared:
 A busy cluster changes jobs many times a second, and each change reaches a kept answer
 (the watchers' stream says when): the job is encoded again, and put in, replaced or taken
 out in place, so a listing is not made again for every submit. An answer is made again
-after MAX_AGE (the scheduler's pending reasons change without an event), and each job's
-encodings are kept on the same terms: a pending reason may be shown up to twice MAX_AGE
-late while reads wait. A user's answer from a shared one (their own jobs put back whole)
+after MAX_AGE, because the scheduler changes what it decides of a pending job (its reason,
+priority and planned start) in place, without an event: a pending reason may be shown up
+to MAX_AGE late while reads wait. A job's encoding is kept until its change is heard of,
+or what the scheduler decides of it differs from when it was made (so an answer made again
+encodes only those jobs), and MAX_ENCODING_AGE at most. A user's answer from a shared one (their own jobs put back whole)
 is kept too until the shared one changes: a user polling in many loops has it made once
 per change, not once per call. Only complete answers (one page) are kept. When no read is waiting,
 every List is computed afresh: a user who submits and then lists always sees the job.
@@ -39,6 +41,7 @@ from hpcq.ctld.watch import Watchers
 # Owns no job (no job's user is ""): the caller whose listing every user's is made from.
 NOBODY = Caller(name="", role="user")
 MAX_AGE = 0.5
+MAX_ENCODING_AGE = 5.0
 MAX_ENTRIES = 256
 MAX_KEPT_BYTES = 64 * 1024 * 1024   # of kept answers' jobs: one user varying a request keeps no more
 MAX_CHANGES = 256            # changes put into a kept answer before it is made again instead
@@ -82,7 +85,8 @@ class Listings:
         self.version = 0   # job changes heard of
         self.hits = 0
         self._entries: dict[tuple[str, bytes], _Entry] = {}
-        self._encoded: dict[tuple[int, auth.View], tuple[float, bytes]] = {}   # (job, view) -> (when, encoding)
+        # (job, view) -> (when, what the scheduler had decided of it then, its encoding)
+        self._encoded: dict[tuple[int, auth.View], tuple[float, tuple[object, ...], bytes]] = {}
         self._encoded_bytes = 0
         self._making: list[set[int]] = []   # for each answer being made, the jobs changed meanwhile
         # Told of every job change as the Watch streams are; wants none of the events.
@@ -176,28 +180,28 @@ class Listings:
     # --- encodings and changes --------------------------------------------------------
 
     def _encode(self, who: Caller, job: jobs_pb2.Job) -> bytes:
-        """The job as `who` may see it, encoded: a recent encoding if there is one."""
+        """The job as `who` may see it, encoded: a kept encoding if it is still the job's."""
         view = self.reads.view(who, job)
-        now = self.clock()
+        now, decided = self.clock(), _decided(job)
         kept = self._encoded.get((job.id, view))
-        if kept is not None and now - kept[0] <= MAX_AGE:
-            return kept[1]
+        if kept is not None and kept[1] == decided and now - kept[0] <= MAX_ENCODING_AGE:
+            return kept[2]
         chunk = listing.encoded(job if view is auth.View.FULL else auth.redacted(job))
         if self._encoded_bytes + len(chunk) > MAX_ENCODED_BYTES:
             self._encoded = {k: v for k, v in self._encoded.items() if now - v[0] <= MAX_AGE}
-            self._encoded_bytes = sum(len(v[1]) for v in self._encoded.values())
+            self._encoded_bytes = sum(len(v[2]) for v in self._encoded.values())
             if self._encoded_bytes + len(chunk) > MAX_ENCODED_BYTES:
                 self._encoded.clear()
                 self._encoded_bytes = 0
         self._forget_encoding((job.id, view))
-        self._encoded[(job.id, view)] = (now, chunk)
+        self._encoded[(job.id, view)] = (now, decided, chunk)
         self._encoded_bytes += len(chunk)
         return chunk
 
     def _forget_encoding(self, key: tuple[int, auth.View]) -> None:
         gone = self._encoded.pop(key, None)
         if gone is not None:
-            self._encoded_bytes -= len(gone[1])
+            self._encoded_bytes -= len(gone[2])
 
     def _changed(self, job: jobs_pb2.Job) -> auth.View:
         self.version += 1
@@ -240,3 +244,8 @@ class Listings:
         entry.own.clear()
         entry.changes += 1
         return entry.size <= listing.PAGE_BYTES and not (entry.page_size and len(entry.ids) > entry.page_size)
+
+
+def _decided(job: jobs_pb2.Job) -> tuple[object, ...]:
+    """What a scheduling pass changes of a job in place, without an event."""
+    return job.state, job.reason, job.priority, job.planned_start_time, job.array_tasks_pending
