@@ -18,10 +18,12 @@ after MAX_AGE, because the scheduler changes what it decides of a pending job (i
 priority and planned start) in place, without an event: a pending reason may be shown up
 to MAX_AGE late while reads wait. A job's encoding is kept until its change is heard of,
 or what the scheduler decides of it differs from when it was made (so an answer made again
-encodes only those jobs), and MAX_ENCODING_AGE at most. A user's answer from a shared one (their own jobs put back whole)
-is kept too until the shared one changes: a user polling in many loops has it made once
-per change, not once per call. Only complete answers (one page) are kept. When no read is waiting,
-every List is computed afresh: a user who submits and then lists always sees the job.
+encodes only those jobs), and MAX_ENCODING_AGE at most.
+
+A user's answer from a shared one (their own jobs put back whole) is kept too until the
+shared one changes: a user polling in many loops has it made once per change, not once
+per call. Only complete answers (one page) are kept. When no read is waiting, every List
+is computed afresh: a user who submits and then lists always sees the job.
 """
 from __future__ import annotations
 
