@@ -85,9 +85,9 @@ class CtldSection:
     commit_batch: int = _key(2000, "Most store operations written in one transaction.")
     max_calls_in_flight: int = _key(4096, "Calls ctld handles at once; past it, a call is refused unread with "
                                           "RESOURCE_EXHAUSTED and a retry hint, which clients honour.")
-    max_waiting_reads: int = _key(64, "List, Get and ListNodes calls (squeue, qstat, sinfo, pbsnodes) that may wait "
-                                      "their turn; past it, one is refused as above.")
-    reads_busy_share: float = _key(0.5, "Share of a CPU ctld may have used of late when a List, Get or ListNodes "
+    max_waiting_reads: int = _key(256, "List, Get and ListNodes calls (squeue, qstat, sinfo, pbsnodes) that may wait "
+                                       "their turn; past it, one is refused as above.")
+    reads_busy_share: float = _key(0.2, "Share of a CPU ctld may have used of late when a List, Get or ListNodes "
                                         "starts (0 to 1): under a polling storm the rest is kept for submits and "
                                         "other calls.")
     priority_weight_age: int = _key(1000, "Weight of the age factor (Slurm PriorityWeightAge).")
