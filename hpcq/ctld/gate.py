@@ -22,6 +22,7 @@ from hpcq.ctld.audit import AuditLog
 from hpcq.ctld.auth import Caller
 from hpcq.ctld.boundary import Context, Encoded
 from hpcq.ctld.errors import DomainError
+from hpcq.ctld.readturns import NoRoom, ReadTurns
 from hpcq.precedence import QUEUED_READS, STAND_ASIDE_SECONDS, Precedence
 
 log = logging.getLogger("hpcq.ctld.server")   # its lines are the servicers'
@@ -51,10 +52,11 @@ class Load:
     only while ctld has used less than `reads_busy_share` of a CPU of late (all its threads:
     grpc's encryption and framing of the answers too): a storm of polls, which always has
     another read ready, would otherwise keep ctld, and the host, busy all the time, and a
-    call that comes finds them free. Past `max_waiting_reads` waiting reads, or
-    `max_in_flight` calls in all, a call is refused unread with RESOURCE_EXHAUSTED and
-    the time to come back (its retry hint), which the clients honour
-    (hpcq.transport.Retrying): cheaper than letting them time out."""
+    call that comes finds them free. Reads take their turns user by user in rotation
+    (hpcq.ctld.readturns). Past `max_waiting_reads` waiting reads (and none given up by a
+    user holding more of them), or `max_in_flight` calls in all, a call is refused with
+    RESOURCE_EXHAUSTED and the time to come back (its retry hint), which the clients
+    honour (hpcq.transport.Retrying): cheaper than letting them time out."""
 
     @classmethod
     def from_config(cls, ctld: CtldSection) -> Load:
@@ -68,14 +70,20 @@ class Load:
         self.reads_busy_share = reads_busy_share
         self.in_flight = 0
         self.precedence = Precedence()
-        self.waiting_reads = 0
         self.shed = 0
-        self._read_turn = asyncio.Lock()
+        self._read_turns = ReadTurns(max_waiting_reads)
         self._busy_since = self._busy_last = (time.perf_counter(), time.process_time())   # (wall, CPU) marks
         self._read_seconds = 0.005   # a moving average of the time a queued read holds its turn (rests included)
         self._second = 0.0           # the second reads are being counted in, and its count
         self._reads_this_second = 0
         self._reads_last_second = 0
+
+    @property
+    def waiting_reads(self) -> int:
+        return self._read_turns.waiting
+
+    def waiting_reads_of(self, user: str) -> int:
+        return self._read_turns.waiting_of(user)
 
     @property
     def busy(self) -> bool:
@@ -89,26 +97,26 @@ class Load:
         self._reads_this_second += 1
 
     @asynccontextmanager
-    async def call(self, method: str) -> AsyncIterator[None]:
-        """Hold a place for one call (and its read turn); Overloaded when there is none."""
+    async def call(self, method: str,
+                   identify: Callable[[], Awaitable[Caller]] | None = None) -> AsyncIterator[Caller | None]:
+        """Hold a place for one call (and its read turn); Overloaded when there is none.
+        A queued read's caller is identified (`identify`) before it waits, to take its
+        user's turn, and given to the block; other calls get None."""
         if self.in_flight >= self.max_in_flight:
             self.shed += 1
             raise Overloaded(f"{self.in_flight} calls in flight", self._hint(self.in_flight / 100))
-        read = method in QUEUED_READS
-        if read and self.waiting_reads >= self.max_waiting_reads:
-            self.shed += 1
-            raise Overloaded(f"{self.waiting_reads} reads waiting", self._hint(self.waiting_reads))
         self.in_flight += 1
         try:
-            if not read:
+            if method not in QUEUED_READS:
                 with self.precedence.other_call():
-                    yield
+                    yield None
                 return
-            self.waiting_reads += 1
+            who = await identify() if identify is not None else None
             try:
-                await self._read_turn.acquire()
-            finally:
-                self.waiting_reads -= 1
+                await self._read_turns.take(who.name if who is not None else "")
+            except NoRoom as e:
+                self.shed += 1
+                raise Overloaded(str(e), self._hint(self.waiting_reads)) from None
             turn_taken = time.perf_counter()
             try:
                 await self.precedence.stand_aside()   # what else was ready runs first
@@ -116,10 +124,10 @@ class Load:
                 if rest > 0:
                     await asyncio.sleep(rest)
                 self._count_read(time.perf_counter())
-                yield
+                yield who
                 self._read_seconds += (time.perf_counter() - turn_taken - self._read_seconds) / 16
             finally:
-                self._read_turn.release()
+                self._read_turns.release()
         finally:
             self.in_flight -= 1
 
@@ -195,15 +203,15 @@ def rpc(method: str, audited: str = "") -> Callable[[Handler[Servicer, Request, 
         @functools.wraps(handler)
         async def wrapper(self: Servicer, request: Request, context: Context) -> Reply:
             try:
-                async with self.gate.load.call(method):
-                    return await _handle(self, request, context)
+                async with self.gate.load.call(method, lambda: self.gate.admit(context, method)) as who:
+                    return await _handle(self, request, context, who)
             except Overloaded as e:
                 context.set_trailing_metadata(((RETRY_AFTER_KEY, str(e.retry_after_ms)),))
                 await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(e))
                 raise  # abort raised already; for type checkers
 
-        async def _handle(self: Servicer, request: Request, context: Context) -> Reply:
-            who = await self.gate.admit(context, method)
+        async def _handle(self: Servicer, request: Request, context: Context, admitted: Caller | None) -> Reply:
+            who = admitted or await self.gate.admit(context, method)
             try:
                 reply = await handler(self, who, request)
             except (auth.Refused, DomainError) as e:

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from hpcq import config
+from hpcq.ctld.auth import Caller
 from hpcq.ctld.gate import BUSY_WINDOW_SECONDS, Load, Overloaded
 from hpcq.precedence import STAND_ASIDE_SECONDS
 
@@ -25,6 +26,29 @@ def test_a_submit_waits_behind_one_read_at_most():
         await asyncio.gather(*[call(LIST, f"read{i}") for i in range(10)], call(SUBMIT, "submit"))
     asyncio.run(storm())
     assert order.index("submit") <= 1 and len(order) == 11
+
+
+def test_another_users_read_waits_one_turn_behind_one_users_storm_and_is_not_shut_out():
+    load, order, refused = Load(max_waiting_reads=8), [], []
+
+    async def read(user):
+        async def identify():
+            return Caller(user, "user")
+        try:
+            async with load.call(LIST, identify) as who:
+                order.append(who.name)
+                await asyncio.sleep(0)
+        except Overloaded:
+            refused.append(user)
+
+    async def main():
+        storm = [asyncio.ensure_future(read("storm")) for _ in range(20)]   # 1 reading, 8 waiting, 11 refused
+        for _ in range(3):
+            await asyncio.sleep(0)
+        await asyncio.gather(*storm, read("alice"))
+    asyncio.run(main())
+    assert order.index("alice") == 1   # right after the storm's read under way
+    assert "alice" not in refused and len(order) + len(refused) == 21
 
 
 def test_reads_past_the_bound_are_shed_with_a_hint_and_other_calls_still_pass():
