@@ -2,9 +2,10 @@
 
 Prints submit p50/p99 (one job per Submit, through the agent as sbatch sends it) on an
 idle cluster and while LOOPS squeue loops poll it for SECONDS, and the p99 ratio against
-the target (at most 2x idle). The queue holds JOBS held jobs, so that each listing has
-something to carry: another user's (alice's), as on a shared cluster most of what a
-user's squeue lists is others' jobs.
+the target (at most 2x idle); and how long another user's squeue takes under the storm.
+The queue holds JOBS held jobs, so that each listing has something to carry: another
+user's (alice's), as on a shared cluster most of what a user's squeue lists is others'
+jobs.
 
 A squeue loop is what ctld sees of one: one List of every unfinished job through the
 agent, again as soon as the last one answered, after the pause ctld asks for when it
@@ -63,6 +64,16 @@ def submit_latencies(clients: dict[str, Client], workdir: str, count: int,
             break
         time.sleep(0.02)   # a user's submits, not a flood: the storm is the load here
     return samples
+
+
+def list_latencies(client: Client, until: float, samples: list[float]) -> None:
+    """Seconds per List (squeue's: every unfinished job) by another user, one every 0.2 s
+    until `until`: how long a user outside the storm waits for their squeue."""
+    while time.monotonic() < until:
+        started = time.perf_counter()
+        client.list()
+        samples.append(time.perf_counter() - started)
+        time.sleep(0.2)
 
 
 def free_port() -> int:
@@ -190,6 +201,7 @@ def main() -> int:
             counts: multiprocessing.Queue[tuple[int, int]] = multiprocessing.Queue()
             storm: list[multiprocessing.Process] = []
             answered = refused = 0
+            erins_lists: list[float] = []
             if args.processes:
                 result: list[tuple[int, int]] = []
                 runner = threading.Thread(target=lambda: result.append(_process_loops(cluster.env, args.loops, until)))
@@ -201,7 +213,11 @@ def main() -> int:
                     p.start()
                     storm.append(p)
             time.sleep(min(2.0, args.seconds / 4))   # the storm at full strength before timing
-            stormy = submit_latencies(clients, workdir, 1, until=until)
+            with other_user(cluster.home, cfg, "erin") as erin:
+                lister = threading.Thread(target=list_latencies, args=(erin, until, erins_lists))
+                lister.start()
+                stormy = submit_latencies(clients, workdir, 1, until=until)
+                lister.join()
             if args.processes:
                 runner.join()
                 answered, refused = result[0]
@@ -224,6 +240,9 @@ def main() -> int:
         for label, samples in (("idle", idle[path]), ("under storm", stormy[path])):
             print(f"{path + ', ' + label:<44} {percentile(samples, 50):>8.1f} {percentile(samples, 99):>8.1f} "
                   f"{len(samples):>6}")
+    if len(erins_lists) >= 2:
+        print(f"another user's squeue (List, direct) under storm: p50 {percentile(erins_lists, 50):.0f} ms, "
+              f"p99 {percentile(erins_lists, 99):.0f} ms, n {len(erins_lists)}")
     (s0, n0, b0), (s1, n1, b1), (s2, n2, b2) = in_ctld
     print(f"ctld's own time per Submit (its hpcq_rpc_duration_seconds): idle {(s1 - s0) / (n1 - n0) * 1000:.1f} ms "
           f"mean, p99 at most {bucket_p99(b0, b1):g} ms; under storm {(s2 - s1) / max(1, n2 - n1) * 1000:.1f} ms mean, "
