@@ -6,20 +6,25 @@ changes (queued, granted, ended); the client's release (with its command's exit 
 or its going away ends the allocation. Through the host agent the call has a socket
 connection of its own (hpcq/wire.py says how a request stream travels on it); with a
 personal certificate it is a grpc call on the transport's channel.
+
+The first message carries an idempotency key: when ctld goes away (a restart, a failover)
+the call is made again with it, within the client's retry window, and ctld goes on with
+the same job instead of queueing another; a release sent meanwhile is sent again.
 """
 from __future__ import annotations
 
 import _socket
 import queue
+import uuid
 
 from hpcq import wire
 from hpcq.api.lite import jobs_pb2
 from hpcq.errors import HpcqError
-from hpcq.transport import AgentTransport, grpc_error
+from hpcq.transport import AgentTransport, Retrying, grpc_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from typing import Any, Protocol
 
     from hpcq.transport import Transport
@@ -36,27 +41,63 @@ class Allocation:
     """One allocation held open by this process. Read events() in one thread; release()
     and close() may be called from another."""
 
-    def __init__(self, stream: _Stream) -> None:
-        self._stream = stream
+    def __init__(self, connect: Callable[[], _Stream], retrying: Retrying | None = None) -> None:
+        self._connect = connect
+        self._retrying = retrying
+        self._stream = connect()
+        self._release: bytes | None = None
+        self._closed = False
 
     @classmethod
-    def open(cls, transport: Transport, spec: jobs_pb2.JobSpec) -> Allocation:
-        first = jobs_pb2.AllocateRequest(spec=spec).SerializeToString()
+    def open(cls, transport: Transport, spec: jobs_pb2.JobSpec, retrying: Retrying | None = None) -> Allocation:
+        """`retrying`: the window in which a call cut off by ctld's going away is made again
+        (None: never)."""
+        first = jobs_pb2.AllocateRequest(spec=spec, idempotency_key=uuid.uuid4().hex).SerializeToString()
         if isinstance(transport, AgentTransport):
-            return cls(_AgentStream(transport.path, first))
-        return cls(_GrpcStream(transport, first))
+            path = transport.path
+            return cls(lambda: _AgentStream(path, first), retrying)
+        return cls(lambda: _GrpcStream(transport, first), retrying)
 
     def events(self) -> Iterator[jobs_pb2.Job]:
-        """The job as ctld has it now, then at each change, until it has ended."""
-        for raw in self._stream.replies():
-            yield jobs_pb2.AllocateEvent.FromString(raw).job
+        """The job as ctld has it now, then at each change, until it has ended (again
+        from ctld's answer to the call made again, after an outage)."""
+        gaps = None if self._retrying is None else Retrying(self._retrying.seconds, self._retrying.on_retry)
+        cut_off = False
+        while not (cut_off and self._closed):
+            try:
+                if cut_off:
+                    self._stream = self._connect()
+                    cut_off = False
+                    if self._release is not None:
+                        self._send(self._release)
+                for raw in self._stream.replies():
+                    if gaps is not None:
+                        gaps.start_over()
+                    yield jobs_pb2.AllocateEvent.FromString(raw).job
+                return
+            except HpcqError as e:
+                if gaps is None or self._closed or e.code != "UNAVAILABLE":
+                    raise
+                self._stream.close()
+                cut_off = True
+                gaps.pause_or_raise(e, repeatable=True)
 
     def release(self, exit_code: int) -> None:
         """The client is done: end the allocation, recording its command's exit status."""
-        self._stream.send(jobs_pb2.AllocateRequest(release=True, exit_code=exit_code).SerializeToString())
+        self._release = jobs_pb2.AllocateRequest(release=True, exit_code=exit_code).SerializeToString()
+        self._send(self._release)
+
+    def _send(self, body: bytes) -> None:
+        try:
+            self._stream.send(body)
+        except HpcqError as e:
+            if self._retrying is None or e.code != "UNAVAILABLE":
+                raise
+            # The call is cut off: events() makes it again, and sends the release with it.
 
     def close(self) -> None:
         """Hang up: an allocation not released yet is cancelled."""
+        self._closed = True
         self._stream.close()
 
 

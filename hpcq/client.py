@@ -281,9 +281,10 @@ class Client:
 
     def allocate(self, spec: JobSpec) -> Allocation:
         """An interactive allocation (salloc): read its events() until it is granted; it is
-        held until you release() it or close() the Allocation (see hpcq/allocation.py)."""
+        held until you release() it or close() the Allocation (see hpcq/allocation.py). A
+        call cut off by ctld's going away is made again within the retry window."""
         from hpcq.allocation import Allocation
-        return Allocation.open(self._transport, spec)
+        return Allocation.open(self._transport, spec, self._retrying)
 
     def _action(self, method: str, job_ids: Iterable[int], *, signal: int = 0, admin: bool = False,
                 tasks: TaskRefs = (), hold: bool = False) -> list[jobs_pb2.JobActionResult]:

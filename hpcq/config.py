@@ -87,6 +87,9 @@ class CtldSection:
                                           "RESOURCE_EXHAUSTED and a retry hint, which clients honour.")
     max_waiting_reads: int = _key(256, "List, Get and ListNodes calls (squeue, qstat, sinfo, pbsnodes) that may wait "
                                        "their turn; past it, one is refused as above.")
+    allocation_grace_seconds: float = _key(60.0, "After ctld starts (a restart, a standby taking over), how long an "
+                                                 "interactive allocation (salloc, srun, qsub -I) waits for its client "
+                                                 "to come back before it is ended as if the client had gone.")
     reads_busy_share: float = _key(0.2, "Share of a CPU ctld may have used of late when a List, Get or ListNodes "
                                         "starts (0 to 1): under a polling storm the rest is kept for submits and "
                                         "other calls.")
@@ -302,7 +305,8 @@ def value_errors(config: Config, origin: str) -> list[str]:
                          ("ctld", "max_batch_requeue"), ("ctld", "retry_backoff"), ("ctld", "retry_backoff_max"),
                          ("ctld", "retry_max_attempts"), ("ctld", "max_submit_jobs"), ("ctld", "max_running_jobs"),
                          ("ctld", "max_running_cpus"), ("ctld", "fairshare_gpu_weight"), ("ctld", "priority_max_age"),
-                         ("ctld", "default_mem_per_cpu"), ("noded", "cpus"), ("noded", "memory_mb"),
+                         ("ctld", "default_mem_per_cpu"), ("ctld", "allocation_grace_seconds"),
+                         ("noded", "cpus"), ("noded", "memory_mb"),
                          ("agent", "rate"), ("agent", "burst"), ("agent", "min_uid"), ("client", "retry_seconds")]:
         if getattr(getattr(config, section), key) < 0:
             errors.append(f"{origin}: [{section}] {key}: must not be negative")

@@ -8,7 +8,12 @@ without a release (the client went away) cancels it; scancel, the walltime and a
 loss end it as they end any job, and the client hears of it on its stream.
 
 A stream controls the one job it made: there is no way to name another, so nobody can
-release or follow someone else's allocation through it.
+release or follow someone else's allocation through it. The one exception is the same
+client's call made again with the first one's idempotency key (the key is its user's:
+hpcq.ctld.submitkeys), after ctld went away: it goes on with that job, and a stream it
+replaces no longer ends it. A ctld that stops, or starts (a restart, a standby taking
+over), ends no allocation at once: one whose client has not come back after
+`[ctld] allocation_grace_seconds` is ended as if its client had gone.
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ import grpc
 
 from hpcq import states
 from hpcq.api import jobs_pb2
-from hpcq.ctld import auth
+from hpcq.ctld import auth, submitkeys
 from hpcq.ctld.audit import AuditLog
 from hpcq.ctld.auth import Caller
 from hpcq.ctld.boundary import Context
@@ -69,6 +74,8 @@ class Allocations:
         self.c = controller
         # Ends of allocations whose client went away: awaited here, not by the stream that is gone.
         self._ending: set[asyncio.Task[None]] = set()
+        self._holders: dict[int, object] = {}   # job id -> the stream that follows it now
+        self.stopping = False   # ctld is stopping: streams cut off end no allocation
 
     async def serve(self, who: Caller, requests: AsyncIterator[jobs_pb2.AllocateRequest], context: Context,
                     audit: AuditLog) -> AsyncIterator[jobs_pb2.Job]:
@@ -88,9 +95,34 @@ class Allocations:
             await context.abort(grpc.StatusCode[e.status], str(e))
 
     async def open(self, who: Caller, first: jobs_pb2.AllocateRequest | None) -> jobs_pb2.Job:
-        """Admit and store the allocation's job (durable when it returns)."""
-        [job_id] = await self.c.submit(who.name, [allocation_spec(first)], staff=who.is_staff)
-        return self.c.jobs[job_id]
+        """Admit and store the allocation's job (durable when it returns); with the key of
+        an earlier call of the caller's, that call's job."""
+        spec = allocation_spec(first)
+        assert first is not None
+        if not first.idempotency_key:
+            [job_id] = await self.c.submit(who.name, [spec], staff=who.is_staff)
+            return self.c.jobs[job_id]
+        submitkeys.check_key(first.idempotency_key)
+        [job_id], _ = await self.c.submit_keyed(who.name, [spec], first.idempotency_key, staff=who.is_staff)
+        job = self.c.get(job_id)
+        if job is None or not job.spec.allocation:
+            raise InvalidArgument("BAD_REQUEST", f"idempotency_key: job {job_id}, which an earlier call of yours "
+                                  "made with this key, is not an allocation that ctld still holds")
+        return job
+
+    async def end_unclaimed(self, grace: float) -> None:
+        """At ctld's start: end each allocation whose client has not come back after
+        `grace` seconds (its stream was cut off by the last controller's going away)."""
+        held = [job.id for job in self.c.jobs.values() if job.spec.allocation and not states.is_finished(job.state)]
+        if not held:
+            return
+        log.info("%d interactive allocations wait %g s for their clients to come back", len(held), grace)
+        await asyncio.sleep(grace)
+        for job_id in held:
+            job = self.c.get(job_id)
+            if job is not None and job_id not in self._holders and not states.is_finished(job.state):
+                log.info("job %d of %s: its allocation's client did not come back", job.id, job.user)
+                await self.end(Caller(name=job.user, role="user"), job, None)
 
     async def follow(self, who: Caller, job: jobs_pb2.Job,
                      requests: AsyncIterator[jobs_pb2.AllocateRequest]) -> AsyncIterator[jobs_pb2.Job]:
@@ -101,6 +133,7 @@ class Allocations:
         sub = self.c.watchers.subscribe(lambda j: auth.View.FULL if j.id == job_id else auth.View.HIDDEN)
         client = asyncio.ensure_future(_release_of(requests))
         ended = False
+        holder = self._holders[job_id] = object()
         try:
             last = _copy(job)
             yield last
@@ -124,8 +157,10 @@ class Allocations:
         finally:
             client.cancel()
             self.c.watchers.unsubscribe(sub)
-            if not states.is_finished(job.state) and not ended:
-                self._end_apart(who, job, None)
+            if self._holders.get(job_id) is holder:   # not taken over by the client's call made again
+                del self._holders[job_id]
+                if not states.is_finished(job.state) and not ended and not self.stopping:
+                    self._end_apart(who, job, None)
 
     def _end_apart(self, who: Caller, job: jobs_pb2.Job,
                    release: jobs_pb2.AllocateRequest | None) -> asyncio.Task[None]:

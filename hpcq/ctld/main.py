@@ -70,8 +70,9 @@ async def serve(config: configuration.Config) -> None:
                                       ca=Path(ctld.ca))
     audit = AuditLog(ctld.audit_log or state_dir / "audit.log")
     gate = Gate(controller.agent_policy, revoked, audit, Load.from_config(ctld))
+    jobs = JobsServicer(controller, gate)
     boundary.add_servicers(server, [
-        (JobsServicer(controller, gate), jobs_pb2.DESCRIPTOR.services_by_name["Jobs"]),
+        (jobs, jobs_pb2.DESCRIPTOR.services_by_name["Jobs"]),
         (AdminServicer(controller, gate, role), admin_pb2.DESCRIPTOR.services_by_name["Admin"]),
         (NodeSessionServicer(controller, gate, role), nodes_pb2.DESCRIPTOR.services_by_name["NodeSession"])])
     # grpc-stubs' grpc_health has no stub of the aio servicer.
@@ -92,6 +93,7 @@ async def serve(config: configuration.Config) -> None:
     log.info("hpcq-ctld serving cluster %s on %s (store %s)", config.cluster.name, ctld.listen, store.url)
 
     tasks = [asyncio.create_task(loop) for loop in controller.loops()]
+    tasks.append(asyncio.create_task(jobs.allocations.end_unclaimed(ctld.allocation_grace_seconds)))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -107,11 +109,13 @@ async def serve(config: configuration.Config) -> None:
         # this one again, as a standby.
         log.error("lost the controller lease (epoch %d): %s; stopping without writing or sending anything more",
                   leadership.epoch, leadership.lost_reason)
+        jobs.allocations.stopping = True
         await server.stop(grace=None)
         for task in tasks:
             task.cancel()
         raise daemon.CannotStart(f"lost the controller lease (epoch {leadership.epoch}): {leadership.lost_reason}")
     log.info("stopping: finishing in-flight calls")
+    jobs.allocations.stopping = True   # their clients make their calls again to the next ctld
     await health_servicer.enter_graceful_shutdown()
     await server.stop(grace=5)
     try:   # what nodes reported last is stored before the store closes

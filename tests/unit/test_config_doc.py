@@ -59,6 +59,7 @@ def test_config_check_lists_every_error_of_a_file(tmp_path):
         commit_batch = 0
         heartbeat_interval = 90.0
         metrics_listen = "localhost"
+        allocation_grace_seconds = -1
         [agnet]
         socket = "/run/x"
         [noded]
@@ -69,9 +70,10 @@ def test_config_check_lists_every_error_of_a_file(tmp_path):
     assert any("unknown section [agnet] (did you mean 'agent'?)" in e for e in errors)
     assert any("[ctld] commit_batch: must be greater than 0" in e for e in errors)
     assert any("[noded] cpus: must not be negative" in e for e in errors)
+    assert any("[ctld] allocation_grace_seconds: must not be negative" in e for e in errors)
     assert any("[ctld] node_timeout: must be longer than heartbeat_interval" in e for e in errors)
     assert any("[ctld] metrics_listen: 'localhost' is not HOST:PORT" in e for e in errors)
-    assert len(errors) == 6
+    assert len(errors) == 7
 
 
 def test_config_check_accepts_a_good_file_and_refuses_bad_toml(tmp_path, capsys):

@@ -1,0 +1,70 @@
+"""Chaos: interactive allocations (salloc, srun, qsub -I) across a kill -9 and a clean
+restart of hpcq-ctld. A client that comes back goes on with its allocation (its call made
+again with its idempotency key queues nothing new); one whose client is gone is ended
+after [ctld] allocation_grace_seconds."""
+from __future__ import annotations
+
+import os
+import signal
+
+import psutil
+import pytest
+
+from hpcq.api import jobs_pb2
+from tests.chaos.test_crashes import kill_hard, pid_of
+from tests.conftest import wait_until
+
+pytestmark = pytest.mark.integration
+S = jobs_pb2.JobState
+
+
+def granted(events) -> jobs_pb2.Job:
+    for job in events:
+        if job.state == S.RUNNING:
+            return job
+    raise AssertionError("the allocation ended before it was granted")
+
+
+@pytest.mark.parametrize("make_cluster", ["sqlite"], indirect=True)   # the store's part: test_submit_retries
+def test_allocations_ride_out_ctld_outages_and_one_left_behind_ends_after_the_grace(make_cluster, workdir):
+    cluster = make_cluster(settings=("ctld.allocation_grace_seconds=3",), nodes=1, cpus=3)
+    spec = jobs_pb2.JobSpec(dialect=jobs_pb2.DIALECT_SLURM, name="interactive", submit_dir=str(workdir))
+    with (cluster._lowlevel_client() as user, cluster._lowlevel_client() as leaver,
+          cluster._lowlevel_client(admin=True) as admin):
+        kept = user.allocate(spec)      # its client stays through both outages (through the agent)
+        direct = admin.allocate(spec)   # likewise, with a certificate
+        left = leaver.allocate(spec)    # its client goes away while ctld is down
+        kept_events, direct_events, left_events = iter(kept.events()), iter(direct.events()), iter(left.events())
+        first, second, abandoned = granted(kept_events), granted(direct_events), granted(left_events)
+
+        kill_hard(pid_of(cluster, "ctld"))
+        left.close()
+        cluster.run("hpcqctl", "up", "--nodes", "1", "--cpus", "3")
+        again = next(kept_events)   # the call made again: the job as ctld has it now
+        assert (again.id, again.state) == (first.id, S.RUNNING)
+        again = next(direct_events)
+        assert (again.id, again.state) == (second.id, S.RUNNING)
+
+        def state(job_id: int) -> int:
+            return admin.get([job_id])[0][0].state
+        wait_until(lambda: state(abandoned.id) == S.CANCELLED, timeout=60, what="the abandoned allocation's end")
+        assert state(first.id) == S.RUNNING   # past the grace: its client came back
+
+        # A clean restart (SIGTERM) ends no allocation either.
+        pid = pid_of(cluster, "ctld")
+        os.kill(pid, signal.SIGTERM)
+        wait_until(lambda: not _alive(pid), timeout=30, what="ctld to stop")
+        cluster.run("hpcqctl", "up", "--nodes", "1", "--cpus", "3")
+        assert next(kept_events).state == S.RUNNING
+
+        kept.release(0)
+        assert [job.state for job in kept_events][-1] == S.COMPLETED
+        direct.release(3)   # released while its call is cut off: sent again with the call made again
+        assert [job.state for job in direct_events][-1] == S.FAILED
+        listed = admin.list(names=["interactive"], include_finished=True)
+        assert sorted((j.id, j.state) for j in listed) == sorted([
+            (first.id, S.COMPLETED), (second.id, S.FAILED), (abandoned.id, S.CANCELLED)])   # nothing queued twice
+
+
+def _alive(pid: int) -> bool:
+    return psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
