@@ -150,6 +150,8 @@ class Allocations:
                     change.cancel()
                 if client.done() and not ended:
                     release = _result(client)   # a bad release raises: then the finally cancels
+                    if release is None and self._holders.get(job_id) is not holder:
+                        break   # gone, but its client came back on another stream, which holds the job now
                     ended = True
                     # Shielded: a client that hangs up right after its release must not cut
                     # the end short between freeing the job's CPUs and telling its node.
