@@ -74,7 +74,8 @@ class ReadTurns:
         self.waiting -= 1
         if not self._queues[greediest]:
             del self._queues[greediest]
-        given_up.set_exception(NoRoom(f"{self.waiting + 1} reads waiting, {greediest!r}'s the most"))
+        if not given_up.done():   # else its caller hung up and its task has yet to run: it leaves anyway
+            given_up.set_exception(NoRoom(f"{self.waiting + 1} reads waiting, {greediest!r}'s the most"))
 
     def _drop(self, user: str, turn: asyncio.Future[None]) -> None:
         queue = self._queues.get(user)
