@@ -6,9 +6,12 @@ import random
 
 import pytest
 
+from hpcq.api import jobs_pb2
+from hpcq.ctld import listcache, listing
 from hpcq.ctld.auth import Caller
 from hpcq.ctld.gate import Load, Overloaded
 from hpcq.ctld.readturns import NoRoom, ReadTurns
+from tests.unit.test_listcache import BusyWorld
 
 LIST = "/hpcq.v1.Jobs/List"
 
@@ -146,3 +149,39 @@ def test_a_given_up_read_whose_caller_then_hangs_up_is_not_counted_twice():
         turns.release()
         assert (turns.waiting, turns._taken) == (0, False)
     asyncio.run(main())
+
+
+# -- the answers kept per user (hpcq.ctld.listcache._Entry.own, keyed by name) -------------
+
+# Callers that share a name but not a role or a path in: none may be given an answer kept
+# for another, and each gets what a listing made afresh for them says.
+NAMESAKES = [Caller("alice", "user", via_host="login1"), Caller("alice", "user"), Caller("alice", "operator"),
+             Caller("bob", "user", via_host="login2"), Caller("bob", "admin"),
+             Caller("root", "user", via_host="login1"), Caller("carol", "user")]
+
+
+@pytest.mark.parametrize("private", [(), ("accounting",), ("jobs", "accounting")])
+def test_namesakes_pages_and_changes_mid_answer_never_get_another_callers_kept_answer(tmp_path, monkeypatch, private):
+    monkeypatch.setattr(listing, "SLICE", 2)
+    monkeypatch.setattr(listing, "SCAN_SLICE", 2)
+    w = BusyWorld(tmp_path, private=private)
+    w.ids += w.submit("alice", 3) + w.submit("bob", 3) + w.submit("root", 1)
+    requests = [jobs_pb2.ListJobsRequest(), jobs_pb2.ListJobsRequest(include_finished=True, page_size=2),
+                jobs_pb2.ListJobsRequest(users=["alice"], page_size=4), jobs_pb2.ListJobsRequest(page_size=1)]
+    rng = random.Random(3)
+    for step in range(30):
+        who, request = rng.choice(NAMESAKES), rng.choice(requests)
+        w.changes_left = rng.choice([0, 0, 2])   # jobs change while the answer is made
+        made = asyncio.run(w.listings.answer(who, request, busy=True))
+        w.changes_left = 0
+        for other in NAMESAKES:   # every other caller's answer right after, kept or not
+            kept = asyncio.run(w.listings.answer(other, request, busy=True))
+            fresh = asyncio.run(w.listings.answer(other, request, busy=False))
+            assert kept.data == fresh.data, (step, other, request)
+        # made while jobs changed, it may say any moment of the change, but shows no one else's script
+        shown = jobs_pb2.ListJobsResponse.FromString(made.data).jobs
+        assert all(not j.spec.script or who.may_act_on(j.user) for j in shown), (step, who, request)
+        if rng.random() < 0.2:
+            w.now[0] += listcache.MAX_AGE + 0.1
+    assert w.listings.hits > 30
+    w.store.close()
