@@ -9,26 +9,32 @@ assertion: tests/security/test_storm_privacy.py storms that path.)"""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 
-from hpcq import config, pki
+from hpcq import config, pki, wire
 from hpcq.api import jobs_pb2
 from hpcq.client import Client
-from hpcq.transport import GrpcTransport
-from tests.cluster import Cluster, start_cluster
+from hpcq.errors import HpcqError
+from hpcq.transport import AgentTransport, GrpcTransport
+from tests import localusers
+from tests.cluster import Cluster
 from tests.conftest import wait_until
+from tests.security.test_storm_privacy import Forked
 
 pytestmark = pytest.mark.integration
 
 ROOM = 16
+HOSTILE, VICTIM = "hpcqbob", "hpcqalice"   # local users (tests/security/test_storm_privacy.py's too)
 LIST = "/hpcq.v1.Jobs/List"
 SECRET = "fairnessscript41c7"
 PROMPT = 5.0   # seconds: a List on an idle two-core host takes milliseconds; the storm's share is bounded
@@ -96,13 +102,15 @@ class Storm:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, str]]:
-    home = tmp_path_factory.mktemp("hpcq-fairness")
-    cluster = start_cluster(home, nodes=1, cpus=1, settings=(f"ctld.max_waiting_reads={ROOM}",))
-    try:
-        yield cluster, config.load(home / "hpcq.toml").client.server
-    finally:
-        cluster.run("hpcqctl", "down", check=False)
+def site() -> Iterator[tuple[Cluster, dict[str, str]]]:
+    """One cluster whose agent every local user reaches (its ctld's room small)."""
+    with localusers.shared_cluster("hpcq-fair.", f"ctld.max_waiting_reads={ROOM}", nodes=1, cpus=1) as (c, env):
+        yield c, env
+
+
+@pytest.fixture(scope="module")
+def cluster(site) -> tuple[Cluster, str]:
+    return site[0], config.load(site[0].home / "hpcq.toml").client.server
 
 
 def issued(cluster: Cluster, role: str, name: str) -> tuple[Path, Path]:
@@ -172,6 +180,13 @@ def test_abuse_of_the_waiting_room_costs_another_user_nothing_and_leaves_nothing
 
     # Nothing left counted: a full room's worth of another user's reads at once all wait
     # their turn (had the count drifted by two, one would be refused RESOURCE_EXHAUSTED).
+    assert room_is_empty(cluster, server)
+    log = cluster.log("ctld")
+    assert "InvalidStateError" not in log and "Traceback" not in log
+
+
+def room_is_empty(cluster: Cluster, server: str) -> bool:
+    """Whether ROOM Lists of carol's at once all wait their turn: none is refused."""
     async def full_room() -> list[str]:
         crt, key = issued(cluster, "user", "carol")
         async with grpc.aio.secure_channel(server, pki.channel_credentials(
@@ -185,6 +200,80 @@ def test_abuse_of_the_waiting_room_costs_another_user_nothing_and_leaves_nothing
                 except grpc.aio.AioRpcError as e:
                     return e.code().name
             return await asyncio.gather(*[one() for _ in range(ROOM)])
-    assert set(asyncio.run(full_room())) == {"OK"}
-    log = cluster.log("ctld")
-    assert "InvalidStateError" not in log and "Traceback" not in log
+    return set(asyncio.run(full_room())) == {"OK"}
+
+
+# -- through the agent, as real unprivileged users -------------------------------------------
+
+def hang_ups(socket_path: str) -> Callable[[Callable[..., bool], Callable[[], None]], tuple[int, int]]:
+    """The hostile user's work: rounds of ROOM*3 squeue connections to the agent, a List
+    or a malformed frame on each, half hung up at once and the rest after one more List
+    of theirs is answered: how many rounds, and in how many that List was refused."""
+    def work(stopped: Callable[..., bool], tell: Callable[[], None]) -> tuple[int, int]:
+        listing, garbage = wire.request_frame(LIST, b""), wire.frame(b"\x00\x00\xff\xffno such method")
+        rounds = refused = 0
+        while not stopped():
+            connections = []
+            for i in range(3 * ROOM):
+                connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                connection.connect(socket_path)
+                connection.sendall(garbage if i % 7 == 0 else listing)
+                connections.append(connection)
+            for connection in connections[::2]:
+                connection.close()
+            try:   # one more, waited for while the rest wait: refused when the room is full
+                AgentTransport(socket_path).unary(LIST, b"", 30)
+            except HpcqError as e:
+                refused += e.code == "RESOURCE_EXHAUSTED"
+            for connection in connections[1::2]:   # the rest hang up mid-wait
+                connection.close()
+            rounds += 1
+            if rounds == 2:
+                tell()
+        return rounds, refused
+    return work
+
+
+def victim(socket_path: str) -> Callable[[Callable[..., bool], Callable[[], None]], tuple[float, list[str], list]]:
+    """Another user's squeue polls, and her own job's changes, through the agent meanwhile."""
+    def work(stopped: Callable[..., bool], tell: Callable[[], None]) -> tuple[float, list[str], list]:
+        transport, slowest, refusals = AgentTransport(socket_path), 0.0, []
+        for _ in range(15):
+            started = time.monotonic()
+            try:
+                transport.unary(LIST, b"", 30)
+            except HpcqError as e:
+                refusals.append(e.code)
+            slowest = max(slowest, time.monotonic() - started)
+        seen = []
+        with Client(AgentTransport(socket_path), timeout=30) as client:
+            job_id = client.submit_one(jobs_pb2.JobSpec(script=f"#!/bin/sh\n# {SECRET}\n", submit_dir="/tmp",
+                                                        hold=True, begin_time=time.time() + 3600))
+            for act in (lambda: None, lambda: client.release([job_id]), lambda: client.cancel([job_id])):
+                act()
+                mine = {j.id: j for j in client.list(include_finished=True)}
+                seen.append((mine[job_id].state, SECRET in mine[job_id].spec.script) if job_id in mine else None)
+        return slowest, refusals, seen
+    return work
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="creates local users and changes uid")
+def test_a_users_hang_ups_through_the_agent_cost_another_user_nothing_and_leave_nothing_counted(site, cluster):
+    env = site[1]
+    cluster, server = cluster
+    users = localusers.ensure(HOSTILE, VICTIM)
+    socket_path = env["HPCQ_AGENT_SOCKET"]
+    hostile = Forked(users[HOSTILE], hang_ups(socket_path))
+    try:
+        hostile.told(timeout=60)
+        slowest, refusals, seen = Forked(users[VICTIM], victim(socket_path)).result(timeout=120)
+    finally:
+        rounds, refused = hostile.result(timeout=60)
+    assert rounds >= 2 and refused, (rounds, refused)   # the hostile user filled the room
+    assert not refusals, refusals                        # and cost the other user no refusal
+    assert slowest < PROMPT, f"a List through the agent took {slowest:.2f} s under the hang-ups"
+    assert seen == [(jobs_pb2.HELD, True), (jobs_pb2.WAITING, True), (jobs_pb2.CANCELLED, True)], seen
+    # The agent relays a read its client hung up on until ctld answers it (FORWARD_TIMEOUT):
+    # those drain, and then nothing is left counted.
+    wait_until(lambda: room_is_empty(cluster, server), timeout=90, what="the hung-up reads to drain")
+    assert "Traceback" not in cluster.log("ctld")
