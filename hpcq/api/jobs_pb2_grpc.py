@@ -229,7 +229,10 @@ class JobsServicer:
     def Allocate(self, request_iterator, context):
         """An interactive allocation (salloc, srun outside a job, qsub -I): the first request
         carries the spec; ctld answers with the job as it changes (queued, granted, ended).
-        A request with release set, or the stream's end, ends the allocation.
+        A request with release set, or the stream's end, ends the allocation. The first
+        request's idempotency_key (the SDK sends one) lets the same user's call made again
+        after ctld went away go on with that job; a restarted or new active ctld ends an
+        allocation whose client has not come back within [ctld] allocation_grace_seconds.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
