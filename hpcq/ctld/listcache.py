@@ -111,7 +111,7 @@ class Listings:
             try:
                 fresh = await self._compute(viewer, request)
             finally:
-                self._making.remove(changed)
+                self._making = [making for making in self._making if making is not changed]   # not an equal one
             if fresh.next_page_token:
                 return self._reply(fresh if viewer is who else await self._compute(who, request))
             entry = self._entry(viewer, request, fresh, now)
