@@ -127,7 +127,9 @@ def assert_nothing_readable_by_another_user(home: Path, expected: set[str]) -> N
 def test_another_user_reads_nothing_while_a_job_runs_and_after(cluster):
     c, people, work = cluster
     owner = people[OWNER]
-    script = ('#!/bin/sh\ncat "$PBS_NODEFILE" > nodefile.seen && head -1 "$0" > script.seen\n'
+    # script.seen appears whole (the shell's > creates it before head writes).
+    script = ('#!/bin/sh\ncat "$PBS_NODEFILE" > nodefile.seen && head -1 "$0" > script.part && '
+              'mv script.part script.seen\n'
               "while [ ! -e release ]; do sleep 0.05; done\n")
     job = submit_as(owner, c.home / "run" / "agent.sock", script, work)
     wait_until(lambda: (work / "script.seen").exists(), what="the job to read its own files")
