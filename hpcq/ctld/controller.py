@@ -360,11 +360,6 @@ class Controller:
         await self.store.write([self.queueset.check_deletable(name, busy)])
         del self.queues[name]
 
-    # Last in the class: below it, `list` in an annotation would name this method for
-    # type checkers, not the builtin.
-    def list(self, request: jobs_pb2.ListJobsRequest) -> list[jobs_pb2.Job]:
-        return self.table.list(request)
-
 
 async def _call(work: Chore) -> None:
     result = work()

@@ -228,11 +228,6 @@ class JobTable:
     def array_unfinished(self, array_id: int) -> bool:
         return any(not states.is_finished(self.jobs[i].state) for i in self.array_members.get(array_id, ()))
 
-    # Last in the class: below it, `list` in an annotation would name this method for
-    # type checkers, not the builtin.
-    def list(self, request: jobs_pb2.ListJobsRequest) -> list[jobs_pb2.Job]:
-        return list(filter(jobrules.list_filter(request), self.jobs.values()))
-
 
 @functools.lru_cache(maxsize=8)
 def pending_tasks(text: str) -> scheduler.IndexSet:
