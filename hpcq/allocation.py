@@ -61,26 +61,24 @@ class Allocation:
     def events(self) -> Iterator[jobs_pb2.Job]:
         """The job as ctld has it now, then at each change, until it has ended (again
         from ctld's answer to the call made again, after an outage)."""
-        gaps = None if self._retrying is None else Retrying(self._retrying.seconds, self._retrying.on_retry)
-        cut_off = False
-        while not (cut_off and self._closed):
-            try:
-                if cut_off:
-                    self._stream = self._connect()
-                    cut_off = False
-                    if self._release is not None:
-                        self._send(self._release)
-                for raw in self._stream.replies():
-                    if gaps is not None:
-                        gaps.start_over()
-                    yield jobs_pb2.AllocateEvent.FromString(raw).job
-                return
-            except HpcqError as e:
-                if gaps is None or self._closed or e.code != "UNAVAILABLE":
-                    raise
-                self._stream.close()
-                cut_off = True
-                gaps.pause_or_raise(e, repeatable=True)
+        if self._retrying is None:
+            replies: Iterator[bytes] = self._stream.replies()
+        else:
+            replies = self._retrying.resumed(self._replies)
+        for raw in replies:
+            yield jobs_pb2.AllocateEvent.FromString(raw).job
+
+    def _replies(self, again: bool) -> Iterator[bytes]:
+        """The call's replies; made again (with its key, and the release if one was sent)
+        after it was cut off, unless the client hung up meanwhile."""
+        if again:
+            self._stream.close()
+            if self._closed:
+                return iter(())
+            self._stream = self._connect()
+            if self._release is not None:
+                self._send(self._release)
+        return self._stream.replies()
 
     def release(self, exit_code: int) -> None:
         """The client is done: end the allocation, recording its command's exit status."""

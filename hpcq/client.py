@@ -183,20 +183,11 @@ class Client:
         when ctld goes away mid-way, within the retry window of each gap; `timeout` bounds
         the whole stream."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        gaps = Retrying(self._retrying.seconds, self._retrying.on_retry)
-        request = first
-        while True:
+
+        def open_stream(reopened: bool) -> Iterator[bytes]:
             remaining = None if deadline is None else max(0.001, deadline - time.monotonic())
-            try:
-                for raw in self._transport.stream(method, request, remaining):
-                    gaps.start_over()
-                    yield raw
-                return
-            except HpcqError as e:
-                if e.code != "UNAVAILABLE":
-                    raise
-                gaps.pause_or_raise(e, repeatable=True)
-            request = again()
+            return self._transport.stream(method, again() if reopened else first, remaining)
+        return self._retrying.resumed(open_stream)
 
     # `tasks`: array tasks by (array job id, index), Slurm's N_i and PBS's N[i], besides
     # the job ids; each gets its own result, with `task` set.

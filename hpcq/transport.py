@@ -16,7 +16,7 @@ from hpcq.errors import HpcqError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
     from os import PathLike
     from typing import Protocol
 
@@ -108,6 +108,24 @@ class Retrying:
                 return attempt()
             except HpcqError as e:
                 self.pause_or_raise(e, repeatable)
+
+    def resumed(self, open_stream: Callable[[bool], Iterable[bytes]]) -> Iterator[bytes]:
+        """The replies of a stream `open_stream(again)` opens, opened again (again=True) when
+        it fails UNAVAILABLE (ctld went away mid-way), within this window for each gap: a
+        stream that made progress starts a new window."""
+        gaps = Retrying(self.seconds, self.on_retry)
+        again = False
+        while True:
+            try:
+                for reply in open_stream(again):
+                    gaps.start_over()
+                    yield reply
+                return
+            except HpcqError as e:
+                if e.code != "UNAVAILABLE":
+                    raise
+                gaps.pause_or_raise(e, repeatable=True)
+            again = True
 
     def start_over(self) -> None:
         """A new window: the next failure is a first one (a stream that made progress)."""
