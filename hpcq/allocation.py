@@ -3,13 +3,16 @@ job and qsub -I hold one open while their command runs.
 
 The call streams both ways: the spec goes first, then ctld sends the job each time it
 changes (queued, granted, ended); the client's release (with its command's exit status)
-or its going away ends the allocation. Through the host agent the call has a socket
-connection of its own (hpcq/wire.py says how a request stream travels on it); with a
-personal certificate it is a grpc call on the transport's channel.
+ends the allocation. Through the host agent the call has a socket connection of its own
+(hpcq/wire.py says how a request stream travels on it); with a personal certificate it is
+a grpc call on the transport's channel.
 
-The first message carries an idempotency key: when ctld goes away (a restart, a failover)
-the call is made again with it, within the client's retry window, and ctld goes on with
-the same job instead of queueing another; a release sent meanwhile is sent again.
+The first message carries an idempotency key: when the call is cut off (ctld restarted or
+failed over, the host agent restarted, its connection to ctld broken) it is made again
+with it, within the client's retry window, and ctld goes on with the same job instead of
+queueing another; a release sent meanwhile is sent again. So ctld cannot tell a client that
+went away from one that is coming back: a call that ends without a release keeps its
+allocation for [ctld] allocation_grace_seconds before ctld cancels it. Release it.
 """
 from __future__ import annotations
 
@@ -94,7 +97,8 @@ class Allocation:
             # The call is cut off: events() makes it again, and sends the release with it.
 
     def close(self) -> None:
-        """Hang up: an allocation not released yet is cancelled."""
+        """Hang up. An allocation not released first is not ended now: ctld holds it for
+        [ctld] allocation_grace_seconds, for this call made again, then cancels it."""
         self._closed = True
         self._stream.close()
 

@@ -272,8 +272,9 @@ class Client:
 
     def allocate(self, spec: JobSpec) -> Allocation:
         """An interactive allocation (salloc): read its events() until it is granted; it is
-        held until you release() it or close() the Allocation (see hpcq/allocation.py). A
-        call cut off by ctld's going away is made again within the retry window."""
+        held until you release() it (closing the Allocation without a release leaves it
+        held for ctld's allocation grace; see hpcq/allocation.py). A call cut off by ctld's
+        or the host agent's going away is made again within the retry window."""
         from hpcq.allocation import Allocation
         return Allocation.open(self._transport, spec, self._retrying)
 

@@ -2,24 +2,28 @@
 
 An allocation is a job with no batch script (JobSpec.allocation): it is queued, admitted and
 scheduled as any other, and its node holds it (hpcq/noded/plan.py) for the client's steps. It
-lives as long as its client's stream: the client's release (with its command's exit status)
-ends it COMPLETED or FAILED at once, as Slurm records an salloc's end; the stream's end
-without a release (the client went away) cancels it; scancel, the walltime and a node's
-loss end it as they end any job, and the client hears of it on its stream.
+lives as long as its client: the client's release (with its command's exit status) ends it
+COMPLETED or FAILED at once, as Slurm records an salloc's end; scancel, the walltime and a
+node's loss end it as they end any job, and the client hears of it on its stream.
 
 A stream controls the one job it made: there is no way to name another, so nobody can
 release or follow someone else's allocation through it. The one exception is the same
 client's call made again with the first one's idempotency key (the key is its user's:
-hpcq.ctld.submitkeys), after ctld went away: it goes on with that job, and a stream it
-replaces no longer ends it. A ctld that stops, or starts (a restart, a standby taking
-over), ends no allocation at once: one whose client has not come back after
-`[ctld] allocation_grace_seconds` is ended as if its client had gone.
+hpcq.ctld.submitkeys) after its stream was cut off (ctld, the host agent or the network
+between them went away): it goes on with that job, and a stream it replaces no longer ends
+it. So a keyed stream that ends without a release does not end its allocation at once: the
+allocation waits `[ctld] allocation_grace_seconds` for its client to come back, and is
+cancelled only if no call made again with its key has taken it over by then (a client that
+truly vanished, kill -9 or a lost host, costs that long). A stream without a key can never
+be taken over: its end without a release cancels its allocation at once. A ctld that stops
+ends no allocation; one that starts (a restart, a standby taking over) gives every
+allocation the same wait, since every stream was cut off.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Coroutine, Iterable
 
 import grpc
 
@@ -72,10 +76,18 @@ class Allocations:
 
     def __init__(self, controller: Controller) -> None:
         self.c = controller
-        # Ends of allocations whose client went away: awaited here, not by the stream that is gone.
+        # Ends of allocations whose client went away, at once or after the grace: awaited
+        # here, not by the stream that is gone.
         self._ending: set[asyncio.Task[None]] = set()
-        self._holders: dict[int, object] = {}   # job id -> the stream that follows it now
+        # job id -> the stream that follows it now, or the wait for its client to come back
+        # (a token each: whoever replaced it has taken the job over).
+        self._holders: dict[int, object] = {}
         self.stopping = False   # ctld is stopping: streams cut off end no allocation
+
+    @property
+    def grace(self) -> float:
+        """How long an allocation whose stream was cut off waits for its client."""
+        return self.c.config.ctld.allocation_grace_seconds
 
     async def serve(self, who: Caller, requests: AsyncIterator[jobs_pb2.AllocateRequest], context: Context,
                     audit: AuditLog) -> AsyncIterator[jobs_pb2.Job]:
@@ -83,13 +95,14 @@ class Allocations:
         call with its status, audited as Submit's are."""
         requests = aiter(requests)
         try:
-            job = await self.open(who, await anext(requests, None))
+            first = await anext(requests, None)
+            job = await self.open(who, first)
         except (auth.Refused, DomainError) as e:
             audit.record("allocate", who.name, who.role, who.via_host, outcome="refused", reason=str(e))
             await context.abort(grpc.StatusCode[e.status], str(e))
         audit.record("allocate", who.name, who.role, who.via_host, job_ids=[job.id])
         try:
-            async for event in self.follow(who, job, requests):
+            async for event in self.follow(who, job, requests, keyed=first is not None and bool(first.idempotency_key)):
                 yield event
         except DomainError as e:
             await context.abort(grpc.StatusCode[e.status], str(e))
@@ -110,25 +123,46 @@ class Allocations:
                                   "made with this key, is not an allocation that ctld still holds")
         return job
 
-    async def end_unclaimed(self, grace: float) -> None:
-        """At ctld's start: end each allocation whose client has not come back after
-        `grace` seconds (its stream was cut off by the last controller's going away)."""
-        held = [job.id for job in self.c.jobs.values() if job.spec.allocation and not states.is_finished(job.state)]
-        if not held:
-            return
-        log.info("%d interactive allocations wait %g s for their clients to come back", len(held), grace)
+    async def end_unclaimed(self) -> None:
+        """At ctld's start: every allocation's stream was cut off by the last controller's
+        going away, so each waits for its client as a stream cut off now would."""
+        held = [job.id for job in self.c.jobs.values()
+                if job.spec.allocation and not states.is_finished(job.state) and job.id not in self._holders]
+        if held:
+            log.info("%d interactive allocations wait %g s for their clients to come back", len(held), self.grace)
+            await self._end_unclaimed(self._wait_for_clients(held), self.grace)
+
+    def _wait_for_clients(self, job_ids: Iterable[int]) -> dict[int, object]:
+        """Mark each allocation as waiting for its client: the token of each wait, which a
+        call made again with its key replaces (follow) by taking the job over. Marked at
+        once, before anything awaits, so that such a call is never overwritten by it."""
+        waits = {}
+        for job_id in job_ids:
+            waits[job_id] = self._holders[job_id] = object()
+        return waits
+
+    async def _end_unclaimed(self, waits: dict[int, object], grace: float) -> None:
+        """After `grace` seconds: end each allocation still waiting with the token it had, as
+        if its client had gone."""
         await asyncio.sleep(grace)
-        for job_id in held:
+        for job_id, wait in waits.items():
+            if self.stopping:
+                return   # the next ctld gives them their wait again
+            if self._holders.get(job_id) is not wait:
+                continue   # taken over by its client's call made again (or waiting anew since)
+            del self._holders[job_id]
             job = self.c.get(job_id)
-            if job is not None and job_id not in self._holders and not states.is_finished(job.state):
+            if job is not None and not states.is_finished(job.state):
                 log.info("job %d of %s: its allocation's client did not come back", job.id, job.user)
                 await self.end(Caller(name=job.user, role="user"), job, None)
 
-    async def follow(self, who: Caller, job: jobs_pb2.Job,
-                     requests: AsyncIterator[jobs_pb2.AllocateRequest]) -> AsyncIterator[jobs_pb2.Job]:
+    async def follow(self, who: Caller, job: jobs_pb2.Job, requests: AsyncIterator[jobs_pb2.AllocateRequest],
+                     keyed: bool = False) -> AsyncIterator[jobs_pb2.Job]:
         """The job as it is now, then each change until it has ended; the client's release
-        or hang-up ends it. Call right after open(), before anything else awaits: the
-        subscription then misses no change."""
+        ends it. The stream's end without a release ends it at once, or, when the stream is
+        `keyed` (its first message had an idempotency key), after the grace unless the
+        client's call made again has taken it over. Call right after open(), before
+        anything else awaits: the subscription then misses no change."""
         job_id = job.id
         sub = self.c.watchers.subscribe(lambda j: auth.View.FULL if j.id == job_id else auth.View.HIDDEN)
         client = asyncio.ensure_future(_release_of(requests))
@@ -149,9 +183,15 @@ class Allocations:
                 else:
                     change.cancel()
                 if client.done() and not ended:
-                    release = _result(client)   # a bad release raises: then the finally cancels
-                    if release is None and self._holders.get(job_id) is not holder:
-                        break   # gone, but its client came back on another stream, which holds the job now
+                    try:
+                        release = _result(client)
+                    except DomainError:
+                        keyed = False   # a bad release: the finally cancels at once, no call will come again
+                        raise
+                    if release is None and (keyed or self._holders.get(job_id) is not holder):
+                        # Gone: its client came back on another stream, which holds the job
+                        # now, or may still come back (the finally waits for it).
+                        break
                     ended = True
                     # Shielded: a client that hangs up right after its release must not cut
                     # the end short between freeing the job's CPUs and telling its node.
@@ -162,12 +202,25 @@ class Allocations:
             if self._holders.get(job_id) is holder:   # not taken over by the client's call made again
                 del self._holders[job_id]
                 if not states.is_finished(job.state) and not ended and not self.stopping:
-                    self._end_apart(who, job, None)
+                    self._let_go(who, job, keyed)
+
+    def _let_go(self, who: Caller, job: jobs_pb2.Job, keyed: bool) -> None:
+        """The allocation's stream ended without a release: without a key nothing can take
+        it over, so it ends now; with one it waits for its client's call made again."""
+        if not keyed:
+            self._end_apart(who, job, None)
+            return
+        log.info("job %d of %s: its allocation's stream was cut off; it waits %g s for its client to come back",
+                 job.id, job.user, self.grace)
+        self._own(self._end_unclaimed(self._wait_for_clients([job.id]), self.grace))
 
     def _end_apart(self, who: Caller, job: jobs_pb2.Job,
                    release: jobs_pb2.AllocateRequest | None) -> asyncio.Task[None]:
         """end() as a task of its own, which outlives the stream that asked for it."""
-        task = asyncio.get_running_loop().create_task(self.end(who, job, release))
+        return self._own(self.end(who, job, release))
+
+    def _own(self, ending: Coroutine[object, object, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(ending)
         self._ending.add(task)
         task.add_done_callback(self._ended)
         return task

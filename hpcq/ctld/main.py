@@ -93,7 +93,7 @@ async def serve(config: configuration.Config) -> None:
     log.info("hpcq-ctld serving cluster %s on %s (store %s)", config.cluster.name, ctld.listen, store.url)
 
     tasks = [asyncio.create_task(loop) for loop in controller.loops()]
-    tasks.append(asyncio.create_task(jobs.allocations.end_unclaimed(ctld.allocation_grace_seconds)))
+    tasks.append(asyncio.create_task(jobs.allocations.end_unclaimed()))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

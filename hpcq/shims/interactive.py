@@ -21,6 +21,7 @@ from hpcq.errors import HpcqError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from typing import Any
 
     from hpcq.allocation import Allocation
     from hpcq.client import Client
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
 IMMEDIATE_SECONDS = 2.0
 # How long the end of a released allocation is awaited before hanging up anyway.
 RELEASE_WAIT = 30.0
+# Signals that end a wait for the grant as ^C does: at their default they would kill the
+# command without a release, and its allocation would wait out ctld's grace for a client
+# that is not coming back (Slurm's salloc likewise revokes a pending allocation on them).
+_GIVING_UP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 # Signals the monitor thread must never take: srun's step runner waits for them itself.
 _MAIN_THREAD_SIGNALS = frozenset({signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGUSR1,
                                   signal.SIGUSR2, signal.SIGALRM, signal.SIGCHLD, signal.SIGTSTP})
@@ -47,7 +52,13 @@ PBS_ALLOCATION_VARIABLES = (
 
 class Held:
     """An allocation this process holds: the job's changes, read by a thread of their own
-    so that the command's wait and the allocation's end can be told apart."""
+    so that the command's wait and the allocation's end can be told apart.
+
+    It is always released explicitly: by release() when the command ends, by close() when
+    none ran (the job ended first, or ^C, TERM or HUP came while waiting for the grant,
+    which interrupt the wait as KeyboardInterrupt). Only a client that truly vanished
+    (kill -9, a lost host) leaves its allocation to ctld, which holds it for [ctld]
+    allocation_grace_seconds in case the client's call is made again, then cancels it."""
 
     def __init__(self, allocation: Allocation, client: Client | None = None) -> None:
         self.allocation = allocation
@@ -60,6 +71,8 @@ class Held:
         self._done = threading.Event()
         self._end_lock = threading.Lock()          # on_end is called once, whichever thread sees the end last
         self._latest_id = 0
+        self._released = False
+        self._restore = _interrupting(_GIVING_UP_SIGNALS)   # until granted or released
         # Started with the signals blocked, which the thread keeps: they are the main thread's.
         old = signal.pthread_sigmask(signal.SIG_BLOCK, _MAIN_THREAD_SIGNALS)
         try:
@@ -89,8 +102,13 @@ class Held:
             self._done.set()
 
     def next(self, timeout: float | None = None) -> jobs_pb2.Job | None:
-        """The next change (None: the stream is over); queue.Empty after `timeout`."""
-        change = self._changes.get(timeout=timeout)
+        """The next change (None: the stream is over); queue.Empty after `timeout`. An
+        interrupted wait gives the allocation up before the KeyboardInterrupt goes on."""
+        try:
+            change = self._changes.get(timeout=timeout)
+        except KeyboardInterrupt:
+            self.close()
+            raise
         if isinstance(change, HpcqError):
             raise change
         return change
@@ -111,7 +129,10 @@ class Held:
             else:
                 if job is None:
                     raise HpcqError("UNAVAILABLE", "the allocation's stream ended before its job started")
-                if job.state == jobs_pb2.RUNNING or states.is_finished(job.state):
+                if job.state == jobs_pb2.RUNNING:
+                    self._restore = _restored(self._restore)   # the command's own handling from here
+                    return job
+                if states.is_finished(job.state):
                     return job
                 latest = job
             if not told and latest is not None and (job is None or latest.state != jobs_pb2.PENDING):
@@ -126,25 +147,54 @@ class Held:
             on_end(ended)
 
     def release(self, exit_code: int) -> None:
-        """End the allocation with the command's exit status and wait (a while) for ctld's word."""
-        if self.ended is None:
-            self.releasing = True
-            try:
-                self.allocation.release(max(0, min(exit_code, 255)))
-            except HpcqError:
-                pass   # the stream is gone: ctld cancels an allocation whose client went away
-            self._done.wait(RELEASE_WAIT)
-        self.allocation.close()
-        if self.ended is None and self.broken and self.client is not None and self._latest_id:
-            # A stream that broke (a ctld restart ends every stream) leaves its allocation
-            # to a ctld that cannot know its client is done: end it as scancel would.
-            try:
-                self.client.cancel([self._latest_id])
-            except HpcqError:
-                pass
+        """End the allocation with the command's exit status and wait (a while) for ctld's
+        word; a later call does nothing."""
+        if self._released:
+            return
+        self._released = True
+        try:
+            if self.ended is None:
+                self.releasing = True
+                try:
+                    self.allocation.release(max(0, min(exit_code, 255)))
+                except HpcqError:
+                    pass   # the stream is gone for good: the fallback below
+                self._done.wait(RELEASE_WAIT)
+            self.allocation.close()
+            if self.ended is None and self.broken and self.client is not None and self._latest_id:
+                # A stream that broke beyond the retry window (ctld or the agent away that long)
+                # leaves its allocation to a ctld that cannot know its client is done: end it
+                # as scancel would rather than let it wait out the grace.
+                try:
+                    self.client.cancel([self._latest_id])
+                except HpcqError:
+                    pass
+        finally:
+            self._restore = _restored(self._restore)
 
     def close(self) -> None:
-        self.allocation.close()
+        """Give the allocation up when no command ran: released (ctld cancels one that has
+        not started), so that it ends now rather than after ctld's grace."""
+        self.release(1)
+
+
+def _interrupting(signals: tuple[signal.Signals, ...]) -> dict[int, Any]:
+    """Make `signals` raise KeyboardInterrupt; their handlers before, to restore. Nothing
+    outside the main thread, where handlers cannot be set (the SDK's own threads)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def interrupt(sig: int, frame: object) -> None:
+        raise KeyboardInterrupt
+    return {sig: signal.signal(sig, interrupt) for sig in signals}
+
+
+def _restored(handlers: dict[int, Any]) -> dict[int, Any]:
+    """Put `handlers` back (those Python knows of); what is left to restore: nothing."""
+    for sig, handler in handlers.items():
+        if handler is not None:
+            signal.signal(sig, handler)
+    return {}
 
 
 def run_command(argv: list[str], env: Mapping[str, str], cwd: str | None = None,
