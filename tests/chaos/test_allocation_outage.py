@@ -1,11 +1,15 @@
 """Chaos: interactive allocations (salloc, srun, qsub -I) across a kill -9 and a clean
-restart of hpcq-ctld. A client that comes back goes on with its allocation (its call made
-again with its idempotency key queues nothing new); one whose client is gone is ended
-after [ctld] allocation_grace_seconds."""
+restart of hpcq-ctld, and a kill -9 of the host agent while ctld stays up. A client that
+comes back goes on with its allocation (its call made again with its idempotency key
+queues nothing new); one whose client is gone is ended after [ctld]
+allocation_grace_seconds, and not before."""
 from __future__ import annotations
 
 import os
+import re
 import signal
+import subprocess
+import time
 
 import psutil
 import pytest
@@ -68,3 +72,59 @@ def test_allocations_ride_out_ctld_outages_and_one_left_behind_ends_after_the_gr
 
 def _alive(pid: int) -> bool:
     return psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+
+
+GRACE = 3.0
+
+
+def _waiting_for_client(cluster, job_id: int) -> bool:
+    """ctld saw the allocation's stream end without a release, and waits for its client."""
+    return bool(re.search(rf"job {job_id} of \S+: its allocation's stream was cut off; it waits", cluster.log("ctld")))
+
+
+@pytest.mark.parametrize("make_cluster", ["sqlite"], indirect=True)
+def test_an_allocation_rides_out_an_agent_restart_and_one_whose_client_vanished_waits_out_the_grace(
+        make_cluster, workdir):
+    cluster = make_cluster(settings=(f"ctld.allocation_grace_seconds={GRACE:g}",), nodes=1, cpus=2)
+    spec = jobs_pb2.JobSpec(dialect=jobs_pb2.DIALECT_SLURM, name="through-agent", submit_dir=str(workdir))
+    with cluster._lowlevel_client() as user, cluster._lowlevel_client(admin=True) as admin:
+        kept = user.allocate(spec)
+        events = iter(kept.events())
+        first = granted(events)
+
+        kill_hard(pid_of(cluster, "agent"))
+        # ctld has seen the relayed stream end without a release (it used to cancel it here).
+        wait_until(lambda: _waiting_for_client(cluster, first.id), timeout=60, what="ctld to see the stream end")
+        cluster.run("hpcqctl", "up", "--nodes", "1", "--cpus", "2")
+        again = next(events)   # the call made again through the new agent: the job as ctld has it now
+        assert (again.id, again.state) == (first.id, S.RUNNING)
+        assert [(j.id, j.state) for j in admin.list(names=["through-agent"])] == [(first.id, S.RUNNING)]
+
+        # A client that vanished for good (salloc and its command killed at once, as with
+        # a lost host) holds its allocation for the grace, then it is cancelled.
+        salloc = subprocess.Popen(["salloc", "-n1", "-J", "vanished", "sleep", "300"], env=cluster.env,
+                                  cwd=workdir, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            assert salloc.stderr is not None
+            line = salloc.stderr.readline()
+            vanished = int(re.fullmatch(r"salloc: Granted job allocation (\d+)\n", line)[1])
+            os.killpg(salloc.pid, signal.SIGKILL)
+            killed_at = time.monotonic()
+            salloc.wait()
+        finally:
+            if salloc.poll() is None:
+                os.killpg(salloc.pid, signal.SIGKILL)
+                salloc.wait()
+
+        def state(job_id: int) -> int:
+            return admin.get([job_id])[0][0].state
+        wait_until(lambda: _waiting_for_client(cluster, vanished), timeout=60, what="ctld to see salloc gone")
+        assert state(vanished) == S.RUNNING   # not ended when its stream did
+        wait_until(lambda: state(vanished) == S.CANCELLED, timeout=60, what="the vanished client's allocation's end")
+        assert time.monotonic() - killed_at >= GRACE   # and not before the grace
+
+        assert state(first.id) == S.RUNNING    # past the grace too: its client came back
+        kept.release(0)
+        assert [job.state for job in events][-1] == S.COMPLETED
+        assert sorted((j.id, j.state) for j in admin.list(names=["through-agent", "vanished"], include_finished=True)) \
+            == [(first.id, S.COMPLETED), (vanished, S.CANCELLED)]   # nothing queued twice
