@@ -1,19 +1,23 @@
 """Who a caller is at the edges, tried with two real unprivileged users and root through
 the agent of clusters root started, with the real commands: root may act on every job
 where the site makes it an admin (as on Slurm) and not otherwise; `qsub -u` cannot name
-another user; hpcqctl says plainly what a user lacks."""
+another user; another user's idempotency key does not reach her allocation; hpcqctl says
+plainly what a user lacks."""
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hpcq import pki
+from hpcq.allocation import Allocation, _AgentStream
 from hpcq.api import jobs_pb2
+from hpcq.errors import HpcqError
 from tests import localusers
 from tests.cluster import Cluster, start_cluster
 from tests.conftest import wait_until
@@ -120,6 +124,74 @@ def test_qsub_u_naming_another_user_is_refused_as_pbs_refuses_it(root_cluster: R
     by_root = root_cluster.cluster.run("qsub", "-u", ALICE, "-h", "--", "/bin/true")
     for out in (own.stdout, by_root.stdout):
         root_cluster.cluster.run("qdel", out.strip())
+
+
+def test_an_allocate_with_another_users_key_does_not_reach_her_allocation(root_cluster: RootCluster, users) -> None:
+    """bob, through the agent, makes an Allocate with the idempotency key alice's allocation
+    was made with (as if he had learnt it): he gets a job of his own or a refusal, and never
+    hers; his release ends his own; hers goes on untouched until she releases it."""
+    alice, bob = users[ALICE], users[BOB]
+    socket_path = root_cluster.user_env["HPCQ_AGENT_SOCKET"]
+    key = uuid.uuid4().hex
+    report_r, report_w = os.pipe()
+    told_r, told_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:   # alice, until told to release (sockets and protobuf only: no grpc after a fork)
+        try:
+            os.close(report_r)
+            os.close(told_w)
+            os.setgroups([])
+            os.setgid(alice.pw_gid)
+            os.setuid(alice.pw_uid)
+            allocation = _keyed_allocation(socket_path, key, "hers")
+            events = allocation.events()
+            job = next(j for j in events if j.state != jobs_pb2.PENDING)
+            os.write(report_w, f"{job.id} {jobs_pb2.JobState.Name(job.state)}\n".encode())
+            os.read(told_r, 64)
+            allocation.release(0)
+            os.write(report_w, f"{jobs_pb2.JobState.Name([j.state for j in events][-1])}\n".encode())
+        finally:
+            os._exit(0)
+    os.close(report_w)
+    os.close(told_r)
+    try:
+        with os.fdopen(report_r, "rb") as report:
+            hers, granted = report.readline().split()
+            assert granted == b"RUNNING"
+            alice_job = int(hers)
+
+            def bobs_call() -> tuple[int, str, str]:
+                allocation = _keyed_allocation(socket_path, key, "his")
+                events = allocation.events()
+                first = next(events)
+                allocation.release(7)
+                return first.id, first.user, jobs_pb2.JobState.Name([j.state for j in events][-1])
+            try:
+                bob_job, bob_user, bob_end = localusers.call_as(bob.pw_uid, bob.pw_gid, bobs_call)
+            except HpcqError as refused:   # a refusal is as good as a job of his own
+                assert refused.code in ("PERMISSION_DENIED", "INVALID_ARGUMENT", "ALREADY_EXISTS"), refused
+            else:
+                assert (bob_user, bob_end) == (BOB, "FAILED")   # his own job, ended by his release (exit 7)
+                assert bob_job != alice_job
+            with root_cluster.cluster.client(admin=True) as admin:
+                [job], _ = admin.get([alice_job])
+            assert (job.user, job.state, job.cancelled_by) == (ALICE, jobs_pb2.RUNNING, "")
+
+            os.write(told_w, b"release\n")
+            assert report.readline().strip() == b"COMPLETED"
+    finally:
+        os.close(told_w)
+        os.waitpid(pid, 0)
+    with root_cluster.cluster.client(admin=True) as admin:
+        [job], _ = admin.get([alice_job])
+    assert (job.user, job.state, job.exit_code, job.spec.name) == (ALICE, jobs_pb2.COMPLETED, 0, "hers")
+
+
+def _keyed_allocation(socket_path: str, key: str, name: str) -> Allocation:
+    """An Allocate through the agent whose first message carries `key` (the SDK makes a new one each time)."""
+    first = jobs_pb2.AllocateRequest(spec=jobs_pb2.JobSpec(name=name, submit_dir="/tmp"),
+                                     idempotency_key=key).SerializeToString()
+    return Allocation(lambda: _AgentStream(socket_path, first))
 
 
 def test_hpcqctl_as_a_user_says_it_needs_an_admin_certificate(root_cluster: RootCluster, users,
