@@ -1,6 +1,7 @@
 """Interactive work on a real cluster, typed at a real terminal (a pty): salloc's shell and
-srun steps in it, srun outside any job (--pty too), qsub -I, scancel of an allocation, and
-another user's reach into it through the agent."""
+srun steps in it, srun outside any job (--pty too), qsub -I, scancel of an allocation, every
+way these commands end giving their allocation back at once, and another user's reach into
+it through the agent."""
 from __future__ import annotations
 
 import os
@@ -25,6 +26,10 @@ from tests.conftest import wait_until
 pytestmark = [pytest.mark.integration]
 S = jobs_pb2.JobState
 PROMPT = "hpcq-test$ "
+# How long ctld holds an allocation whose client went away without releasing it: short, for
+# the test of a killed salloc; the others check an allocation is over the moment its command
+# exits, which only its release can do that soon.
+GRACE = 3
 
 
 class Terminal:
@@ -90,7 +95,8 @@ class Terminal:
 @pytest.fixture(scope="module")
 def cluster():
     """Two nodes, whose agent and spool every local user reaches."""
-    with localusers.shared_cluster("hpcq-interactive.", nodes=2) as (started, _):
+    with localusers.shared_cluster("hpcq-interactive.", f"ctld.allocation_grace_seconds={GRACE}",
+                                   nodes=2) as (started, _):
         yield started
 
 
@@ -223,6 +229,73 @@ def test_an_allocation_whose_salloc_dies_is_cancelled(cluster, terminal):
     with cluster.client() as client:
         [job], _ = client.get([job_id])
     assert job.state == S.CANCELLED
+
+
+def _state(cluster, job_id: int) -> int:
+    with cluster.client() as client:
+        [job], _ = client.get([job_id])
+    return job.state
+
+
+def test_interrupted_while_waiting_salloc_srun_and_qsub_give_their_allocation_up_at_once(cluster, terminal):
+    """^C typed, TERM or HUP sent while the allocation is queued: it is cancelled before the
+    command exits, not left to wait out ctld's grace."""
+    for interrupt in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        t = terminal("salloc", "-H", "true")
+        job_id = int(t.expect(r"salloc: Pending job allocation (\d+)\n")[1])
+        t.expect(rf"salloc: job {job_id} queued and waiting for resources\n")
+        if interrupt == signal.SIGINT:
+            os.write(t.fd, b"\x03")
+        else:
+            os.kill(t.pid, interrupt)
+        t.expect(rf"salloc: Job allocation {job_id} has been revoked\.\nsalloc: Job aborted due to signal\n")
+        assert t.wait() == 1, interrupt
+        assert unfinished(cluster) == [], interrupt
+        assert _state(cluster, job_id) == S.CANCELLED
+
+    everything = terminal("salloc", "-N2", "-n4")   # srun and qsub -I wait for CPUs
+    taken = int(everything.expect(r"salloc: Granted job allocation (\d+)\n")[1])
+    t = terminal("srun", "-n1", "true")
+    t.expect(r"srun: job \d+ queued and waiting for resources\n")
+    os.kill(t.pid, signal.SIGTERM)
+    t.expect(r"srun: error: Unable to allocate resources: Job aborted due to signal\n")
+    assert t.wait() == 1
+    assert unfinished(cluster) == [taken]
+
+    t = terminal("qsub", "-I")
+    job_id = t.expect(r"qsub: waiting for job (\d+\.\S+) to start\n")[1]
+    os.write(t.fd, b"\x03")
+    t.expect(rf"qsub: job {re.escape(job_id)} deleted\n")
+    assert t.wait() == 1
+    assert unfinished(cluster) == [taken]
+    everything.expect(re.escape(PROMPT))
+    everything.send("exit")
+    assert everything.wait() == 0
+
+
+def test_salloc_ended_by_a_signal_or_a_command_that_cannot_start_releases_at_once(cluster, terminal):
+    t = terminal("salloc", "-n1", "sleep", "300")
+    job_id = int(t.expect(r"salloc: Granted job allocation (\d+)\n")[1])
+    wait_until(lambda: any(c.name() == "sleep" for c in _children(t.pid)), timeout=60, what="salloc's command")
+    os.kill(t.pid, signal.SIGTERM)     # passed on to the command, whose status is the allocation's
+    assert t.wait() == 128 + signal.SIGTERM
+    assert unfinished(cluster) == []
+    out = cluster.run("sacct", "-X", "-j", str(job_id), "-P", "-n", "-o", "State,ExitCode").stdout
+    assert out.split() == [f"FAILED|{128 + signal.SIGTERM}:0"]
+
+    t = terminal("salloc", "-n1", "/no/such/command")
+    job_id = int(t.expect(r"salloc: Granted job allocation (\d+)\n")[1])
+    assert t.wait() != 0
+    assert unfinished(cluster) == []
+    assert _state(cluster, job_id) == S.FAILED
+
+
+def _children(pid: int) -> list:
+    import psutil
+    try:
+        return psutil.Process(pid).children()
+    except psutil.NoSuchProcess:
+        return []
 
 
 def test_a_held_allocation_waits_and_says_so_until_released(cluster, terminal):

@@ -73,8 +73,12 @@ def _interactive(spec: jobs_pb2.JobSpec, conn: Connection) -> int:
                                                                   interactive.PBS_ALLOCATION_VARIABLES,
                                                                   nodefile=nodefile.name),
                "PBS_NODEFILE": nodefile.name, "PBS_ENVIRONMENT": "PBS_INTERACTIVE"}
-        status = interactive.run_command(interactive.default_shell(os.environ), env, cwd=os.path.expanduser("~"),
-                                         on_start=shell.append)
+        try:
+            status = interactive.run_command(interactive.default_shell(os.environ), env,
+                                             cwd=os.path.expanduser("~"), on_start=shell.append)
+        except BaseException:
+            held.close()   # released now: never left to wait out ctld's grace for a client that is gone
+            raise
     held.release(status)
     _say(f"qsub: job {job_id} completed")
     return status

@@ -151,8 +151,12 @@ def _run(argv: list[str], conn: Connection) -> int:
     held.watch_end(on_end)
     env = {**os.environ, **interactive.allocation_environment(job, conn.cluster,
                                                               interactive.SLURM_ALLOCATION_VARIABLES)}
-    status = interactive.run_command(request.command or interactive.default_shell(os.environ), env,
-                                     on_start=started.append)
+    try:
+        status = interactive.run_command(request.command or interactive.default_shell(os.environ), env,
+                                         on_start=started.append)
+    except BaseException:
+        held.close()   # released now: never left to wait out ctld's grace for a client that is gone
+        raise
     if held.ended is None:
         say(relinquish_line(job.id))
     held.release(status)
