@@ -1,5 +1,6 @@
 """Chaos: interactive allocations (salloc, srun, qsub -I) across a kill -9 and a clean
-restart of hpcq-ctld, and a kill -9 of the host agent while ctld stays up. A client that
+restart of hpcq-ctld, and a kill -9 of the host agent or a cut of its connections to ctld
+while ctld stays up. A client that
 comes back goes on with its allocation (its call made again with its idempotency key
 queues nothing new); one whose client is gone is ended after [ctld]
 allocation_grace_seconds, and not before."""
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -82,6 +84,19 @@ def _waiting_for_client(cluster, job_id: int) -> bool:
     return bool(re.search(rf"job {job_id} of \S+: its allocation's stream was cut off; it waits", cluster.log("ctld")))
 
 
+def _cut_tcp(pid: int) -> int:
+    """Abort every TCP connection of process `pid` (the kernel resets them, as a broken
+    network would end them); how many it aborted."""
+    listed = subprocess.run(["ss", "-Htnp"], capture_output=True, text=True, check=True).stdout
+    ports = [line.split()[3].rpartition(":")[2] for line in listed.splitlines() if f"pid={pid}," in line]
+    aborted = 0
+    for port in ports:   # ss -K lists what it closed: nothing where the kernel cannot
+        closed = subprocess.run(["ss", "-HK", "-tn", f"( sport = :{port} )"], capture_output=True, text=True,
+                                check=True).stdout
+        aborted += len(closed.splitlines())
+    return aborted
+
+
 @pytest.mark.parametrize("make_cluster", ["sqlite"], indirect=True)
 def test_an_allocation_rides_out_an_agent_restart_and_one_whose_client_vanished_waits_out_the_grace(
         make_cluster, workdir):
@@ -128,3 +143,23 @@ def test_an_allocation_rides_out_an_agent_restart_and_one_whose_client_vanished_
         assert [job.state for job in events][-1] == S.COMPLETED
         assert sorted((j.id, j.state) for j in admin.list(names=["through-agent", "vanished"], include_finished=True)) \
             == [(first.id, S.COMPLETED), (vanished, S.CANCELLED)]   # nothing queued twice
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ss") is None, reason="ss -K (root) cuts the connections")
+@pytest.mark.parametrize("make_cluster", ["sqlite"], indirect=True)
+def test_an_allocation_rides_out_a_cut_of_the_agents_connections_to_ctld(make_cluster, workdir):
+    cluster = make_cluster(settings=(f"ctld.allocation_grace_seconds={GRACE:g}",), nodes=1, cpus=2)
+    spec = jobs_pb2.JobSpec(dialect=jobs_pb2.DIALECT_SLURM, name="through-agent", submit_dir=str(workdir))
+    with cluster._lowlevel_client() as user, cluster._lowlevel_client(admin=True) as admin:
+        kept = user.allocate(spec)
+        events = iter(kept.events())
+        first = granted(events)
+        if not _cut_tcp(pid_of(cluster, "agent")):
+            pytest.skip("this kernel cannot abort sockets (ss -K)")
+        wait_until(lambda: _waiting_for_client(cluster, first.id), timeout=60, what="ctld to see the stream end")
+        again = next(events)   # the call made again through the same agent, on a new connection
+        assert (again.id, again.state) == (first.id, S.RUNNING)
+        kept.release(0)
+        assert [job.state for job in events][-1] == S.COMPLETED
+        assert [(j.id, j.state) for j in admin.list(names=["through-agent"], include_finished=True)] == [
+            (first.id, S.COMPLETED)]
