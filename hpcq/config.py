@@ -87,9 +87,10 @@ class CtldSection:
                                           "RESOURCE_EXHAUSTED and a retry hint, which clients honour.")
     max_waiting_reads: int = _key(256, "List, Get and ListNodes calls (squeue, qstat, sinfo, pbsnodes) that may wait "
                                        "their turn; past it, one is refused as above.")
-    allocation_grace_seconds: float = _key(60.0, "After ctld starts (a restart, a standby taking over), how long an "
-                                                 "interactive allocation (salloc, srun, qsub -I) waits for its client "
-                                                 "to come back before it is ended as if the client had gone.")
+    allocation_grace_seconds: float = _key(60.0, "How long an interactive allocation (salloc, srun, qsub -I) whose "
+                                                 "client's call was cut off without a release (ctld or the host agent "
+                                                 "restarted, a connection broken, the client killed) waits for the "
+                                                 "client to come back before it is cancelled.")
     reads_busy_share: float = _key(0.2, "Share of a CPU ctld may have used of late when a List, Get or ListNodes "
                                         "starts (0 to 1): under a polling storm the rest is kept for submits and "
                                         "other calls.")
