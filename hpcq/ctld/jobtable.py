@@ -129,11 +129,13 @@ class JobTable:
         if job.id in self.queued:
             self.queued[job.id] = jobrules.request(job)
 
-    def release_due(self, now: float) -> None:
-        """WAITING jobs whose time has come are PENDING now."""
-        for job_id in [i for i in self.waiting if jobrules.not_before(self.jobs[i]) <= now]:
-            self.enqueue(self.jobs[job_id], now)
+    def release_due(self, now: float) -> list[jobs_pb2.Job]:
+        """WAITING jobs whose time has come are PENDING now; those jobs."""
+        due = [self.jobs[i] for i in self.waiting if jobrules.not_before(self.jobs[i]) <= now]
+        for job in due:
+            self.enqueue(job, now)
         self.next_due = min((jobrules.not_before(self.jobs[i]) for i in self.waiting), default=float("inf"))
+        return due
 
     def add_task(self, head: jobs_pb2.Job, template: jobs_pb2.Job, index: int) -> jobs_pb2.Job:
         """A new record, with an id of its own, for task `index` of the array `head`."""

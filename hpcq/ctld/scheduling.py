@@ -124,7 +124,7 @@ class Scheduling:
         if job.id not in self.table.queued:
             return None
         now = self.clock.wall()
-        self.table.release_due(now)
+        self._release_due(now)
         return scheduler.explain(self.snapshot(now), now, job.id)
 
     async def schedule_once(self, depth: int | None = None) -> int:
@@ -132,7 +132,7 @@ class Scheduling:
         started_at = time.perf_counter()
         table = self.table
         now = self.clock.wall()
-        table.release_due(now)
+        self._release_due(now)
         decisions = scheduler.schedule(self.snapshot(now, depth), now)
         if depth is None:  # decisions come in priority order
             table.ranking, table.ranking_start = list(dict.fromkeys(d.job_id for d in decisions)), 0
@@ -143,14 +143,18 @@ class Scheduling:
         for d in decisions:
             job = table.jobs[d.job_id]
             if isinstance(d, scheduler.SetReason):
-                job.reason, job.priority = d.reason, d.priority
+                if job.reason != d.reason or job.priority != d.priority:
+                    job.reason, job.priority = d.reason, d.priority
+                    self.watchers.decided(job)
                 if d.reason != "DependencyNeverSatisfied" or not self._gives_up_on_dependency(job):
                     continue
                 table.dequeue(job)
                 self._finish(job, S.CANCELLED, "DependencyNeverSatisfied", now)
                 abandoned.append(job)
             elif isinstance(d, scheduler.Reserve):
-                job.planned_start_time = d.start_at
+                if job.planned_start_time != d.start_at:
+                    job.planned_start_time = d.start_at
+                    self.watchers.decided(job)
             else:
                 if d.array_index is not None:
                     job = self._take_array_task(job, d.array_index, arrays)
@@ -160,6 +164,7 @@ class Scheduling:
         for a in changed:
             a.head.array_tasks_pending = str(a.rest.without(a.taken))
             table.requeue_request(a.head)
+            self.watchers.decided(a.head)
         self.passes += 1
         self.last_pass_seconds = time.perf_counter() - started_at
         metrics.on_pass(self.last_pass_seconds, starting)
@@ -181,6 +186,10 @@ class Scheduling:
             if job.id in table.cancel_requested or job.HasField("requeue_held"):
                 self.comm.kill(job, self.settings.kill_grace)
         return len(starting)
+
+    def _release_due(self, now: float) -> None:
+        for job in self.table.release_due(now):
+            self.watchers.decided(job)
 
     def _start(self, job: jobs_pb2.Job, d: scheduler.Start, now: float) -> None:
         self.table.dequeue(job)

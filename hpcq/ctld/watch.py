@@ -50,6 +50,7 @@ class Subscription:
 class Watchers:
     def __init__(self) -> None:
         self._subscriptions: set[Subscription] = set()
+        self._of_decisions: set[Callable[[jobs_pb2.Job], object]] = set()
 
     def subscribe(self, view: Callable[[jobs_pb2.Job], auth.View]) -> Subscription:
         sub = Subscription(view)
@@ -58,6 +59,19 @@ class Watchers:
 
     def unsubscribe(self, sub: Subscription) -> None:
         self._subscriptions.discard(sub)
+
+    def follow_decisions(self, told: Callable[[jobs_pb2.Job], object]) -> None:
+        """Have `told(job)` called for every change a scheduling pass makes in place (see
+        decided())."""
+        self._of_decisions.add(told)
+
+    def decided(self, job: jobs_pb2.Job) -> None:
+        """A pass changed what it decides of a queued job (its reason, priority, planned
+        start, an array's pending tasks, its begin time come): no event for Watch streams, as Slurm sends none
+        (a pass can change most of a long queue's reasons at once), but kept List answers
+        (hpcq.ctld.listcache) are told, and so show it at once."""
+        for told in self._of_decisions:
+            told(job)
 
     def publish(self, job: jobs_pb2.Job) -> None:
         """Send the job's current record, as each subscriber may see it, to every subscriber

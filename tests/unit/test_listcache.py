@@ -7,6 +7,7 @@ import pytest
 from hpcq.api import jobs_pb2
 from hpcq.ctld import auth, listcache, listing
 from hpcq.ctld.auth import Caller
+from hpcq.ctld.clock import ManualClock
 from hpcq.ctld.listcache import Listings
 from tests.unit.controllers import make
 
@@ -16,8 +17,8 @@ SCRIPT = "#!/bin/sh\nsecret-token\n"
 
 
 class World:
-    def __init__(self, tmp_path, private=()):
-        self.c, self.store = make(tmp_path)
+    def __init__(self, tmp_path, private=(), clock=None):
+        self.c, self.store = make(tmp_path, clock=clock)
         self.reads = auth.ReadRules.from_config(private)
         self.computed = []
         self.now = [0.0]
@@ -64,7 +65,7 @@ def test_a_job_change_is_put_into_the_shared_answer_and_age_makes_it_afresh(tmp_
     [new] = w.submit("alice")   # published to the watchers: put into the kept answer
     assert new in {j.id for j in w.list(BOB).jobs}
     assert w.computed == [""]
-    w.now[0] += 1.0
+    w.now[0] += listcache.MAX_AGE + 0.1
     w.list(BOB)
     assert w.computed == ["", ""]
     w.store.close()
@@ -205,6 +206,27 @@ def test_a_kept_encoding_lasts_while_what_the_scheduler_decided_of_the_job_stand
     w.c.get(first).cpu_seconds = 7.0   # no event, and not the scheduler's: shown MAX_ENCODING_AGE late at most
     w.now[0] += listcache.MAX_ENCODING_AGE + 0.1
     assert [j.cpu_seconds for j in w.list(BOB).jobs] == [7.0, 0.0]
+
+
+def test_what_a_pass_decides_in_place_reaches_kept_answers_at_once(tmp_path):
+    """A pass changes a pending job's reason, and a begin time come makes a job PENDING,
+    without an event for Watch streams: kept answers are told (Watchers.decided) and say so
+    at once, without being made again."""
+    clock = ManualClock()
+    w = World(tmp_path, clock=clock)
+    [pending, later] = asyncio.run(w.c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT),
+                                                        jobs_pb2.JobSpec(script=SCRIPT, begin_time=clock.now + 60)]))
+    before = {j.id: (j.state, j.reason) for j in w.list(BOB).jobs}
+    assert before[later] == (S.WAITING, "BeginTime")
+    asyncio.run(w.c.schedule_once())   # no node: the pass says why the job waits
+    clock.advance(61)
+    asyncio.run(w.c.schedule_once())
+    made = len(w.computed)
+    shown = {j.id: (j.state, j.reason) for j in w.list(BOB).jobs}
+    assert shown == {i: (w.c.get(i).state, w.c.get(i).reason) for i in (pending, later)}
+    assert shown[pending][1] != before[pending][1] and shown[later][0] == S.PENDING
+    assert len(w.computed) == made and w.listings.hits >= 1   # the kept answer, not a fresh one
+    w.store.close()
 
 
 class PagedWorld(World):
