@@ -229,10 +229,11 @@ class JobsServicer:
     def Allocate(self, request_iterator, context):
         """An interactive allocation (salloc, srun outside a job, qsub -I): the first request
         carries the spec; ctld answers with the job as it changes (queued, granted, ended).
-        A request with release set, or the stream's end, ends the allocation. The first
-        request's idempotency_key (the SDK sends one) lets the same user's call made again
-        after ctld went away go on with that job; a restarted or new active ctld ends an
-        allocation whose client has not come back within [ctld] allocation_grace_seconds.
+        A request with release set ends the allocation; so does the stream's end without
+        one, at once without an idempotency_key. With the first request's key (the SDK sends
+        one), the same user's call made again after its stream was cut off (ctld, the host
+        agent or the network between went away) goes on with that job; an allocation whose
+        client has not come back within [ctld] allocation_grace_seconds is then ended.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
