@@ -482,12 +482,14 @@ class ListJobsResponse(_message.Message):
     def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., cluster: _Optional[str] = ...) -> None: ...
 
 class WatchRequest(_message.Message):
-    __slots__ = ("job_ids", "send_initial")
+    __slots__ = ("job_ids", "send_initial", "finished_after")
     JOB_IDS_FIELD_NUMBER: _ClassVar[int]
     SEND_INITIAL_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AFTER_FIELD_NUMBER: _ClassVar[int]
     job_ids: _containers.RepeatedScalarFieldContainer[int]
     send_initial: bool
-    def __init__(self, job_ids: _Optional[_Iterable[int]] = ..., send_initial: _Optional[bool] = ...) -> None: ...
+    finished_after: float
+    def __init__(self, job_ids: _Optional[_Iterable[int]] = ..., send_initial: _Optional[bool] = ..., finished_after: _Optional[float] = ...) -> None: ...
 
 class JobEvent(_message.Message):
     __slots__ = ("job",)
