@@ -9,7 +9,7 @@ import grpc
 
 from hpcq import __version__, batches, slurmconf
 from hpcq.api import admin_pb2, admin_pb2_grpc, jobs_pb2, jobs_pb2_grpc, nodes_pb2, nodes_pb2_grpc
-from hpcq.ctld import admin, auth, listing, output, submitkeys
+from hpcq.ctld import admin, auth, listing, output, submitkeys, watch
 from hpcq.ctld import jobs as jobrules
 from hpcq.ctld import steps as steprules
 from hpcq.ctld.allocations import Allocations, check_submitted
@@ -77,9 +77,13 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
             lambda job: reads.view(who, job) if not ids or job.id in ids else auth.View.HIDDEN)
         try:
             if request.send_initial:
-                for job_id in sorted(ids):
-                    job = self.c.get(job_id)
-                    view = None if job is None else reads.view_for(who, job)
+                # Subscribed first: a change made while these go out comes after them too.
+                first = ([job for job in map(self.c.get, sorted(ids)) if job is not None] if ids else
+                         await watch.first_records(list(self.c.jobs.values()), reads.visible(who),
+                                                   request.finished_after,
+                                                   between=self.gate.load.precedence.stand_aside))
+                for job in first:
+                    view = reads.view_for(who, job)   # as it is now: it may have changed since
                     if view is not None:
                         yield jobs_pb2.JobEvent(job=view)
             while (job := await sub.next()) is not None:

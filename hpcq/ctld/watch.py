@@ -1,11 +1,13 @@
-"""Job event subscribers: each Watch stream gets its own bounded queue."""
+"""Job event subscribers: each Watch stream gets its own bounded queue; and the records a
+watch of every job starts with."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 
+from hpcq import states
 from hpcq.api import jobs_pb2
-from hpcq.ctld import auth
+from hpcq.ctld import auth, listing
 
 QUEUE_LIMIT = 100_000
 # Events are whole job records, a script of up to 4 MiB among them: a count alone would let
@@ -103,3 +105,21 @@ def _copy(job: jobs_pb2.Job) -> jobs_pb2.Job:
     copy = jobs_pb2.Job()
     copy.CopyFrom(job)
     return copy
+
+
+def sent_first(job: jobs_pb2.Job, finished_after: float) -> bool:
+    """Whether a watch of every job starts with this job's record: when it is unfinished, or
+    finished after `finished_after` (0: none of the finished)."""
+    if not states.is_finished(job.state):
+        return True
+    return finished_after > 0 and job.end_time > finished_after
+
+
+async def first_records(jobs: Sequence[jobs_pb2.Job], visible: Callable[[jobs_pb2.Job], bool],
+                        finished_after: float, *,
+                        between: Callable[[], Awaitable[None]] = listing.next_turn) -> list[jobs_pb2.Job]:
+    """The jobs a watch of every job starts with (sent_first), of `jobs` (all ctld holds)
+    those the caller may see (`visible`), in id order: scanned in slices, `between()` awaited
+    in between, as a listing's scan is (finished jobs included, ctld holds many)."""
+    return await listing.matching(jobs, lambda job: visible(job) and sent_first(job, finished_after),
+                                  between=between)
