@@ -98,7 +98,13 @@ class Client:
     def watch(self, job_ids: Iterable[int] = (), *, send_initial: bool = True,
               timeout: float | None = None) -> Iterator[JobInfo]:
         """Every change of these jobs (of every visible job if none given), as it is stored;
-        with a timeout, HpcqError DEADLINE_EXCEEDED once that has passed."""
+        with a timeout, HpcqError DEADLINE_EXCEEDED once that has passed. `send_initial`:
+        first each named job as it is now; with none named, every unfinished job you may
+        see. When ctld goes away (a restart, a failover), the watch is made again within the
+        retry window, and sends each named job as it is then; with none named, every
+        unfinished job, and each that finished after the last record the watch had, less 60
+        s (hpcq.client.WATCH_RESUME_MARGIN): nothing that changed while ctld was away is
+        lost, and a job may come twice."""
         for job in self.raw.watch(job_ids, send_initial=send_initial, timeout=timeout):
             yield JobInfo.from_proto(job)
 

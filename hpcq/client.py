@@ -36,6 +36,12 @@ Job = jobs_pb2.Job
 MAX_JOB_IDS_PER_CALL = 100_000
 # A job id is a uint64 on the wire; a larger number names no job.
 MAX_JOB_ID = 2**64 - 1
+# A watch of every job made again after its stream was cut asks for the jobs that finished
+# since its last record less this margin: a job's end time is its node's clock, not this
+# one; a finish ctld sent just before the cut may have been behind others on the stream;
+# and a node's report of an end just before the cut may reach ctld only after. Too wide
+# costs only records the watch already had, sent again.
+WATCH_RESUME_MARGIN = 60.0
 
 
 def _chunks(job_ids: Iterable[int]) -> Iterator[list[int]]:
@@ -145,15 +151,22 @@ class Client:
     def watch(self, job_ids: Iterable[int] = (), *, send_initial: bool = True,
               timeout: float | None = None) -> Iterator[Job]:
         """Every change of these jobs (of every visible job if none given), as it happens;
-        with a timeout, HpcqError DEADLINE_EXCEEDED once that has passed. When ctld goes
-        away (a restart, a failover), the jobs are watched again: named jobs each as they
-        are then; watching every job, the changes made while ctld was away are not sent."""
+        with a timeout, HpcqError DEADLINE_EXCEEDED once that has passed. `send_initial`:
+        first the current record of each named job; watching every job, of each unfinished
+        one. When ctld goes away (a restart, a failover), the jobs are watched again, and the
+        current records sent again: named jobs each as they are then; watching every job,
+        every unfinished job, and each job that finished after the last record this watch
+        had, less WATCH_RESUME_MARGIN seconds. A job may then come twice."""
         request = jobs_pb2.WatchRequest(job_ids=list(job_ids), send_initial=send_initial)
+        heard = time.time()   # when this watch last had a record: nothing ended since is lost
 
         def again() -> bytes:
             request.send_initial = True   # what changed in between is in each job's state now
+            if not request.job_ids:       # and what finished in between, in no job's state now
+                request.finished_after = heard - WATCH_RESUME_MARGIN
             return request.SerializeToString()
         for raw in self._resumed("/hpcq.v1.Jobs/Watch", request.SerializeToString(), again, timeout):
+            heard = time.time()
             yield jobs_pb2.JobEvent.FromString(raw).job
 
     def wait(self, job_ids: Iterable[int], timeout: float | None = None) -> list[Job]:
