@@ -410,6 +410,11 @@ def test_private_data_hides_other_users_jobs_on_every_path(controllers, private)
         events += [(await anext(stream)).job.id for _ in range(len(every) + 1 - len(hidden))]
         await stream.aclose()
         assert not set(events) & set(hidden) and world.bobs in events
+        # Watch of every job: it starts with each job bob may see, finished ones too, none hidden
+        stream = jobs.Watch(jobs_pb2.WatchRequest(send_initial=True, finished_after=1.0), Context())
+        first = [(await asyncio.wait_for(anext(stream), 10)).job.id for _ in range(len(c.jobs) - len(hidden))]
+        await stream.aclose()
+        assert first == sorted(set(c.jobs) - set(hidden))
 
         staff, _ = world.servicers(ROLES["operator"])
         seen = jobs_pb2.ListJobsResponse.FromString(
