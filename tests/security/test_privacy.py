@@ -70,6 +70,26 @@ class Site:
         return localusers.call_as(user.pw_uid, user.pw_gid, lambda: AgentTransport(self.socket).unary(
             method, request.SerializeToString(), 20))
 
+    def watch_every_job(self, who: str, until: set[int], timeout: float = 30) -> list[bytes]:
+        """The records, as they leave the agent's socket, that a watch of every job starts
+        with, as the SDK asks for them after a cut (all that finished since long ago): up to
+        the first that makes them hold every job in `until`, or all of them within `timeout`."""
+        request = jobs_pb2.WatchRequest(send_initial=True, finished_after=1.0).SerializeToString()
+
+        def first_records() -> list[bytes]:
+            records, missing = [], set(until)
+            try:
+                for raw in AgentTransport(self.socket).stream("/hpcq.v1.Jobs/Watch", request, timeout):
+                    records.append(raw)
+                    missing.discard(jobs_pb2.JobEvent.FromString(raw).job.id)
+                    if until and not missing:
+                        break
+            except HpcqError as e:
+                assert e.code == "DEADLINE_EXCEEDED", e
+            return records
+        user = self.users[who]
+        return localusers.call_as(user.pw_uid, user.pw_gid, first_records)
+
 
 @contextmanager
 def _site(users: dict, *settings: str) -> Iterator[Site]:
@@ -217,6 +237,20 @@ def test_watch_gives_another_user_the_initial_and_live_events_without_secrets(sh
     assert _leaks(b"".join(events)) == []
 
 
+def test_a_watch_of_every_job_starts_with_another_users_jobs_without_secrets(shared):
+    """What a watch of every job made again after a cut starts with: A's held and finished
+    jobs, for B without their secrets."""
+    site, jobs = shared
+    ids = {int(i) for i in jobs.all}
+    bobs = site.watch_every_job(BOB, until=ids)
+    assert ids <= {jobs_pb2.JobEvent.FromString(raw).job.id for raw in bobs}   # the finished one too
+    assert _leaks(b"".join(bobs)) == []
+    alices = [jobs_pb2.JobEvent.FromString(raw).job for raw in bobs]
+    assert all(j.spec.name and not (j.spec.script or j.spec.environment or j.spec.argv)
+               for j in alices if j.id in ids)
+    assert set(_leaks(b"".join(site.watch_every_job(ALICE, until=ids)))) == set(SECRETS)
+
+
 # -- private_data = ["jobs"]: A's unfinished jobs do not exist for B -------------------------
 
 BIG_SCRIPT = 200 * 1024
@@ -272,6 +306,13 @@ def test_with_private_jobs_another_user_does_not_see_them_at_all(private):
     cancel = site.run(BOB, "scancel", "-v", job_id)   # unknown to B, as a job that never was
     assert "Invalid job id specified" in cancel.stderr
     assert site.sdk(ALICE, lambda client: [j.state for j in client.get([int(job_id)])[0]]) == [jobs_pb2.HELD]
+
+
+def test_with_private_jobs_a_watch_of_every_job_starts_with_none_of_another_users(private):
+    site, job_id, _ = private
+    assert [jobs_pb2.JobEvent.FromString(raw).job.id
+            for raw in site.watch_every_job(ALICE, until={int(job_id)})] == [int(job_id)]   # hers only
+    assert site.watch_every_job(BOB, until=set(), timeout=2) == []   # B has none: nothing within 2 s
 
 
 def test_no_list_outgrows_a_message_whatever_the_history_holds(private):
