@@ -103,8 +103,8 @@ class Client:
         see. When ctld goes away (a restart, a failover), the watch is made again within the
         retry window, and sends each named job as it is then; with none named, every
         unfinished job, and each that finished after the last record the watch had, less 60
-        s (hpcq.client.WATCH_RESUME_MARGIN): nothing that changed while ctld was away is
-        lost, and a job may come twice."""
+        s (hpcq.client.WATCH_RESUME_MARGIN; an end time is the job's node's clock). A job
+        may come twice."""
         for job in self.raw.watch(job_ids, send_initial=send_initial, timeout=timeout):
             yield JobInfo.from_proto(job)
 
