@@ -78,12 +78,12 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
         try:
             if request.send_initial:
                 # Subscribed first: a change made while these go out comes after them too.
-                first = ([job for job in map(self.c.get, sorted(ids)) if job is not None] if ids else
+                first = ([record for record in map(self.c.get, sorted(ids)) if record is not None] if ids else
                          await watch.first_records(list(self.c.jobs.values()), reads.visible(who),
                                                    request.finished_after,
                                                    between=self.gate.load.precedence.stand_aside))
-                for job in first:
-                    view = reads.view_for(who, job)   # as it is now: it may have changed since
+                for record in first:
+                    view = reads.view_for(who, record)   # as it is now: it may have changed since
                     if view is not None:
                         yield jobs_pb2.JobEvent(job=view)
             while (job := await sub.next()) is not None:
