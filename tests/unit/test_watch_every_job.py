@@ -71,7 +71,7 @@ def test_the_scan_lets_the_loop_run_between_slices():
         turns.append(1)
         await asyncio.sleep(0)
     found = asyncio.run(watch.first_records(many, lambda j: True, 0.0, between=between))
-    assert len(found) == len(many) and len(turns) == 3
+    assert len(found) == len(many) and len(turns) >= 3   # at least one turn every SCAN_SLICE jobs
 
 
 class CutOnce:
