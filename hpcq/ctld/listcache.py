@@ -165,9 +165,10 @@ class Listings:
         places = [i for i, user in enumerate(users) if user == who.name]
         if not places:
             return entry.reply
+        slices = listing.Slices(self.between, listing.SLICE)
         for n, i in enumerate(places):
-            if n and not n % listing.SLICE:
-                await self.between()
+            if slices.due(n):
+                await slices.turn()
             job = self.job(ids[i])
             if job is not None:
                 chunks[i] = self._encode(who, job)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import operator
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -19,8 +20,13 @@ from hpcq.ctld.errors import InvalidArgument
 # the budget (a page always carries at least one job, or a List could never move on).
 PAGE_BYTES = wire.MAX_FRAME // 4
 _PER_JOB_OVERHEAD = 6   # the repeated field's tag and length prefix
-SLICE = 128             # jobs encoded between turns of the loop (about a millisecond's work)
-SCAN_SLICE = 1024       # jobs tested between turns of the loop (likewise)
+SLICE = 128             # the most jobs encoded between turns of the loop
+SCAN_SLICE = 1024       # the most jobs tested between turns of the loop
+# The longest a listing holds the loop between turns. A job costs microseconds to encode
+# when its encoding is kept and tens when it is not, so SLICE jobs alone took ~3 ms under
+# a storm; a submit waits several turns of the loop before its handler runs (grpc hands a
+# call over in steps), and at 3 ms a turn its p99 tripled (measured: bench/storm.py).
+SLICE_SECONDS = 0.0005
 _job_id = operator.attrgetter("id")
 _JOBS_TAG = bytes([jobs_pb2.ListJobsResponse.DESCRIPTOR.fields_by_name["jobs"].number << 3 | 2])  # length-delimited
 
@@ -60,16 +66,36 @@ async def next_turn() -> None:
     await asyncio.sleep(0)
 
 
+class Slices:
+    """When a listing's work lets the loop turn: `due(n)` after every `size`-th piece of
+    work, or once SLICE_SECONDS have passed since the last turn, whichever comes first."""
+
+    def __init__(self, between: Callable[[], Awaitable[None]], size: int) -> None:
+        self.between = between
+        self.size = size
+        self._ends = time.perf_counter() + SLICE_SECONDS
+
+    def due(self, n: int) -> bool:
+        return bool(n) and (not n % self.size or time.perf_counter() >= self._ends)
+
+    async def turn(self) -> None:
+        await self.between()
+        self._ends = time.perf_counter() + SLICE_SECONDS
+
+
 async def matching(jobs: Sequence[jobs_pb2.Job], listed: Callable[[jobs_pb2.Job], bool], *,
                    between: Callable[[], Awaitable[None]] = next_turn) -> list[jobs_pb2.Job]:
-    """The jobs `listed` takes, in id order, tested SCAN_SLICE at a time with `between()`
-    awaited in between: ctld holds every job it keeps, finished ones too, and one pass over
-    them all would hold the loop for as long as a listing's whole encoding."""
+    """The jobs `listed` takes, in id order, tested in slices (Slices: SCAN_SLICE jobs or
+    SLICE_SECONDS) with `between()` awaited in between: ctld holds every job it keeps,
+    finished ones too, and one pass over them all would hold the loop for as long as a
+    listing's whole encoding."""
     found: list[jobs_pb2.Job] = []
-    for start in range(0, len(jobs), SCAN_SLICE):
-        if start:
-            await between()
-        found.extend(filter(listed, jobs[start:start + SCAN_SLICE]))
+    step = max(1, SCAN_SLICE // 8)   # tested in runs, the clock read between them
+    slices = Slices(between, SCAN_SLICE)
+    for start in range(0, len(jobs), step):
+        if slices.due(start):
+            await slices.turn()
+        found.extend(filter(listed, jobs[start:start + step]))
     found.sort(key=_job_id)
     return found
 
@@ -87,14 +113,15 @@ async def page_for(jobs: Sequence[jobs_pb2.Job], request: jobs_pb2.ListJobsReque
 async def page_of(jobs: Sequence[jobs_pb2.Job], encode: Callable[[jobs_pb2.Job], bytes], *, size: int = 0,
                   budget: int = PAGE_BYTES, between: Callable[[], Awaitable[None]] = next_turn) -> Page:
     """The page of `jobs` (in id order; `encode` writes one as the caller may see it) that
-    fits at most `size` of them (0: no count limit) and `budget` bytes. Between slices of
-    SLICE jobs it awaits `between()` (a turn of the loop, or more: see hpcq.precedence),
+    fits at most `size` of them (0: no count limit) and `budget` bytes. Between slices
+    (Slices: SLICE jobs or SLICE_SECONDS) it awaits `between()` (a turn of the loop, or more: see hpcq.precedence),
     while the loop runs other work: a long queue's listing must not hold a submit up."""
     page = Page()
     used = 0
+    slices = Slices(between, SLICE)
     for i, job in enumerate(jobs):
-        if i and not i % SLICE:
-            await between()
+        if slices.due(i):
+            await slices.turn()
         if size and len(page.ids) == size:
             page.next_page_token = str(page.ids[-1])
             break

@@ -544,3 +544,28 @@ def test_the_admin_guide_lists_what_auth_says():
     keys = re.search(r"Keys of `spec.attributes` everyone who sees the job reads: (.*?)\.\n", section, re.S).group(1)
     assert set(re.findall(r"`([^`]+)`", keys)) == \
         auth.PUBLIC_ATTRIBUTES | {f"{p}*" for p in auth.PUBLIC_ATTRIBUTE_PREFIXES}
+
+
+def test_a_listing_takes_a_turn_of_the_loop_when_its_slice_of_time_is_up(monkeypatch):
+    """Jobs whose encoding is not kept cost tens of microseconds each: a slice ends after
+    SLICE_SECONDS whatever its count, and after SLICE jobs however cheap they were."""
+    clock = [0.0]
+    monkeypatch.setattr(listing.time, "perf_counter", lambda: clock[0])
+    turns_after = []
+
+    async def between():
+        turns_after.append(len(encoded))
+
+    def costly(job):
+        encoded.append(job.id)
+        clock[0] += listing.SLICE_SECONDS / 2   # two jobs fill a slice
+        return listing.encoded(job)
+
+    encoded = []
+    jobs = [jobs_pb2.Job(id=i) for i in range(1, 8)]
+    asyncio.run(listing.page_of(jobs, costly, between=between))
+    assert turns_after == [2, 4, 6]
+    encoded, turns_after[:] = [], []
+    cheap = [jobs_pb2.Job(id=i) for i in range(1, 2 * listing.SLICE + 2)]
+    asyncio.run(listing.page_of(cheap, lambda job: encoded.append(job.id) or listing.encoded(job), between=between))
+    assert turns_after == [listing.SLICE, 2 * listing.SLICE]
