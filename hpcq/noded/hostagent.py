@@ -232,8 +232,8 @@ class Agent:
                     code = await self._answer_frame(uid, user, refusal, length, reader, writer)
                 finally:
                     self.budget.release(uid, length)
-                if code is None:
-                    return  # the client gave up mid-frame
+                if code is None or writer.is_closing():
+                    return  # the client gave up mid-frame, or the call (Allocate's) ended the connection
                 await writer.drain()  # a client that does not read its answers stops being read
         except Refusal as e:
             log.info("refused uid %d: %s", uid, e)
@@ -328,6 +328,9 @@ class Agent:
                 raise
         finally:
             hangup.cancel()
+            # Gone before the connection's next request is read: a reader takes one waiter
+            # at a time (else: RuntimeError, and the connection dropped).
+            await asyncio.gather(hangup, return_exceptions=True)
 
     async def _bidi(self, method: str, body: bytes, metadata: tuple[tuple[str, str], ...],
                     reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:

@@ -160,6 +160,21 @@ def test_watch_streams_through_the_agent(cluster):
     assert jobs_pb2.RUNNING in states or len(states) >= 2
 
 
+def test_a_stream_that_ctld_ends_leaves_the_agent_reading_cleanly(cluster):
+    """A followed output ends when its job does (ctld ends the stream): the agent's watch for
+    the client's hang-up is gone before it reads the connection again (it raised
+    RuntimeError in the agent, logged as an unhandled exception, for every such stream)."""
+    log = cluster.home / "log" / "agent.log"
+    before = log.read_text().count("Traceback")
+    with cluster.client() as client:
+        [job_id] = client.submit([jobs_pb2.JobSpec(script="#!/bin/sh\necho one\nsleep 0.5\necho two\n",
+                                                   submit_dir="/tmp")])
+        wait_until(lambda: client.get([job_id])[0][0].state != jobs_pb2.PENDING, timeout=60, what="the start")
+        assert b"".join(client.output(job_id, follow=True)) == b"one\ntwo\n"
+        assert client.submit([jobs_pb2.JobSpec(script="#!/bin/sh\ntrue\n", submit_dir="/tmp", hold=True)])
+    assert log.read_text().count("Traceback") == before
+
+
 def _until_finished(events):
     for job in events:
         yield job
