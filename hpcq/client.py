@@ -249,12 +249,15 @@ class Client:
                offset: int = 0, timeout: float | None = None) -> Iterator[bytes]:
         """Your running job's output file (stderr: its error file) from byte `offset`, as it
         is on the job's node; with `follow`, also what the job writes after, until it ends.
-        HpcqError FAILED_PRECONDITION when the job does not run (JOB_PENDING, JOB_NOT_RUNNING)."""
+        HpcqError FAILED_PRECONDITION when the job does not run (JOB_PENDING, JOB_NOT_RUNNING).
+        When ctld goes away meanwhile, the file is read on from where it broke off, to its
+        end if the job ended meanwhile (JOB_NOT_RUNNING if its node no longer has it)."""
         request = jobs_pb2.OutputRequest(job_id=job_id, stderr=stderr, follow=follow, offset=offset)
         if step_id is not None:
             request.step_id = step_id
 
-        def again() -> bytes:   # from the first byte not yet had
+        def again() -> bytes:   # from the first byte not yet had, to the end of a job that ended meanwhile
+            request.after_end = True
             return request.SerializeToString()
         for raw in self._resumed("/hpcq.v1.Jobs/Output", request.SerializeToString(), again, timeout):
             chunk = jobs_pb2.OutputChunk.FromString(raw)

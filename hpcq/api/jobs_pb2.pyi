@@ -580,18 +580,20 @@ class AllocateEvent(_message.Message):
     def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
 
 class OutputRequest(_message.Message):
-    __slots__ = ("job_id", "step_id", "stderr", "follow", "offset")
+    __slots__ = ("job_id", "step_id", "stderr", "follow", "offset", "after_end")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     STEP_ID_FIELD_NUMBER: _ClassVar[int]
     STDERR_FIELD_NUMBER: _ClassVar[int]
     FOLLOW_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
+    AFTER_END_FIELD_NUMBER: _ClassVar[int]
     job_id: int
     step_id: int
     stderr: bool
     follow: bool
     offset: int
-    def __init__(self, job_id: _Optional[int] = ..., step_id: _Optional[int] = ..., stderr: _Optional[bool] = ..., follow: _Optional[bool] = ..., offset: _Optional[int] = ...) -> None: ...
+    after_end: bool
+    def __init__(self, job_id: _Optional[int] = ..., step_id: _Optional[int] = ..., stderr: _Optional[bool] = ..., follow: _Optional[bool] = ..., offset: _Optional[int] = ..., after_end: _Optional[bool] = ...) -> None: ...
 
 class OutputChunk(_message.Message):
     __slots__ = ("data", "offset")

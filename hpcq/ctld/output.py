@@ -93,11 +93,14 @@ class OutputReads:
         return len(self._waiting)
 
 
-def check_readable(job: jobs_pb2.Job, step_id: int | None) -> None:
-    """Only a running job's output (and a running step's) can be read: its node has it."""
+def check_readable(job: jobs_pb2.Job, step_id: int | None, after_end: bool = False) -> None:
+    """Only a running job's output (and a running step's) can be read: its node has it;
+    `after_end`, a job's own output after it has ended too (chunks says whether its node
+    still has it)."""
     if job.state in (S.PENDING, S.HELD, S.WAITING):
         raise FailedPrecondition("JOB_PENDING", f"job {job.id} is pending execution")
-    if job.state not in states.ACTIVE or not job.allocation.slices:
+    ended_readable = after_end and step_id is None and states.is_finished(job.state)
+    if not job.allocation.slices or not (job.state in states.ACTIVE or ended_readable):
         raise FailedPrecondition("JOB_NOT_RUNNING", f"job {job.id} is not running")
     if step_id is not None and _running_step(job, step_id) is None:
         raise NotFound("UNKNOWN_STEP", f"step {job.id}.{step_id} is not running")
@@ -124,12 +127,16 @@ async def chunks(reads: OutputReads, job: jobs_pb2.Job, request: jobs_pb2.Output
     if step_id is not None:
         ask.step_id = step_id
     last_look = False      # ctld has seen the end: one more read takes what is left
+    ended_before = not _still_running(job, attempt, step_id)   # read with after_end
     while True:
         ask.offset = offset
         data = await reads.read(node, ask)
         running = _still_running(job_of(job.id), attempt, step_id)
         if data.error:
             if data.ended and not running:
+                if ended_before and offset == request.offset:
+                    raise FailedPrecondition("JOB_NOT_RUNNING", f"job {job.id} has ended, and its node no longer "
+                                                                "holds its output")
                 return        # the node has already let the attempt go: nothing more to read
             raise FailedPrecondition("OUTPUT_UNREADABLE", data.error)
         if data.data:

@@ -225,7 +225,7 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
         who = await self.gate.admit(context, "/hpcq.v1.Jobs/Output")
         try:
             job = self._own_job(who, request.job_id)   # as Slurm's sattach: the owner's, or staff's
-            output.check_readable(job, request.step_id if request.HasField("step_id") else None)
+            output.check_readable(job, request.step_id if request.HasField("step_id") else None, request.after_end)
             with self.c.outputs.stream_of(who.name):
                 async for chunk in output.chunks(self.c.outputs, job, request, self.c.get):
                     yield chunk

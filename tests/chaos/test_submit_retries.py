@@ -19,6 +19,17 @@ from tests.conftest import wait_until
 pytestmark = pytest.mark.integration
 
 
+def lost_jobs(cluster, outcome) -> str:
+    """What became of the jobs of acknowledged submits that never ran: for the failure's message."""
+    lost = set(outcome.lost)
+    ids = {i.job_id: i.marker for i in outcome.invocations if i.marker in lost and i.job_id}
+    with cluster.client() as client:
+        jobs, unknown = client.get(list(ids))
+    return "; ".join([f"{ids[j.id]}: job {j.id} {jobs_pb2.JobState.Name(j.state)} {j.reason!r} attempt {j.attempt} "
+                      f"exit {j.exit_code} signal {j.signal} on {[s.node for s in j.allocation.slices]}" for j in jobs]
+                     + [f"{ids[j]}: job {j} unknown" for j in unknown])
+
+
 def test_sbatch_loops_ride_out_three_ctld_kills_and_a_key_answers_its_first_submit(make_cluster, workdir):
     cluster = make_cluster(cpus=4)
     # Meanwhile Client.wait waits for a job through the kills (it watches again each
@@ -50,7 +61,7 @@ def test_sbatch_loops_ride_out_three_ctld_kills_and_a_key_answers_its_first_subm
     assert len(outcome.invocations) == 200
     assert outcome.unexpected_stderr == []
     assert outcome.retried > 0, "no sbatch met a dead ctld: the kills missed the loops"
-    assert outcome.lost == [] and outcome.duplicated == []
+    assert outcome.lost == [] and outcome.duplicated == [], lost_jobs(cluster, outcome)
     assert outcome.stored == 200 + 1   # and the waited job
     assert len({i.job_id for i in outcome.invocations}) == 200
 

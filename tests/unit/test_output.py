@@ -218,6 +218,39 @@ def test_only_a_running_job_can_be_read(state, error, token):
     assert e.value.token == token
 
 
+def test_after_end_a_finished_jobs_own_output_can_be_read():
+    """A follow made again after a cut (after_end) reads a job that ended meanwhile; a
+    first read, a step, or a job that never started still cannot be."""
+    job = running_job()
+    job.state = S.COMPLETED
+    output.check_readable(job, None, after_end=True)
+    with pytest.raises(FailedPrecondition):
+        output.check_readable(job, None)
+    job.steps.add(step_id=0, state=S.COMPLETED)
+    with pytest.raises((FailedPrecondition, NotFound)):
+        output.check_readable(job, 0, after_end=True)
+    del job.allocation.slices[:]   # cancelled before it started
+    with pytest.raises(FailedPrecondition, match="is not running"):
+        output.check_readable(job, None, after_end=True)
+
+
+def test_a_job_that_ended_is_read_to_its_end_while_its_node_has_it():
+    async def scenario(node_has_it):
+        node, job = Node(), running_job()
+        job.state, node.ended, node.file = S.COMPLETED, True, b"a\nb\nc\n"
+        reads = output.OutputReads(node)   # type: ignore[arg-type]
+        node.outputs = reads
+        if not node_has_it:
+            node.send = lambda m: (node.reads.append(m.read_output), asyncio.get_running_loop().call_soon(
+                reads.on_output, "n1", nodes_pb2.OutputData(request_id=m.read_output.request_id, ended=True,
+                                                             error="the job does not run on this node")))
+        request = jobs_pb2.OutputRequest(job_id=5, follow=True, offset=2, after_end=True)
+        return [(c.offset, c.data) async for c in output.chunks(reads, job, request, {5: job}.get)]
+    assert asyncio.run(scenario(True)) == [(2, b"b\nc\n")]
+    with pytest.raises(FailedPrecondition, match="no longer holds its output"):
+        asyncio.run(scenario(False))
+
+
 def test_a_step_must_be_running():
     job = running_job()
     job.steps.add(step_id=0, state=S.COMPLETED)
