@@ -96,10 +96,12 @@ class LocalCluster:
         """The pid in daemon's pid file if that process is alive and is hpcq's."""
         try:
             pid = int(self.pid_file(daemon).read_text())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            proc = Path(f"/proc/{pid}")
+            cmdline, stat = (proc / "cmdline").read_bytes(), (proc / "stat").read_text()
+            exe = os.readlink(proc / "exe") if not cmdline else ""
         except (OSError, ValueError):
             return None
-        return pid if b"hpcq" in cmdline else None
+        return pid if is_hpcq_process(cmdline, stat, exe) else None
 
     def daemons(self) -> list[str]:
         return sorted(p.stem for p in self.run.glob("*.pid"))
@@ -211,3 +213,15 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def is_hpcq_process(cmdline: bytes, stat: str, exe: str) -> bool:
+    """Whether a process (its /proc cmdline, stat and, when cmdline is empty, exe link) is
+    one of hpcq's daemons. A process just spawned shows no command line for a moment while
+    its exec finishes (the kernel sets it after the point at which Popen returns; a loaded
+    machine made `hpcqctl up` say a node it had just started had exited); a zombie shows
+    none for good."""
+    if cmdline:
+        return b"hpcq" in cmdline
+    state = stat.rpartition(")")[2].split()[:1]
+    return state not in (["Z"], ["X"]) and os.path.realpath(exe) == os.path.realpath(sys.executable)
