@@ -117,6 +117,11 @@ def _still_running(job: jobs_pb2.Job | None, attempt: int, step_id: int | None) 
     return step_id is None or _running_step(job, step_id) is not None
 
 
+def _started(job: jobs_pb2.Job | None) -> bool:
+    """Whether the job's node has said it started this attempt (its session id)."""
+    return job is not None and job.session_id != 0
+
+
 async def chunks(reads: OutputReads, job: jobs_pb2.Job, request: jobs_pb2.OutputRequest, job_of: JobOf,
                  sleep: Sleep = asyncio.sleep) -> AsyncIterator[jobs_pb2.OutputChunk]:
     """The file from request.offset: what is there now, and with `follow` what is written
@@ -138,6 +143,12 @@ async def chunks(reads: OutputReads, job: jobs_pb2.Job, request: jobs_pb2.Output
                     raise FailedPrecondition("JOB_NOT_RUNNING", f"job {job.id} has ended, and its node no longer "
                                                                 "holds its output")
                 return        # the node has already let the attempt go: nothing more to read
+            if running and not _started(job_of(job.id)):
+                # Launched, its start not reported yet: the node may not have set it up.
+                if not request.follow:
+                    return
+                await sleep(POLL_INTERVAL)
+                continue
             raise FailedPrecondition("OUTPUT_UNREADABLE", data.error)
         if data.data:
             yield jobs_pb2.OutputChunk(data=data.data, offset=offset)

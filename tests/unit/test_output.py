@@ -251,6 +251,38 @@ def test_a_job_that_ended_is_read_to_its_end_while_its_node_has_it():
         asyncio.run(scenario(False))
 
 
+def test_a_read_before_the_node_has_set_the_job_up_waits_for_it():
+    """ctld has the job RUNNING once it sent the launch; its node answers a read that comes
+    first with "does not run on this node" until it has set the attempt up. Before the node
+    has reported the start that is no error; after, it is."""
+    async def scenario(started):
+        node, job = Node(), running_job()
+        job.session_id = 77 if started else 0
+        reads = output.OutputReads(node)   # type: ignore[arg-type]
+        node.outputs, node.file, answers = reads, b"a\n", []
+        real_send = node.send
+
+        def send(message):
+            if not answers:   # the first read: not set up yet
+                answers.append(1)
+                ask = message.read_output
+                node.reads.append(ask)
+                asyncio.get_running_loop().call_soon(reads.on_output, "n1", nodes_pb2.OutputData(
+                    request_id=ask.request_id, ended=True, error="the job does not run on this node"))
+                return
+            real_send(message)
+
+        async def sleep(seconds):
+            node.ended = True
+            job.state = S.COMPLETED
+        node.send = send
+        request = jobs_pb2.OutputRequest(job_id=5, follow=True)
+        return [c.data async for c in output.chunks(reads, job, request, {5: job}.get, sleep)]
+    assert asyncio.run(scenario(started=False)) == [b"a\n"]
+    with pytest.raises(FailedPrecondition, match="OUTPUT_UNREADABLE"):
+        asyncio.run(scenario(started=True))
+
+
 def test_a_step_must_be_running():
     job = running_job()
     job.steps.add(step_id=0, state=S.COMPLETED)
