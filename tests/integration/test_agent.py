@@ -160,10 +160,12 @@ def test_watch_streams_through_the_agent(cluster):
     assert jobs_pb2.RUNNING in states or len(states) >= 2
 
 
-def test_a_stream_that_ctld_ends_leaves_the_agent_reading_cleanly(cluster):
+@pytest.mark.parametrize("make_cluster", ["sqlite"], indirect=True)   # the agent's own: any store
+def test_a_stream_that_ctld_ends_leaves_the_agent_reading_cleanly(make_cluster):
     """A followed output ends when its job does (ctld ends the stream): the agent's watch for
     the client's hang-up is gone before it reads the connection again (it raised
     RuntimeError in the agent, logged as an unhandled exception, for every such stream)."""
+    cluster = make_cluster()
     log = cluster.home / "log" / "agent.log"
     before = log.read_text().count("Traceback")
     with cluster.client() as client:
