@@ -484,6 +484,20 @@ def test_output_and_watch_of_another_users_job_stay_refused_across_a_ctld_restar
     site.act(ALICE, "cancel", running)
     wait_until(lambda: states.is_finished(site.truth()[running].state), timeout=DEADLINE, what="A's job to end")
 
+    def read_after_end(client: Client) -> tuple[str, str]:
+        """As the SDK reads on after a cut, to the end of a job that ended meanwhile."""
+        request = jobs_pb2.OutputRequest(job_id=running, after_end=True).SerializeToString()
+        try:
+            chunks = client._transport.stream("/hpcq.v1.Jobs/Output", request, DEADLINE)
+            return "read", b"".join(jobs_pb2.OutputChunk.FromString(c).data for c in chunks).decode(errors="replace")
+        except HpcqError as e:
+            return e.code, e.message
+    # Read after its end: by its owner, from its node; by B, refused as while it ran.
+    refused = "PERMISSION_DENIED" if may_see(site.truth()[running], BOB, private) else "NOT_FOUND"
+    code, message = site.sdk(BOB, read_after_end)
+    assert (code, [s for s in SECRETS[ALICE] if s in message]) == (refused, [])
+    assert site.sdk(ALICE, read_after_end) == ("read", f"{OUTPUT_SECRET}\n")
+
 
 
 def _text(path: str) -> str:
