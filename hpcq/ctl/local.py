@@ -97,8 +97,9 @@ class LocalCluster:
         try:
             pid = int(self.pid_file(daemon).read_text())
             proc = Path(f"/proc/{pid}")
-            cmdline, stat = (proc / "cmdline").read_bytes(), (proc / "stat").read_text()
-            exe = os.readlink(proc / "exe") if not cmdline else ""
+            cmdline = (proc / "cmdline").read_bytes()
+            # Only a process with no command line (yet) needs a second look.
+            stat, exe = ("", "") if cmdline else ((proc / "stat").read_text(), os.readlink(proc / "exe"))
         except (OSError, ValueError):
             return None
         return pid if is_hpcq_process(cmdline, stat, exe) else None

@@ -114,8 +114,9 @@ async def page_of(jobs: Sequence[jobs_pb2.Job], encode: Callable[[jobs_pb2.Job],
                   budget: int = PAGE_BYTES, between: Callable[[], Awaitable[None]] = next_turn) -> Page:
     """The page of `jobs` (in id order; `encode` writes one as the caller may see it) that
     fits at most `size` of them (0: no count limit) and `budget` bytes. Between slices
-    (Slices: SLICE jobs or SLICE_SECONDS) it awaits `between()` (a turn of the loop, or more: see hpcq.precedence),
-    while the loop runs other work: a long queue's listing must not hold a submit up."""
+    (Slices: SLICE jobs or SLICE_SECONDS) it awaits `between()` (a turn of the loop, or
+    more: see hpcq.precedence), while the loop runs other work: a long queue's listing must
+    not hold a submit up."""
     page = Page()
     used = 0
     slices = Slices(between, SLICE)

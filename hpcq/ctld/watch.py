@@ -69,9 +69,9 @@ class Watchers:
 
     def decided(self, job: jobs_pb2.Job) -> None:
         """A pass changed what it decides of a queued job (its reason, priority, planned
-        start, an array's pending tasks, its begin time come): no event for Watch streams, as Slurm sends none
-        (a pass can change most of a long queue's reasons at once), but kept List answers
-        (hpcq.ctld.listcache) are told, and so show it at once."""
+        start, an array's pending tasks, its begin time come): no event for Watch streams,
+        as Slurm sends none (a pass can change most of a long queue's reasons at once), but
+        kept List answers (hpcq.ctld.listcache) are told, and so show it at once."""
         for told in self._of_decisions:
             told(job)
 
