@@ -3,7 +3,7 @@
 
 | state | job |
 |---|---|
-| completed | ``true`` |
+| completed | ``sleep 1`` |
 | failed | ``sleep 2; exit 3`` |
 | dependency | afterok on the failed job: pending, DependencyNeverSatisfied |
 | cancelled | ``sleep``, cancelled once running |
@@ -34,7 +34,9 @@ POLL = 0.5
 ACCOUNTING_DEADLINE = 120.0
 
 SCRIPTS = {
-    "completed": "true",
+    # Not `true`: a run under a second leaves the default hour's TIME_LEFT whole (1:00:00) or
+    # not (59:59) as the run crosses a second's boundary, independently on each system.
+    "completed": "sleep 1",
     "failed": "sleep 2\nexit 3",
     "dependency": "sleep 600",
     # exec: scancel's SIGTERM reaches sleep itself. Through a shell, the script may end by
