@@ -3,6 +3,7 @@ PostgreSQL. No invocation fails (each retries until ctld is back, saying so once
 every job is stored and runs exactly once. bench/retries.py runs the same with 2,000."""
 from __future__ import annotations
 
+import re
 import socket
 import threading
 
@@ -27,7 +28,19 @@ def lost_jobs(cluster, outcome) -> str:
         jobs, unknown = client.get(list(ids))
     return "; ".join([f"{ids[j.id]}: job {j.id} {jobs_pb2.JobState.Name(j.state)} {j.reason!r} attempt {j.attempt} "
                       f"exit {j.exit_code} signal {j.signal} on {[s.node for s in j.allocation.slices]}" for j in jobs]
-                     + [f"{ids[j]}: job {j} unknown" for j in unknown])
+                     + [f"{ids[j]}: job {j} unknown" for j in unknown]) + logged(cluster, list(ids))
+
+
+def logged(cluster, job_ids: list[int]) -> str:
+    """What the daemons logged of these jobs, and of ctld's starts and the nodes'
+    registrations (when each restart came): a failure read later has no logs to look at."""
+    if not job_ids:
+        return ""
+    ids = "|".join(map(str, job_ids))
+    wanted = re.compile(rf"\bjob ({ids})\b|hpcq-ctld serving|registered|took over")
+    lines = [f"{path.name}: {line}" for path in sorted((cluster.home / "log").glob("*.log*"))
+             for line in path.read_text(errors="replace").splitlines() if wanted.search(line)]
+    return "\n" + "\n".join(lines[-60:])
 
 
 def test_sbatch_loops_ride_out_three_ctld_kills_and_a_key_answers_its_first_submit(make_cluster, workdir):
