@@ -27,7 +27,7 @@ What each kind gives:
 
 A job cgroup is made under noded's own cgroup (<own>/hpcq/job_<id>.<attempt>.<pid>), so
 that a noded started inside a limited cgroup keeps its jobs inside that limit, and
-several noded (and clusters) on one host never share a name.
+several noded (and clusters) on one host never share a name while its process lives.
 """
 from __future__ import annotations
 
@@ -249,7 +249,7 @@ class JobConfinement:
                 os.sched_setaffinity(0, cpus)
             return
         for d in self.dirs.values():
-            make_cgroup(d)
+            _make_own_cgroup(d)
             self.made.append(d)
         if self.kind == V1:
             cpuset, memory = self.dirs["cpuset"], self.dirs["memory"]
@@ -411,6 +411,20 @@ def _read_if_there(path: str) -> str:
         return _read(path)
     except FileNotFoundError:
         return ""
+
+
+def _make_own_cgroup(path: str) -> None:
+    """Make a cgroup named for the calling process (job_<id>.<attempt>.<pid>). One of that
+    name there already was left by an earlier process of the same pid (a supervisor killed
+    before it could remove it), of this cluster or of another on this host: job ids start
+    at 1 in each, and cgroup v1's cpuset and cpuacct trees are the whole host's. No live
+    process has our pid, so the leftover is nobody's: it goes (an rmdir fails while anything
+    runs in it) and ours is made. Refusing the name failed the job without running it."""
+    try:
+        make_cgroup(path)
+    except FileExistsError:
+        os.rmdir(path)
+        make_cgroup(path)
 
 
 def make_cgroup(path: str) -> None:
