@@ -204,9 +204,16 @@ def run_command(argv: list[str], env: Mapping[str, str], cwd: str | None = None,
     ignored); TERM and HUP sent to us are passed on. Its exit status, 128+N for a signal."""
     caught = (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP)
     child: subprocess.Popen[bytes] | None = None
+    # Sent while Popen had not returned yet: the command may already run (Popen returns
+    # once the exec is done), and it must get the signal all the same.
+    early: list[int] = []
 
     def pass_on(sig: int, frame: object) -> None:
-        if child is not None and sig in (signal.SIGTERM, signal.SIGHUP):
+        if sig not in (signal.SIGTERM, signal.SIGHUP):
+            return
+        if child is None:
+            early.append(sig)
+        else:
             child.send_signal(sig)
     previous = {sig: signal.signal(sig, pass_on) for sig in caught}
     try:
@@ -214,6 +221,8 @@ def run_command(argv: list[str], env: Mapping[str, str], cwd: str | None = None,
             child = subprocess.Popen(argv, env=dict(env), cwd=cwd)
         except OSError as e:
             raise HpcqError("FAILED_PRECONDITION", f"{argv[0]}: {e.strerror or e}") from None
+        for sig in early:
+            child.send_signal(sig)
         if on_start is not None:
             on_start(child)
         status = child.wait()

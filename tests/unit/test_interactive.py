@@ -183,3 +183,23 @@ def test_a_bad_release_is_refused_and_the_allocation_cancelled(tmp_path):
     finally:
         store.close()
     assert ended.state == S.CANCELLED
+
+
+def test_a_term_that_comes_while_the_command_starts_reaches_it(monkeypatch):
+    """A TERM to salloc after the command's exec but before Popen has returned (seen under
+    load: the command runs, salloc does not know its process yet) still ends the command."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    real = subprocess.Popen
+
+    def popen_then_term(*args, **kwargs):
+        started = real(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)   # handled here, before Popen's caller has the process
+        return started
+    monkeypatch.setattr(interactive.subprocess, "Popen", popen_then_term)
+    began = time.monotonic()
+    assert interactive.run_command(["sleep", "20"], env=os.environ) == 128 + signal.SIGTERM
+    assert time.monotonic() - began < 10
