@@ -29,7 +29,20 @@ MESSAGE_LIMIT = 64 * 1024 * 1024
 START_REPORT_DELAY = 0.1
 # A heartbeat carries the usage of at most this many running jobs (ctld keeps no more per node).
 MAX_USAGE_PER_HEARTBEAT = 4096
+RECONNECT_FIRST_SECONDS = 0.1
 RECONNECT_MAX_SECONDS = 2.0
+# A node started with its controller (`hpcqctl up`, a reboot of both) finds it as soon as
+# it listens: the pauses stay at the first for this long after the connection was lost,
+# and only then double.
+RECONNECT_QUICK_SECONDS = 1.5
+
+
+def reconnect_pause(previous: float, failing_for: float) -> float:
+    """The pause (before jitter) after a round of the controllers that all failed, the
+    connection lost `failing_for` seconds ago."""
+    if failing_for < RECONNECT_QUICK_SECONDS:
+        return RECONNECT_FIRST_SECONDS
+    return min(previous * 2, RECONNECT_MAX_SECONDS)
 
 
 class EpochFence:
@@ -104,7 +117,8 @@ class Session:
         self.report(nodes_pb2.NodeMessage(job_finished=outcome))
 
     async def run_forever(self) -> None:
-        backoff = 0.1
+        loop = asyncio.get_running_loop()
+        backoff, lost_at = RECONNECT_FIRST_SECONDS, loop.time()
         while True:
             try:
                 await self._run_once()
@@ -115,13 +129,13 @@ class Session:
             except (OSError, StaleController, Unreachable) as e:
                 log.warning("session to %s failed: %s", self.server, e)
             if self.connected.is_set():
-                backoff = 0.1
+                backoff, lost_at = RECONNECT_FIRST_SECONDS, loop.time()
             self.connected.clear()
             self._outbox = None
             # The next controller of the list at once; a pause after each round of them.
             if self.controllers.advance():
                 await asyncio.sleep(backoff * (0.5 + random.random()))
-                backoff = min(backoff * 2, RECONNECT_MAX_SECONDS)
+                backoff = reconnect_pause(backoff, loop.time() - lost_at)
             self.server = self.controllers.current
 
     async def _run_once(self) -> None:

@@ -14,7 +14,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from hpcq import daemon
 from hpcq.ctld.leadership import LEASE_SECONDS, MARGIN, ActiveOnly, Sole, Tenure, ended_here, process_identity, running
 from hpcq.failover import Rotation
-from hpcq.noded.session import EpochFence
+from hpcq.noded.session import RECONNECT_FIRST_SECONDS, RECONNECT_MAX_SECONDS, EpochFence, reconnect_pause
 
 
 def test_an_active_controller_acts_until_its_lease_minus_the_margin_after_a_renewal_began():
@@ -86,6 +86,18 @@ def test_daemons_go_through_the_controllers_in_turn():
     assert rotation.advance() and rotation.current == "a:1", "a new round"
     single = Rotation(["a:1"])
     assert single.advance() and single.current == "a:1"
+
+
+def test_a_node_retries_quickly_at_first_then_ever_less_often_up_to_the_cap():
+    pauses, backoff, elapsed = [], RECONNECT_FIRST_SECONDS, 0.0
+    while elapsed < 10:
+        pauses.append(backoff)
+        elapsed += backoff
+        backoff = reconnect_pause(backoff, elapsed)
+    quick = [p for p in pauses if p == RECONNECT_FIRST_SECONDS]
+    assert len(quick) >= 10, "a controller that starts with its nodes is found within a pause of 0.1 s"
+    assert pauses == sorted(pauses) and pauses[-1] == RECONNECT_MAX_SECONDS
+    assert reconnect_pause(30.0, 30.0) == RECONNECT_MAX_SECONDS, "after a refusal's long pause"
 
 
 def test_a_second_controller_on_a_sqlite_state_directory_refuses_to_start(tmp_path):
