@@ -34,7 +34,7 @@ lint: $(STAMP)
 
 # pytest exits 5 when it collects nothing; that is not a failure of the suite.
 test: $(STAMP) bytecode lint
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -p no:cacheprovider tests; rc=$$?; \
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
 
 # The differential conformance suite (tests/conformance/): installs (apt, on a fresh machine)

@@ -8,6 +8,7 @@ interpreter of the same version that every user may run (Debian's /usr/bin/pytho
 with the same site-packages: what a site's system-wide install gives its users."""
 from __future__ import annotations
 
+import fcntl
 import os
 import pickle
 import pwd
@@ -28,12 +29,16 @@ from hpcq.errors import HpcqError
 
 
 def ensure(*names: str) -> dict[str, pwd.struct_passwd]:
-    """The users, created (with a home) if this machine has them not yet."""
-    for name in names:
-        try:
-            pwd.getpwnam(name)
-        except KeyError:
-            subprocess.run(["useradd", "--create-home", name], check=True)
+    """The users, created (with a home) if this machine has them not yet. One creator
+    at a time: the suite's workers (pytest -n) ask for the same users at once, and
+    useradd refuses while another holds /etc/passwd's lock."""
+    with open(Path(tempfile.gettempdir()) / "hpcq-tests-useradd.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for name in names:
+            try:
+                pwd.getpwnam(name)
+            except KeyError:
+                subprocess.run(["useradd", "--create-home", name], check=True)
     return {name: pwd.getpwnam(name) for name in names}
 
 

@@ -22,6 +22,7 @@ import pytest
 from hpcq.api import jobs_pb2
 from hpcq.client import Client
 from hpcq.transport import AgentTransport
+from tests import localusers
 from tests.cluster import BIN
 from tests.conftest import wait_until
 
@@ -185,11 +186,7 @@ def as_user(user: pwd.struct_passwd, action) -> object:
 
 @pytest.fixture(scope="module")
 def user() -> pwd.struct_passwd:
-    try:
-        return pwd.getpwnam(USER)
-    except KeyError:
-        sh("useradd", "--create-home", USER)
-        return pwd.getpwnam(USER)
+    return localusers.ensure(USER)[USER]
 
 
 @pytest.fixture(scope="module")
