@@ -9,6 +9,7 @@ node) only once its rows are committed, in the order they were queued.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 from collections.abc import Callable, Sequence
 
@@ -23,33 +24,38 @@ Then = Callable[[], None]
 class BackgroundWrites:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._queue: asyncio.Queue[tuple[Sequence[Put | Delete], Then | None]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[concurrent.futures.Future[None], Then | None]] = asyncio.Queue()
         self._idle = asyncio.Event()
         self._idle.set()
         self.failures = 0
+        self._logged: BaseException | None = None
 
     def write(self, rows: Sequence[Put | Delete], then: Then | None = None) -> None:
-        """Commit `rows` soon; then call `then` (not if the write failed)."""
+        """Commit `rows` soon; then call `then` (not if the write failed). The rows join
+        the store's queue now, in order with every other write: held back here, a job's
+        row could land after a later awaited write of the same job (its requeue after
+        its next start) and leave the store behind what its node was told."""
         self._idle.clear()
-        self._queue.put_nowait((rows, then))
+        self._queue.put_nowait((self.store.enqueue(rows), then))
 
     async def run(self) -> None:
         """The consumer: started once by ctld (and by tests that need it), never returns.
-        Everything queued at once is committed together, then each follow-up runs."""
+        Runs each follow-up once its rows are committed, in the order they were queued."""
         while True:
-            batch = [await self._queue.get()]
-            while not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            committed, then = await self._queue.get()
             try:
-                await self.store.write([row for rows, _ in batch for row in rows])
-            except Exception:  # a failed write is logged and counted, the loop goes on
-                self.failures += len(batch)
-                metrics.BACKGROUND_WRITE_FAILURES.inc(len(batch))
-                log.exception("store write of %d background change(s) failed", len(batch))
+                if not committed.done():
+                    await asyncio.wrap_future(committed)
+                committed.result()
+            except Exception as e:  # a failed write is logged and counted, the loop goes on
+                self.failures += 1
+                metrics.BACKGROUND_WRITE_FAILURES.inc()
+                if e is not self._logged:   # the writes of one failed commit share its error: logged once
+                    self._logged = e
+                    log.exception("store write of background changes failed")
             else:
-                for _, then in batch:
-                    if then is not None:
-                        then()
+                if then is not None:
+                    then()
             if self._queue.empty():
                 self._idle.set()
 

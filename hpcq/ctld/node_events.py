@@ -62,7 +62,9 @@ class NodeEvents:
                 if job.session_id:
                     # It had started there and the node no longer knows it: lost with the node.
                     self._lose(job, now, "job lost: node restarted without it")
-                else:
+                elif job_id not in self.scheduling.committing:
+                    # Not while its pass commits its start: a ctld killed before that commit
+                    # would start the attempt again, elsewhere, while this node runs it.
                     self.scheduling.launch(job)
         log.info("node %s registered: %d CPUs, %d MiB, %d jobs reported", node.name, node.hardware.cpus,
                  node.hardware.memory_mb, len(register.jobs))

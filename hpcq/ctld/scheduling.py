@@ -49,6 +49,9 @@ class Scheduling:
         self._wake = asyncio.Event()
         self.passes = 0
         self.last_pass_seconds = 0.0
+        # Jobs a pass has started whose rows it is committing: the pass launches them once
+        # committed, and nothing else may (a node registering meanwhile).
+        self.committing: set[int] = set()
 
     def kick(self) -> None:
         """Something changed that may let a job start: run a pass soon."""
@@ -176,7 +179,12 @@ class Scheduling:
         rows += [table.row(a.head, pending_tasks=a.count - len(a.taken)) for a in changed]
         if changed:
             rows.append(table.next_id_row())
-        await self.store.write(rows)
+        ids = [job.id for job in starting]
+        self.committing.update(ids)
+        try:
+            await self.store.write(rows)
+        finally:
+            self.committing.difference_update(ids)
         for job in abandoned:
             self.watchers.publish(job)
             log.info("job %d cancelled: its dependency can never be satisfied", job.id)
@@ -205,7 +213,8 @@ class Scheduling:
         self.table.active.add(job.id)
 
     def launch(self, job: jobs_pb2.Job) -> None:
-        """Send the job to its head node (a node not connected gets it when it registers)."""
+        """Send the job to its head node (a node not connected gets it when it registers,
+        once its start is stored)."""
         self.comm.launch(job, self.cluster, self.settings.kill_grace)
 
     def _take_array_task(self, head: jobs_pb2.Job, index: int, arrays: dict[int, ArrayStarts]) -> jobs_pb2.Job:

@@ -9,6 +9,7 @@ costs one commit. A later Put of the same row in one batch replaces the earlier 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -69,8 +70,7 @@ class Delete:
 @dataclass
 class _Batch:
     changes: Sequence[Put | Delete]
-    done: asyncio.Future[None]
-    loop: asyncio.AbstractEventLoop
+    done: concurrent.futures.Future[None]   # settled by the writer thread
 
 
 @dataclass
@@ -187,12 +187,19 @@ class Store:
 
     async def write(self, changes: Sequence[Put | Delete]) -> None:
         """Return once these changes are committed."""
-        if not changes:
-            return
-        loop = asyncio.get_running_loop()
-        done = loop.create_future()
-        self._queue.put(_Batch(changes, done, loop))
-        await done
+        if changes:
+            await asyncio.wrap_future(self.enqueue(changes))
+
+    def enqueue(self, changes: Sequence[Put | Delete]) -> concurrent.futures.Future[None]:
+        """Queue these changes now, behind every write queued before them, awaited or not
+        (so a later write of the same row is never overtaken by an earlier one); the
+        future is done once they are committed."""
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+        if changes:
+            self._queue.put(_Batch(changes, done))
+        else:
+            done.set_result(None)
+        return done
 
     def close(self) -> None:
         """Flush what is queued and stop the writer."""
@@ -223,6 +230,9 @@ class Store:
                     break
                 batches.append(more)
                 size += len(more.changes)
+            # Running from now on: a waiter cancelled from here on can no longer cancel its
+            # future, which the writer settles (the changes of a cancelled one are written all the same).
+            waiting = [b.done for b in batches if b.done.set_running_or_notify_cancel()]
             error: BaseException | None = None
             started = time.perf_counter()
             try:
@@ -238,11 +248,11 @@ class Store:
             self.last_batch_size = size
             if self.on_commit is not None:
                 self.on_commit(self.last_commit_seconds, size)
-            for b in batches:
-                try:
-                    b.loop.call_soon_threadsafe(_settle, b.done, error)
-                except RuntimeError:  # that waiter's event loop is gone (shutting down)
-                    pass
+            for done in waiting:
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)
 
     def _apply(self, changes: list[Put | Delete]) -> None:
         # The last change of a row in a batch wins: None marks a delete.
@@ -297,12 +307,3 @@ class Store:
 def _key_column(table: str) -> str:
     return {"jobs": "id", "jobs_archive": "id", "nodes": "name", "queues": "name", "meta": "key",
             "submit_keys": "id"}[table]
-
-
-def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
-    if done.done():
-        return
-    if error is None:
-        done.set_result(None)
-    else:
-        done.set_exception(error)
