@@ -1,11 +1,11 @@
 """ctld's load gate: queued reads take turns behind other work, and a saturated ctld
 sheds calls with a retry hint instead of letting them time out."""
 import asyncio
-import time
 
 import pytest
 
 from hpcq import config
+from hpcq.ctld import gate
 from hpcq.ctld.auth import Caller
 from hpcq.ctld.gate import BUSY_WINDOW_SECONDS, Load, Overloaded
 from hpcq.precedence import STAND_ASIDE_SECONDS
@@ -121,16 +121,33 @@ def test_a_read_stands_aside_for_a_bounded_time_only():
     assert order == ["read", "submit done"]
 
 
-def test_reads_rest_while_the_loop_has_been_busier_than_its_share():
+class DrivenTimes:
+    """gate's `time`, driven by the test: wall (perf_counter) and this process's CPU."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = 1000.0, 10.0
+
+    def perf_counter(self) -> float:
+        return self.wall
+
+    def process_time(self) -> float:
+        return self.cpu
+
+    def spend(self, wall: float, cpu: float) -> None:
+        self.wall += wall
+        self.cpu += cpu
+
+
+def test_reads_rest_while_the_loop_has_been_busier_than_its_share(monkeypatch):
+    times = DrivenTimes()
+    monkeypatch.setattr(gate, "time", times)
     load = Load(reads_busy_share=0.5)
-    spin_until = time.process_time() + BUSY_WINDOW_SECONDS   # busy for a whole window
-    while time.process_time() < spin_until:
-        pass
+    times.spend(wall=BUSY_WINDOW_SECONDS, cpu=BUSY_WINDOW_SECONDS)   # a whole window at a whole CPU
     rest = load._rest_before_read()
     assert 0 < rest <= STAND_ASIDE_SECONDS
-    idle_from = time.perf_counter()
-    while time.perf_counter() - idle_from < BUSY_WINDOW_SECONDS / 0.5 * 2:
-        time.sleep(0.01)   # idle (this is the thing being measured, not a synchronisation)
+    times.spend(wall=BUSY_WINDOW_SECONDS * 4, cpu=0)                 # then idle
+    assert load._rest_before_read() <= 0
+    times.spend(wall=BUSY_WINDOW_SECONDS * 2.5, cpu=BUSY_WINDOW_SECONDS)   # 40 % of a CPU: under the share
     assert load._rest_before_read() <= 0
 
 
