@@ -130,7 +130,8 @@ class Held:
                 if job is None:
                     raise HpcqError("UNAVAILABLE", "the allocation's stream ended before its job started")
                 if job.state == jobs_pb2.RUNNING:
-                    self._restore = _restored(self._restore)   # the command's own handling from here
+                    # TERM and HUP go on raising KeyboardInterrupt until the release: between
+                    # the grant and the command's start, the caller gives the allocation up.
                     return job
                 if states.is_finished(job.state):
                     return job

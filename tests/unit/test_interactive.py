@@ -203,3 +203,42 @@ def test_a_term_that_comes_while_the_command_starts_reaches_it(monkeypatch):
     began = time.monotonic()
     assert interactive.run_command(["sleep", "20"], env=os.environ) == 128 + signal.SIGTERM
     assert time.monotonic() - began < 10
+
+
+class _GrantedAllocation:
+    """An allocation that is granted at once and ends when released."""
+
+    def __init__(self) -> None:
+        import threading
+        self.released: list[int] = []
+        self._released = threading.Event()
+
+    def events(self):
+        yield jobs_pb2.Job(id=7, state=jobs_pb2.RUNNING)
+        self._released.wait(30)
+        yield jobs_pb2.Job(id=7, state=jobs_pb2.COMPLETED)
+
+    def release(self, exit_code: int) -> None:
+        self.released.append(exit_code)
+        self._released.set()
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_term_between_the_grant_and_the_command_interrupts_and_the_allocation_is_given_up():
+    """salloc, srun and qsub -I release in an `except BaseException` around everything from the
+    grant to the release: TERM must come there as an exception, not end the process."""
+    import os
+    import signal
+    import time
+    before = signal.getsignal(signal.SIGTERM)
+    allocation = _GrantedAllocation()
+    held = interactive.Held(allocation)   # type: ignore[arg-type]
+    assert held.granted(lambda job: None).state == jobs_pb2.RUNNING
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(10)   # interrupted by the handler's exception at once; a bound, should it not come
+    held.close()
+    assert allocation.released == [1]
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -62,24 +62,24 @@ def _interactive(spec: jobs_pb2.JobSpec, conn: Connection) -> int:
         held.close()
         _say(f"qsub: job {job_id} completed")
         return 1
-    _say(f"qsub: job {job_id} ready")
     shell: list[subprocess.Popen[bytes]] = []
-    held.watch_end(lambda ended: None if held.releasing or not shell else shell[0].send_signal(signal.SIGHUP))
-    with tempfile.NamedTemporaryFile("w", prefix=f"hpcq.{first.id}.", suffix=".nodes") as nodefile:
-        from hpcq.jobenv import nodefile_lines
-        nodefile.write("".join(f"{n}\n" for n in nodefile_lines(job, job.allocation.slices[0].node)))
-        nodefile.flush()
-        env = {**os.environ, **interactive.allocation_environment(job, conn.cluster,
-                                                                  interactive.PBS_ALLOCATION_VARIABLES,
-                                                                  nodefile=nodefile.name),
-               "PBS_NODEFILE": nodefile.name, "PBS_ENVIRONMENT": "PBS_INTERACTIVE"}
-        try:
+    try:
+        _say(f"qsub: job {job_id} ready")
+        held.watch_end(lambda ended: None if held.releasing or not shell else shell[0].send_signal(signal.SIGHUP))
+        with tempfile.NamedTemporaryFile("w", prefix=f"hpcq.{first.id}.", suffix=".nodes") as nodefile:
+            from hpcq.jobenv import nodefile_lines
+            nodefile.write("".join(f"{n}\n" for n in nodefile_lines(job, job.allocation.slices[0].node)))
+            nodefile.flush()
+            env = {**os.environ, **interactive.allocation_environment(job, conn.cluster,
+                                                                      interactive.PBS_ALLOCATION_VARIABLES,
+                                                                      nodefile=nodefile.name),
+                   "PBS_NODEFILE": nodefile.name, "PBS_ENVIRONMENT": "PBS_INTERACTIVE"}
             status = interactive.run_command(interactive.default_shell(os.environ), env,
                                              cwd=os.path.expanduser("~"), on_start=shell.append)
-        except BaseException:
-            held.close()   # released now: never left to wait out ctld's grace for a client that is gone
-            raise
-    held.release(status)
+        held.release(status)
+    except BaseException:
+        held.close()   # released now: never left to wait out ctld's grace for a client that is gone
+        raise
     _say(f"qsub: job {job_id} completed")
     return status
 

@@ -138,8 +138,6 @@ def _run(argv: list[str], conn: Connection) -> int:
         held.close()
         _say(ended_line(job))
         return 1
-    for line in granted_lines(job.id, bool(waited)):
-        say(line)
     started: list[subprocess.Popen[bytes]] = []
 
     def on_end(ended: jobs_pb2.Job) -> None:
@@ -148,18 +146,20 @@ def _run(argv: list[str], conn: Connection) -> int:
         _say(ended_line(ended))
         if request.kill_signal and started:
             started[0].send_signal(request.kill_signal)
-    held.watch_end(on_end)
-    env = {**os.environ, **interactive.allocation_environment(job, conn.cluster,
-                                                              interactive.SLURM_ALLOCATION_VARIABLES)}
     try:
+        for line in granted_lines(job.id, bool(waited)):
+            say(line)
+        held.watch_end(on_end)
+        env = {**os.environ, **interactive.allocation_environment(job, conn.cluster,
+                                                                  interactive.SLURM_ALLOCATION_VARIABLES)}
         status = interactive.run_command(request.command or interactive.default_shell(os.environ), env,
                                          on_start=started.append)
+        if held.ended is None:
+            say(relinquish_line(job.id))
+        held.release(status)
     except BaseException:
         held.close()   # released now: never left to wait out ctld's grace for a client that is gone
         raise
-    if held.ended is None:
-        say(relinquish_line(job.id))
-    held.release(status)
     return status
 
 

@@ -258,18 +258,18 @@ def _in_own_allocation(o: SrunOptions, conn: Connection) -> int:
     if job.state != jobs_pb2.RUNNING:
         held.close()
         raise ShimError(f"{PROG}: error: Unable to allocate resources: Job allocation {job.id} has been revoked", 1)
-    if waited and not o.quiet:
-        print(f"{PROG}: job {job.id} has been allocated resources", file=sys.stderr, flush=True)
 
     def on_end(ended: jobs_pb2.Job) -> None:
         if not held.releasing:   # cancelled or out of time: the step ends as srun's on TERM
             os.kill(os.getpid(), signal.SIGTERM)
-    held.watch_end(on_end)
-    o.job_id = job.id
-    environ = {**os.environ, **interactive.allocation_environment(job, conn.cluster,
-                                                                  interactive.SLURM_ALLOCATION_VARIABLES)}
     status = 1
     try:
+        if waited and not o.quiet:
+            print(f"{PROG}: job {job.id} has been allocated resources", file=sys.stderr, flush=True)
+        held.watch_end(on_end)
+        o.job_id = job.id
+        environ = {**os.environ, **interactive.allocation_environment(job, conn.cluster,
+                                                                      interactive.SLURM_ALLOCATION_VARIABLES)}
         status = _from_submit_host(o, conn, job, environ)
     finally:
         held.release(status)
