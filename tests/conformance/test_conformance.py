@@ -22,8 +22,18 @@ BATCH = 100        # cases run ahead at a time (so that a long run reports as it
 
 
 def _sacct_fields() -> list[str]:
-    """What the installed sacct says its --format accepts."""
-    done = subprocess.run([str(systems.SLURM_BIN / "sacct"), "--helpformat"], capture_output=True, text=True)
+    """What the installed sacct says its --format accepts. Read with a configuration of our
+    own: the cases are made before the suite's Slurm is set up, and without accounting in
+    the host's slurm.conf (or without one) sacct lists nothing, which dropped every
+    per-field case of a fresh machine's run."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        conf = Path(tmp, "slurm.conf")
+        conf.write_text("ClusterName=cf\nSlurmctldHost=localhost\nAccountingStorageType=accounting_storage/slurmdbd\n")
+        done = subprocess.run([str(systems.SLURM_BIN / "sacct"), "--helpformat"], capture_output=True, text=True,
+                              env={**os.environ, "SLURM_CONF": str(conf)}, timeout=60)
+    if not done.stdout.split():
+        raise RuntimeError(f"sacct --helpformat listed no field: {done.stderr.strip()}")
     return done.stdout.split()
 
 
