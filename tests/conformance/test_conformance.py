@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -26,15 +27,15 @@ def _sacct_fields() -> list[str]:
     own: the cases are made before the suite's Slurm is set up, and without accounting in
     the host's slurm.conf (or without one) sacct lists nothing, which dropped every
     per-field case of a fresh machine's run."""
-    import tempfile
     with tempfile.TemporaryDirectory() as tmp:
         conf = Path(tmp, "slurm.conf")
         conf.write_text("ClusterName=cf\nSlurmctldHost=localhost\nAccountingStorageType=accounting_storage/slurmdbd\n")
         done = subprocess.run([str(systems.SLURM_BIN / "sacct"), "--helpformat"], capture_output=True, text=True,
                               env={**os.environ, "SLURM_CONF": str(conf)}, timeout=60)
-    if not done.stdout.split():
+    fields = done.stdout.split()
+    if not fields:
         raise RuntimeError(f"sacct --helpformat listed no field: {done.stderr.strip()}")
-    return done.stdout.split()
+    return fields
 
 
 CASES = corpus.generate(systems.HOST, _sacct_fields())

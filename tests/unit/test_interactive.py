@@ -4,6 +4,11 @@ their command, and ctld's side of Jobs.Allocate on a real Controller."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import threading
+import time
 
 import pytest
 
@@ -188,11 +193,6 @@ def test_a_bad_release_is_refused_and_the_allocation_cancelled(tmp_path):
 def test_a_term_that_comes_while_the_command_starts_reaches_it(monkeypatch):
     """A TERM to salloc after the command's exec but before Popen has returned (seen under
     load: the command runs, salloc does not know its process yet) still ends the command."""
-    import os
-    import signal
-    import subprocess
-    import time
-
     real = subprocess.Popen
 
     def popen_then_term(*args, **kwargs):
@@ -209,7 +209,6 @@ class _GrantedAllocation:
     """An allocation that is granted at once and ends when released."""
 
     def __init__(self) -> None:
-        import threading
         self.released: list[int] = []
         self._released = threading.Event()
 
@@ -229,9 +228,6 @@ class _GrantedAllocation:
 def test_a_term_between_the_grant_and_the_command_interrupts_and_the_allocation_is_given_up():
     """salloc, srun and qsub -I release in an `except BaseException` around everything from the
     grant to the release: TERM must come there as an exception, not end the process."""
-    import os
-    import signal
-    import time
     before = signal.getsignal(signal.SIGTERM)
     allocation = _GrantedAllocation()
     held = interactive.Held(allocation)   # type: ignore[arg-type]
