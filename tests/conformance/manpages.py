@@ -1,8 +1,8 @@
 """Slurm's documented surface, read from the man pages the Debian packages install
 (/usr/share/man/man1/<command>.1.gz, troff): each command's options, and the fields of
 the options that take a list of fields (squeue's and sinfo's ``-o`` letters and ``-O``
-names). sacct's fields come from ``sacct --helpformat`` (the harness asks the installed
-sacct), which lists exactly what its ``--format`` accepts.
+names). sacct's fields come from ``sacct --helpformat``, which lists exactly what its
+``--format`` accepts (recorded in sacct_fields.txt, checked against the installed sacct).
 
 A man page documents an option as a tagged paragraph: ``.TP`` and then the tag line,
 ``\\fB\\-A\\fR, \\fB\\-\\-account\\fR=<\\fIaccount\\fR>``; a field list is the tagged
