@@ -25,9 +25,21 @@ What each kind gives:
   process (a process that maps more gets ENOMEM; processes together may exceed it; no
   OUT_OF_MEMORY); processes are tracked by the supervisor as child subreaper.
 
-A job cgroup is made under noded's own cgroup (<own>/hpcq/job_<id>.<attempt>.<pid>), so
-that a noded started inside a limited cgroup keeps its jobs inside that limit, and
-several noded (and clusters) on one host never share a name while its process lives.
+A job cgroup is made under noded's own cgroup, so that a noded started inside a limited
+cgroup keeps its jobs inside that limit: <own>/hpcq/job_<id>.<attempt>.<pid>.<start>, named
+for the process that makes it (the supervisor, or a step's helper) by its pid and its start
+time (/proc/<pid>/stat field 22, clock ticks since boot). That pair names one process for as
+long as the host is up, so the name never repeats, though cgroup v1's hierarchies are the
+whole host's, shared by every noded and cluster on it (job ids start at 1 in each, and pids
+are recycled). The supervisor records the name in its supervisor.json (hpcq.noded.spool),
+where noded finds the cgroups of a supervisor that is gone; a record of an earlier hpcq has
+none, and its supervisor's cgroups have the name of that version, job_<id>.<attempt>.<pid>.
+
+A supervisor killed before it removed its cgroups leaves them behind, here or in another
+cluster on the host. When noded starts (`sweep`), it removes every job cgroup under its bases
+that has no process in it and whose maker is gone: that pid runs no more, or another process
+started since holds it. A cgroup of an earlier hpcq's name is removed only when no process
+has its pid: one of a live pid may be a supervisor's, being made.
 """
 from __future__ import annotations
 
@@ -40,6 +52,7 @@ from hpcq import confinement
 
 TYPE_CHECKING = False  # see hpcq.noded.spool
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 V2, V1, AFFINITY = confinement.CGROUP_V2, confinement.CGROUP_V1, confinement.AFFINITY
@@ -95,7 +108,7 @@ class Enforcement:
         cpus = sorted({self.host_cpus[i % n] for i in cpu_ids}) if n and self.cores else []
         denied = [f"c {NVIDIA_MAJOR}:{g} rwm" for g in self.gpus if g not in gpu_ids] \
             if V1_DEVICES in self.bases else []
-        return {"kind": self.kind, "name": _job_name(job_id, attempt), "bases": self.bases, "homes": self.homes,
+        return {"kind": self.kind, "name": job_name(job_id, attempt), "bases": self.bases, "homes": self.homes,
                 "memsw": self.memsw, "cpus": cpus, "mem_bytes": mem_mb << 20 if self.memory else 0,
                 "track": self.track, "devices_denied": denied, "root_balances": self.root_balances}
 
@@ -214,10 +227,10 @@ def cpu_list(cpus: list[int]) -> str:
 class JobConfinement:
     """One job's confinement, made before it starts and undone after it ends."""
 
-    def __init__(self, limits: dict[str, Any], supervisor_pid: int) -> None:
+    def __init__(self, limits: dict[str, Any], name: str) -> None:
+        """`name`: the job's cgroups' (`job_cgroup_name`), whoever made or makes them."""
         self.kind: str = limits["kind"]
         self.limits = limits
-        name = f"{limits['name']}.{supervisor_pid}"
         # A devices cgroup only for a job with something to deny: a mkdir less for most jobs.
         self.dirs = {c: f"{base}/{name}" for c, base in limits["bases"].items()
                      if c != V1_DEVICES or limits.get("devices_denied")}
@@ -225,18 +238,18 @@ class JobConfinement:
         self.own_cpus: set[int] | None = None   # affinity: the supervisor's own, to go back to
 
     @classmethod
-    def left_by(cls, enforcement: Enforcement, job_id: int, attempt: int, pid: int) -> JobConfinement | None:
-        """The cgroups a supervisor `pid` that is gone made for a job attempt, whatever
+    def left_by(cls, enforcement: Enforcement, job_id: int, attempt: int, name: str) -> JobConfinement | None:
+        """The cgroups `name` a supervisor that is gone made for a job attempt, whatever
         limits it had (None without cgroups): what the job left running to kill, and remove."""
         if enforcement.kind == AFFINITY:
             return None
         limits = {**enforcement.job_limits(job_id, attempt, [], 0), "devices_denied": True}
-        return cls.made_by(limits, pid)
+        return cls.made_by(limits, name)
 
     @classmethod
-    def made_by(cls, limits: dict[str, Any], pid: int) -> JobConfinement:
-        """The confinement process `pid` made with these limits (to kill what is left in it and remove it)."""
-        confinement = cls(limits, pid)
+    def made_by(cls, limits: dict[str, Any], name: str) -> JobConfinement:
+        """The confinement made with these limits in cgroups `name` (to kill what is left in it and remove it)."""
+        confinement = cls(limits, name)
         confinement.made = [d for d in confinement.dirs.values() if os.path.isdir(d)]
         return confinement
 
@@ -249,7 +262,7 @@ class JobConfinement:
                 os.sched_setaffinity(0, cpus)
             return
         for d in self.dirs.values():
-            _make_own_cgroup(d)
+            make_cgroup(d)
             self.made.append(d)
         if self.kind == V1:
             cpuset, memory = self.dirs["cpuset"], self.dirs["memory"]
@@ -338,7 +351,7 @@ class JobConfinement:
         for d in reversed(self.made):
             for _ in range(100):
                 try:
-                    os.rmdir(d)
+                    remove_cgroup(d)
                     break
                 except FileNotFoundError:
                     break
@@ -359,13 +372,88 @@ async def clear_out(confinement: JobConfinement) -> None:
     confinement.remove()
 
 
-def job_cgroups(bases: dict[str, str], job_id: int, attempt: int, supervisor_pid: int) -> dict[str, str]:
-    """Where the supervisor `supervisor_pid` made (or makes) the cgroups of a job attempt."""
-    return {c: f"{base}/{_job_name(job_id, attempt)}.{supervisor_pid}" for c, base in bases.items()}
+def job_cgroups(bases: dict[str, str], name: str) -> dict[str, str]:
+    """controller -> the job cgroup `name` in it (`job_cgroup_name`)."""
+    return {c: f"{base}/{name}" for c, base in bases.items()}
 
 
-def _job_name(job_id: int, attempt: int) -> str:
+def job_name(job_id: int, attempt: int) -> str:
+    """What the names of a job attempt's cgroups start with (a plan's limits carry it)."""
     return f"job_{job_id}.{attempt}"
+
+
+def job_cgroup_name(job: str, pid: int, start_ticks: int | None) -> str:
+    """The name of the cgroups of job attempt `job` (`job_name`) that process `pid`, which
+    started `start_ticks` clock ticks after boot, makes: no other process on the host can
+    make it while the host is up. None: the name an earlier hpcq gave them (pid alone)."""
+    return f"{job}.{pid}" if start_ticks is None else f"{job}.{pid}.{start_ticks}"
+
+
+def cgroup_owner(name: str) -> tuple[int, int | None] | None:
+    """The maker of job cgroup `name`: its pid and start ticks (None in an earlier hpcq's
+    name); None if `name` is not a job cgroup's."""
+    if not name.startswith("job_"):
+        return None
+    parts = name[4:].split(".")
+    if len(parts) not in (3, 4) or not all(p.isascii() and p.isdigit() for p in parts):
+        return None
+    return int(parts[2]), int(parts[3]) if len(parts) == 4 else None
+
+
+def recorded_cgroup(job_id: int, attempt: int, record: dict[str, Any]) -> str:
+    """The name of the cgroups the supervisor of a job attempt made, from its
+    supervisor.json: the name it recorded ("" for none: the job was not confined, or no
+    supervisor ever ran it). A supervisor of an earlier hpcq recorded none; its cgroups are
+    named for its pid alone, and a noded upgraded in place must still find them."""
+    pid = record.get("pid", 0)
+    if not isinstance(pid, int) or pid <= 0:
+        return ""
+    name = record.get("cgroup")
+    job = job_name(job_id, attempt)
+    if name is None:
+        return job_cgroup_name(job, pid, None)
+    # Only a job cgroup's name of this attempt: noded kills what runs in the cgroup it names.
+    return name if isinstance(name, str) and name.startswith(f"{job}.") and cgroup_owner(name) else ""
+
+
+def owner_gone(name: str, start_ticks: Callable[[int], int | None]) -> bool:
+    """Whether the maker of job cgroup `name` is gone for good, `start_ticks(pid)` telling
+    when the process `pid` now alive started (None: there is none): its pid runs no more,
+    or runs another process. False for any other name, and for an earlier hpcq's name
+    whose pid is alive (a supervisor's maybe, making it just now)."""
+    owner = cgroup_owner(name)
+    if owner is None:
+        return False
+    pid, ticks = owner
+    now = start_ticks(pid)
+    return now is None or (ticks is not None and now != ticks)
+
+
+def sweep(bases: dict[str, str], start_ticks: Callable[[int], int | None]) -> int:
+    """Remove the job cgroups under `bases` that no process is in and whose maker is gone
+    (`owner_gone`): left by supervisors killed before they could remove them, of this noded
+    or another on the host. Returns how many were removed. Other nodeds may sweep the same
+    parents at the same time, and supervisors make cgroups there meanwhile: one gone
+    before we remove it was swept by another, and one that has a process by then is
+    refused by the kernel (EBUSY); both are left."""
+    removed = 0
+    for base in bases.values():
+        try:
+            names = [entry.name for entry in os.scandir(base) if entry.is_dir(follow_symlinks=False)]
+        except OSError:
+            continue
+        for name in names:
+            if not owner_gone(name, start_ticks):
+                continue
+            path = f"{base}/{name}"
+            try:
+                if _read(f"{path}/cgroup.procs").strip():
+                    continue   # not ours to kill: only the noded whose job runs there knows it
+                remove_cgroup(path)
+            except OSError:
+                continue
+            removed += 1
+    return removed
 
 
 def measure(kind: str, dirs: dict[str, str]) -> dict[str, float] | None:
@@ -413,23 +501,15 @@ def _read_if_there(path: str) -> str:
         return ""
 
 
-def _make_own_cgroup(path: str) -> None:
-    """Make a cgroup named for the calling process (job_<id>.<attempt>.<pid>). One of that
-    name there already was left by an earlier process of the same pid (a supervisor killed
-    before it could remove it), of this cluster or of another on this host: job ids start
-    at 1 in each, and cgroup v1's cpuset and cpuacct trees are the whole host's. No live
-    process has our pid, so the leftover is nobody's: it goes (an rmdir fails while anything
-    runs in it) and ours is made. Refusing the name failed the job without running it."""
-    try:
-        make_cgroup(path)
-    except FileExistsError:
-        os.rmdir(path)
-        make_cgroup(path)
-
-
 def make_cgroup(path: str) -> None:
     """mkdir, which in a cgroupfs also makes the new cgroup's files (tests put a fake in its place)."""
     os.mkdir(path, 0o755)
+
+
+def remove_cgroup(path: str) -> None:
+    """rmdir, which in a cgroupfs removes the cgroup's files with it, and fails (EBUSY) while
+    a process is in it (tests put a fake in its place)."""
+    os.rmdir(path)
 
 
 def _write(path: str, text: str) -> None:

@@ -185,6 +185,7 @@ class _Supervisor:
         self.popen: subprocess.Popen[bytes] | None = None
         self.leader = 0
         self.confinement: enforce.JobConfinement | None = None
+        self.cgroup = ""   # the name of the job's cgroups (enforce.job_cgroup_name)
         self.stderr = -1  # kept open while the job runs only to tell of an OOM kill in it
         self.output_paths: list[str | None] = []
         # What the processes of this job we reaped used (wait4): the process outlives the
@@ -200,7 +201,12 @@ class _Supervisor:
         supervisor error, may leave us in a state not worth undoing: we exit instead)."""
         _prctl(_PR_SET_NAME, ctypes.c_char_p(b"hpcq-jobd"))  # what ps and top show (a spare is not one yet)
         pid = os.getpid()
-        record: dict[str, Any] = {"pid": pid, "start_time_ticks": spool.process_start_ticks(pid)}
+        ticks = spool.process_start_ticks(pid)
+        # The job's cgroups are named for this process (its pid and start time): a name
+        # no other cgroup on the host has. Recorded, so that noded finds them after us.
+        if "confine" in self.plan:
+            self.cgroup = enforce.job_cgroup_name(self.plan["confine"]["name"], pid, ticks)
+        record: dict[str, Any] = {"pid": pid, "start_time_ticks": ticks, "cgroup": self.cgroup}
         # The CPU of the earlier jobs' processes, which /proc counts as ours (reaped) too.
         times = os.times()
         reaped_before = [times.children_user, times.children_system]
@@ -276,7 +282,7 @@ class _Supervisor:
         trampoline = _TRAMPOLINE
         confinement = None
         if "confine" in plan:
-            confinement = self.confinement = enforce.JobConfinement(plan["confine"], os.getpid())
+            confinement = self.confinement = enforce.JobConfinement(plan["confine"], self.cgroup)
             with _failing("cannot confine the job"):
                 confinement.prepare()
                 confinement.enter()  # the job, forked by Popen, starts in its cgroup

@@ -46,6 +46,7 @@ class _Attempt:
     start_handed_out: bool = True
     end_held: bool = False
     supervisor_pid: int = 0        # while watched
+    cgroup: str = ""               # the name of its cgroups, while watched (enforce.recorded_cgroup)
     seq: int = 0                   # of its launch request: the launcher's word of its end carries it
     ended_early: bool = False      # that word came while launch() was still finishing
     peak_rss_kb: int = 0           # the largest measured while it runs
@@ -81,6 +82,12 @@ class JobRunner:
         await self._spawn_launcher()
         for directory in spool.scan(self.spool_dir):
             self._adopt(directory)
+        e = self.enforcement
+        if e is not None and e.kind != enforce.AFFINITY:
+            # Supervisors killed before they removed their cgroups (ours, or another noded's:
+            # cgroup v1's hierarchies are the host's) leave them behind; the empty ones go.
+            removed = enforce.sweep(e.bases, spool.process_start_ticks)
+            log.info("removed %d leftover job cgroups (empty, their supervisors gone)", removed)
 
     async def close(self) -> None:
         """Stop the launcher and stop listening; supervisors (and their jobs) keep running."""
@@ -113,7 +120,7 @@ class JobRunner:
                 break
             if not a.outcome.running or a.supervisor_pid <= 0:
                 continue
-            m = sampler.measure(a.outcome.job_id, a.outcome.attempt, a.supervisor_pid, a.reaped_before)
+            m = sampler.measure(a.supervisor_pid, a.cgroup, a.reaped_before)
             if m is None:
                 continue
             a.peak_rss_kb = max(a.peak_rss_kb, int(m["max_rss_kb"]))
@@ -337,7 +344,7 @@ class JobRunner:
             return
         attempt.outcome = self._failed(directory, "supervisor lost", start_time=record.get("start_time", 0),
                                        session_id=record.get("session_id", 0))
-        self._clear_out_lost(directory, record.get("pid", 0))
+        self._clear_out_lost(directory, enforce.recorded_cgroup(directory.job_id, directory.attempt, record))
 
     def _watch(self, attempt: _Attempt, supervisor: dict[str, Any]) -> bool:
         """Listen for the supervisor's end on a pidfd; False if it has already ended.
@@ -354,6 +361,7 @@ class JobRunner:
             os.close(pidfd)
             return False
         attempt.pidfd, attempt.supervisor_pid = pidfd, pid
+        attempt.cgroup = enforce.recorded_cgroup(attempt.dir.job_id, attempt.dir.attempt, supervisor)
         user, system = supervisor.get("reaped_before", (0.0, 0.0))
         attempt.reaped_before = (user, system)
         asyncio.get_running_loop().add_reader(pidfd, self._on_supervisor_exit, attempt)
@@ -385,7 +393,7 @@ class JobRunner:
         if status is None:
             attempt.outcome = self._failed(attempt.dir, "supervisor lost", start_time=attempt.outcome.start_time,
                                            session_id=attempt.outcome.session_id)
-            self._clear_out_lost(attempt.dir, attempt.supervisor_pid)
+            self._clear_out_lost(attempt.dir, attempt.cgroup)
         else:
             attempt.outcome = outcome_from_json(status)
         if attempt.start_handed_out:
@@ -393,13 +401,14 @@ class JobRunner:
         else:
             attempt.end_held = True
 
-    def _clear_out_lost(self, directory: spool.AttemptDir, supervisor_pid: int) -> None:
+    def _clear_out_lost(self, directory: spool.AttemptDir, cgroup: str) -> None:
         """A job whose supervisor was lost is reported FAILED, and its CPUs go to others:
-        whatever it left running in its cgroup is killed, and the cgroup removed (without
-        cgroups its processes are beyond reach; they are the subreaper's no longer)."""
-        if self.enforcement is None or supervisor_pid <= 0:
+        whatever it left running in its cgroups (named `cgroup`) is killed, and the cgroups
+        removed (without cgroups its processes are beyond reach; they are the subreaper's
+        no longer)."""
+        if self.enforcement is None or not cgroup:
             return
-        left = enforce.JobConfinement.left_by(self.enforcement, directory.job_id, directory.attempt, supervisor_pid)
+        left = enforce.JobConfinement.left_by(self.enforcement, directory.job_id, directory.attempt, cgroup)
         if left is None or not left.made:
             return
         log.warning("job %s attempt %s: its supervisor was lost; killing what it left in its cgroup",

@@ -5,10 +5,12 @@ Layout::
     <spool_dir>/jobs/<job_id>.<attempt>/     root's, group the job's, 0710 (0700 in user mode)
         script           the job script, the job's user's, 0500
         nodefile         PBS_NODEFILE, the job's user's, 0600
-        supervisor.json  {pid, start_time_ticks}, then also {session_id, start_time, output,
-                         uid, gid, reaped_before} once the job runs (output: its stdout and
-                         stderr paths; reaped_before: the user and system CPU seconds of the
-                         processes of the supervisor's earlier jobs). Created exclusively,
+        supervisor.json  {pid, start_time_ticks, cgroup}, then also {session_id, start_time,
+                         output, uid, gid, reaped_before} once the job runs (cgroup: the name
+                         of the job's cgroups, "" for none, absent from an earlier hpcq's
+                         record: hpcq.noded.enforce; output: its stdout and stderr paths;
+                         reaped_before: the user and system CPU seconds of the processes of
+                         the supervisor's earlier jobs). Created exclusively,
                          by the supervisor before it starts the job or by a restarted noded
                          that finds a launch cut short (pid 0): so a job cannot start after
                          noded declared it failed

@@ -25,7 +25,7 @@ import sys
 from collections.abc import Callable
 
 from hpcq.api import jobs_pb2, nodes_pb2
-from hpcq.noded import enforce
+from hpcq.noded import enforce, spool
 from hpcq.noded.supervised import Supervised
 from hpcq.steplayout import ranks_on
 
@@ -73,12 +73,17 @@ class StepTasks:
         statuses: dict[int, int] = {}
         limits = self._limits(message)
         helper = None
+        helper_ticks: int | None = None
         try:
             helper = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "hpcq.noded.steptasks", "--node", self.node_name,
                 *(["--allow-root"] if self.allow_root else []),
                 *(["--confine", json.dumps(limits)] if limits else []),
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, start_new_session=True)
+            # Its cgroups are named for its pid and start time, read while it runs (a Python
+            # start takes tens of milliseconds). Were it gone already, they are the start
+            # sweep's (enforce.sweep).
+            helper_ticks = spool.process_start_ticks(helper.pid)
             self._helpers[key] = helper
             if key in self._early:
                 os.killpg(helper.pid, self._early.pop(key))
@@ -95,8 +100,9 @@ class StepTasks:
         finally:
             self._helpers.pop(key, None)
             self._early.pop(key, None)
-            if limits and helper is not None:
-                await enforce.clear_out(enforce.JobConfinement.made_by(limits, helper.pid))
+            if limits and helper is not None and helper_ticks is not None:
+                name = enforce.job_cgroup_name(str(limits["name"]), helper.pid, helper_ticks)
+                await enforce.clear_out(enforce.JobConfinement.made_by(limits, name))
         tasks = [jobs_pb2.TaskExit(rank=r, node=self.node_name, wait_status=statuses.get(r, lost)) for r in ranks]
         self.report(nodes_pb2.StepTasksEnded(job_id=key[0], attempt=key[1], step_id=key[2], tasks=tasks))
 
@@ -154,7 +160,10 @@ def main() -> int:
     message = nodes_pb2.LaunchStepTasks.FromString(sys.stdin.buffer.read())
     if "--confine" in args:
         # As root still: make the job's cgroup here and stay in it; the tasks inherit it.
-        confinement = enforce.JobConfinement(json.loads(args[args.index("--confine") + 1]), os.getpid())
+        limits = json.loads(args[args.index("--confine") + 1])
+        pid = os.getpid()
+        confinement = enforce.JobConfinement(limits, enforce.job_cgroup_name(limits["name"], pid,
+                                                                             spool.process_start_ticks(pid)))
         try:
             confinement.prepare()
             confinement.enter()

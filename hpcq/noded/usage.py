@@ -24,14 +24,15 @@ class Sampler:
         self.proc = proc
         self._table: dict[int, list[str]] | None = None
 
-    def measure(self, job_id: int, attempt: int, supervisor_pid: int,
+    def measure(self, supervisor_pid: int, cgroup: str,
                 reaped_before: tuple[float, float] = (0.0, 0.0)) -> dict[str, float] | None:
-        """user and system CPU seconds, rss_kb now and max_rss_kb of a running job; None if
+        """user and system CPU seconds, rss_kb now and max_rss_kb of a running job, whose
+        cgroups are named `cgroup` (enforce.job_cgroup_name; "" if it has none); None if
         unreadable. `reaped_before`: the CPU of the children its supervisor had reaped before
         the job started (a supervisor runs job after job)."""
         e = self.enforcement
         if e is not None and e.kind != enforce.AFFINITY:
-            return enforce.measure(e.kind, enforce.job_cgroups(e.bases, job_id, attempt, supervisor_pid))
+            return enforce.measure(e.kind, enforce.job_cgroups(e.bases, cgroup)) if cgroup else None
         if self._table is None:
             self._table = process_table(self.proc)
         return descendants_usage(supervisor_pid, self._table, reaped_before)

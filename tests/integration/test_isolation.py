@@ -114,8 +114,9 @@ def test_a_job_whose_supervisor_is_killed_ends_failed_with_nothing_left_running(
     job = sbatch(one_node, work, "--wrap", f"sleep {marker}")
     record = one_node.home / "spool" / "node1" / "jobs" / f"{job}.1" / "supervisor.json"
     wait_until(lambda: _processes(marker) and record.exists(), what="the job running")
-    supervisor = json.loads(record.read_text())["pid"]
-    cgroups = glob.glob(f"/sys/fs/cgroup/*/**/hpcq/job_{job}.1.{supervisor}", recursive=True)
+    supervisor, cgroup = (json.loads(record.read_text())[k] for k in ("pid", "cgroup"))
+    assert cgroup.startswith(f"job_{job}.1.{supervisor}.")   # and its start time
+    cgroups = glob.glob(f"/sys/fs/cgroup/*/**/hpcq/{cgroup}", recursive=True)
     assert len(cgroups) >= 3      # cpuset, memory, cpuacct
     os.kill(supervisor, signal.SIGKILL)
     assert ended(one_node, job) == "FAILED"

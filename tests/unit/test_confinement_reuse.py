@@ -19,7 +19,7 @@ def test_the_fallback_gives_the_supervisor_its_cpus_back_once_the_job_has_starte
     # prepare() narrows the calling process's affinity: do it in a child, as a supervisor would.
     code = ("import os, sys\n"
             "from hpcq.noded import enforce\n"
-            f"job = enforce.JobConfinement({limits!r}, os.getpid())\n"
+            f"job = enforce.JobConfinement({limits!r}, 'job_1.1.0.0')\n"
             "job.prepare(); job.enter()\n"
             "during = sorted(os.sched_getaffinity(0))\n"
             "job.leave()\n"

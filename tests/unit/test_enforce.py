@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hpcq.noded import enforce
+from hpcq.noded import enforce, spool
 
 # The files a cgroup v2 directory has (those hpcq touches), as the kernel makes them on mkdir.
 V2_FILES = {"cgroup.controllers": "cpuset cpu io memory pids\n", "cgroup.subtree_control": "", "cgroup.procs": "",
@@ -51,9 +51,9 @@ def test_v2_moves_noded_to_a_leaf_delegates_controllers_and_confines_a_job(v2: t
     assert (own / "hpcq" / "cgroup.subtree_control").read_text() == "+cpuset +cpu +memory +pids"
     assert e.host_cpus == [0, 1, 2, 3]
 
-    job = enforce.JobConfinement(e.job_limits(7, 2, [1, 2], 100), supervisor_pid=42)
+    job = enforce.JobConfinement(e.job_limits(7, 2, [1, 2], 100), "job_7.2.42.9000")
     job.prepare()
-    d = own / "hpcq" / "job_7.2.42"
+    d = own / "hpcq" / "job_7.2.42.9000"
     assert (d / "cpuset.cpus").read_text() == "1,2"
     assert (d / "memory.max").read_text() == str(100 << 20)
     assert (d / "memory.swap.max").read_text() == "0"
@@ -72,8 +72,8 @@ def test_v2_moves_noded_to_a_leaf_delegates_controllers_and_confines_a_job(v2: t
     assert job.oom_kills() == 2
     (d / "memory.stat").write_text(f"anon {150 << 20}\nfile {10 << 20}\n")
     assert job.usage() == {"user": 3.0, "system": 0.5, "max_rss_kb": 200 << 10, "rss_kb": 150 << 10}
-    # noded finds the same cgroup from the job and its supervisor's pid, to measure it live
-    assert enforce.job_cgroups(e.bases, 7, 2, 42) == job.dirs
+    # noded finds the same cgroup from its name, to measure it live
+    assert enforce.job_cgroups(e.bases, "job_7.2.42.9000") == job.dirs
 
 
 def test_v2_fences_no_device_and_says_so(v2: tuple[Path, Path]):
@@ -123,21 +123,21 @@ def test_v1_with_the_devices_hierarchy_denies_the_gpus_a_job_was_not_given(tmp_p
     assert e.describe() == "cgroup/v1 (cpuset, memory, cpuacct, devices, memsw)"
     limits = e.job_limits(7, 1, [0], 100, gpu_ids=[1])
     assert limits["devices_denied"] == ["c 195:0 rwm", "c 195:2 rwm"]
-    job = enforce.JobConfinement(limits, supervisor_pid=42)
+    job = enforce.JobConfinement(limits, "job_7.1.42.9000")
     job.prepare()
-    deny = "devices/hpcq/job_7.1.42/devices.deny"
+    deny = "devices/hpcq/job_7.1.42.9000/devices.deny"
     assert [w for w in writes if w[0].startswith("devices/")] == [(deny, "c 195:0 rwm"), (deny, "c 195:2 rwm")]
     writes.clear()
     job.enter()
-    assert sorted(w[0] for w in writes) == [f"{h}/hpcq/job_7.1.42/cgroup.procs" for h in sorted(V1_FILES)]
+    assert sorted(w[0] for w in writes) == [f"{h}/hpcq/job_7.1.42.9000/cgroup.procs" for h in sorted(V1_FILES)]
     writes.clear()
     job.leave()
     assert sorted(w[0] for w in writes) == [f"{h}/cgroup.procs" for h in sorted(V1_FILES)]
 
     # A job with every GPU (or a node with none) gets no devices cgroup at all.
-    every = enforce.JobConfinement(e.job_limits(8, 1, [0], 100, gpu_ids=[0, 1, 2]), supervisor_pid=42)
+    every = enforce.JobConfinement(e.job_limits(8, 1, [0], 100, gpu_ids=[0, 1, 2]), "job_8.1.42.9000")
     every.prepare()
-    assert "devices" not in every.dirs and not (root / "devices" / "hpcq" / "job_8.1.42").exists()
+    assert "devices" not in every.dirs and not (root / "devices" / "hpcq" / "job_8.1.42.9000").exists()
 
 
 def test_v2_without_the_controllers_delegated_falls_back_and_says_why(v2: tuple[Path, Path]):
@@ -158,7 +158,7 @@ def test_the_fallback_sets_affinity_and_a_data_limit_for_the_job():
     cpu = sorted(os.sched_getaffinity(0))[-1]
     e = enforce.Enforcement(enforce.AFFINITY, host_cpus=sorted(os.sched_getaffinity(0)))
     limits = e.job_limits(1, 1, [e.host_cpus.index(cpu)], 64)
-    job = enforce.JobConfinement(limits, os.getpid())
+    job = enforce.JobConfinement(limits, f"job_1.1.{os.getpid()}.1")
     script = job.shell_limits() + "grep Cpus_allowed_list /proc/self/status; ulimit -d"
     # prepare() narrows the calling process's affinity: do it in a child, as a supervisor would.
     done = subprocess.run(["python3", "-c", "import os, subprocess, sys\n"
@@ -169,6 +169,12 @@ def test_the_fallback_sets_affinity_and_a_data_limit_for_the_job():
 
 
 v1_root = Path("/sys/fs/cgroup")
+
+
+def this_process_s(job: str) -> str:
+    """The name of the cgroups of job attempt `job` this process would make."""
+    return enforce.job_cgroup_name(job, os.getpid(), spool.process_start_ticks(os.getpid()))
+
 needs_v1 = pytest.mark.skipif(os.geteuid() != 0 or not all((v1_root / c).is_dir() for c in enforce.V1_CONTROLLERS)
                               or (v1_root / "cgroup.controllers").exists(), reason="needs root and cgroup v1")
 
@@ -178,7 +184,7 @@ def test_v1_on_this_host_limits_memory_counts_the_oom_kill_pins_cpus_and_measure
     e = enforce.detect()
     assert e.kind == enforce.V1 and e.describe().startswith("cgroup/v1 (cpuset, memory, cpuacct")
     cpu = e.host_cpus[-1]
-    job = enforce.JobConfinement(e.job_limits(1, 1, [len(e.host_cpus) - 1], 100), os.getpid())
+    job = enforce.JobConfinement(e.job_limits(1, 1, [len(e.host_cpus) - 1], 100), this_process_s("job_1.1"))
     job.prepare()
     try:
         # The child joins the cgroup itself: enter() would move this test process.
@@ -205,7 +211,7 @@ def test_v1_devices_denied_to_a_job_cannot_be_opened_from_its_cgroup():
     assert "devices" in e.describe()
     limits = e.job_limits(1, 1, [0], 100)
     limits["devices_denied"] = ["c 1:3 rwm"]
-    job = enforce.JobConfinement(limits, os.getpid())
+    job = enforce.JobConfinement(limits, this_process_s("job_1.1"))
     job.prepare()
     try:
         procs = " ".join(f"{d}/cgroup.procs" for d in job.dirs.values())

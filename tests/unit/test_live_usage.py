@@ -66,5 +66,5 @@ def test_the_sampler_reads_proc_once_for_all_jobs_without_a_cgroup(monkeypatch):
     real = usage.process_table
     monkeypatch.setattr(usage, "process_table", lambda proc="/proc": reads.append(proc) or real(proc))
     sampler = usage.Sampler(None)
-    assert sampler.measure(1, 1, os.getpid()) is not None and sampler.measure(2, 1, os.getpid()) is not None
+    assert sampler.measure(os.getpid(), "") is not None and sampler.measure(os.getpid(), "") is not None
     assert reads == ["/proc"]
