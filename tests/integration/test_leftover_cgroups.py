@@ -149,8 +149,8 @@ def test_noded_at_start_removes_the_empty_cgroups_of_supervisors_gone_and_no_oth
             for name in planted:
                 make_cgroup(controller, base, name, sleeper.pid if name == busy else 0)
         restart_noded(one_node)
-        assert len(SWEPT.findall(one_node.log("node1"))) == starts + 1
         assert [n for n in removable if any(os.path.exists(f"{b}/{n}") for b in bases.values())] == []
+        assert len(SWEPT.findall(one_node.log("node1"))) == starts + 1
         assert all(os.path.isdir(f"{b}/{n}") for b in bases.values() for n in [*kept, busy])
         assert all(Path(b, busy, "cgroup.procs").read_text().split() == [str(sleeper.pid)] for b in bases.values())
         assert sleeper.poll() is None
