@@ -21,10 +21,11 @@ made (so an answer made again encodes only those jobs), and MAX_ENCODING_AGE at 
 what ctld changes of a job without telling (the usage its node reports) is shown up to
 MAX_AGE + MAX_ENCODING_AGE late while reads wait.
 
-A user's answer from a shared one (their own jobs put back whole) is kept too until the
-shared one changes: a user polling in many loops has it made once per change, not once
-per call. Only complete answers (one page) are kept. When no read is waiting, every List
-is computed afresh: a user who submits and then lists always sees the job.
+A user's answer from a shared one (their own jobs put back whole) is kept too, and kept
+current in the same way: a user polling in many loops while they submit has it made
+once, not once per call or per change. Only complete answers (one page) are kept. When
+no read is waiting, every List is computed afresh: a user who submits and then lists
+always sees the job.
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ from hpcq.ctld import jobs as jobrules
 from hpcq.ctld.auth import Caller
 from hpcq.ctld.boundary import Encoded
 from hpcq.ctld.watch import Watchers
+from hpcq.precedence import next_turn
 
 # Owns no job (no job's user is ""): the caller whose listing every user's is made from.
 NOBODY = Caller(name="", role="user")
@@ -71,17 +73,44 @@ class _Entry:
     page_size: int                          # the most jobs it may hold (the request's; 0: no count limit)
     reply: Encoded | None = None            # None: changed since it was last sent
     changes: int = 0
-    own: dict[str, Encoded] = field(default_factory=dict)   # user -> the answer with their jobs whole
+    own: dict[str, _Own] = field(default_factory=dict)   # user -> the answer with their jobs whole
 
     def own_bytes(self) -> int:
-        return sum(len(reply.data) for reply in self.own.values())
+        return sum(own.bytes() for own in self.own.values())
+
+
+@dataclass
+class _Own:
+    """A user's answer from a kept shared one: its jobs, the user's own encoded whole.
+    Kept current as the shared one is, change by change (a user polling while they submit
+    would otherwise have their jobs encoded again for every call)."""
+    who: Caller
+    chunks: list[bytes]                     # in the shared answer's order (its ids)
+    size: int                               # bytes of the chunks
+    reply: Encoded | None = None            # None: changed since it was last sent
+
+    def put(self, i: int, chunk: bytes, present: bool) -> None:
+        if present:
+            self.size += len(chunk) - len(self.chunks[i])
+            self.chunks[i] = chunk
+        else:
+            self.chunks.insert(i, chunk)
+            self.size += len(chunk)
+        self.reply = None
+
+    def remove(self, i: int) -> None:
+        self.size -= len(self.chunks.pop(i))
+        self.reply = None
+
+    def bytes(self) -> int:
+        return self.size + (len(self.reply.data) if self.reply is not None else 0)
 
 
 class Listings:
     def __init__(self, watchers: Watchers, reads: auth.ReadRules, compute: Compute,
                  job: Callable[[int], jobs_pb2.Job | None], cluster: str,
                  clock: Callable[[], float] = time.monotonic,
-                 between: Callable[[], Awaitable[None]] = listing.next_turn) -> None:
+                 between: Callable[[], Awaitable[None]] = next_turn) -> None:
         self.reads = reads
         self.between = between   # awaited between slices of a user's answer (hpcq.precedence)
         self.compute = compute
@@ -155,35 +184,41 @@ class Listings:
 
     async def _own_jobs_whole(self, entry: _Entry, who: Caller, request: jobs_pb2.ListJobsRequest) -> Encoded:
         """The shared listing with the caller's own jobs as they are, whole: afresh if that
-        no longer fits one page. Kept until the shared listing changes."""
+        no longer fits one page. Made once, then kept current with the shared listing."""
         assert entry.reply is not None
-        kept = entry.own.get(who.name)
-        if kept is not None:
-            return kept
-        # A copy: the entry may change while this awaits between slices.
-        ids, chunks, users, version = list(entry.ids), list(entry.chunks), list(entry.users), self.version
-        places = [i for i, user in enumerate(users) if user == who.name]
-        if not places:
-            return entry.reply
-        slices = listing.Slices(self.between, listing.SLICE)
-        for n, i in enumerate(places):
-            if slices.due(n):
-                await slices.turn()
-            job = self.job(ids[i])
-            if job is not None:
-                chunks[i] = self._encode(who, job)
-        if sum(map(len, chunks)) > listing.PAGE_BYTES:
+        own = entry.own.get(who.name)
+        if own is None:
+            # A copy: the entry may change while this awaits between slices.
+            ids, chunks, users, version = list(entry.ids), list(entry.chunks), list(entry.users), self.version
+            places = [i for i, user in enumerate(users) if user == who.name]
+            if not places:
+                return entry.reply
+            slices = listing.Slices(self.between, listing.SLICE)
+            for n, i in enumerate(places):
+                if slices.due(n):
+                    await slices.turn()
+                job = self.job(ids[i])
+                if job is not None:
+                    chunks[i] = self._encode(who, job)
+            own = _Own(who, chunks, sum(map(len, chunks)))
+            if self.version != version:   # a change came meanwhile, which it missed: this once only
+                if own.size > listing.PAGE_BYTES:
+                    return self._reply(await self._compute(who, request))
+                return self._reply(listing.Page(ids, chunks))
+            self._keep_own(entry, who.name, own)
+        if own.size > listing.PAGE_BYTES:
+            entry.own.pop(who.name, None)
             return self._reply(await self._compute(who, request))
-        reply = self._reply(listing.Page(ids, chunks))
-        if self.version == version:   # no change came meanwhile, which it would have missed
-            self._keep_own(entry, who.name, reply)
-        return reply
+        if own.reply is None:
+            own.reply = self._reply(listing.Page(entry.ids, own.chunks))
+        return own.reply
 
-    def _keep_own(self, entry: _Entry, user: str, reply: Encoded) -> None:
-        if sum(e.own_bytes() for e in self._entries.values()) + len(reply.data) > MAX_OWN_BYTES:
+    def _keep_own(self, entry: _Entry, user: str, own: _Own) -> None:
+        # Twice its size: its chunks, and the reply to be made of them.
+        if sum(e.own_bytes() for e in self._entries.values()) + 2 * own.size > MAX_OWN_BYTES:
             for e in self._entries.values():
                 e.own.clear()
-        entry.own[user] = reply
+        entry.own[user] = own
 
     # --- encodings and changes --------------------------------------------------------
 
@@ -243,13 +278,16 @@ class Listings:
                 entry.chunks.insert(i, chunk)
                 entry.users.insert(i, job.user)
                 entry.size += len(chunk)
+            for own in entry.own.values():
+                own.put(i, self._encode(own.who, job) if job.user == own.who.name else chunk, present)
         elif present:
             entry.size -= len(entry.chunks[i])
             del entry.ids[i], entry.chunks[i], entry.users[i]
+            for own in entry.own.values():
+                own.remove(i)
         else:
             return True
         entry.reply = None
-        entry.own.clear()
         entry.changes += 1
         return entry.size <= listing.PAGE_BYTES and not (entry.page_size and len(entry.ids) > entry.page_size)
 

@@ -5,7 +5,6 @@ once: shared answers (hpcq.ctld.listcache) are then sent without being parsed an
 written again."""
 from __future__ import annotations
 
-import asyncio
 import operator
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -15,6 +14,7 @@ from hpcq import wire
 from hpcq.api import jobs_pb2
 from hpcq.ctld import jobs as jobrules
 from hpcq.ctld.errors import InvalidArgument
+from hpcq.precedence import next_turn
 
 # A quarter of a frame: room for the reply's other fields, and for one job larger than
 # the budget (a page always carries at least one job, or a List could never move on).
@@ -59,11 +59,6 @@ def encoded(job: jobs_pb2.Job) -> bytes:
     and body. Concatenated after the reply's other fields, they parse as the reply."""
     body = job.SerializeToString()
     return _JOBS_TAG + _varint(len(body)) + body
-
-
-async def next_turn() -> None:
-    """A turn of the loop: whatever else is ready runs first."""
-    await asyncio.sleep(0)
 
 
 class Slices:

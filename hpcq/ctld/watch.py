@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from hpcq import states
 from hpcq.api import jobs_pb2
 from hpcq.ctld import auth, listing
+from hpcq.precedence import next_turn
 
 QUEUE_LIMIT = 100_000
 # Events are whole job records, a script of up to 4 MiB among them: a count alone would let
@@ -117,7 +118,7 @@ def sent_first(job: jobs_pb2.Job, finished_after: float) -> bool:
 
 async def first_records(jobs: Sequence[jobs_pb2.Job], visible: Callable[[jobs_pb2.Job], bool],
                         finished_after: float, *,
-                        between: Callable[[], Awaitable[None]] = listing.next_turn) -> list[jobs_pb2.Job]:
+                        between: Callable[[], Awaitable[None]] = next_turn) -> list[jobs_pb2.Job]:
     """The jobs a watch of every job starts with (sent_first), of `jobs` (all ctld holds)
     those the caller may see (`visible`), in id order: scanned in slices, `between()` awaited
     in between, as a listing's scan is (finished jobs included, ctld holds many)."""

@@ -140,10 +140,10 @@ def test_an_answer_made_while_jobs_change_is_kept_and_says_what_one_made_after_w
     w.store.close()
 
 
-def test_a_users_answer_from_the_shared_one_is_made_once_per_change(tmp_path, monkeypatch):
+def test_a_users_answer_from_the_shared_one_is_made_once_and_kept_current(tmp_path, monkeypatch):
     w = World(tmp_path)
-    w.submit("alice", 3)
-    w.submit("bob", 2)
+    [first, *_] = w.submit("alice", 3)
+    [bobs, _] = w.submit("bob", 2)
     made = []
     real = w.listings._own_jobs_whole
 
@@ -151,10 +151,18 @@ def test_a_users_answer_from_the_shared_one_is_made_once_per_change(tmp_path, mo
         made.append(who.name) if who.name not in entry.own else None
         return await real(entry, who, request)
     monkeypatch.setattr(w.listings, "_own_jobs_whole", counted)
-    first = [w.list(ALICE).SerializeToString() for _ in range(3)]
-    assert made == ["alice"] and len(set(first)) == 1
+    answers = [w.list(ALICE).SerializeToString() for _ in range(3)]
+    assert made == ["alice"] and len(set(answers)) == 1
+    # Her new job, bob's, and one gone from the listing: each put into her kept answer in place.
     [new] = w.submit("alice")
-    assert scripts(w.list(ALICE))[new] == SCRIPT and made == ["alice", "alice"]
+    [bobs_new] = w.submit("bob")
+    asyncio.run(w.c.cancel(w.c.get(first), "root"))
+    asyncio.run(w.c.cancel(w.c.get(bobs), "root"))
+    kept = w.list(ALICE)
+    assert made == ["alice"]
+    assert kept == w.list(ALICE, busy=False)   # as made afresh
+    shown = scripts(kept)
+    assert shown[new] == SCRIPT and shown[bobs_new] == "" and first not in shown and bobs not in shown
     w.store.close()
 
 
