@@ -64,6 +64,14 @@ POLLED = [jobs_pb2.ListJobsRequest(),                                          #
 
 # -- processes of real users --------------------------------------------------------------
 
+def _grpc_internal(fd: int) -> bool:
+    """An epoll, eventfd or the like: no file, socket or pipe, so nothing a user could use."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}").startswith("anon_inode:")
+    except OSError:
+        return False
+
+
 class Forked:
     """work(stopped, tell) in a forked child that became `user`, while the test goes on. The
     child uses only the agent's socket and protobuf (grpc does not survive a fork).
@@ -78,11 +86,13 @@ class Forked:
         self.pid = os.fork()
         if self.pid == 0:   # the child: its outcome, or its traceback, goes to the test
             try:
-                # Every other descriptor goes: another child's stop pipe held open here
-                # would never tell that child to stop.
+                # Every other descriptor goes (another child's stop pipe held open here
+                # would never tell that child to stop), but grpc's own: its fork handlers
+                # start its threads again in the child, on an epoll and eventfds of their
+                # own, and a child that closed those died at random (no outcome written).
                 keep = {0, 1, 2, stop_r, told_w, result_w}
                 for fd in map(int, os.listdir("/proc/self/fd")):
-                    if fd not in keep:
+                    if fd not in keep and not _grpc_internal(fd):
                         with suppress(OSError):
                             os.close(fd)
                 os.setgroups([])
