@@ -238,3 +238,35 @@ def test_a_term_between_the_grant_and_the_command_interrupts_and_the_allocation_
     held.close()
     assert allocation.released == [1]
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+class _QueuedAllocation(_GrantedAllocation):
+    """An allocation that waits in the queue until released (ctld then cancels it)."""
+
+    def events(self):
+        yield jobs_pb2.Job(id=9, state=jobs_pb2.PENDING)
+        self._released.wait(30)
+        yield jobs_pb2.Job(id=9, state=jobs_pb2.CANCELLED)
+
+
+def test_a_c_as_qsub_says_it_waits_gives_the_allocation_up(monkeypatch, capsys):
+    """^C typed the moment "waiting for job" is printed (the interrupt raised as the line is
+    written) deletes the job, as one a moment later does."""
+    from types import SimpleNamespace
+
+    from hpcq.shims.pbs import qsub
+    allocation = _QueuedAllocation()
+    monkeypatch.setattr(interactive.Held, "request", classmethod(lambda cls, client, spec: cls(allocation)))
+    said = []
+
+    def say(line: str) -> None:
+        said.append(line)
+        if "waiting" in line:
+            raise KeyboardInterrupt
+    monkeypatch.setattr(qsub, "_say", say)
+    try:
+        status = qsub._interactive(jobs_pb2.JobSpec(), SimpleNamespace(client=None, cluster="c"))
+    except KeyboardInterrupt:
+        pytest.fail("the interrupt left qsub without giving the allocation up")
+    assert status == 1 and allocation.released == [1]
+    assert said == ["qsub: waiting for job 9.c to start", "qsub: job 9.c deleted"]

@@ -47,16 +47,20 @@ def _interactive(spec: jobs_pb2.JobSpec, conn: Connection) -> int:
     from hpcq.shims import interactive
 
     held = interactive.Held.request(conn.client, spec)
-    first = held.next()
-    if first is None:
-        raise HpcqError("UNAVAILABLE", "the allocation's stream ended before its job was queued")
-    job_id = f"{first.id}.{conn.cluster}"
-    _say(f"qsub: waiting for job {job_id} to start")
+    job_id = ""
+    # From the request on: a ^C that comes while (or just after) "waiting" is printed must
+    # give the allocation up too, not leave it to ctld's grace.
     try:
+        first = held.next()
+        if first is None:
+            raise HpcqError("UNAVAILABLE", "the allocation's stream ended before its job was queued")
+        job_id = f"{first.id}.{conn.cluster}"
+        _say(f"qsub: waiting for job {job_id} to start")
         job = first if first.state == jobs_pb2.RUNNING else held.granted(lambda job: None)
     except KeyboardInterrupt:
         held.close()
-        _say(f"qsub: job {job_id} deleted")   # hpcq cancels an allocation whose client goes
+        if job_id:
+            _say(f"qsub: job {job_id} deleted")   # hpcq cancels an allocation whose client goes
         return 1
     if job.state != jobs_pb2.RUNNING:
         held.close()
