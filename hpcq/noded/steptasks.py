@@ -80,10 +80,11 @@ class StepTasks:
                 *(["--allow-root"] if self.allow_root else []),
                 *(["--confine", json.dumps(limits)] if limits else []),
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, start_new_session=True)
-            # Its cgroups are named for its pid and start time, read while it runs (a Python
-            # start takes tens of milliseconds). Were it gone already, they are the start
-            # sweep's (enforce.sweep).
-            helper_ticks = spool.process_start_ticks(helper.pid)
+            if limits:
+                # Its cgroups are named for its pid and start time, read while it runs (a Python
+                # start takes tens of milliseconds). Were it gone already, they are the start
+                # sweep's (enforce.sweep).
+                helper_ticks = spool.process_start_ticks(helper.pid)
             self._helpers[key] = helper
             if key in self._early:
                 os.killpg(helper.pid, self._early.pop(key))
