@@ -33,6 +33,11 @@ class Backlog:
         self.of_user: Counter[str] = Counter()
         self.of_user_in_queue: Counter[tuple[str, str]] = Counter()
 
+    def in_queue(self, queue: str) -> bool:
+        """Whether an unfinished job is in `queue`, or on its way there (a record is
+        counted before its commit)."""
+        return any(n for (_, q), n in self.of_user_in_queue.items() if q == queue)
+
     def update(self, job: jobs_pb2.Job, pending_tasks: int | None = None) -> None:
         """Count a record as it is now (a new one, or a change of state, queue or tasks).
         On every job's every change: kept to plain dict operations."""

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any
 
-from hpcq import states
 from hpcq.api import admin_pb2, jobs_pb2, nodes_pb2
 from hpcq.config import Config
 from hpcq.ctld import jobs as jobrules
@@ -61,6 +60,9 @@ class Controller:
         self.table = JobTable()
         self.nodeset = NodeSet()
         self.queueset = QueueSet()
+        # An admin's change of a queue is checked against the queues as the change before
+        # it left them: one at a time.
+        self.queue_changes = asyncio.Lock()
         self.usage = UsageBook(settings)
         self.licenses = {name: int(count) for name, _, count in (i.partition(":") for i in settings.licenses)}
         self.comm = comm or NodeComm(self.nodeset.link_of)
@@ -349,16 +351,21 @@ class Controller:
         return node
 
     async def put_queue(self, queue: admin_pb2.Queue, *, create: bool, fields: Iterable[str] = ()) -> admin_pb2.Queue:
-        queue, rows = self.queueset.put(queue, create=create, fields=fields)
-        await self.store.write(rows)
-        self.queueset.apply(queue)
+        async with self.queue_changes:
+            queue, rows = self.queueset.put(queue, create=create, fields=fields)
+            await self.store.write(rows)
+            self.queueset.apply(queue)
         self.kick()
         return queue
 
     async def delete_queue(self, name: str) -> None:
-        busy = any(j.queue == name and not states.is_finished(j.state) for j in self.jobs.values())
-        await self.store.write([self.queueset.check_deletable(name, busy)])
-        del self.queues[name]
+        async with self.queue_changes:
+            queue, row = self.queueset.take_out(name, busy=self.table.backlog.in_queue(name))
+            try:
+                await self.store.write([row])
+            except BaseException:
+                self.queueset.put_back(queue)
+                raise
 
 
 async def _call(work: Chore) -> None:

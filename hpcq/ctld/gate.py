@@ -191,10 +191,16 @@ Handler = Callable[[Servicer, Caller, Request], Awaitable[Reply]]   # what a ser
 Method = Callable[[Servicer, Request, Context], Awaitable[Reply]]   # what grpc calls
 
 
-def rpc(method: str, audited: str = "") -> Callable[[Handler[Servicer, Request, Reply]],
-                                                    Method[Servicer, Request, Reply]]:
+def rpc(method: str, audited: str = "", *, changes: bool = False) -> Callable[[Handler[Servicer, Request, Reply]],
+                                                                          Method[Servicer, Request, Reply]]:
     """Wrap a unary handler: admit the caller, map domain errors to statuses, and audit
     the call as event `audited` (when given) with the job ids it named.
+
+    A handler that `changes` state is carried to its end once begun, even when its caller
+    goes away: grpc cancels a handler whose caller's deadline passed or who hung up, and
+    one cancelled between its commit and its apply would leave the store ahead of ctld's
+    memory (a stored job that is not queued, and its idempotency key not remembered, so
+    the client's retry would store the job twice).
 
     Anything else a handler raises is a bug: INTERNAL, and one ERROR line naming the
     method and the exception (its traceback after it), which the gRPC fuzz test looks
@@ -202,6 +208,13 @@ def rpc(method: str, audited: str = "") -> Callable[[Handler[Servicer, Request, 
     def decorate(handler: Handler[Servicer, Request, Reply]) -> Method[Servicer, Request, Reply]:
         @functools.wraps(handler)
         async def wrapper(self: Servicer, request: Request, context: Context) -> Reply:
+            if not changes:
+                return await _call(self, request, context)
+            work = asyncio.ensure_future(_call(self, request, context))
+            work.add_done_callback(_settled)
+            return await asyncio.shield(work)
+
+        async def _call(self: Servicer, request: Request, context: Context) -> Reply:
             try:
                 async with self.gate.load.call(method, lambda: self.gate.admit(context, method)) as who:
                     return await _handle(self, request, context, who)
@@ -234,6 +247,13 @@ def rpc(method: str, audited: str = "") -> Callable[[Handler[Servicer, Request, 
         timed: Method[Servicer, Request, Reply] = metrics.timed_rpc(method, wrapper)
         return timed
     return decorate
+
+
+def _settled(work: asyncio.Future[Any]) -> None:
+    """A change whose caller went away ends unwatched: its outcome was audited (or logged)
+    by the handler already, and nobody is left to answer."""
+    if not work.cancelled():
+        work.exception()
 
 
 def _audit_fields(request: Message, reply: Message | Encoded) -> dict[str, Any]:

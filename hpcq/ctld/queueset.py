@@ -99,9 +99,17 @@ class QueueSet:
                     other.is_default = False
         self.queues[queue.name] = queue
 
-    def check_deletable(self, name: str, busy: bool) -> Delete:
-        if name not in self.queues:
+    def take_out(self, name: str, busy: bool) -> tuple[admin_pb2.Queue, Delete]:
+        """Remove a queue that no unfinished job is in (`busy`: one is), at once, so that no
+        job is sent into it while its deletion is stored; the queue (for `put_back`, should
+        that fail) and the row to delete."""
+        queue = self.queues.get(name)
+        if queue is None:
             raise NotFound("UNKNOWN_QUEUE", f"queue {name!r} does not exist")
         if busy:
             raise FailedPrecondition("QUEUE_BUSY", f"queue {name} still has jobs")
-        return Delete("queues", name)
+        del self.queues[name]
+        return queue, Delete("queues", name)
+
+    def put_back(self, queue: admin_pb2.Queue) -> None:
+        self.queues[queue.name] = queue

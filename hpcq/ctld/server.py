@@ -37,7 +37,7 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
         self.listings = Listings(controller.watchers, self.reads, self._list, controller.get, controller.cluster,
                                  between=self.gate.load.precedence.stand_aside)
 
-    @rpc("/hpcq.v1.Jobs/Submit", audited="submit")
+    @rpc("/hpcq.v1.Jobs/Submit", audited="submit", changes=True)
     async def Submit(self, who: Caller, request: jobs_pb2.SubmitRequest) -> jobs_pb2.SubmitResponse:
         jobrules.check_count("specs", len(request.specs), jobrules.MAX_SPECS_PER_SUBMIT)
         check_submitted(request.specs)
@@ -137,38 +137,38 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
             return R.OK, ""          # a retry: its first attempt did this
         return await act(target)
 
-    @rpc("/hpcq.v1.Jobs/Cancel", audited="cancel")
+    @rpc("/hpcq.v1.Jobs/Cancel", audited="cancel", changes=True)
     async def Cancel(self, who: Caller, request: jobs_pb2.JobActionRequest) -> jobs_pb2.JobActionResponse:
         return await self._each(who, request, lambda job: self.c.cancel(job, who.name))
 
-    @rpc("/hpcq.v1.Jobs/Signal", audited="signal")
+    @rpc("/hpcq.v1.Jobs/Signal", audited="signal", changes=True)
     async def Signal(self, who: Caller, request: jobs_pb2.JobActionRequest) -> jobs_pb2.JobActionResponse:
         if not 0 < request.signal < 65:
             raise InvalidArgument("BAD_REQUEST", f"signal: {request.signal} is not a signal number")
         return await self._each(who, request, lambda job: self.c.signal(job, request.signal))
 
-    @rpc("/hpcq.v1.Jobs/Hold", audited="hold")
+    @rpc("/hpcq.v1.Jobs/Hold", audited="hold", changes=True)
     async def Hold(self, who: Caller, request: jobs_pb2.JobActionRequest) -> jobs_pb2.JobActionResponse:
         admin = request.admin and who.is_staff
         return await self._each(who, request, lambda job: self.c.hold(job, admin))
 
-    @rpc("/hpcq.v1.Jobs/Release", audited="release")
+    @rpc("/hpcq.v1.Jobs/Release", audited="release", changes=True)
     async def Release(self, who: Caller, request: jobs_pb2.JobActionRequest) -> jobs_pb2.JobActionResponse:
         return await self._each(who, request, lambda job: self.c.release(job, staff=who.is_staff))
 
-    @rpc("/hpcq.v1.Jobs/Requeue", audited="requeue")
+    @rpc("/hpcq.v1.Jobs/Requeue", audited="requeue", changes=True)
     async def Requeue(self, who: Caller, request: jobs_pb2.JobActionRequest) -> jobs_pb2.JobActionResponse:
         return await self._each(who, request, lambda job: self.c.requeue(job, request.hold))
 
-    @rpc("/hpcq.v1.Jobs/Suspend", audited="suspend")
+    @rpc("/hpcq.v1.Jobs/Suspend", audited="suspend", changes=True)
     async def Suspend(self, who: Caller, request: jobs_pb2.JobActionRequest) -> jobs_pb2.JobActionResponse:
         return await self._each(who, request, self.c.suspend)
 
-    @rpc("/hpcq.v1.Jobs/Resume", audited="resume")
+    @rpc("/hpcq.v1.Jobs/Resume", audited="resume", changes=True)
     async def Resume(self, who: Caller, request: jobs_pb2.JobActionRequest) -> jobs_pb2.JobActionResponse:
         return await self._each(who, request, self.c.resume)
 
-    @rpc("/hpcq.v1.Jobs/Update", audited="update")
+    @rpc("/hpcq.v1.Jobs/Update", audited="update", changes=True)
     async def Update(self, who: Caller, request: jobs_pb2.UpdateJobRequest) -> jobs_pb2.UpdateJobResponse:
         target: Target | None
         if request.HasField("task"):
@@ -215,7 +215,7 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
             raise auth.Refused("PERMISSION_DENIED", f"job {job.id} belongs to {job.user}")
         return job
 
-    @rpc("/hpcq.v1.Jobs/CreateStep", audited="step_create")
+    @rpc("/hpcq.v1.Jobs/CreateStep", audited="step_create", changes=True)
     async def CreateStep(self, who: Caller, request: jobs_pb2.CreateStepRequest) -> jobs_pb2.CreateStepResponse:
         job = self._own_job(who, request.job_id)
         step = await self.c.create_step(job, request)
@@ -244,7 +244,7 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
         async for job in self.allocations.serve(who, request_iterator, context, self.gate.audit):
             yield jobs_pb2.AllocateEvent(job=job)
 
-    @rpc("/hpcq.v1.Jobs/FinishStep")
+    @rpc("/hpcq.v1.Jobs/FinishStep", changes=True)
     async def FinishStep(self, who: Caller, request: jobs_pb2.FinishStepRequest) -> jobs_pb2.FinishStepResponse:
         job = self._own_job(who, request.job_id)
         steprules.check_finish(request)
@@ -271,17 +271,17 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
                 node.job_ids.extend(shown)
         return reply
 
-    @rpc("/hpcq.v1.Admin/DrainNode", audited="node_drain")
+    @rpc("/hpcq.v1.Admin/DrainNode", audited="node_drain", changes=True)
     async def DrainNode(self, who: Caller, request: admin_pb2.NodeActionRequest) -> admin_pb2.NodeActionResponse:
         admin.check_reason(request.reason)
         node = await self.c.set_drain(request.name, True, request.reason)
         return admin_pb2.NodeActionResponse(node=node.to_proto())
 
-    @rpc("/hpcq.v1.Admin/ResumeNode", audited="node_resume")
+    @rpc("/hpcq.v1.Admin/ResumeNode", audited="node_resume", changes=True)
     async def ResumeNode(self, who: Caller, request: admin_pb2.NodeActionRequest) -> admin_pb2.NodeActionResponse:
         return admin_pb2.NodeActionResponse(node=(await self.c.set_drain(request.name, False, "")).to_proto())
 
-    @rpc("/hpcq.v1.Admin/RemoveNode", audited="node_remove")
+    @rpc("/hpcq.v1.Admin/RemoveNode", audited="node_remove", changes=True)
     async def RemoveNode(self, who: Caller, request: admin_pb2.NodeActionRequest) -> admin_pb2.NodeActionResponse:
         return admin_pb2.NodeActionResponse(node=(await self.c.remove_node(request.name)).to_proto())
 
@@ -291,18 +291,18 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         return admin_pb2.ListQueuesResponse(queues=[q for name, q in sorted(self.c.queues.items())
                                                     if not names or name in names])
 
-    @rpc("/hpcq.v1.Admin/CreateQueue", audited="queue_create")
+    @rpc("/hpcq.v1.Admin/CreateQueue", audited="queue_create", changes=True)
     async def CreateQueue(self, who: Caller, request: admin_pb2.QueueRequest) -> admin_pb2.QueueResponse:
         admin.check_queue(request.queue)
         return admin_pb2.QueueResponse(queue=await self.c.put_queue(request.queue, create=True))
 
-    @rpc("/hpcq.v1.Admin/UpdateQueue", audited="queue_update")
+    @rpc("/hpcq.v1.Admin/UpdateQueue", audited="queue_update", changes=True)
     async def UpdateQueue(self, who: Caller, request: admin_pb2.QueueRequest) -> admin_pb2.QueueResponse:
         admin.check_queue(request.queue, request.fields)
         return admin_pb2.QueueResponse(queue=await self.c.put_queue(request.queue, create=False,
                                                                     fields=request.fields))
 
-    @rpc("/hpcq.v1.Admin/DeleteQueue", audited="queue_delete")
+    @rpc("/hpcq.v1.Admin/DeleteQueue", audited="queue_delete", changes=True)
     async def DeleteQueue(self, who: Caller, request: admin_pb2.DeleteQueueRequest) -> admin_pb2.DeleteQueueResponse:
         await self.c.delete_queue(request.name)
         return admin_pb2.DeleteQueueResponse()
@@ -318,7 +318,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
                                                    and j.spec.account})
         return reply
 
-    @rpc("/hpcq.v1.Admin/SetShare", audited="share_set")
+    @rpc("/hpcq.v1.Admin/SetShare", audited="share_set", changes=True)
     async def SetShare(self, who: Caller, request: admin_pb2.SetShareRequest) -> admin_pb2.SetShareResponse:
         s = request.share
         admin.check_share(s)
