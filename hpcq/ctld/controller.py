@@ -297,9 +297,10 @@ class Controller:
     # -- fair-share ---------------------------------------------------------------------------
 
     async def set_share(self, account: str, user: str, shares: int) -> None:
-        updated, row = self.usage.share_set(account, user, shares)
+        # Applied before its commit: a setting made meanwhile starts from this one, not
+        # from the shares before it (which would drop this one).
+        self.usage.shares, row = self.usage.share_set(account, user, shares)
         await self.store.write([row])
-        self.usage.shares = updated
         self.kick()
 
     def share_rows(self) -> list[tuple[str, str, int, float]]:
@@ -331,8 +332,8 @@ class Controller:
             row = self.table.row(job)
             changes += [Put("jobs_archive", row.row), Delete("jobs", job.id)]
         changes += self.submit_keys.forget(job.id for job in old)
+        self.table.forget(old)      # before the commit: nothing may requeue them meanwhile
         await self.store.write(changes)
-        self.table.forget(old)
         log.info("archived %d jobs that ended before %s", len(old),
                  time.strftime("%Y-%m-%d %H:%M", time.gmtime(cutoff)))
         return len(old)

@@ -103,13 +103,14 @@ class JobActions:
         if isinstance(target, TaskTarget) and target.pending:
             job = await self._split(target)
             updated = self.admission.updated(job, spec, fields, staff)   # the task's own record now
-        await self.store.write([self.table.row(updated)])
+        # Applied before its commit, as every action is: a copy put back after the commit
+        # would undo what happened meanwhile (a cancel, a start by a pass).
         job.CopyFrom(updated)
         if job.id in self.table.queued:
             self.table.requeue_request(job)
         elif job.state != S.HELD and job.id not in self.table.waiting:
             self.table.enqueue(job, self.clock.wall(), reason=job.reason)      # split out: queued now
-        self.watchers.publish(job)
+        await self._store_and_publish(job)
         self._kick()
         return job
 

@@ -8,9 +8,10 @@ import asyncio
 
 import pytest
 
-from hpcq.api import admin_pb2, jobs_pb2
+from hpcq.api import admin_pb2, jobs_pb2, nodes_pb2
 from hpcq.ctld import auth, server
 from hpcq.ctld.errors import AlreadyExists, DomainError, FailedPrecondition, InvalidArgument, NotFound
+from hpcq.ctld.nodes_state import NodeLink
 from tests.unit.controllers import make
 from tests.unit.test_read_rules import Context, Gate
 
@@ -166,3 +167,85 @@ def test_a_queue_deletion_whose_caller_goes_away_during_its_commit_is_carried_th
     asyncio.run(scenario())
     store.close()
     assert "short" not in stored_queues(tmp_path)
+
+
+def test_an_update_racing_a_cancel_leaves_the_job_cancelled(tmp_path):
+    """Before: the update's copy, made before the cancel, was put back after its commit:
+    a cancelled job pending (and queued) again in memory, cancelled in the store."""
+    c, store = make(tmp_path)
+
+    async def scenario():
+        [j] = await c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT, walltime_seconds=600)])
+        job = c.get(j)
+        results = await together(c.update(job, jobs_pb2.JobSpec(walltime_seconds=300), ["walltime_seconds"]),
+                                 c.cancel(job, "alice"))
+        return j, results
+    j, (updated, cancelled) = asyncio.run(scenario())
+    store.close()
+    assert outcome(updated) == "ok" and cancelled == (jobs_pb2.JobActionResult.OK, "")
+    assert c.get(j).state == jobs_pb2.CANCELLED and j not in c.table.queued
+    c, store = make(tmp_path)
+    assert (c.get(j).state, c.get(j).walltime_seconds) == (jobs_pb2.CANCELLED, 300)
+    store.close()
+
+
+def test_a_job_started_while_its_update_commits_stays_started(tmp_path):
+    """Before: a pass that started the job during the update's commit was undone by it —
+    the job pending again in memory with its run going on, so it would start twice."""
+    c, store = make(tmp_path)
+    c.on_register(nodes_pb2.Register(name="n1", hardware=nodes_pb2.Hardware(cpus=4, memory_mb=4000)), NodeLink())
+
+    async def scenario():
+        [j] = await c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT, walltime_seconds=600)])
+        update = asyncio.ensure_future(c.update(c.get(j), jobs_pb2.JobSpec(walltime_seconds=300),
+                                                ["walltime_seconds"]))
+        await asyncio.sleep(0)                     # the update waits for its commit now
+        started = await c.schedule_once()
+        await update
+        return j, started
+    j, started = asyncio.run(scenario())
+    store.close()
+    assert started == 1
+    job = c.get(j)
+    assert (job.state, job.walltime_seconds) == (jobs_pb2.RUNNING, 300) and j not in c.table.queued
+    c, store = make(tmp_path)
+    assert (c.get(j).state, c.get(j).walltime_seconds) == (jobs_pb2.RUNNING, 300)
+    store.close()
+
+
+def test_two_share_settings_at_once_are_both_kept(tmp_path):
+    """Before: each started from the shares before both; the second dropped the first."""
+    c, store = make(tmp_path)
+
+    async def scenario():
+        return await together(c.set_share("physics", "alice", 10), c.set_share("physics", "bob", 5))
+    assert asyncio.run(scenario()) == [None, None]
+    store.close()
+    assert c.usage.shares.users == {"physics": {"alice": 10, "bob": 5}}
+    c, store = make(tmp_path)
+    assert c.usage.shares.users == {"physics": {"alice": 10, "bob": 5}}
+    store.close()
+
+
+def test_a_requeue_during_an_archiving_finds_the_job_gone_and_stores_nothing(tmp_path):
+    """Before: the archived job was still in memory until the archive's commit; a requeue
+    then stored it pending again, after its deletion — a job ctld did not know of, which
+    the next restart would have run."""
+    c, store = make(tmp_path)
+    jobs = server.JobsServicer(c, Gate(auth.Caller("alice", "user")))
+
+    async def scenario():
+        [j] = await c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT)])
+        job = c.get(j)
+        c.table.dequeue(job)
+        c.lifecycle.finish(job, jobs_pb2.COMPLETED, "None", 1000.0)
+        archiving = asyncio.ensure_future(c.archive_once(now=40 * 86400.0))
+        await asyncio.sleep(0)                       # it waits for its commit now
+        requeued = await jobs.Requeue(jobs_pb2.JobActionRequest(job_ids=[j]), Context())
+        return j, await archiving, requeued
+    j, archived, requeued = asyncio.run(scenario())
+    store.close()
+    assert archived == 1 and [r.code for r in requeued.results] == [jobs_pb2.JobActionResult.UNKNOWN_JOB]
+    c, store = make(tmp_path)
+    assert c.get(j) is None
+    store.close()
