@@ -88,8 +88,11 @@ class Launcher:
                 if key.fd == 0:
                     if not self._on_requests():
                         return
-                else:
-                    self._on_report(self.supervisors[key.fd])
+                elif (supervisor := self.supervisors.get(key.fd)) is not None and supervisor is key.data:
+                    self._on_report(supervisor)
+                # else it ended while this wake-up's events were handled (a launch found it
+                # dead), and its descriptor may be a new supervisor's already: whose news
+                # this is not, and whose pipe may hold nothing to read.
             self._retire_idle()
 
     def _on_requests(self) -> bool:
@@ -157,7 +160,7 @@ class Launcher:
         os.close(report_w)
         os.close(request_r)
         supervisor = self.supervisors[report_r] = _Supervisor(request_w, report_r)
-        self.selector.register(report_r, selectors.EVENT_READ)
+        self.selector.register(report_r, selectors.EVENT_READ, supervisor)
         return supervisor
 
     def _on_report(self, supervisor: _Supervisor) -> None:

@@ -188,6 +188,49 @@ async def test_a_kill_of_a_reused_supervisor_fails_only_the_job_it_runs(tmp_path
             assert (await node.ends.of(job_id, timeout=20)).state == pb.COMPLETED
 
 
+def stopped(pid: int) -> bool:
+    return psutil.Process(pid).status() == psutil.STATUS_STOPPED
+
+
+@run_async
+async def test_idle_supervisors_killed_as_a_launch_comes_in_hold_up_nothing(tmp_path: Path, workdir: Path) -> None:
+    """The launch reaches the launcher in the same wake-up as the end of file of two idle
+    supervisors killed meanwhile (chaos's kills of supervisors). Handing it out finds them
+    dead and forks afresh, and the new pipes may take the dead ones' descriptor numbers:
+    their ends of file, still to be handled in that wake-up, must not be read as news of
+    the new supervisors. Before, the launcher read a fresh spare's pipe there and blocked
+    for good: no launch was answered again."""
+    async with Node(tmp_path) as node:
+        assert node.runner._launcher is not None
+        launcher_pid = node.runner._launcher.pid
+        await asyncio.gather(*(node.runner.launch(make_job(j, "true\n", workdir), "c1", 1) for j in (1300, 1301)))
+        idle = [supervisor_pid(node, j) for j in (1300, 1301)]
+        for j in (1300, 1301):
+            await node.ends.of(j)
+        for pid in idle:    # each has said it is free once its job's end was told
+            await until(lambda pid=pid: psutil.Process(pid).status() == psutil.STATUS_SLEEPING, what="idle")
+        os.kill(launcher_pid, signal.SIGSTOP)
+        try:
+            await until(lambda: stopped(launcher_pid), what="the launcher to stop")
+            launches = [asyncio.ensure_future(node.runner.launch(make_job(j, "true\n", workdir), "c1", 1))
+                        for j in (1302, 1303)]
+            # A request is written to the pipe in the same turn as its seq is taken (an
+            # empty pipe's transport writes at once).
+            await until(lambda: node.runner._seq >= 4, what="the launches to be written")
+            for pid in idle:
+                os.kill(pid, signal.SIGKILL)
+            await until(lambda: not any(psutil.pid_exists(p) for p in idle), what="the killed supervisors to go")
+        finally:
+            os.kill(launcher_pid, signal.SIGCONT)
+        started = await asyncio.wait_for(asyncio.gather(*launches), 10)
+        assert [s.state for s in started] in ([pb.RUNNING] * 2, [pb.RUNNING, pb.COMPLETED], [pb.COMPLETED] * 2)
+        for j in (1302, 1303):
+            assert (await node.ends.of(j)).state == pb.COMPLETED
+        # and the launcher goes on launching
+        await node.runner.launch(make_job(1304, "true\n", workdir), "c1", 1)
+        assert (await node.ends.of(1304)).state == pb.COMPLETED
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch users")
 @run_async
 async def test_a_supervisor_reused_for_another_user_runs_the_job_as_that_user_alone() -> None:
