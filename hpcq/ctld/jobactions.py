@@ -201,8 +201,12 @@ class JobActions:
             if job.id in self.table.cancel_requested:
                 return R.INVALID_STATE, "Job/step already completing or completed"
             job.requeue_held = held
+            attempt = job.attempt
             await self._store_and_publish(job)
-            self.comm.kill(job, self.settings.kill_grace)
+            # Killed once stored, if the run it was asked for is still on: one that ended
+            # meanwhile has requeued the job already, and its next run must not be killed.
+            if job.attempt == attempt and job.state in states.ACTIVE:
+                self.comm.kill(job, self.settings.kill_grace)
             return R.OK, ""
         again = self.lifecycle.requeue_finished(job, held, self.clock.wall())
         await self._store_and_publish(job)

@@ -1,0 +1,78 @@
+"""A job's run and what is asked of it while one of them waits for its commit, on a real
+controller and store: a requeue or a step whose job ends and starts again meanwhile, an
+action's retry that comes while its first attempt is still being carried out, a suspend
+while the pass that started the job commits. Each case ends with the node told only what
+the job's current run should hear, and memory and store agreeing."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from hpcq.api import jobs_pb2, nodes_pb2
+from hpcq.ctld.nodes_state import NodeLink
+from tests.unit.controllers import RecordingComm, make
+
+S = jobs_pb2.JobState
+R = jobs_pb2.JobActionResult
+OK = (R.OK, "")
+SCRIPT = "#!/bin/sh\nsleep 100\n"
+
+
+@pytest.fixture
+def world(tmp_path):
+    """A controller with one 4-CPU node and what it sends; a requeued job may start again at once."""
+    comm = RecordingComm()
+    c, store = make(tmp_path, comm=comm, retry_backoff=0)
+    c.on_register(nodes_pb2.Register(name="n1", hardware=nodes_pb2.Hardware(cpus=4, memory_mb=4000)), NodeLink())
+    comm.kinds()
+    yield c, comm
+    store.close()
+
+
+def ended(c, job: jobs_pb2.Job, state=S.CANCELLED) -> None:
+    """The job's node reports its current run's end."""
+    c.on_job_finished("n1", nodes_pb2.JobOutcome(job_id=job.id, attempt=job.attempt, state=state,
+                                                 end_time=c.clock.wall()))
+
+
+def sent(comm: RecordingComm, kind: str, job_id: int) -> list[int]:
+    """The attempts of `job_id` that messages of `kind` were sent for, in order."""
+    return [getattr(m, kind).attempt for _, m in comm.sent
+            if m.WhichOneof("kind") == kind and getattr(m, kind).job_id == job_id]
+
+
+def stored(tmp_path, job_id: int) -> jobs_pb2.Job:
+    """The job as a restarted ctld would load it."""
+    c, store = make(tmp_path)
+    job = c.get(job_id)
+    store.close()
+    assert job is not None
+    return job
+
+
+async def running_job(c, **spec) -> jobs_pb2.Job:
+    [j] = await c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT, **spec)])
+    assert await c.schedule_once() == 1
+    return c.get(j)
+
+
+def test_a_requeue_whose_run_ends_and_starts_again_during_its_commit_does_not_kill_the_next_run(world, tmp_path):
+    """Before: the requeue killed the job after its commit, whatever run it had by then:
+    the run it was asked for had ended (and requeued the job), and the next one, started
+    meanwhile, was killed and not requeued (its end was a plain failure)."""
+    c, comm = world
+
+    async def scenario():
+        job = await running_job(c)
+        comm.sent.clear()
+        requeue = asyncio.ensure_future(c.requeue(job))
+        await asyncio.sleep(0)                  # it waits for its commit now
+        ended(c, job)                           # the run ends (by itself, or killed before)
+        assert await c.schedule_once() == 1     # and the requeued job starts again
+        return job, await requeue
+    job, requeued = asyncio.run(scenario())
+    assert requeued == OK
+    assert (job.state, job.attempt) == (S.RUNNING, 2) and not job.HasField("requeue_held")
+    assert sent(comm, "kill", job.id) == []
+    assert stored(tmp_path, job.id).attempt == 2
