@@ -44,8 +44,13 @@ class JobSteps:
         job.steps.append(step)
         await self.store.write([self.table.row(job)])
         self.watchers.publish(job)
-        step = next(s for s in job.steps if s.step_id == step.step_id and s.attempt == job.attempt)
-        if step.state == S.RUNNING:     # (the job may have ended while the record was written)
+        # Looked for under its own run: the job may have ended while the record was written,
+        # even started again (a requeue, a lost node); the step ended with its run then.
+        ran = next((s for s in job.steps if s.step_id == step.step_id and s.attempt == step.attempt), None)
+        if ran is None:
+            raise FailedPrecondition("JOB_NOT_RUNNING", f"job {job.id} ended while its step was created")
+        step = ran
+        if step.state == S.RUNNING:
             for name in others:
                 self.comm.send(name, nodes_pb2.CtldMessage(launch_step=nodes_pb2.LaunchStepTasks(
                     job=job, step=step, launch=request.launch)))

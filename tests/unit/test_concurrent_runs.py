@@ -76,3 +76,21 @@ def test_a_requeue_whose_run_ends_and_starts_again_during_its_commit_does_not_ki
     assert (job.state, job.attempt) == (S.RUNNING, 2) and not job.HasField("requeue_held")
     assert sent(comm, "kill", job.id) == []
     assert stored(tmp_path, job.id).attempt == 2
+
+
+def test_a_step_whose_job_ends_and_starts_again_during_its_commit_ends_with_that_run(world, tmp_path):
+    """Before: the step was looked for under the job's new attempt after its commit, not
+    under its own: no such step, StopIteration (an INTERNAL answer)."""
+    c, _ = world
+
+    async def scenario():
+        job = await running_job(c)
+        creating = asyncio.ensure_future(c.create_step(job, jobs_pb2.CreateStepRequest(name="a", ntasks=1)))
+        await asyncio.sleep(0)                  # it waits for its commit now
+        ended(c, job, S.NODE_FAIL)              # the node is lost, the job requeued
+        assert await c.schedule_once() == 1     # and started again
+        return job, await creating
+    job, step = asyncio.run(scenario())
+    assert (step.attempt, step.state) == (1, S.NODE_FAIL)
+    assert job.attempt == 2 and [(s.attempt, s.state) for s in job.steps] == [(1, S.NODE_FAIL)]
+    assert [(s.attempt, s.state) for s in stored(tmp_path, job.id).steps] == [(1, S.NODE_FAIL)]
