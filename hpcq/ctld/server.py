@@ -99,8 +99,15 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
         idempotency key, a record the key's first attempt acted on answers OK again."""
         ids, tasks, key = request.job_ids, request.tasks, request.idempotency_key
         jobrules.check_count("job_ids", len(ids) + len(tasks), jobrules.MAX_JOB_IDS)
-        if key:
-            submitkeys.check_key(key)
+        if not key:
+            return await self._act_on_each(who, request, act)
+        submitkeys.check_key(key)
+        async with self.c.submit_keys.acting(who.name, key):
+            return await self._act_on_each(who, request, act)
+
+    async def _act_on_each(self, who: Caller, request: jobs_pb2.JobActionRequest,
+                           act: Callable[[Target], Awaitable[ActionResult]]) -> jobs_pb2.JobActionResponse:
+        ids, tasks, key = request.job_ids, request.tasks, request.idempotency_key
         reply = jobs_pb2.JobActionResponse()
         acted: list[jobs_pb2.Job] = []
         for n, job_id in enumerate(ids):

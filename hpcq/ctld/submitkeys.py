@@ -9,7 +9,8 @@ any client retries.
 
 Two submits of one key may be in flight at once (a client gave up waiting and retried
 while the first was still being committed): the second waits for the first and answers
-its ids; if the first failed, the second submits.
+its ids; if the first failed, the second submits. A job action's key is kept on the
+records it acted on (jobs.remember_action_key); its retries in flight wait here too.
 """
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ class SubmitKeys:
         self._ids: dict[str, tuple[int, ...]] = {}
         self._name_of: dict[int, str] = {}        # job id -> its submit's key
         self._left: dict[str, int] = {}           # key -> how many of its jobs are in the table
-        self._in_flight: dict[str, asyncio.Event] = {}
+        self._in_flight: dict[str, asyncio.Event] = {}     # submits being stored, by key
+        self._acting: dict[str, asyncio.Event] = {}        # job actions being carried out, by key
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -77,21 +79,21 @@ class SubmitKeys:
         """Hold `key` of `owner` for one submit; the ids its row named are remembered
         when the block ends without an error (the row was committed)."""
         name = _name(owner, key)
-        while (busy := self._in_flight.get(name)) is not None:
-            await busy.wait()
-        earlier = self._ids.get(name)
-        if earlier is not None:
-            yield Claim(name, list(earlier))
-            return
-        done = self._in_flight[name] = asyncio.Event()
-        try:
-            claim = Claim(name, None)
+        async with _one_at_a_time(self._in_flight, name):
+            earlier = self._ids.get(name)
+            claim = Claim(name, None if earlier is None else list(earlier))
             yield claim
             if claim.ids:
                 self._remember(name, claim.ids)
-        finally:
-            del self._in_flight[name]
-            done.set()
+
+    @asynccontextmanager
+    async def acting(self, owner: str, key: str) -> AsyncIterator[None]:
+        """Hold `key` of `owner` for one job action (a cancel, a requeue...). A retry that
+        comes while its first attempt is still being carried out (its caller gone: gate.rpc)
+        waits for it, and then finds the key on the records it acted on; else it would act
+        again on what the first left (a requeued job that started again, requeued twice)."""
+        async with _one_at_a_time(self._acting, _name(owner, key)):
+            yield
 
     def forget(self, job_ids: Iterable[int]) -> list[Delete]:
         """These jobs leave the table: the deletes of keys none of whose jobs remain."""
@@ -112,3 +114,16 @@ class SubmitKeys:
         for job_id in ids:
             self._name_of[job_id] = name
         self._left[name] = len(set(ids))
+
+
+@asynccontextmanager
+async def _one_at_a_time(calls: dict[str, asyncio.Event], name: str) -> AsyncIterator[None]:
+    """One call under `name` at a time: the others wait for the one in `calls`."""
+    while (busy := calls.get(name)) is not None:
+        await busy.wait()
+    done = calls[name] = asyncio.Event()
+    try:
+        yield
+    finally:
+        del calls[name]
+        done.set()

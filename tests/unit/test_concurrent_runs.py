@@ -10,8 +10,10 @@ import asyncio
 import pytest
 
 from hpcq.api import jobs_pb2, nodes_pb2
+from hpcq.ctld import auth, server
 from hpcq.ctld.nodes_state import NodeLink
 from tests.unit.controllers import RecordingComm, make
+from tests.unit.test_read_rules import Context, Gate
 
 S = jobs_pb2.JobState
 R = jobs_pb2.JobActionResult
@@ -94,3 +96,32 @@ def test_a_step_whose_job_ends_and_starts_again_during_its_commit_ends_with_that
     assert (step.attempt, step.state) == (1, S.NODE_FAIL)
     assert job.attempt == 2 and [(s.attempt, s.state) for s in job.steps] == [(1, S.NODE_FAIL)]
     assert [(s.attempt, s.state) for s in stored(tmp_path, job.id).steps] == [(1, S.NODE_FAIL)]
+
+
+def test_a_keyed_actions_retry_during_its_first_attempt_answers_as_the_first_and_acts_once(world, tmp_path):
+    """A client retries a keyed requeue whose answer did not come in time, while the first
+    attempt (carried on without its caller) is still being committed. Before: the retry
+    acted again, on what the first had left: 'pending execution' for a job the first had
+    requeued, and a job the first had requeued and a pass had started again was requeued
+    a second time (its new run killed)."""
+    c, comm = world
+    jobs = server.JobsServicer(c, Gate(auth.Caller("alice", "user")))
+
+    async def scenario():
+        first, second = [await running_job(c) for _ in range(2)]
+        for job in (first, second):
+            ended(c, job, S.COMPLETED)
+        comm.sent.clear()
+        request = jobs_pb2.JobActionRequest(job_ids=[first.id, second.id], idempotency_key="k-1")
+        requeue = asyncio.ensure_future(jobs.Requeue(request, Context()))
+        while first.state != S.PENDING:         # until it has requeued the first job: it waits for its commit
+            await asyncio.sleep(0)
+        assert await c.schedule_once() >= 1     # which starts again
+        retry = await jobs.Requeue(request, Context())
+        return first, second, await requeue, retry
+    first, second, answer, retry = asyncio.run(scenario())
+    assert [r.code for r in answer.results] == [R.OK, R.OK]
+    assert [r.code for r in retry.results] == [R.OK, R.OK], retry
+    assert first.attempt == 2 and not first.HasField("requeue_held") and sent(comm, "kill", first.id) == []
+    assert (second.state, list(second.action_keys)) == (S.PENDING, ["k-1"])
+    assert list(stored(tmp_path, first.id).action_keys) == ["k-1"]
