@@ -193,6 +193,9 @@ class Scheduling:
             self.watchers.publish(job)
             if job.id in table.cancel_requested or job.HasField("requeue_held"):
                 self.comm.kill(job, self.settings.kill_grace)
+            elif job.state == S.SUSPENDED:
+                # Suspended during the commit: the node was told before it had the run.
+                self.comm.suspend(job, resume=False)
         return len(starting)
 
     def _release_due(self, now: float) -> None:

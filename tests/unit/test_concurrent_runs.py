@@ -125,3 +125,24 @@ def test_a_keyed_actions_retry_during_its_first_attempt_answers_as_the_first_and
     assert first.attempt == 2 and not first.HasField("requeue_held") and sent(comm, "kill", first.id) == []
     assert (second.state, list(second.action_keys)) == (S.PENDING, ["k-1"])
     assert list(stored(tmp_path, first.id).action_keys) == ["k-1"]
+
+
+def test_a_suspend_while_the_pass_that_started_the_job_commits_reaches_its_run(world, tmp_path):
+    """Before: the suspend went to the node before the job's launch (which waits for the
+    pass's commit), the node knew no such run, and the job ran while ctld had it SUSPENDED."""
+    c, comm = world
+    jobs = server.JobsServicer(c, Gate(auth.Caller("root", "admin")))
+
+    async def scenario():
+        [j] = await c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT)])
+        passing = asyncio.ensure_future(c.schedule_once())
+        await asyncio.sleep(0)                  # the job is started in memory; its pass commits
+        assert c.get(j).state == S.RUNNING
+        suspended = await jobs.Suspend(jobs_pb2.JobActionRequest(job_ids=[j]), Context())
+        assert await passing == 1
+        return j, suspended
+    j, suspended = asyncio.run(scenario())
+    assert [r.code for r in suspended.results] == [R.OK]
+    kinds = [m.WhichOneof("kind") for _, m in comm.sent if m.WhichOneof("kind") in ("launch", "suspend")]
+    assert kinds[-1] == "suspend" and "launch" in kinds, kinds
+    assert c.get(j).state == stored(tmp_path, j).state == S.SUSPENDED
