@@ -24,6 +24,7 @@ from hpcq.ctld.admission import Admission
 from hpcq.ctld.arraytasks import TaskTarget
 from hpcq.ctld.clock import Clock
 from hpcq.ctld.comm import NodeComm
+from hpcq.ctld.errors import DomainError
 from hpcq.ctld.jobtable import JobTable
 from hpcq.ctld.lifecycle import Lifecycle
 from hpcq.ctld.store.writer import Put, Store
@@ -102,7 +103,14 @@ class JobActions:
         updated = self.admission.updated(job, spec, fields, staff)
         if isinstance(target, TaskTarget) and target.pending:
             job = await self._split(target)
-            updated = self.admission.updated(job, spec, fields, staff)   # the task's own record now
+            try:
+                updated = self.admission.updated(job, spec, fields, staff)   # the task's own record now
+            except DomainError:
+                # Refused now (a submit filled its new queue during the split's commit): the
+                # task waits as the rest it came from does, in a record of its own.
+                if job.state in (S.PENDING, S.WAITING) and job.id not in self.table.queued:
+                    self.table.enqueue(job, self.clock.wall(), reason=job.reason)
+                raise
         # Applied before its commit, as every action is: a copy put back after the commit
         # would undo what happened meanwhile (a cancel, a start by a pass).
         job.CopyFrom(updated)

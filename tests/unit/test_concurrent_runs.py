@@ -9,8 +9,9 @@ import asyncio
 
 import pytest
 
-from hpcq.api import jobs_pb2, nodes_pb2
+from hpcq.api import admin_pb2, jobs_pb2, nodes_pb2
 from hpcq.ctld import auth, server
+from hpcq.ctld.errors import ResourceExhausted
 from hpcq.ctld.nodes_state import NodeLink
 from tests.unit.controllers import RecordingComm, make
 from tests.unit.test_read_rules import Context, Gate
@@ -42,6 +43,11 @@ def sent(comm: RecordingComm, kind: str, job_id: int) -> list[int]:
     """The attempts of `job_id` that messages of `kind` were sent for, in order."""
     return [getattr(m, kind).attempt for _, m in comm.sent
             if m.WhichOneof("kind") == kind and getattr(m, kind).job_id == job_id]
+
+
+async def together(*coroutines):
+    """Run `coroutines` at once, in the order given up to their first wait; each's result or error."""
+    return await asyncio.gather(*coroutines, return_exceptions=True)
 
 
 def stored(tmp_path, job_id: int) -> jobs_pb2.Job:
@@ -146,3 +152,25 @@ def test_a_suspend_while_the_pass_that_started_the_job_commits_reaches_its_run(w
     kinds = [m.WhichOneof("kind") for _, m in comm.sent if m.WhichOneof("kind") in ("launch", "suspend")]
     assert kinds[-1] == "suspend" and "launch" in kinds, kinds
     assert c.get(j).state == stored(tmp_path, j).state == S.SUSPENDED
+
+
+def test_a_task_whose_update_is_refused_after_its_split_waits_in_the_queue_as_its_array_did(world, tmp_path):
+    """The update of a pending array task splits it out, then checks the change again on
+    the task's own record: a submit made during the split's commit can fill the queue it
+    moves to. Before: refused then, the task was left PENDING but out of the queue, never
+    to start (a restart would have queued it)."""
+    c, _ = world
+
+    async def scenario():
+        await c.put_queue(admin_pb2.Queue(name="short", max_submit_per_user=3), create=True)
+        [a] = await c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT, array=jobs_pb2.ArraySpec(tasks="1-3"))])
+        moving = asyncio.ensure_future(c.update(c.array_task(a, 2), jobs_pb2.JobSpec(queue="short"), ["queue"]))
+        await asyncio.sleep(0)                  # task 2 is split out; the split commits
+        await c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT, queue="short")] * 3)
+        return a, await together(moving)
+    a, [moved] = asyncio.run(scenario())
+    assert isinstance(moved, ResourceExhausted), moved
+    task = c.array_task(a, 2).job
+    assert task.id != a and (task.state, task.queue) == (S.PENDING, "batch")
+    assert task.id in c.queued
+    assert stored(tmp_path, task.id).state == S.PENDING
