@@ -222,6 +222,8 @@ class Controller:
     async def remember_action_key(self, jobs: Sequence[jobs_pb2.Job], key: str) -> None:
         """Keep an action's key with the records it acted on, stored, so that a retry of it
         after a lost answer (or a ctld restart) is answered OK again."""
+        # Not a record archived since it was acted on: its row would be stored again.
+        jobs = [job for job in jobs if self.table.get(job.id) is job]
         for job in jobs:
             jobrules.remember_action_key(job, key)
         await self.store.write([self.table.row(job) for job in jobs])

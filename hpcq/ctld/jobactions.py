@@ -139,7 +139,9 @@ class JobActions:
             return await one(target.job)
         job = target
         if job.array_job_id == job.id:
-            results = [await one(self.table.jobs[i]) for i in sorted(self.table.array_members.get(job.id, {job.id}))]
+            # Each looked up when its turn comes: one archived meanwhile is gone (ended already).
+            results = [await one(member) for i in sorted(self.table.array_members.get(job.id, {job.id}))
+                       if (member := self.table.get(i)) is not None]
             return min(results)
         return await one(job)
 

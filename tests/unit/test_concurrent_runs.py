@@ -174,3 +174,52 @@ def test_a_task_whose_update_is_refused_after_its_split_waits_in_the_queue_as_it
     assert task.id != a and (task.state, task.queue) == (S.PENDING, "batch")
     assert task.id in c.queued
     assert stored(tmp_path, task.id).state == S.PENDING
+
+
+@pytest.fixture
+def archiving(tmp_path):
+    """A controller that archives a job as soon as it has ended (history_days = 0)."""
+    c, store = make(tmp_path, history_days=0)
+    yield c, server.JobsServicer(c, Gate(auth.Caller("alice", "user")))
+    store.close()
+
+
+async def cancelled_while_archived(c, cancel, job_id: int) -> int:
+    """Archive once the job `cancel` is carried out on is cancelled (its commit under way)."""
+    while c.get(job_id).state != S.CANCELLED:
+        await asyncio.sleep(0)
+    archived = await c.archive_once(c.clock.wall())
+    await cancel
+    return archived
+
+
+def test_a_keyed_cancel_during_which_its_job_is_archived_does_not_store_it_again(archiving, tmp_path):
+    """Before: the key was stored with the job's record after the archive had deleted it:
+    the job was back in the store's jobs, which a restart would load beside its archived row."""
+    c, jobs = archiving
+
+    async def scenario():
+        [j] = await c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT, hold=True)])
+        cancel = asyncio.ensure_future(jobs.Cancel(jobs_pb2.JobActionRequest(job_ids=[j], idempotency_key="k-1"),
+                                                   Context()))
+        return j, await cancelled_while_archived(c, cancel, j), cancel.result()
+    j, archived, answer = asyncio.run(scenario())
+    assert archived == 1 and [r.code for r in answer.results] == [R.OK]
+    assert c.get(j) is None
+    again, store = make(tmp_path)
+    assert again.get(j) is None
+    store.close()
+
+
+def test_cancelling_an_array_whose_records_are_archived_meanwhile_answers_for_those_it_reached(archiving):
+    """Before: the array's records were listed before the first of them was cancelled, and
+    one archived during that cancel's commit was looked up after it: KeyError (INTERNAL)."""
+    c, jobs = archiving
+
+    async def scenario():
+        [a] = await c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT, array=jobs_pb2.ArraySpec(tasks="1-2"))])
+        assert await c.cancel(c.array_task(a, 2), "alice") == OK    # split out, and ended
+        cancel = asyncio.ensure_future(jobs.Cancel(jobs_pb2.JobActionRequest(job_ids=[a]), Context()))
+        return await cancelled_while_archived(c, cancel, a), cancel.result()
+    archived, answer = asyncio.run(scenario())
+    assert archived == 2 and [r.code for r in answer.results] == [R.OK]
