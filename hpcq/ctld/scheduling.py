@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from hpcq import metrics
+from hpcq import metrics, states
 from hpcq.api import jobs_pb2
 from hpcq.config import CtldSection
 from hpcq.ctld import jobs as jobrules
@@ -189,8 +189,10 @@ class Scheduling:
             self.watchers.publish(job)
             log.info("job %d cancelled: its dependency can never be satisfied", job.id)
         for job in starting:
-            self.launch(job)
             self.watchers.publish(job)
+            if job.state not in states.ACTIVE:
+                continue    # ended during the commit (lost with its node, released): nothing to launch
+            self.launch(job)
             if job.id in table.cancel_requested or job.HasField("requeue_held"):
                 self.comm.kill(job, self.settings.kill_grace)
             elif job.state == S.SUSPENDED:

@@ -11,6 +11,7 @@ import pytest
 
 from hpcq.api import admin_pb2, jobs_pb2, nodes_pb2
 from hpcq.ctld import auth, server
+from hpcq.ctld.clock import ManualClock
 from hpcq.ctld.errors import ResourceExhausted
 from hpcq.ctld.nodes_state import NodeLink
 from tests.unit.controllers import RecordingComm, make
@@ -223,3 +224,29 @@ def test_cancelling_an_array_whose_records_are_archived_meanwhile_answers_for_th
         return await cancelled_while_archived(c, cancel, a), cancel.result()
     archived, answer = asyncio.run(scenario())
     assert archived == 2 and [r.code for r in answer.results] == [R.OK]
+
+
+def test_a_job_whose_node_falls_silent_while_its_start_commits_is_not_launched_there(tmp_path):
+    """The pass starts a job on a node that then falls silent (node_timeout) before the
+    start is committed: the job is lost with the node and queued again. Before: the pass
+    launched it all the same once committed, to the node back by then, which ran that
+    attempt while ctld had the job pending (to start it again, elsewhere)."""
+    clock, comm = ManualClock(), RecordingComm()
+    c, store = make(tmp_path, clock=clock, comm=comm, retry_backoff=0)
+    hardware = nodes_pb2.Hardware(cpus=4, memory_mb=4000)
+    c.on_register(nodes_pb2.Register(name="n1", hardware=hardware), NodeLink())
+
+    async def scenario():
+        [j] = await c.submit("alice", [jobs_pb2.JobSpec(script=SCRIPT)])
+        clock.advance(c.config.ctld.node_timeout)
+        passing = asyncio.ensure_future(c.schedule_once())
+        await asyncio.sleep(0)                  # the job is started on n1 in memory; its pass commits
+        assert c.get(j).state == S.RUNNING
+        c.check_health()                        # n1 is silent: DOWN, and the job lost with it
+        c.on_register(nodes_pb2.Register(name="n1", hardware=hardware), NodeLink())    # back
+        assert await passing == 1
+        return c.get(j)
+    job = asyncio.run(scenario())
+    store.close()
+    assert (job.state, job.attempt) == (S.PENDING, 1) and job.id in c.queued
+    assert [m.launch.job.attempt for _, m in comm.sent if m.WhichOneof("kind") == "launch"] == []
