@@ -109,7 +109,27 @@ class Allocations:
 
     async def open(self, who: Caller, first: jobs_pb2.AllocateRequest | None) -> jobs_pb2.Job:
         """Admit and store the allocation's job (durable when it returns); with the key of
-        an earlier call of the caller's, that call's job."""
+        an earlier call of the caller's, that call's job. A call cut off meanwhile (grpc
+        cancels the handler) is carried through, as a change is (gate.rpc): its job is
+        queued and its key remembered all the same, then let go as a stream cut off is."""
+        opening = asyncio.ensure_future(self._open(who, first))
+        try:
+            return await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            keyed = first is not None and bool(first.idempotency_key)
+            opening.add_done_callback(lambda done: self._opened_unfollowed(who, done, keyed))
+            raise
+
+    def _opened_unfollowed(self, who: Caller, opening: asyncio.Future[jobs_pb2.Job], keyed: bool) -> None:
+        """The open of a call cut off is done: its job ends, or waits for its client's call
+        made again, unless that call follows it already."""
+        if opening.cancelled() or opening.exception() is not None:
+            return
+        job = opening.result()
+        if job.id not in self._holders and not states.is_finished(job.state) and not self.stopping:
+            self._let_go(who, job, keyed)
+
+    async def _open(self, who: Caller, first: jobs_pb2.AllocateRequest | None) -> jobs_pb2.Job:
         spec = allocation_spec(first)
         assert first is not None
         if not first.idempotency_key:

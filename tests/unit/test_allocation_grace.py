@@ -115,7 +115,8 @@ def test_a_wait_taken_over_ends_nothing_even_if_the_new_stream_is_cut_off_too(tm
     the job its client took over; the second wait is the one that counts."""
     async def scenario(c):
         rooms = allocations.Allocations(c)
-        job = await Stream(rooms).start()
+        original = Stream(rooms)    # kept: a stream dropped here would be cut off (closed) too
+        job = await original.start()
         first = Stream(rooms)
         await first.start()
         await first.cut()

@@ -10,7 +10,7 @@ import asyncio
 import pytest
 
 from hpcq.api import admin_pb2, jobs_pb2, nodes_pb2
-from hpcq.ctld import auth, server
+from hpcq.ctld import allocations, auth, server
 from hpcq.ctld.clock import ManualClock
 from hpcq.ctld.errors import ResourceExhausted
 from hpcq.ctld.nodes_state import NodeLink
@@ -20,6 +20,7 @@ from tests.unit.test_read_rules import Context, Gate
 S = jobs_pb2.JobState
 R = jobs_pb2.JobActionResult
 OK = (R.OK, "")
+ALICE = auth.Caller("alice", "user")
 SCRIPT = "#!/bin/sh\nsleep 100\n"
 
 
@@ -250,3 +251,59 @@ def test_a_job_whose_node_falls_silent_while_its_start_commits_is_not_launched_t
     store.close()
     assert (job.state, job.attempt) == (S.PENDING, 1) and job.id in c.queued
     assert [m.launch.job.attempt for _, m in comm.sent if m.WhichOneof("kind") == "launch"] == []
+
+
+def allocation(key: str = "") -> jobs_pb2.AllocateRequest:
+    return jobs_pb2.AllocateRequest(spec=jobs_pb2.JobSpec(name="interactive"), idempotency_key=key)
+
+
+async def cut_during_commit(c, rooms: allocations.Allocations, first: jobs_pb2.AllocateRequest) -> int:
+    """Open an allocation and cut its call off (grpc cancels the handler) while its job is
+    being committed; the id it was given."""
+    next_id = c.table.next_job_id
+    opening = asyncio.ensure_future(rooms.open(ALICE, first))
+    while c.table.next_job_id == next_id:      # until its id is given: it waits for its commit now
+        await asyncio.sleep(0)
+    opening.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await opening
+    return next_id
+
+
+def test_an_allocation_cut_off_during_its_commit_is_found_by_its_clients_call_made_again(tmp_path):
+    """Before: the job was stored but never queued, and its key not remembered: the call
+    made again with the key stored a second job (and a restart would queue the first)."""
+    c, store = make(tmp_path, allocation_grace_seconds=30)
+    rooms = allocations.Allocations(c)
+
+    async def scenario():
+        job_id = await cut_during_commit(c, rooms, allocation("k-1"))
+        again = await rooms.open(ALICE, allocation("k-1"))
+        return job_id, again
+    job_id, again = asyncio.run(scenario())
+    store.close()
+    assert again.id == job_id and c.get(job_id) is again and job_id in c.queued
+    restarted, store = make(tmp_path)
+    assert sorted(restarted.jobs) == [job_id]
+    store.close()
+
+
+def test_an_allocation_cut_off_during_its_commit_without_a_key_ends_at_once(tmp_path):
+    """Nothing can take it over: it ends as a stream cut off after its open does (before: it
+    was stored pending and never queued, and a restart would have queued it with nobody
+    to hold it)."""
+    c, store = make(tmp_path)
+    rooms = allocations.Allocations(c)
+
+    async def scenario():
+        job_id = await cut_during_commit(c, rooms, allocation())
+        await asyncio.wait_for(ended(job_id), 10)
+        await asyncio.wait_for(asyncio.gather(*rooms._ending), 10)      # its end committed
+        return job_id
+
+    async def ended(job_id: int) -> None:
+        while (job := c.get(job_id)) is None or job.state != S.CANCELLED:
+            await asyncio.sleep(0.01)
+    job_id = asyncio.run(scenario())
+    store.close()
+    assert c.get(job_id).state == stored(tmp_path, job_id).state == S.CANCELLED
