@@ -177,7 +177,7 @@ class Scheduling:
         # launches a job twice: a node that already runs this attempt ignores a repeat.
         rows = [table.row(job) for job in [*starting, *abandoned]]
         rows += [table.row(a.head, pending_tasks=a.count - len(a.taken)) for a in changed]
-        if changed:
+        if arrays:   # tasks given ids of their own (even when the last took over its array's record)
             rows.append(table.next_id_row())
         ids = [job.id for job in starting]
         self.committing.update(ids)
