@@ -190,14 +190,8 @@ class Scheduling:
             log.info("job %d cancelled: its dependency can never be satisfied", job.id)
         for job in starting:
             self.watchers.publish(job)
-            if job.state not in states.ACTIVE:
-                continue    # ended during the commit (lost with its node, released): nothing to launch
-            self.launch(job)
-            if job.id in table.cancel_requested or job.HasField("requeue_held"):
-                self.comm.kill(job, self.settings.kill_grace)
-            elif job.state == S.SUSPENDED:
-                # Suspended during the commit: the node was told before it had the run.
-                self.comm.suspend(job, resume=False)
+            if job.state in states.ACTIVE:   # (not ended during the commit: lost with its node, released)
+                self.launch(job)
         return len(starting)
 
     def _release_due(self, now: float) -> None:
@@ -219,8 +213,14 @@ class Scheduling:
 
     def launch(self, job: jobs_pb2.Job) -> None:
         """Send the job to its head node (a node not connected gets it when it registers,
-        once its start is stored)."""
+        once its start is stored), and then what was asked of this run since it started: the
+        node did not have the run when that was sent (the pass was committing its start, or
+        the node lost the launch and what followed it with its stream)."""
         self.comm.launch(job, self.cluster, self.settings.kill_grace)
+        if job.id in self.table.cancel_requested or job.HasField("requeue_held"):
+            self.comm.kill(job, self.settings.kill_grace)
+        elif job.state == S.SUSPENDED:
+            self.comm.suspend(job, resume=False)
 
     def _take_array_task(self, head: jobs_pb2.Job, index: int, arrays: dict[int, ArrayStarts]) -> jobs_pb2.Job:
         """The record task `index` of an array runs as: a new one (with its own id), or,

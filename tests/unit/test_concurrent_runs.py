@@ -307,3 +307,22 @@ def test_an_allocation_cut_off_during_its_commit_without_a_key_ends_at_once(tmp_
     job_id = asyncio.run(scenario())
     store.close()
     assert c.get(job_id).state == stored(tmp_path, job_id).state == S.CANCELLED
+
+
+@pytest.mark.parametrize("action", ["cancel", "requeue", "suspend"])
+def test_a_job_launched_again_to_its_reconnected_node_hears_what_was_asked_of_it_meanwhile(world, action):
+    """The node came back without the job (the launch and what followed it were lost with
+    its stream): ctld launches it again. Before: the cancel, requeue or suspend it had
+    answered OK was not told again, and the job ran on as if never asked."""
+    c, comm = world
+
+    async def scenario():
+        job = await running_job(c)
+        assert await getattr(c, action)(*((job, "alice") if action == "cancel" else (job,))) == OK
+        comm.sent.clear()
+        c.on_register(nodes_pb2.Register(name="n1", hardware=nodes_pb2.Hardware(cpus=4, memory_mb=4000)),
+                      NodeLink())
+        return job
+    asyncio.run(scenario())
+    kinds = [m.WhichOneof("kind") for _, m in comm.sent]
+    assert kinds == ["launch", "suspend" if action == "suspend" else "kill"], kinds
