@@ -52,7 +52,8 @@ class NodeEvents:
                 self.on_job_started(outcome)
                 if job is not None and job.state == S.SUSPENDED:   # told again: the message may have been lost
                     self.comm.suspend(job, resume=False, node=node.name)
-                if job is not None and job.HasField("requeue_held"):   # its kill may have been lost with a ctld
+                # Its kill may have been lost with a ctld (a requeue's), or with the node's stream.
+                if job is not None and (job.HasField("requeue_held") or job.id in self.table.cancel_requested):
                     self.comm.kill(job, self.settings.kill_grace)
             else:
                 self.on_job_finished(node.name, outcome)

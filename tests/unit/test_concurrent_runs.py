@@ -326,3 +326,21 @@ def test_a_job_launched_again_to_its_reconnected_node_hears_what_was_asked_of_it
     asyncio.run(scenario())
     kinds = [m.WhichOneof("kind") for _, m in comm.sent]
     assert kinds == ["launch", "suspend" if action == "suspend" else "kill"], kinds
+
+
+def test_a_cancelled_job_its_reconnected_node_still_runs_is_killed_again(world):
+    """The kill was lost with the node's stream; the node reports the job running when it
+    registers again. Before: a requeue's kill was sent again then, a cancel's was not, and
+    the cancelled job ran on to its end."""
+    c, comm = world
+
+    async def scenario():
+        job = await running_job(c)
+        c.on_job_started(nodes_pb2.JobOutcome(job_id=job.id, attempt=job.attempt, running=True, session_id=7))
+        assert await c.cancel(job, "alice") == OK
+        comm.sent.clear()
+        c.on_register(nodes_pb2.Register(name="n1", hardware=nodes_pb2.Hardware(cpus=4, memory_mb=4000), jobs=[
+            nodes_pb2.JobOutcome(job_id=job.id, attempt=job.attempt, running=True, session_id=7)]), NodeLink())
+        return job
+    job = asyncio.run(scenario())
+    assert sent(comm, "kill", job.id) == [1]
