@@ -167,7 +167,12 @@ class JobActions:
             await self._store_and_publish(job)
             return R.OK, ""
         self.table.cancel_requested.add(job.id)
-        self.comm.kill(job, self.settings.kill_grace)
+        attempt = job.attempt
+        # Stored before the kill, as a requeue is: a ctld that stops before the kill has left
+        # kills the job again when its node registers with the next one (JobTable.load).
+        await self._store_and_publish(job)
+        if job.attempt == attempt and job.state in states.ACTIVE:
+            self.comm.kill(job, self.settings.kill_grace)
         return R.OK, ""
 
     def _signal_one(self, job: jobs_pb2.Job, sig: int) -> ActionResult:

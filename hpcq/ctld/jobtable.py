@@ -63,6 +63,8 @@ class JobTable:
             elif job.state in states.ACTIVE:
                 self.active.add(job.id)
                 active.append(job)
+                if job.cancelled_by:    # cancelled by the last ctld, its run not ended yet
+                    self.cancel_requested.add(job.id)
         self.next_job_id = max(next_job_id, max(self.jobs, default=0) + 1)
         return active
 

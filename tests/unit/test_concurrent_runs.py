@@ -344,3 +344,23 @@ def test_a_cancelled_job_its_reconnected_node_still_runs_is_killed_again(world):
         return job
     job = asyncio.run(scenario())
     assert sent(comm, "kill", job.id) == [1]
+
+
+def test_a_cancel_answered_before_ctld_restarts_is_carried_out_by_the_next_ctld(world, tmp_path):
+    """The kill may not have left ctld before it stopped. Before: nothing of the cancel was
+    stored; the restarted ctld let the job its node still ran go on to its end."""
+    c, _ = world
+
+    async def scenario():
+        job = await running_job(c)
+        c.on_job_started(nodes_pb2.JobOutcome(job_id=job.id, attempt=job.attempt, running=True, session_id=7))
+        assert await c.cancel(job, "alice") == OK
+        return job
+    job = asyncio.run(scenario())
+    comm = RecordingComm()
+    again, store = make(tmp_path, comm=comm)
+    again.on_register(nodes_pb2.Register(name="n1", hardware=nodes_pb2.Hardware(cpus=4, memory_mb=4000), jobs=[
+        nodes_pb2.JobOutcome(job_id=job.id, attempt=job.attempt, running=True, session_id=7)]), NodeLink())
+    store.close()
+    assert sent(comm, "kill", job.id) == [1]
+    assert again.get(job.id).cancelled_by == "alice"
