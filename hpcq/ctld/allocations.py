@@ -123,7 +123,12 @@ class Allocations:
     def _opened_unfollowed(self, who: Caller, opening: asyncio.Future[jobs_pb2.Job], keyed: bool) -> None:
         """The open of a call cut off is done: its job ends, or waits for its client's call
         made again, unless that call follows it already."""
-        if opening.cancelled() or opening.exception() is not None:
+        if opening.cancelled():
+            return
+        error = opening.exception()
+        if error is not None:
+            if not isinstance(error, (auth.Refused, DomainError)):   # a bug: nobody is left to answer INTERNAL
+                log.error("opening an allocation failed: %r", error, exc_info=error)
             return
         job = opening.result()
         if job.id not in self._holders and not states.is_finished(job.state) and not self.stopping:
