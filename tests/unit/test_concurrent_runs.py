@@ -1,8 +1,10 @@
-"""A job's run and what is asked of it while one of them waits for its commit, on a real
-controller and store: a requeue or a step whose job ends and starts again meanwhile, an
-action's retry that comes while its first attempt is still being carried out, a suspend
-while the pass that started the job commits. Each case ends with the node told only what
-the job's current run should hear, and memory and store agreeing."""
+"""A job's run and what is asked of it while something waits for a commit, on a real
+controller and store: a requeue, a step or a cancel whose run ends (and starts again)
+meanwhile, an action's retry that comes while its first attempt is still carried out, an
+archiving or a split in the middle of an action, a suspend or a lost node while the pass
+that started the job commits, an Allocate call cut off during its commit, and a node (or
+ctld) come back after messages were lost with it. Each case ends with the node told only
+what the job's current run should hear, and memory and store agreeing."""
 from __future__ import annotations
 
 import asyncio
