@@ -280,7 +280,9 @@ class JobRunner:
             self._launcher.stdin.write(b"%d %s" % (seq, spool.json_line(message["plan"])))
             await self._launcher.stdin.drain()
         except OSError:
-            del self._replies[seq]
+            # The reader may have answered it already: a launcher that died while this
+            # request was still being written ends its output first.
+            self._replies.pop(seq, None)
             self._running_by_seq.pop(seq, None)
             raise
         return await reply

@@ -1,0 +1,49 @@
+"""noded's launching machinery when its processes die or stop at awkward moments: the
+launcher (hpcq.noded.launcher) or a supervisor (hpcq.noded.jobd) killed or stopped
+(SIGSTOP lines the events up) in the middle of a launch. Real forks, a spool in tmp_path,
+no ctld; every wait has a deadline."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+import psutil
+import pytest
+
+from hpcq.api import jobs_pb2 as pb
+from tests.integration.test_runner import Node, make_job, run_async, until
+
+pytestmark = pytest.mark.integration
+
+# A script larger than a pipe's buffer (64 KiB): its plan cannot be written at once.
+BIG_SCRIPT = "true\n" + "# " + "x" * (1 << 20) + "\n"
+
+
+def stopped(pid: int) -> bool:
+    return psutil.Process(pid).status() == psutil.STATUS_STOPPED
+
+
+@run_async
+async def test_a_launcher_killed_while_a_request_is_written_to_it_fails_that_launch_alone(
+        tmp_path: Path, workdir: Path) -> None:
+    """The launcher dies with a large request half written to it: its end of output is
+    read before the write fails. Before, the launch raised KeyError and its attempt stayed
+    "launching" for good: never reported, never forgotten."""
+    async with Node(tmp_path) as node:
+        launcher = node.runner._launcher
+        assert launcher is not None and launcher.stdin is not None
+        os.kill(launcher.pid, signal.SIGSTOP)
+        await until(lambda: stopped(launcher.pid), what="the launcher to stop")
+        launch = asyncio.ensure_future(node.runner.launch(make_job(1400, BIG_SCRIPT, workdir), "c1", 1))
+        transport = launcher.stdin.transport
+        await until(lambda: transport.get_write_buffer_size() > 0, what="the request to wait on the pipe")
+        os.kill(launcher.pid, signal.SIGKILL)
+        failed = await asyncio.wait_for(launch, 10)
+        assert (failed.state, failed.reason) == (pb.FAILED, "launch interrupted before the job started")
+        assert [(o.job_id, o.state) for o in node.runner.outcomes()] == [(1400, pb.FAILED)]
+        # a launcher is started again for the next launch
+        started = await node.runner.launch(make_job(1401, "true\n", workdir), "c1", 1)
+        assert started.state in (pb.RUNNING, pb.COMPLETED)
+        assert (await node.ends.of(1401)).state == pb.COMPLETED
