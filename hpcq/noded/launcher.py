@@ -60,7 +60,7 @@ _FREE_LINE = jobd.FREE.rstrip(b"\n")
 class _Supervisor:
     """The launcher's end of one supervisor's pipes, and what it is doing."""
 
-    __slots__ = ("request_w", "report_r", "seq", "got", "relayed", "idle_since")
+    __slots__ = ("request_w", "report_r", "seq", "got", "relayed", "idle_since", "unsent")
 
     def __init__(self, request_w: int, report_r: int) -> None:
         self.request_w, self.report_r = request_w, report_r
@@ -68,6 +68,7 @@ class _Supervisor:
         self.got = b""               # the start of a line not yet complete
         self.relayed = False         # a line of its current request's has gone to noded
         self.idle_since = time.monotonic()
+        self.unsent = memoryview(b"")  # the rest of its request, written as its pipe takes it
 
 
 class Launcher:
@@ -88,11 +89,17 @@ class Launcher:
                 if key.fd == 0:
                     if not self._on_requests():
                         return
-                elif (supervisor := self.supervisors.get(key.fd)) is not None and supervisor is key.data:
+                    continue
+                supervisor: _Supervisor = key.data
+                if self.supervisors.get(supervisor.report_r) is not supervisor:
+                    # It ended while this wake-up's events were handled (a launch found it
+                    # dead), and its descriptor may be a new supervisor's already: whose news
+                    # this is not, and whose pipe may hold nothing to read.
+                    continue
+                if key.fd == supervisor.report_r:
                     self._on_report(supervisor)
-                # else it ended while this wake-up's events were handled (a launch found it
-                # dead), and its descriptor may be a new supervisor's already: whose news
-                # this is not, and whose pipe may hold nothing to read.
+                else:
+                    self._send_rest(supervisor)
             self._retire_idle()
 
     def _on_requests(self) -> bool:
@@ -127,15 +134,30 @@ class Launcher:
                 self.idle.append(self._fork())
 
     def _hand(self, supervisor: _Supervisor, request: bytes) -> bool:
-        """Write the request to an idle supervisor; False if it has died (killed?)."""
+        """Write the request to an idle supervisor; False if it has died (killed?). A
+        request larger than the pipe's buffer (a script of megabytes) is written on as the
+        supervisor reads it: one that is stopped or slow must not hold up the others."""
         try:
-            view = memoryview(request)
-            while view:  # a plan is a few KiB, within an idle pipe's buffer: no wait on the supervisor
-                view = view[os.write(supervisor.request_w, view):]
+            written = os.write(supervisor.request_w, request)
         except OSError:
             self._end(supervisor)
             return False
+        if written < len(request):
+            supervisor.unsent = memoryview(request)[written:]
+            self.selector.register(supervisor.request_w, selectors.EVENT_WRITE, supervisor)
         return True
+
+    def _send_rest(self, supervisor: _Supervisor) -> None:
+        """Write on the request its pipe did not take at once."""
+        try:
+            written = os.write(supervisor.request_w, supervisor.unsent)
+        except BlockingIOError:
+            return
+        except OSError:  # it died: the end of file of its report pipe tells noded
+            written = len(supervisor.unsent)
+        supervisor.unsent = supervisor.unsent[written:]
+        if not supervisor.unsent:
+            self.selector.unregister(supervisor.request_w)
 
     def _fork(self) -> _Supervisor:
         report_r, report_w = os.pipe2(os.O_CLOEXEC)
@@ -159,6 +181,7 @@ class Launcher:
             jobd.supervise_when_asked(request_r, report_w)
         os.close(report_w)
         os.close(request_r)
+        os.set_blocking(request_w, False)  # see _hand
         supervisor = self.supervisors[report_r] = _Supervisor(request_w, report_r)
         self.selector.register(report_r, selectors.EVENT_READ, supervisor)
         return supervisor
@@ -195,6 +218,8 @@ class Launcher:
     def _end(self, supervisor: _Supervisor) -> None:
         """Close our ends of its pipes: an idle supervisor reads end of file and exits."""
         self.selector.unregister(supervisor.report_r)
+        if supervisor.unsent:
+            self.selector.unregister(supervisor.request_w)
         del self.supervisors[supervisor.report_r]
         os.close(supervisor.report_r)
         os.close(supervisor.request_w)

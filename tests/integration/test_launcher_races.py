@@ -47,3 +47,27 @@ async def test_a_launcher_killed_while_a_request_is_written_to_it_fails_that_lau
         started = await node.runner.launch(make_job(1401, "true\n", workdir), "c1", 1)
         assert started.state in (pb.RUNNING, pb.COMPLETED)
         assert (await node.ends.of(1401)).state == pb.COMPLETED
+
+
+@run_async
+async def test_a_stopped_supervisor_handed_a_large_request_holds_up_no_other_launch(
+        tmp_path: Path, workdir: Path) -> None:
+    """A request larger than a pipe's buffer goes to an idle supervisor that is stopped:
+    the launcher must not wait on it. Before, it blocked writing the rest, and no other
+    launch was answered until the supervisor was continued."""
+    async with Node(tmp_path) as node:
+        assert node.runner._launcher is not None
+        launcher = psutil.Process(node.runner._launcher.pid)
+        [spare] = await until(launcher.children, what="the launcher's first spare")
+        os.kill(spare.pid, signal.SIGSTOP)
+        try:
+            await until(lambda: stopped(spare.pid), what="the spare to stop")
+            big = asyncio.ensure_future(node.runner.launch(make_job(1410, BIG_SCRIPT, workdir), "c1", 1))
+            started = await asyncio.wait_for(node.runner.launch(make_job(1411, "true\n", workdir), "c1", 1), 10)
+            assert started.state in (pb.RUNNING, pb.COMPLETED)
+            assert (await node.ends.of(1411)).state == pb.COMPLETED
+            assert not big.done()
+        finally:
+            os.kill(spare.pid, signal.SIGCONT)
+        assert (await asyncio.wait_for(big, 10)).state in (pb.RUNNING, pb.COMPLETED)
+        assert (await node.ends.of(1410)).state == pb.COMPLETED
