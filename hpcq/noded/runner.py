@@ -159,8 +159,11 @@ class JobRunner:
     def signal(self, job_id: int, attempt: int, sig: int) -> bool:
         """Send `sig` to the job's whole process group."""
         a = self._attempts.get((job_id, attempt))
-        # session_id 0 (a job still starting when noded restarted) would be our own group
-        if a is None or not a.outcome.running or a.outcome.session_id <= 0:
+        if a is None or not a.outcome.running:
+            return False
+        self._learn_start(a)
+        # session_id 0 (a job still starting) would be our own group
+        if a.outcome.session_id <= 0:
             return False
         try:
             os.killpg(a.outcome.session_id, sig)
@@ -374,6 +377,17 @@ class JobRunner:
             asyncio.get_running_loop().remove_reader(attempt.pidfd)
             os.close(attempt.pidfd)
             attempt.pidfd = None
+
+    @staticmethod
+    def _learn_start(attempt: _Attempt) -> None:
+        """A running job we took stock of from the spool while it was still starting (noded
+        or the launcher had died) has no session yet: its supervisor's record tells it once
+        the job has started."""
+        if attempt.outcome.session_id > 0:
+            return
+        record = spool.read_json(attempt.dir.supervisor) or {}
+        if record.get("session_id", 0) > 0:
+            attempt.outcome.session_id, attempt.outcome.start_time = record["session_id"], record["start_time"]
 
     def _on_status_written(self, attempt: _Attempt) -> None:
         """The supervisor says the job's status.json is written: its end is known now,

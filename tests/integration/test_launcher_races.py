@@ -13,6 +13,7 @@ import psutil
 import pytest
 
 from hpcq.api import jobs_pb2 as pb
+from hpcq.noded import spool
 from tests.integration.test_runner import Node, make_job, run_async, until
 
 pytestmark = pytest.mark.integration
@@ -71,3 +72,34 @@ async def test_a_stopped_supervisor_handed_a_large_request_holds_up_no_other_lau
             os.kill(spare.pid, signal.SIGCONT)
         assert (await asyncio.wait_for(big, 10)).state in (pb.RUNNING, pb.COMPLETED)
         assert (await node.ends.of(1410)).state == pb.COMPLETED
+
+
+@run_async
+async def test_a_job_still_starting_when_its_launcher_died_can_be_signalled_once_it_runs(
+        tmp_path: Path, workdir: Path) -> None:
+    """The launcher dies while the supervisor is between its first record and the job's
+    start (it waits to open the job's output, a FIFO here): noded takes stock from the
+    spool and watches a job whose session it does not know yet. Before, it never learnt
+    it: every signal to the running job was refused."""
+    fifo = workdir / "slurm-1420.out"
+    os.mkfifo(fifo)
+    async with Node(tmp_path) as node:
+        launcher = node.runner._launcher
+        assert launcher is not None
+        directory = spool.attempt_dir(node.spool, 1420, 1)
+        script = "while [ ! -e go ]; do sleep 0.01; done\n"
+        launch = asyncio.ensure_future(node.runner.launch(make_job(1420, script, workdir), "c1", 1))
+        await until(lambda: spool.read_json(directory.supervisor), what="the supervisor's first record")
+        os.kill(launcher.pid, signal.SIGKILL)
+        started = await asyncio.wait_for(launch, 10)
+        assert started.running and started.session_id == 0   # not known yet
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)   # the supervisor goes on: the job starts
+        try:
+            await until(lambda: (spool.read_json(directory.supervisor) or {}).get("session_id"),
+                        what="the job to start")
+            assert node.runner.signal(1420, 1, signal.SIGTERM)
+            ended = await node.ends.of(1420)
+            assert (ended.state, ended.signal) == (pb.FAILED, signal.SIGTERM)
+        finally:
+            os.close(reader)
+            (workdir / "go").touch()
