@@ -53,6 +53,9 @@ class _Attempt:
     reaped_before: tuple[float, float] = (0.0, 0.0)   # its supervisor's, of earlier jobs (usage.Sampler)
 
 
+_LAUNCHER_EXITED = "the launcher exited before the job started"
+
+
 class JobRunner:
     def __init__(self, spool_dir: Path, tmp_dir: Path, node_name: str,
                  on_finished: Callable[[nodes_pb2.JobOutcome], None], *, allow_root: bool = False,
@@ -267,50 +270,69 @@ class JobRunner:
     async def _spawn_launcher(self) -> None:
         self._launcher = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "hpcq.noded.launcher", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-        self._reader = asyncio.create_task(self._read_replies(self._launcher))
+        # Tables of its own: the reader of a launcher that is gone answers, and forgets, only
+        # what was sent to that one, not what its successor was sent meanwhile.
+        self._replies, self._running_by_seq = {}, {}
+        self._reader = asyncio.create_task(self._read_replies(self._launcher, self._replies, self._running_by_seq))
 
     async def _request(self, message: dict[str, Any], attempt: _Attempt) -> dict[str, Any]:
-        if self._launcher is None or self._launcher.returncode is not None:
-            log.warning("the launcher is gone; starting another")
-            await self._spawn_launcher()
-        assert self._launcher is not None and self._launcher.stdin is not None
-        self._seq += 1
-        seq = attempt.seq = self._seq
-        reply: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._replies[seq] = reply
-        self._running_by_seq[seq] = attempt
-        try:
-            self._launcher.stdin.write(b"%d %s" % (seq, spool.json_line(message["plan"])))
-            await self._launcher.stdin.drain()
-        except OSError:
-            # The reader may have answered it already: a launcher that died while this
-            # request was still being written ends its output first.
-            self._replies.pop(seq, None)
-            self._running_by_seq.pop(seq, None)
-            raise
-        return await reply
+        """The launcher's reply to the launch request. A launcher gone before it answered
+        (killed, maybe before noded knew it) is replaced and asked again, once: a supervisor
+        of the old one that got the request may still start the job, but only one of the
+        two can create the attempt's supervisor.json (spool.publish_json); the other gives
+        the launch up, and the job starts once."""
+        for last_try in (False, True):
+            if self._launcher is None or self._launcher.returncode is not None or \
+                    self._reader is None or self._reader.done():
+                log.warning("the launcher is gone; starting another")
+                await self._spawn_launcher()
+            launcher, replies, running_by_seq = self._launcher, self._replies, self._running_by_seq
+            assert launcher is not None and launcher.stdin is not None
+            self._seq += 1
+            seq = attempt.seq = self._seq
+            reply: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+            replies[seq] = reply
+            running_by_seq[seq] = attempt
+            try:
+                launcher.stdin.write(b"%d %s" % (seq, spool.json_line(message["plan"])))
+                await launcher.stdin.drain()
+            except OSError:
+                # The reader may have answered it already: a launcher that died while this
+                # request was still being written ends its output first.
+                replies.pop(seq, None)
+                running_by_seq.pop(seq, None)
+                if last_try:
+                    raise
+                if self._launcher is launcher:
+                    self._launcher = None   # its input is closed: it is gone
+                continue
+            answer = await reply
+            if last_try or answer.get("error") != _LAUNCHER_EXITED:
+                return answer
+        raise AssertionError("unreachable")
 
-    async def _read_replies(self, launcher: asyncio.subprocess.Process) -> None:
+    async def _read_replies(self, launcher: asyncio.subprocess.Process, replies: dict[int, asyncio.Future[Any]],
+                            running_by_seq: dict[int, _Attempt]) -> None:
         assert launcher.stdout is not None
         while line := await launcher.stdout.readline():
             message = json.loads(line)
             if message.get("ended"):
-                attempt = self._running_by_seq.pop(message["seq"], None)
+                attempt = running_by_seq.pop(message["seq"], None)
                 if attempt is not None:
                     self._on_status_written(attempt)
                 continue
-            reply = self._replies.pop(message["seq"], None)
+            reply = replies.pop(message["seq"], None)
             if reply is not None:
                 if "outcome" not in message or not message["outcome"].get("running"):
-                    self._running_by_seq.pop(message["seq"], None)   # no end to hear of
+                    running_by_seq.pop(message["seq"], None)   # no end to hear of
                 reply.set_result(message)
         # The launcher ended: what it had not answered will not be answered, and the ends
         # of the jobs it started come by their supervisors' exits (pidfds) alone: with
         # their request pipes closed, they exit once their job is over.
-        for seq, reply in self._replies.items():
-            reply.set_result({"seq": seq, "error": "the launcher exited before the job started"})
-        self._replies.clear()
-        self._running_by_seq.clear()
+        for seq, reply in replies.items():
+            reply.set_result({"seq": seq, "error": _LAUNCHER_EXITED})
+        replies.clear()
+        running_by_seq.clear()
 
     # --- supervisors -------------------------------------------------------------------
 

@@ -27,11 +27,12 @@ def stopped(pid: int) -> bool:
 
 
 @run_async
-async def test_a_launcher_killed_while_a_request_is_written_to_it_fails_that_launch_alone(
+async def test_a_launcher_killed_while_a_request_is_written_to_it_holds_up_no_launch(
         tmp_path: Path, workdir: Path) -> None:
     """The launcher dies with a large request half written to it: its end of output is
-    read before the write fails. Before, the launch raised KeyError and its attempt stayed
-    "launching" for good: never reported, never forgotten."""
+    read before the write fails, and the next launcher takes the request. Before, the
+    launch raised KeyError and its attempt stayed "launching" for good: never reported,
+    never forgotten."""
     async with Node(tmp_path) as node:
         launcher = node.runner._launcher
         assert launcher is not None and launcher.stdin is not None
@@ -41,12 +42,11 @@ async def test_a_launcher_killed_while_a_request_is_written_to_it_fails_that_lau
         transport = launcher.stdin.transport
         await until(lambda: transport.get_write_buffer_size() > 0, what="the request to wait on the pipe")
         os.kill(launcher.pid, signal.SIGKILL)
-        failed = await asyncio.wait_for(launch, 10)
-        assert (failed.state, failed.reason) == (pb.FAILED, "launch interrupted before the job started")
-        assert [(o.job_id, o.state) for o in node.runner.outcomes()] == [(1400, pb.FAILED)]
-        # a launcher is started again for the next launch
+        started = await asyncio.wait_for(launch, 10)
+        assert started.state in (pb.RUNNING, pb.COMPLETED), started.reason
+        assert (await node.ends.of(1400)).state == pb.COMPLETED
         started = await node.runner.launch(make_job(1401, "true\n", workdir), "c1", 1)
-        assert started.state in (pb.RUNNING, pb.COMPLETED)
+        assert started.state in (pb.RUNNING, pb.COMPLETED), started.reason
         assert (await node.ends.of(1401)).state == pb.COMPLETED
 
 
@@ -103,3 +103,17 @@ async def test_a_job_still_starting_when_its_launcher_died_can_be_signalled_once
         finally:
             os.close(reader)
             (workdir / "go").touch()
+
+
+@run_async
+async def test_a_launch_that_comes_as_the_launcher_dies_is_made_by_the_next_launcher(
+        tmp_path: Path, workdir: Path) -> None:
+    """The launcher is killed just before a launch is written to it: noded does not know
+    it is gone yet. Before, the job was reported FAILED though it could have run."""
+    async with Node(tmp_path) as node:
+        for job_id in (1430, 1431):
+            assert node.runner._launcher is not None
+            os.kill(node.runner._launcher.pid, signal.SIGKILL)
+            started = await asyncio.wait_for(node.runner.launch(make_job(job_id, "true\n", workdir), "c1", 1), 10)
+            assert started.state in (pb.RUNNING, pb.COMPLETED), started.reason
+            assert (await node.ends.of(job_id)).state == pb.COMPLETED
