@@ -46,16 +46,22 @@ class Backlog:
         entry = (job.user, job.queue, n)
         if old == entry:
             return
-        of_user, in_queue = self.of_user, self.of_user_in_queue
         if old is not None:
-            user, queue, k = old
-            self.total -= k
-            of_user[user] -= k
-            in_queue[(user, queue)] -= k
+            self._count(old, -1)
         if n:
             self._counted[job.id] = entry
-            self.total += n
-            of_user[entry[0]] += n
-            in_queue[(entry[0], entry[1])] += n
+            self._count(entry, 1)
         elif old is not None:
             del self._counted[job.id]
+
+    def drop(self, job_id: int) -> None:
+        """A record that was never stored (its commit failed) counts no more."""
+        old = self._counted.pop(job_id, None)
+        if old is not None:
+            self._count(old, -1)
+
+    def _count(self, entry: tuple[str, str, int], sign: int) -> None:
+        user, queue, n = entry
+        self.total += sign * n
+        self.of_user[user] += sign * n
+        self.of_user_in_queue[(user, queue)] += sign * n

@@ -192,7 +192,12 @@ class Controller:
         rows = self.table.add_new(new)
         if key_row is not None:
             rows.append(key_row([job.id for job in new]))
-        await self.store.write(rows)
+        try:
+            await self.store.write(rows)
+        except Exception:
+            for job in new:     # not stored: they count against no limit (their ids stay spent)
+                self.table.backlog.drop(job.id)
+            raise
         for job in new:
             self.table.admit(job, now)
             self.watchers.publish(job)

@@ -12,6 +12,7 @@ from hpcq.api import admin_pb2, jobs_pb2, nodes_pb2
 from hpcq.ctld import auth, server
 from hpcq.ctld.errors import AlreadyExists, DomainError, FailedPrecondition, InvalidArgument, NotFound
 from hpcq.ctld.nodes_state import NodeLink
+from hpcq.ctld.store.writer import StoreError
 from tests.unit.controllers import make
 from tests.unit.test_read_rules import Context, Gate
 
@@ -249,3 +250,25 @@ def test_a_requeue_during_an_archiving_finds_the_job_gone_and_stores_nothing(tmp
     c, store = make(tmp_path)
     assert c.get(j) is None
     store.close()
+
+
+def test_a_submit_whose_commit_fails_counts_against_no_limit(tmp_path):
+    """Its jobs were counted before the commit (so that submits racing it see them); a
+    failed commit must give the count back, else the user's limit shrinks for good."""
+    c, store = make(tmp_path, max_submit_jobs=2)
+    real_apply = store._apply
+    failing = [True]
+
+    def refusing(changes):      # on the writer thread, as a commit the database refuses
+        if failing and failing.pop():
+            raise OSError("disk full")
+        real_apply(changes)
+    store._apply = refusing
+
+    async def scenario():
+        with pytest.raises(StoreError, match="disk full"):
+            await c.submit("alice", [held(), held()])
+        return await c.submit("alice", [held(), held()])
+    ids = asyncio.run(scenario())
+    store.close()
+    assert len(ids) == 2 and c.table.backlog.of_user["alice"] == 2
