@@ -280,10 +280,12 @@ class Client:
         return self._call("/hpcq.v1.Jobs/CreateStep", request, jobs_pb2.CreateStepResponse)
 
     def finish_step(self, job_id: int, step_id: int, *, exit_code: int, signal: int = 0, cancelled: bool = False,
-                    cpu_seconds: float = 0.0, max_rss_kb: int = 0) -> jobs_pb2.JobStep:
-        """Report how a step ended (its highest task exit code); repeats are harmless."""
+                    cpu_seconds: float = 0.0, max_rss_kb: int = 0, attempt: int = 0) -> jobs_pb2.JobStep:
+        """Report how a step ended (its highest task exit code); repeats are harmless.
+        `attempt`: the run the step was created in (its JobStep.attempt); 0, the job's current run."""
         request = jobs_pb2.FinishStepRequest(job_id=job_id, step_id=step_id, exit_code=exit_code, signal=signal,
-                                             cancelled=cancelled, cpu_seconds=cpu_seconds, max_rss_kb=max_rss_kb)
+                                             cancelled=cancelled, cpu_seconds=cpu_seconds, max_rss_kb=max_rss_kb,
+                                             attempt=attempt)
         return self._call("/hpcq.v1.Jobs/FinishStep", request, jobs_pb2.FinishStepResponse).step
 
     def allocate(self, spec: JobSpec) -> Allocation:

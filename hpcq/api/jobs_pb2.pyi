@@ -666,7 +666,7 @@ class CreateStepResponse(_message.Message):
     def __init__(self, step: _Optional[_Union[JobStep, _Mapping]] = ..., job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
 
 class FinishStepRequest(_message.Message):
-    __slots__ = ("job_id", "step_id", "exit_code", "signal", "cancelled", "cpu_seconds", "max_rss_kb")
+    __slots__ = ("job_id", "step_id", "exit_code", "signal", "cancelled", "cpu_seconds", "max_rss_kb", "attempt")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     STEP_ID_FIELD_NUMBER: _ClassVar[int]
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -674,6 +674,7 @@ class FinishStepRequest(_message.Message):
     CANCELLED_FIELD_NUMBER: _ClassVar[int]
     CPU_SECONDS_FIELD_NUMBER: _ClassVar[int]
     MAX_RSS_KB_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     job_id: int
     step_id: int
     exit_code: int
@@ -681,7 +682,8 @@ class FinishStepRequest(_message.Message):
     cancelled: bool
     cpu_seconds: float
     max_rss_kb: int
-    def __init__(self, job_id: _Optional[int] = ..., step_id: _Optional[int] = ..., exit_code: _Optional[int] = ..., signal: _Optional[int] = ..., cancelled: _Optional[bool] = ..., cpu_seconds: _Optional[float] = ..., max_rss_kb: _Optional[int] = ...) -> None: ...
+    attempt: int
+    def __init__(self, job_id: _Optional[int] = ..., step_id: _Optional[int] = ..., exit_code: _Optional[int] = ..., signal: _Optional[int] = ..., cancelled: _Optional[bool] = ..., cpu_seconds: _Optional[float] = ..., max_rss_kb: _Optional[int] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class FinishStepResponse(_message.Message):
     __slots__ = ("step",)

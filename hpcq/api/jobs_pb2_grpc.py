@@ -196,7 +196,10 @@ class JobsServicer:
         raise NotImplementedError('Method not implemented!')
 
     def FinishStep(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """How a step ended (srun reports it). `attempt` names the run the step was made in (0: the
+        job's current run): a late report of a run that ended never finishes the new run's step
+        of the same number.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

@@ -58,8 +58,11 @@ class JobSteps:
         return step
 
     async def finish(self, job: jobs_pb2.Job, request: jobs_pb2.FinishStepRequest) -> jobs_pb2.JobStep:
-        """srun's report of a step's end; a repeat, or a report after the job ended, changes nothing."""
-        step = next((s for s in job.steps if s.step_id == request.step_id and s.attempt == job.attempt), None)
+        """srun's report of a step's end; a repeat, or a report after the job ended, changes nothing.
+        The step is its run's (request.attempt, else the job's current run): a late report of
+        a run that ended finds that run's step, ended with it, and not the new run's."""
+        attempt = request.attempt or job.attempt
+        step = next((s for s in job.steps if s.step_id == request.step_id and s.attempt == attempt), None)
         if step is None:
             raise NotFound("UNKNOWN_STEP", f"job {job.id} has no step {request.step_id}")
         if step.state != S.RUNNING:

@@ -14,7 +14,7 @@ import pytest
 from hpcq.api import admin_pb2, jobs_pb2, nodes_pb2
 from hpcq.ctld import allocations, auth, server
 from hpcq.ctld.clock import ManualClock
-from hpcq.ctld.errors import ResourceExhausted
+from hpcq.ctld.errors import NotFound, ResourceExhausted
 from hpcq.ctld.nodes_state import NodeLink
 from tests.unit.controllers import RecordingComm, make
 from tests.unit.test_read_rules import Context, Gate
@@ -106,6 +106,29 @@ def test_a_step_whose_job_ends_and_starts_again_during_its_commit_ends_with_that
     assert (step.attempt, step.state) == (1, S.NODE_FAIL)
     assert job.attempt == 2 and [(s.attempt, s.state) for s in job.steps] == [(1, S.NODE_FAIL)]
     assert [(s.attempt, s.state) for s in stored(tmp_path, job.id).steps] == [(1, S.NODE_FAIL)]
+
+
+def test_a_late_step_end_of_a_run_that_ended_leaves_the_new_runs_step_of_that_number_running(world, tmp_path):
+    """srun of the first run reports its step 0's end after the job was requeued and its
+    second run made a step 0 of its own. Before (FinishStepRequest had no attempt): the
+    report finished the second run's step."""
+    c, _ = world
+
+    async def scenario():
+        job = await running_job(c)
+        first = await c.create_step(job, jobs_pb2.CreateStepRequest(name="a", ntasks=1))
+        ended(c, job, S.NODE_FAIL)              # the node is lost, the job requeued
+        assert await c.schedule_once() == 1     # and started again
+        second = await c.create_step(job, jobs_pb2.CreateStepRequest(name="a", ntasks=1))
+        # The new run's first step let the old run's steps go: the late report finds none.
+        with pytest.raises(NotFound, match="has no step 0"):
+            await c.finish_step(job, jobs_pb2.FinishStepRequest(job_id=job.id, step_id=first.step_id,
+                                                                attempt=first.attempt, exit_code=3))
+        return job, first, second
+    job, first, second = asyncio.run(scenario())
+    assert (first.step_id, first.attempt, second.step_id, second.attempt) == (0, 1, 0, 2)
+    assert [(s.attempt, s.state) for s in job.steps] == [(2, S.RUNNING)]
+    assert [(s.attempt, s.state) for s in stored(tmp_path, job.id).steps] == [(2, S.RUNNING)]
 
 
 def test_a_keyed_actions_retry_during_its_first_attempt_answers_as_the_first_and_acts_once(world, tmp_path):

@@ -96,10 +96,10 @@ def run_step(o: StepOptions, client: Client, node: str, environ: Mapping[str, st
         if not cancelled and len(ranks) < step.ntasks:
             statuses.update(_remote_statuses(client, job.id, step))
     except _Interrupted as e:
-        client.finish_step(job.id, step.step_id, exit_code=0, signal=e.sig, cancelled=True)
+        client.finish_step(job.id, step.step_id, exit_code=0, signal=e.sig, cancelled=True, attempt=step.attempt)
         return 128 + e.sig
     except BaseException:
-        client.finish_step(job.id, step.step_id, exit_code=1, cancelled=True)
+        client.finish_step(job.id, step.step_id, exit_code=1, cancelled=True, attempt=step.attempt)
         raise
     code, step_code, step_signal, lines = exit_report(statuses)
     for line in lines:
@@ -108,7 +108,7 @@ def run_step(o: StepOptions, client: Client, node: str, environ: Mapping[str, st
     try:
         client.finish_step(job.id, step.step_id, exit_code=step_code, signal=step_signal,
                            cancelled=cancelled, cpu_seconds=usage.ru_utime + usage.ru_stime,
-                           max_rss_kb=usage.ru_maxrss)
+                           max_rss_kb=usage.ru_maxrss, attempt=step.attempt)
     except HpcqError as e:
         print(f"srun: error: could not record the end of step {job.id}.{step.step_id}: {e.message}",
               file=sys.stderr)
