@@ -198,7 +198,7 @@ class Launcher:
         *lines, supervisor.got = (supervisor.got + data).split(b"\n")
         relayed = [line for line in lines if line != _FREE_LINE]
         if relayed:
-            os.write(1, b"\n".join(relayed) + b"\n")
+            _write_whole(1, b"\n".join(relayed) + b"\n")
             supervisor.relayed = True
         if len(relayed) < len(lines):
             supervisor.seq, supervisor.idle_since = None, time.monotonic()
@@ -228,7 +228,16 @@ class Launcher:
 
     @staticmethod
     def _reply(message: dict[str, Any]) -> None:
-        os.write(1, spool.json_line(message))
+        _write_whole(1, spool.json_line(message))
+
+
+def _write_whole(fd: int, data: bytes) -> None:
+    """Write all of `data` to noded: a write of more than a pipe takes at once returns
+    early when a signal (a SIGSTOP) comes while it waits on a full pipe, and the rest of a
+    line must not be lost."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def main() -> None:

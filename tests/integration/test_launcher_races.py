@@ -117,3 +117,33 @@ async def test_a_launch_that_comes_as_the_launcher_dies_is_made_by_the_next_laun
             started = await asyncio.wait_for(node.runner.launch(make_job(job_id, "true\n", workdir), "c1", 1), 10)
             assert started.state in (pb.RUNNING, pb.COMPLETED), started.reason
             assert (await node.ends.of(job_id)).state == pb.COMPLETED
+
+
+@run_async
+async def test_a_launcher_stopped_in_a_write_to_a_slow_noded_loses_no_part_of_a_line(
+        tmp_path: Path, workdir: Path) -> None:
+    """The launcher writes to noded, which does not read (busy): its pipe fills, and the
+    launcher waits in a write of lines longer than a pipe writes at once (long output
+    paths). A SIGSTOP there makes the write return what it wrote so far. Before, the rest
+    was dropped: noded read a broken line, its reader died, and no launch was answered
+    again."""
+    deep = workdir.joinpath(*["d" * 200] * 19)   # ~3800 characters: two make a start line of three pipe pages
+    deep.mkdir(parents=True)
+    paths = {"stdout_path": str(deep / "%j.out"), "stderr_path": str(deep / "%j.err")}
+    async with Node(tmp_path) as node:
+        launcher = node.runner._launcher
+        assert launcher is not None
+        from_launcher = launcher._transport.get_pipe_transport(1)   # type: ignore[attr-defined]
+        from_launcher.pause_reading()
+        launches = [asyncio.ensure_future(node.runner.launch(make_job(j, "true\n", workdir, **paths), "c1", 1))
+                    for j in range(1440, 1456)]
+        wchan = Path(f"/proc/{launcher.pid}/wchan")
+        await until(lambda: wchan.read_text().endswith("pipe_write"), 10, "the launcher to wait on its full pipe")
+        os.kill(launcher.pid, signal.SIGSTOP)
+        await until(lambda: stopped(launcher.pid), what="the launcher to stop")
+        os.kill(launcher.pid, signal.SIGCONT)
+        from_launcher.resume_reading()
+        started = await asyncio.wait_for(asyncio.gather(*launches), 20)
+        assert {s.state for s in started} <= {pb.RUNNING, pb.COMPLETED}
+        for j in range(1440, 1456):
+            assert (await node.ends.of(j)).state == pb.COMPLETED
