@@ -12,6 +12,7 @@ the spool and attaches again.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import os
@@ -75,6 +76,7 @@ class JobRunner:
         self._running_by_seq: dict[int, _Attempt] = {}
         self._seq = 0
         self._clearing: set[asyncio.Task[None]] = set()   # lost supervisors' cgroups being emptied
+        self._closed = False   # no launcher is started again
 
     # --- life ------------------------------------------------------------------------
 
@@ -94,6 +96,7 @@ class JobRunner:
 
     async def close(self) -> None:
         """Stop the launcher and stop listening; supervisors (and their jobs) keep running."""
+        self._closed = True
         for attempt in self._attempts.values():
             self._unwatch(attempt)
         launcher, self._launcher = self._launcher, None
@@ -282,6 +285,8 @@ class JobRunner:
         two can create the attempt's supervisor.json (spool.publish_json); the other gives
         the launch up, and the job starts once."""
         for last_try in (False, True):
+            if self._closed:
+                raise OSError(errno.ESHUTDOWN, "noded is stopping")
             if self._launcher is None or self._launcher.returncode is not None or \
                     self._reader is None or self._reader.done():
                 log.warning("the launcher is gone; starting another")

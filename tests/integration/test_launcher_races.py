@@ -147,3 +147,32 @@ async def test_a_launcher_stopped_in_a_write_to_a_slow_noded_loses_no_part_of_a_
         assert {s.state for s in started} <= {pb.RUNNING, pb.COMPLETED}
         for j in range(1440, 1456):
             assert (await node.ends.of(j)).state == pb.COMPLETED
+
+
+@run_async
+async def test_a_launch_under_way_as_noded_stops_starts_no_launcher_and_runs_once(
+        tmp_path: Path, workdir: Path) -> None:
+    """noded stops while a launch waits on a supervisor (stopped here): the launcher goes
+    and the launch is not sent to another one, which nobody would stop. The supervisor,
+    continued, starts the job: the next noded finds it running, and it ends once."""
+    node = Node(tmp_path)
+    await node.__aenter__()
+    assert node.runner._launcher is not None
+    [spare] = await until(psutil.Process(node.runner._launcher.pid).children, what="the launcher's first spare")
+    os.kill(spare.pid, signal.SIGSTOP)
+    try:
+        await until(lambda: stopped(spare.pid), what="the spare to stop")
+        launch = asyncio.ensure_future(node.runner.launch(make_job(1460, "true\n", workdir), "c1", 1))
+        await until(lambda: node.runner._seq >= 1, what="the launch to be sent")
+        await asyncio.wait_for(node.runner.close(), 10)
+        assert node.runner._launcher is None
+        interrupted = await asyncio.wait_for(launch, 10)
+        assert interrupted.state in (pb.FAILED, pb.RUNNING)
+    finally:
+        os.kill(spare.pid, signal.SIGCONT)
+    async with Node(tmp_path) as second:
+        [outcome] = second.runner.outcomes()
+        if outcome.running:
+            outcome = await second.ends.of(1460)
+        assert outcome.state in (pb.FAILED, pb.COMPLETED)
+        assert (workdir / "slurm-1460.out").exists() == (outcome.state == pb.COMPLETED)
