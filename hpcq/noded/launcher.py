@@ -88,6 +88,7 @@ class Launcher:
             for key, _ in self.selector.select(self._until_next_retirement()):
                 if key.fd == 0:
                     if not self._on_requests():
+                        self._finish_requests()
                         return
                     continue
                 supervisor: _Supervisor = key.data
@@ -186,6 +187,15 @@ class Launcher:
         self.selector.register(report_r, selectors.EVENT_READ, supervisor)
         return supervisor
 
+    def _finish_requests(self) -> None:
+        """noded is gone: write out the requests half written, as the supervisors read them
+        (a restarted noded finds their jobs in the spool); half a request is none."""
+        for supervisor in self.supervisors.values():
+            if supervisor.unsent:
+                os.set_blocking(supervisor.request_w, True)
+                with contextlib.suppress(OSError):  # it died: nothing to finish
+                    _write_whole(supervisor.request_w, supervisor.unsent)
+
     def _on_report(self, supervisor: _Supervisor) -> None:
         """Relay each whole line of the supervisor's (they carry the seq) as it comes;
         keep its word that it is free."""
@@ -231,10 +241,10 @@ class Launcher:
         _write_whole(1, spool.json_line(message))
 
 
-def _write_whole(fd: int, data: bytes) -> None:
-    """Write all of `data` to noded: a write of more than a pipe takes at once returns
-    early when a signal (a SIGSTOP) comes while it waits on a full pipe, and the rest of a
-    line must not be lost."""
+def _write_whole(fd: int, data: bytes | memoryview) -> None:
+    """Write all of `data` to a blocking pipe: a write of more than the pipe takes at once
+    returns early when a signal (a SIGSTOP) comes while it waits on a full pipe, and the
+    rest of a line must not be lost."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]

@@ -26,6 +26,15 @@ def stopped(pid: int) -> bool:
     return psutil.Process(pid).status() == psutil.STATUS_STOPPED
 
 
+def gone_or_writing(pid: int) -> bool:
+    """The process has exited, or waits to write to a full pipe."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE or \
+            Path(f"/proc/{pid}/wchan").read_text().endswith("pipe_write")
+    except (psutil.NoSuchProcess, FileNotFoundError, ProcessLookupError):
+        return True
+
+
 @run_async
 async def test_a_launcher_killed_while_a_request_is_written_to_it_holds_up_no_launch(
         tmp_path: Path, workdir: Path) -> None:
@@ -137,8 +146,7 @@ async def test_a_launcher_stopped_in_a_write_to_a_slow_noded_loses_no_part_of_a_
         from_launcher.pause_reading()
         launches = [asyncio.ensure_future(node.runner.launch(make_job(j, "true\n", workdir, **paths), "c1", 1))
                     for j in range(1440, 1456)]
-        wchan = Path(f"/proc/{launcher.pid}/wchan")
-        await until(lambda: wchan.read_text().endswith("pipe_write"), 10, "the launcher to wait on its full pipe")
+        await until(lambda: gone_or_writing(launcher.pid), 10, "the launcher to wait on its full pipe")
         os.kill(launcher.pid, signal.SIGSTOP)
         await until(lambda: stopped(launcher.pid), what="the launcher to stop")
         os.kill(launcher.pid, signal.SIGCONT)
@@ -176,3 +184,33 @@ async def test_a_launch_under_way_as_noded_stops_starts_no_launcher_and_runs_onc
             outcome = await second.ends.of(1460)
         assert outcome.state in (pb.FAILED, pb.COMPLETED)
         assert (workdir / "slurm-1460.out").exists() == (outcome.state == pb.COMPLETED)
+
+
+@run_async
+async def test_a_large_request_half_written_when_noded_goes_is_written_out(tmp_path: Path, workdir: Path) -> None:
+    """noded dies (the launcher's input ends) while a large request is still being written
+    to a supervisor that is slow (stopped here): the launcher finishes writing it before
+    it exits, so the job starts as it would have, for the next noded to find. Before, the
+    launcher left at once and the supervisor read half a request: the job was lost."""
+    node = Node(tmp_path)
+    await node.__aenter__()
+    launcher, reader = node.runner._launcher, node.runner._reader
+    assert launcher is not None and launcher.stdin is not None and reader is not None
+    [spare] = await until(psutil.Process(launcher.pid).children, what="the launcher's first spare")
+    os.kill(spare.pid, signal.SIGSTOP)
+    try:
+        await until(lambda: stopped(spare.pid), what="the spare to stop")
+        launch = asyncio.ensure_future(node.runner.launch(make_job(1470, BIG_SCRIPT, workdir), "c1", 1))
+        transport = launcher.stdin.transport
+        await until(lambda: node.runner._seq >= 1 and transport.get_write_buffer_size() == 0,
+                    what="the request to be sent")
+        reader.cancel()          # noded is dead: nothing hears the launcher, nothing launches again
+        launcher.stdin.close()
+        await until(lambda: launcher.returncode is not None or gone_or_writing(launcher.pid),
+                    what="the launcher to exit or to write on")
+    finally:
+        os.kill(spare.pid, signal.SIGCONT)
+    status = spool.attempt_dir(node.spool, 1470, 1).status
+    ended = await until(lambda: spool.read_json(status), 10, "the job to end")
+    assert ended["state"] == "COMPLETED"
+    launch.cancel()
