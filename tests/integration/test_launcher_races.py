@@ -214,3 +214,31 @@ async def test_a_large_request_half_written_when_noded_goes_is_written_out(tmp_p
     ended = await until(lambda: spool.read_json(status), 10, "the job to end")
     assert ended["state"] == "COMPLETED"
     launch.cancel()
+
+
+@run_async
+async def test_a_launch_sent_again_after_its_launcher_died_runs_once(tmp_path: Path, workdir: Path) -> None:
+    """The launcher hands the request to a supervisor (stopped here) and dies; noded sends
+    it again to a new launcher, whose supervisor runs the job. The first supervisor,
+    continued, still holds the request: it finds the attempt taken and gives it up."""
+    ledger = workdir / "ledger"
+    async with Node(tmp_path) as node:
+        assert node.runner._launcher is not None
+        launcher = psutil.Process(node.runner._launcher.pid)
+        [first] = await until(launcher.children, what="the launcher's first spare")
+        os.kill(first.pid, signal.SIGSTOP)
+        try:
+            await until(lambda: stopped(first.pid), what="the spare to stop")
+            launch = asyncio.ensure_future(
+                node.runner.launch(make_job(1480, f"echo ran >> '{ledger}'\n", workdir), "c1", 1))
+            # handed out: the launcher forks the next spare
+            await until(lambda: len(launcher.children()) == 2, what="the request to be handed to the spare")
+            launcher.kill()
+            started = await asyncio.wait_for(launch, 10)
+            assert started.state in (pb.RUNNING, pb.COMPLETED), started.reason
+            assert (await node.ends.of(1480)).state == pb.COMPLETED
+        finally:
+            os.kill(first.pid, signal.SIGCONT)
+        await until(lambda: not first.is_running() or first.status() == psutil.STATUS_ZOMBIE, 10,
+                    "the first supervisor to give up and exit")
+        assert ledger.read_text() == "ran\n"
