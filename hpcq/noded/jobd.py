@@ -339,7 +339,9 @@ class _Supervisor:
         """Open the job's stdout and stderr and enter its start directory, all as the
         job's user: root must not create files, or follow paths, the user could not."""
         plan = self.plan
-        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if plan["append"] else os.O_TRUNC)
+        # Non-blocking: a FIFO that nobody reads (the user's to choose) fails the launch
+        # (ENXIO) instead of holding the supervisor in open(), where no cancel reaches it.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | (os.O_APPEND if plan["append"] else os.O_TRUNC)
         mode = plan["output_mode"]
         with _as_user(plan["uid"], plan["gid"], plan["groups"], plan["umask"]):
             dirs = [p for p in plan["probes"] if os.path.isdir(p)]
@@ -347,10 +349,12 @@ class _Supervisor:
             self.output_paths = [stdout_path, stderr_path]
             with _failing(f"cannot open output file {stdout_path}"):
                 stdout = os.open(stdout_path, flags, mode)
+                os.set_blocking(stdout, True)   # the job writes as to any file
             stderr = stdout
             if stderr_path is not None:
                 with _failing(f"cannot open error file {stderr_path}"):
                     stderr = os.open(stderr_path, flags, mode)
+                    os.set_blocking(stderr, True)
             workdir = plan["workdir"]
             try:
                 with _failing(f"cannot change to directory {workdir}"):

@@ -84,34 +84,30 @@ async def test_a_stopped_supervisor_handed_a_large_request_holds_up_no_other_lau
 
 
 @run_async
-async def test_a_job_still_starting_when_its_launcher_died_can_be_signalled_once_it_runs(
-        tmp_path: Path, workdir: Path) -> None:
-    """The launcher dies while the supervisor is between its first record and the job's
-    start (it waits to open the job's output, a FIFO here): noded takes stock from the
-    spool and watches a job whose session it does not know yet. Before, it never learnt
-    it: every signal to the running job was refused."""
-    fifo = workdir / "slurm-1420.out"
-    os.mkfifo(fifo)
-    async with Node(tmp_path) as node:
-        launcher = node.runner._launcher
-        assert launcher is not None
-        directory = spool.attempt_dir(node.spool, 1420, 1)
-        script = "while [ ! -e go ]; do sleep 0.01; done\n"
-        launch = asyncio.ensure_future(node.runner.launch(make_job(1420, script, workdir), "c1", 1))
-        await until(lambda: spool.read_json(directory.supervisor), what="the supervisor's first record")
-        os.kill(launcher.pid, signal.SIGKILL)
-        started = await asyncio.wait_for(launch, 10)
-        assert started.running and started.session_id == 0   # not known yet
-        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)   # the supervisor goes on: the job starts
-        try:
-            await until(lambda: (spool.read_json(directory.supervisor) or {}).get("session_id"),
-                        what="the job to start")
+async def test_a_job_found_still_starting_can_be_signalled_once_it_runs(tmp_path: Path) -> None:
+    """noded took stock of a job from the spool while its supervisor was between its first
+    record and the job's start (noded restarted, or its launcher died before answering):
+    it watches a job whose session it does not know yet. Before, it never learnt it: every
+    signal to the running job was refused."""
+    # stand-ins for the supervisor and for the job, which leads a process group of its own
+    supervisor = await asyncio.create_subprocess_exec("sleep", "30")
+    job = await asyncio.create_subprocess_exec("sleep", "30", start_new_session=True)
+    directory = spool.attempt_dir(tmp_path / "spool", 1420, 1)
+    directory.path.mkdir(parents=True)
+    record = {"pid": supervisor.pid, "start_time_ticks": spool.process_start_ticks(supervisor.pid), "cgroup": ""}
+    spool.write_json(directory.supervisor, record)
+    try:
+        async with Node(tmp_path) as node:
+            [found] = node.runner.outcomes()
+            assert found.running and found.session_id == 0   # not known yet
+            spool.write_json(directory.supervisor, dict(record, session_id=job.pid, start_time=1.0))  # it started
             assert node.runner.signal(1420, 1, signal.SIGTERM)
-            ended = await node.ends.of(1420)
-            assert (ended.state, ended.signal) == (pb.FAILED, signal.SIGTERM)
-        finally:
-            os.close(reader)
-            (workdir / "go").touch()
+            assert await asyncio.wait_for(job.wait(), 5) == -signal.SIGTERM
+    finally:
+        for process in (supervisor, job):
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
 
 
 @run_async
@@ -242,3 +238,24 @@ async def test_a_launch_sent_again_after_its_launcher_died_runs_once(tmp_path: P
         await until(lambda: not first.is_running() or first.status() == psutil.STATUS_ZOMBIE, 10,
                     "the first supervisor to give up and exit")
         assert ledger.read_text() == "ran\n"
+
+
+@run_async
+async def test_an_output_file_that_would_block_its_opener_fails_the_launch(tmp_path: Path, workdir: Path) -> None:
+    """The job's output is a FIFO nobody reads (the user's choice): the supervisor must not
+    wait in its open for a reader that may never come, where no cancel reaches it. Before,
+    the launch never ended."""
+    os.mkfifo(workdir / "slurm-1490.out")
+    async with Node(tmp_path) as node:
+        failed = await asyncio.wait_for(node.runner.launch(make_job(1490, "true\n", workdir), "c1", 1), 10)
+        assert failed.state == pb.FAILED
+        assert failed.reason == f"cannot open output file {workdir}/slurm-1490.out: No such device or address"
+        # a FIFO with a reader is written to as before
+        os.mkfifo(workdir / "slurm-1491.out")
+        reader = os.open(workdir / "slurm-1491.out", os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            await node.runner.launch(make_job(1491, "echo hello\n", workdir), "c1", 1)
+            assert (await node.ends.of(1491)).state == pb.COMPLETED
+            assert os.read(reader, 100) == b"hello\n"
+        finally:
+            os.close(reader)
