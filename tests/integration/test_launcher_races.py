@@ -14,7 +14,7 @@ import pytest
 
 from hpcq.api import jobs_pb2 as pb
 from hpcq.noded import spool
-from tests.integration.test_runner import Node, make_job, run_async, until
+from tests.integration.test_runner import Node, make_job, run_async, stopped, until
 
 pytestmark = pytest.mark.integration
 
@@ -22,8 +22,14 @@ pytestmark = pytest.mark.integration
 BIG_SCRIPT = "true\n" + "# " + "x" * (1 << 20) + "\n"
 
 
-def stopped(pid: int) -> bool:
-    return psutil.Process(pid).status() == psutil.STATUS_STOPPED
+async def stop_first_spare(node: Node) -> tuple[psutil.Process, psutil.Process]:
+    """The launcher, and its first spare supervisor stopped (SIGSTOP: the caller continues it)."""
+    assert node.runner._launcher is not None
+    launcher = psutil.Process(node.runner._launcher.pid)
+    [spare] = await until(launcher.children, what="the launcher's first spare")
+    os.kill(spare.pid, signal.SIGSTOP)
+    await until(lambda: stopped(spare.pid), what="the spare to stop")
+    return launcher, spare
 
 
 def gone_or_writing(pid: int) -> bool:
@@ -66,12 +72,8 @@ async def test_a_stopped_supervisor_handed_a_large_request_holds_up_no_other_lau
     the launcher must not wait on it. Before, it blocked writing the rest, and no other
     launch was answered until the supervisor was continued."""
     async with Node(tmp_path) as node:
-        assert node.runner._launcher is not None
-        launcher = psutil.Process(node.runner._launcher.pid)
-        [spare] = await until(launcher.children, what="the launcher's first spare")
-        os.kill(spare.pid, signal.SIGSTOP)
+        _, spare = await stop_first_spare(node)
         try:
-            await until(lambda: stopped(spare.pid), what="the spare to stop")
             big = asyncio.ensure_future(node.runner.launch(make_job(1410, BIG_SCRIPT, workdir), "c1", 1))
             started = await asyncio.wait_for(node.runner.launch(make_job(1411, "true\n", workdir), "c1", 1), 10)
             assert started.state in (pb.RUNNING, pb.COMPLETED)
@@ -219,12 +221,8 @@ async def test_a_launch_sent_again_after_its_launcher_died_runs_once(tmp_path: P
     continued, still holds the request: it finds the attempt taken and gives it up."""
     ledger = workdir / "ledger"
     async with Node(tmp_path) as node:
-        assert node.runner._launcher is not None
-        launcher = psutil.Process(node.runner._launcher.pid)
-        [first] = await until(launcher.children, what="the launcher's first spare")
-        os.kill(first.pid, signal.SIGSTOP)
+        launcher, first = await stop_first_spare(node)
         try:
-            await until(lambda: stopped(first.pid), what="the spare to stop")
             launch = asyncio.ensure_future(
                 node.runner.launch(make_job(1480, f"echo ran >> '{ledger}'\n", workdir), "c1", 1))
             # handed out: the launcher forks the next spare

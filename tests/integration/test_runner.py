@@ -94,6 +94,11 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
+def stopped(pid: int) -> bool:
+    """The process is stopped (SIGSTOP)."""
+    return psutil.Process(pid).status() == psutil.STATUS_STOPPED
+
+
 async def until(condition: Callable[[], Any], timeout: float = 5, what: str = "") -> Any:
     """The first truthy value of condition(), looked at on every loop turn until the deadline."""
     deadline = time.monotonic() + timeout

@@ -19,7 +19,7 @@ from hpcq.api import nodes_pb2
 from hpcq.noded import launcher, spool
 from tests import localusers
 from tests.integration.test_agent import USERS
-from tests.integration.test_runner import Node, group_members, make_job, run_async, until
+from tests.integration.test_runner import Node, group_members, make_job, run_async, stopped, until
 
 pytestmark = pytest.mark.integration
 
@@ -186,10 +186,6 @@ async def test_a_kill_of_a_reused_supervisor_fails_only_the_job_it_runs(tmp_path
         for job_id in range(1150, 1153):
             await node.runner.launch(make_job(job_id, "true\n", workdir), "c1", 1)
             assert (await node.ends.of(job_id, timeout=20)).state == pb.COMPLETED
-
-
-def stopped(pid: int) -> bool:
-    return psutil.Process(pid).status() == psutil.STATUS_STOPPED
 
 
 @run_async
