@@ -40,6 +40,12 @@ class Terminal:
         pid, fd = pty.fork()
         if pid == 0:   # the child: exec at once, nothing else of the test runs here
             try:
+                # What a login shell gives the commands typed at it, whatever pytest was started
+                # with: a run in the background of a script without job control has ^C and
+                # ^\ ignored, which its children inherit (so salloc would never see the ^C
+                # typed here), and Python ignores SIGPIPE and SIGXFSZ for itself.
+                for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGPIPE, signal.SIGXFSZ):
+                    signal.signal(sig, signal.SIG_DFL)
                 os.chdir(cwd)
                 os.execvpe(argv[0], argv, env)
             finally:
