@@ -33,7 +33,9 @@ def schema_1_database(backend: str, tmp_path: Path, request) -> str:
         return f"sqlite:///{db}"
     import psycopg
     url = request.getfixturevalue("postgres").create_database(f"upgrade_{tmp_path.name}".replace("-", "_"))
-    source = sqlite3.connect(FIXTURE)
+    # Read as it is: a plain connection to a database in WAL mode leaves -wal and -shm
+    # files beside it, in the source tree.
+    source = sqlite3.connect(f"file:{FIXTURE}?immutable=1", uri=True)
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as target:
         target.execute(SCHEMA_1_POSTGRES)
         for table, columns in (("jobs", '"id", "user", state, queue, name, submit_time, end_time, record'),
