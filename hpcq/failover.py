@@ -12,16 +12,15 @@ from dataclasses import dataclass
 
 import grpc
 
+from hpcq.transport import RECONNECT_OPTIONS
+
 # A ping every 2 s, and the connection is given up 3 s after one goes unanswered, with
 # or without calls in flight (ctld accepts pings this often: max_ping_strikes 0).
 KEEPALIVE_OPTIONS: list[tuple[str, int | str]] = [
     ("grpc.keepalive_time_ms", 2_000), ("grpc.keepalive_timeout_ms", 3_000),
     ("grpc.keepalive_permit_without_calls", 1), ("grpc.http2.max_pings_without_data", 0),
     # Without it, grpc 1.85 waits 60 s for a ping's answer, whatever keepalive_timeout_ms says.
-    ("grpc.http2.ping_timeout_ms", 3_000),
-    # A controller that refused connections (a standby, a restart) is dialled again within a second.
-    ("grpc.initial_reconnect_backoff_ms", 200), ("grpc.min_reconnect_backoff_ms", 200),
-    ("grpc.max_reconnect_backoff_ms", 1_000)]
+    ("grpc.http2.ping_timeout_ms", 3_000), *RECONNECT_OPTIONS]
 CONNECT_TIMEOUT = 3.0
 
 

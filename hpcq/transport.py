@@ -256,6 +256,14 @@ def _message_or_raise(payload: bytes) -> bytes:
     raise HpcqError("INTERNAL", f"hpcq-agent sent an unknown frame kind {kind!r}")
 
 
+# A controller that refused a connection (down, restarting, a standby) is dialled again
+# within a second. grpc's own backoff grows to 2 minutes: after a half-minute outage a
+# client would dial again only after its retry window ([client] retry_seconds) had ended.
+RECONNECT_OPTIONS: list[tuple[str, int | str]] = [
+    ("grpc.initial_reconnect_backoff_ms", 200), ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 1_000)]
+
+
 class GrpcTransport:
     """Mutual TLS straight to ctld with a personal certificate.
 
@@ -272,7 +280,7 @@ class GrpcTransport:
         from hpcq import pki
 
         self._options = [("grpc.max_send_message_length", MESSAGE_LIMIT),
-                         ("grpc.max_receive_message_length", MESSAGE_LIMIT)]
+                         ("grpc.max_receive_message_length", MESSAGE_LIMIT), *RECONNECT_OPTIONS]
         if server_name:
             self._options.append(("grpc.ssl_target_name_override", server_name))
         self._credentials = pki.channel_credentials(Path(ca), Path(cert), Path(key))
