@@ -35,6 +35,7 @@ from hpcq.ctld.auth import Caller
 from hpcq.ctld.boundary import Context
 from hpcq.ctld.controller import Controller
 from hpcq.ctld.errors import DomainError, InvalidArgument
+from hpcq.ctld.gate import carried_through
 
 log = logging.getLogger("hpcq.ctld")
 S = jobs_pb2.JobState
@@ -112,13 +113,9 @@ class Allocations:
         an earlier call of the caller's, that call's job. A call cut off meanwhile (grpc
         cancels the handler) is carried through, as a change is (gate.rpc): its job is
         queued and its key remembered all the same, then let go as a stream cut off is."""
-        opening = asyncio.ensure_future(self._open(who, first))
-        try:
-            return await asyncio.shield(opening)
-        except asyncio.CancelledError:
-            keyed = first is not None and bool(first.idempotency_key)
-            opening.add_done_callback(lambda done: self._opened_unfollowed(who, done, keyed))
-            raise
+        keyed = first is not None and bool(first.idempotency_key)
+        return await carried_through(self._open(who, first),
+                                     lambda done: self._opened_unfollowed(who, done, keyed))
 
     def _opened_unfollowed(self, who: Caller, opening: asyncio.Future[jobs_pb2.Job], keyed: bool) -> None:
         """The open of a call cut off is done: its job ends, or waits for its client's call

@@ -7,7 +7,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, Protocol, TypeVar
 
@@ -210,9 +210,7 @@ def rpc(method: str, audited: str = "", *, changes: bool = False) -> Callable[[H
         async def wrapper(self: Servicer, request: Request, context: Context) -> Reply:
             if not changes:
                 return await _call(self, request, context)
-            work = asyncio.ensure_future(_call(self, request, context))
-            work.add_done_callback(_settled)
-            return await asyncio.shield(work)
+            return await carried_through(_call(self, request, context))
 
         async def _call(self: Servicer, request: Request, context: Context) -> Reply:
             try:
@@ -249,9 +247,24 @@ def rpc(method: str, audited: str = "", *, changes: bool = False) -> Callable[[H
     return decorate
 
 
-def _settled(work: asyncio.Future[Any]) -> None:
-    """A change whose caller went away ends unwatched: its outcome was audited (or logged)
-    by the handler already, and nobody is left to answer."""
+Result = TypeVar("Result")
+
+
+async def carried_through(work: Coroutine[Any, Any, Result],
+                          when_abandoned: Callable[[asyncio.Future[Result]], None] | None = None) -> Result:
+    """`work`'s result; if the awaiting task is cancelled (grpc cancels a handler whose
+    caller went away), `work` still runs to its end, and `when_abandoned` then hears of it
+    (by default its outcome is let go: the handler audited or logged it already, and
+    nobody is left to answer)."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.add_done_callback(when_abandoned or _let_go)
+        raise
+
+
+def _let_go(work: asyncio.Future[Any]) -> None:
     if not work.cancelled():
         work.exception()
 
