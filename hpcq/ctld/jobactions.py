@@ -167,12 +167,7 @@ class JobActions:
             await self._store_and_publish(job)
             return R.OK, ""
         self.table.cancel_requested.add(job.id)
-        attempt = job.attempt
-        # Stored before the kill, as a requeue is: a ctld that stops before the kill has left
-        # kills the job again when its node registers with the next one (JobTable.load).
-        await self._store_and_publish(job)
-        if job.attempt == attempt and job.state in states.ACTIVE:
-            self.comm.kill(job, self.settings.kill_grace)
+        await self._store_then_kill(job)
         return R.OK, ""
 
     def _signal_one(self, job: jobs_pb2.Job, sig: int) -> ActionResult:
@@ -216,12 +211,7 @@ class JobActions:
             if job.id in self.table.cancel_requested:
                 return R.INVALID_STATE, "Job/step already completing or completed"
             job.requeue_held = held
-            attempt = job.attempt
-            await self._store_and_publish(job)
-            # Killed once stored, if the run it was asked for is still on: one that ended
-            # meanwhile has requeued the job already, and its next run must not be killed.
-            if job.attempt == attempt and job.state in states.ACTIVE:
-                self.comm.kill(job, self.settings.kill_grace)
+            await self._store_then_kill(job)
             return R.OK, ""
         again = self.lifecycle.requeue_finished(job, held, self.clock.wall())
         await self._store_and_publish(job)
@@ -244,6 +234,16 @@ class JobActions:
         job.state = S.RUNNING if resume else S.SUSPENDED
         await self._store_and_publish(job)
         return R.OK, ""
+
+    async def _store_then_kill(self, job: jobs_pb2.Job) -> None:
+        """A cancel or requeue of a running job: stored first (a ctld that stops before the
+        kill has left kills the run again when its node registers with the next one), then
+        the run killed if it is still on: one that ended meanwhile has been dealt with, and
+        a next run, started meanwhile, must not be killed."""
+        attempt = job.attempt
+        await self._store_and_publish(job)
+        if job.attempt == attempt and job.state in states.ACTIVE:
+            self.comm.kill(job, self.settings.kill_grace)
 
     async def _store_and_publish(self, job: jobs_pb2.Job) -> None:
         rows: list[Put] = [self.table.row(job)]
